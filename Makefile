@@ -1,0 +1,91 @@
+# qlora-tools top-level Makefile.
+# Every C file under common/, formats/ and kernels/cpu/ goes into build/libqlora.a;
+# every tools/<name>.c becomes bin/<name>; every tests/**/test_*.c becomes a unit test.
+# Adding a file never needs an edit here.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+BIN      ?= bin
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+QT_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(SANFLAGS)
+LDLIBS   += -larchive -lxxhash -ljansson -lpcre2-8 -lutf8proc -lopenblas -lpthread -lm
+VERSION  := 0.1.0
+
+LIB_SRC   := $(sort $(wildcard common/*.c formats/*.c kernels/*.c kernels/cpu/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+TEST_SRC  := $(sort $(shell find tests -name 'test_*.c' 2>/dev/null))
+TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
+TEST_OBJ  := $(sort $(wildcard tests/lib/*.c))
+
+# CUDA objects are compiled whenever nvcc exists, so CI proves they build.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null)
+CU_SRC    := $(sort $(wildcard kernels/cuda/*.cu))
+ifneq ($(NVCC),)
+CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o)
+NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -I.
+endif
+
+.PHONY: all deps test test-sanitize lint install clean model cuda-info
+all: $(BUILD)/.deps $(TOOLS) cuda-info
+
+cuda-info:
+	@if [ -n "$(NVCC)" ]; then echo "cuda: building $(words $(CU_SRC)) CUDA object(s) with $(NVCC)"; \
+	 else echo "cuda: nvcc not found, CPU only"; fi
+
+# Installs missing Debian packages once; the stamp keeps later builds quiet.
+$(BUILD)/.deps: build-aux/deps.sh
+	@mkdir -p $(BUILD)
+	sh build-aux/deps.sh
+	@touch $@
+deps: $(BUILD)/.deps
+
+$(BUILD)/%.o: %.c $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -DQT_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/libqlora.a: $(LIB_OBJ) $(CU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libqlora.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(BUILD)/libqlora.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a $(LDLIBS)
+
+# The runner prints one line per test and ends with "N passed, N failed".
+test: all $(TESTS)
+	@sh tests/run.sh $(BIN) $(BUILD)
+
+# ASan + UBSan build in its own tree, running the same unit and tool tests.
+test-sanitize:
+	$(MAKE) BUILD=build-san BIN=bin-san OPT=-O1 \
+	  SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
+	  NVCC= test
+
+lint: all
+	makewhatis man
+	MANPATH=$(CURDIR)/man mandoc -Tlint -Wstyle man/man*/*.[157]
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	cp $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] && \
+	  cp "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
+
+clean:
+	rm -rf build build-san bin bin-san
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
+-include pipelines/model.mk

@@ -1,0 +1,21 @@
+/* qlora-tools: ISC license. */
+/*
+ * A small parallel-for: qt_pool_for runs fn(ctx, i, worker) for i in [0, n) on up to
+ * n_threads threads, each taking the next index from a shared counter. Workers are created per
+ * call (cheap next to the work the tools hand out: encode a batch, quantize a tensor).
+ */
+#ifndef QT_POOL_H
+#define QT_POOL_H
+
+#include <stddef.h>
+
+typedef void (*qt_pool_fn)(void *ctx, size_t i, int worker);
+
+/* n_threads <= 0 means qt_pool_default_threads(). Returns 0, or -1 if threads could not start
+ * (then the work ran on the calling thread). */
+int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx);
+
+/* The number of online CPUs, or QT_THREADS from the environment when set. */
+int qt_pool_default_threads(void);
+
+#endif

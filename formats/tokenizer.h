@@ -1,0 +1,58 @@
+/* qlora-tools: ISC license. */
+/*
+ * HuggingFace tokenizer.json (BPE models) loaded and run exactly as HF `tokenizers` does:
+ * added tokens, normalizers, pre-tokenizers, BPE, ByteLevel decoder. See tokenizer(5) and
+ * reference.md section 1. A loaded tokenizer is immutable: encode/decode may run on many
+ * threads at once.
+ */
+#ifndef QT_FORMATS_TOKENIZER_H
+#define QT_FORMATS_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct tokenizer;
+
+/* A growable id array; zero-initialize, free with free(ids.v). */
+struct tok_ids {
+	uint32_t *v;
+	size_t    n, cap;
+};
+
+/* Flags for tokenizer_encode. */
+enum {
+	/* Special added tokens are not matched (HF split_special_tokens / encode_special_tokens):
+	 * user content that contains "<|im_start|>" is encoded as text. Non-special added tokens
+	 * are still matched, as HF does. */
+	TOKENIZER_TEXT_ONLY = 1 << 0,
+};
+
+/* Loads path. QT_ENOINPUT if unreadable; QT_EDATA with "path: field: reason" for JSON errors
+ * and for unsupported components (the message names the JSON field and its type value). */
+int tokenizer_load(const char *path, struct tokenizer **out, struct qt_err *err);
+void tokenizer_free(struct tokenizer *t);
+
+/* Appends the ids of text[0..len) to out, as HF encode(text, add_special_tokens=False).
+ * text must be valid UTF-8 (the caller checks). Returns QT_OK or QT_ESOFTWARE (memory). */
+int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, int flags,
+                     struct tok_ids *out, struct qt_err *err);
+
+/* Decodes ids as HF decode(ids, skip_special_tokens): a malloc'd NUL-terminated UTF-8 string
+ * (invalid byte sequences replaced by U+FFFD as Rust's from_utf8_lossy), length in *len. */
+int tokenizer_decode(const struct tokenizer *t, const uint32_t *ids, size_t n,
+                     int skip_special, char **out, size_t *len, struct qt_err *err);
+
+/* Id of a token's exact content (added tokens first, then the model vocab), or -1. */
+int64_t tokenizer_token_id(const struct tokenizer *t, const char *content);
+/* Content of id (not byte-decoded), or NULL when id is unknown. */
+const char *tokenizer_token_str(const struct tokenizer *t, uint32_t id);
+/* 1 if id is an added token marked special. */
+int tokenizer_is_special(const struct tokenizer *t, uint32_t id);
+/* One more than the largest id (model vocab and added tokens). */
+uint32_t tokenizer_vocab_size(const struct tokenizer *t);
+/* XXH3-64 of the tokenizer.json bytes: identifies the tokenizer in .tok and .pack files. */
+uint64_t tokenizer_fingerprint(const struct tokenizer *t);
+
+#endif

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Runs one CLI case in a fresh temporary directory and compares it with its expectations:
+#   <case>.sh.exit          expected exit status (default 0)
+#   <case>.sh.stdout.exact  stdout must equal this file
+#   <case>.sh.stdout.glob   stdout must match this shell glob pattern (one pattern, whole text)
+#   <case>.sh.stderr.exact / <case>.sh.stderr.glob  the same for stderr
+# The case script runs with cwd = the temp dir, $QT_BIN = the tools, $QT_TEST_SRCDIR = tests/,
+# $CASE_DIR = the case's directory, and EXEC_PREFIX (may be empty) to put before tools.
+# UPDATE=1 rewrites existing .exact files from the actual output.
+case=$1
+top=$(pwd)
+case "$case" in /*) ;; *) case="$top/$case" ;; esac
+dir=$(mktemp -d "${TMPDIR:-/tmp}/qtcase.XXXXXX") || exit 1
+trap 'rm -rf "$dir"' EXIT
+export CASE_DIR=$(dirname "$case")
+export EXEC_PREFIX="${EXEC_PREFIX:-}"
+export PATH="$QT_BIN:$PATH"
+(cd "$dir" && sh "$case" >"$dir/.stdout" 2>"$dir/.stderr")
+rc=$?
+want=0
+[ -f "$case.exit" ] && want=$(cat "$case.exit")
+ok=1
+if [ "$rc" != "$want" ]; then
+	echo "exit status $rc, expected $want"
+	ok=0
+fi
+for s in stdout stderr; do
+	if [ -f "$case.$s.exact" ]; then
+		if [ -n "$UPDATE" ]; then
+			cp "$dir/.$s" "$case.$s.exact"
+		elif ! cmp -s "$dir/.$s" "$case.$s.exact"; then
+			echo "$s differs:"
+			diff "$case.$s.exact" "$dir/.$s" | head -10
+			ok=0
+		fi
+	fi
+	if [ -f "$case.$s.glob" ]; then
+		pat=$(cat "$case.$s.glob")
+		got=$(cat "$dir/.$s")
+		case "$got" in
+		$pat) ;;
+		*) echo "$s does not match $(basename "$case").$s.glob:"; printf '%s\n' "$got" | head -10; ok=0 ;;
+		esac
+	fi
+done
+[ $ok -eq 1 ]

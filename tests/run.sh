@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs every unit test binary and every CLI case, and ends with "N passed, N failed".
+#   tests/run.sh BIN_DIR BUILD_DIR
+# A unit test binary prints its own "N passed, N failed" line (and "N skipped"): those counts
+# are summed. A CLI case is tests/cli/<tool>/<case>.sh, run by tests/cli/run-case.sh.
+# EXEC_PREFIX (e.g. "valgrind -q") is put before every tool invocation of the CLI cases.
+bin=${1:-bin}
+build=${2:-build}
+top=$(pwd)
+export QT_TEST_SRCDIR="$top/tests"
+export QT_BIN="$top/$bin"
+pass=0 fail=0 skip=0
+failed_names=""
+
+for t in $(find "$build/tests" -type f -name 'test_*' ! -name '*.d' ! -name '*.o' 2>/dev/null | sort); do
+	out=$("$t" 2>&1)
+	rc=$?
+	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+	sk=$(printf '%s\n' "$out" | grep -E '^[0-9]+ skipped$' | tail -n 1 | cut -d' ' -f1)
+	p=$(echo "$line" | cut -d' ' -f1)
+	f=$(echo "$line" | cut -d' ' -f3)
+	[ -z "$p" ] && p=0
+	[ -z "$f" ] && f=0
+	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + ${sk:-0}))
+	name=${t#$build/tests/}
+	if [ "$f" -ne 0 ]; then
+		echo "FAIL $name ($p passed, $f failed, exit $rc)"
+		printf '%s\n' "$out" | grep -E '^(FAIL|SKIP)|ERROR|runtime error|Sanitizer' | head -20 | sed 's/^/    /'
+		failed_names="$failed_names $name"
+	else
+		echo "ok   $name ($p checks${sk:+, $sk skipped})"
+	fi
+done
+
+for c in $(find tests/cli -name '*.sh' ! -name 'run-case.sh' ! -name 'lib.sh' 2>/dev/null | sort); do
+	if msg=$(sh tests/cli/run-case.sh "$c" 2>&1); then
+		pass=$((pass + 1))
+		echo "ok   $c"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $c"
+		printf '%s\n' "$msg" | head -20 | sed 's/^/    /'
+		failed_names="$failed_names $c"
+	fi
+done
+
+[ "$skip" -gt 0 ] && echo "$skip skipped"
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
