@@ -75,7 +75,7 @@ test-sanitize:
 
 lint: all
 	makewhatis man
-	MANPATH=$(CURDIR)/man mandoc -Tlint -Wstyle man/man*/*.[157]
+	MANPATH=$(CURDIR)/man mandoc -Tlint -Wstyle $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -89,3 +89,4 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
 -include pipelines/model.mk
+include pipelines/demo.mk
