@@ -13,7 +13,7 @@ QT_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(SANFLAGS)
 LDLIBS   += -larchive -lxxhash -ljansson -lpcre2-8 -lutf8proc -lopenblas -lpthread -lm
 VERSION  := 0.1.0
 
-LIB_SRC   := $(sort $(wildcard common/*.c formats/*.c kernels/*.c kernels/cpu/*.c))
+LIB_SRC   := $(sort $(wildcard common/*.c formats/*.c kernels/*.c kernels/cpu/*.c metrics/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
