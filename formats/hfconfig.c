@@ -1,0 +1,431 @@
+/* qlora-tools: ISC license. */
+/* HF config.json / generation_config.json for Llama-family models; see hfconfig.h. */
+#include "formats/hfconfig.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/io.h"
+
+/* LlamaConfig defaults (transformers models/llama/configuration_llama.py). */
+void hf_config_defaults(struct hf_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->architecture, sizeof c->architecture, "LlamaForCausalLM");
+	snprintf(c->model_type, sizeof c->model_type, "llama");
+	c->vocab_size = 32000;
+	c->hidden_size = 4096;
+	c->intermediate_size = 11008;
+	c->num_hidden_layers = 32;
+	c->num_attention_heads = 32;
+	c->max_position_embeddings = 2048;
+	c->rms_norm_eps = 1e-6;
+	c->rope_theta = 10000.0;
+	c->initializer_range = 0.02;
+	c->bos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
+	c->eos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
+}
+
+/* ---- reading ---- */
+
+#define FAIL(...) do { st = qt_err_set(err, QT_EDATA, __VA_ARGS__); goto out; } while (0)
+
+/* Reads an optional positive (or >= 0 when allow0) integer field. */
+static int get_int(json_t *root, const char *key, int64_t *out, int allow0, const char *name,
+                   struct qt_err *err)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v || json_is_null(v))
+		return QT_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < (allow0 ? 0 : 1))
+		return qt_err_set(err, QT_EDATA, "%s: %s: expected a %s integer", name, key,
+		                  allow0 ? "non-negative" : "positive");
+	*out = json_integer_value(v);
+	return QT_OK;
+}
+
+static int get_real(json_t *obj, const char *key, double *out, const char *name, const char *pfx,
+                    struct qt_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return QT_OK;
+	if (!json_is_number(v) || !isfinite(json_number_value(v)))
+		return qt_err_set(err, QT_EDATA, "%s: %s%s: expected a number", name, pfx, key);
+	*out = json_number_value(v);
+	return QT_OK;
+}
+
+static int get_bool(json_t *root, const char *key, int *out, const char *name, struct qt_err *err)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v || json_is_null(v))
+		return QT_OK;
+	if (!json_is_boolean(v))
+		return qt_err_set(err, QT_EDATA, "%s: %s: expected true or false", name, key);
+	*out = json_is_true(v);
+	return QT_OK;
+}
+
+/* Token id fields are int, list of ints, or null (Llama 3 uses a list of eos ids). */
+static int get_ids(json_t *root, const char *key, struct hf_token_ids *ids, const char *name,
+                   struct qt_err *err)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v)
+		return QT_OK;
+	memset(ids, 0, sizeof *ids);
+	if (json_is_null(v))
+		return QT_OK;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		ids->n = 1;
+		ids->id[0] = json_integer_value(v);
+		return QT_OK;
+	}
+	if (!json_is_array(v) || json_array_size(v) > HF_MAX_TOKEN_IDS)
+		return qt_err_set(err, QT_EDATA, "%s: %s: expected an id, a list of at most %d ids, or "
+		                  "null", name, key, HF_MAX_TOKEN_IDS);
+	ids->is_list = 1;
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t *e = json_array_get(v, i);
+		if (!json_is_integer(e) || json_integer_value(e) < 0)
+			return qt_err_set(err, QT_EDATA, "%s: %s[%zu]: expected a token id", name, key, i);
+		ids->id[ids->n++] = json_integer_value(e);
+	}
+	return QT_OK;
+}
+
+/* rope_scaling (classic) or rope_parameters (transformers 5): type and factors. */
+static int get_rope(json_t *rs, const char *field, struct hf_config *c, const char *name,
+                    struct qt_err *err)
+{
+	if (!rs || json_is_null(rs))
+		return QT_OK;
+	if (!json_is_object(rs))
+		return qt_err_set(err, QT_EDATA, "%s: %s: expected an object or null", name, field);
+	json_t *t = json_object_get(rs, "rope_type");
+	if (!t)
+		t = json_object_get(rs, "type");
+	const char *ty = json_string_value(t);
+	char pfx[64];
+	snprintf(pfx, sizeof pfx, "%s.", field);
+	int st = get_real(rs, "rope_theta", &c->rope_theta, name, pfx, err);
+	if (st)
+		return st;
+	if (!ty && !json_object_get(rs, "rope_theta"))
+		return qt_err_set(err, QT_EDATA, "%s: %s.rope_type: missing", name, field);
+	if (!ty || strcmp(ty, "default") == 0) {
+		c->rope_scaling.type = HF_ROPE_DEFAULT;
+		return QT_OK;
+	}
+	if (strcmp(ty, "linear") == 0)
+		c->rope_scaling.type = HF_ROPE_LINEAR;
+	else if (strcmp(ty, "llama3") == 0)
+		c->rope_scaling.type = HF_ROPE_LLAMA3;
+	else
+		return qt_err_set(err, QT_EDATA, "%s: %s.rope_type: \"%s\" is not supported (default, "
+		                  "linear, llama3)", name, field, ty);
+	c->rope_scaling.factor = 0;
+	if ((st = get_real(rs, "factor", &c->rope_scaling.factor, name, pfx, err)))
+		return st;
+	if (!(c->rope_scaling.factor >= 1.0))
+		return qt_err_set(err, QT_EDATA, "%s: %s.factor: expected a number >= 1", name, field);
+	if (c->rope_scaling.type == HF_ROPE_LLAMA3) {
+		c->rope_scaling.low_freq_factor = c->rope_scaling.high_freq_factor = 0;
+		if ((st = get_real(rs, "low_freq_factor", &c->rope_scaling.low_freq_factor, name, pfx, err)) ||
+		    (st = get_real(rs, "high_freq_factor", &c->rope_scaling.high_freq_factor, name, pfx, err)) ||
+		    (st = get_int(rs, "original_max_position_embeddings",
+		                  &c->rope_scaling.original_max_position_embeddings, 0, name, err)))
+			return st;
+		if (!(c->rope_scaling.low_freq_factor > 0) ||
+		    !(c->rope_scaling.high_freq_factor > c->rope_scaling.low_freq_factor) ||
+		    c->rope_scaling.original_max_position_embeddings <= 0)
+			return qt_err_set(err, QT_EDATA, "%s: %s: llama3 needs low_freq_factor > 0, "
+			                  "high_freq_factor > low_freq_factor and "
+			                  "original_max_position_embeddings", name, field);
+	}
+	return QT_OK;
+}
+
+int hf_config_parse(const char *text, size_t len, const char *name, struct hf_config *c,
+                    struct qt_err *err)
+{
+	hf_config_defaults(c);
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		return qt_err_set(err, QT_EDATA, "%s:%d: %s", name, je.line, je.text);
+	int st = QT_OK;
+	if (!json_is_object(root))
+		FAIL("%s: not a JSON object", name);
+	json_t *mt = json_object_get(root, "model_type");
+	if (!json_is_string(mt))
+		FAIL("%s: model_type: missing or not a string", name);
+	const char *mts = json_string_value(mt);
+	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0)
+		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral)", name, mts);
+	snprintf(c->model_type, sizeof c->model_type, "%s", mts);
+	json_t *ar = json_object_get(root, "architectures");
+	if (ar && !json_is_null(ar)) {
+		const char *a = json_string_value(json_array_get(ar, 0));
+		if (!json_is_array(ar) || json_array_size(ar) != 1 || !a)
+			FAIL("%s: architectures: expected a list of one string", name);
+		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0)
+			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
+			     "MistralForCausalLM)", name, a);
+		snprintf(c->architecture, sizeof c->architecture, "%s", a);
+	} else if (strcmp(mts, "mistral") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "MistralForCausalLM");
+	}
+	json_t *act = json_object_get(root, "hidden_act");
+	if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0))
+		FAIL("%s: hidden_act: only \"silu\" is supported", name);
+	if ((st = get_int(root, "vocab_size", &c->vocab_size, 0, name, err)) ||
+	    (st = get_int(root, "hidden_size", &c->hidden_size, 0, name, err)) ||
+	    (st = get_int(root, "intermediate_size", &c->intermediate_size, 0, name, err)) ||
+	    (st = get_int(root, "num_hidden_layers", &c->num_hidden_layers, 0, name, err)) ||
+	    (st = get_int(root, "num_attention_heads", &c->num_attention_heads, 0, name, err)) ||
+	    (st = get_int(root, "max_position_embeddings", &c->max_position_embeddings, 0, name, err)) ||
+	    (st = get_int(root, "sliding_window", &c->sliding_window, 1, name, err)))
+		goto out;
+	c->num_key_value_heads = c->num_attention_heads;
+	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
+	if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
+	    !json_object_get(root, "head_dim"))
+		FAIL("%s: head_dim: missing and hidden_size %lld is not a multiple of "
+		     "num_attention_heads %lld", name, (long long)c->hidden_size,
+		     (long long)c->num_attention_heads);
+	if ((st = get_int(root, "num_key_value_heads", &c->num_key_value_heads, 0, name, err)) ||
+	    (st = get_int(root, "head_dim", &c->head_dim, 0, name, err)) ||
+	    (st = get_real(root, "rms_norm_eps", &c->rms_norm_eps, name, "", err)) ||
+	    (st = get_real(root, "rope_theta", &c->rope_theta, name, "", err)) ||
+	    (st = get_real(root, "initializer_range", &c->initializer_range, name, "", err)) ||
+	    (st = get_real(root, "attention_dropout", &c->attention_dropout, name, "", err)) ||
+	    (st = get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) ||
+	    (st = get_bool(root, "attention_bias", &c->attention_bias, name, err)) ||
+	    (st = get_bool(root, "mlp_bias", &c->mlp_bias, name, err)) ||
+	    (st = get_ids(root, "bos_token_id", &c->bos, name, err)) ||
+	    (st = get_ids(root, "eos_token_id", &c->eos, name, err)) ||
+	    (st = get_ids(root, "pad_token_id", &c->pad, name, err)) ||
+	    (st = get_rope(json_object_get(root, "rope_scaling"), "rope_scaling", c, name, err)) ||
+	    (st = get_rope(json_object_get(root, "rope_parameters"), "rope_parameters", c, name, err)))
+		goto out;
+	json_t *dt = json_object_get(root, "torch_dtype");
+	if (!dt)
+		dt = json_object_get(root, "dtype");
+	if (json_is_string(dt))
+		snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", json_string_value(dt));
+	json_t *tp = json_object_get(root, "pretraining_tp");
+	if (tp && json_is_integer(tp) && json_integer_value(tp) != 1)
+		FAIL("%s: pretraining_tp: only 1 is supported", name);
+	st = hf_config_validate(c, name, err);
+out:
+	json_decref(root);
+	return st;
+}
+
+int hf_config_validate(const struct hf_config *c, const char *name, struct qt_err *err)
+{
+	if (c->num_key_value_heads > c->num_attention_heads ||
+	    c->num_attention_heads % c->num_key_value_heads)
+		return qt_err_set(err, QT_EDATA, "%s: num_key_value_heads: %lld does not divide "
+		                  "num_attention_heads %lld", name, (long long)c->num_key_value_heads,
+		                  (long long)c->num_attention_heads);
+	if (c->head_dim % 2)
+		return qt_err_set(err, QT_EDATA, "%s: head_dim: %lld is odd (rotary pairs need an even "
+		                  "size)", name, (long long)c->head_dim);
+	if (!(c->rms_norm_eps > 0))
+		return qt_err_set(err, QT_EDATA, "%s: rms_norm_eps: must be > 0", name);
+	if (!(c->rope_theta > 0))
+		return qt_err_set(err, QT_EDATA, "%s: rope_theta: must be > 0", name);
+	const struct hf_token_ids *l[3] = { &c->bos, &c->eos, &c->pad };
+	static const char *const ln[3] = { "bos_token_id", "eos_token_id", "pad_token_id" };
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < l[k]->n; i++)
+			if (l[k]->id[i] >= c->vocab_size)
+				return qt_err_set(err, QT_EDATA, "%s: %s: %lld is not below vocab_size %lld",
+				                  name, ln[k], (long long)l[k]->id[i], (long long)c->vocab_size);
+	return QT_OK;
+}
+
+int hf_config_load(const char *path, struct hf_config *c, struct qt_err *err)
+{
+	char *buf;
+	size_t len;
+	int st = qt_read_file(path, &buf, &len, err);
+	if (st != QT_OK)
+		return st;
+	st = hf_config_parse(buf, len, path, c, err);
+	free(buf);
+	return st;
+}
+
+/* ---- writing ---- */
+
+void hf_format_double(double v, char *buf, size_t cap)
+{
+	if (isnan(v)) { snprintf(buf, cap, "NaN"); return; }
+	if (isinf(v)) { snprintf(buf, cap, v < 0 ? "-Infinity" : "Infinity"); return; }
+	if (v == 0) { snprintf(buf, cap, signbit(v) ? "-0.0" : "0.0"); return; }
+	/* shortest digits that round-trip, then Python's repr layout (fixed for 1e-4 <= |v| < 1e16) */
+	char e[40];
+	int p;
+	for (p = 1; p <= 17; p++) {
+		snprintf(e, sizeof e, "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			break;
+	}
+	char digits[24];
+	int nd = 0, neg = e[0] == '-';
+	const char *s = e + neg;
+	for (; *s && *s != 'e'; s++)
+		if (*s != '.')
+			digits[nd++] = *s;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	int exp = atoi(s + 1);
+	char *o = buf;
+	size_t left = cap;
+#define PUT(...) do { int w_ = snprintf(o, left, __VA_ARGS__); o += w_; left -= (size_t)w_; } while (0)
+	if (neg) PUT("-");
+	if (exp >= -4 && exp < 16) {
+		if (exp < 0) {
+			PUT("0.");
+			for (int i = 0; i < -exp - 1; i++) PUT("0");
+			PUT("%s", digits);
+		} else if (nd <= exp + 1) {
+			PUT("%s", digits);
+			for (int i = nd; i < exp + 1; i++) PUT("0");
+			PUT(".0");
+		} else {
+			PUT("%.*s.%s", exp + 1, digits, digits + exp + 1);
+		}
+	} else {
+		PUT("%c", digits[0]);
+		if (nd > 1) PUT(".%s", digits + 1);
+		PUT("e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+	}
+#undef PUT
+}
+
+double hf_f32_shortest(float f)
+{
+	char b[40];
+	for (int p = 1; p <= 9; p++) {
+		snprintf(b, sizeof b, "%.*e", p - 1, (double)f);
+		if (strtof(b, NULL) == f)
+			return strtod(b, NULL);
+	}
+	return (double)f;
+}
+
+/* One "key": value line of the top-level object; value already formatted. */
+struct kv { const char *key; char val[256]; };
+
+static int cmp_kv(const void *a, const void *b)
+{
+	return strcmp(((const struct kv *)a)->key, ((const struct kv *)b)->key);
+}
+
+static void fmt_ids(char *buf, size_t cap, const struct hf_token_ids *ids)
+{
+	if (!ids->is_list) {
+		snprintf(buf, cap, "%lld", (long long)ids->id[0]);
+		return;
+	}
+	size_t n = (size_t)snprintf(buf, cap, "[");
+	for (int i = 0; i < ids->n; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s\n    %lld", i ? "," : "", (long long)ids->id[i]);
+	snprintf(buf + n, cap - n, ids->n ? "\n  ]" : "]");
+}
+
+/* Writes the object {kv...} sorted, indent 2, as json.dumps(indent=2, sort_keys=True). */
+static int write_kvs(const char *path, struct kv *kv, size_t n, struct qt_err *err)
+{
+	qsort(kv, n, sizeof *kv, cmp_kv);
+	struct qt_out o;
+	int st = qt_out_open(&o, path, err);
+	if (st != QT_OK)
+		return st;
+	fputs("{\n", o.fp);
+	for (size_t i = 0; i < n; i++)
+		fprintf(o.fp, "  \"%s\": %s%s\n", kv[i].key, kv[i].val, i + 1 < n ? "," : "");
+	fputs("}\n", o.fp);
+	return qt_out_commit(&o, err);
+}
+
+int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *err)
+{
+	struct kv kv[40];
+	size_t n = 0;
+#define S(k, ...) do { kv[n].key = k; snprintf(kv[n].val, sizeof kv[n].val, __VA_ARGS__); n++; } while (0)
+#define I(k, v) S(k, "%lld", (long long)(v))
+#define B(k, v) S(k, "%s", (v) ? "true" : "false")
+#define D(k, v) do { kv[n].key = k; hf_format_double(v, kv[n].val, sizeof kv[n].val); n++; } while (0)
+	S("architectures", "[\n    \"%s\"\n  ]", c->architecture);
+	B("attention_bias", c->attention_bias);
+	D("attention_dropout", c->attention_dropout);
+	if (c->bos.n) { kv[n].key = "bos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, &c->bos); n++; }
+	if (c->eos.n) { kv[n].key = "eos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, &c->eos); n++; }
+	if (c->pad.n) { kv[n].key = "pad_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, &c->pad); n++; }
+	I("head_dim", c->head_dim);
+	S("hidden_act", "\"silu\"");
+	I("hidden_size", c->hidden_size);
+	D("initializer_range", c->initializer_range);
+	I("intermediate_size", c->intermediate_size);
+	I("max_position_embeddings", c->max_position_embeddings);
+	B("mlp_bias", c->mlp_bias);
+	S("model_type", "\"%s\"", c->model_type);
+	I("num_attention_heads", c->num_attention_heads);
+	I("num_hidden_layers", c->num_hidden_layers);
+	I("num_key_value_heads", c->num_key_value_heads);
+	I("pretraining_tp", 1);
+	D("rms_norm_eps", c->rms_norm_eps);
+	D("rope_theta", c->rope_theta);
+	if (c->rope_scaling.type == HF_ROPE_DEFAULT) {
+		S("rope_scaling", "null");
+	} else {
+		char f[32], lo[32], hi[32];
+		hf_format_double(c->rope_scaling.factor, f, sizeof f);
+		if (c->rope_scaling.type == HF_ROPE_LINEAR) {
+			S("rope_scaling", "{\n    \"factor\": %s,\n    \"rope_type\": \"linear\"\n  }", f);
+		} else {
+			hf_format_double(c->rope_scaling.low_freq_factor, lo, sizeof lo);
+			hf_format_double(c->rope_scaling.high_freq_factor, hi, sizeof hi);
+			S("rope_scaling", "{\n    \"factor\": %s,\n    \"high_freq_factor\": %s,\n    "
+			  "\"low_freq_factor\": %s,\n    \"original_max_position_embeddings\": %lld,\n    "
+			  "\"rope_type\": \"llama3\"\n  }", f, hi, lo,
+			  (long long)c->rope_scaling.original_max_position_embeddings);
+		}
+	}
+	if (strcmp(c->model_type, "mistral") == 0) {
+		if (c->sliding_window) I("sliding_window", c->sliding_window);
+		else S("sliding_window", "null");
+	}
+	B("tie_word_embeddings", c->tie_word_embeddings);
+	if (c->torch_dtype[0])
+		S("torch_dtype", "\"%s\"", c->torch_dtype);
+	B("use_cache", 1);
+	I("vocab_size", c->vocab_size);
+#undef S
+#undef I
+#undef B
+#undef D
+	return write_kvs(path, kv, n, err);
+}
+
+int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
+                       const struct hf_token_ids *eos, const struct hf_token_ids *pad,
+                       struct qt_err *err)
+{
+	struct kv kv[3];
+	size_t n = 0;
+	if (bos->n) { kv[n].key = "bos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, bos); n++; }
+	if (eos->n) { kv[n].key = "eos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, eos); n++; }
+	if (pad->n) { kv[n].key = "pad_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, pad); n++; }
+	return write_kvs(path, kv, n, err);
+}

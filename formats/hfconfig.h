@@ -1,0 +1,92 @@
+/* qlora-tools: ISC license. */
+/*
+ * HuggingFace config.json for LlamaForCausalLM-family models (model_type "llama" or
+ * "mistral"), and generation_config.json. See hfconfig(5) and reference.md 4.3.
+ *
+ * Reading applies LlamaConfig's defaults to absent keys, accepts both the classic rope keys
+ * (rope_theta + rope_scaling) and transformers 5's rope_parameters, and refuses what the
+ * Llama forward pass (reference.md 4.4) cannot run, naming the field: another architecture or
+ * model_type, hidden_act other than silu, an unsupported rope type, inconsistent head counts.
+ */
+#ifndef QT_FORMATS_HFCONFIG_H
+#define QT_FORMATS_HFCONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define HF_CONFIG_NAME     "config.json"
+#define HF_GENCONFIG_NAME  "generation_config.json"
+#define HF_MAX_TOKEN_IDS   8 /* entries of a bos/eos/pad list we keep */
+
+enum hf_rope_type {
+	HF_ROPE_DEFAULT, /* rope_scaling null or rope_type "default" */
+	HF_ROPE_LINEAR,  /* positions divided by factor */
+	HF_ROPE_LLAMA3,  /* Llama 3.1 frequency-dependent scaling */
+};
+
+/* A token id field: absent/null (n = 0), one int (n = 1, is_list 0), or a list. */
+struct hf_token_ids {
+	int     n;
+	int     is_list;
+	int64_t id[HF_MAX_TOKEN_IDS];
+};
+
+struct hf_config {
+	char    architecture[64];   /* architectures[0], "LlamaForCausalLM" */
+	char    model_type[32];     /* "llama" or "mistral" */
+	int64_t vocab_size;
+	int64_t hidden_size;
+	int64_t intermediate_size;
+	int64_t num_hidden_layers;
+	int64_t num_attention_heads;
+	int64_t num_key_value_heads;     /* default num_attention_heads */
+	int64_t head_dim;                /* default hidden_size / num_attention_heads */
+	int64_t max_position_embeddings;
+	int64_t sliding_window;          /* mistral; 0 = none */
+	double  rms_norm_eps;
+	double  rope_theta;
+	double  initializer_range;
+	double  attention_dropout;
+	struct {
+		enum hf_rope_type type;
+		double  factor;                  /* linear, llama3 */
+		double  low_freq_factor;         /* llama3 */
+		double  high_freq_factor;        /* llama3 */
+		int64_t original_max_position_embeddings; /* llama3 */
+	} rope_scaling;
+	int     tie_word_embeddings;
+	int     attention_bias;
+	int     mlp_bias;
+	char    torch_dtype[16];         /* "bfloat16", "float16", "float32" or "" */
+	struct hf_token_ids bos, eos, pad;
+};
+
+/* Fills c with LlamaConfig's defaults (the values transformers uses for absent keys). */
+void hf_config_defaults(struct hf_config *c);
+
+/* Reads and validates path. QT_ENOINPUT if unreadable; QT_EDATA "path: field: reason". */
+int hf_config_load(const char *path, struct hf_config *c, struct qt_err *err);
+/* Parses JSON text (name is used in messages). */
+int hf_config_parse(const char *text, size_t len, const char *name, struct hf_config *c,
+                    struct qt_err *err);
+/* Checks the fields against each other (also run by load/parse). */
+int hf_config_validate(const struct hf_config *c, const char *name, struct qt_err *err);
+
+/* Writes c as transformers' to_json_string does: keys sorted, indent 2, floats as Python's
+ * repr, trailing newline. Atomic. */
+int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *err);
+
+/* generation_config.json with the token ids only (fields with n = 0 are left out). */
+int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
+                       const struct hf_token_ids *eos, const struct hf_token_ids *pad,
+                       struct qt_err *err);
+
+/* Python repr() of a double ("1e-05", "100000.0", "0.041666666666666664"); buf >= 32. */
+void hf_format_double(double v, char *buf, size_t cap);
+/* The double nearest the shortest decimal that round-trips f as a float32: turns the f32
+ * 1e-5 of a GGUF into the 1e-05 of the original config. */
+double hf_f32_shortest(float f);
+
+#endif

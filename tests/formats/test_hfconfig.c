@@ -1,0 +1,195 @@
+/* qlora-tools: ISC license. */
+/* formats/hfconfig: parsing with defaults, rope variants, token id forms, one refusal per
+ * check, Python repr() of doubles and the exact config.json text (goldens from
+ * tests/ref/hfconfig.py), and write -> parse round trips. */
+#include "formats/hfconfig.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+#include "common/io.h"
+#include "test.h"
+
+static const char *tmp_path = "/tmp/qt_test_hfconfig.json";
+
+static int parse(const char *json, struct hf_config *c, struct qt_err *err)
+{
+	return hf_config_parse(json, strlen(json), "config.json", c, err);
+}
+
+static void test_repr(void)
+{
+	char path[4096], *buf;
+	size_t len;
+	struct qt_err err;
+	snprintf(path, sizeof path, "%s/data/hfconfig/repr.txt", test_srcdir());
+	if (qt_read_file(path, &buf, &len, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return;
+	}
+	int n = 0, bad = 0;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		uint64_t bits;
+		char want[64], got[64];
+		if (sscanf(line, "%" SCNx64 " %63s", &bits, want) != 2)
+			continue;
+		double v;
+		memcpy(&v, &bits, 8);
+		hf_format_double(v, got, sizeof got);
+		if (strcmp(got, want) != 0 && bad++ < 5)
+			fprintf(stderr, "repr(%a): got %s, python %s\n", v, got, want);
+		n++;
+	}
+	CHECK(n > 300 && bad == 0, "%d of %d doubles formatted unlike Python repr", bad, n);
+	CHECK(hf_f32_shortest(1e-5f) == 1e-5 && hf_f32_shortest(100000.0f) == 100000.0, "f32 shortest");
+	free(buf);
+}
+
+static const char *smol =
+	"{\"architectures\": [\"LlamaForCausalLM\"], \"attention_bias\": false, \"attention_dropout\": 0.0,"
+	" \"bos_token_id\": 1, \"eos_token_id\": 2, \"hidden_act\": \"silu\", \"hidden_size\": 576,"
+	" \"initializer_range\": 0.041666666666666664, \"intermediate_size\": 1536,"
+	" \"max_position_embeddings\": 8192, \"mlp_bias\": false, \"model_type\": \"llama\","
+	" \"num_attention_heads\": 9, \"num_hidden_layers\": 30, \"num_key_value_heads\": 3,"
+	" \"pad_token_id\": 2, \"pretraining_tp\": 1, \"rms_norm_eps\": 1e-05, \"rope_interleaved\": false,"
+	" \"rope_scaling\": null, \"rope_theta\": 100000, \"tie_word_embeddings\": true,"
+	" \"torch_dtype\": \"bfloat16\", \"transformers_version\": \"4.42.3\", \"use_cache\": true,"
+	" \"vocab_size\": 49152}";
+
+static void test_parse(void)
+{
+	struct hf_config c;
+	struct qt_err err;
+	int st = parse(smol, &c, &err);
+	CHECK(st == QT_OK, "smollm2 config: %s", err.msg);
+	CHECK(c.hidden_size == 576 && c.intermediate_size == 1536 && c.num_hidden_layers == 30 &&
+	      c.num_attention_heads == 9 && c.num_key_value_heads == 3 && c.head_dim == 64 &&
+	      c.vocab_size == 49152 && c.max_position_embeddings == 8192, "sizes");
+	CHECK(c.rms_norm_eps == 1e-5 && c.rope_theta == 100000.0 && c.tie_word_embeddings &&
+	      !c.attention_bias && !c.mlp_bias && c.rope_scaling.type == HF_ROPE_DEFAULT, "scalars");
+	CHECK(c.bos.n == 1 && c.bos.id[0] == 1 && c.eos.id[0] == 2 && c.pad.n == 1 &&
+	      c.pad.id[0] == 2 && !c.eos.is_list, "ids");
+	CHECK(strcmp(c.torch_dtype, "bfloat16") == 0, "dtype");
+
+	/* defaults: LlamaConfig() */
+	st = parse("{\"model_type\": \"llama\"}", &c, &err);
+	CHECK(st == QT_OK && c.hidden_size == 4096 && c.num_key_value_heads == 32 &&
+	      c.head_dim == 128 && c.rms_norm_eps == 1e-6 && c.rope_theta == 10000.0 &&
+	      c.vocab_size == 32000 && !c.tie_word_embeddings && c.bos.id[0] == 1 && c.pad.n == 0,
+	      "defaults: %s", err.msg);
+
+	/* Llama 3.1: eos list, llama3 rope, explicit head_dim */
+	st = parse("{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 2,"
+	           " \"head_dim\": 16, \"vocab_size\": 200, \"eos_token_id\": [128, 129, 130],"
+	           " \"bos_token_id\": 127, \"pad_token_id\": null,"
+	           " \"rope_scaling\": {\"factor\": 8.0, \"low_freq_factor\": 1.0,"
+	           " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192,"
+	           " \"rope_type\": \"llama3\"}, \"rope_theta\": 500000.0}", &c, &err);
+	CHECK(st == QT_OK && c.head_dim == 16 && c.eos.n == 3 && c.eos.is_list &&
+	      c.eos.id[2] == 130 && c.pad.n == 0 && c.rope_scaling.type == HF_ROPE_LLAMA3 &&
+	      c.rope_scaling.factor == 8.0 && c.rope_scaling.high_freq_factor == 4.0 &&
+	      c.rope_scaling.original_max_position_embeddings == 8192, "llama3: %s", err.msg);
+	/* linear via the old "type" key; transformers 5 rope_parameters */
+	st = parse("{\"model_type\": \"llama\", \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}}",
+	           &c, &err);
+	CHECK(st == QT_OK && c.rope_scaling.type == HF_ROPE_LINEAR && c.rope_scaling.factor == 2,
+	      "linear: %s", err.msg);
+	st = parse("{\"model_type\": \"llama\", \"rope_parameters\": {\"rope_type\": \"default\","
+	           " \"rope_theta\": 100000.0}}", &c, &err);
+	CHECK(st == QT_OK && c.rope_theta == 100000.0 && c.rope_scaling.type == HF_ROPE_DEFAULT,
+	      "rope_parameters: %s", err.msg);
+	st = parse("{\"model_type\": \"mistral\", \"sliding_window\": 4096}", &c, &err);
+	CHECK(st == QT_OK && strcmp(c.architecture, "MistralForCausalLM") == 0 &&
+	      c.sliding_window == 4096, "mistral: %s", err.msg);
+}
+
+static void test_refusals(void)
+{
+	static const struct { const char *json, *msg; } cases[] = {
+		{ "[1]",                                                   "not a JSON object" },
+		{ "{\"model_type\": \"llama\",",                           "config.json:1:" },
+		{ "{}",                                                    "model_type: missing" },
+		{ "{\"model_type\": \"gpt2\"}",                            "model_type: \"gpt2\" is not supported" },
+		{ "{\"model_type\": \"llama\", \"architectures\": [\"LlamaModel\"]}", "architectures: \"LlamaModel\"" },
+		{ "{\"model_type\": \"llama\", \"architectures\": \"x\"}", "architectures: expected" },
+		{ "{\"model_type\": \"llama\", \"hidden_act\": \"gelu\"}", "hidden_act" },
+		{ "{\"model_type\": \"llama\", \"hidden_size\": 0}",       "hidden_size: expected a positive" },
+		{ "{\"model_type\": \"llama\", \"hidden_size\": 64.0}",    "hidden_size: expected" },
+		{ "{\"model_type\": \"llama\", \"hidden_size\": 100, \"num_attention_heads\": 3}", "head_dim: missing" },
+		{ "{\"model_type\": \"llama\", \"num_key_value_heads\": 5}", "num_key_value_heads: 5" },
+		{ "{\"model_type\": \"llama\", \"head_dim\": 7}",          "head_dim: 7 is odd" },
+		{ "{\"model_type\": \"llama\", \"rms_norm_eps\": \"x\"}",  "rms_norm_eps: expected a number" },
+		{ "{\"model_type\": \"llama\", \"rms_norm_eps\": 0}",      "rms_norm_eps: must be > 0" },
+		{ "{\"model_type\": \"llama\", \"rope_theta\": -1}",       "rope_theta: must be > 0" },
+		{ "{\"model_type\": \"llama\", \"tie_word_embeddings\": 1}", "tie_word_embeddings: expected true" },
+		{ "{\"model_type\": \"llama\", \"eos_token_id\": \"2\"}",  "eos_token_id: expected" },
+		{ "{\"model_type\": \"llama\", \"eos_token_id\": [1, -2]}", "eos_token_id[1]" },
+		{ "{\"model_type\": \"llama\", \"bos_token_id\": 40000}",  "bos_token_id: 40000 is not below" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}}", "rope_scaling.rope_type: \"yarn\"" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 4}}", "\"dynamic\" is not supported" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"factor\": 4}}", "rope_scaling.rope_type: missing" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"linear\"}}", "rope_scaling.factor" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}}", "llama3 needs" },
+		{ "{\"model_type\": \"llama\", \"rope_scaling\": 3}",      "rope_scaling: expected an object" },
+		{ "{\"model_type\": \"llama\", \"pretraining_tp\": 2}",    "pretraining_tp" },
+	};
+	struct hf_config c;
+	struct qt_err err;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int st = parse(cases[i].json, &c, &err);
+		CHECK(st == QT_EDATA && strstr(err.msg, cases[i].msg), "case %zu (%s): status %d, \"%s\"",
+		      i, cases[i].msg, st, st ? err.msg : "");
+	}
+	CHECK(hf_config_load("/nonexistent/config.json", &c, &err) == QT_ENOINPUT, "missing file");
+}
+
+static void test_write(void)
+{
+	struct hf_config c;
+	struct qt_err err;
+	parse(smol, &c, &err);
+	c.initializer_range = 0.02;
+	CHECK(hf_config_write(tmp_path, &c, &err) == QT_OK, "write: %s", err.msg);
+	char *got, *want, path[4096];
+	size_t lg, lw;
+	snprintf(path, sizeof path, "%s/data/hfconfig/smollm2_config.json", test_srcdir());
+	qt_read_file(tmp_path, &got, &lg, &err);
+	if (qt_read_file(path, &want, &lw, &err) == QT_OK) {
+		CHECK(lg == lw && memcmp(got, want, lg) == 0, "config.json text differs from Python's:\n%s",
+		      got);
+		free(want);
+	}
+	free(got);
+	/* round trips, including lists and the rope variants */
+	struct hf_config d, e;
+	parse("{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_attention_heads\": 4,"
+	      " \"num_key_value_heads\": 2, \"vocab_size\": 300, \"eos_token_id\": [5, 6],"
+	      " \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0,"
+	      " \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64}}", &d, &err);
+	hf_config_write(tmp_path, &d, &err);
+	int st = hf_config_load(tmp_path, &e, &err);
+	CHECK(st == QT_OK && memcmp(&d, &e, sizeof d) == 0, "llama3 round trip: %s", err.msg);
+	parse("{\"model_type\": \"mistral\", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2.5}}",
+	      &d, &err);
+	hf_config_write(tmp_path, &d, &err);
+	st = hf_config_load(tmp_path, &e, &err);
+	CHECK(st == QT_OK && memcmp(&d, &e, sizeof d) == 0, "linear round trip: %s", err.msg);
+
+	struct hf_token_ids bos = { .n = 1, .id = { 1 } }, eos = { .n = 2, .is_list = 1, .id = { 2, 3 } },
+	                    pad = { 0 };
+	CHECK(hf_genconfig_write(tmp_path, &bos, &eos, &pad, &err) == QT_OK, "genconfig");
+	qt_read_file(tmp_path, &got, &lg, &err);
+	CHECK(strcmp(got, "{\n  \"bos_token_id\": 1,\n  \"eos_token_id\": [\n    2,\n    3\n  ]\n}\n") == 0,
+	      "generation_config.json text:\n%s", got);
+	free(got);
+	unlink(tmp_path);
+}
+
+int main(void)
+{
+	test_repr();
+	test_parse();
+	test_refusals();
+	test_write();
+	return test_main_end();
+}
