@@ -1,0 +1,52 @@
+/* qlora-tools: ISC license. */
+/* swiglu: against F.silu(gate) * up and its autograd; finite differences. */
+#include "kernels/swiglu.h"
+
+#include "kcheck.h"
+
+struct fd_ctx { float *g, *u, *y, *r; size_t n; };
+
+static double fd_loss(void *p)
+{
+	struct fd_ctx *c = p;
+	swiglu_forward(c->y, c->g, c->u, c->n);
+	return kc_dot(c->y, c->r, c->n);
+}
+
+int main(void)
+{
+	struct kc_gold g;
+	if (kc_gold_load(&g, "swiglu") == 0) {
+		for (int i = 0; i < 2; i++) {
+			size_t n;
+			const struct kc_tensor *gt = kc_t(&g, "g%d", i);
+			n = gt->n;
+			float *y = malloc(n * 4), *dg = calloc(n, 4), *du = calloc(n, 4);
+			char w[64];
+			swiglu_forward(y, gt->data, kc_f(&g, "u%d", i), n);
+			snprintf(w, sizeof w, "swiglu fwd n=%zu", n);
+			kc_close(w, y, kc_f(&g, "out%d", i), n, 1e-6, 1e-7);
+			swiglu_backward(dg, du, kc_f(&g, "dout%d", i), gt->data, kc_f(&g, "u%d", i), n);
+			snprintf(w, sizeof w, "swiglu bwd dgate n=%zu", n);
+			kc_close(w, dg, kc_f(&g, "dg%d", i), n, 1e-5, 1e-6);
+			snprintf(w, sizeof w, "swiglu bwd dup n=%zu", n);
+			kc_close(w, du, kc_f(&g, "du%d", i), n, 1e-6, 1e-7);
+			free(y), free(dg), free(du);
+		}
+		free(g.buf);
+	}
+	enum { N = 13 };
+	float gt[N], u[N], y[N], r[N], dg[N] = { 0 }, du[N] = { 0 };
+	kc_rand(gt, N, 1, 4.0f), kc_rand(u, N, 2, 1.0f), kc_rand(r, N, 3, 1.0f);
+	swiglu_backward(dg, du, r, gt, u, N);
+	struct fd_ctx c = { gt, u, y, r, N };
+	kc_fd("swiglu dgate N=13", fd_loss, &c, gt, dg, N, 1e-2f, 1e-3);
+	kc_fd("swiglu dup N=13", fd_loss, &c, u, du, N, 1e-2f, 1e-3);
+	/* in place: out aliases gate */
+	float a[N], b[N];
+	swiglu_forward(a, gt, u, N);
+	memcpy(b, gt, sizeof b);
+	swiglu_forward(b, b, u, N);
+	CHECK(memcmp(a, b, sizeof a) == 0, "in-place forward differs");
+	return test_main_end();
+}
