@@ -1,0 +1,243 @@
+/* qlora-tools: ISC license. */
+/*
+ * The chat side of a tokenizer: the ChatML template read from tokenizer_config.json, input
+ * records turned into messages, a conversation rendered as a list of pieces, and those pieces
+ * encoded into token ids and a loss mask. tok-chatml (training data) and gen (prompts) both go
+ * through chat_render, so a conversation is rendered the same way for training and inference.
+ * Record shapes and the rendering are specified in chat(5); reference.md 1.9 to 1.12 gives the
+ * semantics reproduced here (HF apply_chat_template, TRL completion-only masking, ChatGLM
+ * source/target truncation).
+ *
+ * Only ChatML-family templates are recognised (the plain ChatML loop, with the generation
+ * prompt inside or after the loop, optionally inserting a default system prompt when the first
+ * message is not a system message, as SmolLM2 and Qwen2 do). Any other template is refused
+ * with a message rather than rendered approximately.
+ */
+#ifndef QT_FORMATS_CHAT_H
+#define QT_FORMATS_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "formats/tokenizer.h"
+
+#define CHAT_ID_NONE 0xFFFFFFFFu  /* a token the configuration does not name */
+
+/* ---- template ---- */
+
+/* What tokenizer_config.json says about chatting (all strings owned, NULL when absent). */
+struct chat_template {
+	char    *default_system; /* inserted when the first message is not "system"; NULL: none */
+	char    *bos_token;      /* contents of bos_token / eos_token / pad_token */
+	char    *eos_token;
+	char    *pad_token;
+	uint32_t im_start;       /* id of "<|im_start|>" (a special added token) */
+	uint32_t im_end;         /* id of "<|im_end|>" */
+	uint32_t bos_id;         /* ids of the three tokens above, or CHAT_ID_NONE */
+	uint32_t eos_id;
+	uint32_t pad_id;
+	int      builtin;        /* 1: no chat_template was found; plain ChatML (reference 1.9) */
+};
+
+/*
+ * Recognises a Jinja chat template. Returns QT_OK and sets t->default_system (owned) for a
+ * ChatML-family template; QT_EDATA with a reason in err for any other. Touches no other field.
+ */
+int chat_template_parse(const char *jinja, struct chat_template *t, struct qt_err *err);
+
+/*
+ * Reads config_path (a tokenizer_config.json; NULL: none, plain ChatML) and resolves its
+ * tokens against tk. The template is the config's "chat_template" (a string, or the entry
+ * named "default" of a list), else a chat_template.jinja beside the config, else plain ChatML
+ * (t->builtin = 1). QT_ENOINPUT when the file cannot be read; QT_EDATA for bad JSON, an
+ * unrecognised template, or a tokenizer without <|im_start|>/<|im_end|> special tokens.
+ */
+int chat_template_load(const char *config_path, const struct tokenizer *tk,
+                       struct chat_template *t, struct qt_err *err);
+void chat_template_free(struct chat_template *t);
+
+/* ---- conversations ---- */
+
+enum chat_role { CHAT_SYSTEM, CHAT_USER, CHAT_ASSISTANT, CHAT_TOOL, CHAT_TEXT };
+
+/* "system", "user", "assistant", "tool", or "text" (a --format text document). */
+const char *chat_role_name(enum chat_role r);
+
+struct chat_msg {
+	enum chat_role role;
+	const char    *text;   /* UTF-8, not owned (points into the record or the caller's data) */
+	size_t         len;
+};
+
+/* A conversation. Zero-initialize; chat_conv_free at the end. */
+struct chat_conv {
+	struct chat_msg *msg;
+	size_t           n, cap;
+	void            *json; /* the parsed record owning the strings (a json_t), or NULL */
+};
+
+/* Appends a message (text not copied). QT_OK or QT_ESOFTWARE (memory). */
+int chat_conv_add(struct chat_conv *c, enum chat_role role, const char *text, size_t len);
+/* Drops all messages and the owned record. */
+void chat_conv_reset(struct chat_conv *c);
+void chat_conv_free(struct chat_conv *c);
+
+/* ---- input records ---- */
+
+enum chat_format { CHAT_FORMAT_CHAT, CHAT_FORMAT_TEXT };
+
+struct chat_record_opts {
+	enum chat_format format;
+	const char *prompt_key;   /* chat: prompt column (with response_key); text: the text key */
+	const char *response_key; /* NULL: detect messages / conversations / alpaca */
+	const char *history_key;  /* NULL: none; else [[query, answer], ...] before the prompt */
+};
+
+/*
+ * Turns one JSONL record (line[0..len), valid UTF-8) into c (reset first). Returns QT_OK, or
+ * QT_EDATA with the reason (no file:line; the caller prefixes it) in err. *empty is set to 1
+ * for a prompt/response record whose prompt or response is empty (ChatGLM skips those rows).
+ */
+int chat_record_parse(const char *line, size_t len, const struct chat_record_opts *o,
+                      struct chat_conv *c, int *empty, struct qt_err *err);
+
+/* ---- rendering ---- */
+
+/* Where the system prompt comes from when a conversation does not start with one. */
+enum chat_system_mode {
+	CHAT_SYSTEM_DEFAULT, /* the template's rule: its default system prompt, if any */
+	CHAT_SYSTEM_SET,     /* the given text */
+	CHAT_SYSTEM_NONE,    /* no system turn */
+};
+struct chat_system {
+	enum chat_system_mode mode;
+	const char           *text; /* CHAT_SYSTEM_SET only; NUL-terminated */
+};
+
+enum chat_train {
+	CHAT_TRAIN_ASSISTANT, /* assistant contents and their "<|im_end|>\n" (TRL's net effect) */
+	CHAT_TRAIN_ALL,       /* every token */
+};
+
+enum chat_piece_kind {
+	CHAT_PIECE_SPECIAL, /* a template special token: id */
+	CHAT_PIECE_TEXT,    /* template text ("user\n", "\n", a default system prompt) */
+	CHAT_PIECE_CONTENT, /* message content: special-token strings in it are plain text */
+};
+
+struct chat_piece {
+	uint8_t     kind;     /* enum chat_piece_kind */
+	uint8_t     trained;  /* 1: its tokens get mask 1 */
+	uint8_t     role;     /* enum chat_role of the turn it belongs to */
+	uint32_t    id;       /* SPECIAL: the token id */
+	const char *s;        /* TEXT/CONTENT: the bytes (not owned); SPECIAL: the token string */
+	size_t      len;
+};
+
+struct chat_render {
+	struct chat_piece *p;
+	size_t             n, cap;
+};
+
+/*
+ * Renders c as ChatML into r (previous contents dropped): for each message
+ * <|im_start|> role "\n" content <|im_end|> "\n", preceded by a system turn when c does not
+ * start with one (sys; NULL = the template's rule), followed by "<|im_start|>" "assistant\n"
+ * when add_generation_prompt. A CHAT_TEXT conversation renders its text and the eos token.
+ * Pieces point into c, sys and t: keep them alive while r is used. QT_EDATA for an empty
+ * conversation or a text document when the configuration names no eos token.
+ */
+int chat_render(const struct chat_template *t, const struct chat_conv *c,
+                const struct chat_system *sys, enum chat_train train, int add_generation_prompt,
+                struct chat_render *r, struct qt_err *err);
+/* The rendered string (what HF apply_chat_template returns): malloc'd, NUL-terminated. */
+char *chat_render_text(const struct chat_render *r, size_t *len);
+void chat_render_free(struct chat_render *r);
+
+/* ---- encoding ---- */
+
+/* Token ids and mask of a rendering. Zero-initialize; reuse across records; free at the end. */
+struct chat_encoded {
+	struct tok_ids ids;
+	uint8_t       *mask;       /* ids.n entries */
+	size_t         mask_cap;
+	uint32_t      *piece_at;   /* piece i's tokens are [piece_at[i], piece_at[i+1]) */
+	size_t         piece_cap;
+	char          *buf;        /* scratch: a text run */
+	size_t         buf_cap;
+	struct tok_ids tmp;        /* scratch: a run's prefix */
+};
+
+/*
+ * Encodes r with tk: special pieces become their ids; each maximal run of text/content pieces
+ * between two specials is encoded as one string with TOKENIZER_TEXT_ONLY, so the ids equal HF's
+ * encoding of the rendered string whenever the contents hold no special-token strings. Inside a
+ * run, the tokens that the run's encoding shares (as a common prefix) with the encoding of the
+ * bytes before piece k belong before piece k; the rest (including a token merged across the
+ * boundary) belong to piece k and later. QT_OK or QT_ESOFTWARE.
+ */
+int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct chat_encoded *e,
+                struct qt_err *err);
+void chat_encoded_free(struct chat_encoded *e);
+
+/* Length limits; 0 = no limit. */
+struct chat_limits {
+	uint32_t max_source; /* tokens before the last assistant content (ChatGLM max_source_length) */
+	uint32_t max_target; /* tokens from the last assistant content to the end */
+	uint32_t max_len;    /* total */
+};
+
+enum chat_trunc { CHAT_KEPT = 0, CHAT_CUT = 1, CHAT_DROP = 2 };
+
+/*
+ * Truncates e (encoded from r) in place: the source is cut at its right end but keeps the last
+ * turn's "<|im_start|>assistant\n" header; the target's content is cut at its right end but
+ * keeps what follows it ("<|im_end|>\n"); then the whole is cut to max_len. Returns CHAT_KEPT,
+ * CHAT_CUT, or CHAT_DROP when no trained token is left (also for a record that had none).
+ */
+enum chat_trunc chat_truncate(const struct chat_render *r, struct chat_encoded *e,
+                              const struct chat_limits *l);
+
+/* For gen: renders c with the generation prompt (sys as in chat_render) and encodes it into ids
+ * (appended). QT_OK, QT_EDATA (empty conversation) or QT_ESOFTWARE. */
+int chat_encode_prompt(const struct tokenizer *tk, const struct chat_template *t,
+                       const struct chat_conv *c, const struct chat_system *sys,
+                       struct tok_ids *ids, struct qt_err *err);
+
+/* ---- tok-chatml: JSONL inputs to a .tok stream ---- */
+
+struct chat_run_opts {
+	const char             *tokenizer;  /* tokenizer.json */
+	const char             *config;     /* tokenizer_config.json; NULL: beside the tokenizer */
+	const char             *output;     /* "-" = stdout */
+	const char *const      *inputs;     /* "-" = stdin */
+	size_t                  n_inputs;
+	struct chat_record_opts rec;
+	struct chat_system      system;
+	enum chat_train         train;
+	struct chat_limits      limits;
+	int                     skip_bad;   /* count and skip bad records instead of failing */
+	int                     threads;    /* <= 0: all cores */
+	void (*warn)(const char *msg);      /* skipped records and notes (may be NULL) */
+};
+
+struct chat_run_stats {
+	uint64_t n_read;       /* records read (non-blank lines) */
+	uint64_t n_written;
+	uint64_t n_truncated;  /* written after truncation */
+	uint64_t n_dropped;    /* empty prompt/response, or nothing left to train on */
+	uint64_t n_bad;        /* skipped with skip_bad */
+	uint64_t n_tokens;
+	uint64_t n_trained;
+};
+
+/*
+ * Reads every input, renders and encodes each record on opts->threads threads (in batches,
+ * output in input order) and writes a .tok stream atomically to opts->output. On failure no
+ * output file is left (on stdout the trailer is missing, which readers detect) and err says
+ * "file:line: reason". Returns QT_OK, QT_EDATA, QT_ENOINPUT, QT_ECANTCREAT or QT_EIO.
+ */
+int chat_run(const struct chat_run_opts *opts, struct chat_run_stats *stats, struct qt_err *err);
+
+#endif
