@@ -18,13 +18,13 @@
 struct kc_tensor { char name[25]; uint32_t dtype, ndim, dims[4]; size_t n; void *data; };
 struct kc_gold { int n; struct kc_tensor t[128]; char *buf; };
 
-static uint32_t kc_le32(const unsigned char *p)
+static inline uint32_t kc_le32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Loads tests/data/kernels/<op>.bin; returns 0 or -1 (with a failed CHECK). */
-static int kc_gold_load(struct kc_gold *g, const char *op)
+static inline int kc_gold_load(struct kc_gold *g, const char *op)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/data/kernels/%s.bin", test_srcdir(), op);
@@ -68,7 +68,7 @@ static int kc_gold_load(struct kc_gold *g, const char *op)
 	return 0;
 }
 
-static void *kc_get(struct kc_gold *g, const char *name, size_t *n)
+static inline void *kc_get(struct kc_gold *g, const char *name, size_t *n)
 {
 	for (int i = 0; i < g->n; i++)
 		if (strcmp(g->t[i].name, name) == 0) {
@@ -80,14 +80,14 @@ static void *kc_get(struct kc_gold *g, const char *name, size_t *n)
 	exit(1);
 }
 
-static float *kc_f(struct kc_gold *g, const char *fmt, int i)
+static inline float *kc_f(struct kc_gold *g, const char *fmt, int i)
 {
 	char name[32];
 	snprintf(name, sizeof name, fmt, i);
 	return kc_get(g, name, NULL);
 }
 
-static const struct kc_tensor *kc_t(struct kc_gold *g, const char *fmt, int i)
+static inline const struct kc_tensor *kc_t(struct kc_gold *g, const char *fmt, int i)
 {
 	char name[32];
 	snprintf(name, sizeof name, fmt, i);
@@ -99,7 +99,7 @@ static const struct kc_tensor *kc_t(struct kc_gold *g, const char *fmt, int i)
 }
 
 /* Compares got with ref; returns the normwise relative error max|a-r| / max|r|. */
-static double kc_close(const char *what, const float *got, const float *ref, size_t n,
+static inline double kc_close(const char *what, const float *got, const float *ref, size_t n,
                        double rtol, double atol)
 {
 	double maxabs = 0, maxref = 0, maxrel = 0, se = 0, sr = 0;
@@ -127,7 +127,7 @@ static double kc_close(const char *what, const float *got, const float *ref, siz
 	return rel;
 }
 
-static void kc_rand(float *x, size_t n, uint64_t seed, float scale)
+static inline void kc_rand(float *x, size_t n, uint64_t seed, float scale)
 {
 	struct qt_rng r;
 	qt_rng_seed(&r, seed);
@@ -141,7 +141,7 @@ static void kc_rand(float *x, size_t n, uint64_t seed, float scale)
  * Central differences with step h on every element; CHECK normwise relative error <= tol.
  */
 typedef double (*kc_loss_fn)(void *ctx);
-static double kc_fd(const char *what, kc_loss_fn loss, void *ctx, float *x, const float *grad,
+static inline double kc_fd(const char *what, kc_loss_fn loss, void *ctx, float *x, const float *grad,
                     size_t n, float h, double tol)
 {
 	double maxerr = 0, maxg = 0;
@@ -169,7 +169,7 @@ static double kc_fd(const char *what, kc_loss_fn loss, void *ctx, float *x, cons
 }
 
 /* Weighted sum sum_i w_i * y_i in double: the scalar loss used by the fd checks. */
-static double kc_dot(const float *y, const float *w, size_t n)
+static inline double kc_dot(const float *y, const float *w, size_t n)
 {
 	double s = 0;
 	for (size_t i = 0; i < n; i++)

@@ -1,0 +1,118 @@
+/* qlora-tools: ISC license. */
+/* Cross-entropy forward / fused softmax backward, softmax rows, chunked LM head + CE. */
+#include "kernels/cross_entropy.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/matmul.h"
+
+/* Row max and log-sum-exp (sum in double). */
+static float row_lse(const float *x, int V, float *maxp)
+{
+	float m = -INFINITY;
+	for (int i = 0; i < V; i++)
+		m = x[i] > m ? x[i] : m;
+	double s = 0;
+	for (int i = 0; i < V; i++)
+		s += exp((double)x[i] - m);
+	*maxp = m;
+	return (float)(m + log(s));
+}
+
+/* losses: (T); loss: NULL or +=; logits: (T, V); targets: (T) */
+void cross_entropy_forward(float *losses, float *loss, const float *logits,
+                           const int32_t *targets, int T, int V, float normalizer)
+{
+	double sum = 0;
+	for (int t = 0; t < T; t++) {
+		const float *x = logits + (size_t)t * V;
+		float m, l = 0;
+		if (targets[t] >= 0 && targets[t] < V)
+			l = row_lse(x, V, &m) - x[targets[t]];
+		if (losses)
+			losses[t] = l;
+		sum += l;
+	}
+	if (loss)
+		*loss += (float)(sum / normalizer);
+}
+
+/* dlogits: (T, V) written, may alias logits; losses: (T) or NULL; logits: (T, V); targets: (T) */
+void cross_entropy_backward(float *dlogits, float *losses, const float *logits,
+                            const int32_t *targets, int T, int V, float grad_scale)
+{
+	for (int t = 0; t < T; t++) {
+		const float *x = logits + (size_t)t * V;
+		float *d = dlogits + (size_t)t * V;
+		int y = targets[t];
+		if (y < 0 || y >= V) {
+			if (losses)
+				losses[t] = 0;
+			memset(d, 0, sizeof(float) * V);
+			continue;
+		}
+		float m, lse = row_lse(x, V, &m);
+		if (losses)
+			losses[t] = lse - x[y];
+		for (int i = 0; i < V; i++)
+			d[i] = (float)exp((double)x[i] - lse) * grad_scale;
+		d[y] -= grad_scale;
+	}
+}
+
+/* probs, logits: (T, V); probs may alias logits */
+void softmax_forward(float *probs, const float *logits, int T, int V)
+{
+	for (int t = 0; t < T; t++) {
+		const float *x = logits + (size_t)t * V;
+		float *p = probs + (size_t)t * V, m;
+		float lse = row_lse(x, V, &m);
+		for (int i = 0; i < V; i++)
+			p[i] = (float)exp((double)x[i] - lse);
+	}
+}
+
+size_t lm_head_ce_scratch(int chunk, int C, int V)
+{
+	return (size_t)chunk * ((size_t)V + 2 * (size_t)C + 2);
+}
+
+/* losses: (T); dx: (T, C) += or NULL; x: (T, C); W: (V, C); targets: (T) */
+void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
+                const int32_t *targets, int T, int C, int V, float grad_scale, float *scratch,
+                int chunk)
+{
+	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
+	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
+	for (int t = 0; t < T; t++)
+		losses[t] = 0;
+	int t = 0;
+	while (t < T) {
+		int n = 0;
+		for (; t < T && n < chunk; t++)
+			if (targets[t] >= 0 && targets[t] < V) {
+				rows[n] = t;
+				tg[n] = targets[t];
+				memcpy(xs + (size_t)n * C, x + (size_t)t * C, sizeof(float) * C);
+				n++;
+			}
+		if (n == 0)
+			break;
+		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
+		if (!dx) {
+			cross_entropy_forward(dxs, NULL, logits, tg, n, V, 1.0f);
+			for (int i = 0; i < n; i++)
+				losses[rows[i]] = dxs[i];
+			continue;
+		}
+		cross_entropy_backward(logits, dxs, logits, tg, n, V, grad_scale);
+		for (int i = 0; i < n; i++)
+			losses[rows[i]] = dxs[i];
+		memset(dxs, 0, sizeof(float) * (size_t)n * C);
+		linear_backward_x_fast(dxs, logits, W, n, C, V, 1.0f);
+		for (int i = 0; i < n; i++)
+			for (int c = 0; c < C; c++)
+				dx[(size_t)rows[i] * C + c] += dxs[(size_t)i * C + c];
+	}
+}

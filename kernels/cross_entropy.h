@@ -1,0 +1,43 @@
+/* qlora-tools: ISC license. */
+/*
+ * Causal-LM cross-entropy over logits rows (HF ForCausalLMLoss with reduction "sum" divided by
+ * num_items_in_batch): the caller passes targets already shifted (row t's target is the token
+ * at t + 1) and the normaliser N explicitly, so gradient accumulation can divide by the label
+ * tokens of the whole optimizer step (reference 7.6). Targets < 0 (HF uses -100) are ignored:
+ * loss 0 and gradient 0. Sums of exponentials are accumulated in double.
+ * Also: softmax rows (sampling) and a chunked LM head + CE that never holds (T, V) logits.
+ * See kernels/kernels.h for the conventions.
+ */
+#ifndef QT_KERNELS_CROSS_ENTROPY_H
+#define QT_KERNELS_CROSS_ENTROPY_H
+
+#include "kernels/kernels.h"
+
+/* losses: (T) written, -log softmax(logits[t])[targets[t]] or 0 for ignored rows;
+ * loss: NULL, or *loss += sum(losses) / normalizer; logits: (T, V); targets: (T). */
+void cross_entropy_forward(float *losses, float *loss, const float *logits,
+                           const int32_t *targets, int T, int V, float normalizer);
+
+/* Fused forward + backward. dlogits: (T, V) WRITTEN (not accumulated), may alias logits:
+ *   dlogits[t] = (softmax(logits[t]) - onehot(targets[t])) * grad_scale, zero if ignored,
+ * with grad_scale = dL/dloss / normalizer computed by the host. losses: (T) or NULL, as in
+ * cross_entropy_forward (computed before dlogits overwrites an aliased logits). */
+void cross_entropy_backward(float *dlogits, float *losses, const float *logits,
+                            const int32_t *targets, int T, int V, float grad_scale);
+
+/* probs, logits: (T, V); probs may alias logits. probs[t] = softmax(logits[t]). */
+void softmax_forward(float *probs, const float *logits, int T, int V);
+
+/*
+ * LM head + CE in chunks: for the rows with targets >= 0 only, logits = x @ W^T (SGEMM) for
+ * up to `chunk` rows at a time, cross_entropy_backward, then dx += dlogits @ W.
+ * losses: (T) written (0 for ignored rows); dx: (T, C) += or NULL (loss only);
+ * x: (T, C) final normed hidden states; W: (V, C) the LM head (tied: the embedding table);
+ * targets: (T); scratch: lm_head_ce_scratch(chunk, C, V) floats. W gets no gradient (frozen).
+ */
+size_t lm_head_ce_scratch(int chunk, int C, int V);
+void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
+                const int32_t *targets, int T, int C, int V, float grad_scale, float *scratch,
+                int chunk);
+
+#endif

@@ -1,0 +1,105 @@
+/* qlora-tools: ISC license. */
+/* cross_entropy / softmax: against F.cross_entropy (ignore_index -100, sum / explicit
+ * normaliser) and its autograd, torch.softmax; finite differences; chunked LM head + CE
+ * against the unchunked composition. */
+#include "kernels/cross_entropy.h"
+#include "kernels/matmul.h"
+
+#include "kcheck.h"
+
+struct fd_ctx { float *logits, *losses; const int32_t *tg; int T, V; float norm; };
+
+static double fd_loss(void *p)
+{
+	struct fd_ctx *c = p;
+	float loss = 0;
+	cross_entropy_forward(c->losses, &loss, c->logits, c->tg, c->T, c->V, c->norm);
+	double s = 0;
+	for (int t = 0; t < c->T; t++)
+		s += c->losses[t];
+	return s / c->norm;
+}
+
+struct fd_lm { float *x, *W, *losses, *scratch; const int32_t *tg; int T, C, V; };
+
+static double fd_lm_loss(void *p)
+{
+	struct fd_lm *c = p;
+	lm_head_ce(c->losses, NULL, c->x, c->W, c->tg, c->T, c->C, c->V, 1, c->scratch, 2);
+	double s = 0;
+	for (int t = 0; t < c->T; t++)
+		s += c->losses[t];
+	return s;
+}
+
+int main(void)
+{
+	struct kc_gold g;
+	if (kc_gold_load(&g, "cross_entropy") == 0) {
+		for (int i = 0; i < 3; i++) {
+			const struct kc_tensor *lt = kc_t(&g, "logits%d", i);
+			int T = (int)lt->dims[0], V = (int)lt->dims[1];
+			const int32_t *tg = (const int32_t *)kc_f(&g, "tgt%d", i);
+			float norm = kc_f(&g, "norm%d", i)[0], loss = 0;
+			float *losses = malloc(T * 4), *d = malloc((size_t)T * V * 4);
+			char w[64];
+			cross_entropy_forward(losses, &loss, lt->data, tg, T, V, norm);
+			snprintf(w, sizeof w, "ce losses T%d V%d", T, V);
+			kc_close(w, losses, kc_f(&g, "losses%d", i), T, 1e-6, 1e-6);
+			snprintf(w, sizeof w, "ce loss / N=%g", norm);
+			kc_close(w, &loss, kc_f(&g, "loss%d", i), 1, 1e-6, 1e-7);
+			memcpy(d, lt->data, (size_t)T * V * 4);
+			cross_entropy_backward(d, losses, d, tg, T, V, 1.0f / norm); /* in place */
+			snprintf(w, sizeof w, "ce dlogits (in place) T%d V%d", T, V);
+			kc_close(w, d, kc_f(&g, "dlogits%d", i), (size_t)T * V, 1e-5, 1e-8);
+			snprintf(w, sizeof w, "ce fused losses T%d", T);
+			kc_close(w, losses, kc_f(&g, "losses%d", i), T, 1e-6, 1e-6);
+			free(losses), free(d);
+		}
+		free(g.buf);
+	}
+	if (kc_gold_load(&g, "softmax") == 0) {
+		const struct kc_tensor *xt = kc_t(&g, "x", 0);
+		float *p = malloc(xt->n * 4);
+		softmax_forward(p, xt->data, (int)xt->dims[0], (int)xt->dims[1]);
+		kc_close("softmax 3x50", p, kc_f(&g, "y", 0), xt->n, 1e-6, 1e-9);
+		free(p);
+		free(g.buf);
+	}
+	/* finite differences of the fused backward */
+	{
+		enum { T = 4, V = 7 };
+		int32_t tg[T] = { 3, -100, 0, 6 };
+		float x[T * V], d[T * V], losses[T];
+		kc_rand(x, T * V, 1, 3);
+		cross_entropy_backward(d, NULL, x, tg, T, V, 1.0f / 5);
+		struct fd_ctx c = { x, losses, tg, T, V, 5 };
+		kc_fd("ce dlogits T4 V7 N=5", fd_loss, &c, x, d, T * V, 1e-2f, 1e-3);
+	}
+	/* chunked LM head + CE == unchunked composition; fd on x */
+	{
+		enum { T = 37, C = 24, V = 301, K = 5 };
+		float *x = malloc(T * C * 4), *W = malloc(V * C * 4), *lg = malloc(T * V * 4);
+		float *l1 = malloc(T * 4), *l2 = malloc(T * 4), *dx1 = calloc(T * C, 4);
+		float *dx2 = calloc(T * C, 4), *scr = malloc(lm_head_ce_scratch(K, C, V) * 4);
+		int32_t tg[T];
+		kc_rand(x, T * C, 2, 2), kc_rand(W, V * C, 3, 1);
+		for (int t = 0; t < T; t++)
+			tg[t] = t % 3 == 1 ? -100 : (t * 37) % V;
+		linear_forward(lg, x, W, NULL, T, C, V, 1, 0);
+		cross_entropy_backward(lg, l1, lg, tg, T, V, 0.125f);
+		linear_backward_x(dx1, lg, W, T, C, V, 1);
+		lm_head_ce(l2, dx2, x, W, tg, T, C, V, 0.125f, scr, K);
+		kc_close("lm_head_ce losses chunk=5", l2, l1, T, 1e-5, 1e-6);
+		kc_close("lm_head_ce dx chunk=5", dx2, dx1, T * C, 1e-5, 1e-7);
+		lm_head_ce(l2, NULL, x, W, tg, T, C, V, 0.125f, scr, K);
+		kc_close("lm_head_ce losses fwd only", l2, l1, T, 1e-5, 1e-6);
+		int32_t tg4[4] = { 2, -100, 5, 0 };
+		float d4[4 * C] = { 0 };
+		lm_head_ce(l2, d4, x, W, tg4, 4, C, 7, 1, scr, 2);
+		struct fd_lm c = { x, W, l2, scr, tg4, 4, C, 7 };
+		kc_fd("lm_head_ce dx T4 C24 V7", fd_lm_loss, &c, x, d4, 4 * C, 1e-2f, 1e-3);
+		free(x), free(W), free(lg), free(l1), free(l2), free(dx1), free(dx2), free(scr);
+	}
+	return test_main_end();
+}
