@@ -1,0 +1,187 @@
+/* qlora-tools: ISC license. */
+/*
+ * PEFT LoRA adapters for Llama-family models: a directory holding adapter_config.json and
+ * adapter_model.safetensors, as PEFT's save_pretrained writes it. See adapter(5) and
+ * shared/reference.md sections 6 and 7.8.
+ *
+ * In memory an adapter is a table of LoRA pairs, one slot per (layer, module) for the seven
+ * linear modules of a Llama layer; a slot with r == 0 is not adapted. Pair (l, m) holds
+ *   A [r, in]  (lora_A.weight, row-major f32)    B [out, r]  (lora_B.weight, row-major f32)
+ * and the layer computes y = W x + scaling * B (A x), scaling = alpha / r, or alpha / sqrt(r)
+ * with use_rslora. Tensor keys in the file:
+ *   base_model.model.model.layers.<l>.self_attn.{q,k,v,o}_proj.lora_{A,B}.weight
+ *   base_model.model.model.layers.<l>.mlp.{gate,up,down}_proj.lora_{A,B}.weight
+ *
+ * What is read: the LoRA subset of PEFT's config (r, lora_alpha, lora_dropout, use_rslora,
+ * target_modules as a list of names or a regular expression, exclude_modules,
+ * layers_to_transform, rank_pattern, alpha_pattern, base_model_name_or_path, task_type) with
+ * F32, BF16 or F16 tensors. What is refused (QT_EDATA, the message names the field): a
+ * peft_type other than LORA, use_dora, bias other than "none", lora_bias, modules_to_save,
+ * fan_in_fan_out true, layer_replication, target_parameters, trainable_token_indices,
+ * use_qalora, alora_invocation_tokens, a layers_pattern other than "layers", tensors this
+ * layout does not name (lora_embedding_*, lora_magnitude_vector, biases), a targeted module
+ * without its tensors, tensors of a module the config does not target, shapes that disagree
+ * with the base model, and an adapter_model.bin without safetensors (pickle is never read).
+ */
+#ifndef QT_FORMATS_ADAPTER_H
+#define QT_FORMATS_ADAPTER_H
+
+#include <stddef.h>
+
+#include "common/dtype.h"
+#include "common/err.h"
+
+#define ADAPTER_CONFIG_NAME  "adapter_config.json"
+#define ADAPTER_WEIGHTS_NAME "adapter_model.safetensors"
+#define ADAPTER_PICKLE_NAME  "adapter_model.bin"
+#define ADAPTER_KEY_PREFIX   "base_model.model." /* PeftModel -> LoraModel -> the HF model */
+
+/* The seven adapted linear modules of a Llama layer, in the order used everywhere. */
+enum adapter_module {
+	ADAPTER_Q, ADAPTER_K, ADAPTER_V, ADAPTER_O, ADAPTER_GATE, ADAPTER_UP, ADAPTER_DOWN,
+	ADAPTER_N_MODULES
+};
+
+/* "q_proj", ..., "down_proj". */
+extern const char *const adapter_module_name[ADAPTER_N_MODULES];
+/* "self_attn" for q/k/v/o, "mlp" for gate/up/down. */
+extern const char *const adapter_module_block[ADAPTER_N_MODULES];
+
+/* The base model's shapes that decide every pair's in/out (reference.md 6.2). */
+struct adapter_dims {
+	int n_layers;
+	int hidden;        /* H: in of q/k/v/gate/up, out of o/down */
+	int intermediate;  /* I: out of gate/up, in of down */
+	int q_dim;         /* n_heads * head_dim: out of q, in of o */
+	int kv_dim;        /* n_kv_heads * head_dim: out of k and v */
+};
+
+/* in and out features of module m under dims d. */
+void adapter_module_shape(const struct adapter_dims *d, int m, int *in, int *out);
+
+/* A "pattern: value" entry of rank_pattern / alpha_pattern, in file order. */
+struct adapter_pattern {
+	char  *key;    /* PEFT regular expression, matched as (.*\.)?(key)$ from the start */
+	double value;
+};
+
+/* adapter_config.json, the fields this module understands. Strings are owned. */
+struct adapter_config {
+	int     r;                      /* default rank (> 0) */
+	double  lora_alpha;             /* default alpha */
+	double  lora_dropout;           /* training only */
+	int     use_rslora;             /* scaling alpha / sqrt(r) */
+	char   *base_model_name_or_path;/* NULL when null */
+	char   *task_type;              /* NULL when null; written as "CAUSAL_LM" */
+	char   *target_regex;           /* target_modules given as a string (full match), or NULL */
+	char  **target_names;           /* target_modules given as a list (name or dotted suffix) */
+	size_t  n_target_names;
+	char   *exclude_regex;          /* exclude_modules, same two forms */
+	char  **exclude_names;
+	size_t  n_exclude_names;
+	int    *layers;                 /* layers_to_transform, or NULL for every layer */
+	size_t  n_layers;
+	struct adapter_pattern *rank_pattern;
+	size_t  n_rank_pattern;
+	struct adapter_pattern *alpha_pattern;
+	size_t  n_alpha_pattern;
+};
+
+/* One LoRA pair; r == 0 means the module is not adapted (A and B are NULL). */
+struct adapter_lora {
+	int    r;
+	int    in, out;
+	double alpha;
+	float  scaling;  /* alpha / r, or alpha / sqrt(r) with use_rslora, rounded to f32 */
+	float *A;        /* [r, in], owned */
+	float *B;        /* [out, r], owned */
+};
+
+struct adapter {
+	struct adapter_config cfg;
+	struct adapter_dims   dims;
+	struct adapter_lora  *lora;  /* [dims.n_layers * ADAPTER_N_MODULES] */
+};
+
+/* Pair of layer l, module m. */
+static inline struct adapter_lora *adapter_at(const struct adapter *a, int l, int m)
+{
+	return &a->lora[(size_t)l * ADAPTER_N_MODULES + (size_t)m];
+}
+
+/* ---- adapter_config.json ---- */
+
+/*
+ * Parses a config held in json[0..len) (name is used in messages). Applies PEFT's defaults for
+ * absent fields (r 8, lora_alpha 8, dropout 0). QT_EDATA naming the field for anything refused
+ * (see the file comment); c is left empty on failure.
+ */
+int adapter_config_parse(struct adapter_config *c, const char *json, size_t len,
+                         const char *name, struct qt_err *err);
+void adapter_config_free(struct adapter_config *c);
+
+/* PEFT's module name of a pair: "model.layers.<l>.<block>.<module>" into buf (size n). */
+void adapter_module_path(char *buf, size_t n, int l, int m);
+
+/*
+ * 1 when the config targets module m of layer l (PEFT's check_target_module_exists:
+ * exclude_modules first, then a string target as a full regex match, or a list entry equal to
+ * the module path or a dotted suffix of it; then layers_to_transform). 0 when not, -1 with err
+ * set when a regular expression does not compile.
+ */
+int adapter_config_targets(const struct adapter_config *c, int l, int m, struct qt_err *err);
+
+/* Rank and alpha of module (l, m) after rank_pattern / alpha_pattern (first matching key in
+ * file order, PEFT's get_pattern_key). 0, or -1 with err set on a bad regular expression. */
+int adapter_config_rank_alpha(const struct adapter_config *c, int l, int m, int *r,
+                              double *alpha, struct qt_err *err);
+
+/* scaling for rank r and alpha: alpha / r, or alpha / sqrt(r) (use_rslora), rounded to f32. */
+float adapter_scaling(double alpha, int r, int use_rslora);
+
+/*
+ * The JSON text adapter_save writes (malloc'd, NUL-terminated): the fields every PEFT version
+ * since 0.7 reads (reference.md 6.1: no use_dora, layers_pattern, ...; rank_pattern and
+ * alpha_pattern only when not empty), keys sorted, indent 2, no trailing newline. target_modules is the
+ * list of short names when every adapted layer adapts the same modules, else the full module
+ * paths; rank_pattern / alpha_pattern hold full module paths for pairs whose r / alpha differ
+ * from cfg.r / cfg.lora_alpha. NULL on out of memory.
+ */
+char *adapter_config_dump(const struct adapter *a);
+
+/* ---- whole adapters ---- */
+
+/*
+ * Loads dir/adapter_config.json and dir/adapter_model.safetensors into a. With base != NULL
+ * every pair's shape must match the base's (and layer indices be < n_layers); with NULL the
+ * dims are inferred from the tensors (dims the adapter does not touch stay 0). Tensors are
+ * converted to f32. QT_ENOINPUT when dir or the config is missing, or when neither weights
+ * file exists; QT_EDATA for everything refused (an adapter_model.bin alone included);
+ * a is left empty on failure.
+ */
+int adapter_load(struct adapter *a, const char *dir, const struct adapter_dims *base,
+                 struct qt_err *err);
+
+/*
+ * Creates an adapter for training: copies cfg (deep), and for every (l, m) the config
+ * targets allocates zeroed A [r, in] and B [out, r] with the pair's rank, alpha and scaling.
+ * QT_EUSAGE for a bad cfg (r <= 0, no target matches), QT_ESOFTWARE on out of memory.
+ */
+int adapter_init(struct adapter *a, const struct adapter_config *cfg,
+                 const struct adapter_dims *dims, struct qt_err *err);
+
+/*
+ * Writes a as a PEFT adapter directory dir (atomically: built beside it, then renamed):
+ * adapter_config.json (adapter_config_dump) and adapter_model.safetensors with tensors in
+ * dtype (QT_DTYPE_F32, BF16 or F16; bf16/f16 round to nearest even) and metadata
+ * {"format": "pt"}. QT_EUSAGE for another dtype, QT_ECANTCREAT / QT_EIO on file errors.
+ */
+int adapter_save(const struct adapter *a, const char *dir, enum qt_dtype dtype,
+                 struct qt_err *err);
+
+void adapter_free(struct adapter *a);
+
+/* Number of LoRA parameters (sum of r * (in + out) over adapted pairs). */
+size_t adapter_n_params(const struct adapter *a);
+
+#endif
