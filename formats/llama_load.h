@@ -1,0 +1,21 @@
+/* qlora-tools: ISC license. */
+/*
+ * Fills the engine's struct llama_model (kernels/llama.h) from a HuggingFace model directory
+ * (formats/modeldir.h): every tensor converted to f32 once at load (F32/F16/BF16 exactly).
+ * Described in model-dir(5); the engine itself never touches files.
+ */
+#ifndef QT_FORMATS_LLAMA_LOAD_H
+#define QT_FORMATS_LLAMA_LOAD_H
+
+#include "common/err.h"
+#include "formats/modeldir.h"
+#include "kernels/llama.h"
+
+/* Loads the weights of an open model dir into m (released by llama_free). QT_EDATA names a
+ * missing or mis-shaped tensor; QT_ESOFTWARE when out of memory. */
+int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err);
+
+/* The adapter_dims (formats/adapter.h) of a model, for loading or creating adapters. */
+struct adapter_dims llama_adapter_dims(const struct llama_config *c);
+
+#endif

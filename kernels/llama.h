@@ -1,0 +1,98 @@
+/* qlora-tools: ISC license. */
+/*
+ * The Llama-family model composed from the ops in kernels/ (reference.md 4.4): embedding,
+ * per layer RMSNorm -> q,k,v (+LoRA) -> RoPE -> causal GQA attention -> o (+LoRA) -> residual,
+ * RMSNorm -> gate,up (+LoRA) -> SwiGLU -> down (+LoRA) -> residual; final RMSNorm; LM head.
+ * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
+ * NF4 for the seven linear layers (dequantized one layer at a time into a scratch buffer, then
+ * SGEMM). Loading from a directory is formats/llama_load.h's job.
+ */
+#ifndef QT_KERNELS_LLAMA_H
+#define QT_KERNELS_LLAMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/adapter.h"
+#include "kernels/kernels.h"
+
+/* The seven linear layers of a decoder layer, in adapter_module order. */
+enum llama_module { LLAMA_Q, LLAMA_K, LLAMA_V, LLAMA_O, LLAMA_GATE, LLAMA_UP, LLAMA_DOWN,
+                    LLAMA_N_MODULES };
+_Static_assert((int)LLAMA_N_MODULES == (int)ADAPTER_N_MODULES, "module order as adapter.h");
+
+/* A frozen weight W (OC, C): f32 rows, or NF4 codes + per-block absmax (kernels/nf4.h). */
+struct llama_linear {
+	int            OC, C;
+	const float   *w;          /* (OC, C) f32, or NULL when NF4 */
+	const uint8_t *nf4;        /* packed codes, (OC*C + 1) / 2 bytes */
+	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
+	const float   *code;       /* 16-entry NF4 table */
+	size_t         blocksize;
+};
+
+struct llama_layer {
+	const float        *attn_norm;  /* (C) input_layernorm */
+	const float        *mlp_norm;   /* (C) post_attention_layernorm */
+	struct llama_linear lin[LLAMA_N_MODULES];
+};
+
+struct llama_config {
+	int   n_layer, C, H, NH, NKV, HD, V;
+	float eps;
+};
+
+struct llama_model {
+	struct llama_config cfg;
+	const float        *embed;      /* (V, C) */
+	const float        *final_norm; /* (C) */
+	struct llama_linear lm_head;    /* (V, C); tied models point w at embed */
+	struct llama_layer *layers;     /* (n_layer) */
+	float              *inv_freq;   /* (HD/2) from rope_inv_freq */
+	int                 n_threads;  /* for the *_fast ops; <= 0: all cores */
+	void               *owned;      /* storage released by llama_free (loader-specific) */
+	void              (*release)(struct llama_model *);
+};
+
+/* Releases what the loader allocated. */
+void llama_free(struct llama_model *m);
+
+/* KV cache for generation: per layer (B, L, NKV, HD) keys (after RoPE) and values. */
+struct llama_cache {
+	int      n_layer, B, L, NKV, HD;
+	float   *k, *v;     /* (n_layer, B, L, NKV, HD) */
+	int32_t *past;      /* (B) tokens already cached per row */
+};
+
+/* Allocates a cache for B rows of up to L tokens. QT_ESOFTWARE when out of memory. */
+int llama_cache_init(struct llama_cache *c, const struct llama_config *cfg, int B, int L,
+                     struct qt_err *err);
+void llama_cache_free(struct llama_cache *c);
+
+/*
+ * Runs TN new tokens for each of B rows through the model, appending their k/v to the cache at
+ * rows [past[b], past[b] + TN) with positions past[b] + i, then advances past.
+ * ids: (B, TN); logits: (B, V) written for each row's LAST new token; lora may be NULL.
+ * Requires past[b] + TN <= L. Returns QT_OK or QT_ESOFTWARE (out of memory).
+ */
+int llama_decode(const struct llama_model *m, const struct adapter *lora, struct llama_cache *c,
+                 const int32_t *ids, int B, int TN, float *logits, struct qt_err *err);
+
+/*
+ * Full forward of one packed sequence (no cache): ids, pos, seg: (T); logits: (T, V) written.
+ * Tokens attend only within their segment; pos are the per-token position ids (restarting per
+ * sample). seg NULL = one segment. For tests and evaluation; training has its own path.
+ */
+int llama_forward(const struct llama_model *m, const struct adapter *lora, const int32_t *ids,
+                  const int32_t *pos, const int32_t *seg, int T, float *logits,
+                  struct qt_err *err);
+
+/* out (T, OC) = beta * out + x (T, C) @ W^T + scale * (x A^T) B^T (the LoRA branch when lo
+ * has A; beta 0 or 1);
+ * scratch: at least llama_linear_scratch(lin, T, R) floats (NF4 dequantization, LoRA middle). */
+size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R);
+void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
+                          const struct adapter_lora *lo, int T, float beta, float *scratch,
+                          int n_threads);
+
+#endif
