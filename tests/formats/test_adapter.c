@@ -186,7 +186,7 @@ static void test_roundtrip(void)
 	if (load(&a, "peft-rs", &tiny) == 0) {
 		char *j = adapter_config_dump(&a);
 		CHECK(j && strstr(j, "\"target_modules\": [\n    \"q_proj\",\n    \"v_proj\",\n"
-		                     "    \"down_proj\"\n  ]"), "short target names:\n%s", j);
+		                     "    \"down_proj\"\n  ]"), "short target names:\n%s", j ? j : "(null)");
 		CHECK(j && strstr(j, "\"lora_alpha\": 8,") && strstr(j, "\"lora_dropout\": 0.0,") &&
 		      strstr(j, "\"use_rslora\": true") && j[strlen(j) - 1] == '}', "dump fields");
 		free(j);

@@ -1,0 +1,561 @@
+/* qlora-tools: ISC license. */
+/* lora-merge's library side; see merge.h and lora-merge(1). */
+#include "formats/merge.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/dtype.h"
+#include "common/half.h"
+#include "common/io.h"
+#include "common/pool.h"
+#include "common/progress.h"
+#include "formats/adapter.h"
+#include "formats/hfconfig.h"
+#include "formats/safetensors.h"
+#include "kernels/matmul.h"
+
+#define CHUNK (1u << 18) /* elements per conversion task */
+
+/* One output tensor and where its values come from. */
+struct src {
+	char                   *name;   /* output name (owned) */
+	const struct st_tensor *t;      /* dense source tensor */
+	enum qt_dtype           in_dt;  /* stored dtype */
+	enum qt_dtype           out_dt;
+	int                     n_dims;
+	int64_t                 shape[ST_MAX_DIMS];
+	uint64_t                n_elem;
+	int                     layer, module; /* adapted linear, or -1 */
+	size_t                  shard;
+};
+
+struct job {
+	const struct merge_opts *o;
+	struct hf_config   cfg;
+	struct adapter_dims dims;
+	struct adapter     ad[MERGE_MAX_ADAPTERS];
+	int                n_ad;
+	struct st_set      set;
+	int                set_open;
+	struct src        *src;
+	size_t             n_src;
+	char              *tmp;     /* output directory being built */
+	float             *f32;     /* scratch for one tensor */
+	void              *outbuf;  /* scratch for its converted bytes */
+	struct merge_stats st;
+	struct qt_progress prog;
+};
+
+/* ---- base tensors ---- */
+
+/* Returns the (layer, module) whose weight name is n, or -1. */
+static int linear_of(const char *n, int *l, int *m)
+{
+	int pos = 0, li;
+	if (sscanf(n, "model.layers.%d.%n", &li, &pos) != 1 || pos == 0)
+		return -1;
+	for (int k = 0; k < ADAPTER_N_MODULES; k++) {
+		char t[64];
+		snprintf(t, sizeof t, "%s.%s.weight", adapter_module_block[k], adapter_module_name[k]);
+		if (strcmp(n + pos, t) == 0) {
+			*l = li, *m = k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int adapted(const struct job *j, int l, int m)
+{
+	for (int k = 0; k < j->n_ad; k++)
+		if (l < j->ad[k].dims.n_layers && adapter_at(&j->ad[k], l, m)->r)
+			return 1;
+	return 0;
+}
+
+static int plan_tensors(struct job *j, struct qt_err *err)
+{
+	j->src = calloc(j->set.n_tensors + 1, sizeof *j->src);
+	if (!j->src)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	for (size_t i = 0; i < j->set.n_tensors; i++) {
+		const struct st_tensor *t = j->set.tensors[i];
+		if (strstr(t->name, ".weight.quant_state.bitsandbytes__") || strstr(t->name, ".weight.absmax"))
+			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": the base is a bitsandbytes "
+			                  "4-bit model, which this build cannot dequantize yet", j->o->base_dir,
+			                  t->name);
+		struct src *s = &j->src[j->n_src++];
+		if (!(s->name = strdup(t->name)))
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		s->t = t;
+		s->in_dt = t->dtype;
+		s->n_dims = t->n_dims;
+		memcpy(s->shape, t->shape, sizeof s->shape);
+		s->n_elem = t->n_elem;
+		s->layer = s->module = -1;
+		int l, m;
+		if (linear_of(t->name, &l, &m) == 0 && l < j->dims.n_layers && adapted(j, l, m)) {
+			int in, out;
+			adapter_module_shape(&j->dims, m, &in, &out);
+			if (t->n_dims != 2 || t->shape[0] != out || t->shape[1] != in)
+				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": shape is not [%d, %d] as "
+				                  "config.json says", j->o->base_dir, t->name, out, in);
+			if (!qt_dtype_is_float(t->dtype) || t->dtype == QT_DTYPE_F64)
+				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": dtype %s cannot be "
+				                  "merged into (F32, BF16 or F16)", j->o->base_dir, t->name,
+				                  qt_dtype_name(t->dtype));
+			s->layer = l, s->module = m;
+		}
+		s->out_dt = s->in_dt;
+		if (j->o->out_dtype >= 0 && qt_dtype_is_float(s->in_dt))
+			s->out_dt = (enum qt_dtype)j->o->out_dtype;
+	}
+	/* every adapted module must have its weight in the base */
+	for (int l = 0; l < j->dims.n_layers; l++)
+		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
+			if (!adapted(j, l, m))
+				continue;
+			int found = 0;
+			for (size_t i = 0; i < j->n_src && !found; i++)
+				found = j->src[i].layer == l && j->src[i].module == m;
+			if (!found)
+				return qt_err_set(err, QT_EDATA, "%s: no weight model.layers.%d.%s.%s.weight "
+				                  "for the adapter", j->o->base_dir, l, adapter_module_block[m],
+				                  adapter_module_name[m]);
+		}
+	return QT_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ---- per-tensor work ---- */
+
+struct conv {
+	const void   *in;
+	enum qt_dtype in_dt;
+	float        *f32;
+	void         *out;
+	enum qt_dtype out_dt;
+	size_t        n;
+};
+
+static void to_f32_chunk(void *ctx, size_t c, int w)
+{
+	struct conv *v = ctx;
+	size_t i0 = c * CHUNK, n = v->n - i0 < CHUNK ? v->n - i0 : CHUNK;
+	(void)w;
+	if (v->in_dt == QT_DTYPE_F32)
+		memcpy(v->f32 + i0, (const float *)v->in + i0, n * 4);
+	else if (v->in_dt == QT_DTYPE_BF16)
+		qt_bf16_to_f32_row((const uint16_t *)v->in + i0, v->f32 + i0, n);
+	else
+		qt_f16_to_f32_row((const uint16_t *)v->in + i0, v->f32 + i0, n);
+}
+
+static void from_f32_chunk(void *ctx, size_t c, int w)
+{
+	struct conv *v = ctx;
+	size_t i0 = c * CHUNK, n = v->n - i0 < CHUNK ? v->n - i0 : CHUNK;
+	(void)w;
+	if (v->out_dt == QT_DTYPE_F32)
+		memcpy((float *)v->out + i0, v->f32 + i0, n * 4);
+	else if (v->out_dt == QT_DTYPE_BF16)
+		qt_f32_to_bf16_row(v->f32 + i0, (uint16_t *)v->out + i0, n);
+	else
+		qt_f32_to_f16_row(v->f32 + i0, (uint16_t *)v->out + i0, n);
+}
+
+/* The bytes of tensor s as written: either the mapped input itself, or j->outbuf. */
+static int produce(struct job *j, struct src *s, const void **data, struct qt_err *err)
+{
+	const struct st_tensor *t = s->t;
+	j->st.bytes_read += t->size;
+	if (s->layer < 0 && s->out_dt == s->in_dt) {
+		*data = t->data;  /* copied bit for bit */
+		return QT_OK;
+	}
+	if (!qt_dtype_is_float(s->in_dt) || s->in_dt == QT_DTYPE_F64) {
+		return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": cannot convert %s to %s",
+		                  j->o->base_dir, t->name, qt_dtype_name(s->in_dt),
+		                  qt_dtype_name(s->out_dt));
+	}
+	struct conv v = { t->data, s->in_dt, j->f32, j->outbuf, s->out_dt, s->n_elem };
+	size_t n_chunks = (s->n_elem + CHUNK - 1) / CHUNK;
+	qt_pool_for(j->o->n_threads, n_chunks, to_f32_chunk, &v);
+	if (s->layer >= 0) {
+		int in = (int)s->shape[1], out = (int)s->shape[0];
+		for (int k = 0; k < j->n_ad; k++) {
+			int kk = j->o->unmerge ? j->n_ad - 1 - k : k;
+			const struct adapter *a = &j->ad[kk];
+			if (s->layer >= a->dims.n_layers)
+				continue;
+			const struct adapter_lora *p = adapter_at(a, s->layer, s->module);
+			if (!p->r)
+				continue;
+			float f = (float)(j->o->scale[kk] * p->scaling) * (j->o->unmerge ? -1.0f : 1.0f);
+			/* W (out, in) += f * B (out, r) @ A (r, in): the dx += dout @ W form of
+			 * kernels/matmul.h with T = out, OC = r, C = in */
+			linear_backward_x_fast(j->f32, p->B, p->A, out, in, p->r, f);
+		}
+		j->st.n_merged++;
+	}
+	qt_pool_for(j->o->n_threads, n_chunks, from_f32_chunk, &v);
+	*data = j->outbuf;
+	return QT_OK;
+}
+
+/* ---- output ---- */
+
+static uint64_t out_bytes(const struct src *s)
+{
+	return s->n_elem * qt_dtype_size(s->out_dt);
+}
+
+static int write_shard(struct job *j, size_t shard, const char *path, struct qt_err *err)
+{
+	size_t n = 0;
+	struct st_spec *specs = calloc(j->n_src + 1, sizeof *specs);
+	size_t *idx = calloc(j->n_src + 1, sizeof *idx);
+	if (!specs || !idx) {
+		free(specs), free(idx);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	for (size_t i = 0; i < j->n_src; i++) {
+		struct src *s = &j->src[i];
+		if (s->shard != shard)
+			continue;
+		specs[n] = (struct st_spec){ .name = s->name, .dtype = s->out_dt, .n_dims = s->n_dims };
+		memcpy(specs[n].shape, s->shape, sizeof s->shape);
+		idx[n++] = i;
+	}
+	struct st_kv meta = { "format", "pt" };
+	struct st_writer w;
+	int st = st_writer_open(&w, path, specs, n, &meta, 1, err), opened = !st;
+	size_t k;
+	while (!st && (k = st_writer_next(&w)) != (size_t)-1) {
+		struct src *s = &j->src[idx[k]];
+		const void *data = NULL;
+		if (!(st = produce(j, s, &data, err)))
+			st = st_writer_put(&w, data, out_bytes(s), err);
+		j->st.bytes_written += out_bytes(s);
+		j->st.n_tensors++;
+		qt_progress_update(&j->prog, j->st.bytes_written);
+	}
+	if (!st)
+		st = st_writer_commit(&w, err);
+	else if (opened)
+		st_writer_abort(&w);
+	free(specs), free(idx);
+	return st;
+}
+
+static int write_weights(struct job *j, struct qt_err *err)
+{
+	uint64_t total = 0, cur = 0, biggest = 0;
+	size_t shard = 0;
+	for (size_t i = 0; i < j->n_src; i++) {  /* name order: shards fill greedily */
+		uint64_t b = out_bytes(&j->src[i]);
+		if (cur && cur + b > MERGE_SHARD_BYTES)
+			shard++, cur = 0;
+		j->src[i].shard = shard;
+		cur += b, total += b;
+		biggest = j->src[i].n_elem > biggest ? j->src[i].n_elem : biggest;
+	}
+	size_t n_shards = shard + 1;
+	j->f32 = malloc(biggest * 4 + 4);
+	j->outbuf = malloc(biggest * 4 + 4);
+	if (!j->f32 || !j->outbuf)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory (%llu-element tensor)",
+		                  (unsigned long long)biggest);
+	qt_progress_begin(&j->prog, "bytes", total);
+	char **files = calloc(n_shards, sizeof *files);
+	int st = files ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	for (size_t s = 0; !st && s < n_shards; s++) {
+		char fn[64];
+		if (n_shards == 1)
+			snprintf(fn, sizeof fn, "%s", ST_SINGLE_NAME);
+		else
+			snprintf(fn, sizeof fn, "model-%05zu-of-%05zu.safetensors", s + 1, n_shards);
+		files[s] = strdup(fn);
+		char *p = qt_path_join(j->tmp, fn);
+		st = files[s] && p ? write_shard(j, s, p, err) : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		free(p);
+	}
+	qt_progress_end(&j->prog);
+	if (!st && n_shards > 1) {
+		const char **names = calloc(j->n_src, sizeof *names), **fs = calloc(j->n_src, sizeof *fs);
+		if (names && fs) {
+			for (size_t i = 0; i < j->n_src; i++)
+				names[i] = j->src[i].name, fs[i] = files[j->src[i].shard];
+			st = st_index_write(j->tmp, names, fs, j->n_src, total, err);
+		} else {
+			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		}
+		free(names), free(fs);
+	}
+	for (size_t s = 0; files && s < n_shards; s++)
+		free(files[s]);
+	free(files);
+	return st;
+}
+
+/* Python's json.dumps(v, indent=2, sort_keys=True) (ensure_ascii, reals as repr), which is how
+ * transformers writes config.json. */
+static void emit(FILE *fp, json_t *v, int depth)
+{
+	if (json_is_object(v) || json_is_array(v)) {
+		int obj = json_is_object(v);
+		size_t n = obj ? json_object_size(v) : json_array_size(v);
+		if (n == 0) {
+			fputs(obj ? "{}" : "[]", fp);
+			return;
+		}
+		const char **keys = obj ? calloc(n, sizeof *keys) : NULL;
+		size_t k = 0;
+		const char *key;
+		json_t *e;
+		if (obj) {
+			json_object_foreach(v, key, e)
+				if (keys)
+					keys[k++] = key;
+			if (keys)
+				qsort(keys, n, sizeof *keys, cmp_str);
+		}
+		fputc(obj ? '{' : '[', fp);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(fp, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
+			if (obj && keys) {
+				json_t *ks = json_string(keys[i]);
+				json_dumpf(ks, fp, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+				json_decref(ks);
+				fputs(": ", fp);
+			}
+			emit(fp, obj ? (keys ? json_object_get(v, keys[i]) : NULL) : json_array_get(v, i),
+			     depth + 1);
+		}
+		fprintf(fp, "\n%*s%c", 2 * depth, "", obj ? '}' : ']');
+		free(keys);
+	} else if (json_is_real(v)) {
+		char b[40];
+		hf_format_double(json_real_value(v), b, sizeof b);
+		fputs(b, fp);
+	} else if (v) {
+		json_dumpf(v, fp, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+	}
+}
+
+static const char *torch_dtype_name(enum qt_dtype t)
+{
+	return t == QT_DTYPE_BF16 ? "bfloat16" : t == QT_DTYPE_F16 ? "float16" : "float32";
+}
+
+/* config.json: the base's keys, without quantization_config, dtype set to the linears' dtype;
+ * written as transformers writes it (see emit). */
+static int write_config(struct job *j, int dtype, struct qt_err *err)
+{
+	char *in = qt_path_join(j->o->base_dir, HF_CONFIG_NAME), *outp = qt_path_join(j->tmp, HF_CONFIG_NAME);
+	json_error_t je;
+	json_t *o = in ? json_load_file(in, JSON_REJECT_DUPLICATES, &je) : NULL;
+	int st;
+	if (!o) {
+		st = qt_err_set(err, QT_EDATA, "%s:%d: %s", in, je.line, je.text);
+		goto out;
+	}
+	json_object_del(o, "quantization_config");
+	int had = 0;
+	if (json_object_get(o, "torch_dtype"))
+		had = 1, json_object_set_new(o, "torch_dtype", json_string(torch_dtype_name(dtype)));
+	if (json_object_get(o, "dtype"))
+		had = 1, json_object_set_new(o, "dtype", json_string(torch_dtype_name(dtype)));
+	if (!had)
+		json_object_set_new(o, "torch_dtype", json_string(torch_dtype_name(dtype)));
+	struct qt_out f;
+	if (!(st = qt_out_open(&f, outp, err))) {
+		emit(f.fp, o, 0);
+		fputc('\n', f.fp);
+		st = qt_out_commit(&f, err);
+	}
+	json_decref(o);
+out:
+	free(in), free(outp);
+	return st;
+}
+
+/* Files of the base directory that are weights (or the config, rewritten above). */
+static int is_weight_file(const char *n)
+{
+	static const char *const sfx[] = { ".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt",
+		".h5", ".msgpack", ".index.json" };
+	if (!strcmp(n, HF_CONFIG_NAME) || n[0] == '.')
+		return 1;
+	size_t ln = strlen(n);
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		size_t ls = strlen(sfx[i]);
+		if (ln >= ls && !strcmp(n + ln - ls, sfx[i]))
+			return 1;
+	}
+	return 0;
+}
+
+static int copy_files(struct job *j, struct qt_err *err)
+{
+	DIR *d = opendir(j->o->base_dir);
+	if (!d)
+		return qt_err_set(err, QT_ENOINPUT, "%s:", j->o->base_dir);
+	struct dirent *e;
+	int st = QT_OK;
+	while (!st && (e = readdir(d))) {
+		if (is_weight_file(e->d_name))
+			continue;
+		char *src = qt_path_join(j->o->base_dir, e->d_name), *dst = qt_path_join(j->tmp, e->d_name);
+		struct stat sb;
+		char *buf = NULL;
+		size_t len;
+		if (!src || !dst)
+			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		else if (stat(src, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		         !(st = qt_read_file(src, &buf, &len, err))) {
+			struct qt_out f;
+			if (!(st = qt_out_open(&f, dst, err))) {
+				if ((st = qt_write(f.fp, buf, len, dst, err)))
+					qt_out_abort(&f);
+				else
+					st = qt_out_commit(&f, err);
+			}
+		}
+		free(buf), free(src), free(dst);
+	}
+	closedir(d);
+	return st;
+}
+
+/* ---- entry points ---- */
+
+static void job_free(struct job *j)
+{
+	for (int k = 0; k < j->n_ad; k++)
+		adapter_free(&j->ad[k]);
+	if (j->set_open)
+		st_set_close(&j->set);
+	for (size_t i = 0; i < j->n_src; i++)
+		free(j->src[i].name);
+	free(j->src), free(j->f32), free(j->outbuf);
+	if (j->tmp)
+		qt_dir_abort(j->tmp);
+	free(j->tmp);
+}
+
+int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_err *err)
+{
+	struct job j = { .o = o };
+	double t0 = qt_now();
+	int st;
+	if (o->n_adapters < 1 || o->n_adapters > MERGE_MAX_ADAPTERS)
+		return qt_err_set(err, QT_EUSAGE, "between 1 and %d adapters", MERGE_MAX_ADAPTERS);
+	if (o->out_dtype >= 0 && o->out_dtype != QT_DTYPE_F32 && o->out_dtype != QT_DTYPE_BF16 &&
+	    o->out_dtype != QT_DTYPE_F16)
+		return qt_err_set(err, QT_EUSAGE, "output dtype: f32, bf16 or f16");
+	char *cp = qt_path_join(o->base_dir, HF_CONFIG_NAME);
+	st = cp ? hf_config_load(cp, &j.cfg, err) : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	free(cp);
+	if (st)
+		return st;
+	j.dims = (struct adapter_dims){ (int)j.cfg.num_hidden_layers, (int)j.cfg.hidden_size,
+		(int)j.cfg.intermediate_size, (int)(j.cfg.num_attention_heads * j.cfg.head_dim),
+		(int)(j.cfg.num_key_value_heads * j.cfg.head_dim) };
+	for (; j.n_ad < o->n_adapters; j.n_ad++)
+		if ((st = adapter_load(&j.ad[j.n_ad], o->adapter_dir[j.n_ad], &j.dims, err)))
+			goto out;
+	if ((st = st_set_open(&j.set, o->base_dir, err)))
+		goto out;
+	j.set_open = 1;
+	if ((st = plan_tensors(&j, err)))
+		goto out;
+	j.st.out_dtype = o->out_dtype;
+	for (size_t i = 0; i < j.n_src && j.st.out_dtype < 0; i++)
+		if (j.src[i].layer >= 0)
+			j.st.out_dtype = j.src[i].out_dt;
+	if (j.st.out_dtype < 0)
+		j.st.out_dtype = QT_DTYPE_F32;
+	if (!(j.tmp = qt_dir_begin(o->out_dir, err))) {
+		st = err ? err->status : QT_ECANTCREAT;
+		goto out;
+	}
+	if ((st = write_weights(&j, err)) || (st = write_config(&j, j.st.out_dtype, err)) ||
+	    (st = copy_files(&j, err)))
+		goto out;
+	if ((st = qt_dir_commit(j.tmp, o->out_dir, err)))
+		goto out;
+	free(j.tmp);
+	j.tmp = NULL;
+	j.st.seconds = qt_now() - t0;
+	if (stats)
+		*stats = j.st;
+out:
+	job_free(&j);
+	return st;
+}
+
+/* ||B A||_F from the r x r Gram matrices: ||BA||^2 = sum_ij (B^T B)_ij (A A^T)_ij. */
+static double norm_ba(const struct adapter_lora *p)
+{
+	double s = 0;
+	for (int i = 0; i < p->r; i++)
+		for (int k = 0; k < p->r; k++) {
+			double g = 0, h = 0;
+			for (int o = 0; o < p->out; o++)
+				g += (double)p->B[(size_t)o * p->r + i] * p->B[(size_t)o * p->r + k];
+			for (int c = 0; c < p->in; c++)
+				h += (double)p->A[(size_t)i * p->in + c] * p->A[(size_t)k * p->in + c];
+			s += g * h;
+		}
+	return sqrt(s > 0 ? s : 0);
+}
+
+int merge_info(const char *dir, FILE *out, struct qt_err *err)
+{
+	struct adapter a;
+	int st = adapter_load(&a, dir, NULL, err);
+	if (st)
+		return st;
+	unsigned mask = 0;
+	for (int l = 0; l < a.dims.n_layers; l++)
+		for (int m = 0; m < ADAPTER_N_MODULES; m++)
+			mask |= (unsigned)(adapter_at(&a, l, m)->r > 0) << m;
+	fprintf(out, "adapter: %s\npeft_type: LORA\nr: %d\nlora_alpha: %.17g\nuse_rslora: %s\n"
+	        "scaling: %.9g\ntargets:", dir, a.cfg.r, a.cfg.lora_alpha,
+	        a.cfg.use_rslora ? "true" : "false",
+	        adapter_scaling(a.cfg.lora_alpha, a.cfg.r, a.cfg.use_rslora));
+	for (int m = 0; m < ADAPTER_N_MODULES; m++)
+		if (mask >> m & 1)
+			fprintf(out, " %s", adapter_module_name[m]);
+	fprintf(out, "\nlayers: %d\nparameters: %zu\nbase_model_name_or_path: %s\n\n"
+	        "layer\tmodule\tr\talpha\tscaling\tnorm_BA\tnorm_delta\n", a.dims.n_layers,
+	        adapter_n_params(&a), a.cfg.base_model_name_or_path ? a.cfg.base_model_name_or_path
+	                                                          : "null");
+	for (int l = 0; l < a.dims.n_layers; l++) {
+		double s2 = 0, d2 = 0;
+		int any = 0;
+		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
+			const struct adapter_lora *p = adapter_at(&a, l, m);
+			if (!p->r)
+				continue;
+			double n = norm_ba(p), d = n * p->scaling;
+			s2 += n * n, d2 += d * d, any = 1;
+			fprintf(out, "%d\t%s\t%d\t%.9g\t%.9g\t%.6g\t%.6g\n", l, adapter_module_name[m], p->r,
+			        p->alpha, p->scaling, n, d);
+		}
+		if (any)
+			fprintf(out, "%d\tall\t-\t-\t-\t%.6g\t%.6g\n", l, sqrt(s2), sqrt(d2));
+	}
+	adapter_free(&a);
+	return QT_OK;
+}
