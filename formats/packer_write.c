@@ -276,8 +276,9 @@ static void print_out(FILE *fp, const char *prog, const char *name,
                       const struct packer_out_stats *os, uint32_t T)
 {
 	double cap = (double)os->n_blocks * T;
-	fprintf(fp, "%s: %s: %llu blocks of %u tokens in %llu file%s, %llu samples, %llu tokens "
-	        "(%llu trained), fill %.2f%%", prog, name, (unsigned long long)os->n_blocks, T,
+	fprintf(fp, "%s: %s: %llu block%s of %u tokens in %llu file%s, %llu samples, %llu tokens "
+	        "(%llu trained), fill %.2f%%", prog, name, (unsigned long long)os->n_blocks,
+	        os->n_blocks == 1 ? "" : "s", T,
 	        (unsigned long long)os->n_files, os->n_files == 1 ? "" : "s",
 	        (unsigned long long)os->n_samples, (unsigned long long)os->n_tokens,
 	        (unsigned long long)os->n_tokens_trained,

@@ -1,0 +1,2 @@
+D=$QT_TEST_SRCDIR/data/pack
+$EXEC_PREFIX pack --seq-len 16 -o out.pack $D/a.tok $D/c.tok && $EXEC_PREFIX pack --cat out.pack

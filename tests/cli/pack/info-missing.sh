@@ -1,0 +1,1 @@
+$EXEC_PREFIX pack --info nonexistent.pack

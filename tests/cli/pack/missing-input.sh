@@ -1,0 +1,4 @@
+$EXEC_PREFIX pack -o out.pack nonexistent.tok
+rc=$?
+test ! -e out.pack || exit 99
+exit $rc
