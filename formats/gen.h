@@ -1,0 +1,48 @@
+/* qlora-tools: ISC license. */
+/*
+ * gen's job: prompts JSONL in, predictions JSONL out, one line per input line, in order.
+ * A record is {"messages": [...]} (a trailing assistant turn becomes the labels) or a prompt
+ * column with an optional reference column (--prompt-key / --label-key, ADGEN's content and
+ * summary). Prompts are rendered with the model's chat template and system-prompt rule exactly
+ * as tok-chatml renders training data (formats/chat.h), then decoded with a KV cache
+ * (kernels/llama.h) and the logits processors of kernels/sample.h, several prompts per batch.
+ * Output: {"prompt": ..., "predict": ..., "labels": ..., "prompt_tokens": N, "new_tokens": N}.
+ */
+#ifndef QT_FORMATS_GEN_H
+#define QT_FORMATS_GEN_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "formats/chat.h"
+#include "kernels/sample.h"
+
+struct gen_opts {
+	const char          *model_dir;
+	const char          *adapter_dir;     /* NULL: base model only */
+	const char *const   *inputs;          /* "-" = stdin */
+	int                  n_inputs;
+	const char          *output;          /* "-" = stdout */
+	const char          *prompt_key;      /* NULL: {"messages": ...} records */
+	const char          *label_key;       /* NULL: no labels column */
+	struct chat_system   system;
+	struct sample_params sample;
+	uint64_t             seed;            /* row i of the input uses seed + i */
+	int                  max_new_tokens;
+	int                  batch;           /* prompts decoded together */
+	int                  stream;          /* print text as it comes (single prompt) */
+	uint32_t             stop[16];        /* extra stop token ids */
+	int                  n_stop;
+	int                  threads;
+};
+
+struct gen_stats {
+	uint64_t n_prompts, n_prompt_tokens, n_new_tokens;
+	double   seconds;
+};
+
+/* Runs the whole job. QT_ENOINPUT / QT_EDATA ("file:line: reason") / QT_EIO; the output is
+ * written atomically, so nothing is left on failure. */
+int gen_run(const struct gen_opts *o, struct gen_stats *st, struct qt_err *err);
+
+#endif
