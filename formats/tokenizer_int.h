@@ -1,0 +1,226 @@
+/* qlora-tools: ISC license. */
+/*
+ * Internals of formats/tokenizer*.c, shared between its files and by nobody else. The public
+ * API is formats/tokenizer.h. A struct tokenizer is built once by tokenizer_load and is
+ * read-only afterwards; everything an encode call mutates lives in a per-thread struct
+ * tk_scratch (tokenizer_encode.c).
+ */
+#ifndef QT_FORMATS_TOKENIZER_INT_H
+#define QT_FORMATS_TOKENIZER_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
+#include <pcre2.h>
+
+#include "common/err.h"
+#include "formats/tokenizer.h"
+
+#define TK_NONE 0xFFFFFFFFu
+
+/* ---- string -> id map (open addressing over an id table) ---- */
+
+struct tk_strmap {
+	uint32_t *slot;   /* TK_NONE = empty, else an index into str/len/val */
+	uint32_t  mask;   /* slots - 1 (power of two) */
+	uint32_t  n, cap; /* entries */
+	const char **str; /* key bytes (borrowed: they live in the tokenizer's blob) */
+	uint32_t *len;
+	uint32_t *val;
+};
+
+int tk_strmap_init(struct tk_strmap *m, uint32_t expect);
+void tk_strmap_free(struct tk_strmap *m);
+/* Inserts or overwrites key -> val (the later value wins, as serde's map). -1 on ENOMEM. */
+int tk_strmap_put(struct tk_strmap *m, const char *s, uint32_t len, uint32_t val);
+/* Value of key, or TK_NONE. */
+uint32_t tk_strmap_get(const struct tk_strmap *m, const char *s, size_t len);
+
+/* ---- pieces of the pipeline ---- */
+
+enum tk_behavior { TK_REMOVED, TK_ISOLATED, TK_MERGED_PREV, TK_MERGED_NEXT, TK_CONTIGUOUS };
+enum tk_step_kind { TK_SPLIT, TK_BYTELEVEL, TK_DIGITS };
+
+struct tk_step {
+	enum tk_step_kind kind;
+	pcre2_code *re;       /* SPLIT; BYTELEVEL with use_regex (the shared GPT-2 regex) */
+	enum tk_behavior behavior;
+	int invert;
+	int add_prefix_space; /* BYTELEVEL */
+	int individual_digits; /* DIGITS */
+	int lazy_bytes;       /* BYTELEVEL as last step: the model maps bytes itself */
+};
+
+struct tk_added {
+	char    *content;     /* as in the JSON */
+	uint32_t len;
+	char    *pattern;     /* what is matched: content, or its normalized form */
+	uint32_t plen;
+	uint32_t id;
+	unsigned special:1, lstrip:1, rstrip:1, single_word:1, normalized:1;
+};
+
+/* Leftmost-longest matcher over a subset of the added tokens. */
+struct tk_matcher {
+	uint32_t *idx;        /* added-token indices sorted by first byte, then length desc */
+	uint32_t  n;
+	uint32_t  first[257]; /* idx[first[b] .. first[b+1]) start with byte b */
+	int       one_byte;   /* the single first byte when all share one, else -1 */
+	int       all_special; /* every token here is special */
+};
+
+struct tokenizer {
+	uint64_t fingerprint;
+	char    *blob;        /* all vocab strings, NUL-separated */
+	uint32_t n_ids;       /* max id + 1 over vocab and added tokens */
+	const char **id_str;  /* id -> token string (added content wins), NULL if none */
+	uint32_t *id_len;
+	uint8_t  *id_flags;   /* TK_ID_SPECIAL: string is a special added token's content */
+
+	/* model */
+	struct tk_strmap vocab;
+	uint32_t vocab_count;  /* entries in model.vocab (HF get_vocab_size) */
+	uint64_t *merge_key;   /* open addressing: (a << 32 | b) + 1, 0 = empty */
+	uint64_t *merge_val;   /* rank << 32 | new_id */
+	uint32_t  merge_mask;
+	uint32_t  byte_id[256]; /* id of the byte-level char of each byte, TK_NONE if absent */
+	uint32_t  fallback_id[256]; /* id of "<0xHH>", TK_NONE if absent */
+	uint32_t  unk_id;      /* TK_NONE when unk_token is null */
+	char     *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix, or NULL */
+	uint32_t  prefix_len, suffix_len;
+	int fuse_unk, byte_fallback, ignore_merges;
+
+	/* normalizer: 0 none, 1 NFC */
+	int nfc;
+
+	/* pre-tokenizer */
+	struct tk_step *steps;
+	uint32_t n_steps;
+
+	/* added tokens */
+	struct tk_added *added;
+	uint32_t n_added;
+	struct tk_matcher raw, norm; /* normalized:false / normalized:true tokens */
+	int has_specials;
+
+	/* decoder: 0 none (join with " "), 1 ByteLevel */
+	int dec_bytelevel;
+
+	/* per-thread scratch */
+	pthread_key_t key;
+	pthread_mutex_t lock;
+	struct tk_scratch *scratch_list;
+};
+
+#define TK_ID_SPECIAL 1u
+
+/* ---- per-thread scratch (tokenizer_encode.c) ---- */
+
+struct tk_arena_block {
+	struct tk_arena_block *next;
+	size_t size, used;
+	char data[];
+};
+
+struct tk_cache_entry {
+	uint64_t hash;        /* 0 = empty */
+	uint8_t  len, n;      /* key bytes, ids */
+	char     key[22];
+	uint32_t ids[8];
+};
+#define TK_CACHE_SLOTS 8192
+#define TK_CACHE_KEY   22
+#define TK_CACHE_IDS   8
+
+struct tk_scratch {
+	const struct tokenizer *t;
+	struct tk_scratch *link_next, *link_prev; /* t->scratch_list */
+	struct tk_arena_block *head, *cur;
+	pcre2_match_data *md;
+	pcre2_jit_stack *jit_stack;
+	pcre2_match_context *mctx;
+	/* BPE word state */
+	uint32_t *sym, *rank, *nid;  /* compact arrays (rank scan) */
+	int32_t  *prev, *next;       /* linked list (heap path) */
+	uint64_t *heap;
+	size_t    sym_cap, heap_cap;
+	char     *buf;               /* mapped word / lookups */
+	size_t    buf_cap;
+	struct tk_cache_entry *cache;
+	/* output of the current call */
+	struct tok_ids *out;
+	int flags;
+	int oom;
+};
+
+struct tk_arena_mark { struct tk_arena_block *b; size_t used; };
+void *tk_arena_alloc(struct tk_scratch *s, size_t n);
+struct tk_arena_mark tk_arena_mark(const struct tk_scratch *s);
+void tk_arena_release(struct tk_scratch *s, struct tk_arena_mark m);
+/* Appends one id to s->out; sets s->oom on failure. */
+void tk_emit(struct tk_scratch *s, uint32_t id);
+
+/* ---- tokenizer_bpe.c ---- */
+int tk_model_load(struct tokenizer *t, json_t *model, const char *path, struct qt_err *err);
+/* BPE on one pre-token; bytes says the word is raw text whose bytes are still to be mapped
+ * through the ByteLevel table (the ByteLevel pre-tokenizer was the last step). */
+void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes);
+void tk_model_free(struct tokenizer *t);
+
+/* ---- tokenizer_pretok.c ---- */
+int tk_pretok_load(struct tokenizer *t, json_t *pt, const char *path, struct qt_err *err);
+/* Runs the pre-tokenizer steps on one piece and the model on every resulting word. */
+void tk_pretok_run(struct tk_scratch *s, const char *p, size_t n);
+void tk_pretok_free(struct tokenizer *t);
+/* Compiles an Oniguruma-syntax pattern with PCRE2 (translating \s, \h, \w); NULL + err. */
+pcre2_code *tk_regex_compile(const char *pat, size_t len, char *msg, size_t msgsz);
+/* The GPT-2 regex of the ByteLevel pre-tokenizer (compiled once per process). */
+pcre2_code *tk_gpt2_regex(void);
+
+/* ---- tokenizer_normalize.c ---- */
+int tk_normalizer_load(struct tokenizer *t, json_t *nz, const char *path, struct qt_err *err);
+/* Normalizes p[0..n): returns p itself when unchanged, else a string in the arena (*outn). */
+const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn);
+/* Same for load-time use: a malloc'd string (NULL on ENOMEM); t NULL: a plain copy. */
+char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_t *outn);
+
+/* ---- tokenizer_added.c ---- */
+int tk_added_load(struct tokenizer *t, json_t *arr, const char *path, struct qt_err *err);
+int tk_added_build(struct tokenizer *t);
+/* Splits p[0..n) at matches of m; matches become ids, the gaps go to the next stage. */
+void tk_added_split(struct tk_scratch *s, const struct tk_matcher *m, const char *p, size_t n,
+                    int normalized_stage);
+void tk_added_free(struct tokenizer *t);
+/* The whole pipeline on one input: added tokens, normalizer, pre-tokenizer, model. */
+void tk_added_run(struct tk_scratch *s, const char *p, size_t n);
+
+/* ---- tokenizer_encode.c ---- */
+void tk_scratch_destroy(struct tk_scratch *s);
+void tk_scratch_thread_exit(void *s);
+
+/* ---- utf8 helpers (tokenizer_normalize.c) ---- */
+/* Decodes one code point of valid UTF-8 at p; its length in *len. */
+static inline uint32_t tk_utf8_next(const unsigned char *p, size_t *len)
+{
+	uint32_t c = p[0];
+	if (c < 0x80) { *len = 1; return c; }
+	if (c < 0xE0) { *len = 2; return ((c & 0x1F) << 6) | (p[1] & 0x3F); }
+	if (c < 0xF0) {
+		*len = 3;
+		return ((c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+	}
+	*len = 4;
+	return ((c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
+	       ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+}
+/* Rust char::is_numeric (general category Nd, Nl, No). */
+int tk_is_numeric(uint32_t c);
+/* Unicode White_Space (Rust regex \s, Oniguruma \s). */
+int tk_is_space(uint32_t c);
+/* Rust regex \w (Unicode): alphabetic, marks, Nd, Pc, join controls. */
+int tk_is_word(uint32_t c);
+
+#endif

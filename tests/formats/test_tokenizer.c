@@ -1,0 +1,262 @@
+/* qlora-tools: ISC license. */
+/*
+ * formats/tokenizer: golden ids from HF tokenizers 0.23.3 (tests/ref/tokenizer_golden.py) on
+ * tests/data/tokenizer/corpus.jsonl for four fixtures built from the SmolLM2-135M-Instruct
+ * GGUF vocabulary by tests/ref/smollm2_tokenizer.py (smollm2: the real SmolLM2 pipeline;
+ * qwen2style: NFC + Split regex + ByteLevel without regex; legacy: "a b" merges,
+ * ignore_merges, lstrip/rstrip/single_word added tokens; fallback: byte_fallback, fused unk,
+ * null decoder), and 4 threads encoding at once on one tokenizer. Unit cases (behaviours,
+ * bad files) are in test_tokenizer_units.c.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/io.h"
+#include "formats/tokenizer.h"
+#include "test.h"
+
+/* ---- corpus and golden file ---- */
+
+struct item { char *s; size_t n; };
+
+static struct item *load_corpus(size_t *count)
+{
+	char path[4096], *buf;
+	size_t len, n = 0, cap = 0;
+	struct qt_err err;
+	struct item *it = NULL;
+	snprintf(path, sizeof path, "%s/data/tokenizer/corpus.jsonl", test_srcdir());
+	if (qt_read_file(path, &buf, &len, &err) != QT_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return NULL;
+	}
+	for (char *p = buf, *e; p < buf + len; p = e + 1) {
+		e = memchr(p, '\n', (size_t)(buf + len - p));
+		if (!e)
+			e = buf + len;
+		json_error_t je;
+		json_t *j = json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+		if (!json_is_string(j)) {
+			fprintf(stderr, "corpus line %zu: %s\n", n + 1, je.text);
+			exit(1);
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			it = realloc(it, cap * sizeof *it);
+		}
+		it[n].n = json_string_length(j);
+		it[n].s = malloc(it[n].n + 1);
+		memcpy(it[n].s, json_string_value(j), it[n].n + 1);
+		n++;
+		json_decref(j);
+	}
+	free(buf);
+	*count = n;
+	return it;
+}
+
+struct reader { const unsigned char *p, *end; int bad; };
+
+static uint64_t varint(struct reader *r)
+{
+	uint64_t v = 0;
+	for (int sh = 0; r->p < r->end && sh < 64; sh += 7) {
+		unsigned b = *r->p++;
+		v |= (uint64_t)(b & 0x7F) << sh;
+		if (!(b & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
+}
+
+static void read_ids(struct reader *r, struct tok_ids *ids)
+{
+	ids->n = 0;
+	uint64_t n = varint(r);
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		if (ids->n == ids->cap) {
+			ids->cap = ids->cap ? ids->cap * 2 : 256;
+			ids->v = realloc(ids->v, ids->cap * sizeof *ids->v);
+		}
+		ids->v[ids->n++] = (uint32_t)varint(r);
+	}
+}
+
+static const char *read_str(struct reader *r, size_t *n)
+{
+	*n = (size_t)varint(r);
+	if ((size_t)(r->end - r->p) < *n) {
+		r->bad = 1;
+		return "";
+	}
+	const char *s = (const char *)r->p;
+	r->p += *n;
+	return s;
+}
+
+static int same_ids(const struct tok_ids *a, const struct tok_ids *b)
+{
+	return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof *a->v) == 0;
+}
+
+static void show(const char *what, size_t i, const struct tok_ids *got,
+                 const struct tok_ids *want)
+{
+	size_t k = 0;
+	while (k < got->n && k < want->n && got->v[k] == want->v[k])
+		k++;
+	fprintf(stderr, "  %s item %zu: %zu ids, want %zu; first difference at %zu: got %d, "
+	        "want %d\n", what, i, got->n, want->n, k,
+	        k < got->n ? (int)got->v[k] : -1, k < want->n ? (int)want->v[k] : -1);
+}
+
+static void golden(const char *name, const struct item *corpus, size_t count)
+{
+	char path[4096], *buf;
+	size_t len;
+	struct qt_err err;
+	struct tokenizer *t;
+	snprintf(path, sizeof path, "%s/data/tokenizer/%s/tokenizer.json", test_srcdir(), name);
+	int rc = tokenizer_load(path, &t, &err);
+	CHECK(rc == QT_OK, "%s: %s", name, err.msg);
+	if (rc != QT_OK)
+		return;
+	snprintf(path, sizeof path, "%s/data/tokenizer/%s/golden.bin", test_srcdir(), name);
+	rc = qt_read_file(path, &buf, &len, &err);
+	CHECK(rc == QT_OK, "%s", err.msg);
+	if (rc != QT_OK) {
+		tokenizer_free(t);
+		return;
+	}
+	struct reader r = { (unsigned char *)buf + 16, (unsigned char *)buf + len, 0 };
+	CHECK(len >= 16 && memcmp(buf, "QTTOKGLD", 8) == 0, "%s: bad golden header", name);
+	uint32_t n_items = (uint32_t)(unsigned char)buf[12] | (uint32_t)(unsigned char)buf[13] << 8;
+	CHECK(n_items == count, "%s: golden has %u items, corpus %zu", name, n_items, count);
+	struct tok_ids want = { 0 }, want2 = { 0 }, got = { 0 };
+	size_t ok = 0, ok2 = 0, okdec = 0, okskip = 0, toks = 0, roundtrip = 0, shown = 0;
+	for (size_t i = 0; i < count && i < n_items && !r.bad; i++) {
+		read_ids(&r, &want);
+		unsigned flags = (unsigned)varint(&r);
+		if (flags & 1)
+			read_ids(&r, &want2);
+		size_t dn = corpus[i].n, sn;
+		const char *dec = corpus[i].s, *skip;
+		if (flags & 2)
+			dec = read_str(&r, &dn);
+		skip = dec;
+		sn = dn;
+		if (flags & 4)
+			skip = read_str(&r, &sn);
+		got.n = 0;
+		tokenizer_encode(t, corpus[i].s, corpus[i].n, 0, &got, &err);
+		if (same_ids(&got, &want)) {
+			ok++;
+			toks += got.n;
+		} else if (shown++ < 5) {
+			show(name, i, &got, &want);
+		}
+		got.n = 0;
+		tokenizer_encode(t, corpus[i].s, corpus[i].n, TOKENIZER_TEXT_ONLY, &got, &err);
+		if (same_ids(&got, (flags & 1) ? &want2 : &want))
+			ok2++;
+		else if (shown++ < 5)
+			show("text-only", i, &got, (flags & 1) ? &want2 : &want);
+		char *d;
+		size_t l;
+		tokenizer_decode(t, want.v, want.n, 0, &d, &l, &err);
+		if (l == dn && memcmp(d, dec, l) == 0)
+			okdec++;
+		else if (shown++ < 5)
+			fprintf(stderr, "  %s item %zu: decode differs (%zu bytes, want %zu)\n",
+			        name, i, l, dn);
+		roundtrip += l == corpus[i].n && memcmp(d, corpus[i].s, l) == 0;
+		free(d);
+		tokenizer_decode(t, want.v, want.n, 1, &d, &l, &err);
+		okskip += l == sn && memcmp(d, skip, l) == 0;
+		free(d);
+	}
+	CHECK(!r.bad && r.p == r.end, "%s: golden file misread", name);
+	CHECK(ok == count, "%s: ids identical on %zu of %zu items", name, ok, count);
+	CHECK(ok2 == count, "%s: TEXT_ONLY ids identical on %zu of %zu items", name, ok2, count);
+	CHECK(okdec == count, "%s: decode identical on %zu of %zu items", name, okdec, count);
+	CHECK(okskip == count, "%s: decode(skip_special) identical on %zu of %zu", name, okskip,
+	      count);
+	printf("%s: ids identical on %zu/%zu items (%zu tokens), text-only %zu/%zu, decode "
+	       "%zu/%zu (%zu round-trip to the input)\n", name, ok, count, toks, ok2, count,
+	       okdec, count, roundtrip);
+	if (strcmp(name, "smollm2") == 0)
+		CHECK(roundtrip == count, "smollm2: decode(encode(x)) == x on %zu of %zu", roundtrip,
+		      count);
+	free(want.v);
+	free(want2.v);
+	free(got.v);
+	free(buf);
+	tokenizer_free(t);
+}
+
+/* ---- threads ---- */
+
+struct job { const struct tokenizer *t; const struct item *c; size_t n; int bad; };
+
+static void *thread_main(void *v)
+{
+	struct job *j = v;
+	struct tok_ids a = { 0 }, b = { 0 };
+	struct qt_err err;
+	for (size_t i = 0; i < j->n; i++) {
+		a.n = b.n = 0;
+		tokenizer_encode(j->t, j->c[i].s, j->c[i].n, 0, &a, &err);
+		tokenizer_encode(j->t, j->c[i].s, j->c[i].n, 0, &b, &err);
+		if (!same_ids(&a, &b))
+			j->bad++;
+	}
+	free(a.v);
+	free(b.v);
+	return NULL;
+}
+
+static void threads(const struct item *c, size_t n)
+{
+	char path[4096];
+	struct tokenizer *t;
+	struct qt_err err;
+	snprintf(path, sizeof path, "%s/data/tokenizer/qwen2style/tokenizer.json", test_srcdir());
+	if (tokenizer_load(path, &t, &err) != QT_OK)
+		return;
+	struct tok_ids ref = { 0 };
+	pthread_t th[4];
+	struct job jobs[4];
+	for (int k = 0; k < 4; k++) {
+		jobs[k] = (struct job){ t, c + (size_t)k * n / 8, n / 2, 0 };
+		pthread_create(&th[k], NULL, thread_main, &jobs[k]);
+	}
+	int bad = 0;
+	for (int k = 0; k < 4; k++) {
+		pthread_join(th[k], NULL);
+		bad += jobs[k].bad;
+	}
+	CHECK(bad == 0, "4 threads on one tokenizer: %d items differ", bad);
+	free(ref.v);
+	tokenizer_free(t);
+}
+
+int main(void)
+{
+	size_t count = 0;
+	struct item *c = load_corpus(&count);
+	CHECK(c && count >= 800, "corpus: %zu items", count);
+	if (c) {
+		golden("smollm2", c, count);
+		golden("qwen2style", c, count);
+		golden("legacy", c, count);
+		golden("fallback", c, count);
+		threads(c, count);
+		for (size_t i = 0; i < count; i++)
+			free(c[i].s);
+		free(c);
+	}
+	return test_main_end();
+}

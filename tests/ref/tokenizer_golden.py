@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+# qlora-tools: ISC license.
+"""Golden token ids from HF `tokenizers` for tests/formats/test_tokenizer.c.
+
+Run (after tests/ref/smollm2_tokenizer.py and tests/ref/tokenizer_corpus.py):
+    /work/venv-ref/bin/python tests/ref/tokenizer_golden.py
+Committed output produced with tokenizers 0.23.3 (PyPI).
+
+For each fixture tests/data/tokenizer/<name>/tokenizer.json and each line of
+tests/data/tokenizer/corpus.jsonl (a JSON string), writes tests/data/tokenizer/<name>/golden.bin:
+
+    "QTTOKGLD" | u32 version (1) | u32 n_items | item ...         (little-endian)
+    item = varint n | varint id * n                  encode(text, add_special_tokens=False)
+           varint flags
+           flags & 1: varint n | varint id * n       ids with encode_special_tokens=True
+                                                     (split_special_tokens), when they differ
+           flags & 2: varint len | bytes             decode(ids, skip_special_tokens=False),
+                                                     when it differs from the text
+           flags & 4: varint len | bytes             decode(ids, skip_special_tokens=True),
+                                                     when it differs from the line above
+varint = unsigned LEB128.
+"""
+import json
+import os
+import struct
+
+import tokenizers
+from tokenizers import Tokenizer
+
+FIXTURES = ("smollm2", "qwen2style", "legacy", "fallback")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def ids_bytes(ids):
+    return varint(len(ids)) + b"".join(varint(i) for i in ids)
+
+
+def main():
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "tokenizer")
+    with open(os.path.join(top, "corpus.jsonl"), encoding="utf-8") as f:
+        corpus = [json.loads(line) for line in f]
+    for name in FIXTURES:
+        tok = Tokenizer.from_file(os.path.join(top, name, "tokenizer.json"))
+        enc = [e.ids for e in tok.encode_batch(corpus, add_special_tokens=False)]
+        tok.encode_special_tokens = True
+        enc2 = [e.ids for e in tok.encode_batch(corpus, add_special_tokens=False)]
+        tok.encode_special_tokens = False
+        out = bytearray(b"QTTOKGLD" + struct.pack("<II", 1, len(corpus)))
+        ntok = same = 0
+        for text, ids, ids2 in zip(corpus, enc, enc2):
+            out += ids_bytes(ids)
+            ntok += len(ids)
+            dec = tok.decode(ids, skip_special_tokens=False)
+            dec2 = tok.decode(ids, skip_special_tokens=True)
+            flags = (1 if ids2 != ids else 0) | (2 if dec != text else 0) | \
+                (4 if dec2 != dec else 0)
+            same += dec == text
+            out += varint(flags)
+            if flags & 1:
+                out += ids_bytes(ids2)
+            if flags & 2:
+                b = dec.encode("utf-8")
+                out += varint(len(b)) + b
+            if flags & 4:
+                b = dec2.encode("utf-8")
+                out += varint(len(b)) + b
+        with open(os.path.join(top, name, "golden.bin"), "wb") as f:
+            f.write(out)
+        print("%s: %d items, %d tokens, %d round-trip, %d bytes (tokenizers %s)"
+              % (name, len(corpus), ntok, same, len(out), tokenizers.__version__))
+
+
+if __name__ == "__main__":
+    main()
