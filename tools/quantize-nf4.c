@@ -1,0 +1,120 @@
+/* qlora-tools: ISC license. */
+/*
+ * quantize-nf4: an HF Llama-family model directory in, the same model with its decoder Linear
+ * weights in bitsandbytes NF4 out (nf4(5)). All the work is in formats/nf4_quantize.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/err.h"
+#include "common/io.h"
+#include "common/progress.h"
+#include "formats/nf4.h"
+#include "kernels/nf4.h"
+
+#define SYNOPSIS "usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] " \
+                 "[-b blocksize] [-t threads] -o out_dir in_dir\n"
+
+static void usage(FILE *fp, int status)
+{
+	fputs(SYNOPSIS, fp);
+	if (status == 0)
+		fputs("\n"
+		      "Quantize the q/k/v/o/gate/up/down weights of every decoder layer to NF4 exactly\n"
+		      "as bitsandbytes quantize_4bit(quant_type=\"nf4\") does, and write the directory\n"
+		      "transformers saves for a bitsandbytes 4-bit model. Embeddings, norms and\n"
+		      "lm_head keep their dtype; tokenizer and generation files are copied.\n\n"
+		      "  -o, --output DIR       output model directory (replaced atomically)\n"
+		      "  -b, --blocksize N      elements per absmax block: 32, 64 (default), ..., 4096\n"
+		      "      --no-double-quant  store absmax as float32 instead of 8-bit codes\n"
+		      "  -t, --threads N        worker threads (default: all CPUs)\n"
+		      "      --progress         show progress on stderr even when it is not a terminal\n"
+		      "  -q, --quiet            no summary on stderr\n"
+		      "  -h, --help             this help\n"
+		      "  -V, --version          version\n", fp);
+	exit(status);
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", qt_progname);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(SYNOPSIS, stderr);
+	exit(QT_EUSAGE);
+}
+
+enum { OPT_NO_DQ = 256, OPT_PROGRESS };
+
+static const struct option long_opts[] = {
+	{ "output",          required_argument, NULL, 'o'          },
+	{ "blocksize",       required_argument, NULL, 'b'          },
+	{ "no-double-quant", no_argument,       NULL, OPT_NO_DQ    },
+	{ "threads",         required_argument, NULL, 't'          },
+	{ "progress",        no_argument,       NULL, OPT_PROGRESS },
+	{ "quiet",           no_argument,       NULL, 'q'          },
+	{ "help",            no_argument,       NULL, 'h'          },
+	{ "version",         no_argument,       NULL, 'V'          },
+	{ NULL, 0, NULL, 0 }
+};
+
+int main(int argc, char **argv)
+{
+	qt_set_progname(argv[0]);
+	struct nf4_quantize_opts o = { .blocksize = NF4_BLOCKSIZE_DEFAULT, .double_quant = 1 };
+	int progress = 0, quiet = 0, c;
+	int64_t v;
+	while ((c = getopt_long(argc, argv, "o:b:t:qhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.out_dir = optarg; break;
+		case 'b':
+			if (qt_parse_i64(optarg, 1, 4096, &v) != 0 || !nf4_blocksize_ok((long)v))
+				usage_error("--blocksize %s: expected 32, 64, 128, ..., 4096", optarg);
+			o.blocksize = (size_t)v;
+			break;
+		case OPT_NO_DQ: o.double_quant = 0; break;
+		case 't':
+			if (qt_parse_i64(optarg, 1, 4096, &v) != 0)
+				usage_error("--threads %s: expected 1 to 4096", optarg);
+			o.n_threads = (int)v;
+			break;
+		case OPT_PROGRESS: progress = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout, 0); break;
+		case 'V': printf("quantize-nf4 (qlora-tools) %s\n", QT_VERSION); return 0;
+		default: fputs(SYNOPSIS, stderr); return QT_EUSAGE;
+		}
+	}
+	if (optind == argc)
+		usage_error("%s", "missing in_dir");
+	if (argc - optind > 1)
+		usage_error("unexpected operand %s", argv[optind + 1]);
+	o.in_dir = argv[optind];
+	if (!o.out_dir)
+		usage_error("%s", "missing -o out_dir");
+	if (quiet)
+		qt_verbosity = 1;
+	else if (progress)
+		qt_verbosity = 3;
+	else
+		qt_progress_auto();
+	qt_out_cleanup_on_signal();
+
+	struct nf4_summary s;
+	struct qt_err err;
+	if (nf4_quantize_dir(&o, &s, &err) != QT_OK)
+		qt_die_err(&err);
+	for (size_t l = 0; l < s.n_layers; l++)
+		qt_info(2, "layer %zu: |w - dequant(w)| mean %.4g max %.4g", l, s.layers[l].mean_abs,
+		        s.layers[l].max_abs);
+	qt_info(2, "%s: %zu weights in NF4 (blocksize %zu%s), %zu tensors kept; %.1f MB -> %.1f MB "
+	        "in %.2f s (%.2f GB/s of quantized input)", o.out_dir, s.n_quantized, o.blocksize,
+	        o.double_quant ? ", double quantization" : "", s.n_kept, (double)s.bytes_in / 1e6,
+	        (double)s.bytes_out / 1e6, s.seconds,
+	        s.seconds > 0 ? (double)s.bytes_in / 1e9 / s.seconds : 0.0);
+	free(s.layers);
+	return 0;
+}
