@@ -29,7 +29,7 @@ static void usage(FILE *fp, int status)
 		fputs("\nPrint a .tok stream (default stdin): one {\"ids\":[...],\"mask\":[...]} line per\n"
 		      "record.\n\n"
 		      "      --text               decoded text instead, masked spans between \xc2\xab and \xc2\xbb,\n"
-		      "                           one empty line after each record\n"
+		      "                           a newline after each record\n"
 		      "  -t, --tokenizer file     tokenizer.json for --text (must match the stream)\n"
 		      "      --info               header and trailer facts, after checking the stream\n"
 		      "  -h, --help               this help;   --version: the version\n", fp);
@@ -80,7 +80,7 @@ static void print_text(const struct tokenizer *tk, const struct tok_record *rec)
 		free(s);
 		i = j;
 	}
-	fputs("\n\n", stdout);
+	putchar('\n');
 }
 
 static void print_id(const char *key, uint32_t id)
