@@ -16,6 +16,7 @@
 #include "common/progress.h"
 #include "formats/adapter.h"
 #include "formats/hfconfig.h"
+#include "formats/nf4.h"
 #include "formats/safetensors.h"
 #include "kernels/matmul.h"
 
@@ -32,6 +33,8 @@ struct src {
 	uint64_t                n_elem;
 	int                     layer, module; /* adapted linear, or -1 */
 	size_t                  shard;
+	char                   *nf4;    /* NF4 weight: module prefix for nf4_weight_load (owned) */
+	uint64_t                nf4_bytes; /* its stored bytes, auxiliary tensors included */
 };
 
 struct job {
@@ -78,6 +81,58 @@ static int adapted(const struct job *j, int l, int m)
 	return 0;
 }
 
+/* Tensors that only describe an NF4 weight (reference.md 5.8). */
+static int nf4_aux(const char *n)
+{
+	static const char *const sfx[] = { NF4_STATE_SUFFIX, ".weight.absmax", ".weight.quant_map",
+		".weight.nested_absmax", ".weight.nested_quant_map" };
+	size_t ln = strlen(n);
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		size_t ls = strlen(sfx[i]);
+		if (ln > ls && !strcmp(n + ln - ls, sfx[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* If s is the packed weight of an NF4 module, checks it (nf4_weight_load) and gives s the
+ * dense shape and dtype that bitsandbytes' dequantize_4bit returns. */
+static int plan_nf4(struct job *j, struct src *s, struct qt_err *err)
+{
+	size_t ln = strlen(s->name);
+	if (ln < 8 || strcmp(s->name + ln - 7, ".weight") != 0)
+		return QT_OK;
+	char *prefix = strndup(s->name, ln - 7);
+	if (!prefix)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (!nf4_weight_present(&j->set, prefix)) {
+		free(prefix);
+		return QT_OK;
+	}
+	struct nf4_weight w;
+	int st = nf4_weight_load(&j->set, prefix, &w, err);
+	if (st) {
+		free(prefix);
+		return st;
+	}
+	s->nf4 = prefix;
+	s->in_dt = w.state.dtype;
+	s->n_dims = 2;
+	s->shape[0] = w.state.rows, s->shape[1] = w.state.cols;
+	s->n_elem = (uint64_t)w.state.rows * (uint64_t)w.state.cols;
+	static const char *const sfx[] = { ".weight", NF4_STATE_SUFFIX, ".weight.absmax",
+		".weight.quant_map", ".weight.nested_absmax", ".weight.nested_quant_map" };
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		char n[512];
+		snprintf(n, sizeof n, "%s%s", prefix, sfx[i]);
+		const struct st_tensor *t = st_set_find(&j->set, n);
+		s->nf4_bytes += t ? t->size : 0;
+	}
+	nf4_weight_free(&w);
+	j->st.nf4_base = 1;
+	return QT_OK;
+}
+
 static int plan_tensors(struct job *j, struct qt_err *err)
 {
 	j->src = calloc(j->set.n_tensors + 1, sizeof *j->src);
@@ -85,10 +140,8 @@ static int plan_tensors(struct job *j, struct qt_err *err)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	for (size_t i = 0; i < j->set.n_tensors; i++) {
 		const struct st_tensor *t = j->set.tensors[i];
-		if (strstr(t->name, ".weight.quant_state.bitsandbytes__") || strstr(t->name, ".weight.absmax"))
-			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": the base is a bitsandbytes "
-			                  "4-bit model, which this build cannot dequantize yet", j->o->base_dir,
-			                  t->name);
+		if (nf4_aux(t->name))
+			continue;  /* part of an NF4 weight, read through formats/nf4 */
 		struct src *s = &j->src[j->n_src++];
 		if (!(s->name = strdup(t->name)))
 			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
@@ -98,17 +151,20 @@ static int plan_tensors(struct job *j, struct qt_err *err)
 		memcpy(s->shape, t->shape, sizeof s->shape);
 		s->n_elem = t->n_elem;
 		s->layer = s->module = -1;
+		int st = plan_nf4(j, s, err);
+		if (st)
+			return st;
 		int l, m;
 		if (linear_of(t->name, &l, &m) == 0 && l < j->dims.n_layers && adapted(j, l, m)) {
 			int in, out;
 			adapter_module_shape(&j->dims, m, &in, &out);
-			if (t->n_dims != 2 || t->shape[0] != out || t->shape[1] != in)
+			if (s->n_dims != 2 || s->shape[0] != out || s->shape[1] != in)
 				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": shape is not [%d, %d] as "
 				                  "config.json says", j->o->base_dir, t->name, out, in);
-			if (!qt_dtype_is_float(t->dtype) || t->dtype == QT_DTYPE_F64)
+			if (!qt_dtype_is_float(s->in_dt) || s->in_dt == QT_DTYPE_F64)
 				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": dtype %s cannot be "
 				                  "merged into (F32, BF16 or F16)", j->o->base_dir, t->name,
-				                  qt_dtype_name(t->dtype));
+				                  qt_dtype_name(s->in_dt));
 			s->layer = l, s->module = m;
 		}
 		s->out_dt = s->in_dt;
@@ -173,11 +229,56 @@ static void from_f32_chunk(void *ctx, size_t c, int w)
 		qt_f32_to_f16_row(v->f32 + i0, (uint16_t *)v->out + i0, n);
 }
 
+static int finish(struct job *j, struct src *s, const void **data);
+
+struct nf4_rows {
+	const struct nf4_weight *w;
+	float                   *out;
+	int64_t                  rows_per_task;
+	enum qt_dtype            dt;
+};
+
+/* Dequantizes one band of rows, then rounds to the quant_state dtype as dequantize_4bit's
+ * output tensor does. */
+static void nf4_band(void *ctx, size_t i, int worker)
+{
+	struct nf4_rows *b = ctx;
+	int64_t r0 = (int64_t)i * b->rows_per_task, r1 = r0 + b->rows_per_task;
+	if (r1 > b->w->state.rows)
+		r1 = b->w->state.rows;
+	float *o = b->out + (size_t)r0 * (size_t)b->w->state.cols;
+	size_t n = (size_t)(r1 - r0) * (size_t)b->w->state.cols;
+	(void)worker;
+	nf4_weight_rows(b->w, r0, r1, o);
+	if (b->dt == QT_DTYPE_BF16)
+		for (size_t k = 0; k < n; k++)
+			o[k] = qt_bf16_to_f32(qt_f32_to_bf16(o[k]));
+	else if (b->dt == QT_DTYPE_F16)
+		for (size_t k = 0; k < n; k++)
+			o[k] = qt_f16_to_f32(qt_f32_to_f16(o[k]));
+}
+
+static int produce_nf4(struct job *j, struct src *s, const void **data, struct qt_err *err)
+{
+	struct nf4_weight w;
+	int st = nf4_weight_load(&j->set, s->nf4, &w, err);
+	if (st)
+		return st;
+	int64_t cols = w.state.cols > 0 ? w.state.cols : 1;
+	int64_t per = (int64_t)CHUNK / cols > 0 ? (int64_t)CHUNK / cols : 1;
+	struct nf4_rows b = { &w, j->f32, per, s->in_dt };
+	qt_pool_for(j->o->n_threads, (size_t)((w.state.rows + per - 1) / per), nf4_band, &b);
+	nf4_weight_free(&w);
+	return finish(j, s, data);
+}
+
 /* The bytes of tensor s as written: either the mapped input itself, or j->outbuf. */
 static int produce(struct job *j, struct src *s, const void **data, struct qt_err *err)
 {
 	const struct st_tensor *t = s->t;
-	j->st.bytes_read += t->size;
+	j->st.bytes_read += s->nf4 ? s->nf4_bytes : t->size;
+	if (s->nf4)
+		return produce_nf4(j, s, data, err);
 	if (s->layer < 0 && s->out_dt == s->in_dt) {
 		*data = t->data;  /* copied bit for bit */
 		return QT_OK;
@@ -188,8 +289,15 @@ static int produce(struct job *j, struct src *s, const void **data, struct qt_er
 		                  qt_dtype_name(s->out_dt));
 	}
 	struct conv v = { t->data, s->in_dt, j->f32, j->outbuf, s->out_dt, s->n_elem };
+	qt_pool_for(j->o->n_threads, (s->n_elem + CHUNK - 1) / CHUNK, to_f32_chunk, &v);
+	return finish(j, s, data);
+}
+
+/* Adds the adapters' deltas to j->f32 (s's values in f32) and converts to the output dtype. */
+static int finish(struct job *j, struct src *s, const void **data)
+{
+	struct conv v = { NULL, s->in_dt, j->f32, j->outbuf, s->out_dt, s->n_elem };
 	size_t n_chunks = (s->n_elem + CHUNK - 1) / CHUNK;
-	qt_pool_for(j->o->n_threads, n_chunks, to_f32_chunk, &v);
 	if (s->layer >= 0) {
 		int in = (int)s->shape[1], out = (int)s->shape[0];
 		for (int k = 0; k < j->n_ad; k++) {
@@ -446,7 +554,7 @@ static void job_free(struct job *j)
 	if (j->set_open)
 		st_set_close(&j->set);
 	for (size_t i = 0; i < j->n_src; i++)
-		free(j->src[i].name);
+		free(j->src[i].name), free(j->src[i].nf4);
 	free(j->src), free(j->f32), free(j->outbuf);
 	if (j->tmp)
 		qt_dir_abort(j->tmp);

@@ -94,10 +94,11 @@ static double compare(const char *got_path, const char *ref_path, int *n)
 	return worst;
 }
 
-static void check_case(const char *out, const char *a1, const char *a2, const char *golden)
+static void check_case(const char *out, const char *a1, const char *a2, const char *golden,
+                       const char *base)
 {
 	struct qt_err err;
-	int st = run(out, a1, 1, a2, 1, -1, 0, NULL, &err);
+	int st = run(out, a1, 1, a2, 1, -1, 0, base, &err);
 	CHECK(st == 0, "merge %s: %s", out, st ? err.msg : "");
 	if (st)
 		return;
@@ -131,6 +132,37 @@ static void check_untouched(const char *out, int expect_same)
 		CHECK(0, "%s", err.msg);
 	}
 	free(bp), free(o), free(mp);
+}
+
+/* The NF4 merge is a plain dense directory: no quantization tensors or config left, and the
+ * tensors that were not quantized are the NF4 directory's own bytes. */
+static void test_nf4_files(void)
+{
+	struct st_file m, b;
+	struct qt_err err;
+	char *mp = tpath("nf4-r8/model.safetensors"), *bp = dpath("base/model.safetensors");
+	if (st_open(&m, mp, &err) == 0 && st_open(&b, bp, &err) == 0) {
+		int ok = m.n_tensors == 21, same = 0;
+		for (size_t i = 0; i < m.n_tensors; i++) {
+			const struct st_tensor *t = &m.tensors[i], *u = st_find(&b, t->name);
+			ok &= u && t->dtype == QT_DTYPE_F32 && t->n_elem == u->n_elem;
+			same += u && !memcmp(t->data, u->data, t->size);
+		}
+		CHECK(ok && same == 7, "nf4 merge: 21 dense F32 tensors (%zu), 7 untouched (%d)",
+		      m.n_tensors, same);
+		st_close(&b);
+		st_close(&m);
+	} else {
+		CHECK(0, "%s", err.msg);
+	}
+	char *cp = tpath("nf4-r8/config.json"), *txt;
+	size_t len;
+	if (qt_read_file(cp, &txt, &len, &err) == 0) {
+		CHECK(!strstr(txt, "quantization_config") && strstr(txt, "\"dtype\": \"float32\""),
+		      "nf4 config:\n%s", txt);
+		free(txt);
+	}
+	free(mp), free(bp), free(cp);
 }
 
 static void test_files(void)
@@ -285,9 +317,13 @@ int main(void)
 		return test_main_end();
 	}
 	lora_dir = qt_path_join(test_srcdir(), "data/lora");
-	check_case("r8", "peft-r8", NULL, "merged-r8.safetensors");
-	check_case("rs", "peft-rs", NULL, "merged-rs.safetensors");
-	check_case("r8-p2", "peft-r8", "peft-p2", "merged-r8-p2.safetensors");
+	check_case("r8", "peft-r8", NULL, "merged-r8.safetensors", NULL);
+	check_case("rs", "peft-rs", NULL, "merged-rs.safetensors", NULL);
+	check_case("r8-p2", "peft-r8", "peft-p2", "merged-r8-p2.safetensors", NULL);
+	char *nf4 = dpath("base-nf4");
+	check_case("nf4-r8", "peft-r8", NULL, "merged-nf4-r8.safetensors", nf4);
+	free(nf4);
+	test_nf4_files();
 	check_untouched("r8", 7);
 	check_untouched("rs", 21 - 6);
 	test_dtype_scale_unmerge();

@@ -15,6 +15,10 @@
 #   <adapter>.expect.bin  every LoRA pair as PEFT holds it (see write_expect)
 #   merged-<case>.safetensors  the 7 linear weights per layer after merge_and_unload():
 #                         r8, rs, and r8-p2 (peft-r8 merged, then peft-p2 merged into that)
+#   base-nf4/             base quantized by transformers + bitsandbytes on CPU (NF4, double
+#                         quantization, quant_state dtype float32) and saved with save_pretrained
+#   merged-nf4-r8.*       peft-r8 merged (merge_and_unload) into the dequantized NF4 base: every
+#                         Linear4bit replaced by bnb.functional.dequantize_4bit of its weight
 #   <adapter>.logits.bin  PEFT model (base + adapter, unmerged) logits, and
 #   merged-<case>.logits.bin the merged model's logits, in tests/ref/llama_golden.py's format:
 #                         "QTLOGIT1", u32 n_prompts, u32 V, per prompt u32 T, T x u32 ids,
@@ -119,6 +123,30 @@ def write_merged(m, case):
     write_logits(m, "merged-%s.logits.bin" % case)
 
 
+def nf4_case():
+    import bitsandbytes.functional as bnbf
+    from transformers import BitsAndBytesConfig
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                           bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.float32)
+    m4 = LlamaForCausalLM.from_pretrained(path("base"), quantization_config=q,
+                                          dtype=torch.float32, device_map="cpu")
+    d = path("base-nf4")
+    shutil.rmtree(d, ignore_errors=True)
+    m4.save_pretrained(d)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(path("base", f), os.path.join(d, f))
+    dense = LlamaForCausalLM.from_pretrained(path("base"), dtype=torch.float32).eval()
+    with torch.no_grad():
+        for l4, ld in zip(m4.model.layers, dense.model.layers):
+            for mod in MODULES:
+                blk4 = l4.self_attn if hasattr(l4.self_attn, mod) else l4.mlp
+                blkd = ld.self_attn if hasattr(ld.self_attn, mod) else ld.mlp
+                w = getattr(blk4, mod).weight
+                getattr(blkd, mod).weight.copy_(bnbf.dequantize_4bit(w.data, w.quant_state).float())
+    merged = PeftModel.from_pretrained(dense, path("peft-r8")).merge_and_unload()
+    write_merged(merged, "nf4-r8")
+
+
 def main():
     global PROMPTS
     os.makedirs(out, exist_ok=True)
@@ -142,6 +170,7 @@ def main():
     m1 = PeftModel.from_pretrained(copy.deepcopy(base), path("peft-r8")).merge_and_unload()
     m2 = PeftModel.from_pretrained(m1, path("peft-p2")).merge_and_unload()
     write_merged(m2, "r8-p2")
+    nf4_case()
 
 
 if __name__ == "__main__":
