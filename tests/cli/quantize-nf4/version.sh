@@ -1,0 +1,1 @@
+$EXEC_PREFIX quantize-nf4 --version
