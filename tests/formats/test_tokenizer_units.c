@@ -1,0 +1,319 @@
+/* qlora-tools: ISC license. */
+/*
+ * formats/tokenizer unit cases on tiny tokenizer.json files written here: every Split
+ * behaviour (with and without invert, String and Regex patterns), Digits, the BPE merge order,
+ * unk with and without fuse_unk, continuing_subword_prefix / end_of_word_suffix, added tokens
+ * (lstrip, rstrip, single_word, TOKENIZER_TEXT_ONLY, skip_special decode), and the refused or
+ * broken files with their messages. Every expected id list was printed by HF tokenizers
+ * 0.23.3 for the same JSON (the Python lines are in the comments).
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "formats/tokenizer.h"
+#include "test.h"
+
+static char tmpdir[] = "/tmp/test_tokenizer_XXXXXX";
+static int n_files;
+
+/* Writes json to a new temp file and loads it; returns the status, *t on success. */
+static int load_str(const char *json, struct tokenizer **t, struct qt_err *err)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/t%d.json", tmpdir, n_files++);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(json, f);
+	fclose(f);
+	int rc = tokenizer_load(path, t, err);
+	unlink(path);
+	return rc;
+}
+
+/* tokenizer.json with a BPE model: pre is the pre_tokenizer JSON, model the extra model
+ * fields (each ending in ','), added the added_tokens array. */
+static char *mk(const char *pre, const char *vocab, const char *merges, const char *model,
+                const char *added)
+{
+	static char buf[8192];
+	snprintf(buf, sizeof buf,
+	         "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":%s,"
+	         "\"normalizer\":null,\"pre_tokenizer\":%s,\"post_processor\":null,"
+	         "\"decoder\":null,\"model\":{\"type\":\"BPE\",\"dropout\":null,%s"
+	         "\"vocab\":%s,\"merges\":%s}}",
+	         added ? added : "[]", pre ? pre : "null", model ? model : "", vocab, merges);
+	return buf;
+}
+
+/* Encodes text with flags and compares with the n ids that follow. */
+static void expect(const struct tokenizer *t, const char *what, const char *text, int flags,
+                   int n, ...)
+{
+	struct tok_ids ids = { 0 };
+	struct qt_err err;
+	int rc = tokenizer_encode(t, text, strlen(text), flags, &ids, &err);
+	va_list ap;
+	va_start(ap, n);
+	int ok = rc == QT_OK && ids.n == (size_t)n;
+	for (int i = 0; i < n; i++) {
+		unsigned v = va_arg(ap, unsigned);
+		if (ok && ids.v[i] != v)
+			ok = 0;
+	}
+	va_end(ap);
+	CHECK(ok, "%s: \"%s\": got %zu ids (first %d)", what, text, ids.n,
+	      ids.n ? (int)ids.v[0] : -1);
+	free(ids.v);
+}
+
+static const char *V = "{\"the\":0,\"-\":1,\"final\":2,\"countdown\":3,\"the-\":4,\"final-\":5,"
+                       "\"-final\":6,\"-countdown\":7,\"--\":8,\"a\":9,\"1\":10,\"2\":11,"
+                       "\"12\":12,\"b\":13,\"345\":14,\"3\":15,\"4\":16,\"5\":17}";
+
+static struct tokenizer *split_tok(const char *pattern, const char *behavior, int invert)
+{
+	char pre[256];
+	struct tokenizer *t = NULL;
+	struct qt_err err;
+	snprintf(pre, sizeof pre, "{\"type\":\"Split\",\"pattern\":%s,\"behavior\":\"%s\","
+	         "\"invert\":%s}", pattern, behavior, invert ? "true" : "false");
+	int rc = load_str(mk(pre, V, "[]", "\"ignore_merges\":true,", NULL), &t, &err);
+	CHECK(rc == QT_OK, "%s: %s", behavior, err.msg);
+	return t;
+}
+
+static void behaviours(void)
+{
+	/* Tokenizer.from_str(...).encode("the-final--countdown", add_special_tokens=False) */
+	static const struct {
+		const char *pat, *b;
+		int inv, n, ids[6];
+	} cases[] = {
+		{ "{\"String\":\"-\"}", "Removed", 0, 3, { 0, 2, 3 } },
+		{ "{\"Regex\":\"-+\"}", "Removed", 0, 3, { 0, 2, 3 } },
+		{ "{\"String\":\"-\"}", "Removed", 1, 3, { 1, 1, 1 } },
+		{ "{\"Regex\":\"-+\"}", "Removed", 1, 2, { 1, 8 } },
+		{ "{\"String\":\"-\"}", "Isolated", 0, 6, { 0, 1, 2, 1, 1, 3 } },
+		{ "{\"Regex\":\"-+\"}", "Isolated", 0, 5, { 0, 1, 2, 8, 3 } },
+		{ "{\"String\":\"-\"}", "Isolated", 1, 6, { 0, 1, 2, 1, 1, 3 } },
+		{ "{\"String\":\"-\"}", "MergedWithPrevious", 0, 4, { 4, 5, 1, 3 } },
+		{ "{\"Regex\":\"-+\"}", "MergedWithPrevious", 0, 5, { 4, 9, 1, 1, 3 } },
+		{ "{\"String\":\"-\"}", "MergedWithPrevious", 1, 4, { 0, 6, 1, 7 } },
+		{ "{\"Regex\":\"-+\"}", "MergedWithPrevious", 1, 4, { 0, 6, 1, 1 } },
+		{ "{\"String\":\"-\"}", "MergedWithNext", 0, 4, { 0, 6, 1, 7 } },
+		{ "{\"Regex\":\"-+\"}", "MergedWithNext", 0, 4, { 0, 6, 1, 1 } },
+		{ "{\"String\":\"-\"}", "MergedWithNext", 1, 4, { 4, 5, 1, 3 } },
+		{ "{\"Regex\":\"-+\"}", "MergedWithNext", 1, 5, { 4, 9, 1, 1, 3 } },
+		{ "{\"String\":\"-\"}", "Contiguous", 0, 5, { 0, 1, 2, 8, 3 } },
+		{ "{\"Regex\":\"-+\"}", "Contiguous", 1, 5, { 0, 1, 2, 8, 3 } },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct tokenizer *t = split_tok(cases[i].pat, cases[i].b, cases[i].inv);
+		if (!t)
+			continue;
+		struct tok_ids ids = { 0 };
+		struct qt_err err;
+		tokenizer_encode(t, "the-final--countdown", 20, 0, &ids, &err);
+		int ok = ids.n == (size_t)cases[i].n;
+		for (int k = 0; ok && k < cases[i].n; k++)
+			ok = ids.v[k] == (uint32_t)cases[i].ids[k];
+		CHECK(ok, "Split %s %s invert %d: %zu ids", cases[i].pat, cases[i].b, cases[i].inv,
+		      ids.n);
+		free(ids.v);
+		tokenizer_free(t);
+	}
+	struct tokenizer *t;
+	struct qt_err err;
+	if (load_str(mk("{\"type\":\"Digits\",\"individual_digits\":true}", V, "[]",
+	                "\"ignore_merges\":true,", NULL), &t, &err) == QT_OK) {
+		expect(t, "Digits individual", "a12b345", 0, 7, 9, 10, 11, 13, 15, 16, 17);
+		tokenizer_free(t);
+	}
+	if (load_str(mk("{\"type\":\"Digits\",\"individual_digits\":false}", V, "[]",
+	                "\"ignore_merges\":true,", NULL), &t, &err) == QT_OK) {
+		expect(t, "Digits contiguous", "a12b345", 0, 4, 9, 12, 13, 14);
+		expect(t, "empty input", "", 0, 0);
+		tokenizer_free(t);
+	}
+}
+
+static void model_cases(void)
+{
+	struct tokenizer *t;
+	struct qt_err err;
+	char a101[102];
+	memset(a101, 'a', 101);
+	a101[101] = 0;
+	if (load_str(mk(NULL, "{\"a\":0,\"aa\":1}", "[[\"a\",\"a\"]]", NULL, NULL), &t, &err) ==
+	    QT_OK) {
+		expect(t, "merge order", "aaaa", 0, 2, 1, 1);
+		expect(t, "merge order", "aaa", 0, 2, 1, 0);
+		struct tok_ids ids = { 0 };
+		tokenizer_encode(t, a101, 101, 0, &ids, &err); /* the heap path */
+		CHECK(ids.n == 51 && ids.v[0] == 1 && ids.v[49] == 1 && ids.v[50] == 0,
+		      "101 a: %zu ids", ids.n);
+		free(ids.v);
+		tokenizer_free(t);
+	}
+	if (load_str(mk(NULL, "{\"<unk>\":0,\"a\":1}", "[]",
+	                "\"unk_token\":\"<unk>\",\"fuse_unk\":false,", NULL), &t, &err) == QT_OK) {
+		expect(t, "unk", "a中中a", 0, 4, 1, 0, 0, 1);
+		tokenizer_free(t);
+	}
+	if (load_str(mk(NULL, "{\"<unk>\":0,\"a\":1}", "[]",
+	                "\"unk_token\":\"<unk>\",\"fuse_unk\":true,", NULL), &t, &err) == QT_OK) {
+		expect(t, "fuse_unk", "a中中a", 0, 3, 1, 0, 1);
+		tokenizer_free(t);
+	}
+	if (load_str(mk(NULL, "{\"a\":0,\"##b\":1,\"ab\":2,\"b\":3}", "[[\"a\",\"##b\"]]",
+	                "\"continuing_subword_prefix\":\"##\",", NULL), &t, &err) == QT_OK) {
+		expect(t, "prefix", "ab", 0, 1, 2);
+		expect(t, "prefix", "ba", 0, 1, 3);
+		tokenizer_free(t);
+	} else {
+		CHECK(0, "prefix: %s", err.msg);
+	}
+	if (load_str(mk(NULL, "{\"a\":0,\"b</w>\":1,\"ab</w>\":2,\"b\":3,\"a</w>\":4}",
+	                "[\"a b</w>\"]", "\"end_of_word_suffix\":\"</w>\",", NULL), &t, &err) ==
+	    QT_OK) {
+		expect(t, "suffix", "ab", 0, 1, 2);
+		expect(t, "suffix", "ba", 0, 2, 3, 4);
+		tokenizer_free(t);
+	} else {
+		CHECK(0, "suffix: %s", err.msg);
+	}
+}
+
+static void added_cases(void)
+{
+	struct tokenizer *t;
+	struct qt_err err;
+	const char *added =
+		"[{\"id\":5,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":true,"
+		"\"rstrip\":true,\"normalized\":false,\"special\":true},"
+		"{\"id\":6,\"content\":\"ab\",\"single_word\":true,\"lstrip\":false,"
+		"\"rstrip\":false,\"normalized\":true,\"special\":false}]";
+	int rc = load_str(mk(NULL, "{\"a\":0,\"b\":1,\" \":2,\"x\":3}", "[]", NULL, added), &t,
+	                  &err);
+	CHECK(rc == QT_OK, "added: %s", err.msg);
+	if (rc != QT_OK)
+		return;
+	/* the JSON ids are not trusted: new contents get vocab size, size + 1, ... */
+	CHECK(tokenizer_token_id(t, "<s>") == 4 && tokenizer_token_id(t, "ab") == 5,
+	      "added ids %d %d", (int)tokenizer_token_id(t, "<s>"),
+	      (int)tokenizer_token_id(t, "ab"));
+	CHECK(tokenizer_is_special(t, 4) && !tokenizer_is_special(t, 5), "special flags");
+	CHECK(tokenizer_vocab_size(t) == 6, "vocab size %u", tokenizer_vocab_size(t));
+	CHECK(tokenizer_token_str(t, 3) && strcmp(tokenizer_token_str(t, 3), "x") == 0, "str");
+	CHECK(tokenizer_token_str(t, 99) == NULL, "unknown id");
+	expect(t, "lstrip/rstrip", "x  <s>  x", 0, 3, 3, 4, 3);
+	expect(t, "text only", "x  <s>  x", TOKENIZER_TEXT_ONLY, 6, 3, 2, 2, 2, 2, 3);
+	expect(t, "single_word", "ab", 0, 1, 5);
+	expect(t, "single_word", "xab", 0, 3, 3, 0, 1);
+	expect(t, "single_word", "ab x", 0, 3, 5, 2, 3);
+	expect(t, "single_word after special", "<s>ab", 0, 2, 4, 5);
+	expect(t, "text only", "<s>ab", TOKENIZER_TEXT_ONLY, 1, 5);
+	expect(t, "text only", "a<s>b", TOKENIZER_TEXT_ONLY, 2, 0, 1);
+	uint32_t ids[] = { 3, 4, 3, 99 };
+	char *d;
+	size_t l;
+	tokenizer_decode(t, ids, 4, 0, &d, &l, &err);
+	CHECK(strcmp(d, "x <s> x") == 0, "null decoder: \"%s\"", d);
+	free(d);
+	tokenizer_decode(t, ids, 4, 1, &d, &l, &err);
+	CHECK(strcmp(d, "x x") == 0, "skip special: \"%s\"", d);
+	free(d);
+	tokenizer_free(t);
+}
+
+static void bad(const char *what, const char *json, int status, const char *frag)
+{
+	struct tokenizer *t = NULL;
+	struct qt_err err = { 0 };
+	int rc = load_str(json, &t, &err);
+	CHECK(rc == status && t == NULL && strstr(err.msg, frag), "%s: status %d, message \"%s\"",
+	      what, rc, err.msg);
+	tokenizer_free(t);
+}
+
+static void bad_files(void)
+{
+	char buf[8192];
+	const char *v = "{\"a\":0,\"b\":1,\"ab\":2}";
+	bad("invalid JSON", "{\"version\":\"1.0\",\n\"model\":", QT_EDATA, ":2: invalid JSON");
+	bad("not an object", "[1,2]", QT_EDATA, "top level: expected a JSON object");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	memcpy(strstr(buf, "\"1.0\""), "\"2.0\"", 5);
+	bad("version", buf, QT_EDATA, "version: expected \"1.0\"");
+	bad("WordPiece", "{\"version\":\"1.0\",\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}",
+	    QT_EDATA, "model.type: unsupported model type \"WordPiece\"");
+	bad("Unigram", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}",
+	    QT_EDATA, "model.type: unsupported model type \"Unigram\"");
+	bad("no model", "{\"version\":\"1.0\"}", QT_EDATA, "model: missing or not an object");
+	bad("no vocab", "{\"version\":\"1.0\",\"model\":{\"type\":\"BPE\",\"merges\":[]}}",
+	    QT_EDATA, "model.vocab: missing");
+	bad("no merges", "{\"version\":\"1.0\",\"model\":{\"type\":\"BPE\",\"vocab\":{}}}",
+	    QT_EDATA, "model.merges: missing");
+	bad("bad id", mk(NULL, "{\"a\":-1}", "[]", NULL, NULL), QT_EDATA,
+	    "model.vocab: \"a\": expected an id");
+	bad("legacy merge with 3 parts", mk(NULL, v, "[\"a b\",\"a b c\"]", NULL, NULL), QT_EDATA,
+	    "model.merges[1]: bad merge \"a b c\"");
+	bad("legacy merge without space", mk(NULL, v, "[\"ab\"]", NULL, NULL), QT_EDATA,
+	    "model.merges[0]: bad merge");
+	bad("merge token missing", mk(NULL, v, "[[\"a\",\"c\"]]", NULL, NULL), QT_EDATA,
+	    "model.merges[0]: token \"c\" is not in model.vocab");
+	bad("merged token missing", mk(NULL, v, "[[\"b\",\"a\"]]", NULL, NULL), QT_EDATA,
+	    "model.merges[0]: merged token \"ba\" is not in model.vocab");
+	bad("mixed merges", mk(NULL, v, "[\"a b\",[\"a\",\"b\"]]", NULL, NULL), QT_EDATA,
+	    "model.merges[1]: expected a string");
+	bad("unk not in vocab", mk(NULL, v, "[]", "\"unk_token\":\"<unk>\",", NULL), QT_EDATA,
+	    "model.unk_token: \"<unk>\" is not in model.vocab");
+	bad("dropout", mk(NULL, v, "[]", "\"dropout\":0.1,", NULL), QT_EDATA,
+	    "model.dropout: 0.1 is not supported");
+	bad("Metaspace", mk("{\"type\":\"Metaspace\"}", v, "[]", NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.type: unsupported pre-tokenizer \"Metaspace\"");
+	bad("nested", mk("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\"},"
+	                 "{\"type\":\"Whitespace\"}]}", v, "[]", NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.pretokenizers[1].type: unsupported pre-tokenizer \"Whitespace\"");
+	bad("behavior", mk("{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":"
+	                   "\"isolated\",\"invert\":false}", v, "[]", NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.behavior: unknown behavior \"isolated\"");
+	bad("bad regex", mk("{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(a\"},\"behavior\":"
+	                    "\"Isolated\",\"invert\":false}", v, "[]", NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.pattern: regex error");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	char *p = strstr(buf, "\"normalizer\":null");
+	char tail[8192];
+	snprintf(tail, sizeof tail, "%s", p + 17);
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"normalizer\":{\"type\":\"Lowercase\"}%s",
+	         tail);
+	bad("normalizer", buf, QT_EDATA, "normalizer.type: unsupported normalizer \"Lowercase\"");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	p = strstr(buf, "\"decoder\":null");
+	snprintf(tail, sizeof tail, "%s", p + 14);
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"decoder\":{\"type\":\"WordPiece\"}%s",
+	         tail);
+	bad("decoder", buf, QT_EDATA, "decoder.type: unsupported decoder \"WordPiece\"");
+	bad("added", mk(NULL, v, "[]", NULL, "[{\"id\":3}]"), QT_EDATA,
+	    "added_tokens[0]: expected an object with a string \"content\"");
+	struct tokenizer *t = NULL;
+	struct qt_err err;
+	CHECK(tokenizer_load("/nonexistent/tokenizer.json", &t, &err) == QT_ENOINPUT && !t,
+	      "missing file: %s", err.msg);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	behaviours();
+	model_cases();
+	added_cases();
+	bad_files();
+	rmdir(tmpdir);
+	return test_main_end();
+}
