@@ -1,0 +1,163 @@
+/* qlora-tools: ISC license. */
+/* lora-train: LoRA fine-tuning of a frozen Llama-family base over .pack blocks. See lora-train(1). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/args.h"
+#include "common/err.h"
+#include "common/progress.h"
+#include "formats/train.h"
+
+static const char synopsis[] =
+	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"
+	"           [--target all-linear|list] [--rank r] [--alpha a] [--rslora] [--seed n]\n"
+	"           [--lr x] [--schedule constant|linear|cosine|constant-with-warmup]\n"
+	"           [--warmup-steps n | --warmup-ratio x] [--weight-decay x] [--adam-beta1 x]\n"
+	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
+	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
+	"           [--eval-every n] [--save-every n] [--log-every n] [--threads n]\n"
+	"           [--progress | --quiet]\n";
+
+static void usage(FILE *fp, int status)
+{
+	fputs(synopsis, fp);
+	if (fp == stdout)
+		fputs("\nTrains LoRA adapters on a frozen base model over packed blocks and writes\n"
+		      "out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints.\n"
+		      "See lora-train(1).\n", fp);
+	exit(status);
+}
+
+static void bad(const char *what, const char *arg)
+{
+	fprintf(stderr, "%s: bad %s: '%s'\n%s", qt_progname, what, arg, synopsis);
+	exit(QT_EUSAGE);
+}
+
+enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
+       O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
+       O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
+
+static const struct option longopts[] = {
+	{ "model",         required_argument, NULL, 'm'       },
+	{ "output",        required_argument, NULL, 'o'       },
+	{ "train",         required_argument, NULL, O_TRAIN   },
+	{ "val",           required_argument, NULL, O_VAL     },
+	{ "target",        required_argument, NULL, O_TARGET  },
+	{ "rank",          required_argument, NULL, O_RANK    },
+	{ "alpha",         required_argument, NULL, O_ALPHA   },
+	{ "rslora",        no_argument,       NULL, O_RSLORA  },
+	{ "seed",          required_argument, NULL, O_SEED    },
+	{ "lr",            required_argument, NULL, O_LR      },
+	{ "schedule",      required_argument, NULL, O_SCHED   },
+	{ "warmup-steps",  required_argument, NULL, O_WSTEPS  },
+	{ "warmup-ratio",  required_argument, NULL, O_WRATIO  },
+	{ "weight-decay",  required_argument, NULL, O_WD      },
+	{ "adam-beta1",    required_argument, NULL, O_B1      },
+	{ "adam-beta2",    required_argument, NULL, O_B2      },
+	{ "adam-eps",      required_argument, NULL, O_EPS     },
+	{ "max-grad-norm", required_argument, NULL, O_CLIP    },
+	{ "grad-accum",    required_argument, NULL, O_ACCUM   },
+	{ "micro-batch",   required_argument, NULL, O_MICRO   },
+	{ "max-steps",     required_argument, NULL, O_STEPS   },
+	{ "epochs",        required_argument, NULL, O_EPOCHS  },
+	{ "neftune-alpha", required_argument, NULL, O_NEFT    },
+	{ "eval-every",    required_argument, NULL, O_EVAL    },
+	{ "save-every",    required_argument, NULL, O_SAVE    },
+	{ "log-every",     required_argument, NULL, O_LOG     },
+	{ "threads",       required_argument, NULL, O_THREADS },
+	{ "progress",      no_argument,       NULL, O_PROGRESS },
+	{ "quiet",         no_argument,       NULL, O_QUIET   },
+	{ "help",          no_argument,       NULL, O_HELP    },
+	{ "version",       no_argument,       NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static long num(const char *what, const char *s, long lo, long hi)
+{
+	int64_t v;
+	if (qt_parse_i64(s, lo, hi, &v))
+		bad(what, s);
+	return (long)v;
+}
+
+static double real(const char *what, const char *s, double lo, double hi)
+{
+	double v;
+	if (qt_parse_double(s, lo, hi, &v))
+		bad(what, s);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	qt_set_progname(argv[0]);
+	qt_progress_auto();
+	/* Defaults: HF TrainingArguments / PEFT LoraConfig (reference.md 7.1), lr of QLoRA. */
+	struct train_opts o = {
+		.targets = "all-linear", .rank = 8, .alpha = 16, .seed = 42, .lr = 2e-4,
+		.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0, .max_grad_norm = 1.0,
+		.schedule = TRAIN_LINEAR, .warmup_steps = -1, .warmup_ratio = 0, .grad_accum = 1,
+		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1,
+	};
+	int c;
+	uint64_t u;
+	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o.model_dir = optarg; break;
+		case 'o': o.out_dir = optarg; break;
+		case O_TRAIN: o.train_pack = optarg; break;
+		case O_VAL: o.val_pack = optarg; break;
+		case O_TARGET: o.targets = optarg; break;
+		case O_RANK: o.rank = (int)num("--rank", optarg, 1, 4096); break;
+		case O_ALPHA: o.alpha = real("--alpha", optarg, 1e-9, 1e9); break;
+		case O_RSLORA: o.rslora = 1; break;
+		case O_SEED: if (qt_parse_u64(optarg, &u)) bad("--seed", optarg); o.seed = u; break;
+		case O_LR: o.lr = real("--lr", optarg, 0, 10); break;
+		case O_SCHED:
+			if (!strcmp(optarg, "constant")) o.schedule = TRAIN_CONSTANT;
+			else if (!strcmp(optarg, "linear")) o.schedule = TRAIN_LINEAR;
+			else if (!strcmp(optarg, "cosine")) o.schedule = TRAIN_COSINE;
+			else if (!strcmp(optarg, "constant-with-warmup")) o.schedule = TRAIN_CONSTANT_WARMUP;
+			else bad("--schedule", optarg);
+			break;
+		case O_WSTEPS: o.warmup_steps = num("--warmup-steps", optarg, 0, 1L << 40); break;
+		case O_WRATIO: o.warmup_ratio = real("--warmup-ratio", optarg, 0, 1); break;
+		case O_WD: o.weight_decay = real("--weight-decay", optarg, 0, 10); break;
+		case O_B1: o.beta1 = real("--adam-beta1", optarg, 0, 0.999999); break;
+		case O_B2: o.beta2 = real("--adam-beta2", optarg, 0, 0.999999999); break;
+		case O_EPS: o.eps = real("--adam-eps", optarg, 0, 1); break;
+		case O_CLIP: o.max_grad_norm = real("--max-grad-norm", optarg, 0, 1e9); break;
+		case O_ACCUM: o.grad_accum = (int)num("--grad-accum", optarg, 1, 1 << 20); break;
+		case O_MICRO: o.micro_batch = (int)num("--micro-batch", optarg, 1, 1 << 20); break;
+		case O_STEPS: o.max_steps = num("--max-steps", optarg, 1, 1L << 40); break;
+		case O_EPOCHS: o.epochs = real("--epochs", optarg, 1e-9, 1e6); break;
+		case O_NEFT: o.neftune_alpha = real("--neftune-alpha", optarg, 0, 1e6); break;
+		case O_EVAL: o.eval_every = num("--eval-every", optarg, 1, 1L << 40); break;
+		case O_SAVE: o.save_every = num("--save-every", optarg, 0, 1L << 40); break;
+		case O_LOG: o.log_every = num("--log-every", optarg, 1, 1L << 40); break;
+		case O_THREADS: o.threads = (int)num("--threads", optarg, 1, 1024); break;
+		case O_PROGRESS: qt_verbosity = 3; break;
+		case O_QUIET: qt_verbosity = 1; break;
+		case O_HELP: usage(stdout, 0); break;
+		case O_VERSION: puts("lora-train (qlora-tools) " QT_VERSION); return 0;
+		default: usage(stderr, QT_EUSAGE);
+		}
+	}
+	if (!o.model_dir || !o.train_pack || !o.out_dir || optind != argc) {
+		fprintf(stderr, "%s: %s\n", qt_progname, optind != argc ? "unexpected operand"
+		        : "-m, --train and -o are required");
+		usage(stderr, QT_EUSAGE);
+	}
+	struct train_stats st;
+	struct qt_err err = { 0 };
+	if (train_run(&o, &st, &err) != QT_OK)
+		qt_die_err(&err);
+	qt_info(2, "%ld steps in %.1f s, %.1f trained tokens/s, final loss %.4f, eval loss %.4f, "
+	        "activation memory %.1f MiB", st.steps, st.seconds, st.tokens_per_s, st.final_loss,
+	        st.final_eval_loss, st.activation_bytes / 1048576.0);
+	return 0;
+}
