@@ -167,7 +167,7 @@ int chat_record_parse(const char *line, size_t len, const struct chat_record_opt
 	json_error_t je;
 	json_t *root = json_loadb(line, len, JSON_DECODE_ANY, &je);
 	if (!root)
-		return qt_err_set(err, QT_EDATA, "malformed JSON at byte %d: %s", je.position + 1,
+		return qt_err_set(err, QT_EDATA, "malformed JSON near byte %d: %s", je.position,
 		                  je.text);
 	c->json = root;
 	if (o->format == CHAT_FORMAT_TEXT) {

@@ -1,0 +1,3 @@
+. "$CASE_DIR/lib.sh"
+printf '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n\n{"messages":[]}\n' > in.jsonl
+run_bad  in.jsonl

@@ -1,0 +1,1 @@
+$EXEC_PREFIX tok-chatml -t t.json --max-len 0 x.jsonl

@@ -1,0 +1,1 @@
+$EXEC_PREFIX tok-chatml -t t.json --train-on users x.jsonl
