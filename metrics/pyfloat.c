@@ -43,13 +43,20 @@ static double pairwise(const double *a, size_t n)
 	return pairwise(a, n2) + pairwise(a + n2, n - n2);
 }
 
-#define NP_BUFSIZE 8192 /* numpy's default ufunc buffer: the reduction runs chunk by chunk */
+#define NP_BUFSIZE 8192 /* numpy 1.x default ufunc buffer: the reduction runs chunk by chunk */
 
-double py_np_mean(const double *a, size_t n)
+double py_mean(const double *a, size_t n, enum py_mean how)
 {
 	double s = 0.0;
-	for (size_t i = 0; i < n; i += NP_BUFSIZE)
-		s += pairwise(a + i, n - i < NP_BUFSIZE ? n - i : NP_BUFSIZE);
+	if (how == PY_MEAN_NAIVE) {
+		for (size_t i = 0; i < n; i++)
+			s += a[i];
+	} else if (how == PY_MEAN_NUMPY2) {
+		s += pairwise(a, n);
+	} else {
+		for (size_t i = 0; i < n; i += NP_BUFSIZE)
+			s += pairwise(a + i, n - i < NP_BUFSIZE ? n - i : NP_BUFSIZE);
+	}
 	return s / (double)n;
 }
 
