@@ -85,7 +85,8 @@ static int load_inputs(struct pk_store *s, char *const *inputs, int n_inputs, st
 	if (n_stdin > 1)
 		return qt_err_set(err, QT_EUSAGE, "standard input ('-') given more than once");
 	/* A record of n tokens takes at least 5n + 4 bytes: reserve that much up front. */
-	if (bytes / 5 > 0 && !(s->ids = grow(NULL, &s->cap_tok, bytes / 5, 4)))
+	if (bytes / 5 > 0 && (!(s->ids = grow(NULL, &s->cap_tok, bytes / 5, 4)) ||
+	                      !(s->mask = grow(NULL, &s->cap_mask, bytes / 5, 1))))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	struct qt_progress pr;
 	qt_progress_begin(&pr, "samples", 0);
@@ -435,7 +436,9 @@ int packer_run(const struct packer_opts *o, char *const *inputs, int n_inputs,
 	memset(&train, 0, sizeof train);
 	memset(&val, 0, sizeof val);
 	uint64_t *keep = NULL, n_keep = 0, n_val = 0;
+	double t0 = qt_now();
 	rc = load_inputs(&s, inputs, n_inputs, err);
+	double t1 = qt_now();
 	st->n_samples_in = s.n;
 	st->n_tokens_in = s.n_tok;
 	if (rc == QT_OK && s.n == 0)
@@ -476,8 +479,11 @@ int packer_run(const struct packer_opts *o, char *const *inputs, int n_inputs,
 		                "--seq-len or use --long truncate|split",
 		                train.n_blocks == 0 ? "training" : "validation", o->seq_len, shortest);
 	}
+	double t2 = qt_now();
 	if (rc == QT_OK)
 		rc = pk_write_outputs(o, &s, &train, &val, st, err);
+	qt_info(4, "timings: read %.3f s, dedup+shuffle+plan %.3f s, write %.3f s",
+	        t1 - t0, t2 - t1, qt_now() - t2);
 	pk_plan_free(&train);
 	pk_plan_free(&val);
 	pk_store_free(&s);

@@ -175,6 +175,7 @@ static int write_file(const char *name, const struct pack_header *h0, const stru
 	int st = qt_out_open(&out, name, err);
 	if (st != QT_OK)
 		return st;
+	setvbuf(out.fp, NULL, _IOFBF, 1 << 20);  /* before the first write: fewer syscalls */
 	struct pack_writer w;
 	st = pack_writer_open(&w, out.fp, name, &h, err);
 	struct packer_out_stats dummy;

@@ -16,7 +16,7 @@
 #include "formats/packer.h"
 
 static const char synopsis[] =
-	"usage: pack [-q] [--progress] [--cross-doc-attention] [--long drop|truncate|split]\n"
+	"usage: pack [-qv] [--progress] [--cross-doc-attention] [--long drop|truncate|split]\n"
 	"            [--max-blocks n] [--mode pack|pad|concat] [--no-dedup] [--no-shuffle]\n"
 	"            [--seed n] [--seq-len n] [--shard-blocks n] [--val fraction]\n"
 	"            [--val-count n] [--val-out file] -o file [file.tok ...]\n"
@@ -48,6 +48,7 @@ static void usage(FILE *fp, int status)
 		      "      --info file.pack     print header, counts and statistics\n"
 		      "      --cat file.pack      print one JSON line per block\n"
 		      "  -q, --quiet              no summary;  --progress: progress on stderr\n"
+		      "  -v, --verbose            also timings of each stage\n"
 		      "  -h, --help               this help;   --version: the version\n", fp);
 	exit(status);
 }
@@ -63,7 +64,7 @@ static void usage_error(const char *fmt, const char *arg)
 enum {
 	OPT_SEQ_LEN = 256, OPT_MODE, OPT_CROSS, OPT_LONG, OPT_SEED, OPT_NO_SHUFFLE, OPT_DEDUP,
 	OPT_NO_DEDUP, OPT_VAL, OPT_VAL_COUNT, OPT_VAL_OUT, OPT_MAX_BLOCKS, OPT_SHARD_BLOCKS,
-	OPT_INFO, OPT_CAT, OPT_PROGRESS, OPT_VERSION,
+	OPT_INFO, OPT_CAT, OPT_PROGRESS, OPT_VERSION, OPT_VERBOSE = 'v',
 };
 
 static const struct option longopts[] = {
@@ -85,6 +86,7 @@ static const struct option longopts[] = {
 	{ "cat",                 required_argument, NULL, OPT_CAT          },
 	{ "quiet",               no_argument,       NULL, 'q'              },
 	{ "progress",            no_argument,       NULL, OPT_PROGRESS     },
+	{ "verbose",             no_argument,       NULL, 'v'              },
 	{ "help",                no_argument,       NULL, 'h'              },
 	{ "version",             no_argument,       NULL, OPT_VERSION      },
 	{ NULL, 0, NULL, 0 },
@@ -123,7 +125,7 @@ int main(int argc, char **argv)
 	qt_set_progname(argv[0]);
 	qt_progress_auto();
 	packer_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qhv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':              o.out = optarg; break;
 		case OPT_SEQ_LEN:      o.seq_len = (uint32_t)count_arg("--seq-len", optarg, 1,
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
 		case OPT_INFO:         info = optarg; break;
 		case OPT_CAT:          cat = optarg; break;
 		case 'q':              qt_verbosity = 1; break;
+		case OPT_VERBOSE:      qt_verbosity = 4; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;
 		case 'h':              usage(stdout, 0); break;
 		case OPT_VERSION:      printf("pack (qlora-tools) %s\n", QT_VERSION); return 0;
