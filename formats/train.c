@@ -154,20 +154,29 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	         o->rank, o->alpha, o->rslora ? "true" : "false",
 	         strcmp(o->targets, "all-linear") ? list : all);
 	struct adapter_config cfg;
-	if ((rc = adapter_config_parse(&cfg, cfg_json, strlen(cfg_json), "options", err)))
-		goto out;
 	struct adapter_dims dims = llama_adapter_dims(&m.cfg);
-	rc = adapter_init(&s.lora, &cfg, &dims, err);
-	if (!rc) rc = adapter_init(&s.grad, &cfg, &dims, err);
-	if (!rc) rc = adapter_init(&s.m1, &cfg, &dims, err);
-	if (!rc) rc = adapter_init(&s.m2, &cfg, &dims, err);
-	adapter_config_free(&cfg);
+	if (o->init_adapter) {
+		/* Start from a given adapter: its config decides modules, ranks and scalings. */
+		if ((rc = adapter_load(&s.lora, o->init_adapter, &dims, err)))
+			goto out;
+		rc = adapter_init(&s.grad, &s.lora.cfg, &dims, err);
+	} else {
+		if ((rc = adapter_config_parse(&cfg, cfg_json, strlen(cfg_json), "options", err)))
+			goto out;
+		rc = adapter_init(&s.lora, &cfg, &dims, err);
+		if (!rc) rc = adapter_init(&s.grad, &cfg, &dims, err);
+		adapter_config_free(&cfg);
+		if (!rc) init_lora(&s.lora, o->seed);
+	}
+	if (!rc) rc = adapter_init(&s.m1, &s.lora.cfg, &dims, err);
+	if (!rc) rc = adapter_init(&s.m2, &s.lora.cfg, &dims, err);
 	if (rc)
 		goto out;
-	init_lora(&s.lora, o->seed);
 	int T = (int)tr.h.seq_len, Tv = has_val ? (int)va.h.seq_len : 0;
-	int Tmax = T > Tv ? T : Tv;
-	ws = llama_train_ws_new(&m, Tmax, o->rank);
+	int Tmax = T > Tv ? T : Tv, rmax = 1;
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
+		rmax = s.lora.lora[i].r > rmax ? s.lora.lora[i].r : rmax;
+	ws = llama_train_ws_new(&m, Tmax, rmax);
 	s.ids = malloc((size_t)Tmax * 4);
 	s.pos = malloc((size_t)Tmax * 4);
 	s.seg = malloc((size_t)Tmax * 4);

@@ -24,6 +24,8 @@ struct train_opts {
 	const char *val_pack;       /* NULL: no evaluation */
 	const char *out_dir;
 	const char *targets;        /* "all-linear" or a comma list of q_proj,k_proj,... */
+	const char *init_adapter;   /* NULL: PEFT's seeded init; else start from this adapter dir
+	                               (its config replaces targets, rank, alpha, rslora) */
 	int         rank;
 	double      alpha;
 	int         rslora;

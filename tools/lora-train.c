@@ -13,8 +13,9 @@
 
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"
-	"           [--target all-linear|list] [--rank r] [--alpha a] [--rslora] [--seed n]\n"
-	"           [--lr x] [--schedule constant|linear|cosine|constant-with-warmup]\n"
+	"           [--init-adapter dir] [--target all-linear|list] [--rank r] [--alpha a]\n"
+	"           [--rslora] [--seed n] [--lr x]\n"
+	"           [--schedule constant|linear|cosine|constant-with-warmup]\n"
 	"           [--warmup-steps n | --warmup-ratio x] [--weight-decay x] [--adam-beta1 x]\n"
 	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
@@ -39,13 +40,15 @@ static void bad(const char *what, const char *arg)
 
 enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
-       O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
+       O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION,
+       O_INIT };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
 	{ "output",        required_argument, NULL, 'o'       },
 	{ "train",         required_argument, NULL, O_TRAIN   },
 	{ "val",           required_argument, NULL, O_VAL     },
+	{ "init-adapter",  required_argument, NULL, O_INIT    },
 	{ "target",        required_argument, NULL, O_TARGET  },
 	{ "rank",          required_argument, NULL, O_RANK    },
 	{ "alpha",         required_argument, NULL, O_ALPHA   },
@@ -111,6 +114,7 @@ int main(int argc, char **argv)
 		case 'o': o.out_dir = optarg; break;
 		case O_TRAIN: o.train_pack = optarg; break;
 		case O_VAL: o.val_pack = optarg; break;
+		case O_INIT: o.init_adapter = optarg; break;
 		case O_TARGET: o.targets = optarg; break;
 		case O_RANK: o.rank = (int)num("--rank", optarg, 1, 4096); break;
 		case O_ALPHA: o.alpha = real("--alpha", optarg, 1e-9, 1e9); break;
