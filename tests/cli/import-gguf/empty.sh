@@ -1,0 +1,6 @@
+: > bad.gguf
+$EXEC_PREFIX import-gguf -o out bad.gguf
+rc=$?
+[ -e out ] && echo "output left behind"
+ls | grep -q '\.tmp\.' && echo "temporary left behind"
+exit $rc

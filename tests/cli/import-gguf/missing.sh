@@ -1,0 +1,5 @@
+$EXEC_PREFIX import-gguf -o out nosuch.gguf
+rc=$?
+[ -e out ] && echo "output left behind"
+ls | grep -q tmp && echo "temporary left behind"
+exit $rc

@@ -1,0 +1,1 @@
+$EXEC_PREFIX import-gguf -o out

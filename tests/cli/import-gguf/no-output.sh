@@ -1,0 +1,1 @@
+$EXEC_PREFIX import-gguf "$QT_TEST_SRCDIR/data/gguf/tiny-llama.gguf"
