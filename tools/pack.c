@@ -16,10 +16,10 @@
 #include "formats/packer.h"
 
 static const char synopsis[] =
-	"usage: pack [-qv] [--progress] [--cross-doc-attention] [--long drop|truncate|split]\n"
-	"            [--max-blocks n] [--mode pack|pad|concat] [--no-dedup] [--no-shuffle]\n"
-	"            [--seed n] [--seq-len n] [--shard-blocks n] [--val fraction]\n"
-	"            [--val-count n] [--val-out file] -o file [file.tok ...]\n"
+	"usage: pack [-qv] [--progress] [--cross-doc-attention] [--dedup | --no-dedup]\n"
+	"            [--long drop|truncate|split] [--max-blocks n] [--mode pack|pad|concat]\n"
+	"            [--no-shuffle] [--seed n] [--seq-len n] [--shard-blocks n]\n"
+	"            [--val fraction] [--val-count n] [--val-out file] -o file [file.tok ...]\n"
 	"       pack --info file.pack\n"
 	"       pack --cat file.pack\n";
 
