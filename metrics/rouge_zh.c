@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/io.h"
 #include "common/jsonl.h"
@@ -244,6 +245,49 @@ static void write_per_sample(FILE *fp, const struct set *st, const struct chatgl
 	}
 }
 
+/*
+ * Output that is atomic for regular files (common/io.h) but written in place when the path
+ * already exists as something else (a symlink such as /dev/stdout, a device, a FIFO): renaming a temporary file over a
+ * device node would replace it.
+ */
+struct out {
+	struct qt_out q;
+	FILE         *direct;
+	const char   *path;
+};
+
+static int out_open(struct out *o, const char *path, struct qt_err *err)
+{
+	struct stat sb;
+	memset(o, 0, sizeof *o);
+	o->path = path;
+	if (strcmp(path, "-") && lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		o->direct = fopen(path, "w");
+		return o->direct ? QT_OK : qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+	}
+	return qt_out_open(&o->q, path, err);
+}
+
+static FILE *out_fp(struct out *o) { return o->direct ? o->direct : o->q.fp; }
+
+static int out_commit(struct out *o, struct qt_err *err)
+{
+	if (!o->direct)
+		return qt_out_commit(&o->q, err);
+	int bad = ferror(o->direct);
+	bad |= fclose(o->direct) != 0;
+	o->direct = NULL;
+	return bad ? qt_err_set(err, QT_EIO, "%s: write error:", o->path) : QT_OK;
+}
+
+static void out_abort(struct out *o)
+{
+	if (o->direct)
+		fclose(o->direct);
+	o->direct = NULL;
+	qt_out_abort(&o->q);
+}
+
 static int fail_message(const struct rouge_zh_opts *o, const struct set *st, size_t i, int fail,
                         struct qt_err *err)
 {
@@ -317,26 +361,27 @@ int rouge_zh_run(const struct rouge_zh_opts *o, struct qt_err *err)
 		mean[k] = py_mean(col, st.n, o->mean);
 	}
 	/* both outputs are complete in their temporary files before either is renamed */
-	struct qt_out ps = { 0 }, out = { 0 };
-	if (o->per_sample && (rc = qt_out_open(&ps, o->per_sample, err)))
+	struct out ps = { 0 }, out = { 0 };
+	if (o->per_sample && (rc = out_open(&ps, o->per_sample, err)))
 		goto out;
-	if ((rc = qt_out_open(&out, o->output, err))) {
-		qt_out_abort(&ps);
+	if ((rc = out_open(&out, o->output, err))) {
+		out_abort(&ps);
 		goto out;
 	}
 	if (o->per_sample)
-		write_per_sample(ps.fp, &st, res);
-	fputc('{', out.fp);
-	put_num(out.fp, "rouge-1", mean[0], ", ");
-	put_num(out.fp, "rouge-2", mean[1], ", ");
-	put_num(out.fp, "rouge-l", mean[2], ", ");
-	put_num(out.fp, "bleu-4", mean[3], ", ");
-	fprintf(out.fp, "\"n\": %zu}\n", st.n);
-	if (o->per_sample && (rc = qt_out_commit(&ps, err))) {
-		qt_out_abort(&out);
+		write_per_sample(out_fp(&ps), &st, res);
+	FILE *fp = out_fp(&out);
+	fputc('{', fp);
+	put_num(fp, "rouge-1", mean[0], ", ");
+	put_num(fp, "rouge-2", mean[1], ", ");
+	put_num(fp, "rouge-l", mean[2], ", ");
+	put_num(fp, "bleu-4", mean[3], ", ");
+	fprintf(fp, "\"n\": %zu}\n", st.n);
+	if (o->per_sample && (rc = out_commit(&ps, err))) {
+		out_abort(&out);
 		goto out;
 	}
-	if ((rc = qt_out_commit(&out, err)))
+	if ((rc = out_commit(&out, err)))
 		goto out;
 	qt_info(3, "%zu samples: read %.3f s, dictionary %.3f s, scoring %.3f s (%d threads)",
 	        st.n, t1 - t0, t2 - t1, t3 - t2, nt);

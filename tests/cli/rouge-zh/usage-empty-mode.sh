@@ -1,0 +1,1 @@
+$EXEC_PREFIX rouge-zh --empty maybe "$CASE_DIR/examples.jsonl"

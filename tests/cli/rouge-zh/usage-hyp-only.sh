@@ -1,0 +1,2 @@
+# --hyp without --ref.
+$EXEC_PREFIX rouge-zh --hyp "$CASE_DIR/hyp.txt"
