@@ -165,7 +165,7 @@ int chat_record_parse(const char *line, size_t len, const struct chat_record_opt
 	chat_conv_reset(c);
 	*empty = 0;
 	json_error_t je;
-	json_t *root = json_loadb(line, len, JSON_DECODE_ANY, &je);
+	json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (!root)
 		return qt_err_set(err, QT_EDATA, "malformed JSON near byte %d: %s", je.position,
 		                  je.text);
