@@ -20,7 +20,7 @@
 #include "formats/safetensors.h"
 #include "kernels/matmul.h"
 
-#define CHUNK (1u << 18) /* elements per conversion task */
+#include <cblas.h>
 
 /* One output tensor and where its values come from. */
 struct src {
@@ -194,128 +194,118 @@ static int cmp_str(const void *a, const void *b)
 
 /* ---- per-tensor work ---- */
 
-struct conv {
-	const void   *in;
-	enum qt_dtype in_dt;
-	float        *f32;
-	void         *out;
-	enum qt_dtype out_dt;
-	size_t        n;
+/*
+ * A tensor is processed in bands of whole rows (about BAND elements each), one pool task per
+ * band, in a single pass: widen the band to f32 (or dequantize NF4), add every adapter's rows of
+ * f * B @ A with a single-threaded sgemm, round to the output dtype. OpenBLAS's own threads are
+ * turned off meanwhile: on few cores their spin-waiting took a third of the time.
+ */
+#define BAND (1u << 17)
+
+struct band_job {
+	struct job             *j;
+	struct src             *s;
+	const struct nf4_weight *w;    /* NF4 source, or NULL */
+	int64_t                 rows, cols, rows_per_band;
 };
 
-static void to_f32_chunk(void *ctx, size_t c, int w)
+static void widen(const void *in, enum qt_dtype dt, float *out, size_t n)
 {
-	struct conv *v = ctx;
-	size_t i0 = c * CHUNK, n = v->n - i0 < CHUNK ? v->n - i0 : CHUNK;
-	(void)w;
-	if (v->in_dt == QT_DTYPE_F32)
-		memcpy(v->f32 + i0, (const float *)v->in + i0, n * 4);
-	else if (v->in_dt == QT_DTYPE_BF16)
-		qt_bf16_to_f32_row((const uint16_t *)v->in + i0, v->f32 + i0, n);
+	if (dt == QT_DTYPE_F32)
+		memcpy(out, in, n * 4);  /* little-endian host */
+	else if (dt == QT_DTYPE_BF16)
+		qt_bf16_to_f32_row(in, out, n);
 	else
-		qt_f16_to_f32_row((const uint16_t *)v->in + i0, v->f32 + i0, n);
+		qt_f16_to_f32_row(in, out, n);
 }
 
-static void from_f32_chunk(void *ctx, size_t c, int w)
+static void narrow(const float *in, enum qt_dtype dt, void *out, size_t n)
 {
-	struct conv *v = ctx;
-	size_t i0 = c * CHUNK, n = v->n - i0 < CHUNK ? v->n - i0 : CHUNK;
-	(void)w;
-	if (v->out_dt == QT_DTYPE_F32)
-		memcpy((float *)v->out + i0, v->f32 + i0, n * 4);
-	else if (v->out_dt == QT_DTYPE_BF16)
-		qt_f32_to_bf16_row(v->f32 + i0, (uint16_t *)v->out + i0, n);
+	if (dt == QT_DTYPE_F32)
+		memcpy(out, in, n * 4);
+	else if (dt == QT_DTYPE_BF16)
+		qt_f32_to_bf16_row(in, out, n);
 	else
-		qt_f32_to_f16_row(v->f32 + i0, (uint16_t *)v->out + i0, n);
+		qt_f32_to_f16_row(in, out, n);
 }
 
-static int finish(struct job *j, struct src *s, const void **data);
-
-struct nf4_rows {
-	const struct nf4_weight *w;
-	float                   *out;
-	int64_t                  rows_per_task;
-	enum qt_dtype            dt;
-};
-
-/* Dequantizes one band of rows, then rounds to the quant_state dtype as dequantize_4bit's
- * output tensor does. */
-static void nf4_band(void *ctx, size_t i, int worker)
+static void band(void *ctx, size_t i, int worker)
 {
-	struct nf4_rows *b = ctx;
-	int64_t r0 = (int64_t)i * b->rows_per_task, r1 = r0 + b->rows_per_task;
-	if (r1 > b->w->state.rows)
-		r1 = b->w->state.rows;
-	float *o = b->out + (size_t)r0 * (size_t)b->w->state.cols;
-	size_t n = (size_t)(r1 - r0) * (size_t)b->w->state.cols;
+	struct band_job *b = ctx;
+	struct job *j = b->j;
+	struct src *s = b->s;
+	int64_t r0 = (int64_t)i * b->rows_per_band, r1 = r0 + b->rows_per_band;
+	if (r1 > b->rows)
+		r1 = b->rows;
+	size_t off = (size_t)r0 * (size_t)b->cols, n = (size_t)(r1 - r0) * (size_t)b->cols;
+	float *f = j->f32 + off;
 	(void)worker;
-	nf4_weight_rows(b->w, r0, r1, o);
-	if (b->dt == QT_DTYPE_BF16)
-		for (size_t k = 0; k < n; k++)
-			o[k] = qt_bf16_to_f32(qt_f32_to_bf16(o[k]));
-	else if (b->dt == QT_DTYPE_F16)
-		for (size_t k = 0; k < n; k++)
-			o[k] = qt_f16_to_f32(qt_f32_to_f16(o[k]));
-}
-
-static int produce_nf4(struct job *j, struct src *s, const void **data, struct qt_err *err)
-{
-	struct nf4_weight w;
-	int st = nf4_weight_load(&j->set, s->nf4, &w, err);
-	if (st)
-		return st;
-	int64_t cols = w.state.cols > 0 ? w.state.cols : 1;
-	int64_t per = (int64_t)CHUNK / cols > 0 ? (int64_t)CHUNK / cols : 1;
-	struct nf4_rows b = { &w, j->f32, per, s->in_dt };
-	qt_pool_for(j->o->n_threads, (size_t)((w.state.rows + per - 1) / per), nf4_band, &b);
-	nf4_weight_free(&w);
-	return finish(j, s, data);
+	if (b->w) {
+		/* dequantize_4bit: f32(code * absmax), returned in the quant_state dtype */
+		nf4_weight_rows(b->w, r0, r1, f);
+		if (s->in_dt == QT_DTYPE_BF16)
+			for (size_t k = 0; k < n; k++)
+				f[k] = qt_bf16_to_f32(qt_f32_to_bf16(f[k]));
+		else if (s->in_dt == QT_DTYPE_F16)
+			for (size_t k = 0; k < n; k++)
+				f[k] = qt_f16_to_f32(qt_f32_to_f16(f[k]));
+	} else {
+		widen((const char *)s->t->data + off * qt_dtype_size(s->in_dt), s->in_dt, f, n);
+	}
+	for (int k = 0; s->layer >= 0 && k < j->n_ad; k++) {
+		int kk = j->o->unmerge ? j->n_ad - 1 - k : k;
+		const struct adapter *a = &j->ad[kk];
+		if (s->layer >= a->dims.n_layers)
+			continue;
+		const struct adapter_lora *p = adapter_at(a, s->layer, s->module);
+		if (!p->r)
+			continue;
+		float fac = (float)(j->o->scale[kk] * p->scaling) * (j->o->unmerge ? -1.0f : 1.0f);
+		/* rows [r0, r1) of W (out, in) += fac * B (out, r) @ A (r, in): the dx += dout @ W
+		 * form of kernels/matmul.h with T = r1 - r0, OC = r, C = in */
+		linear_backward_x_fast(f, p->B + (size_t)r0 * p->r, p->A, (int)(r1 - r0), p->in, p->r,
+		                       fac);
+	}
+	narrow(f, s->out_dt, (char *)j->outbuf + off * qt_dtype_size(s->out_dt), n);
 }
 
 /* The bytes of tensor s as written: either the mapped input itself, or j->outbuf. */
 static int produce(struct job *j, struct src *s, const void **data, struct qt_err *err)
 {
-	const struct st_tensor *t = s->t;
-	j->st.bytes_read += s->nf4 ? s->nf4_bytes : t->size;
-	if (s->nf4)
-		return produce_nf4(j, s, data, err);
-	if (s->layer < 0 && s->out_dt == s->in_dt) {
-		*data = t->data;  /* copied bit for bit */
+	j->st.bytes_read += s->nf4 ? s->nf4_bytes : s->t->size;
+	if (!s->nf4 && s->layer < 0 && s->out_dt == s->in_dt) {
+		*data = s->t->data;  /* copied bit for bit */
 		return QT_OK;
 	}
-	if (!qt_dtype_is_float(s->in_dt) || s->in_dt == QT_DTYPE_F64) {
+	if (!s->nf4 && (!qt_dtype_is_float(s->in_dt) || s->in_dt == QT_DTYPE_F64))
 		return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": cannot convert %s to %s",
-		                  j->o->base_dir, t->name, qt_dtype_name(s->in_dt),
+		                  j->o->base_dir, s->name, qt_dtype_name(s->in_dt),
 		                  qt_dtype_name(s->out_dt));
+	struct nf4_weight w;
+	struct band_job b = { j, s, NULL, 1, (int64_t)s->n_elem, 1 };
+	if (s->n_dims == 2)
+		b.rows = s->shape[0], b.cols = s->shape[1];
+	if (s->nf4) {
+		int st = nf4_weight_load(&j->set, s->nf4, &w, err);
+		if (st)
+			return st;
+		b.w = &w;
 	}
-	struct conv v = { t->data, s->in_dt, j->f32, j->outbuf, s->out_dt, s->n_elem };
-	qt_pool_for(j->o->n_threads, (s->n_elem + CHUNK - 1) / CHUNK, to_f32_chunk, &v);
-	return finish(j, s, data);
-}
-
-/* Adds the adapters' deltas to j->f32 (s's values in f32) and converts to the output dtype. */
-static int finish(struct job *j, struct src *s, const void **data)
-{
-	struct conv v = { NULL, s->in_dt, j->f32, j->outbuf, s->out_dt, s->n_elem };
-	size_t n_chunks = (s->n_elem + CHUNK - 1) / CHUNK;
-	if (s->layer >= 0) {
-		int in = (int)s->shape[1], out = (int)s->shape[0];
-		for (int k = 0; k < j->n_ad; k++) {
-			int kk = j->o->unmerge ? j->n_ad - 1 - k : k;
-			const struct adapter *a = &j->ad[kk];
-			if (s->layer >= a->dims.n_layers)
-				continue;
-			const struct adapter_lora *p = adapter_at(a, s->layer, s->module);
-			if (!p->r)
-				continue;
-			float f = (float)(j->o->scale[kk] * p->scaling) * (j->o->unmerge ? -1.0f : 1.0f);
-			/* W (out, in) += f * B (out, r) @ A (r, in): the dx += dout @ W form of
-			 * kernels/matmul.h with T = out, OC = r, C = in */
-			linear_backward_x_fast(j->f32, p->B, p->A, out, in, p->r, f);
-		}
-		j->st.n_merged++;
+	if (b.cols == 0 || b.rows == 0) {
+		if (s->nf4)
+			nf4_weight_free(&w);
+		*data = j->outbuf;
+		return QT_OK;
 	}
-	qt_pool_for(j->o->n_threads, n_chunks, from_f32_chunk, &v);
+	b.rows_per_band = (int64_t)BAND / b.cols > 0 ? (int64_t)BAND / b.cols : 1;
+	if (s->n_dims != 2) {  /* not a matrix: treat as one row cut into pieces */
+		b.rows = (int64_t)s->n_elem, b.cols = 1, b.rows_per_band = BAND;
+	}
+	qt_pool_for(j->o->n_threads, (size_t)((b.rows + b.rows_per_band - 1) / b.rows_per_band),
+	            band, &b);
+	if (s->nf4)
+		nf4_weight_free(&w);
+	j->st.n_merged += s->layer >= 0;
 	*data = j->outbuf;
 	return QT_OK;
 }
@@ -597,8 +587,11 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
 		st = err ? err->status : QT_ECANTCREAT;
 		goto out;
 	}
-	if ((st = write_weights(&j, err)) || (st = write_config(&j, j.st.out_dtype, err)) ||
-	    (st = copy_files(&j, err)))
+	int blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);  /* the bands are the parallelism (see band()) */
+	st = write_weights(&j, err);
+	openblas_set_num_threads(blas_threads);
+	if (st || (st = write_config(&j, j.st.out_dtype, err)) || (st = copy_files(&j, err)))
 		goto out;
 	if ((st = qt_dir_commit(j.tmp, o->out_dir, err)))
 		goto out;
