@@ -13,10 +13,22 @@
 
 /* ---- character classes ---- */
 
+/* Numbers of Unicode 16 and 17 (Rust's char::is_numeric in tokenizers 0.23.3) that utf8proc
+ * 2.8 (Unicode 15) does not know. */
+static const uint32_t new_numeric[][2] = {
+	{ 0x10D40, 0x10D49 }, { 0x116D0, 0x116E3 }, { 0x11BF0, 0x11BF9 }, { 0x11DE0, 0x11DE9 },
+	{ 0x16130, 0x16139 }, { 0x16D70, 0x16D79 }, { 0x16FF4, 0x16FF6 }, { 0x1CCF0, 0x1CCF9 },
+	{ 0x1E5F1, 0x1E5FA },
+};
+
 int tk_is_numeric(uint32_t c)
 {
 	if (c < 0x80)
 		return c >= '0' && c <= '9';
+	if (c >= 0x10D40)
+		for (size_t i = 0; i < sizeof new_numeric / sizeof *new_numeric; i++)
+			if (c >= new_numeric[i][0] && c <= new_numeric[i][1])
+				return 1;
 	utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
 	return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
@@ -48,6 +60,38 @@ int tk_is_word(uint32_t c)
 }
 
 /* ---- NFC ---- */
+
+/* Characters with a combining class, a canonical decomposition or a composition in utf8proc's
+ * Unicode 15 that HF's NFC (unicode-normalization-alignments, Unicode 9.0 tables) does not
+ * know: HF leaves them alone and they behave as plain starters, so NFC runs separately on
+ * the text between them (found by probing every such code point through HF's NFC/NFD). */
+static const uint32_t hf_unknown[][2] = {
+	{ 0x7FD, 0x7FD }, { 0x898, 0x89F }, { 0x8CA, 0x8D3 }, { 0x9FE, 0x9FE }, { 0xC3C, 0xC3C },
+	{ 0xD3B, 0xD3C }, { 0xEBA, 0xEBA }, { 0x1715, 0x1715 }, { 0x1ABF, 0x1ACE },
+	{ 0x1DF6, 0x1DFA }, { 0xA82C, 0xA82C }, { 0x10D24, 0x10D27 }, { 0x10EAB, 0x10EAC },
+	{ 0x10EFD, 0x10EFF }, { 0x10F46, 0x10F50 }, { 0x10F82, 0x10F85 }, { 0x11070, 0x11070 },
+	{ 0x1133B, 0x1133B }, { 0x1145E, 0x1145E }, { 0x11839, 0x1183A }, { 0x11930, 0x11930 },
+	{ 0x11935, 0x11935 }, { 0x11938, 0x11938 }, { 0x1193D, 0x1193E }, { 0x11943, 0x11943 },
+	{ 0x119E0, 0x119E0 }, { 0x11A34, 0x11A34 }, { 0x11A47, 0x11A47 }, { 0x11A99, 0x11A99 },
+	{ 0x11D42, 0x11D42 }, { 0x11D44, 0x11D45 }, { 0x11D97, 0x11D97 }, { 0x11F41, 0x11F42 },
+	{ 0x16FF0, 0x16FF1 }, { 0x1E08F, 0x1E08F }, { 0x1E130, 0x1E136 }, { 0x1E2AE, 0x1E2AE },
+	{ 0x1E2EC, 0x1E2EF }, { 0x1E4EC, 0x1E4EF },
+};
+
+static int is_hf_unknown(uint32_t c)
+{
+	size_t lo = 0, hi = sizeof hf_unknown / sizeof *hf_unknown;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (c < hf_unknown[m][0])
+			hi = m;
+		else if (c > hf_unknown[m][1])
+			lo = m + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
 
 #define NCP 0x110000
 static uint8_t *nfc_busy; /* bit set: NFC may change text containing this code point */
@@ -111,13 +155,53 @@ static char *nfc_map(const char *p, size_t n, size_t *outn)
 	return (char *)dst;
 }
 
+/* HF's NFC: utf8proc's between the characters HF does not know, which are kept as they are.
+ * A malloc'd string, or NULL. */
+static char *nfc_hf(const char *p, size_t n, size_t *outn)
+{
+	size_t seg = 0, o = 0, cap = n * 3 + 16;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i <= n;) {
+		size_t l = 1;
+		uint32_t c = i < n && (unsigned char)p[i] >= 0x80 ?
+		             tk_utf8_next((const unsigned char *)p + i, &l) : 0;
+		if (i < n && !is_hf_unknown(c)) {
+			i += l;
+			continue;
+		}
+		if (i > seg) {
+			size_t m;
+			char *d = nfc_map(p + seg, i - seg, &m);
+			if (!d || o + m + 4 > cap) { /* NFC grows UTF-8 by at most 3x */
+				free(d);
+				free(out);
+				return NULL;
+			}
+			memcpy(out + o, d, m);
+			o += m;
+			free(d);
+		}
+		if (i < n) {
+			memcpy(out + o, p + i, l);
+			o += l;
+		}
+		i += l;
+		seg = i;
+	}
+	out[o] = 0;
+	*outn = o;
+	return out;
+}
+
 const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn)
 {
 	*outn = n;
 	if (!s->t->nfc || nfc_quick(p, n))
 		return p;
 	size_t m;
-	char *d = nfc_map(p, n, &m);
+	char *d = nfc_hf(p, n, &m);
 	char *a = d ? tk_arena_alloc(s, m + 1) : NULL;
 	if (!a) {
 		free(d);
@@ -133,7 +217,7 @@ const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *
 char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_t *outn)
 {
 	if (t && t->nfc)
-		return nfc_map(p, n, outn);
+		return nfc_hf(p, n, outn);
 	char *d = malloc(n + 1);
 	if (d) {
 		memcpy(d, p, n);

@@ -19,6 +19,19 @@
                    "\\x{202F}\\x{205F}\\x{3000}"
 #define ONIG_WORD  "\\p{L}\\p{M}\\p{N}\\p{Pc}"
 #define ONIG_HEX   "0-9a-fA-F"
+/* Letters and numbers of Unicode 15 and 16 that Oniguruma 6.9.10 (tokenizers 0.23.3) has and
+ * PCRE2 10.42 (Unicode 14) lacks, added to \p{L} and \p{N} (found by classifying every code
+ * point with both engines). */
+#define ONIG_L_NEW "\\x{1C89}-\\x{1C8A}\\x{A7CB}-\\x{A7CD}\\x{A7DA}-\\x{A7DC}\\x{105C0}-\\x{105F3}" \
+	"\\x{10D4A}-\\x{10D65}\\x{10D6F}-\\x{10D85}\\x{10EC2}-\\x{10EC4}\\x{1123F}-\\x{11240}" \
+	"\\x{11380}-\\x{11389}\\x{1138B}\\x{1138E}\\x{11390}-\\x{113B5}\\x{113B7}\\x{113D1}\\x{113D3}" \
+	"\\x{11BC0}-\\x{11BE0}\\x{11F02}\\x{11F04}-\\x{11F10}\\x{11F12}-\\x{11F33}\\x{1342F}" \
+	"\\x{13441}-\\x{13446}\\x{13460}-\\x{143FA}\\x{16100}-\\x{1611D}\\x{16D40}-\\x{16D6C}" \
+	"\\x{18CFF}\\x{1B132}\\x{1B155}\\x{1DF25}-\\x{1DF2A}\\x{1E030}-\\x{1E06D}\\x{1E4D0}-\\x{1E4EB}" \
+	"\\x{1E5D0}-\\x{1E5ED}\\x{1E5F0}\\x{2B739}\\x{2EBF0}-\\x{2EE5D}\\x{31350}-\\x{323AF}"
+#define ONIG_N_NEW "\\x{10D40}-\\x{10D49}\\x{116D0}-\\x{116E3}\\x{11BF0}-\\x{11BF9}\\x{11F50}-\\x{11F59}" \
+	"\\x{16130}-\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}" \
+	"\\x{1E4F0}-\\x{1E4F9}\\x{1E5F1}-\\x{1E5FA}"
 
 struct sbuf { char *p; size_t n, cap; int oom; };
 
@@ -41,8 +54,9 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 
 static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
-/* Translates \s \S \h \H \w \W to explicit classes; everything else is copied. Returns 0, or
- * -1 with msg for an escape PCRE2 cannot express in that position. */
+/* Translates \s \S \h \H \w \W to explicit classes and widens \p{L} \p{N} to Oniguruma's
+ * Unicode version; everything else is copied. Returns 0, or -1 with msg for an escape PCRE2
+ * cannot express in that position. */
 static int translate(const char *pat, size_t len, struct sbuf *o, char *msg, size_t msgsz)
 {
 	int in_class = 0;
@@ -53,6 +67,16 @@ static int translate(const char *pat, size_t len, struct sbuf *o, char *msg, siz
 			const char *cls = e == 's' || e == 'S' ? ONIG_SPACE :
 			                  e == 'h' || e == 'H' ? ONIG_HEX :
 			                  e == 'w' || e == 'W' ? ONIG_WORD : NULL;
+			if (e == 'p' && i + 3 < len && pat[i + 1] == '{' && pat[i + 3] == '}' &&
+			    (pat[i + 2] == 'L' || pat[i + 2] == 'N')) {
+				if (!in_class)
+					sb_str(o, "[");
+				sb_str(o, pat[i + 2] == 'L' ? "\\p{L}" ONIG_L_NEW : "\\p{N}" ONIG_N_NEW);
+				if (!in_class)
+					sb_str(o, "]");
+				i += 3;
+				continue;
+			}
 			if (!cls) {
 				char two[2] = { '\\', e };
 				sb_add(o, two, 2);

@@ -102,6 +102,15 @@ ODD = [
     "日本語のテキスト、カタカナ、ひらがな。", "İstanbul ı", "ß ẞ", "ﬁ ﬂ", "Å Å",
 ]
 
+# Characters whose Unicode version matters: combining marks newer than HF's NFC tables
+# (Unicode 9), letters and digits newer than PCRE2 10.42 or utf8proc 2.8 (Unicode 14 / 15).
+UNICODE_EDGES = [
+    "a\u0345\u1ac1", "\u0747\u1aca", "\u089e\u036f\u0330", "\u035e\u1df9",
+    "\U00011935\U00011930", "\U00011938", "x\u1df6\u0316y", "\U000116d0\U000116d1 12",
+    "\U0001e5f1\U0001cdd0", "\U00031350\U00031351abc", "x\U0002ebf0y", "\U00013460 \U000105c0",
+    "\U00011f50\U00011f51", "\U00011de0\U00011de9", "'\U00011f04s", "\u0d3b\u0d3c\u0301",
+]
+
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<repo_name>", "<file_sep>",
             "<jupyter_code>", "<empty_output>", "<|im_start", "im_end|>", "<|im_end|",
             "<<|im_end|>>", "<|im_start|><|im_end|>", " assistant:", "  assistant:  ",
@@ -198,7 +207,10 @@ def items():
             "a assistant: b", "assistant:", "  assistant:  x", "\u00a0\u00a0x", "x\u3000\u3000",
             "\ufeffBOM", "e\u0301e\u0301", "\u212b", "😀😀😀", "👨‍👩‍👧‍👦👨‍👩‍👧‍👦",
             "\x00", "\x01\x02\x03", "\x7f", "\x1b[31mred\x1b[0m"]
-    out += ODD + SPECIALS + NUMBERS + EMOJI + CODE
+    out += ODD + SPECIALS + NUMBERS + EMOJI + CODE + UNICODE_EDGES
+    for _ in range(8):  # random code points from every plane, surrogates excluded
+        out.append("".join(chr(R.choice([R.randint(0x20, 0x2FFF), R.randint(0x3000, 0xD7FF),
+                                         R.randint(0xE000, 0x10FFFF)])) for _ in range(300)))
     gens = [(en_sentence, 0.2), (zh_text, 0.2), (mixed_item, 0.25), (whitespace_item, 0.12),
             (chat_item, 0.13), (lambda: R.choice(CODE), 0.05), (long_item, 0.05)]
     total = sum(len(s.encode()) for s in out)
