@@ -67,33 +67,28 @@ double bleu_fsum(const double *x, size_t n)
 	return hi;
 }
 
-struct key {
+/* One distinct hyp n-gram: code points < 2^21, three in a, the fourth in b; its count in the
+ * hypothesis and how many of its reference occurrences have been matched so far. */
+struct slot {
 	uint64_t a, b;
+	uint32_t ch, cr;
 };
 
-static int cmp_key(const void *x, const void *y)
+static void gram(const uint32_t *s, int n, uint64_t *a, uint64_t *b)
 {
-	const struct key *p = x, *q = y;
-	if (p->a != q->a)
-		return p->a < q->a ? -1 : 1;
-	return p->b < q->b ? -1 : p->b > q->b;
+	uint64_t x = 0;
+	for (int t = 0; t < n && t < 3; t++)
+		x |= (uint64_t)s[t] << (21 * t);
+	*a = x;
+	*b = n == 4 ? s[3] : 0;
 }
 
-/* n-grams of s as sortable keys (code points < 2^21: three in a, the fourth in b) */
-static size_t make_keys(const uint32_t *s, size_t len, int n, struct key *k)
+static size_t slot_of(const struct slot *tab, size_t mask, uint64_t a, uint64_t b)
 {
-	if (len < (size_t)n)
-		return 0;
-	size_t c = len - (size_t)n + 1;
-	for (size_t i = 0; i < c; i++) {
-		uint64_t a = 0;
-		for (int t = 0; t < n && t < 3; t++)
-			a |= (uint64_t)s[i + (size_t)t] << (21 * t);
-		k[i].a = a;
-		k[i].b = n == 4 ? s[i + 3] : 0;
-	}
-	qsort(k, c, sizeof *k, cmp_key);
-	return c;
+	size_t i = (size_t)(((a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full)) >> 20) & mask;
+	while (tab[i].ch && (tab[i].a != a || tab[i].b != b))
+		i = (i + 1) & mask;
+	return i;
 }
 
 double bleu_sentence(const uint32_t *hyp, size_t nh, const uint32_t *ref, size_t nr,
@@ -102,7 +97,10 @@ double bleu_sentence(const uint32_t *hyp, size_t nh, const uint32_t *ref, size_t
 	struct bleu_detail dd;
 	if (!d)
 		d = &dd;
-	size_t need = 2 * (nh + nr + 2);
+	size_t cap = 16;
+	while (cap < 2 * nh)
+		cap *= 2;
+	size_t need = cap * sizeof(struct slot) / sizeof *s->k;
 	if (need > s->cap) {
 		uint64_t *k = realloc(s->k, need * sizeof *k);
 		if (!k) {
@@ -112,23 +110,28 @@ double bleu_sentence(const uint32_t *hyp, size_t nh, const uint32_t *ref, size_t
 		s->k = k;
 		s->cap = need;
 	}
-	struct key *kh = (struct key *)s->k, *kr = kh + nh + 1;
+	struct slot *tab = (struct slot *)s->k;
 	for (int n = 1; n <= 4; n++) {
-		size_t ch = make_keys(hyp, nh, n, kh), cr = make_keys(ref, nr, n, kr);
-		uint64_t m = 0;
-		/* clipped counts: sum over distinct hyp n-grams of min(count, count in ref) */
-		for (size_t i = 0, j = 0; i < ch;) {
-			size_t e = i + 1;
-			while (e < ch && !cmp_key(&kh[e], &kh[i]))
-				e++;
-			while (j < cr && cmp_key(&kr[j], &kh[i]) < 0)
-				j++;
-			size_t f = j;
-			while (f < cr && !cmp_key(&kr[f], &kh[i]))
-				f++;
-			m += (e - i) < (f - j) ? (e - i) : (f - j);
-			i = e;
-			j = f;
+		/* clipped counts: each reference occurrence matches while the hyp count lasts, so
+		 * m = sum over distinct hyp n-grams of min(count in hyp, count in ref) */
+		memset(tab, 0, cap * sizeof *tab);
+		size_t ch = nh >= (size_t)n ? nh - (size_t)n + 1 : 0;
+		size_t cr = nr >= (size_t)n ? nr - (size_t)n + 1 : 0;
+		uint64_t a, b, m = 0;
+		for (size_t i = 0; i < ch; i++) {
+			gram(hyp + i, n, &a, &b);
+			size_t k = slot_of(tab, cap - 1, a, b);
+			tab[k].a = a;
+			tab[k].b = b;
+			tab[k].ch++;
+		}
+		for (size_t i = 0; ch && i < cr; i++) {
+			gram(ref + i, n, &a, &b);
+			size_t k = slot_of(tab, cap - 1, a, b);
+			if (tab[k].ch && tab[k].cr < tab[k].ch) {
+				tab[k].cr++;
+				m++;
+			}
 		}
 		d->m[n - 1] = m;
 		d->d[n - 1] = ch > 1 ? ch : 1; /* max(1, sum(counts)) */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 struct bleu_scratch {
-	uint64_t *k;     /* n-gram keys, two words each: hyp then ref */
+	uint64_t *k;     /* the n-gram count table */
 	size_t    cap;
 };
 void bleu_scratch_free(struct bleu_scratch *s);

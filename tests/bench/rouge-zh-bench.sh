@@ -1,36 +1,38 @@
 #!/bin/sh
 # rouge-zh against the Python pipeline it reproduces (jieba + rouge_chinese + nltk + numpy, the
-# ChatGLM compute_metrics), on the same pairs, in one run; prints both times and the ratio.
+# ChatGLM compute_metrics), on the same pairs, in one run; prints both times and the ratios.
 #   sh tests/bench/rouge-zh-bench.sh [pairs.jsonl]      (from the repository root, after make)
 # Default pairs: tests/data/rouge_pairs.jsonl (2,500 generated pairs, tests/ref/rouge_pairs.py).
 # PYTHON (default /work/venv-ref/bin/python) must have jieba, rouge_chinese, nltk, numpy.
+# Each whole run is timed by /usr/bin/time: wall seconds and CPU seconds (user + sys). On a
+# loaded machine the CPU ratio is the meaningful one; rouge-zh is timed with one thread too.
 set -e
 pairs=${1:-tests/data/rouge_pairs.jsonl}
 py=${PYTHON:-/work/venv-ref/bin/python}
 bin=${BIN:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-now() { date +%s.%N; }
-
-t0=$(now)
-"$py" tests/bench/rouge-zh-bench.py "$pairs" > "$tmp/py.json" 2> "$tmp/py.err"
-t1=$(now)
-"$bin/rouge-zh" --progress "$pairs" > "$tmp/c.json" 2> "$tmp/c.err"
-t2=$(now)
-"$bin/rouge-zh" --progress --threads 1 "$pairs" > "$tmp/c1.json" 2> "$tmp/c1.err"
-t3=$(now)
-"$bin/rouge-zh" --char --threads 1 "$pairs" > /dev/null
-t4=$(now)
-
-n=$(wc -l < "$pairs")
-echo "pairs: $n ($pairs)"
-echo "python (jieba+rouge_chinese+nltk): $(echo "$t1 - $t0" | bc) s wall; $(tail -n 1 "$tmp/py.err")"
-echo "rouge-zh, all threads:             $(echo "$t2 - $t1" | bc) s wall; $(grep -o 'read.*' "$tmp/c.err")"
-echo "rouge-zh, 1 thread:                $(echo "$t3 - $t2" | bc) s wall; $(grep -o 'read.*' "$tmp/c1.err")"
-echo "rouge-zh --char, 1 thread:         $(echo "$t4 - $t3" | bc) s wall"
+run() { # name command...: times one run into $tmp/name.t ("wall cpu")
+	name=$1; shift
+	/usr/bin/time -f '%e %U %S' -o "$tmp/$name.raw" "$@" > "$tmp/$name.json" 2> "$tmp/$name.err"
+	awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$tmp/$name.raw" > "$tmp/$name.t"
+}
+run py "$py" tests/bench/rouge-zh-bench.py "$pairs"
+run c "$bin/rouge-zh" --progress "$pairs"
+run c1 "$bin/rouge-zh" --progress --threads 1 "$pairs"
+run ch "$bin/rouge-zh" --char --threads 1 "$pairs"
+show() { printf '%-36s %8s s wall %8s s cpu   %s\n' "$1" $(cat "$tmp/$2.t") "$3"; }
+echo "pairs: $(wc -l < "$pairs") ($pairs)"
+show "python (jieba+rouge_chinese+nltk):" py "$(tail -n 1 "$tmp/py.err")"
+show "rouge-zh, all threads:" c "$(grep -o 'read.*' "$tmp/c.err")"
+show "rouge-zh, 1 thread:" c1 "$(grep -o 'read.*' "$tmp/c1.err")"
+show "rouge-zh --char, 1 thread:" ch ""
 if cmp -s "$tmp/py.json" "$tmp/c.json" && cmp -s "$tmp/py.json" "$tmp/c1.json"; then
 	echo "outputs identical: $(cat "$tmp/c.json")"
 else
 	echo "OUTPUTS DIFFER:"; cat "$tmp/py.json" "$tmp/c.json" "$tmp/c1.json"; exit 1
 fi
-echo "speed ratio (python / rouge-zh, whole runs): all threads $(echo "scale=1; ($t1 - $t0) / ($t2 - $t1)" | bc)x, 1 thread $(echo "scale=1; ($t1 - $t0) / ($t3 - $t2)" | bc)x"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / (b > 0.001 ? b : 0.001) }'; }
+set -- $(cat "$tmp/py.t") $(cat "$tmp/c.t") $(cat "$tmp/c1.t")
+echo "speed ratio python/rouge-zh: wall $(ratio $1 $3)x (all threads), $(ratio $1 $5)x (1 thread);" \
+     "cpu $(ratio $2 $6)x (1 thread)"
