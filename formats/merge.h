@@ -67,4 +67,14 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
  */
 int merge_info(const char *dir, FILE *out, struct qt_err *err);
 
+/* ---- the directory's other files (formats/merge_files.c) ---- */
+
+/* Writes out_dir/config.json: base_dir's config.json without quantization_config, with
+ * "dtype" and/or "torch_dtype" (whichever the base has; torch_dtype when neither) set to the
+ * torch name of dtype (enum qt_dtype), as json.dumps(indent=2, sort_keys=True) + newline. */
+int merge_write_config(const char *base_dir, const char *out_dir, int dtype, struct qt_err *err);
+/* Copies every regular file of base_dir into out_dir except config.json, dot files and weight
+ * files (*.safetensors, *.bin, *.pt, *.pth, *.gguf, *.ckpt, *.h5, *.msgpack, *.index.json). */
+int merge_copy_files(const char *base_dir, const char *out_dir, struct qt_err *err);
+
 #endif
