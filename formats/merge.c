@@ -350,10 +350,11 @@ static int write_shard(struct job *j, size_t shard, const char *path, struct qt_
 static int write_weights(struct job *j, struct qt_err *err)
 {
 	uint64_t total = 0, cur = 0, biggest = 0;
+	uint64_t limit = j->o->shard_bytes ? j->o->shard_bytes : MERGE_SHARD_BYTES;
 	size_t shard = 0;
 	for (size_t i = 0; i < j->n_src; i++) {  /* name order: shards fill greedily */
 		uint64_t b = out_bytes(&j->src[i]);
-		if (cur && cur + b > MERGE_SHARD_BYTES)
+		if (cur && cur + b > limit)
 			shard++, cur = 0;
 		j->src[i].shard = shard;
 		cur += b, total += b;

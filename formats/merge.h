@@ -37,6 +37,7 @@ struct merge_opts {
 	int         unmerge;                   /* subtract the adapters instead of adding */
 	int         out_dtype;                 /* enum qt_dtype F32/F16/BF16, or -1: as stored */
 	int         n_threads;                 /* <= 0: qt_pool_default_threads() */
+	uint64_t    shard_bytes;               /* 0: MERGE_SHARD_BYTES */
 };
 
 struct merge_stats {

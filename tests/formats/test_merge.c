@@ -248,6 +248,43 @@ static void test_dtype_scale_unmerge(void)
 	free(m), free(bk), free(bs);
 }
 
+/* Small shards: several files + index; the set reads back with the same tensors as one file. */
+static void test_shards(void)
+{
+	struct merge_opts o = { .out_dtype = -1, .n_threads = 2, .shard_bytes = 100000 };
+	char *b = dpath("base"), *a = dpath("peft-r8"), *out = tpath("sharded");
+	o.base_dir = b, o.out_dir = out, o.adapter_dir[0] = a, o.scale[0] = 1, o.n_adapters = 1;
+	struct qt_err err;
+	int st = merge_run(&o, NULL, &err);
+	CHECK(st == 0, "sharded merge: %s", st ? err.msg : "");
+	struct st_set s;
+	struct st_file one;
+	char *op = tpath("r8/model.safetensors");
+	if (!st && st_set_open(&s, out, &err) == 0 && st_open(&one, op, &err) == 0) {
+		int same = s.n_tensors == one.n_tensors && s.n_files > 2;
+		for (size_t i = 0; same && i < one.n_tensors; i++) {
+			const struct st_tensor *x = &one.tensors[i], *y = st_set_find(&s, x->name);
+			same = y && y->size == x->size && !memcmp(x->data, y->data, x->size);
+		}
+		CHECK(same, "%zu shards hold the single-file merge's tensors", s.n_files);
+		st_close(&one);
+		st_set_close(&s);
+		/* and a sharded base merges like a single-file one */
+		o.base_dir = out, o.shard_bytes = 0;
+		char *o2 = tpath("from-shards"), *w2 = tpath("from-shards/model.safetensors");
+		char *g = dpath("merged-r8.safetensors");
+		o.out_dir = o2, o.scale[0] = 0;
+		st = merge_run(&o, NULL, &err);
+		int n;
+		double rel = st ? -1 : compare(w2, op, &n);
+		CHECK(st == 0 && rel == 0 && n == 21, "sharded base: %s rel %g", st ? err.msg : "", rel);
+		free(o2), free(w2), free(g);
+	} else {
+		CHECK(0, "%s", err.msg);
+	}
+	free(b), free(a), free(out), free(op);
+}
+
 static void test_errors(void)
 {
 	struct qt_err err;
@@ -328,6 +365,7 @@ int main(void)
 	check_untouched("rs", 21 - 6);
 	test_dtype_scale_unmerge();
 	test_files();
+	test_shards();
 	test_errors();
 	test_info();
 	char cmd[128];
