@@ -378,7 +378,8 @@ static int build_generic(struct tk_scratch *s, struct symbuild *sb, const char *
 			size_t sl = last && t->suffix ? t->suffix_len : 0;
 			if (pl + cl + sl > sizeof stackbuf)
 				return -1;
-			memcpy(stackbuf, t->prefix, pl);
+			if (pl)
+				memcpy(stackbuf, t->prefix, pl);
 			memcpy(stackbuf + pl, w + i, cl);
 			if (sl)
 				memcpy(stackbuf + pl + cl, t->suffix, sl);
