@@ -178,6 +178,23 @@ static void golden(const char *name, const struct item *corpus, size_t count)
 		okskip += l == sn && memcmp(d, skip, l) == 0;
 		free(d);
 	}
+	/* random id sequences: decode only (byte-level fragments, lossy UTF-8, specials) */
+	size_t m = (size_t)varint(&r), okrand = 0;
+	for (size_t i = 0; i < m && !r.bad; i++) {
+		read_ids(&r, &want);
+		int same = 1;
+		for (int skip = 0; skip < 2; skip++) {
+			size_t wn, l;
+			const char *w = read_str(&r, &wn);
+			char *d;
+			tokenizer_decode(t, want.v, want.n, skip, &d, &l, &err);
+			same &= l == wn && memcmp(d, w, l) == 0;
+			free(d);
+		}
+		okrand += same;
+	}
+	CHECK(m >= 100 && okrand == m, "%s: random-id decode identical on %zu of %zu", name,
+	      okrand, m);
 	CHECK(!r.bad && r.p == r.end, "%s: golden file misread", name);
 	CHECK(ok == count, "%s: ids identical on %zu of %zu items", name, ok, count);
 	CHECK(ok2 == count, "%s: TEXT_ONLY ids identical on %zu of %zu items", name, ok2, count);
@@ -185,8 +202,8 @@ static void golden(const char *name, const struct item *corpus, size_t count)
 	CHECK(okskip == count, "%s: decode(skip_special) identical on %zu of %zu", name, okskip,
 	      count);
 	printf("%s: ids identical on %zu/%zu items (%zu tokens), text-only %zu/%zu, decode "
-	       "%zu/%zu (%zu round-trip to the input)\n", name, ok, count, toks, ok2, count,
-	       okdec, count, roundtrip);
+	       "%zu/%zu (%zu round-trip to the input), random-id decode %zu/%zu\n", name, ok,
+	       count, toks, ok2, count, okdec, count, roundtrip, okrand, m);
 	/* decode(encode(x)) == x wherever HF round-trips: the decode check above compares with
 	 * the text itself unless HF's decode differed from it (bytes missing from the byte-level
 	 * alphabet, unk, added-token strips, the null decoder's spaces). */

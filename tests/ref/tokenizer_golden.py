@@ -18,10 +18,14 @@ tests/data/tokenizer/corpus.jsonl (a JSON string), writes tests/data/tokenizer/<
                                                      when it differs from the text
            flags & 4: varint len | bytes             decode(ids, skip_special_tokens=True),
                                                      when it differs from the line above
+    then: varint m | m * (varint n | varint id * n | varint len | bytes | varint len | bytes)
+          m random id sequences (any id below the vocabulary size, seeded) with their
+          decode(skip_special_tokens=False) and decode(skip_special_tokens=True)
 varint = unsigned LEB128.
 """
 import json
 import os
+import random
 import struct
 
 import tokenizers
@@ -74,6 +78,16 @@ def main():
                 out += varint(len(b)) + b
             if flags & 4:
                 b = dec2.encode("utf-8")
+                out += varint(len(b)) + b
+        rnd = random.Random(1234)
+        nv = tok.get_vocab_size(with_added_tokens=True)
+        seqs = [[rnd.randrange(nv) if rnd.random() < 0.8 else rnd.randrange(300)
+                 for _ in range(rnd.randint(1, 30))] for _ in range(300)]
+        out += varint(len(seqs))
+        for ids in seqs:
+            out += ids_bytes(ids)
+            for skip in (False, True):
+                b = tok.decode(ids, skip_special_tokens=skip).encode("utf-8")
                 out += varint(len(b)) + b
         with open(os.path.join(top, name, "golden.bin"), "wb") as f:
             f.write(out)
