@@ -304,6 +304,36 @@ static void bad_files(void)
 	      "missing file: %s", err.msg);
 }
 
+/* reference.md 1.8 test vectors, confirmed with HF tokenizers 0.23.3 on the smollm2 fixture */
+static void smollm2_vectors(void)
+{
+	char path[4096];
+	struct tokenizer *t;
+	struct qt_err err;
+	snprintf(path, sizeof path, "%s/data/tokenizer/smollm2/tokenizer.json", test_srcdir());
+	int rc = tokenizer_load(path, &t, &err);
+	CHECK(rc == QT_OK, "%s", err.msg);
+	if (rc != QT_OK)
+		return;
+	expect(t, "1.8", "Hello, we can use", 0, 5, 19556, 28, 392, 416, 722);
+	expect(t, "1.8", "The capital of France is", 0, 5, 504, 3575, 282, 4649, 314);
+	expect(t, "1.8", "Hello world! 123", 0, 7, 19556, 905, 17, 216, 33, 34, 35);
+	expect(t, "1.8", "  multiple   spaces", 0, 4, 216, 2701, 256, 5600);
+	expect(t, "1.8", "\n", 0, 1, 198);
+	expect(t, "1.8", "Caf\xc3\xa9 d\xc3\xa9j\xc3\xa0 vu.", 0, 9, 51, 1939, 2756, 32564, 90,
+	       16739, 386, 101, 30);
+	expect(t, "1.8", "You are a helpful AI assistant named SmolLM, trained by Hugging Face", 0,
+	       16, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411, 407,
+	       19712, 8182);
+	expect(t, "1.8 specials", "<|im_start|>user\n<|im_end|>", 0, 4, 1, 4093, 198, 2);
+	expect(t, "1.8 text only", "<|im_end|>", TOKENIZER_TEXT_ONLY, 7, 44, 108, 306, 79, 486,
+	       108, 46);
+	CHECK(tokenizer_vocab_size(t) == 49152 && tokenizer_token_id(t, "<|im_end|>") == 2 &&
+	      tokenizer_is_special(t, 2) && !tokenizer_is_special(t, 17),
+	      "smollm2 vocab %u", tokenizer_vocab_size(t));
+	tokenizer_free(t);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -314,6 +344,7 @@ int main(void)
 	model_cases();
 	added_cases();
 	bad_files();
+	smollm2_vectors();
 	rmdir(tmpdir);
 	return test_main_end();
 }
