@@ -10,7 +10,11 @@
 #  2. transformers loads the directories lora-merge writes (f32 and bf16, from the f32 base and
 #     from the NF4 base), and their logits equal PEFT's merged model's logits (f32: <= 1e-5
 #     relative to the largest logit);
-#  3. lora-merge --info's norms equal torch's ||B @ A||.
+#  3. lora-merge --info's norms equal torch's ||B @ A||;
+#  4. an adapter that lora-train writes (3 steps on tests/data/llama/tiny) loads in PEFT, and
+#     PEFT's base+adapter logits equal transformers' logits on lora-merge's output.
+# The engine side (our forward with a PEFT adapter = PEFT logits) is tests/kernels/
+# test_llama_adapter.c, which runs in `make test`.
 import os, subprocess, sys, tempfile
 import torch
 from transformers import LlamaForCausalLM
@@ -149,9 +153,33 @@ def check_info():
           % (n, worst))
 
 
+def check_trained(tmp):
+    tiny = os.path.join(top, "tests", "data", "llama", "tiny")
+    run = os.path.join(tmp, "run")
+    r = subprocess.run([os.path.join(BIN, "lora-train"), "--quiet", "-m", tiny, "--train",
+                        os.path.join(top, "tests", "data", "lora_train", "train.pack"), "-o", run,
+                        "--max-steps", "3", "--rank", "4", "--alpha", "8", "--lr", "1e-2"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "lora-train 3 steps %s" % r.stderr.strip())
+    out = os.path.join(tmp, "trained-merged")
+    r = subprocess.run([os.path.join(BIN, "lora-merge"), "-q", "-m", tiny, "-a",
+                        os.path.join(run, "adapter"), "-o", out], capture_output=True, text=True)
+    check(r.returncode == 0, "lora-merge of the trained adapter %s" % r.stderr.strip())
+    p = PeftModel.from_pretrained(LlamaForCausalLM.from_pretrained(tiny, dtype=torch.float32),
+                                  os.path.join(run, "adapter")).eval()
+    nz = sum(v.abs().sum().item() for k, v in lora_tensors(p).items() if "lora_B" in k)
+    m = LlamaForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    ids = torch.randint(0, 512, (1, 24), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        e = rel(m(ids).logits, p(ids).logits)
+    check(nz > 0 and e <= 1e-5, "lora-train adapter: PEFT base+adapter vs transformers on "
+          "lora-merge output: max rel %.3g (sum |B| %.3g)" % (e, nz))
+
+
 with tempfile.TemporaryDirectory() as tmp:
     check_written(tmp)
     check_merged(tmp)
     check_info()
+    check_trained(tmp)
 print("%d failed" % len(failed))
 sys.exit(1 if failed else 0)
