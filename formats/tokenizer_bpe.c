@@ -18,15 +18,11 @@ static uint32_t byte_char(unsigned b)
 {
 	if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE)
 		return b;
-	unsigned n = 0;
-	for (unsigned x = 0; x < b; x++)
-		if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || x >= 0xAE))
-			n++;
-	return 0x100 + n;
+	return 0x100 + (b <= 0x20 ? b : b <= 0xA0 ? b - 0x7F + 0x21 : 0x43);
 }
 
 /* UTF-8 of byte_char(b) into out (2 bytes max); returns the length. */
-static size_t byte_char_utf8(unsigned b, char *out)
+static inline size_t byte_char_utf8(unsigned b, char *out)
 {
 	uint32_t c = byte_char(b);
 	if (c < 0x80) {
