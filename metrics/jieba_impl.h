@@ -34,7 +34,19 @@ struct jieba {
 	double    start[4];
 	double    trans[4][4];  /* trans[from][to]; JIEBA_MIN_FLOAT where absent */
 	double   *emit;         /* emit[(c - JIEBA_HAN_LO) * 4 + state] */
+	void     *blob;         /* when loaded from the cache: the one buffer all arrays point into */
 };
+
+/* ---- the load cache (jieba_cache.c) ---- */
+
+/* XXH3 over the contents of dict and hmm_dir's three prob_*.py files (and the cache version). */
+int jieba_cache_key(const char *dict, const char *hmm_dir, uint64_t *key, struct qt_err *err);
+/* The cache file for key (malloc'd), or NULL when caching is off or no directory is known. */
+char *jieba_cache_path(uint64_t key);
+/* The cached data, or NULL when the file is missing or fails any check. */
+struct jieba *jieba_cache_read(const char *path, uint64_t key);
+/* Writes the cache file atomically; failures are ignored (the cache is an optimisation). */
+void jieba_cache_write(const struct jieba *j, const char *path, uint64_t key);
 
 static inline uint64_t jieba_edge_slot(uint64_t key, uint64_t mask)
 {

@@ -26,6 +26,11 @@ void jieba_free(struct jieba *j)
 {
 	if (!j)
 		return;
+	if (j->blob) {
+		free(j->blob);
+		free(j);
+		return;
+	}
 	free(j->freq);
 	free(j->logp);
 	free(j->ekey);
@@ -355,9 +360,23 @@ struct jieba *jieba_load(const char *dict_path, const char *hmm_dir, struct qt_e
 	const char *dir = jieba_default_dir();
 	char *dflt_dict = dict_path ? NULL : qt_path_join(dir, "dict.txt");
 	char *dflt_hmm = hmm_dir ? NULL : qt_path_join(dir, "finalseg");
-	struct jieba *j = calloc(1, sizeof *j);
+	struct jieba *j = NULL;
+	char *cache = NULL;
+	uint64_t key = 0;
 	int rc = QT_OK;
-	if (!j || (!dict_path && !dflt_dict) || (!hmm_dir && !dflt_hmm)) {
+	if ((!dict_path && !dflt_dict) || (!hmm_dir && !dflt_hmm)) {
+		rc = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		goto out;
+	}
+	const char *dp = dict_path ? dict_path : dflt_dict;
+	const char *hp = hmm_dir ? hmm_dir : dflt_hmm;
+	if ((rc = jieba_cache_key(dp, hp, &key, err)))
+		goto out;
+	cache = jieba_cache_path(key);
+	if (cache && (j = jieba_cache_read(cache, key)))
+		goto out;
+	j = calloc(1, sizeof *j);
+	if (!j) {
 		rc = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		goto out;
 	}
@@ -381,8 +400,6 @@ struct jieba *jieba_load(const char *dict_path, const char *hmm_dir, struct qt_e
 		for (int b = 0; b < 4; b++)
 			j->trans[a][b] = JIEBA_MIN_FLOAT;
 	}
-	const char *dp = dict_path ? dict_path : dflt_dict;
-	const char *hp = hmm_dir ? hmm_dir : dflt_hmm;
 	if ((rc = load_dict(j, dp, err)) || (rc = load_table(j, hp, "prob_start.py", 0, err)) ||
 	    (rc = load_table(j, hp, "prob_trans.py", 1, err)) ||
 	    (rc = load_table(j, hp, "prob_emit.py", 2, err)))
@@ -396,7 +413,10 @@ struct jieba *jieba_load(const char *dict_path, const char *hmm_dir, struct qt_e
 	}
 	for (uint32_t i = 0; i < j->n_nodes; i++)
 		j->logp[i] = log(j->freq[i] > 0 ? (double)j->freq[i] : 1.0) - j->logtotal;
+	if (cache)
+		jieba_cache_write(j, cache, key);
 out:
+	free(cache);
 	free(dflt_dict);
 	free(dflt_hmm);
 	if (rc) {

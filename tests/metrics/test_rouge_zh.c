@@ -233,11 +233,25 @@ static void floats(void)
 	CHECK(bleu_fsum(y, 4) == 2.7755575615628914e-17, "fsum exact: %.17g", bleu_fsum(y, 4));
 }
 
+static int has_cache_file(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "ls %s/jieba-*.bin >/dev/null 2>&1", dir);
+	return system(cmd) == 0;
+}
+
 int main(void)
 {
 	floats();
 	npmean("rouge_npmean_np1.txt", PY_MEAN_NUMPY1);
 	npmean("rouge_npmean_np2.txt", PY_MEAN_NUMPY2);
+	/* a private cache directory: the first load parses and writes the cache, the second reads
+	 * it; the golden check runs on the cached copy, then on one rebuilt after corruption */
+	const char *cdir = "/tmp/qt_test_rouge_zh_cache";
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", cdir);
+	CHECK(system(cmd) == 0, "rm");
+	setenv("QT_JIEBA_CACHE", cdir, 1);
 	struct qt_err err;
 	double t0 = (double)clock() / CLOCKS_PER_SEC;
 	struct jieba *j = jieba_load(NULL, NULL, &err);
@@ -246,12 +260,35 @@ int main(void)
 		SKIP("jieba data not loadable (%s): install python3-jieba", err.msg);
 		return test_main_end();
 	}
-	printf("jieba: %zu keys, total %lld, loaded in %.3f s\n", jieba_n_keys(j),
+	printf("jieba: %zu keys, total %lld, parsed in %.3f s\n", jieba_n_keys(j),
 	       (long long)jieba_total(j), t1 - t0);
 	CHECK(jieba_n_keys(j) == 498113 || getenv("QT_JIEBA_DIR"), "keys %zu", jieba_n_keys(j));
 	CHECK(jieba_total(j) == 60101967 || getenv("QT_JIEBA_DIR"), "total");
+	CHECK(has_cache_file(cdir), "no cache file written");
+	examples(j);
+	jieba_free(j);
+	t0 = (double)clock() / CLOCKS_PER_SEC;
+	j = jieba_load(NULL, NULL, &err);
+	t1 = (double)clock() / CLOCKS_PER_SEC;
+	CHECK(j != NULL, "load from cache: %s", err.msg);
+	if (!j)
+		return test_main_end();
+	printf("jieba: loaded from the cache in %.3f s\n", t1 - t0);
+	CHECK(jieba_n_keys(j) == 498113 || getenv("QT_JIEBA_DIR"), "cached keys %zu", jieba_n_keys(j));
 	examples(j);
 	golden(j);
 	jieba_free(j);
+	/* a corrupted cache file is ignored and rebuilt */
+	snprintf(cmd, sizeof cmd,
+	         "f=$(ls %s/jieba-*.bin) && printf 'XXXX' | dd of=$f bs=1 seek=5000000 conv=notrunc 2>/dev/null",
+	         cdir);
+	CHECK(system(cmd) == 0, "corrupt");
+	j = jieba_load(NULL, NULL, &err);
+	CHECK(j != NULL && jieba_n_keys(j) > 0, "load after corruption");
+	if (j)
+		examples(j);
+	jieba_free(j);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", cdir);
+	CHECK(system(cmd) == 0, "rm");
 	return test_main_end();
 }
