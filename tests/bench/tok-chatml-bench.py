@@ -11,11 +11,13 @@ Timed:
   HF   tokenizers encode_batch(rendered strings, add_special_tokens=False) on the strings that
        transformers' apply_chat_template rendered beforehand (rendering not timed);
   ours the whole tok-chatml run: read JSONL, parse, render, encode, write the .tok stream.
-Each side: one warm-up, then the best of 3. The ids of both are compared (all must be equal).
+Each side: one warm-up, then the best of 3 by wall time, with that run's CPU seconds (less
+sensitive to other load on the machine). The ids of both are compared (all must be equal).
 """
 import json
 import os
 import random
+import resource
 import struct
 import subprocess
 import sys
@@ -71,14 +73,22 @@ def read_tok(path):
         off += 4 + 5 * n + (-n % 4)
 
 
+def cpu_seconds():
+    """CPU time of this process (all its threads) and of its finished children."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def best_of(fn, k=3):
+    """Best wall time of k runs after a warm-up, and the CPU seconds of that run."""
     fn()
     best = None
     for _ in range(k):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         r = fn()
-        dt = time.perf_counter() - t0
-        best = dt if best is None or dt < best else best
+        dt, dc = time.perf_counter() - t0, cpu_seconds() - c0
+        if best is None or dt < best[0]:
+            best = (dt, dc)
     return best, r
 
 
@@ -102,7 +112,7 @@ def main():
     texts = [hf.apply_chat_template(messages_of(r), tokenize=False) for r in adgen + other]
     nbytes = os.path.getsize(pa) + os.path.getsize(po)
 
-    t_hf, enc = best_of(lambda: raw.encode_batch(texts, add_special_tokens=False))
+    (t_hf, c_hf), enc = best_of(lambda: raw.encode_batch(texts, add_special_tokens=False))
     hf_ids = [e.ids for e in enc]
 
     out_a, out_o = os.path.join(work, "a.tok"), os.path.join(work, "o.tok")
@@ -113,15 +123,18 @@ def main():
                        check=True)
         subprocess.run([exe, "-q", "--threads", threads, "-t", os.path.join(tkdir, "tokenizer.json"),
                         "-o", out_o, po], check=True)
-    t_ours, _ = best_of(ours)
+    (t_ours, c_ours), _ = best_of(ours)
     our_ids = read_tok(out_a) + read_tok(out_o)
     same = our_ids == hf_ids
     ntok = sum(len(x) for x in hf_ids)
     print("records %d (%.1f MB JSONL), %d tokens, threads %s" % (n, nbytes / 1e6, ntok, threads))
-    print("HF tokenizers encode_batch: %.3f s (%.2f Mtok/s; rendering by transformers not timed)"
-          % (t_hf, ntok / t_hf / 1e6))
-    print("tok-chatml (whole run):     %.3f s (%.2f Mtok/s)" % (t_ours, ntok / t_ours / 1e6))
-    print("ratio HF/tok-chatml: %.2fx, ids %s" % (t_hf / t_ours, "identical" if same else "DIFFER"))
+    print("HF tokenizers encode_batch: %.3f s wall, %.3f s CPU (%.2f Mtok/s; rendering by "
+          "transformers not timed)" % (t_hf, c_hf, ntok / t_hf / 1e6))
+    print("tok-chatml (whole run):     %.3f s wall, %.3f s CPU (%.2f Mtok/s)"
+          % (t_ours, c_ours, ntok / t_ours / 1e6))
+    print("ratio HF/tok-chatml: %.2fx wall, %.2fx CPU; ids %s"
+          % (t_hf / t_ours, c_hf / c_ours, "identical" if same else "DIFFER"))
+    print("load average at the end: %.1f %.1f %.1f on %d CPUs" % (os.getloadavg() + (os.cpu_count(),)))
     sys.exit(0 if same else 1)
 
 
