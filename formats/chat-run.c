@@ -346,10 +346,16 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 	if (st == QT_OK && o->rec.format == CHAT_FORMAT_CHAT && run->t.im_start == CHAT_ID_NONE)
 		st = qt_err_set(err, QT_EDATA, "%s: no special tokens <|im_start|> and <|im_end|>, "
 		                "which ChatML needs", o->tokenizer);
-	if (st == QT_OK && o->rec.format == CHAT_FORMAT_TEXT && run->t.eos_id == CHAT_ID_NONE)
-		st = qt_err_set(err, QT_EDATA, "%s: no eos_token that the tokenizer knows; --format "
-		                "text appends one to every document", o->config ? o->config :
-		                cfg ? cfg : "tokenizer configuration");
+	if (st == QT_OK && o->rec.format == CHAT_FORMAT_TEXT && run->t.eos_id == CHAT_ID_NONE) {
+		if (o->config || cfg)
+			st = qt_err_set(err, QT_EDATA, "%s: no eos_token that the tokenizer knows; "
+			                "--format text appends one to every document",
+			                o->config ? o->config : cfg);
+		else
+			st = qt_err_set(err, QT_EDATA, "%s: no tokenizer_config.json beside it, so no "
+			                "eos token, which --format text appends to every document (use "
+			                "--chat-config)", o->tokenizer);
+	}
 	free(cfg);
 	if (st == QT_OK) {
 		run->n_workers = o->threads > 0 ? o->threads : qt_pool_default_threads();
