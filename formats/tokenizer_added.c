@@ -85,8 +85,6 @@ int tk_added_load(struct tokenizer *t, json_t *arr, const char *path, struct qt_
 		if (!a.pattern)
 			return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
 		t->added[k].plen = (uint32_t)pl;
-		if (a.special)
-			t->has_specials = 1;
 	}
 	return QT_OK;
 }

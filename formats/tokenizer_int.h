@@ -104,7 +104,6 @@ struct tokenizer {
 	struct tk_added *added;
 	uint32_t n_added;
 	struct tk_matcher raw, norm; /* normalized:false / normalized:true tokens */
-	int has_specials;
 
 	/* decoder: 0 none (join with " "), 1 ByteLevel */
 	int dec_bytelevel;
