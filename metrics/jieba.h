@@ -3,7 +3,7 @@
  * jieba 0.42.1 word segmentation, default mode: jieba.cut(s, cut_all=False, HMM=True), token
  * for token. The prefix dictionary (dict.txt) and the HMM tables (finalseg/prob_*.py) are read
  * at run time from the files Debian's python3-jieba installs (or others of the same format); no
- * data is compiled in. Semantics: /work/shared/reference.md 9.6 and man/man1/rouge-zh.1.
+ * data is compiled in. Semantics: the project notes reference.md section 9.6, and man/man1/rouge-zh.1.
  *
  * Not here: cut_all, HMM=False, user-dictionary add_word/suggest_freq, paddle mode.
  */
