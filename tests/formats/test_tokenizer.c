@@ -5,11 +5,13 @@
  * GGUF vocabulary by tests/ref/smollm2_tokenizer.py (smollm2: the real SmolLM2 pipeline;
  * qwen2style: NFC + Split regex + ByteLevel without regex; legacy: "a b" merges,
  * ignore_merges, lstrip/rstrip/single_word added tokens; fallback: byte_fallback, fused unk,
- * null decoder), and 4 threads encoding at once on one tokenizer. Unit cases (behaviours,
+ * null decoder; llama3style: qwen2style edited in memory into Llama-3's pipeline), and
+ * 4 threads encoding at once on one tokenizer. Unit cases (behaviours,
  * bad files) are in test_tokenizer_units.c.
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -113,6 +115,51 @@ static void show(const char *what, size_t i, const struct tok_ids *got,
 	        k < got->n ? (int)got->v[k] : -1, k < want->n ? (int)want->v[k] : -1);
 }
 
+/* llama3style is qwen2style's tokenizer.json with these replacements (tests/ref/
+ * tokenizer_golden.py makes the same): no normalizer, the Llama-3 regex, ignore_merges. */
+static const char *const llama3_edits[][2] = {
+	{ "\"normalizer\":{\"type\":\"NFC\"}", "\"normalizer\":null" },
+	{ "\\\\p{N}|", "\\\\p{N}{1,3}|" },
+	{ "\"ignore_merges\":false", "\"ignore_merges\":true" },
+};
+
+/* Writes the llama3style tokenizer.json to path; 0 on success. */
+static int make_llama3(const char *path)
+{
+	char src[4096], *buf;
+	size_t len;
+	struct qt_err err;
+	snprintf(src, sizeof src, "%s/data/tokenizer/qwen2style/tokenizer.json", test_srcdir());
+	if (qt_read_file(src, &buf, &len, &err) != QT_OK)
+		return -1;
+	char *out = malloc(len + 64);
+	size_t o = 0, i = 0;
+	int done[3] = { 0, 0, 0 };
+	while (i < len) {
+		int k;
+		for (k = 0; k < 3; k++) {
+			size_t al = strlen(llama3_edits[k][0]);
+			if (!done[k] && len - i >= al && memcmp(buf + i, llama3_edits[k][0], al) == 0)
+				break;
+		}
+		if (k == 3) {
+			out[o++] = buf[i++];
+			continue;
+		}
+		done[k] = 1;
+		memcpy(out + o, llama3_edits[k][1], strlen(llama3_edits[k][1]));
+		o += strlen(llama3_edits[k][1]);
+		i += strlen(llama3_edits[k][0]);
+	}
+	FILE *f = fopen(path, "wb");
+	int rc = f && fwrite(out, 1, o, f) == o && done[0] && done[1] && done[2] ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	free(out);
+	free(buf);
+	return rc;
+}
+
 static void golden(const char *name, const struct item *corpus, size_t count)
 {
 	char path[4096], *buf;
@@ -120,7 +167,13 @@ static void golden(const char *name, const struct item *corpus, size_t count)
 	struct qt_err err;
 	struct tokenizer *t;
 	snprintf(path, sizeof path, "%s/data/tokenizer/%s/tokenizer.json", test_srcdir(), name);
+	if (strcmp(name, "llama3style") == 0) {
+		snprintf(path, sizeof path, "/tmp/test_tokenizer_llama3.%d.json", (int)getpid());
+		CHECK(make_llama3(path) == 0, "cannot write %s", path);
+	}
 	int rc = tokenizer_load(path, &t, &err);
+	if (strcmp(name, "llama3style") == 0)
+		unlink(path);
 	CHECK(rc == QT_OK, "%s: %s", name, err.msg);
 	if (rc != QT_OK)
 		return;
@@ -270,6 +323,7 @@ int main(void)
 		golden("qwen2style", c, count);
 		golden("legacy", c, count);
 		golden("fallback", c, count);
+		golden("llama3style", c, count);
 		threads(c, count);
 		for (size_t i = 0; i < count; i++)
 			free(c[i].s);

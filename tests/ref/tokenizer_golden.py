@@ -6,7 +6,7 @@ Run (after tests/ref/smollm2_tokenizer.py and tests/ref/tokenizer_corpus.py):
     /work/venv-ref/bin/python tests/ref/tokenizer_golden.py
 Committed output produced with tokenizers 0.23.3 (PyPI).
 
-For each fixture tests/data/tokenizer/<name>/tokenizer.json and each line of
+For each fixture tests/data/tokenizer/<name>/tokenizer.json (llama3style: see LLAMA3_EDITS) and each line of
 tests/data/tokenizer/corpus.jsonl (a JSON string), writes tests/data/tokenizer/<name>/golden.bin:
 
     "QTTOKGLD" | u32 version (1) | u32 n_items | item ...         (little-endian)
@@ -31,7 +31,25 @@ import struct
 import tokenizers
 from tokenizers import Tokenizer
 
-FIXTURES = ("smollm2", "qwen2style", "legacy", "fallback")
+FIXTURES = ("smollm2", "qwen2style", "legacy", "fallback", "llama3style")
+
+# llama3style has no tokenizer.json of its own: it is qwen2style's file with these textual
+# replacements (each occurs once), done identically by tests/formats/test_tokenizer.c:
+# no normalizer, the Llama-3 regex (\p{N}{1,3}), ignore_merges.
+LLAMA3_EDITS = (('"normalizer":{"type":"NFC"}', '"normalizer":null'),
+                ('\\\\p{N}|', '\\\\p{N}{1,3}|'),
+                ('"ignore_merges":false', '"ignore_merges":true'))
+
+
+def load(top, name):
+    if name != "llama3style":
+        return Tokenizer.from_file(os.path.join(top, name, "tokenizer.json"))
+    with open(os.path.join(top, "qwen2style", "tokenizer.json"), encoding="utf-8") as f:
+        text = f.read()
+    for a, b in LLAMA3_EDITS:
+        assert text.count(a) == 1, a
+        text = text.replace(a, b)
+    return Tokenizer.from_str(text)
 
 
 def varint(n):
@@ -55,7 +73,7 @@ def main():
     with open(os.path.join(top, "corpus.jsonl"), encoding="utf-8") as f:
         corpus = [json.loads(line) for line in f]
     for name in FIXTURES:
-        tok = Tokenizer.from_file(os.path.join(top, name, "tokenizer.json"))
+        tok = load(top, name)
         enc = [e.ids for e in tok.encode_batch(corpus, add_special_tokens=False)]
         tok.encode_special_tokens = True
         enc2 = [e.ids for e in tok.encode_batch(corpus, add_special_tokens=False)]
@@ -89,6 +107,7 @@ def main():
             for skip in (False, True):
                 b = tok.decode(ids, skip_special_tokens=skip).encode("utf-8")
                 out += varint(len(b)) + b
+        os.makedirs(os.path.join(top, name), exist_ok=True)
         with open(os.path.join(top, name, "golden.bin"), "wb") as f:
             f.write(out)
         print("%s: %d items, %d tokens, %d round-trip, %d bytes (tokenizers %s)"
