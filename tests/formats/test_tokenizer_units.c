@@ -4,13 +4,17 @@
  * behaviour (with and without invert, String and Regex patterns), Digits, the BPE merge order,
  * unk with and without fuse_unk, continuing_subword_prefix / end_of_word_suffix, added tokens
  * (lstrip, rstrip, single_word, TOKENIZER_TEXT_ONLY, skip_special decode), and the refused or
- * broken files with their messages. Every expected id list was printed by HF tokenizers
- * 0.23.3 for the same JSON (the Python lines are in the comments).
+ * broken files with their messages, the reference.md 1.8 SmolLM2 vectors, and 40 random
+ * untrained BPE models (tests/data/tokenizer/random_bpe.jsonl). Every expected id list comes
+ * from HF tokenizers 0.23.3 on the same JSON.
  */
 #include <stdarg.h>
 #include <stdint.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "common/io.h"
 #include "formats/tokenizer.h"
 #include "test.h"
 
@@ -304,6 +308,48 @@ static void bad_files(void)
 	      "missing file: %s", err.msg);
 }
 
+/* Random (untrained) merge lists with HF's ids: tests/ref/tokenizer_random_bpe.py. */
+static void random_bpe(void)
+{
+	char path[4096], *buf;
+	size_t len, models = 0, texts = 0, ok = 0;
+	struct qt_err err;
+	snprintf(path, sizeof path, "%s/data/tokenizer/random_bpe.jsonl", test_srcdir());
+	if (qt_read_file(path, &buf, &len, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return;
+	}
+	for (char *p = buf, *e; p < buf + len; p = e + 1) {
+		e = memchr(p, '\n', (size_t)(buf + len - p));
+		if (!e)
+			e = buf + len;
+		json_t *j = json_loadb(p, (size_t)(e - p), 0, NULL);
+		char *tj = json_dumps(json_object_get(j, "tokenizer"), JSON_COMPACT);
+		struct tokenizer *t = NULL;
+		int rc = tj ? load_str(tj, &t, &err) : -1;
+		free(tj);
+		CHECK(rc == QT_OK, "random model %zu: %s", models, err.msg);
+		json_t *tx = json_object_get(j, "texts"), *ids = json_object_get(j, "ids");
+		for (size_t i = 0; t && i < json_array_size(tx); i++) {
+			json_t *s = json_array_get(tx, i), *w = json_array_get(ids, i);
+			struct tok_ids got = { 0 };
+			tokenizer_encode(t, json_string_value(s), json_string_length(s), 0, &got, &err);
+			int same = got.n == json_array_size(w);
+			for (size_t k = 0; same && k < got.n; k++)
+				same = got.v[k] == (uint32_t)json_integer_value(json_array_get(w, k));
+			ok += same;
+			texts++;
+			free(got.v);
+		}
+		tokenizer_free(t);
+		json_decref(j);
+		models++;
+	}
+	free(buf);
+	CHECK(models >= 40 && ok == texts, "random BPE: %zu of %zu texts identical (%zu models)",
+	      ok, texts, models);
+}
+
 /* reference.md 1.8 test vectors, confirmed with HF tokenizers 0.23.3 on the smollm2 fixture */
 static void smollm2_vectors(void)
 {
@@ -345,6 +391,7 @@ int main(void)
 	added_cases();
 	bad_files();
 	smollm2_vectors();
+	random_bpe();
 	rmdir(tmpdir);
 	return test_main_end();
 }
