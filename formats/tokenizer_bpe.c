@@ -555,7 +555,9 @@ void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 			return;
 		}
 	}
-	if (sym_reserve(s, len + 1) != 0) {
+	/* at most one symbol per byte, plus the prefix/suffix bytes byte_fallback may add per
+	 * character, plus a final unk */
+	if (sym_reserve(s, len * (1 + (size_t)t->prefix_len + t->suffix_len) + 1) != 0) {
 		s->oom = 1;
 		return;
 	}

@@ -179,6 +179,17 @@ static void model_cases(void)
 	} else {
 		CHECK(0, "prefix: %s", err.msg);
 	}
+	/* byte_fallback covers the prefix bytes too, and does not flush a pending unk */
+	if (load_str(mk(NULL, "{\"a\":0,\"<0x23>\":1,\"<0x62>\":2,\"<0x63>\":3,\"<unk>\":4}", "[]",
+	                "\"continuing_subword_prefix\":\"##\",\"byte_fallback\":true,"
+	                "\"unk_token\":\"<unk>\",", NULL), &t, &err) == QT_OK) {
+		expect(t, "fallback+prefix", "abc", 0, 7, 0, 1, 1, 2, 1, 1, 3);
+		expect(t, "fallback+unk", "axa", 0, 3, 0, 4, 4);
+		expect(t, "fallback+unk order", "xab", 0, 5, 4, 1, 1, 2, 4);
+		tokenizer_free(t);
+	} else {
+		CHECK(0, "fallback+prefix: %s", err.msg);
+	}
 	if (load_str(mk(NULL, "{\"a\":0,\"b</w>\":1,\"ab</w>\":2,\"b\":3,\"a</w>\":4}",
 	                "[\"a b</w>\"]", "\"end_of_word_suffix\":\"</w>\",", NULL), &t, &err) ==
 	    QT_OK) {
