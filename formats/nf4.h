@@ -78,6 +78,9 @@ struct nf4_quantize_opts {
 	size_t      blocksize;     /* 64 */
 	int         double_quant;  /* 1 */
 	int         n_threads;     /* <= 0: all CPUs */
+	const char *skip;          /* NULL, or comma-separated module name fragments: a Linear
+	                            * whose name contains one is kept unquantized (bitsandbytes'
+	                            * llm_int8_skip_modules, written with "lm_head" added) */
 };
 
 /* Per decoder layer: the error |w - dequant(quant(w))| over its quantized weights. */

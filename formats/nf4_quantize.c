@@ -163,9 +163,9 @@ static void put_json(struct sbuf *b, json_t *v, int depth)
 }
 
 /* The BitsAndBytesConfig.to_dict() of load_in_4bit + nf4 (reference.md 5.10). */
-static json_t *quant_config(int double_quant, const char *compute_dtype)
+static json_t *quant_config(int double_quant, const char *compute_dtype, const char *skip)
 {
-	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:b, s:b, s:n, s:f, s:b, s:b, s:s}",
+	json_t *c = json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:b, s:b, s:n, s:f, s:b, s:b, s:s}",
 	                 "_load_in_4bit", 1, "_load_in_8bit", 0,
 	                 "bnb_4bit_compute_dtype", compute_dtype,
 	                 "bnb_4bit_quant_storage", "uint8", "bnb_4bit_quant_type", "nf4",
@@ -173,6 +173,40 @@ static json_t *quant_config(int double_quant, const char *compute_dtype)
 	                 "llm_int8_enable_fp32_cpu_offload", 0, "llm_int8_has_fp16_weight", 0,
 	                 "llm_int8_skip_modules", "llm_int8_threshold", 6.0, "load_in_4bit", 1,
 	                 "load_in_8bit", 0, "quant_method", "bitsandbytes");
+	if (c && skip) {
+		/* The list replaces transformers' default (which keeps lm_head), so lm_head, never
+		 * quantized here, is named too. */
+		json_t *l = json_array();
+		const char *p = skip;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			if (n)
+				json_array_append_new(l, json_stringn(p, n));
+			p += n + (p[n] == ',');
+		}
+		json_array_append_new(l, json_string("lm_head"));
+		json_object_set_new(c, "llm_int8_skip_modules", l);
+	}
+	return c;
+}
+
+/* 1 if module name (without ".weight") contains one of the comma-separated fragments. */
+static int skipped(const char *skip, const char *name)
+{
+	for (const char *p = skip; p && *p;) {
+		size_t n = strcspn(p, ",");
+		char frag[256];
+		if (n && n < sizeof frag) {
+			memcpy(frag, p, n);
+			frag[n] = '\0';
+			size_t l = strlen(name) - strlen(".weight");
+			const char *hit = strstr(name, frag);
+			if (hit && (size_t)(hit - name) + n <= l)
+				return 1;
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
 static int write_text(const char *path, const char *s, size_t n, struct qt_err *err)
@@ -351,6 +385,8 @@ int nf4_quantize_dir(const struct nf4_quantize_opts *o, struct nf4_summary *sum,
 			goto out;
 		}
 		long layer = linear_layer(t->name);
+		if (layer >= 0 && skipped(o->skip, t->name))
+			continue;
 		if (layer >= 0) {
 			nq++;
 			if (t->n_elem > max_n)
@@ -384,6 +420,8 @@ int nf4_quantize_dir(const struct nf4_quantize_opts *o, struct nf4_summary *sum,
 		const struct st_tensor *t = ws->tensors[i];
 		long layer = linear_layer(t->name);
 		struct st_spec *s = &specs[n_specs];
+		if (layer >= 0 && skipped(o->skip, t->name))
+			layer = -1;
 		if (layer < 0) {
 			snprintf(names[n_specs], sizeof names[0], "%s", t->name);
 			*s = (struct st_spec){ .name = names[n_specs], .dtype = t->dtype,
@@ -435,7 +473,7 @@ out_progress:
 
 	/* Write. */
 	const char *cdt = m.config.torch_dtype[0] ? m.config.torch_dtype : "float32";
-	json_object_set_new(cfg, "quantization_config", quant_config(o->double_quant, cdt));
+	json_object_set_new(cfg, "quantization_config", quant_config(o->double_quant, cdt, o->skip));
 	struct sbuf b = { 0 };
 	put_json(&b, cfg, 0);
 	puts_(&b, "\n");

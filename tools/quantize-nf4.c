@@ -16,7 +16,7 @@
 #include "kernels/nf4.h"
 
 #define SYNOPSIS "usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] " \
-                 "[-b blocksize] [-t threads] -o out_dir in_dir\n"
+                 "[-b blocksize] [-s modules] [-t threads] -o out_dir in_dir\n"
 
 static void usage(FILE *fp, int status)
 {
@@ -30,6 +30,8 @@ static void usage(FILE *fp, int status)
 		      "  -o, --output DIR       output model directory (replaced atomically)\n"
 		      "  -b, --blocksize N      elements per absmax block: 32, 64 (default), ..., 4096\n"
 		      "      --no-double-quant  store absmax as float32 instead of 8-bit codes\n"
+		      "  -s, --skip LIST        keep Linear layers whose name contains one of these\n"
+		      "                         comma-separated fragments (e.g. down_proj,layers.0.)\n"
 		      "  -t, --threads N        worker threads (default: all CPUs)\n"
 		      "      --progress         show progress on stderr even when it is not a terminal\n"
 		      "  -q, --quiet            no summary on stderr\n"
@@ -53,6 +55,7 @@ static const struct option long_opts[] = {
 	{ "output",          required_argument, NULL, 'o'          },
 	{ "blocksize",       required_argument, NULL, 'b'          },
 	{ "no-double-quant", no_argument,       NULL, OPT_NO_DQ    },
+	{ "skip",            required_argument, NULL, 's'          },
 	{ "threads",         required_argument, NULL, 't'          },
 	{ "progress",        no_argument,       NULL, OPT_PROGRESS },
 	{ "quiet",           no_argument,       NULL, 'q'          },
@@ -67,7 +70,7 @@ int main(int argc, char **argv)
 	struct nf4_quantize_opts o = { .blocksize = NF4_BLOCKSIZE_DEFAULT, .double_quant = 1 };
 	int progress = 0, quiet = 0, c;
 	int64_t v;
-	while ((c = getopt_long(argc, argv, "o:b:t:qhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:b:s:t:qhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out_dir = optarg; break;
 		case 'b':
@@ -76,6 +79,11 @@ int main(int argc, char **argv)
 			o.blocksize = (size_t)v;
 			break;
 		case OPT_NO_DQ: o.double_quant = 0; break;
+		case 's':
+			if (!*optarg || strchr(optarg, '"') || strlen(optarg) > 1000)
+				usage_error("--skip %s: expected comma-separated module names", optarg);
+			o.skip = optarg;
+			break;
 		case 't':
 			if (qt_parse_i64(optarg, 1, 4096, &v) != 0)
 				usage_error("--threads %s: expected 1 to 4096", optarg);
