@@ -53,7 +53,25 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 		o->path = strdup("-");
 		return QT_OK;
 	}
-	o->path = strdup(path);
+	/* A device or FIFO (also through a symlink such as /dev/stdout) is written in place:
+	 * renaming a temporary file over it would replace the device node or the link. A
+	 * symlink to a regular file is followed, so the file behind it is replaced, not the link. */
+	struct stat sb;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+		o->fp = fopen(path, "wb");
+		if (!o->fp)
+			return qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		o->path = strdup(path);
+		o->is_stdout = 1; /* no temp, no rename; commit flushes */
+		o->device = 1;
+		return QT_OK;
+	}
+	char *real = NULL;
+	struct stat lsb;
+	if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode))
+		real = realpath(path, NULL);
+	o->path = real ? real : strdup(path);
+	path = o->path;
 	size_t n = strlen(path) + 32;
 	o->tmp = malloc(n);
 	if (!o->path || !o->tmp) {
@@ -83,8 +101,10 @@ int qt_out_commit(struct qt_out *o, struct qt_err *err)
 {
 	int st = QT_OK;
 	if (o->is_stdout) {
-		if (fflush(stdout) != 0 || ferror(stdout))
-			st = qt_err_set(err, QT_EIO, "stdout: write error:");
+		if (fflush(o->fp) != 0 || ferror(o->fp))
+			st = qt_err_set(err, QT_EIO, "%s: write error:", o->device ? o->path : "stdout");
+		if (o->device && fclose(o->fp) != 0 && st == QT_OK)
+			st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
 		free(o->path);
 		memset(o, 0, sizeof *o);
 		return st;
@@ -107,7 +127,7 @@ int qt_out_commit(struct qt_out *o, struct qt_err *err)
 
 void qt_out_abort(struct qt_out *o)
 {
-	if (o->fp && !o->is_stdout)
+	if (o->fp && (!o->is_stdout || o->device))
 		fclose(o->fp);
 	if (o->tmp) {
 		unlink(o->tmp);

@@ -21,6 +21,7 @@ struct qt_out {
 	char *path;  /* final name (owned) */
 	char *tmp;   /* temporary name beside it, NULL for stdout (owned) */
 	int   is_stdout;
+	int   device;  /* a device/FIFO path written in place (no temp file) */
 };
 
 /* Opens path for atomic writing. Returns QT_OK, or QT_ECANTCREAT with err set. */
