@@ -141,6 +141,42 @@ static struct tk_scratch *scratch_get(const struct tokenizer *t)
 	return s;
 }
 
+/* After a call on a huge input: gives back work memory above 1 MiB so that one long text
+ * does not pin it for the life of the thread. */
+static void scratch_trim(struct tk_scratch *s)
+{
+	const size_t big = 1u << 20;
+	for (struct tk_arena_block **b = s->head ? &s->head->next : NULL; b && *b;) {
+		if ((*b)->size > big) {
+			struct tk_arena_block *x = *b;
+			*b = x->next;
+			free(x);
+		} else {
+			b = &(*b)->next;
+		}
+	}
+	if (s->sym_cap * sizeof *s->sym > big) {
+		free(s->sym);
+		free(s->rank);
+		free(s->nid);
+		free(s->prev);
+		free(s->next);
+		s->sym = s->rank = s->nid = NULL;
+		s->prev = s->next = NULL;
+		s->sym_cap = 0;
+	}
+	if (s->heap_cap * sizeof *s->heap > big) {
+		free(s->heap);
+		s->heap = NULL;
+		s->heap_cap = 0;
+	}
+	if (s->buf_cap > big) {
+		free(s->buf);
+		s->buf = NULL;
+		s->buf_cap = 0;
+	}
+}
+
 /* ---- encode ---- */
 
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, int flags,
@@ -155,6 +191,8 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
 	size_t n0 = out->n;
 	tk_added_run(s, text, len);
 	s->cur = NULL; /* everything in the arena is free again */
+	if (len > (1u << 18))
+		scratch_trim(s);
 	if (s->oom) {
 		out->n = n0;
 		return qt_err_set(err, QT_ESOFTWARE, "tokenizer: out of memory (or a regex match "
