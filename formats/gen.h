@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in gen(1). */
 /*
  * gen's job: prompts JSONL in, predictions JSONL out, one line per input line, in order.
  * A record is {"messages": [...]} (a trailing assistant turn becomes the labels) or a prompt

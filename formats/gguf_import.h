@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in import-gguf(1) and gguf(5). */
 /*
  * GGUF (llama architecture) -> HF model directory: config.json, generation_config.json,
  * model.safetensors, tokenizer.json, tokenizer_config.json (reference.md 3.4-3.9). The entry

@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in import-gguf(1) and tokenizer(5). */
 /*
  * Rebuilds HF tokenizer.json and tokenizer_config.json from a GGUF's tokenizer metadata
  * (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with the pre-tokenizer that

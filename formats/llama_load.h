@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in model-dir(5). */
 /*
  * Fills the engine's struct llama_model (kernels/llama.h) from a HuggingFace model directory
  * (formats/modeldir.h): every tensor converted to f32 once at load (F32/F16/BF16 exactly).

@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in lora-merge(1) and adapter(5). */
 /*
  * lora-merge's library side: folds PEFT LoRA adapters (formats/adapter.h) into a base model
  * directory and writes a complete HF model directory; also the --info report of an adapter.

@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in pack(1) and pack(5). */
 /*
  * The packing library behind pack(1): reads .tok streams, removes exact duplicates, shuffles,
  * splits off a validation set, and fills fixed-length .pack blocks (best-fit-decreasing bin

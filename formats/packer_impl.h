@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in pack(1) and pack(5). */
 /*
  * Internals shared by formats/packer.c (loading, planning) and formats/packer_write.c (block
  * building, shard output). Not an API: tools use formats/packer.h.

@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in tokenizer(5). */
 /*
  * Internals of formats/tokenizer*.c, shared between its files and by nobody else. The public
  * API is formats/tokenizer.h. A struct tokenizer is built once by tokenizer_load and is

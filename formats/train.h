@@ -1,4 +1,5 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in lora-train(1). */
 /*
  * lora-train's job: LoRA adapters trained on a frozen base over .pack blocks with the step
  * semantics of PEFT + the HF Trainer (reference.md 7.10): per optimizer step, micro_batch x
