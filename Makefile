@@ -66,7 +66,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a
 # The runner prints one line per test and ends with "N passed, N failed".
 # The default model (make model, cached) is part of the tests: cases that need it read
 # $QT_MODEL_DIR and skip with a message when it is absent (QT_NO_MODEL=1 make test).
-test: all $(TESTS) $(if $(QT_NO_MODEL),,model)
+test: all $(TESTS) $(BIN)/adgen-data $(if $(QT_NO_MODEL),,model)
 	@QT_MODEL_DIR=$(if $(QT_NO_MODEL),,$(CURDIR)/$(MODEL_DIR)) sh tests/run.sh $(BIN) $(BUILD)
 
 # ASan + UBSan build in its own tree, running the same unit and tool tests.

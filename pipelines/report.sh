@@ -1,18 +1,27 @@
 #!/bin/sh
-# Writes the pipeline report (markdown) to stdout from the files under OUT.
-#   report.sh OUT DATA_TRAIN
-out=$1 train=$2
-metric() { sed -n "s/.*\"$2\": *\([-0-9.e]*\).*/\1/p" "$out/metrics-$1.json" | head -n 1; }
-field() { sed -n "$2p" "$1" | sed -n "s/.*\"$3\":\"\(\([^\"\\\\]\|\\\\.\)*\)\".*/\1/p"; }
-last_train=$(grep '"loss"' "$out/run/log.jsonl" | tail -n 1)
-last_eval=$(grep '"eval_loss"' "$out/run/log.jsonl" | tail -n 1)
+# Writes the SFT pipeline report (markdown) to stdout from the files under OUT.
+#   report.sh OUT DATA_TRAIN [QT_BIN]
+# Reads OUT/train.pack and OUT/val.pack (pack --info), OUT/run/log.jsonl (lora-train),
+# OUT/metrics-{base,tuned}.json (rouge-zh) and OUT/pred-{base,tuned}.jsonl (gen). JSON is read
+# with jq, so any string a model writes (newlines, quotes, pipes) lands in the table intact.
+set -eu
+out=$1 train=$2 bin=${3:-bin}
+info() { "$bin/pack" --info "$1" | sed -n "s/^$2: *//p"; }
+log=$out/run/log.jsonl
+last() { jq -r "select(has(\"$1\")) | .$2" "$log" | tail -n 1; }
+metric() { jq -r ".\"$2\" | . * 100 | round / 100" "$out/metrics-$1.json"; }
+cell() { jq -r "$1 | gsub(\"\n\"; \" / \") | gsub(\"[|]\"; \"\\\\|\")"; }
+
 echo "# qlora-tools SFT report"
 echo
-echo "- training records: $(wc -l < "$train"), eval prompts: $(wc -l < "$out/pred-base.jsonl")"
-echo "- final step: $(echo "$last_train" | sed 's/.*"step":\([0-9]*\).*/\1/')," \
-     "train loss $(echo "$last_train" | sed 's/.*"loss":\([-0-9.e]*\).*/\1/')," \
-     "eval loss $(echo "$last_eval" | sed 's/.*"eval_loss":\([-0-9.e]*\).*/\1/')"
-echo "- training tokens/s: $(echo "$last_train" | sed 's/.*"tokens_per_s":\([-0-9.e]*\).*/\1/')"
+echo "- data: $(wc -l < "$train") training records -> $(info "$out/train.pack" samples) samples" \
+     "in $(info "$out/train.pack" blocks) blocks of $(info "$out/train.pack" seq_len) tokens;" \
+     "$(info "$out/val.pack" samples) held out for eval loss;" \
+     "$(wc -l < "$out/pred-base.jsonl") eval prompts"
+echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] | last | .tokens' "$log")" \
+     "label tokens, $(last loss tokens_per_s) label tokens/s"
+echo "- final train loss $(last loss loss), eval loss $(last eval_loss eval_loss)" \
+     "(first eval loss $(jq -r 'select(has("eval_loss")) | .eval_loss' "$log" | head -n 1))"
 echo
 echo "| model | ROUGE-1 | ROUGE-2 | ROUGE-L | BLEU-4 |"
 echo "|---|---|---|---|---|"
@@ -20,13 +29,16 @@ for m in base tuned; do
 	echo "| $m | $(metric $m rouge-1) | $(metric $m rouge-2) | $(metric $m rouge-l) | $(metric $m bleu-4) |"
 done
 echo
-echo "Loss curve: loss.png"
+echo "Loss curve: loss.png (train and eval loss against step)."
 echo
 echo "## Examples"
+echo
+echo "| prompt | reference | untuned | tuned |"
+echo "|---|---|---|---|"
 for i in 1 2 3; do
-	echo
-	echo "- prompt: $(field "$out/pred-base.jsonl" $i prompt)"
-	echo "  - reference: $(field "$out/pred-base.jsonl" $i labels)"
-	echo "  - untuned: $(field "$out/pred-base.jsonl" $i predict)"
-	echo "  - tuned: $(field "$out/pred-tuned.jsonl" $i predict)"
+	b=$(sed -n "${i}p" "$out/pred-base.jsonl")
+	t=$(sed -n "${i}p" "$out/pred-tuned.jsonl")
+	[ -n "$b" ] || break
+	echo "| $(printf '%s\n' "$b" | cell .prompt) | $(printf '%s\n' "$b" | cell '.labels // ""') |" \
+	     "$(printf '%s\n' "$b" | cell .predict) | $(printf '%s\n' "$t" | cell .predict) |"
 done

@@ -1,9 +1,11 @@
-# Reusable SFT pipeline: raw JSONL -> .tok -> .pack -> LoRA adapter -> predictions of the base
-# and the tuned model -> ROUGE/BLEU metrics -> report. Include it from a Makefile or run
+# Reusable SFT pipeline: raw JSONL -> .tok -> .pack -> NF4 base -> LoRA adapter -> predictions of
+# the base and the tuned model -> ROUGE/BLEU metrics -> report (qlora-tools(7)). Include it from a Makefile or run
 #   make -f pipelines/sft.mk MODEL=dir DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl OUT=out
 # Every recipe is one tool invocation that works alone from a shell; the tools write their
 # outputs atomically, so `make -j` and interrupted runs never leave half-written files.
 
+# The directory holding this file (its helper scripts sit beside it), wherever it is included from.
+SFT_DIR      := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 QT_BIN       ?= bin
 MODEL        ?= models/SmolLM2-135M-Instruct
 DATA_TRAIN   ?= train.jsonl
@@ -22,11 +24,26 @@ EVAL_EVERY   ?= 25
 SEED         ?= 42
 MAX_NEW      ?= 80
 GEN_BATCH    ?= 16
+# nf4: QLoRA, the frozen base quantized by quantize-nf4 (both models are evaluated on it);
+# none: LoRA on MODEL as it is.
+QUANT        ?= none
+TRAIN_FLAGS  ?=
+GEN_FLAGS    ?=
 
 SFT_TOK      := $(OUT)/train.tok
 SFT_PACK     := $(OUT)/train.pack
 SFT_VAL      := $(OUT)/val.pack
 SFT_ADAPTER  := $(OUT)/run/adapter/adapter_config.json
+ifeq ($(QUANT),nf4)
+SFT_BASE     := $(OUT)/base-nf4
+SFT_BASE_DEP := $(SFT_BASE)/config.json
+else
+SFT_BASE     := $(MODEL)
+SFT_BASE_DEP := $(MODEL)/config.json
+endif
+
+$(OUT)/base-nf4/config.json: $(MODEL)/config.json
+	$(QT_BIN)/quantize-nf4 -o $(OUT)/base-nf4 $(MODEL)
 
 $(SFT_TOK): $(DATA_TRAIN) $(MODEL)/tokenizer.json
 	@mkdir -p $(OUT)
@@ -39,30 +56,30 @@ $(SFT_PACK): $(SFT_TOK)
 	  --val-out $(SFT_VAL) -o $@ $<
 $(SFT_VAL): $(SFT_PACK)
 
-$(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL)
-	$(QT_BIN)/lora-train -m $(MODEL) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
+$(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
+	$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
 	  --rank $(RANK) --alpha $(ALPHA) --lr $(LR) --max-steps $(STEPS) \
-	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED)
+	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) $(TRAIN_FLAGS)
 
-$(OUT)/pred-base.jsonl: $(DATA_EVAL)
+$(OUT)/pred-base.jsonl: $(DATA_EVAL) $(SFT_BASE_DEP)
 	@mkdir -p $(OUT)
-	$(QT_BIN)/gen -m $(MODEL) --prompt-key $(PROMPT_KEY) --label-key $(RESPONSE_KEY) \
-	  --max-new-tokens $(MAX_NEW) --batch $(GEN_BATCH) -o $@ $(DATA_EVAL)
+	$(QT_BIN)/gen -m $(SFT_BASE) --prompt-key $(PROMPT_KEY) --label-key $(RESPONSE_KEY) \
+	  --max-new-tokens $(MAX_NEW) --batch $(GEN_BATCH) $(GEN_FLAGS) -o $@ $(DATA_EVAL)
 
 $(OUT)/pred-tuned.jsonl: $(DATA_EVAL) $(SFT_ADAPTER)
-	$(QT_BIN)/gen -m $(MODEL) --adapter $(OUT)/run/adapter --prompt-key $(PROMPT_KEY) \
-	  --label-key $(RESPONSE_KEY) --max-new-tokens $(MAX_NEW) --batch $(GEN_BATCH) -o $@ \
-	  $(DATA_EVAL)
+	$(QT_BIN)/gen -m $(SFT_BASE) --adapter $(OUT)/run/adapter --prompt-key $(PROMPT_KEY) \
+	  --label-key $(RESPONSE_KEY) --max-new-tokens $(MAX_NEW) --batch $(GEN_BATCH) $(GEN_FLAGS) \
+	  -o $@ $(DATA_EVAL)
 
 $(OUT)/metrics-%.json: $(OUT)/pred-%.jsonl
-	$(QT_BIN)/rouge-zh $< > $@.tmp && mv $@.tmp $@
+	$(QT_BIN)/rouge-zh -o $@ $<
 
-$(OUT)/loss.png: $(SFT_ADAPTER) pipelines/loss.sh
-	sh pipelines/loss.sh $(OUT)/run/log.jsonl $@
+$(OUT)/loss.png: $(SFT_ADAPTER) $(SFT_DIR)/loss.sh
+	sh $(SFT_DIR)/loss.sh $(OUT)/run/log.jsonl $@
 
 $(OUT)/report.md: $(OUT)/metrics-base.json $(OUT)/metrics-tuned.json $(OUT)/loss.png \
-                  pipelines/report.sh
-	sh pipelines/report.sh $(OUT) $(DATA_TRAIN) > $@.tmp && mv $@.tmp $@
+                  $(SFT_DIR)/report.sh
+	sh $(SFT_DIR)/report.sh $(OUT) $(DATA_TRAIN) $(QT_BIN) > $@.tmp && mv $@.tmp $@
 
 sft: $(OUT)/report.md
 	@cat $(OUT)/report.md

@@ -1,0 +1,47 @@
+# The whole sft.mk pipeline (tok-chatml, pack, quantize-nf4, lora-train, gen twice, rouge-zh,
+# loss picture, report) on a tiny random model with SmolLM2's tokenizer and generated ADGEN
+# data; checks every artifact. make -j2 exercises the parallel-safe dependencies.
+set -eu
+src=$QT_TEST_SRCDIR
+top=$(dirname "$src")
+mkdir model
+cp "$src/data/sft-tiny/config.json" "$src/data/sft-tiny/generation_config.json" \
+   "$src/data/sft-tiny/model.safetensors" "$src/data/tokenizer/smollm2/tokenizer.json" \
+   "$src/data/tokenizer/smollm2/tokenizer_config.json" model/
+"$QT_BIN/adgen-data" 7 120 > train.jsonl
+"$QT_BIN/adgen-data" 8 4 > eval.jsonl
+make -s -j2 -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
+  DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 RANK=4 ALPHA=8 \
+  STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
+  > report.out 2> make.err || { cat make.err >&2; exit 1; }
+fail() { echo "tiny-sft: $*" >&2; exit 1; }
+# formats
+pack --info out/train.pack | grep -q '^seq_len: 256$' || fail "train.pack"
+pack --info out/val.pack | grep -q '^samples: 8$' || fail "val.pack"
+tok-cat out/train.tok > /dev/null || fail "train.tok"
+# QUANT=none (from the environment) runs the same pipeline without the NF4 stage
+[ "${QUANT:-nf4}" = none ] ||
+	grep -q '"quant_method": *"bitsandbytes"' out/base-nf4/config.json || fail "base-nf4"
+for f in adapter_config.json adapter_model.safetensors; do
+	[ -s out/run/adapter/$f ] || fail "adapter/$f"
+done
+# the adapter loads: merging it into the base works
+lora-merge -m model --adapter out/run/adapter -o merged --quiet || fail "adapter does not load"
+[ "$(grep -c '"loss"' out/run/log.jsonl)" -eq 6 ] || fail "log.jsonl train lines"
+[ "$(grep -c '"eval_loss"' out/run/log.jsonl)" -ge 2 ] || fail "log.jsonl eval lines"
+for m in base tuned; do
+	[ "$(wc -l < out/pred-$m.jsonl)" -eq 4 ] || fail "pred-$m.jsonl"
+	for k in rouge-1 rouge-2 rouge-l bleu-4; do
+		grep -q "\"$k\"" out/metrics-$m.json || fail "metrics-$m.json: $k"
+	done
+done
+head -c 8 out/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png"
+cmp -s report.out out/report.md || fail "stdout is not report.md"
+grep -q '^| tuned |' out/report.md || fail "report table"
+# nothing left half-written
+[ -z "$(find out -name '*.tmp*')" ] || fail "temporary files left"
+# a second make does nothing
+make -q -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
+  DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 RANK=4 ALPHA=8 \
+  STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 out/report.md || fail "not up to date after a run"
+echo ok
