@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/nf4.h"
+#include "kernels/nf4.h"
 #include "kernels/rope.h"
 
 /* HF module names, in llama_module order. */
@@ -15,7 +17,7 @@ static const char *const module_key[LLAMA_N_MODULES] = {
 };
 
 struct owned {
-	float **bufs;
+	void  **bufs;
 	size_t  n, cap;
 };
 
@@ -32,29 +34,73 @@ static void release(struct llama_model *m)
 	free(m->inv_freq);
 }
 
-/* Copies tensor name (expected n elements) into a new owned f32 buffer. */
-static float *take(struct owned *o, const struct model_dir *d, const char *name, size_t n,
-                   struct qt_err *err)
+/* Records p (may be NULL: then out of memory) as owned; returns p, or NULL on failure. */
+static void *own(struct owned *o, void *p, const char *name, struct qt_err *err)
 {
-	if (o->n == o->cap) {
+	if (p && o->n == o->cap) {
 		size_t cap = o->cap ? 2 * o->cap : 64;
-		float **nb = realloc(o->bufs, cap * sizeof *nb);
+		void **nb = realloc(o->bufs, cap * sizeof *nb);
 		if (!nb) {
-			qt_err_set(err, QT_ESOFTWARE, "out of memory");
-			return NULL;
+			free(p);
+			p = NULL;
+		} else {
+			o->bufs = nb;
+			o->cap = cap;
 		}
-		o->bufs = nb;
-		o->cap = cap;
 	}
-	float *p = malloc(n * sizeof(float));
 	if (!p) {
 		qt_err_set(err, QT_ESOFTWARE, "out of memory loading %s", name);
 		return NULL;
 	}
 	o->bufs[o->n++] = p;
-	if (model_dir_tensor_f32(d, name, p, n, err) != QT_OK)
+	return p;
+}
+
+/* Copies tensor name (expected n elements) into a new owned f32 buffer. */
+static float *take(struct owned *o, const struct model_dir *d, const char *name, size_t n,
+                   struct qt_err *err)
+{
+	float *p = own(o, malloc(n * sizeof(float)), name, err);
+	if (!p || model_dir_tensor_f32(d, name, p, n, err) != QT_OK)
 		return NULL;
 	return p;
+}
+
+/*
+ * Fills lin from the NF4 weight of module prefix (nf4(5)): the packed codes are copied (the
+ * model does not depend on the mapping), absmax is rebuilt (nested dequantization done here,
+ * once), and the kernel dequantizes one layer at a time when it runs.
+ */
+static int take_nf4(struct owned *o, const struct model_dir *d, const char *prefix,
+                    struct llama_linear *lin, struct qt_err *err)
+{
+	struct nf4_weight w;
+	struct qt_err e2;
+	if (nf4_weight_load(&d->weights, prefix, &w, &e2) != QT_OK)
+		return qt_err_set(err, e2.status, "%s: %s", d->path, e2.msg);
+	if (w.state.rows != lin->OC || w.state.cols != lin->C) {
+		nf4_weight_free(&w);
+		return qt_err_set(err, QT_EDATA, "%s: %s: NF4 shape [%lld, %lld], config.json implies "
+		                  "[%d, %d]", d->path, prefix, (long long)w.state.rows,
+		                  (long long)w.state.cols, lin->OC, lin->C);
+	}
+	size_t nb = nf4_packed_bytes((size_t)lin->OC * lin->C);
+	uint8_t *packed = own(o, malloc(nb), prefix, err);
+	float *code = packed ? own(o, malloc(sizeof w.code), prefix, err) : NULL;
+	float *absmax = code ? own(o, w.absmax, prefix, err) : NULL;
+	if (!absmax) {
+		if (!code)  /* else own() has freed w.absmax already */
+			nf4_weight_free(&w);
+		return QT_ESOFTWARE;
+	}
+	memcpy(packed, w.packed, nb);
+	memcpy(code, w.code, sizeof w.code);
+	lin->nf4 = packed;
+	lin->absmax = absmax;
+	lin->code = code;
+	lin->blocksize = w.state.blocksize;
+	lin->deq_dtype = w.state.dtype;
+	return QT_OK;
 }
 
 struct adapter_dims llama_adapter_dims(const struct llama_config *c)
@@ -117,8 +163,14 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);
-			snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
 			L->lin[k] = (struct llama_linear){ .OC = out, .C = in };
+			snprintf(name, sizeof name, "model.layers.%d.%s", l, module_key[k]);
+			if (nf4_weight_present(&d->weights, name)) {
+				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
+					goto fail;
+				continue;
+			}
+			snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
 			if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
 				goto fail;
 		}

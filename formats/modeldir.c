@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/io.h"
+#include "formats/nf4.h"
 
 static int is_file(const char *p)
 {
@@ -100,6 +101,26 @@ static int want(const struct model_dir *m, const char *name, int nd, int64_t d0,
 	const struct st_tensor *t = model_dir_tensor(m, name);
 	if (!t)
 		return qt_err_set(err, QT_EDATA, "%s: tensor %s: missing", m->path, name);
+	size_t nl = strlen(name);
+	if (t->dtype == QT_DTYPE_U8 && nd == 2 && nl > 7 && !strcmp(name + nl - 7, ".weight")) {
+		/* An NF4 weight (nf4(5)): its shape is the one its quant_state gives. */
+		char bname[512], what[600];
+		snprintf(bname, sizeof bname, "%.*s%s", (int)(nl - 7), name, NF4_STATE_SUFFIX);
+		const struct st_tensor *blob = st_set_find(&m->weights, bname);
+		struct nf4_state s;
+		if (blob && blob->dtype == QT_DTYPE_U8 && blob->size <= NF4_MAX_BLOB) {
+			snprintf(what, sizeof what, "%s: tensor %s", m->path, bname);
+			int st = nf4_state_parse(blob->data, blob->size, what, &s, err);
+			if (st != QT_OK)
+				return st;
+			if (s.rows != d0 || s.cols != d1)
+				return qt_err_set(err, QT_EDATA, "%s: tensor %s: NF4 shape [%lld, %lld], "
+				                  "config.json implies [%lld, %lld]", m->path, name,
+				                  (long long)s.rows, (long long)s.cols, (long long)d0,
+				                  (long long)d1);
+			return QT_OK;
+		}
+	}
 	if (!qt_dtype_is_float(t->dtype))
 		return qt_err_set(err, QT_EDATA, "%s: tensor %s: dtype %s (F32, F16, BF16 or F64 "
 		                  "expected)", m->path, name, qt_dtype_name(t->dtype));

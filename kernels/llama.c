@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/nf4.h"
@@ -59,6 +60,18 @@ size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R)
 	return n;
 }
 
+void llama_linear_dequant(const struct llama_linear *lin, float *out)
+{
+	size_t n = (size_t)lin->OC * lin->C;
+	nf4_dequantize(lin->nf4, lin->absmax, lin->code, lin->blocksize, n, out);
+	if (lin->deq_dtype == QT_DTYPE_BF16)
+		for (size_t i = 0; i < n; i++)
+			out[i] = qt_bf16_to_f32(qt_f32_to_bf16(out[i]));
+	else if (lin->deq_dtype == QT_DTYPE_F16)
+		for (size_t i = 0; i < n; i++)
+			out[i] = qt_f16_to_f32(qt_f32_to_f16(out[i]));
+}
+
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
                           const struct adapter_lora *lo, int T, float beta, float *scratch,
                           int n_threads)
@@ -66,8 +79,7 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 	(void)n_threads; /* OpenBLAS has its own threads */
 	const float *W = lin->w;
 	if (!W) {
-		nf4_dequantize(lin->nf4, lin->absmax, lin->code, lin->blocksize,
-		               (size_t)lin->OC * lin->C, scratch);
+		llama_linear_dequant(lin, scratch);
 		W = scratch;
 		scratch += (size_t)lin->OC * lin->C;
 	}

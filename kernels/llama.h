@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/dtype.h"
 #include "formats/adapter.h"
 #include "kernels/kernels.h"
 
@@ -29,6 +30,9 @@ struct llama_linear {
 	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
 	const float   *code;       /* 16-entry NF4 table */
 	size_t         blocksize;
+	enum qt_dtype  deq_dtype;  /* NF4 only: the quant_state dtype. bitsandbytes' dequantize_4bit
+	                            * returns f32(code * absmax) cast to it, so BF16/F16 round each
+	                            * dequantized value to that type; F32 (0) keeps it */
 };
 
 struct llama_layer {
@@ -90,6 +94,11 @@ int llama_forward(const struct llama_model *m, const struct adapter *lora, const
 /* out (T, OC) = beta * out + x (T, C) @ W^T + scale * (x A^T) B^T (the LoRA branch when lo
  * has A; beta 0 or 1);
  * scratch: at least llama_linear_scratch(lin, T, R) floats (NF4 dequantization, LoRA middle). */
+/* Dequantizes an NF4 weight (lin->w NULL) into out (OC * C floats) exactly as bitsandbytes'
+ * dequantize_4bit, including the cast to lin->deq_dtype: the one place the engine (forward and
+ * training) turns NF4 codes into the weight it multiplies by. */
+void llama_linear_dequant(const struct llama_linear *lin, float *out);
+
 size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R);
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
                           const struct adapter_lora *lo, int T, float beta, float *scratch,
