@@ -2,10 +2,13 @@
 /* The lora-train loop; see train.h. */
 #include "formats/train.h"
 
+#include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/io.h"
@@ -13,6 +16,7 @@
 #include "common/rng.h"
 #include "formats/adapter.h"
 #include "formats/llama_load.h"
+#include "formats/lora_checkpoint.h"
 #include "formats/modeldir.h"
 #include "formats/pack.h"
 #include "kernels/adamw.h"
@@ -38,16 +42,109 @@ double train_lr_multiplier(enum train_schedule s, long k, long W, long T)
 	return v > 0 ? v : 0;
 }
 
-/* ids, positions restarting per segment, and shifted targets of one block. */
+uint64_t train_block_index(uint64_t g, uint64_t n, int shuffle, uint64_t seed, uint64_t *perm,
+                           int64_t *perm_epoch)
+{
+	uint64_t e = g / n, i = g % n;
+	if (!shuffle)
+		return i;
+	if (*perm_epoch != (int64_t)e) {
+		struct qt_rng r;
+		qt_rng_seed(&r, seed + e);
+		for (uint64_t j = 0; j < n; j++)
+			perm[j] = j;
+		qt_rng_shuffle(&r, perm, n, sizeof *perm);
+		*perm_epoch = (int64_t)e;
+	}
+	return perm[i];
+}
+
+int train_config_args(const char *path, int *argc, char ***argv, struct qt_err *err)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+	if (!root) {
+		FILE *fp = fopen(path, "r");
+		if (!fp)
+			return qt_err_set(err, QT_ENOINPUT, "%s:", path);
+		fclose(fp);
+		return qt_err_set(err, QT_EDATA, "%s:%d: %s", path, je.line, je.text);
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return qt_err_set(err, QT_EDATA, "%s: not a JSON object", path);
+	}
+	size_t n = json_object_size(root), k = 0;
+	char **nv = calloc((size_t)*argc + n + 1, sizeof *nv);
+	if (!nv) {
+		json_decref(root);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	nv[k++] = (*argv)[0];
+	const char *key;
+	json_t *v;
+	int rc = QT_OK;
+	json_object_foreach(root, key, v) {
+		char val[4096] = "";
+		if (json_is_false(v) || json_is_null(v))
+			continue;
+		if (json_is_string(v))
+			snprintf(val, sizeof val, "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(val, sizeof val, "%.17g", json_real_value(v));
+		else if (json_is_array(v)) {
+			size_t i;
+			json_t *e;
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e)) {
+					rc = qt_err_set(err, QT_EDATA, "%s: %s: a list of strings expected", path,
+					                key);
+					break;
+				}
+				snprintf(val + strlen(val), sizeof val - strlen(val), "%s%s", i ? "," : "",
+				         json_string_value(e));
+			}
+		} else if (!json_is_true(v)) {
+			rc = qt_err_set(err, QT_EDATA, "%s: %s: unsupported value", path, key);
+		}
+		if (rc)
+			break;
+		size_t len = strlen(key) + strlen(val) + 4;
+		if (!(nv[k] = malloc(len))) {
+			rc = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+			break;
+		}
+		snprintf(nv[k++], len, json_is_true(v) ? "--%s" : "--%s=%s", key, val);
+	}
+	json_decref(root);
+	if (rc) {
+		for (size_t i = 1; i < k; i++)
+			free(nv[i]);
+		free(nv);
+		return rc;
+	}
+	for (int i = 1; i < *argc; i++)
+		nv[k++] = (*argv)[i];
+	nv[k] = NULL;
+	*argc = (int)k;
+	*argv = nv;
+	return QT_OK;
+}
+
+/* ids, positions restarting per segment, and shifted targets of one block; returns the
+ * trained targets, *input the non-padding tokens. */
 static uint64_t block_inputs(const struct pack_block *b, int32_t *ids, int32_t *pos,
-                             int32_t *seg, int32_t *tgt)
+                             int32_t *seg, int32_t *tgt, uint64_t *input)
 {
 	int T = (int)b->seq_len;
-	uint64_t n = 0;
+	uint64_t n = 0, in = 0;
 	for (int t = 0; t < T; t++) {
 		ids[t] = (int32_t)b->ids[t];
 		seg[t] = b->seg[t];
 		pos[t] = (t > 0 && b->seg[t] == b->seg[t - 1]) ? pos[t - 1] + 1 : 0;
+		in += b->seg[t] != 0;
 	}
 	for (int t = 0; t < T; t++) {
 		/* Position t predicts token t+1 when that token is trained (pack clears the mask on
@@ -55,12 +152,23 @@ static uint64_t block_inputs(const struct pack_block *b, int32_t *ids, int32_t *
 		tgt[t] = (t + 1 < T && b->mask[t + 1]) ? (int32_t)b->ids[t + 1] : -1;
 		n += tgt[t] >= 0;
 	}
+	if (input)
+		*input = in;
 	return n;
 }
 
 struct state {
+	struct model_dir md;
+	struct llama_model m;
+	struct pack_file tr, va;
+	int has_val;
 	struct adapter lora, grad, m1, m2;
+	struct llama_train_ws *ws;
 	int32_t *ids, *pos, *seg, *tgt;
+	uint64_t *perm, *bi;
+	int64_t perm_epoch;
+	char *out_dir, *options;
+	FILE *log;
 };
 
 static void zero_grads(struct adapter *g)
@@ -87,55 +195,73 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	}
 }
 
-static double eval_loss(const struct llama_model *m, const struct adapter *lora,
-                        struct llama_train_ws *ws, const struct pack_file *pf, struct state *s,
-                        struct qt_err *err)
+static double eval_loss(struct state *s, struct qt_err *err)
 {
 	double sum = 0;
 	uint64_t n = 0;
-	for (uint64_t i = 0; i < pf->h.n_blocks; i++) {
+	for (uint64_t i = 0; i < s->va.h.n_blocks; i++) {
 		struct pack_block b;
-		pack_get_block(pf, i, &b);
-		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt);
-		if (llama_train_block(m, lora, NULL, ws, s->ids, s->pos, s->seg, s->tgt,
-		                      (int)b.seq_len, 0, 0, 0, &sum, err) != QT_OK)
+		pack_get_block(&s->va, i, &b);
+		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
+		if (llama_train_block(&s->m, &s->lora, NULL, s->ws, s->ids, s->pos, s->seg, s->tgt,
+		                      (int)b.seq_len, 0, 0, 0, NULL, &sum, err) != QT_OK)
 			return NAN;
 	}
 	return n ? sum / (double)n : NAN;
 }
 
-int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err *err)
+static const char *const sched_name[] = { "constant", "linear", "cosine",
+                                          "constant-with-warmup" };
+
+/* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. */
+static char *options_json(const struct train_opts *o, const struct state *s)
 {
-	struct model_dir md = { 0 };
-	struct llama_model m = { 0 };
-	struct pack_file tr = { 0 }, va = { 0 };
-	struct state s;
-	struct llama_train_ws *ws = NULL;
-	FILE *log = NULL;
-	char *log_path = NULL;
-	int rc, has_val = 0;
-	memset(&s, 0, sizeof s);
-	memset(st, 0, sizeof *st);
-	st->final_eval_loss = NAN;
-	if ((rc = model_dir_open(&md, o->model_dir, MODEL_DIR_NO_TOKENIZER, err)) ||
-	    (rc = llama_load(&m, &md, err)) || (rc = pack_open(&tr, o->train_pack, err)))
-		goto out;
-	m.n_threads = o->threads;
-	if (o->val_pack) {
-		if ((rc = pack_open(&va, o->val_pack, err)))
-			goto out;
-		has_val = 1;
+	const struct llama_config *c = &s->m.cfg;
+	char *buf = malloc(4096 + strlen(o->targets) * 2 +
+	                   (o->init_adapter ? strlen(o->init_adapter) * 2 : 0));
+	if (!buf)
+		return NULL;
+	char ia[1024] = "null";
+	if (o->init_adapter) {
+		/* a JSON string: escape quotes and backslashes, drop control bytes */
+		size_t k = 0;
+		ia[k++] = '"';
+		for (const char *p = o->init_adapter; *p && k < sizeof ia - 4; p++) {
+			if (*p == '"' || *p == '\\')
+				ia[k++] = '\\';
+			if ((unsigned char)*p >= 0x20)
+				ia[k++] = *p;
+		}
+		ia[k++] = '"';
+		ia[k] = 0;
 	}
-	if (tr.h.vocab_size > (uint32_t)m.cfg.V) {
-		rc = qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
-		                o->train_pack, tr.h.vocab_size, m.cfg.V);
-		goto out;
-	}
-	if ((rc = pack_verify(&tr, err)) || (has_val && (rc = pack_verify(&va, err))))
-		goto out;
-	/* The adapter config, as PEFT writes it for these options. */
+	sprintf(buf, "{\"model\":{\"layers\":%d,\"hidden\":%d,\"intermediate\":%d,\"heads\":%d,"
+	        "\"kv_heads\":%d,\"vocab\":%d},"
+	        "\"train\":{\"blocks\":%" PRIu64 ",\"seq_len\":%u,\"payload_xxh3\":\"%016" PRIx64 "\"},"
+	        "\"init_adapter\":%s,\"target\":\"%s\",\"rank\":%d,\"alpha\":%.17g,\"rslora\":%s,"
+	        "\"seed\":\"%" PRIu64 "\",\"lr\":%.17g,\"schedule\":\"%s\",\"warmup_steps\":%ld,"
+	        "\"warmup_ratio\":%.17g,\"weight_decay\":%.17g,\"adam_beta1\":%.17g,"
+	        "\"adam_beta2\":%.17g,\"adam_eps\":%.17g,\"max_grad_norm\":%.17g,"
+	        "\"grad_accum\":%d,\"micro_batch\":%d,\"neftune_alpha\":%.17g,\"dropout\":%.17g,"
+	        "\"shuffle\":%s}",
+	        c->n_layer, c->C, c->H, c->NH, c->NKV, c->V, s->tr.h.n_blocks, s->tr.h.seq_len,
+	        s->tr.h.payload_xxh3, ia, o->targets, o->rank, o->alpha,
+	        o->rslora ? "true" : "false", o->seed, o->lr, sched_name[o->schedule],
+	        o->warmup_steps, o->warmup_ratio, o->weight_decay, o->beta1, o->beta2, o->eps,
+	        o->max_grad_norm, o->grad_accum, o->micro_batch, o->neftune_alpha, o->dropout,
+	        o->shuffle ? "true" : "false");
+	return buf;
+}
+
+/* A fresh adapter: from --init-adapter, or PEFT's seeded init for the options. */
+static int new_adapter(const struct train_opts *o, struct state *s,
+                       const struct adapter_dims *dims, struct qt_err *err)
+{
+	if (o->init_adapter)
+		return adapter_load(&s->lora, o->init_adapter, dims, err);
 	char cfg_json[1024];
-	const char *all = "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\",\"down_proj\"]";
+	const char *all = "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
+	                  "\"down_proj\"]";
 	char list[512] = "[";
 	if (strcmp(o->targets, "all-linear") != 0) {
 		const char *p = o->targets;
@@ -149,85 +275,229 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	}
 	snprintf(cfg_json, sizeof cfg_json,
 	         "{\"peft_type\":\"LORA\",\"task_type\":\"CAUSAL_LM\",\"r\":%d,\"lora_alpha\":%.17g,"
-	         "\"lora_dropout\":0.0,\"use_rslora\":%s,\"bias\":\"none\",\"fan_in_fan_out\":false,"
+	         "\"lora_dropout\":%.17g,\"use_rslora\":%s,\"bias\":\"none\",\"fan_in_fan_out\":false,"
 	         "\"target_modules\":%s,\"base_model_name_or_path\":null}",
-	         o->rank, o->alpha, o->rslora ? "true" : "false",
+	         o->rank, o->alpha, o->dropout, o->rslora ? "true" : "false",
 	         strcmp(o->targets, "all-linear") ? list : all);
 	struct adapter_config cfg;
-	struct adapter_dims dims = llama_adapter_dims(&m.cfg);
-	if (o->init_adapter) {
-		/* Start from a given adapter: its config decides modules, ranks and scalings. */
-		if ((rc = adapter_load(&s.lora, o->init_adapter, &dims, err)))
-			goto out;
-		rc = adapter_init(&s.grad, &s.lora.cfg, &dims, err);
-	} else {
-		if ((rc = adapter_config_parse(&cfg, cfg_json, strlen(cfg_json), "options", err)))
-			goto out;
-		rc = adapter_init(&s.lora, &cfg, &dims, err);
-		if (!rc) rc = adapter_init(&s.grad, &cfg, &dims, err);
-		adapter_config_free(&cfg);
-		if (!rc) init_lora(&s.lora, o->seed);
-	}
-	if (!rc) rc = adapter_init(&s.m1, &s.lora.cfg, &dims, err);
-	if (!rc) rc = adapter_init(&s.m2, &s.lora.cfg, &dims, err);
+	int rc = adapter_config_parse(&cfg, cfg_json, strlen(cfg_json), "options", err);
 	if (rc)
-		goto out;
-	int T = (int)tr.h.seq_len, Tv = has_val ? (int)va.h.seq_len : 0;
+		return rc;
+	rc = adapter_init(&s->lora, &cfg, dims, err);
+	adapter_config_free(&cfg);
+	if (!rc)
+		init_lora(&s->lora, o->seed);
+	return rc;
+}
+
+/* log.jsonl of a resumed run: the lines of steps <= step, rewritten atomically. */
+static int trim_log(const char *path, long step, struct qt_err *err)
+{
+	char *buf;
+	size_t len;
+	struct qt_err e2;
+	if (qt_read_file(path, &buf, &len, &e2) != QT_OK)
+		return QT_OK; /* no log yet */
+	struct qt_out o = { 0 };
+	int rc = qt_out_open(&o, path, err);
+	for (char *p = buf; !rc && *p;) {
+		char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		long k;
+		if (sscanf(p, "{\"step\":%ld", &k) == 1 && k <= step && nl)
+			rc = qt_write(o.fp, p, n, path, err);
+		p += n;
+	}
+	free(buf);
+	if (rc) {
+		qt_out_abort(&o);
+		return rc;
+	}
+	return qt_out_commit(&o, err);
+}
+
+/* Opens the model, the packs and the adapter state: everything that can refuse the inputs
+ * before the output directory is touched. */
+static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_state *ck,
+                 struct qt_err *err)
+{
+	int rc;
+	if ((rc = model_dir_open(&s->md, o->model_dir, MODEL_DIR_NO_TOKENIZER, err)) ||
+	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
+		return rc;
+	s->m.n_threads = o->threads;
+	if (o->val_pack) {
+		if ((rc = pack_open(&s->va, o->val_pack, err)))
+			return rc;
+		s->has_val = 1;
+	}
+	if (s->tr.h.vocab_size > (uint32_t)s->m.cfg.V)
+		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
+		                  o->train_pack, s->tr.h.vocab_size, s->m.cfg.V);
+	if (s->has_val && s->va.h.vocab_size > (uint32_t)s->m.cfg.V)
+		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
+		                  o->val_pack, s->va.h.vocab_size, s->m.cfg.V);
+	if (s->tr.h.n_blocks == 0)
+		return qt_err_set(err, QT_EDATA, "%s: no blocks", o->train_pack);
+	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))
+		return rc;
+	struct adapter_dims dims = llama_adapter_dims(&s->m.cfg);
+	if (!(s->options = options_json(o, s)))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (o->resume) {
+		char *dir;
+		if ((rc = lora_ckpt_find(o->resume, &dir, err)))
+			return rc;
+		rc = lora_ckpt_load(dir, &dims, s->options, &s->lora, &s->m1, &s->m2, ck, err);
+		if (!rc && !o->out_dir) {
+			/* the run directory: the checkpoint's parent, or the directory given */
+			int is_ckpt = strcmp(dir, o->resume) == 0;
+			char *slash = strrchr(dir, '/');
+			if (is_ckpt)
+				s->out_dir = slash ? strndup(dir, (size_t)(slash - dir)) : strdup(".");
+			else
+				s->out_dir = strdup(o->resume);
+		}
+		qt_info(3, "resuming from %s (step %ld)", dir, ck->step);
+		free(dir);
+		if (rc)
+			return rc;
+		if (ck->seed != o->seed)
+			return qt_err_set(err, QT_EDATA, "%s: cannot resume: seed differs", o->resume);
+	} else {
+		if ((rc = new_adapter(o, s, &dims, err)) ||
+		    (rc = adapter_init(&s->m1, &s->lora.cfg, &dims, err)) ||
+		    (rc = adapter_init(&s->m2, &s->lora.cfg, &dims, err)))
+			return rc;
+	}
+	if (!s->out_dir && !(s->out_dir = strdup(o->out_dir)))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if ((rc = adapter_init(&s->grad, &s->lora.cfg, &dims, err)))
+		return rc;
+	int T = (int)s->tr.h.seq_len, Tv = s->has_val ? (int)s->va.h.seq_len : 0;
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
-		rmax = s.lora.lora[i].r > rmax ? s.lora.lora[i].r : rmax;
-	ws = llama_train_ws_new(&m, Tmax, rmax);
-	s.ids = malloc((size_t)Tmax * 4);
-	s.pos = malloc((size_t)Tmax * 4);
-	s.seg = malloc((size_t)Tmax * 4);
-	s.tgt = malloc((size_t)Tmax * 4);
-	if (!ws || !s.ids || !s.pos || !s.seg || !s.tgt) {
-		rc = qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
+		rmax = s->lora.lora[i].r > rmax ? s->lora.lora[i].r : rmax;
+	s->ws = llama_train_ws_new(&s->m, Tmax, rmax, !o->no_checkpointing);
+	s->ids = malloc((size_t)Tmax * 4);
+	s->pos = malloc((size_t)Tmax * 4);
+	s->seg = malloc((size_t)Tmax * 4);
+	s->tgt = malloc((size_t)Tmax * 4);
+	s->perm = o->shuffle ? malloc(s->tr.h.n_blocks * sizeof *s->perm) : NULL;
+	s->perm_epoch = -1;
+	s->bi = malloc((size_t)o->micro_batch * (size_t)o->grad_accum * sizeof *s->bi);
+	if (!s->ws || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
+	return QT_OK;
+}
+
+/* Opens OUT/log.jsonl: truncated for a new run, trimmed to the checkpoint for a resume. */
+static int open_log(struct state *s, long resumed, struct qt_err *err)
+{
+	mkdir(s->out_dir, 0755);
+	char *path = qt_path_join(s->out_dir, "log.jsonl");
+	int rc = path ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (!rc && resumed)
+		rc = trim_log(path, resumed, err);
+	if (!rc && !(s->log = fopen(path, resumed ? "a" : "w")))
+		rc = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+	free(path);
+	return rc;
+}
+
+static int save_checkpoint(struct state *s, const struct lora_ckpt_state *ck,
+                           struct qt_err *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "checkpoint-%ld", ck->step);
+	char *dir = qt_path_join(s->out_dir, name);
+	int rc = dir ? lora_ckpt_save(dir, &s->lora, &s->m1, &s->m2, ck, s->options, err)
+	             : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	free(dir);
+	return rc;
+}
+
+/* The one-line progress display (step/total, loss, tokens/s, ETA). */
+static void progress(double *t_last, long k, long k0, long total, double loss, double el,
+                     uint64_t tok, uint64_t in_tok)
+{
+	double now = qt_now();
+	if (qt_verbosity < 3 || (now - *t_last < 0.25 && k != total))
+		return;
+	*t_last = now;
+	double eta = k > k0 ? el / (double)(k - k0) * (double)(total - k) : 0;
+	fprintf(stderr, "\r%s: step %ld/%ld loss %.4f %.0f tok/s (%.0f trained) ETA %ld:%02ld  ",
+	        qt_progname, k, total, loss, el > 0 ? in_tok / el : 0.0, el > 0 ? tok / el : 0.0,
+	        (long)eta / 60, (long)eta % 60);
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err *err)
+{
+	struct state s;
+	struct lora_ckpt_state ck = { 0 };
+	int rc;
+	memset(&s, 0, sizeof s);
+	memset(st, 0, sizeof *st);
+	st->final_eval_loss = NAN;
+	if ((rc = setup(o, &s, &ck, err)))
 		goto out;
-	}
-	st->activation_bytes = llama_train_ws_bytes(ws);
-	mkdir(o->out_dir, 0755);
-	log_path = qt_path_join(o->out_dir, "log.jsonl");
-	if (!(log = fopen(log_path, "w"))) {
-		rc = qt_err_set(err, QT_ECANTCREAT, "%s:", log_path);
+	struct llama_model *m = &s.m;
+	st->activation_bytes = llama_train_ws_bytes(s.ws);
+	st->resumed_from = ck.step;
+	if ((rc = open_log(&s, ck.step, err)))
 		goto out;
-	}
 	long per_step = (long)o->micro_batch * o->grad_accum;
+	uint64_t nb = s.tr.h.n_blocks;
 	long total = o->max_steps > 0 ? o->max_steps
-	           : (long)ceil(o->epochs * (double)((tr.h.n_blocks + per_step - 1) / per_step));
+	           : (long)ceil(o->epochs * (double)((nb + per_step - 1) / per_step));
 	if (total < 1)
 		total = 1;
 	long warm = o->warmup_steps >= 0 ? o->warmup_steps : (long)ceil(total * o->warmup_ratio);
-	double t0 = qt_now(), loss = NAN;
-	uint64_t tokens = 0, next_block = 0;
-	struct qt_progress pg;
-	qt_progress_begin(&pg, "steps", (uint64_t)total);
-	for (long k = 1; k <= total; k++) {
+	double t0 = qt_now(), t_last = 0, loss = NAN;
+	uint64_t tokens = ck.tokens, in_tokens = ck.input_tokens, g = ck.blocks_done;
+	uint64_t tok0 = tokens, in0 = in_tokens;
+	long k0 = ck.step;
+	double secs0 = ck.seconds;
+	int nt = s.lora.dims.n_layers * ADAPTER_N_MODULES;
+	for (long k = k0 + 1; k <= total; k++) {
 		/* The blocks of this step and their trained-target count N_step (reference 7.6). */
-		uint64_t first = next_block, n_step = 0;
+		uint64_t n_step = 0, in_step = 0, *bi = s.bi;
 		for (long i = 0; i < per_step; i++) {
 			struct pack_block b;
-			pack_get_block(&tr, (first + (uint64_t)i) % tr.h.n_blocks, &b);
-			n_step += block_inputs(&b, s.ids, s.pos, s.seg, s.tgt);
+			uint64_t in;
+			bi[i] = train_block_index(g + (uint64_t)i, nb, o->shuffle, o->seed, s.perm,
+			                          &s.perm_epoch);
+			pack_get_block(&s.tr, bi[i], &b);
+			n_step += block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, &in);
+			in_step += in;
 		}
-		next_block = (first + (uint64_t)per_step) % tr.h.n_blocks;
+		g += (uint64_t)per_step;
 		zero_grads(&s.grad);
 		double sum = 0;
 		for (long i = 0; i < per_step && n_step; i++) {
 			struct pack_block b;
-			pack_get_block(&tr, (first + (uint64_t)i) % tr.h.n_blocks, &b);
-			block_inputs(&b, s.ids, s.pos, s.seg, s.tgt);
+			pack_get_block(&s.tr, bi[i], &b);
+			block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, NULL);
 			float mag = o->neftune_alpha > 0
-			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m.cfg.C) : 0;
-			if ((rc = llama_train_block(&m, &s.lora, &s.grad, ws, s.ids, s.pos, s.seg, s.tgt,
+			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m->cfg.C) : 0;
+			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k,
+			                                    (uint64_t)i };
+			if ((rc = llama_train_block(m, &s.lora, &s.grad, s.ws, s.ids, s.pos, s.seg, s.tgt,
 			                            (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
-			                            o->seed ^ ((uint64_t)k << 20 | (uint64_t)i), &sum, err)))
+			                            o->seed ^ ((uint64_t)k << 20 | (uint64_t)i),
+			                            o->dropout > 0 ? &drop : NULL, &sum, err)))
 				goto out;
 		}
 		tokens += n_step;
+		in_tokens += in_step;
 		loss = n_step ? sum / (double)n_step : NAN;
 		double sumsq = 0;
-		int nt = s.lora.dims.n_layers * ADAPTER_N_MODULES;
 		for (int i = 0; i < nt; i++)
 			if (s.grad.lora[i].A) {
 				grad_sumsq(&sumsq, s.grad.lora[i].A, (size_t)s.grad.lora[i].r * s.grad.lora[i].in);
@@ -241,64 +511,73 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		struct adamw_hparams hp;
 		adamw_hparams_init(&hp, lr, o->beta1, o->beta2, o->eps, o->weight_decay, k);
 		for (int i = 0; i < nt; i++) {
-			struct adapter_lora *p = &s.lora.lora[i], *g = &s.grad.lora[i];
+			struct adapter_lora *p = &s.lora.lora[i], *gr = &s.grad.lora[i];
 			if (!p->A)
 				continue;
-			size_t na = (size_t)p->r * p->in, nb = (size_t)p->out * p->r;
+			size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
 			if (coef < 1.0f) {
-				grad_scale(g->A, na, coef);
-				grad_scale(g->B, nb, coef);
+				grad_scale(gr->A, na, coef);
+				grad_scale(gr->B, nb2, coef);
 			}
-			adamw_step(p->A, g->A, s.m1.lora[i].A, s.m2.lora[i].A, na, &hp);
-			adamw_step(p->B, g->B, s.m1.lora[i].B, s.m2.lora[i].B, nb, &hp);
+			adamw_step(p->A, gr->A, s.m1.lora[i].A, s.m2.lora[i].A, na, &hp);
+			adamw_step(p->B, gr->B, s.m1.lora[i].B, s.m2.lora[i].B, nb2, &hp);
 		}
 		double el = qt_now() - t0;
 		if (k % o->log_every == 0 || k == total)
-			fprintf(log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,"
-			        "\"tokens\":%llu,\"tokens_per_s\":%.1f}\n", k, loss, lr, gnorm,
-			        (unsigned long long)tokens, el > 0 ? tokens / el : 0.0);
-		if (has_val && (k % o->eval_every == 0 || k == total)) {
-			double ev = eval_loss(&m, &s.lora, ws, &va, &s, err);
+			fprintf(s.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,"
+			        "\"tokens\":%" PRIu64 ",\"tokens_per_s\":%.1f,\"input_tokens\":%" PRIu64
+			        ",\"input_tokens_per_s\":%.1f}\n", k, loss, lr, gnorm, tokens,
+			        el > 0 ? (tokens - tok0) / el : 0.0, in_tokens,
+			        el > 0 ? (in_tokens - in0) / el : 0.0);
+		int stop = o->stop && *o->stop && k < total;
+		if (s.has_val && !stop && (k % o->eval_every == 0 || k == total)) {
+			double ev = eval_loss(&s, err);
 			st->final_eval_loss = ev;
-			fprintf(log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
-			qt_info(3, "step %ld: eval loss %.4f", k, ev);
+			fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
+			qt_info(4, "step %ld: eval loss %.4f", k, ev);
 		}
-		fflush(log);
-		qt_info(3, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
-		if (o->save_every > 0 && k % o->save_every == 0 && k != total) {
-			char name[64];
-			snprintf(name, sizeof name, "checkpoint-%ld", k);
-			char *dir = qt_path_join(o->out_dir, name);
-			rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
-			free(dir);
-			if (rc)
+		fflush(s.log);
+		qt_info(4, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
+		progress(&t_last, k, k0, total, loss, el, tokens - tok0, in_tokens - in0);
+		st->steps = k;
+		if ((o->save_every > 0 && k % o->save_every == 0 && k != total) || stop) {
+			ck = (struct lora_ckpt_state){ .step = k, .total_steps = total, .blocks_done = g,
+			                               .n_blocks = nb, .seed = o->seed, .tokens = tokens,
+			                               .input_tokens = in_tokens,
+			                               .seconds = secs0 + el };
+			if ((rc = save_checkpoint(&s, &ck, err)))
 				goto out;
 		}
-		qt_progress_update(&pg, (uint64_t)k);
-		st->steps = k;
+		if (stop) {
+			st->interrupted = 1;
+			break;
+		}
 	}
-	qt_progress_end(&pg);
+	if (qt_verbosity >= 3)
+		fprintf(stderr, "\r\033[K");
 	st->seconds = qt_now() - t0;
-	st->tokens_per_s = st->seconds > 0 ? tokens / st->seconds : 0;
+	st->tokens_per_s = st->seconds > 0 ? (tokens - tok0) / st->seconds : 0;
+	st->input_tokens_per_s = st->seconds > 0 ? (in_tokens - in0) / st->seconds : 0;
 	st->final_loss = loss;
-	fclose(log);
-	log = NULL;
-	char *dir = qt_path_join(o->out_dir, "adapter");
-	rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
-	free(dir);
+	if (!st->interrupted) {
+		char *dir = qt_path_join(s.out_dir, "adapter");
+		rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
+		free(dir);
+	}
 out:
-	if (log)
-		fclose(log);
-	free(log_path);
-	llama_train_ws_free(ws);
-	free(s.ids); free(s.pos); free(s.seg); free(s.tgt);
+	st->peak_rss_kib = peak_rss_kib();
+	if (s.log)
+		fclose(s.log);
+	llama_train_ws_free(s.ws);
+	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
+	free(s.out_dir); free(s.options);
 	if (s.lora.lora) adapter_free(&s.lora);
 	if (s.grad.lora) adapter_free(&s.grad);
 	if (s.m1.lora) adapter_free(&s.m1);
 	if (s.m2.lora) adapter_free(&s.m2);
-	if (has_val) pack_close(&va);
-	if (tr.name) pack_close(&tr);
-	llama_free(&m);
-	model_dir_close(&md);
+	if (s.has_val) pack_close(&s.va);
+	if (s.tr.name) pack_close(&s.tr);
+	llama_free(&s.m);
+	model_dir_close(&s.md);
 	return rc;
 }

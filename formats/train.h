@@ -1,17 +1,19 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: documented in lora-train(1). */
+/* The job of lora-train(1); its checkpoints are lora-checkpoint(5). */
 /*
  * lora-train's job: LoRA adapters trained on a frozen base over .pack blocks with the step
  * semantics of PEFT + the HF Trainer (reference.md 7.10): per optimizer step, micro_batch x
  * grad_accum blocks; loss = summed CE over trained targets / trained targets of the whole step
  * (the 2024 accumulation fix); global-norm clipping; the scheduled learning rate of update k is
  * base_lr * multiplier(k - 1); AdamW. Writes OUT/adapter (a PEFT adapter directory, loadable
- * by PEFT and gen --adapter), OUT/checkpoint-N every save_every steps (adapter only), and
- * OUT/log.jsonl (one line per step and per evaluation).
+ * by PEFT and gen --adapter), OUT/checkpoint-N every save_every steps (everything an exact
+ * resume needs: formats/lora_checkpoint.h), and OUT/log.jsonl (one line per step and per
+ * evaluation). A resumed run ends with the same adapter bytes as an uninterrupted one.
  */
 #ifndef QT_FORMATS_TRAIN_H
 #define QT_FORMATS_TRAIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,20 +41,45 @@ struct train_opts {
 	long        max_steps;      /* > 0 wins over epochs */
 	double      epochs;
 	double      neftune_alpha;  /* 0: off */
+	double      dropout;        /* LoRA dropout p in [0, 1); 0: off */
+	int         shuffle;        /* 1: a seeded permutation of the blocks per epoch */
+	int         no_checkpointing; /* 1: keep every layer's activations */
 	long        eval_every, save_every, log_every;
 	int         threads;
+	const char *resume;         /* NULL, or a run directory / checkpoint directory */
+	volatile sig_atomic_t *stop; /* when it becomes non-zero: finish the step, checkpoint,
+	                                return QT_OK with stats.interrupted set */
 };
 
 struct train_stats {
 	long   steps;
 	double final_loss, final_eval_loss; /* eval: NaN when none */
-	double tokens_per_s, seconds;
-	size_t activation_bytes;
+	double tokens_per_s, input_tokens_per_s, seconds;
+	size_t activation_bytes;            /* the training workspace */
+	long   peak_rss_kib;                /* getrusage maxrss at the end */
+	long   resumed_from;                /* step of the checkpoint resumed from, or 0 */
+	int    interrupted;                 /* stopped by o->stop; checkpoint-<steps> written */
 };
 
 /* LR multiplier of update k (k = 1, 2, ...) as transformers' schedulers, given W and T. */
 double train_lr_multiplier(enum train_schedule s, long k, long warmup, long total);
 
+/* Training block of the g-th block drawn (g from 0): epoch g / n, index g % n of the epoch's
+ * order (file order, or with shuffle a Fisher-Yates permutation from qt_rng seeded by
+ * seed + epoch). perm: (n) scratch that holds the order of *perm_epoch (-1: none yet). */
+uint64_t train_block_index(uint64_t g, uint64_t n, int shuffle, uint64_t seed, uint64_t *perm,
+                           int64_t *perm_epoch);
+
+/*
+ * --config FILE: a JSON object whose keys are long option names, turned into "--key=value"
+ * arguments placed after argv[0] and before the others (so the command line wins). Values:
+ * string or number as written, true as "--key" alone, false and null omitted, an array of
+ * strings joined with commas. Replaces *argc, *argv (the new vector is never freed).
+ * QT_ENOINPUT / QT_EDATA for a missing or malformed file.
+ */
+int train_config_args(const char *path, int *argc, char ***argv, struct qt_err *err);
+
+/* Runs the job. out_dir may be NULL with resume: the run directory of the checkpoint. */
 int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err *err);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
+#include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/matmul.h"
 #include "kernels/nf4.h"
@@ -23,13 +24,15 @@ struct layer_acts {
 };
 
 struct llama_train_ws {
-	int    T, R, n_layer;
+	int    T, R, n_layer, n_acts;  /* n_acts: 1 with checkpointing, else n_layer */
 	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
-	struct layer_acts a;
+	struct layer_acts *acts;       /* [n_acts] */
 	float *cos_t, *sin_t;
 	/* gradients flowing through one layer */
 	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
 	float *wbuf;                   /* one dequantized NF4 weight */
+	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
+	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
 	float *lm_scratch, *losses, *xf, *rstdf;
 	void  *block;
 	size_t bytes;
@@ -43,60 +46,81 @@ static const struct adapter_lora *lora_at(const struct adapter *a, int l, int k)
 	return lo->A ? lo : NULL;
 }
 
-struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R)
+struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
+                                          int checkpointing)
 {
 	const struct llama_config *c = &m->cfg;
 	size_t C = (size_t)c->C, H = (size_t)c->H, QD = (size_t)c->NH * c->HD,
 	       KD = (size_t)c->NKV * c->HD, t = (size_t)T, r = (size_t)(R > 0 ? R : 1);
-	size_t wmax = 0;
+	size_t wmax = 0, umax = C > H ? C : H;
+	umax = QD > umax ? QD : umax;
 	for (int l = 0; l < c->n_layer; l++)
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			size_t n = (size_t)m->layers[l].lin[k].OC * m->layers[l].lin[k].C;
 			wmax = !m->layers[l].lin[k].w && n > wmax ? n : wmax;
 		}
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
-	if (!ws)
+	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
+	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
+		free(ws);
 		return NULL;
+	}
 	ws->T = T;
 	ws->R = R;
 	ws->n_layer = c->n_layer;
-	struct { float **p; size_t n; } parts[] = {
+	ws->n_acts = na;
+	struct { float **p; size_t n; } fixed[] = {
 		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
-		{ &ws->a.xn1, t * C }, { &ws->a.rstd1, t }, { &ws->a.q, t * QD }, { &ws->a.k, t * KD },
-		{ &ws->a.v, t * KD }, { &ws->a.att, t * QD }, { &ws->a.lse, (size_t)c->NH * t },
-		{ &ws->a.xmid, t * C }, { &ws->a.xn2, t * C }, { &ws->a.rstd2, t },
-		{ &ws->a.gate, t * H }, { &ws->a.up, t * H }, { &ws->a.h, t * H },
-		{ &ws->a.mid[0], t * r }, { &ws->a.mid[1], t * r }, { &ws->a.mid[2], t * r },
-		{ &ws->a.mid[3], t * r }, { &ws->a.mid[4], t * r }, { &ws->a.mid[5], t * r },
-		{ &ws->a.mid[6], t * r },
 		{ &ws->cos_t, t * c->HD / 2 }, { &ws->sin_t, t * c->HD / 2 },
 		{ &ws->dx, t * C }, { &ws->dxn, t * C }, { &ws->dq, t * QD }, { &ws->dk, t * KD },
 		{ &ws->dv, t * KD }, { &ws->datt, t * QD }, { &ws->dgate, t * H }, { &ws->dup, t * H },
-		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax },
+		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
 		{ &ws->xf, t * C }, { &ws->rstdf, t },
 	};
+	enum { NFIX = sizeof fixed / sizeof *fixed, NACT = 13 + LLAMA_N_MODULES };
+	/* One layer's activations, n_acts times. */
+	size_t act_n[NACT] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t, t * C,
+	                       t * C, t, t * H, t * H, t * H };
+	for (int k = 0; k < LLAMA_N_MODULES; k++)
+		act_n[13 + k] = t * r;
 	size_t total = 0;
-	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-		total += parts[i].n;
+	for (size_t i = 0; i < NFIX; i++)
+		total += fixed[i].n;
+	for (size_t i = 0; i < NACT; i++)
+		total += act_n[i] * (size_t)na;
 	ws->block = malloc(total * sizeof(float));
 	if (!ws->block) {
+		free(ws->acts);
 		free(ws);
 		return NULL;
 	}
 	ws->bytes = total * sizeof(float);
 	float *p = ws->block;
-	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-		*parts[i].p = p;
-		p += parts[i].n;
+	for (size_t i = 0; i < NFIX; i++) {
+		*fixed[i].p = p;
+		p += fixed[i].n;
+	}
+	for (int l = 0; l < na; l++) {
+		struct layer_acts *a = &ws->acts[l];
+		float **ap[NACT] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
+		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h };
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			ap[13 + k] = &a->mid[k];
+		for (size_t i = 0; i < NACT; i++) {
+			*ap[i] = p;
+			p += act_n[i];
+		}
 	}
 	return ws;
 }
 
 void llama_train_ws_free(struct llama_train_ws *ws)
 {
-	if (ws)
+	if (ws) {
 		free(ws->block);
+		free(ws->acts);
+	}
 	free(ws);
 }
 
@@ -111,90 +135,118 @@ static const float *weight_of(const struct llama_linear *lin, float *wbuf)
 	return wbuf;
 }
 
-/* out = beta*out + u W^T (+ s (u A^T) B^T, saving u A^T in mid). */
-static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
-                    const struct adapter_lora *lo, float *mid, int T, float beta, float *wbuf)
+/* The dropout of branch (l, k) in this call, or NULL. */
+static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws)
 {
-	linear_forward_fast(out, u, weight_of(lin, wbuf), NULL, T, lin->C, lin->OC, 1.0f, beta);
+	return ws->drop && ws->drop->p > 0 ? ws->drop : NULL;
+}
+
+static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
+{
+	return dropout_seed(d->seed, d->step, d->block, l, k);
+}
+
+/* out = beta*out + u W^T (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
+static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
+                    const struct adapter_lora *lo, float *mid, int T, float beta,
+                    struct llama_train_ws *ws, int l, int k)
+{
+	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), NULL, T, lin->C, lin->OC, 1.0f, beta);
 	if (lo) {
-		linear_forward_fast(mid, u, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
+		const struct llama_train_dropout *d = drop_of(ws);
+		const float *ua = u;
+		if (d) {
+			dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
+			                drop_seed(d, l, k));
+			ua = ws->ubuf;
+		}
+		linear_forward_fast(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
 		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
 	}
 }
 
-/* du += G W (+ LoRA path); dA, dB += their gradients. dmid is scratch (T, R). */
+/* du += G W (+ LoRA path); dA, dB += their gradients. The dropout mask is regenerated from
+ * its counter seed. */
 static void lin_bwd(float *du, const float *G, const float *u, const struct llama_linear *lin,
                     const struct adapter_lora *lo, struct adapter_lora *g, const float *mid,
-                    float *dmid, int T, float *wbuf)
+                    int T, struct llama_train_ws *ws, int l, int k)
 {
-	linear_backward_x_fast(du, G, weight_of(lin, wbuf), T, lin->C, lin->OC, 1.0f);
+	linear_backward_x_fast(du, G, weight_of(lin, ws->wbuf), T, lin->C, lin->OC, 1.0f);
 	if (lo && g) {
+		const struct llama_train_dropout *d = drop_of(ws);
+		float *dmid = ws->dmid;
 		linear_backward_w_fast(g->B, NULL, G, mid, T, lo->r, lin->OC, lo->scaling);
 		memset(dmid, 0, (size_t)T * lo->r * sizeof(float));
 		linear_backward_x_fast(dmid, G, lo->B, T, lo->r, lin->OC, lo->scaling);
-		linear_backward_w_fast(g->A, NULL, dmid, u, T, lin->C, lo->r, 1.0f);
-		linear_backward_x_fast(du, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+		if (!d) {
+			linear_backward_w_fast(g->A, NULL, dmid, u, T, lin->C, lo->r, 1.0f);
+			linear_backward_x_fast(du, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+			return;
+		}
+		size_t n = (size_t)T * lin->C;
+		float sc = dropout_scale(d->p);
+		uint64_t seed = drop_seed(d, l, k);
+		dropout_forward(ws->ubuf, u, n, d->p, sc, seed);
+		linear_backward_w_fast(g->A, NULL, dmid, ws->ubuf, T, lin->C, lo->r, 1.0f);
+		memset(ws->ubuf, 0, n * sizeof(float));
+		linear_backward_x_fast(ws->ubuf, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+		dropout_backward(du, ws->ubuf, n, d->p, sc, seed);
 	}
 }
 
-/* Forward of layer l from xin to xout, keeping what its backward needs in ws->a. */
+/* Forward of layer l from xin to xout, keeping what its backward needs in a. */
 static void layer_forward(const struct llama_model *m, const struct adapter *lora, int l,
-                          struct llama_train_ws *ws, const float *xin, float *xout,
-                          const int32_t *seg, int T)
+                          struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
+                          float *xout, const int32_t *seg, int T)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
-	struct layer_acts *a = &ws->a;
 	int th = m->n_threads;
+#define FWD(out, u, k, beta) \
+	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
 	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
-	lin_fwd(a->q, a->xn1, &L->lin[LLAMA_Q], lora_at(lora, l, LLAMA_Q), a->mid[LLAMA_Q], T, 0, ws->wbuf);
-	lin_fwd(a->k, a->xn1, &L->lin[LLAMA_K], lora_at(lora, l, LLAMA_K), a->mid[LLAMA_K], T, 0, ws->wbuf);
-	lin_fwd(a->v, a->xn1, &L->lin[LLAMA_V], lora_at(lora, l, LLAMA_V), a->mid[LLAMA_V], T, 0, ws->wbuf);
+	FWD(a->q, a->xn1, LLAMA_Q, 0);
+	FWD(a->k, a->xn1, LLAMA_K, 0);
+	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, 1, T, c->NH, c->NKV, c->HD, th);
 	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
-	lin_fwd(a->xmid, a->att, &L->lin[LLAMA_O], lora_at(lora, l, LLAMA_O), a->mid[LLAMA_O], T, 1,
-	        ws->wbuf);
+	FWD(a->xmid, a->att, LLAMA_O, 1);
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
-	lin_fwd(a->gate, a->xn2, &L->lin[LLAMA_GATE], lora_at(lora, l, LLAMA_GATE),
-	        a->mid[LLAMA_GATE], T, 0, ws->wbuf);
-	lin_fwd(a->up, a->xn2, &L->lin[LLAMA_UP], lora_at(lora, l, LLAMA_UP), a->mid[LLAMA_UP], T,
-	        0, ws->wbuf);
+	FWD(a->gate, a->xn2, LLAMA_GATE, 0);
+	FWD(a->up, a->xn2, LLAMA_UP, 0);
 	swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	memcpy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
-	lin_fwd(xout, a->h, &L->lin[LLAMA_DOWN], lora_at(lora, l, LLAMA_DOWN), a->mid[LLAMA_DOWN],
-	        T, 1, ws->wbuf);
+	FWD(xout, a->h, LLAMA_DOWN, 1);
+#undef FWD
 }
 
 /* ws->dx holds dL/d(layer output); on return it holds dL/d(layer input). */
 static void layer_backward(const struct llama_model *m, const struct adapter *lora,
                            struct adapter *grad, int l, struct llama_train_ws *ws,
-                           const float *xin, const int32_t *seg, int T)
+                           const struct layer_acts *a, const float *xin, const int32_t *seg,
+                           int T)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
-	struct layer_acts *a = &ws->a;
 	size_t TC = (size_t)T * c->C, TH = (size_t)T * c->H;
 	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
-#define G(k) (grad ? adapter_at(grad, l, k) : NULL)
+#define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
+                                grad ? adapter_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
 	/* MLP: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))) */
 	memset(ws->dh, 0, TH * sizeof(float));
-	lin_bwd(ws->dh, ws->dx, a->h, &L->lin[LLAMA_DOWN], lora_at(lora, l, LLAMA_DOWN),
-	        G(LLAMA_DOWN), a->mid[LLAMA_DOWN], ws->dmid, T, ws->wbuf);
+	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
 	memset(ws->dgate, 0, TH * sizeof(float));
 	memset(ws->dup, 0, TH * sizeof(float));
 	swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
 	memset(ws->dxn, 0, TC * sizeof(float));
-	lin_bwd(ws->dxn, ws->dgate, a->xn2, &L->lin[LLAMA_GATE], lora_at(lora, l, LLAMA_GATE),
-	        G(LLAMA_GATE), a->mid[LLAMA_GATE], ws->dmid, T, ws->wbuf);
-	lin_bwd(ws->dxn, ws->dup, a->xn2, &L->lin[LLAMA_UP], lora_at(lora, l, LLAMA_UP),
-	        G(LLAMA_UP), a->mid[LLAMA_UP], ws->dmid, T, ws->wbuf);
+	BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
+	BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
 	rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
 	/* Attention: x_mid = x_in + o(attn(rope(q), rope(k), v)) */
 	memset(ws->datt, 0, TQ * sizeof(float));
-	lin_bwd(ws->datt, ws->dx, a->att, &L->lin[LLAMA_O], lora_at(lora, l, LLAMA_O), G(LLAMA_O),
-	        a->mid[LLAMA_O], ws->dmid, T, ws->wbuf);
+	BWD(ws->datt, ws->dx, a->att, LLAMA_O);
 	memset(ws->dq, 0, TQ * sizeof(float));
 	memset(ws->dk, 0, TK * sizeof(float));
 	memset(ws->dv, 0, TK * sizeof(float));
@@ -203,21 +255,19 @@ static void layer_backward(const struct llama_model *m, const struct adapter *lo
 	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	memset(ws->dxn, 0, TC * sizeof(float));
-	lin_bwd(ws->dxn, ws->dq, a->xn1, &L->lin[LLAMA_Q], lora_at(lora, l, LLAMA_Q), G(LLAMA_Q),
-	        a->mid[LLAMA_Q], ws->dmid, T, ws->wbuf);
-	lin_bwd(ws->dxn, ws->dk, a->xn1, &L->lin[LLAMA_K], lora_at(lora, l, LLAMA_K), G(LLAMA_K),
-	        a->mid[LLAMA_K], ws->dmid, T, ws->wbuf);
-	lin_bwd(ws->dxn, ws->dv, a->xn1, &L->lin[LLAMA_V], lora_at(lora, l, LLAMA_V), G(LLAMA_V),
-	        a->mid[LLAMA_V], ws->dmid, T, ws->wbuf);
+	BWD(ws->dxn, ws->dq, a->xn1, LLAMA_Q);
+	BWD(ws->dxn, ws->dk, a->xn1, LLAMA_K);
+	BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
 	rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
-#undef G
+#undef BWD
 }
 
 int llama_train_block(const struct llama_model *m, const struct adapter *lora,
                       struct adapter *grad, struct llama_train_ws *ws, const int32_t *ids,
                       const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
                       float grad_scale, float neftune_mag, uint64_t neftune_seed,
-                      double *loss_sum, struct qt_err *err)
+                      const struct llama_train_dropout *drop, double *loss_sum,
+                      struct qt_err *err)
 {
 	const struct llama_config *c = &m->cfg;
 	if (T > ws->T)
@@ -229,9 +279,10 @@ int llama_train_block(const struct llama_model *m, const struct adapter *lora,
 	if (neftune_mag > 0)
 		neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, c->HD);
+	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
-		layer_forward(m, lora, l, ws, ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC,
-		              seg, T);
+		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],
+		              ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC, seg, T);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	rmsnorm_forward_fast(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	memset(ws->dxn, 0, TC * sizeof(float));
@@ -241,15 +292,21 @@ int llama_train_block(const struct llama_model *m, const struct adapter *lora,
 	for (int t = 0; t < T; t++)
 		s += ws->losses[t];
 	*loss_sum += s;
-	if (!grad)
+	if (!grad) {
+		ws->drop = NULL;
 		return QT_OK;
+	}
 	memset(ws->dx, 0, TC * sizeof(float));
 	rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
 	for (int l = c->n_layer - 1; l >= 0; l--) {
 		const float *xin = ws->xin + (size_t)l * TC;
-		/* Recompute this layer's activations (checkpointing), then go back through it. */
-		layer_forward(m, lora, l, ws, xin, ws->xf, seg, T);
-		layer_backward(m, lora, grad, l, ws, xin, seg, T);
+		struct layer_acts *a = &ws->acts[ws->n_acts > 1 ? l : 0];
+		/* With checkpointing, recompute this layer's activations (the same dropout masks:
+		 * they are counter-based), then go back through it. */
+		if (ws->n_acts == 1)
+			layer_forward(m, lora, l, ws, a, xin, ws->xf, seg, T);
+		layer_backward(m, lora, grad, l, ws, a, xin, seg, T);
 	}
+	ws->drop = NULL;
 	return QT_OK;
 }

@@ -2,6 +2,7 @@
 /* lora-train: LoRA fine-tuning of a frozen Llama-family base over .pack blocks. See lora-train(1). */
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,15 @@
 
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"
-	"           [--init-adapter dir] [--target all-linear|list] [--rank r] [--alpha a]\n"
+	"           [--config file.json] [--resume dir] [--init-adapter dir]\n"
+	"           [--target all-linear|list] [--rank r] [--alpha a] [--dropout p]\n"
 	"           [--rslora] [--seed n] [--lr x]\n"
 	"           [--schedule constant|linear|cosine|constant-with-warmup]\n"
 	"           [--warmup-steps n | --warmup-ratio x] [--weight-decay x] [--adam-beta1 x]\n"
 	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
-	"           [--eval-every n] [--save-every n] [--log-every n] [--threads n]\n"
-	"           [--progress | --quiet]\n";
+	"           [--shuffle] [--no-checkpointing] [--eval-every n] [--save-every n]\n"
+	"           [--log-every n] [--threads n] [--progress | --quiet]\n";
 
 static void usage(FILE *fp, int status)
 {
@@ -28,7 +30,9 @@ static void usage(FILE *fp, int status)
 	if (fp == stdout)
 		fputs("\nTrains LoRA adapters on a frozen base model over packed blocks and writes\n"
 		      "out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints.\n"
-		      "See lora-train(1).\n", fp);
+		      "--resume out_dir continues from its latest checkpoint exactly; SIGINT or\n"
+		      "SIGTERM finishes the step, writes a checkpoint and exits 0.\n"
+		      "See lora-train(1) and lora-checkpoint(5).\n", fp);
 	exit(status);
 }
 
@@ -41,7 +45,7 @@ static void bad(const char *what, const char *arg)
 enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION,
-       O_INIT };
+       O_INIT, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT, O_CKPT, O_CONFIG };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -49,6 +53,12 @@ static const struct option longopts[] = {
 	{ "train",         required_argument, NULL, O_TRAIN   },
 	{ "val",           required_argument, NULL, O_VAL     },
 	{ "init-adapter",  required_argument, NULL, O_INIT    },
+	{ "config",        required_argument, NULL, O_CONFIG  },
+	{ "resume",        required_argument, NULL, O_RESUME  },
+	{ "dropout",       required_argument, NULL, O_DROPOUT },
+	{ "shuffle",       no_argument,       NULL, O_SHUFFLE },
+	{ "no-checkpointing", no_argument,    NULL, O_NOCKPT  },
+	{ "checkpointing", no_argument,       NULL, O_CKPT    },
 	{ "target",        required_argument, NULL, O_TARGET  },
 	{ "rank",          required_argument, NULL, O_RANK    },
 	{ "alpha",         required_argument, NULL, O_ALPHA   },
@@ -95,10 +105,28 @@ static double real(const char *what, const char *s, double lo, double hi)
 	return v;
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
 	qt_progress_auto();
+	struct qt_err err = { 0 };
+	/* --config: its keys become options placed before the command line's, which win. */
+	for (int i = 1; i < argc; i++) {
+		const char *cf = !strcmp(argv[i], "--config") && i + 1 < argc ? argv[i + 1]
+		               : !strncmp(argv[i], "--config=", 9) ? argv[i] + 9 : NULL;
+		if (cf && train_config_args(cf, &argc, &argv, &err) != QT_OK)
+			qt_die_err(&err);
+		if (cf)
+			break;
+	}
 	/* Defaults: HF TrainingArguments / PEFT LoraConfig (reference.md 7.1), lr of QLoRA. */
 	struct train_opts o = {
 		.targets = "all-linear", .rank = 8, .alpha = 16, .seed = 42, .lr = 2e-4,
@@ -115,6 +143,12 @@ int main(int argc, char **argv)
 		case O_TRAIN: o.train_pack = optarg; break;
 		case O_VAL: o.val_pack = optarg; break;
 		case O_INIT: o.init_adapter = optarg; break;
+		case O_CONFIG: break;
+		case O_RESUME: o.resume = optarg; break;
+		case O_DROPOUT: o.dropout = real("--dropout", optarg, 0, 0.999999); break;
+		case O_SHUFFLE: o.shuffle = 1; break;
+		case O_NOCKPT: o.no_checkpointing = 1; break;
+		case O_CKPT: o.no_checkpointing = 0; break;
 		case O_TARGET: o.targets = optarg; break;
 		case O_RANK: o.rank = (int)num("--rank", optarg, 1, 4096); break;
 		case O_ALPHA: o.alpha = real("--alpha", optarg, 1e-9, 1e9); break;
@@ -151,17 +185,25 @@ int main(int argc, char **argv)
 		default: usage(stderr, QT_EUSAGE);
 		}
 	}
-	if (!o.model_dir || !o.train_pack || !o.out_dir || optind != argc) {
+	if (!o.model_dir || !o.train_pack || (!o.out_dir && !o.resume) || optind != argc) {
 		fprintf(stderr, "%s: %s\n", qt_progname, optind != argc ? "unexpected operand"
-		        : "-m, --train and -o are required");
+		        : "-m, --train and -o (or --resume) are required");
 		usage(stderr, QT_EUSAGE);
 	}
+	/* The first SIGINT/SIGTERM asks for a checkpoint; a second one ends the process. */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	o.stop = &stop_flag;
 	struct train_stats st;
-	struct qt_err err = { 0 };
 	if (train_run(&o, &st, &err) != QT_OK)
 		qt_die_err(&err);
-	qt_info(2, "%ld steps in %.1f s, %.1f trained tokens/s, final loss %.4f, eval loss %.4f, "
-	        "activation memory %.1f MiB", st.steps, st.seconds, st.tokens_per_s, st.final_loss,
-	        st.final_eval_loss, st.activation_bytes / 1048576.0);
+	if (st.interrupted)
+		qt_info(1, "interrupted: checkpoint-%ld written; continue with --resume", st.steps);
+	qt_info(2, "%ld steps in %.1f s, %.1f tokens/s (%.1f trained), final loss %.4f, eval loss "
+	        "%.4f, workspace %.1f MiB, peak RSS %.1f MiB", st.steps - st.resumed_from,
+	        st.seconds, st.input_tokens_per_s, st.tokens_per_s, st.final_loss,
+	        st.final_eval_loss, st.activation_bytes / 1048576.0, st.peak_rss_kib / 1024.0);
 	return 0;
 }

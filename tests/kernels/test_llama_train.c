@@ -18,7 +18,7 @@ static double loss_of(const struct llama_model *m, const struct adapter *a,
 {
 	double s = 0;
 	struct qt_err err;
-	llama_train_block(m, a, NULL, ws, ids, pos, seg, tgt, T, 0, 0, 0, &s, &err);
+	llama_train_block(m, a, NULL, ws, ids, pos, seg, tgt, T, 0, 0, 0, NULL, &s, &err);
 	return s / n;
 }
 
@@ -63,9 +63,9 @@ int main(void)
 		tgt[t] = (t + 1 < T && t + 1 != 6 && t % 3 != 0) ? ids[t + 1] : -1;
 		n += tgt[t] >= 0;
 	}
-	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4);
+	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
 	double sum = 0;
-	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, &sum, &err)
+	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, NULL, &sum, &err)
 	      == QT_OK, "%s", err.msg);
 
 	/* Loss against the inference path's logits. */

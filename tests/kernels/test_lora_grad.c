@@ -72,9 +72,9 @@ int main(void)
 		fclose(fp);
 	CHECK(n == ref_n, "trained targets %d, PEFT %d", n, ref_n);
 
-	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4);
+	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
 	double sum = 0;
-	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, &sum, &err)
+	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, NULL, &sum, &err)
 	      == QT_OK, "%s", err.msg);
 	double lerr = fabs(sum - ref_sum) / fabs(ref_sum);
 	CHECK(lerr <= 1e-5, "summed CE %.9g, PEFT %.9g", sum, ref_sum);
