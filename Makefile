@@ -21,13 +21,23 @@ TEST_SRC  := $(sort $(shell find tests -name 'test_*.c' 2>/dev/null))
 TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
 TEST_OBJ  := $(sort $(wildcard tests/lib/*.c))
 
-# CUDA objects are compiled whenever nvcc exists, so CI proves they build.
+# CUDA objects are compiled whenever nvcc exists, so CI proves they build. They go into
+# build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test; without nvcc
+# (or with NVCC=) kernels/cuda/device_stub.c stands in and tests/kernels/cuda/ is not built.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null)
 CU_SRC    := $(sort $(wildcard kernels/cuda/*.cu))
 ifneq ($(NVCC),)
 CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o)
-NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -I.
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
+NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -I.
+NVCCFLAGS += -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+CUDA_LIB  := $(BUILD)/libqlora_cuda.a
+CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
+else
+LIB_OBJ   += $(BUILD)/kernels/cuda/device_stub.o
+TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
+LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) $(CUDA_LDLIBS)
 
 .PHONY: all deps test test-sanitize lint lint-style install clean model cuda-info
 all: $(BUILD)/.deps $(TOOLS) cuda-info
@@ -49,19 +59,23 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libqlora.a: $(LIB_OBJ) $(CU_OBJ)
+$(BUILD)/libqlora.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libqlora.a
-	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(BUILD)/libqlora.a $(LDLIBS)
+$(BUILD)/libqlora_cuda.a: $(CU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a
+$(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libqlora.a $(CUDA_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LINK_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a $(CUDA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_OBJ:%.c=$(BUILD)/%.o) $(LINK_LIBS)
 
 # The runner prints one line per test and ends with "N passed, N failed".
 # The default model (make model, cached) is part of the tests: cases that need it read
@@ -94,6 +108,6 @@ install: all
 clean:
 	rm -rf build build-san bin bin-san
 
--include $(LIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
+-include $(LIB_OBJ:.o=.d) $(CU_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
 -include pipelines/model.mk
 include pipelines/demo.mk

@@ -1,0 +1,28 @@
+/* qlora-tools: ISC license. */
+/* --device selection: the CPU, or CUDA when built with it and a device answers. */
+#include "common/device.h"
+
+#include <string.h>
+
+#include "common/err.h"
+
+int device_select(const char *name)
+{
+	char why[256];
+	if (!name)
+		name = "auto";
+	if (strcmp(name, "cpu") == 0)
+		return QT_DEVICE_CPU;
+	if (strcmp(name, "cuda") != 0 && strcmp(name, "auto") != 0)
+		return -1;
+	why[0] = 0;
+	if (cuda_probe(why, sizeof why))
+		return QT_DEVICE_CUDA;
+	qt_warnx("no CUDA device (%s); using the CPU", why[0] ? why : "unknown reason");
+	return QT_DEVICE_CPU;
+}
+
+const char *device_name(int dev)
+{
+	return dev == QT_DEVICE_CUDA ? "cuda" : "cpu";
+}

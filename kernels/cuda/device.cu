@@ -1,0 +1,160 @@
+/* qlora-tools: ISC license. */
+/*
+ * CUDA device layer: probe for common/device.c, the thread's sticky error, stream and cuBLAS
+ * handle, memory helpers. Not tested on a GPU yet (see kernels/cuda/README).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/cuda/common.cuh"
+
+extern "C" {
+#include "common/device.h"
+}
+
+/* Oldest architecture the build emits machine code for (Makefile: sm_80, sm_90). */
+#define QT_CUDA_MIN_MAJOR 8
+
+static thread_local char err_msg[1024];
+static thread_local int err_set;
+static thread_local cudaStream_t cur_stream;
+static thread_local cublasHandle_t cublas_handle;
+
+void qt_cuda_fail(const char *file, int line, const char *func, const char *what,
+                  const char *msg)
+{
+	if (err_set)
+		return;
+	err_set = 1;
+	snprintf(err_msg, sizeof err_msg, "%s:%d: %s: %s: %s", file, line, func, what, msg);
+}
+
+const char *qt_cublas_status_str(cublasStatus_t s)
+{
+	switch (s) {
+	case CUBLAS_STATUS_NOT_INITIALIZED: return "cuBLAS not initialized";
+	case CUBLAS_STATUS_ALLOC_FAILED:    return "cuBLAS allocation failed";
+	case CUBLAS_STATUS_INVALID_VALUE:   return "cuBLAS invalid value";
+	case CUBLAS_STATUS_ARCH_MISMATCH:   return "cuBLAS architecture mismatch";
+	case CUBLAS_STATUS_EXECUTION_FAILED: return "cuBLAS execution failed";
+	case CUBLAS_STATUS_NOT_SUPPORTED:   return "cuBLAS operation not supported";
+	default:                            return "cuBLAS error";
+	}
+}
+
+extern "C" const char *cuda_error(void) { return err_set ? err_msg : NULL; }
+
+extern "C" void cuda_error_clear(void)
+{
+	err_set = 0;
+	err_msg[0] = 0;
+	(void)cudaGetLastError();
+}
+
+cudaStream_t qt_cuda_stream(void) { return cur_stream; }
+
+cublasHandle_t qt_cublas(void)
+{
+	if (!cublas_handle) {
+		cublasStatus_t s = cublasCreate(&cublas_handle);
+		if (s != CUBLAS_STATUS_SUCCESS) {
+			cublas_handle = NULL;
+			qt_cuda_fail(__FILE__, __LINE__, __func__, "cublasCreate",
+			             qt_cublas_status_str(s));
+			return NULL;
+		}
+		/* fp32 GEMMs stay fp32: no TF32 unless a caller asks (parity with the CPU). */
+		cublasSetMathMode(cublas_handle, CUBLAS_PEDANTIC_MATH);
+	}
+	if (cublasSetStream(cublas_handle, cur_stream) != CUBLAS_STATUS_SUCCESS)
+		return NULL;
+	return cublas_handle;
+}
+
+extern "C" void cuda_stream_set(void *stream) { cur_stream = (cudaStream_t)stream; }
+
+extern "C" int cuda_probe(char *why, unsigned n)
+{
+	int count = 0;
+	cudaError_t e = cudaGetDeviceCount(&count);
+	if (e != cudaSuccess) {
+		snprintf(why, n, "%s", cudaGetErrorString(e));
+		(void)cudaGetLastError();
+		return 0;
+	}
+	if (count <= 0) {
+		snprintf(why, n, "no device found");
+		return 0;
+	}
+	cudaDeviceProp prop;
+	if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess ||
+	    (e = cudaSetDevice(0)) != cudaSuccess || (e = cudaFree(0)) != cudaSuccess) {
+		snprintf(why, n, "device 0: %s", cudaGetErrorString(e));
+		(void)cudaGetLastError();
+		return 0;
+	}
+	if (prop.major < QT_CUDA_MIN_MAJOR) {
+		snprintf(why, n, "device 0 (%s) has compute capability %d.%d; need %d.0 or newer",
+		         prop.name, prop.major, prop.minor, QT_CUDA_MIN_MAJOR);
+		return 0;
+	}
+	return 1;
+}
+
+extern "C" int cuda_sync(void)
+{
+	cudaError_t e = cudaStreamSynchronize(cur_stream);
+	if (e != cudaSuccess)
+		qt_cuda_fail(__FILE__, __LINE__, __func__, "cudaStreamSynchronize",
+		             cudaGetErrorString(e));
+	return err_set ? -1 : 0;
+}
+
+extern "C" void *cuda_malloc(size_t bytes)
+{
+	void *p = NULL;
+	cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+	if (e != cudaSuccess) {
+		qt_cuda_fail(__FILE__, __LINE__, __func__, "cudaMalloc", cudaGetErrorString(e));
+		return NULL;
+	}
+	return p;
+}
+
+extern "C" void cuda_free(void *p)
+{
+	if (p)
+		cudaFree(p);
+}
+
+static int copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *f)
+{
+	cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, cur_stream);
+	if (e == cudaSuccess)
+		e = cudaStreamSynchronize(cur_stream);
+	if (e != cudaSuccess) {
+		qt_cuda_fail(__FILE__, __LINE__, f, "cudaMemcpyAsync", cudaGetErrorString(e));
+		return -1;
+	}
+	return 0;
+}
+
+extern "C" int cuda_upload(void *dst, const void *src, size_t bytes)
+{
+	return copy(dst, src, bytes, cudaMemcpyHostToDevice, __func__);
+}
+
+extern "C" int cuda_download(void *dst, const void *src, size_t bytes)
+{
+	return copy(dst, src, bytes, cudaMemcpyDeviceToHost, __func__);
+}
+
+extern "C" int cuda_memset(void *dst, int byte, size_t bytes)
+{
+	cudaError_t e = cudaMemsetAsync(dst, byte, bytes, cur_stream);
+	if (e != cudaSuccess) {
+		qt_cuda_fail(__FILE__, __LINE__, __func__, "cudaMemsetAsync", cudaGetErrorString(e));
+		return -1;
+	}
+	return 0;
+}
