@@ -56,11 +56,20 @@ int64_t qt_arg_i64(const char *opt, const char *s, int64_t lo, int64_t hi)
 	return v;
 }
 
+uint64_t qt_arg_u64(const char *opt, const char *s)
+{
+	uint64_t v;
+	if (qt_parse_u64(s, &v) != 0)
+		qt_usage_error("%s: \"%s\" is not a number in 0..%llu", opt, s,
+		               (unsigned long long)UINT64_MAX);
+	return v;
+}
+
 double qt_arg_double(const char *opt, const char *s, double lo, double hi)
 {
 	double v;
 	if (qt_parse_double(s, lo, hi, &v) != 0)
-		qt_usage_error("%s: \"%s\" is not a number in %g..%g", opt, s, lo, hi);
+		qt_usage_error("%s: \"%s\" is not a number in %.10g..%.10g", opt, s, lo, hi);
 	return v;
 }
 

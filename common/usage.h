@@ -22,9 +22,10 @@ _Noreturn void qt_version(void);
 
 /* Option arguments: the whole of s must be a number in [lo, hi], else a usage error
  * "tool: opt: "s" is not a number in lo..hi". */
-int64_t qt_arg_i64(const char *opt, const char *s, int64_t lo, int64_t hi);
-double  qt_arg_double(const char *opt, const char *s, double lo, double hi);
+int64_t  qt_arg_i64(const char *opt, const char *s, int64_t lo, int64_t hi);
+uint64_t qt_arg_u64(const char *opt, const char *s);  /* the whole uint64_t range (seeds) */
+double   qt_arg_double(const char *opt, const char *s, double lo, double hi);
 /* Index of s in the NULL-terminated words, else a usage error naming the choices. */
-int     qt_arg_word(const char *opt, const char *s, const char *const *words);
+int      qt_arg_word(const char *opt, const char *s, const char *const *words);
 
 #endif

@@ -5,13 +5,11 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "common/args.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "formats/chat.h"
 
 static const char synopsis[] =
@@ -22,42 +20,29 @@ static const char synopsis[] =
 	"                  [--threads n] [--train-on assistant|all] -t tokenizer.json\n"
 	"                  [file ...]\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nRender JSONL chat records as ChatML and tokenize them into a .tok stream.\n\n"
-		      "  -t, --tokenizer file     tokenizer.json (BPE); its directory's\n"
-		      "                           tokenizer_config.json gives the chat template\n"
-		      "      --chat-config file   tokenizer_config.json to use instead\n"
-		      "  -o, --output file        output .tok (default \"-\" = stdout)\n"
-		      "      --format f           chat: records are conversations (default);\n"
-		      "                           text: {\"text\": ...} or a JSON string per line,\n"
-		      "                           no template, eos appended, all tokens trained\n"
-		      "      --prompt-key key     prompt column (with --response-key), e.g. content;\n"
-		      "                           with --format text: the text key (default text)\n"
-		      "      --response-key key   response column, e.g. summary\n"
-		      "      --history-key key    earlier turns as [[query, answer], ...]\n"
-		      "      --system text        system prompt for records without one\n"
-		      "                           (default: the template's; '' for none)\n"
-		      "      --train-on w         assistant: assistant turns only (default); all\n"
-		      "      --max-source-len n   cut the prompt part to n tokens (ChatGLM)\n"
-		      "      --max-target-len n   cut the last answer part to n tokens (ChatGLM)\n"
-		      "      --max-len n          cut every record to n tokens\n"
-		      "      --skip-bad           count and skip bad records instead of failing\n"
-		      "      --threads n          encoding threads (default: all cores)\n"
-		      "  -q, --quiet              no summary;  --progress: progress on stderr\n"
-		      "  -h, --help               this help;   --version: the version\n", fp);
-	exit(status);
-}
-
-static void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr, QT_EUSAGE);
-}
+static const char help[] =
+	"Render JSONL chat records as ChatML and tokenize them into a .tok stream.\n\n"
+	"  -t, --tokenizer file     tokenizer.json (BPE); its directory's\n"
+	"                           tokenizer_config.json gives the chat template\n"
+	"      --chat-config file   tokenizer_config.json to use instead\n"
+	"  -o, --output file        output .tok (default \"-\" = stdout)\n"
+	"      --format f           chat: records are conversations (default);\n"
+	"                           text: {\"text\": ...} or a JSON string per line,\n"
+	"                           no template, eos appended, all tokens trained\n"
+	"      --prompt-key key     prompt column (with --response-key), e.g. content;\n"
+	"                           with --format text: the text key (default text)\n"
+	"      --response-key key   response column, e.g. summary\n"
+	"      --history-key key    earlier turns as [[query, answer], ...]\n"
+	"      --system text        system prompt for records without one\n"
+	"                           (default: the template's; '' for none)\n"
+	"      --train-on w         assistant: assistant turns only (default); all\n"
+	"      --max-source-len n   cut the prompt part to n tokens (ChatGLM)\n"
+	"      --max-target-len n   cut the last answer part to n tokens (ChatGLM)\n"
+	"      --max-len n          cut every record to n tokens\n"
+	"      --skip-bad           count and skip bad records instead of failing\n"
+	"      --threads n          encoding threads (default: all cores)\n"
+	"  -q, --quiet              no summary;  --progress: progress on stderr\n"
+	"  -h, --help               this help;   --version: the version\n";
 
 enum {
 	OPT_CHAT_CONFIG = 256, OPT_FORMAT, OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_HISTORY_KEY,
@@ -87,33 +72,15 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static uint32_t count_arg(const char *opt, const char *s, int64_t lo, int64_t hi)
-{
-	int64_t v;
-	if (qt_parse_i64(s, lo, hi, &v) != 0) {
-		fprintf(stderr, "%s: %s: \"%s\" is not a number in %lld..%lld\n", qt_progname, opt, s,
-		        (long long)lo, (long long)hi);
-		usage(stderr, QT_EUSAGE);
-	}
-	return (uint32_t)v;
-}
-
-static int word_arg(const char *opt, const char *s, const char *a, const char *b)
-{
-	if (strcmp(s, a) == 0)
-		return 0;
-	if (strcmp(s, b) == 0)
-		return 1;
-	fprintf(stderr, "%s: %s: unknown value \"%s\" (%s or %s)\n", qt_progname, opt, s, a, b);
-	usage(stderr, QT_EUSAGE);
-	return -1;
-}
-
 static void warn(const char *msg) { qt_warnx("%s", msg); }
+
+static const char *const formats[] = { "chat", "text", NULL };
+static const char *const train_on[] = { "assistant", "all", NULL };
 
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	struct chat_run_opts o = { .output = "-", .warn = warn };
 	int chat_only = 0, c;
 	while ((c = getopt_long(argc, argv, "t:o:qh", longopts, NULL)) != -1) {
@@ -121,7 +88,7 @@ int main(int argc, char **argv)
 		case 't':              o.tokenizer = optarg; break;
 		case OPT_CHAT_CONFIG:  o.config = optarg; break;
 		case 'o':              o.output = optarg; break;
-		case OPT_FORMAT:       o.rec.format = word_arg("--format", optarg, "chat", "text"); break;
+		case OPT_FORMAT:       o.rec.format = qt_arg_word("--format", optarg, formats); break;
 		case OPT_PROMPT_KEY:   o.rec.prompt_key = optarg; break;
 		case OPT_RESPONSE_KEY: o.rec.response_key = optarg; chat_only = 1; break;
 		case OPT_HISTORY_KEY:  o.rec.history_key = optarg; chat_only = 1; break;
@@ -131,37 +98,39 @@ int main(int argc, char **argv)
 			chat_only = 1;
 			break;
 		case OPT_TRAIN_ON:
-			o.train = word_arg("--train-on", optarg, "assistant", "all") ? CHAT_TRAIN_ALL
-			                                                              : CHAT_TRAIN_ASSISTANT;
+			o.train = qt_arg_word("--train-on", optarg, train_on) ? CHAT_TRAIN_ALL
+			                                                       : CHAT_TRAIN_ASSISTANT;
 			chat_only = 1;
 			break;
 		case OPT_MAX_SOURCE:
-			o.limits.max_source = count_arg("--max-source-len", optarg, 1, 1 << 24);
+			o.limits.max_source = (uint32_t)qt_arg_i64("--max-source-len", optarg, 1, 1 << 24);
 			chat_only = 1;
 			break;
 		case OPT_MAX_TARGET:
-			o.limits.max_target = count_arg("--max-target-len", optarg, 1, 1 << 24);
+			o.limits.max_target = (uint32_t)qt_arg_i64("--max-target-len", optarg, 1, 1 << 24);
 			chat_only = 1;
 			break;
-		case OPT_MAX_LEN:      o.limits.max_len = count_arg("--max-len", optarg, 1, 1 << 24); break;
+		case OPT_MAX_LEN:
+			o.limits.max_len = (uint32_t)qt_arg_i64("--max-len", optarg, 1, 1 << 24);
+			break;
 		case OPT_SKIP_BAD:     o.skip_bad = 1; break;
-		case OPT_THREADS:      o.threads = (int)count_arg("--threads", optarg, 1, 1024); break;
+		case OPT_THREADS:      o.threads = (int)qt_arg_i64("--threads", optarg, 1, 1024); break;
 		case 'q':              qt_verbosity = 1; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;
-		case 'h':              usage(stdout, 0); break;
-		case OPT_VERSION:      printf("tok-chatml (qlora-tools) %s\n", QT_VERSION); return 0;
-		default:               usage(stderr, QT_EUSAGE);
+		case 'h':              qt_usage(0);
+		case OPT_VERSION:      qt_version();
+		default:               qt_usage(QT_EUSAGE);
 		}
 	}
 	if (!o.tokenizer)
-		usage_error("%s", "-t tokenizer.json is required");
+		qt_usage_error("-t tokenizer.json is required");
 	if (o.rec.format == CHAT_FORMAT_TEXT && chat_only)
-		usage_error("%s", "--response-key, --history-key, --system, --train-on and "
-		            "--max-source-len/--max-target-len apply to --format chat only");
+		qt_usage_error("--response-key, --history-key, --system, --train-on and "
+		               "--max-source-len/--max-target-len apply to --format chat only");
 	if (o.rec.format == CHAT_FORMAT_CHAT && !o.rec.prompt_key != !o.rec.response_key)
-		usage_error("%s", "--prompt-key and --response-key go together");
+		qt_usage_error("--prompt-key and --response-key go together");
 	if (o.rec.history_key && !o.rec.response_key)
-		usage_error("%s", "--history-key needs --prompt-key and --response-key");
+		qt_usage_error("--history-key needs --prompt-key and --response-key");
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
 	o.n_inputs = optind < argc ? (size_t)(argc - optind) : 1;
