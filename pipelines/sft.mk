@@ -26,7 +26,7 @@ MAX_NEW      ?= 80
 GEN_BATCH    ?= 16
 # nf4: QLoRA, the frozen base quantized by quantize-nf4 (both models are evaluated on it);
 # none: LoRA on MODEL as it is.
-QUANT        ?= none
+QUANT        ?= nf4
 TRAIN_FLAGS  ?=
 GEN_FLAGS    ?=
 
@@ -43,6 +43,7 @@ SFT_BASE_DEP := $(MODEL)/config.json
 endif
 
 $(OUT)/base-nf4/config.json: $(MODEL)/config.json
+	@mkdir -p $(OUT)
 	$(QT_BIN)/quantize-nf4 -o $(OUT)/base-nf4 $(MODEL)
 
 $(SFT_TOK): $(DATA_TRAIN) $(MODEL)/tokenizer.json
