@@ -8,10 +8,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "common/err.h"
 #include "common/io.h"
+#include "common/usage.h"
 #include "formats/tok.h"
 #include "formats/tokenizer.h"
 
@@ -22,19 +22,14 @@
 static const char synopsis[] =
 	"usage: tok-cat [--info] [--text -t tokenizer.json] [file]\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nPrint a .tok stream (default stdin): one {\"ids\":[...],\"mask\":[...]} line per\n"
-		      "record.\n\n"
-		      "      --text               decoded text instead, masked spans between \xc2\xab and \xc2\xbb,\n"
-		      "                           a newline after each record\n"
-		      "  -t, --tokenizer file     tokenizer.json for --text (must match the stream)\n"
-		      "      --info               header and trailer facts, after checking the stream\n"
-		      "  -h, --help               this help;   --version: the version\n", fp);
-	exit(status);
-}
+static const char help[] =
+	"Print a .tok stream (default stdin): one {\"ids\":[...],\"mask\":[...]} line per\n"
+	"record.\n\n"
+	"      --text               decoded text instead, masked spans between \xc2\xab and \xc2\xbb,\n"
+	"                           a newline after each record\n"
+	"  -t, --tokenizer file     tokenizer.json for --text (must match the stream)\n"
+	"      --info               header and trailer facts, after checking the stream\n"
+	"  -h, --help               this help;   --version: the version\n";
 
 enum { OPT_TEXT = 256, OPT_INFO, OPT_VERSION };
 
@@ -94,6 +89,7 @@ static void print_id(const char *key, uint32_t id)
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	const char *tk_path = NULL;
 	int text = 0, info = 0, c;
 	while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
@@ -101,20 +97,16 @@ int main(int argc, char **argv)
 		case 't':         tk_path = optarg; break;
 		case OPT_TEXT:    text = 1; break;
 		case OPT_INFO:    info = 1; break;
-		case 'h':         usage(stdout, 0); break;
-		case OPT_VERSION: printf("tok-cat (qlora-tools) %s\n", QT_VERSION); return 0;
-		default:          usage(stderr, QT_EUSAGE);
+		case 'h':         qt_usage(0);
+		case OPT_VERSION: qt_version();
+		default:          qt_usage(QT_EUSAGE);
 		}
 	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "%s: one input at most\n", qt_progname);
-		usage(stderr, QT_EUSAGE);
-	}
-	if (text != !!tk_path || (text && info)) {
-		fprintf(stderr, "%s: %s\n", qt_progname, info ? "--info and --text exclude each other"
-		                                              : "--text and -t go together");
-		usage(stderr, QT_EUSAGE);
-	}
+	if (argc - optind > 1)
+		qt_usage_error("one input at most");
+	if (text != !!tk_path || (text && info))
+		qt_usage_error("%s", info ? "--info and --text exclude each other"
+		                          : "--text and -t go together");
 	const char *path = optind < argc ? argv[optind] : "-";
 	struct qt_err err;
 	struct tokenizer *tk = NULL;
