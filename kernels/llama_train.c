@@ -10,7 +10,6 @@
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/matmul.h"
-#include "kernels/nf4.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
 #include "kernels/swiglu.h"
@@ -126,12 +125,13 @@ void llama_train_ws_free(struct llama_train_ws *ws)
 
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws) { return ws->bytes; }
 
+/* W of a linear layer: f32 as loaded, or an NF4 weight dequantized as the inference path does
+ * (bitsandbytes' cast to the quant_state dtype). */
 static const float *weight_of(const struct llama_linear *lin, float *wbuf)
 {
 	if (lin->w)
 		return lin->w;
-	nf4_dequantize(lin->nf4, lin->absmax, lin->code, lin->blocksize, (size_t)lin->OC * lin->C,
-	               wbuf);
+	llama_linear_dequant(lin, wbuf);
 	return wbuf;
 }
 
@@ -141,9 +141,26 @@ static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws
 	return ws->drop && ws->drop->p > 0 ? ws->drop : NULL;
 }
 
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ull; /* splitmix64 */
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, int layer,
+                                  int module)
+{
+	uint64_t z = mix64(seed ^ 0x4C6F526144726F70ull); /* "LoRaDrop": apart from NEFTune's */
+	z = mix64(z ^ step);
+	z = mix64(z ^ block);
+	return mix64(z ^ ((uint64_t)(uint32_t)layer << 8 | (uint64_t)(uint32_t)module));
+}
+
 static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 {
-	return dropout_seed(d->seed, d->step, d->block, l, k);
+	return llama_train_dropout_seed(d->seed, d->step, d->block, l, k);
 }
 
 /* out = beta*out + u W^T (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */

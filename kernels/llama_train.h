@@ -24,11 +24,17 @@ void llama_train_ws_free(struct llama_train_ws *ws);
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws);
 
 /* LoRA dropout of one training block: probability p in [0, 1) (0: off); the mask of branch
- * (layer, module) is seeded by dropout_seed(seed, step, block, layer, module). */
+ * (layer, module) is kernels/dropout.h's with seed
+ * llama_train_dropout_seed(seed, step, block, layer, module). */
 struct llama_train_dropout {
 	float    p;
 	uint64_t seed, step, block;
 };
+
+/* Host: a splitmix64 hash of the run seed, the optimizer step, the block within the step, the
+ * layer and the module (apart from NEFTune's seeds). */
+uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, int layer,
+                                  int module);
 
 /*
  * Forward and backward of one block. ids, pos, seg: (T) (pos restarting per segment);

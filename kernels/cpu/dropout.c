@@ -1,28 +1,34 @@
 /* qlora-tools: ISC license. */
-/* Counter-based dropout kernels; see kernels/dropout.h. */
+/* CPU reference for dropout with a counter-based mask; kernels/cuda/dropout.cu is tested
+ * against this file. */
 #include "kernels/dropout.h"
 
-float dropout_uniform(uint64_t seed, uint64_t i)
+#include "kernels/embedding.h"
+
+float dropout_scale(double p)
 {
-	uint64_t z = seed ^ (i * 0xD1B54A32D192ED03ull);
-	z += 0x9E3779B97F4A7C15ull;  /* splitmix64 finaliser */
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	z ^= z >> 31;
-	return (float)(z >> 40) * (1.0f / (1u << 24));
+	return (float)(1.0 / (1.0 - p));
+}
+
+/* u in [0, 1): exact, (u + 1) has at most 24 significant bits */
+static int keep(uint64_t seed, size_t i, float p)
+{
+	float u = (neftune_uniform(seed, i) + 1.0f) * 0.5f;
+	return u >= p;
 }
 
 /* out, x: (n) */
 void dropout_forward(float *out, const float *x, size_t n, float p, float scale, uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++)
-		out[i] = dropout_uniform(seed, i) < p ? 0.0f : x[i] * scale;
+		out[i] = keep(seed, i, p) ? x[i] * scale : 0.0f;
 }
 
-/* dx, g: (n) */
-void dropout_backward(float *dx, const float *g, size_t n, float p, float scale, uint64_t seed)
+/* dx: (n) +=; dout: (n) */
+void dropout_backward(float *dx, const float *dout, size_t n, float p, float scale,
+                      uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!(dropout_uniform(seed, i) < p))
-			dx[i] += g[i] * scale;
+		if (keep(seed, i, p))
+			dx[i] += dout[i] * scale;
 }
