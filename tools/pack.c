@@ -5,13 +5,12 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "common/args.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "formats/pack.h"
 #include "formats/packer.h"
 
@@ -23,43 +22,30 @@ static const char synopsis[] =
 	"       pack --info file.pack\n"
 	"       pack --cat file.pack\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nPack tokenized samples (.tok) into fixed-length training blocks (.pack).\n\n"
-		      "  -o, --output file        output .pack (\"-\" = stdout; with --shard-blocks a\n"
-		      "                           pattern such as train-%05d.pack)\n"
-		      "      --seq-len n          tokens per block (default 1024, at most 65535)\n"
-		      "      --mode m             pack: several samples per block, best-fit\n"
-		      "                           decreasing (default); pad: one sample per block;\n"
-		      "                           concat: documents joined by eos, cut every n\n"
-		      "      --cross-doc-attention  concat: one segment per block\n"
-		      "      --long p             samples longer than --seq-len: drop (default),\n"
-		      "                           truncate, or split into pieces\n"
-		      "      --seed n             shuffle seed (default 42)\n"
-		      "      --no-shuffle         keep input order\n"
-		      "      --dedup, --no-dedup  remove exact duplicates (default on)\n"
-		      "      --val fraction       hold out ceil(fraction * samples) for validation\n"
-		      "      --val-count n        hold out n samples for validation\n"
-		      "      --val-out file       where the validation blocks go\n"
-		      "      --max-blocks n       write at most n blocks per output\n"
-		      "      --shard-blocks n     n blocks per output file\n"
-		      "      --info file.pack     print header, counts and statistics\n"
-		      "      --cat file.pack      print one JSON line per block\n"
-		      "  -q, --quiet              no summary;  --progress: progress on stderr\n"
-		      "  -v, --verbose            also timings of each stage\n"
-		      "  -h, --help               this help;   --version: the version\n", fp);
-	exit(status);
-}
-
-static void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr, QT_EUSAGE);
-}
+static const char help[] =
+	"Pack tokenized samples (.tok) into fixed-length training blocks (.pack).\n\n"
+	"  -o, --output file        output .pack (\"-\" = stdout; with --shard-blocks a\n"
+	"                           pattern such as train-%05d.pack)\n"
+	"      --seq-len n          tokens per block (default 1024, at most 65535)\n"
+	"      --mode m             pack: several samples per block, best-fit\n"
+	"                           decreasing (default); pad: one sample per block;\n"
+	"                           concat: documents joined by eos, cut every n\n"
+	"      --cross-doc-attention  concat: one segment per block\n"
+	"      --long p             samples longer than --seq-len: drop (default),\n"
+	"                           truncate, or split into pieces\n"
+	"      --seed n             shuffle seed (default 42)\n"
+	"      --no-shuffle         keep input order\n"
+	"      --dedup, --no-dedup  remove exact duplicates (default on)\n"
+	"      --val fraction       hold out ceil(fraction * samples) for validation\n"
+	"      --val-count n        hold out n samples for validation\n"
+	"      --val-out file       where the validation blocks go\n"
+	"      --max-blocks n       write at most n blocks per output\n"
+	"      --shard-blocks n     n blocks per output file\n"
+	"      --info file.pack     print header, counts and statistics\n"
+	"      --cat file.pack      print one JSON line per block\n"
+	"  -q, --quiet              no summary;  --progress: progress on stderr\n"
+	"  -v, --verbose            also timings of each stage\n"
+	"  -h, --help               this help;   --version: the version\n";
 
 enum {
 	OPT_SEQ_LEN = 256, OPT_MODE, OPT_CROSS, OPT_LONG, OPT_SEED, OPT_NO_SHUFFLE, OPT_DEDUP,
@@ -92,78 +78,56 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static uint64_t count_arg(const char *opt, const char *s, int64_t lo, int64_t hi)
-{
-	int64_t v;
-	if (qt_parse_i64(s, lo, hi, &v) != 0) {
-		fprintf(stderr, "%s: %s: \"%s\" is not a number in %lld..%lld\n", qt_progname, opt, s,
-		        (long long)lo, (long long)hi);
-		usage(stderr, QT_EUSAGE);
-	}
-	return (uint64_t)v;
-}
-
-static int word_arg(const char *opt, const char *s, const char *const *words, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(s, words[i]) == 0)
-			return i;
-	fprintf(stderr, "%s: %s: unknown value \"%s\"\n", qt_progname, opt, s);
-	usage(stderr, QT_EUSAGE);
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
-	static const char *const modes[] = { "pack", "pad", "concat" };
-	static const char *const longs[] = { "drop", "truncate", "split" };
+	static const char *const modes[] = { "pack", "pad", "concat", NULL };
+	static const char *const longs[] = { "drop", "truncate", "split", NULL };
 	struct packer_opts o;
 	const char *info = NULL, *cat = NULL;
 	struct qt_err err;
 	int c;
 
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	qt_progress_auto();
 	packer_opts_init(&o);
 	while ((c = getopt_long(argc, argv, "o:qhv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':              o.out = optarg; break;
-		case OPT_SEQ_LEN:      o.seq_len = (uint32_t)count_arg("--seq-len", optarg, 1,
-		                                                       PACK_MAX_SEQ_LEN); break;
-		case OPT_MODE:         o.mode = PACK_MODE_PACK + (uint32_t)word_arg("--mode", optarg,
-		                                                                    modes, 3); break;
+		case OPT_SEQ_LEN:      o.seq_len = (uint32_t)qt_arg_i64("--seq-len", optarg, 1,
+		                                                        PACK_MAX_SEQ_LEN); break;
+		case OPT_MODE:         o.mode = PACK_MODE_PACK + (uint32_t)qt_arg_word("--mode", optarg,
+		                                                                       modes); break;
 		case OPT_CROSS:        o.cross_doc = 1; break;
-		case OPT_LONG:         o.long_policy = word_arg("--long", optarg, longs, 3); break;
-		case OPT_SEED:         if (qt_parse_u64(optarg, &o.seed) != 0)
-		                               usage_error("--seed: \"%s\" is not a number", optarg);
-		                       break;
+		case OPT_LONG:         o.long_policy = qt_arg_word("--long", optarg, longs); break;
+		case OPT_SEED:         o.seed = qt_arg_u64("--seed", optarg); break;
 		case OPT_NO_SHUFFLE:   o.shuffle = 0; break;
 		case OPT_DEDUP:        o.dedup = 1; break;
 		case OPT_NO_DEDUP:     o.dedup = 0; break;
 		case OPT_VAL:          if (qt_parse_double(optarg, 0, 1, &o.val_fraction) != 0 ||
 		                           o.val_fraction <= 0 || o.val_fraction >= 1)
-		                               usage_error("--val: \"%s\" is not a fraction in (0, 1)",
-		                                           optarg);
+		                               qt_usage_error("--val: \"%s\" is not a fraction in (0, 1)",
+		                                              optarg);
 		                       break;
-		case OPT_VAL_COUNT:    o.val_count = count_arg("--val-count", optarg, 1, INT64_MAX); break;
+		case OPT_VAL_COUNT:    o.val_count = qt_arg_i64("--val-count", optarg, 1, INT64_MAX); break;
 		case OPT_VAL_OUT:      o.val_out = optarg; break;
-		case OPT_MAX_BLOCKS:   o.max_blocks = count_arg("--max-blocks", optarg, 1, INT64_MAX); break;
-		case OPT_SHARD_BLOCKS: o.shard_blocks = count_arg("--shard-blocks", optarg, 1,
-		                                                  INT64_MAX); break;
+		case OPT_MAX_BLOCKS:   o.max_blocks = qt_arg_i64("--max-blocks", optarg, 1, INT64_MAX); break;
+		case OPT_SHARD_BLOCKS: o.shard_blocks = qt_arg_i64("--shard-blocks", optarg, 1,
+		                                                   INT64_MAX); break;
 		case OPT_INFO:         info = optarg; break;
 		case OPT_CAT:          cat = optarg; break;
 		case 'q':              qt_verbosity = 1; break;
 		case OPT_VERBOSE:      qt_verbosity = 4; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;
-		case 'h':              usage(stdout, 0); break;
-		case OPT_VERSION:      printf("pack (qlora-tools) %s\n", QT_VERSION); return 0;
-		default:               usage(stderr, QT_EUSAGE);
+		case 'h':              qt_usage(0);
+		case OPT_VERSION:      qt_version();
+		default:               qt_usage(QT_EUSAGE);
 		}
 	}
 	if (info || cat) {
 		if ((info && cat) || optind < argc || o.out)
-			usage_error("%s takes one file and no other operands or -o",
-			            info ? "--info" : "--cat");
+			qt_usage_error("%s takes one file and no other operands or -o",
+			               info ? "--info" : "--cat");
 		int st = info ? packer_info(info, stdout, &err) : packer_cat(cat, stdout, &err);
 		if (st == QT_OK)
 			st = qt_stdout_close(&err);
@@ -172,7 +136,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!o.out)
-		usage_error("%s", "no output file: give -o file");
+		qt_usage_error("no output file: give -o file");
 
 	static char *stdin_only[] = { "-", NULL };
 	char **inputs = optind < argc ? argv + optind : stdin_only;
@@ -181,7 +145,7 @@ int main(int argc, char **argv)
 	qt_out_cleanup_on_signal();
 	int st = packer_run(&o, inputs, n_inputs, &stats, &err);
 	if (st == QT_EUSAGE)
-		usage_error("%s", err.msg);
+		qt_usage_error("%s", err.msg);
 	if (st != QT_OK)
 		qt_die_err(&err);
 	if (qt_verbosity >= 2)
