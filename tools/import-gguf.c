@@ -5,40 +5,26 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "formats/gguf_import.h"
 
 static const char synopsis[] =
 	"usage: import-gguf [-q] [--progress] [--dtype bf16|f16|f32] -o dir model.gguf\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nConvert a llama-architecture GGUF file into a HuggingFace model directory:\n"
-		      "config.json, generation_config.json, model.safetensors, tokenizer.json and\n"
-		      "tokenizer_config.json. Quantized tensors are dequantized, the Q/K rows are put\n"
-		      "back in HF order. The directory is created atomically (an existing one is\n"
-		      "replaced).\n\n"
-		      "  -o, --output dir     directory to create\n"
-		      "      --dtype t        tensor type in model.safetensors: bf16 (default), f16, f32\n"
-		      "  -q, --quiet          no summary;  --progress: progress on stderr\n"
-		      "  -h, --help           this help;   --version: the version\n", fp);
-	exit(status);
-}
-
-static void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	usage(stderr, QT_EUSAGE);
-}
+static const char help[] =
+	"Convert a llama-architecture GGUF file into a HuggingFace model directory:\n"
+	"config.json, generation_config.json, model.safetensors, tokenizer.json and\n"
+	"tokenizer_config.json. Quantized tensors are dequantized, the Q/K rows are put\n"
+	"back in HF order. The directory is created atomically (an existing one is\n"
+	"replaced).\n\n"
+	"  -o, --output dir     directory to create\n"
+	"      --dtype t        tensor type in model.safetensors: bf16 (default), f16, f32\n"
+	"  -q, --quiet          no summary;  --progress: progress on stderr\n"
+	"  -h, --help           this help;   --version: the version\n";
 
 enum { OPT_DTYPE = 256, OPT_PROGRESS, OPT_VERSION };
 
@@ -54,33 +40,32 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
+	static const char *const dtypes[] = { "bf16", "f16", "f32", NULL };
+	static const enum qt_dtype dtype_ids[] = { QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F32 };
 	struct gguf_import_opts o = { .dtype = QT_DTYPE_BF16 };
 	struct gguf_import_stats stats;
 	struct qt_err err;
 	int c;
 
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	qt_progress_auto();
 	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':          o.outdir = optarg; break;
-		case OPT_DTYPE:
-			if (strcmp(optarg, "bf16") == 0)      o.dtype = QT_DTYPE_BF16;
-			else if (strcmp(optarg, "f16") == 0)  o.dtype = QT_DTYPE_F16;
-			else if (strcmp(optarg, "f32") == 0)  o.dtype = QT_DTYPE_F32;
-			else usage_error("--dtype: unknown value \"%s\" (bf16, f16, f32)", optarg);
-			break;
+		case OPT_DTYPE:    o.dtype = dtype_ids[qt_arg_word("--dtype", optarg, dtypes)]; break;
 		case 'q':          qt_verbosity = 1; break;
 		case OPT_PROGRESS: qt_verbosity = 3; break;
-		case 'h':          usage(stdout, 0); break;
-		case OPT_VERSION:  printf("import-gguf (qlora-tools) %s\n", QT_VERSION); return 0;
-		default:           usage(stderr, QT_EUSAGE);
+		case 'h':          qt_usage(0);
+		case OPT_VERSION:  qt_version();
+		default:           qt_usage(QT_EUSAGE);
 		}
 	}
 	if (optind + 1 != argc)
-		usage_error("%s", optind == argc ? "missing input model.gguf" : "one input file expected");
+		qt_usage_error("%s", optind == argc ? "missing input model.gguf"
+		                                    : "one input file expected");
 	if (!o.outdir)
-		usage_error("%s", "missing -o dir");
+		qt_usage_error("missing -o dir");
 	o.input = argv[optind];
 	o.progress = qt_verbosity >= 3;
 	qt_out_cleanup_on_signal();
