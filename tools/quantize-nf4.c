@@ -12,42 +12,29 @@
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "formats/nf4.h"
 #include "kernels/nf4.h"
 
-#define SYNOPSIS "usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] " \
-                 "[-b blocksize] [-s modules] [-t threads] -o out_dir in_dir\n"
+static const char synopsis[] =
+	"usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] "
+	"[-b blocksize] [-s modules] [-t threads] -o out_dir in_dir\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(SYNOPSIS, fp);
-	if (status == 0)
-		fputs("\n"
-		      "Quantize the q/k/v/o/gate/up/down weights of every decoder layer to NF4 exactly\n"
-		      "as bitsandbytes quantize_4bit(quant_type=\"nf4\") does, and write the directory\n"
-		      "transformers saves for a bitsandbytes 4-bit model. Embeddings, norms and\n"
-		      "lm_head keep their dtype; tokenizer and generation files are copied.\n\n"
-		      "  -o, --output DIR       output model directory (replaced atomically)\n"
-		      "  -b, --blocksize N      elements per absmax block: 32, 64 (default), ..., 4096\n"
-		      "      --no-double-quant  store absmax as float32 instead of 8-bit codes\n"
-		      "  -s, --skip LIST        keep Linear layers whose name contains one of these\n"
-		      "                         comma-separated fragments (e.g. down_proj,layers.0.)\n"
-		      "  -t, --threads N        worker threads (default: all CPUs)\n"
-		      "      --progress         show progress on stderr even when it is not a terminal\n"
-		      "  -q, --quiet            no summary on stderr\n"
-		      "  -h, --help             this help\n"
-		      "  -V, --version          version\n", fp);
-	exit(status);
-}
-
-static void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	fputs(SYNOPSIS, stderr);
-	exit(QT_EUSAGE);
-}
+static const char help[] =
+	"Quantize the q/k/v/o/gate/up/down weights of every decoder layer to NF4 exactly\n"
+	"as bitsandbytes quantize_4bit(quant_type=\"nf4\") does, and write the directory\n"
+	"transformers saves for a bitsandbytes 4-bit model. Embeddings, norms and\n"
+	"lm_head keep their dtype; tokenizer and generation files are copied.\n\n"
+	"  -o, --output DIR       output model directory (replaced atomically)\n"
+	"  -b, --blocksize N      elements per absmax block: 32, 64 (default), ..., 4096\n"
+	"      --no-double-quant  store absmax as float32 instead of 8-bit codes\n"
+	"  -s, --skip LIST        keep Linear layers whose name contains one of these\n"
+	"                         comma-separated fragments (e.g. down_proj,layers.0.)\n"
+	"  -t, --threads N        worker threads (default: all CPUs)\n"
+	"      --progress         show progress on stderr even when it is not a terminal\n"
+	"  -q, --quiet            no summary on stderr\n"
+	"  -h, --help             this help\n"
+	"  -V, --version          version\n";
 
 enum { OPT_NO_DQ = 256, OPT_PROGRESS };
 
@@ -67,6 +54,7 @@ static const struct option long_opts[] = {
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	struct nf4_quantize_opts o = { .blocksize = NF4_BLOCKSIZE_DEFAULT, .double_quant = 1 };
 	int progress = 0, quiet = 0, c;
 	int64_t v;
@@ -75,34 +63,30 @@ int main(int argc, char **argv)
 		case 'o': o.out_dir = optarg; break;
 		case 'b':
 			if (qt_parse_i64(optarg, 1, 4096, &v) != 0 || !nf4_blocksize_ok((long)v))
-				usage_error("--blocksize %s: expected 32, 64, 128, ..., 4096", optarg);
+				qt_usage_error("--blocksize: \"%s\" is not a power of two in 32..4096", optarg);
 			o.blocksize = (size_t)v;
 			break;
 		case OPT_NO_DQ: o.double_quant = 0; break;
 		case 's':
 			if (!*optarg || strchr(optarg, '"') || strlen(optarg) > 1000)
-				usage_error("--skip %s: expected comma-separated module names", optarg);
+				qt_usage_error("--skip: \"%s\" is not a comma-separated list of module names", optarg);
 			o.skip = optarg;
 			break;
-		case 't':
-			if (qt_parse_i64(optarg, 1, 4096, &v) != 0)
-				usage_error("--threads %s: expected 1 to 4096", optarg);
-			o.n_threads = (int)v;
-			break;
+		case 't': o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V': printf("quantize-nf4 (qlora-tools) %s\n", QT_VERSION); return 0;
-		default: fputs(SYNOPSIS, stderr); return QT_EUSAGE;
+		case 'h': qt_usage(0);
+		case 'V': qt_version();
+		default: qt_usage(QT_EUSAGE);
 		}
 	}
 	if (optind == argc)
-		usage_error("%s", "missing in_dir");
+		qt_usage_error("missing in_dir");
 	if (argc - optind > 1)
-		usage_error("unexpected operand %s", argv[optind + 1]);
+		qt_usage_error("unexpected operand %s", argv[optind + 1]);
 	o.in_dir = argv[optind];
 	if (!o.out_dir)
-		usage_error("%s", "missing -o out_dir");
+		qt_usage_error("missing -o out_dir");
 	if (quiet)
 		qt_verbosity = 1;
 	else if (progress)
