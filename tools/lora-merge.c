@@ -6,53 +6,44 @@
  */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "common/args.h"
 #include "common/dtype.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "formats/merge.h"
 
-#define SYNOPSIS "usage: lora-merge [--progress] [--quiet] [--unmerge] [--dtype type] " \
-                 "[-t threads] -m base_dir -a adapter_dir [--scale s] [-a adapter_dir " \
-                 "[--scale s] ...] -o out_dir\n       lora-merge --info adapter_dir\n"
+static const char synopsis[] =
+	"usage: lora-merge [--progress] [--quiet] [--unmerge] [--dtype type] "
+	"[-t threads] -m base_dir -a adapter_dir [--scale s] [-a adapter_dir "
+	"[--scale s] ...] -o out_dir\n       lora-merge --info adapter_dir\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(SYNOPSIS, fp);
-	if (status == 0)
-		fputs("\n"
-		      "Merge PEFT LoRA adapters into a base model: W' = W + scale * (alpha/r) * B A,\n"
-		      "computed in float32 and written as a complete HF model directory.\n\n"
-		      "  -m, --model DIR      base model: HF directory (safetensors) or NF4 directory\n"
-		      "  -a, --adapter DIR    PEFT adapter directory; repeat to merge several, in order\n"
-		      "  -s, --scale S        factor for the preceding -a (default 1)\n"
-		      "  -o, --output DIR     merged model directory (replaced atomically)\n"
-		      "      --dtype TYPE     bf16, f16 or f32 (default: the base's stored dtype)\n"
-		      "      --unmerge        subtract the adapters from a merged model instead\n"
-		      "      --info DIR       print rank, alpha, targets, parameters and per-layer\n"
-		      "                       norms of B A for one adapter, and exit\n"
-		      "  -t, --threads N      worker threads (default: all CPUs)\n"
-		      "      --progress       show progress on stderr even when it is not a terminal\n"
-		      "  -q, --quiet          no summary on stderr\n"
-		      "  -h, --help           this help\n"
-		      "  -V, --version        version\n", fp);
-	exit(status);
-}
-
-static void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	fputs(SYNOPSIS, stderr);
-	exit(QT_EUSAGE);
-}
+static const char help[] =
+	"Merge PEFT LoRA adapters into a base model: W' = W + scale * (alpha/r) * B A,\n"
+	"computed in float32 and written as a complete HF model directory.\n\n"
+	"  -m, --model DIR      base model: HF directory (safetensors) or NF4 directory\n"
+	"  -a, --adapter DIR    PEFT adapter directory; repeat to merge several, in order\n"
+	"  -s, --scale S        factor for the preceding -a (default 1)\n"
+	"  -o, --output DIR     merged model directory (replaced atomically)\n"
+	"      --dtype TYPE     bf16, f16 or f32 (default: the base's stored dtype)\n"
+	"      --unmerge        subtract the adapters from a merged model instead\n"
+	"      --info DIR       print rank, alpha, targets, parameters and per-layer\n"
+	"                       norms of B A for one adapter, and exit\n"
+	"  -t, --threads N      worker threads (default: all CPUs)\n"
+	"      --progress       show progress on stderr even when it is not a terminal\n"
+	"  -q, --quiet          no summary on stderr\n"
+	"  -h, --help           this help\n"
+	"  -V, --version        version\n";
 
 enum { OPT_DTYPE = 256, OPT_UNMERGE, OPT_INFO, OPT_PROGRESS };
+
+/* --dtype: the short names, then the long ones transformers and PyTorch use. */
+static const char *const dtypes[] = { "bf16", "f16", "f32", "bfloat16", "fp16", "float16",
+                                      "fp32", "float32", NULL };
+static const enum qt_dtype dtype_ids[] = { QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F32,
+                                           QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F16,
+                                           QT_DTYPE_F32, QT_DTYPE_F32 };
 
 static const struct option long_opts[] = {
 	{ "model",    required_argument, NULL, 'm'          },
@@ -70,25 +61,13 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int parse_dtype(const char *s)
-{
-	if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16"))
-		return QT_DTYPE_BF16;
-	if (!strcmp(s, "f16") || !strcmp(s, "fp16") || !strcmp(s, "float16"))
-		return QT_DTYPE_F16;
-	if (!strcmp(s, "f32") || !strcmp(s, "fp32") || !strcmp(s, "float32"))
-		return QT_DTYPE_F32;
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	struct merge_opts o = { .out_dtype = -1 };
 	const char *info = NULL;
 	int progress = 0, quiet = 0, c;
-	int64_t v;
-	double d;
 	for (int i = 0; i < MERGE_MAX_ADAPTERS; i++)
 		o.scale[i] = 1.0;
 	while ((c = getopt_long(argc, argv, "m:a:s:o:t:qhV", long_opts, NULL)) != -1) {
@@ -97,40 +76,33 @@ int main(int argc, char **argv)
 		case 'o': o.out_dir = optarg; break;
 		case 'a':
 			if (o.n_adapters == MERGE_MAX_ADAPTERS)
-				usage_error("at most 16 adapters (-a %s)", optarg);
+				qt_usage_error("at most 16 adapters (-a %s)", optarg);
 			o.adapter_dir[o.n_adapters++] = optarg;
 			break;
 		case 's':
 			if (o.n_adapters == 0)
-				usage_error("--scale %s: give it after the -a it applies to", optarg);
-			if (qt_parse_double(optarg, -1e6, 1e6, &d) != 0)
-				usage_error("--scale %s: not a number", optarg);
-			o.scale[o.n_adapters - 1] = d;
+				qt_usage_error("--scale %s: give it after the -a it applies to", optarg);
+			o.scale[o.n_adapters - 1] = qt_arg_double("--scale", optarg, -1e6, 1e6);
 			break;
 		case OPT_DTYPE:
-			if ((o.out_dtype = parse_dtype(optarg)) < 0)
-				usage_error("--dtype %s: expected bf16, f16 or f32", optarg);
+			o.out_dtype = (int)dtype_ids[qt_arg_word("--dtype", optarg, dtypes)];
 			break;
 		case OPT_UNMERGE: o.unmerge = 1; break;
 		case OPT_INFO: info = optarg; break;
-		case 't':
-			if (qt_parse_i64(optarg, 1, 4096, &v) != 0)
-				usage_error("--threads %s: expected 1 to 4096", optarg);
-			o.n_threads = (int)v;
-			break;
+		case 't': o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout, 0); break;
-		case 'V': printf("lora-merge (qlora-tools) %s\n", QT_VERSION); return 0;
-		default: fputs(SYNOPSIS, stderr); return QT_EUSAGE;
+		case 'h': qt_usage(0);
+		case 'V': qt_version();
+		default: qt_usage(QT_EUSAGE);
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected operand %s", argv[optind]);
+		qt_usage_error("unexpected operand %s", argv[optind]);
 	struct qt_err err;
 	if (info) {
 		if (o.base_dir || o.out_dir || o.n_adapters)
-			usage_error("%s", "--info takes no other input or output");
+			qt_usage_error("--info takes no other input or output");
 		if (merge_info(info, stdout, &err) != QT_OK)
 			qt_die_err(&err);
 		if (qt_stdout_close(&err) != QT_OK)
@@ -138,11 +110,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!o.base_dir)
-		usage_error("%s", "missing -m base_dir");
+		qt_usage_error("missing -m base_dir");
 	if (!o.n_adapters)
-		usage_error("%s", "missing -a adapter_dir");
+		qt_usage_error("missing -a adapter_dir");
 	if (!o.out_dir)
-		usage_error("%s", "missing -o out_dir");
+		qt_usage_error("missing -o out_dir");
 	if (quiet)
 		qt_verbosity = 1;
 	else if (progress)
