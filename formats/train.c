@@ -540,7 +540,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		qt_info(4, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
 		progress(&t_last, k, k0, total, loss, el, tokens - tok0, in_tokens - in0);
 		st->steps = k;
-		if ((o->save_every > 0 && k % o->save_every == 0 && k != total) || stop) {
+		if ((o->save_every > 0 && (k % o->save_every == 0 || k == total)) || stop) {
 			ck = (struct lora_ckpt_state){ .step = k, .total_steps = total, .blocks_done = g,
 			                               .n_blocks = nb, .seed = o->seed, .tokens = tokens,
 			                               .input_tokens = in_tokens,
