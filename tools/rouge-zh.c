@@ -2,13 +2,11 @@
 /* rouge-zh: ChatGLM's evaluation (jieba + rouge_chinese + BLEU-4), exactly. See rouge-zh(1). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "common/args.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "metrics/rouge_zh.h"
 
 static const char synopsis[] =
@@ -17,43 +15,30 @@ static const char synopsis[] =
 	"                [--per-sample file] [--predict-key key] [--threads n]\n"
 	"                [--progress | --quiet] [file | --hyp file --ref file]\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nScores predictions against labels as ChatGLM-6B's compute_metrics does:\n"
-		      "jieba words, rouge_chinese ROUGE-1/2/L F, character BLEU-4 (nltk, method3),\n"
-		      "each x100 rounded to 4 decimals per sample, then averaged like np.mean.\n"
-		      "Input: JSONL with \"predict\" and \"labels\" strings (file, '-' or none = stdin),\n"
-		      "or --hyp/--ref text files with one text per line. Output (stdout or -o):\n"
-		      "{\"rouge-1\": x, \"rouge-2\": x, \"rouge-l\": x, \"bleu-4\": x, \"n\": N}\n"
-		      "\n"
-		      "  --char               ROUGE on characters instead of jieba words\n"
-		      "  --dict file          jieba dictionary (default: the jieba dir's dict.txt)\n"
-		      "  --empty zero|hyp|error  empty text: ROUGE 0 (default, LLaMA-Factory); 0 for an\n"
-		      "                       empty prediction only; or fail like THUDM's code\n"
-		      "  --jieba-dir dir      jieba data (dict.txt, finalseg/prob_*.py); default\n"
-		      "                       $QT_JIEBA_DIR or " JIEBA_DIR_DEFAULT "\n"
-		      "  --hyp file, --ref file  two-file mode: predictions and labels, one per line\n"
-		      "  --label-key key      JSON key of the label (default labels)\n"
-		      "  --mean numpy1|numpy2|naive  averaging: np.mean of numpy 1.x (default), of\n"
-		      "                       numpy 2.x, or sum/len (differ only in the last bits)\n"
-		      "  -o, --output file    metrics JSON (default stdout)\n"
-		      "  --per-sample file    also write each sample's scores as JSONL\n"
-		      "  --predict-key key    JSON key of the prediction (default predict)\n"
-		      "  --threads n          worker threads (default: all CPUs)\n"
-		      "  --progress, --quiet  force the progress line on / only errors on stderr\n"
-		      "See rouge-zh(1).\n", fp);
-	exit(status);
-}
-
-static void bad(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", qt_progname);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", synopsis);
-	exit(QT_EUSAGE);
-}
+static const char help[] =
+	"Scores predictions against labels as ChatGLM-6B's compute_metrics does:\n"
+	"jieba words, rouge_chinese ROUGE-1/2/L F, character BLEU-4 (nltk, method3),\n"
+	"each x100 rounded to 4 decimals per sample, then averaged like np.mean.\n"
+	"Input: JSONL with \"predict\" and \"labels\" strings (file, '-' or none = stdin),\n"
+	"or --hyp/--ref text files with one text per line. Output (stdout or -o):\n"
+	"{\"rouge-1\": x, \"rouge-2\": x, \"rouge-l\": x, \"bleu-4\": x, \"n\": N}\n"
+	"\n"
+	"  --char               ROUGE on characters instead of jieba words\n"
+	"  --dict file          jieba dictionary (default: the jieba dir's dict.txt)\n"
+	"  --empty zero|hyp|error  empty text: ROUGE 0 (default, LLaMA-Factory); 0 for an\n"
+	"                       empty prediction only; or fail like THUDM's code\n"
+	"  --jieba-dir dir      jieba data (dict.txt, finalseg/prob_*.py); default\n"
+	"                       $QT_JIEBA_DIR or " JIEBA_DIR_DEFAULT "\n"
+	"  --hyp file, --ref file  two-file mode: predictions and labels, one per line\n"
+	"  --label-key key      JSON key of the label (default labels)\n"
+	"  --mean numpy1|numpy2|naive  averaging: np.mean of numpy 1.x (default), of\n"
+	"                       numpy 2.x, or sum/len (differ only in the last bits)\n"
+	"  -o, --output file    metrics JSON (default stdout)\n"
+	"  --per-sample file    also write each sample's scores as JSONL\n"
+	"  --predict-key key    JSON key of the prediction (default predict)\n"
+	"  --threads n          worker threads (default: all CPUs)\n"
+	"  --progress, --quiet  force the progress line on / only errors on stderr\n"
+	"See rouge-zh(1).\n";
 
 enum { O_CHAR = 256, O_DICT, O_EMPTY, O_JIEBA_DIR, O_HYP, O_REF, O_LABEL_KEY, O_MEAN,
        O_PER_SAMPLE, O_PREDICT_KEY, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
@@ -78,60 +63,53 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const char *const empties[] = { "zero", "hyp", "error", NULL };
+static const enum chatglm_empty empty_ids[] = { CHATGLM_EMPTY_ZERO, CHATGLM_EMPTY_HYP,
+                                                CHATGLM_EMPTY_ERROR };
+static const char *const means[] = { "numpy1", "numpy2", "naive", NULL };
+static const enum py_mean mean_ids[] = { PY_MEAN_NUMPY1, PY_MEAN_NUMPY2, PY_MEAN_NAIVE };
+
 int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
+	qt_usage_init(synopsis, help);
 	qt_progress_auto();
 	struct rouge_zh_opts o = { .predict_key = "predict", .label_key = "labels",
 	                           .empty = CHATGLM_EMPTY_ZERO, .mean = PY_MEAN_NUMPY1,
 	                           .output = "-" };
 	int c;
-	int64_t v;
 	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_CHAR: o.char_mode = 1; break;
 		case O_DICT: o.dict = optarg; break;
-		case O_EMPTY:
-			if (!strcmp(optarg, "zero")) o.empty = CHATGLM_EMPTY_ZERO;
-			else if (!strcmp(optarg, "hyp")) o.empty = CHATGLM_EMPTY_HYP;
-			else if (!strcmp(optarg, "error")) o.empty = CHATGLM_EMPTY_ERROR;
-			else bad("bad --empty: '%s' (zero, hyp or error)", optarg);
-			break;
+		case O_EMPTY: o.empty = empty_ids[qt_arg_word("--empty", optarg, empties)]; break;
 		case O_JIEBA_DIR: o.jieba_dir = optarg; break;
 		case O_HYP: o.hyp = optarg; break;
 		case O_REF: o.ref = optarg; break;
 		case O_LABEL_KEY: o.label_key = optarg; break;
-		case O_MEAN:
-			if (!strcmp(optarg, "numpy1")) o.mean = PY_MEAN_NUMPY1;
-			else if (!strcmp(optarg, "numpy2")) o.mean = PY_MEAN_NUMPY2;
-			else if (!strcmp(optarg, "naive")) o.mean = PY_MEAN_NAIVE;
-			else bad("bad --mean: '%s' (numpy1, numpy2 or naive)", optarg);
-			break;
+		case O_MEAN: o.mean = mean_ids[qt_arg_word("--mean", optarg, means)]; break;
 		case 'o': o.output = optarg; break;
 		case O_PER_SAMPLE: o.per_sample = optarg; break;
 		case O_PREDICT_KEY: o.predict_key = optarg; break;
-		case O_THREADS:
-			if (qt_parse_i64(optarg, 1, 4096, &v)) bad("bad --threads: '%s'", optarg);
-			o.threads = (int)v;
-			break;
+		case O_THREADS: o.threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
-		case O_HELP: usage(stdout, 0); break;
-		case O_VERSION: printf("rouge-zh (qlora-tools) %s\n", QT_VERSION); return 0;
-		default: usage(stderr, QT_EUSAGE);
+		case O_HELP: qt_usage(0);
+		case O_VERSION: qt_version();
+		default: qt_usage(QT_EUSAGE);
 		}
 	}
 	int nargs = argc - optind;
 	if ((o.hyp != NULL) != (o.ref != NULL))
-		bad("%s", "--hyp and --ref go together");
+		qt_usage_error("--hyp and --ref go together");
 	if (o.hyp && nargs > 0)
-		bad("%s", "give either a JSONL file or --hyp/--ref, not both");
+		qt_usage_error("give either a JSONL file or --hyp/--ref, not both");
 	if (nargs > 1)
-		bad("unexpected argument '%s'", argv[optind + 1]);
+		qt_usage_error("unexpected argument '%s'", argv[optind + 1]);
 	if (!o.hyp)
 		o.input = nargs == 1 ? argv[optind] : "-";
 	if (o.char_mode && (o.dict || o.jieba_dir))
-		bad("%s", "--char uses no dictionary: drop --dict/--jieba-dir");
+		qt_usage_error("--char uses no dictionary: drop --dict/--jieba-dir");
 	qt_out_cleanup_on_signal();
 	struct qt_err err;
 	int rc = rouge_zh_run(&o, &err);
