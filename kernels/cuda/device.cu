@@ -63,8 +63,8 @@ cublasHandle_t qt_cublas(void)
 			             qt_cublas_status_str(s));
 			return NULL;
 		}
-		/* fp32 GEMMs stay fp32: no TF32 unless a caller asks (parity with the CPU). */
-		cublasSetMathMode(cublas_handle, CUBLAS_PEDANTIC_MATH);
+		/* Default math: SGEMM stays fp32 (no TF32 since cuBLAS 11); bf16 GemmEx uses tensor cores. */
+		cublasSetMathMode(cublas_handle, CUBLAS_DEFAULT_MATH);
 	}
 	if (cublasSetStream(cublas_handle, cur_stream) != CUBLAS_STATUS_SUCCESS)
 		return NULL;
