@@ -38,9 +38,11 @@ static inline void *cc_dev(const void *host, size_t bytes)
 	uint32_t *h = malloc(n + 4);
 	if (host)
 		memcpy(h, host, bytes);
-	else
+	else {
 		for (size_t i = 0; i < bytes / 4; i++)
 			h[i] = CC_POISON;
+		memset((char *)h + bytes / 4 * 4, 0xA5, bytes % 4);
+	}
 	for (size_t i = 0; i < CC_GUARD; i++)
 		memcpy((char *)h + bytes + 4 * i, &(uint32_t){ CC_SENTINEL }, 4);
 	void *d = cuda_malloc(n);
@@ -67,6 +69,18 @@ static inline void cc_get(const char *what, void *host, const void *dev, size_t 
 	}
 	CHECK(bad == 0, "%s: %zu guard words after the output overwritten", what, bad);
 	free(h);
+}
+
+/* CHECKs the guard after a device buffer of `bytes` without downloading the buffer. */
+static inline void cc_guard(const char *what, const void *dev, size_t bytes)
+{
+	uint32_t h[CC_GUARD];
+	size_t bad = 0;
+	CHECK(cuda_download(h, (const char *)dev + bytes, sizeof h) == 0, "%s: download: %s", what,
+	      cuda_error());
+	for (size_t i = 0; i < CC_GUARD; i++)
+		bad += h[i] != CC_SENTINEL;
+	CHECK(bad == 0, "%s: %zu guard words after the buffer overwritten", what, bad);
 }
 
 /* CHECKs that the ops since the last call ran without a recorded error. */
