@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "common/hash.h"
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/rng.h"
@@ -337,6 +338,19 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	if (s->has_val && s->va.h.vocab_size > (uint32_t)s->m.cfg.V)
 		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
 		                  o->val_pack, s->va.h.vocab_size, s->m.cfg.V);
+	/* A pack tokenized with another tokenizer than the model's (when both are known). */
+	char *tj = qt_path_join(o->model_dir, "tokenizer.json");
+	uint64_t fp = 0;
+	struct qt_err e2;
+	int have = tj && qt_xxh3_file(tj, &fp, &e2) == QT_OK;
+	free(tj);
+	const struct pack_file *pk[2] = { &s->tr, s->has_val ? &s->va : NULL };
+	for (int i = 0; i < 2 && have; i++)
+		if (pk[i] && pk[i]->h.tokenizer_fingerprint && pk[i]->h.tokenizer_fingerprint != fp)
+			return qt_err_set(err, QT_EDATA, "%s: tokenized with another tokenizer than %s/"
+			                  "tokenizer.json (fingerprint %016" PRIx64 ", model %016" PRIx64
+			                  ")", pk[i]->name, o->model_dir, pk[i]->h.tokenizer_fingerprint,
+			                  fp);
 	if (s->tr.h.n_blocks == 0)
 		return qt_err_set(err, QT_EDATA, "%s: no blocks", o->train_pack);
 	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))
