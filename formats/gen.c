@@ -270,6 +270,12 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 		json_object_set_new(rec, "labels", pr->labels ? json_string(pr->labels) : json_null());
 		json_object_set_new(rec, "prompt_tokens", json_integer((json_int_t)pr->ids.n));
 		json_object_set_new(rec, "new_tokens", json_integer(n_gen[b]));
+		if (o->ids) {
+			json_t *a = json_array();
+			for (int i = 0; i < n_gen[b]; i++)
+				json_array_append_new(a, json_integer(gen[b][i]));
+			json_object_set_new(rec, "predict_ids", a);
+		}
 		char *s = json_dumps(rec, JSON_COMPACT);
 		json_decref(rec);
 		free(text);

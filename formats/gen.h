@@ -7,7 +7,8 @@
  * summary). Prompts are rendered with the model's chat template and system-prompt rule exactly
  * as tok-chatml renders training data (formats/chat.h), then decoded with a KV cache
  * (kernels/llama.h) and the logits processors of kernels/sample.h, several prompts per batch.
- * Output: {"prompt": ..., "predict": ..., "labels": ..., "prompt_tokens": N, "new_tokens": N}.
+ * Output: {"prompt": ..., "predict": ..., "labels": ..., "prompt_tokens": N, "new_tokens": N}
+ * (+ "predict_ids": [...] with gen_opts.ids).
  */
 #ifndef QT_FORMATS_GEN_H
 #define QT_FORMATS_GEN_H
@@ -32,6 +33,7 @@ struct gen_opts {
 	int                  max_new_tokens;
 	int                  batch;           /* prompts decoded together */
 	int                  stream;          /* print text as it comes (single prompt) */
+	int                  ids;             /* also write "predict_ids": the new token ids */
 	uint32_t             stop[16];        /* extra stop token ids */
 	int                  n_stop;
 	int                  threads;

@@ -15,7 +15,7 @@ static const char synopsis[] =
 	"           [--system text] [--max-new-tokens n] [--batch n] [--greedy | --sample]\n"
 	"           [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
 	"           [--repetition-penalty r] [--preset chatglm] [--seed n] [--stop id]\n"
-	"           [--stream] [--threads n] [--progress | --quiet] [file ...]\n";
+	"           [--stream] [--ids] [--threads n] [--progress | --quiet] [file ...]\n";
 
 static void usage(FILE *fp, int status)
 {
@@ -35,7 +35,7 @@ static void bad(const char *what, const char *arg)
 }
 
 enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_MAX_NEW, O_BATCH, O_GREEDY,
-       O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM,
+       O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM, O_IDS,
        O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
 
 static const struct option longopts[] = {
@@ -58,6 +58,7 @@ static const struct option longopts[] = {
 	{ "seed",               required_argument, NULL, O_SEED     },
 	{ "stop",               required_argument, NULL, O_STOP     },
 	{ "stream",             no_argument,       NULL, O_STREAM   },
+	{ "ids",                no_argument,       NULL, O_IDS      },
 	{ "threads",            required_argument, NULL, O_THREADS  },
 	{ "progress",           no_argument,       NULL, O_PROGRESS },
 	{ "quiet",              no_argument,       NULL, O_QUIET    },
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
 			o.stop[o.n_stop++] = (uint32_t)v;
 			break;
 		case O_STREAM: o.stream = 1; break;
+		case O_IDS: o.ids = 1; break;
 		case O_THREADS:
 			if (qt_parse_i64(optarg, 1, 1024, &v)) bad("--threads", optarg);
 			o.threads = (int)v;
