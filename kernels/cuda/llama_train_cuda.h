@@ -1,0 +1,66 @@
+/* qlora-tools: ISC license. */
+/*
+ * GPU twin of kernels/llama_train.h (compile-only so far: NEVER RUN ON A GPU). A device copy
+ * of a loaded llama_model (frozen weights: f32, or NF4 codes that the bf16 linear path
+ * dequantizes per GEMM), a device copy of a LoRA adapter with its gradients and fp32 AdamW
+ * moments, a device workspace, and llama_train_block_cuda: the same forward / chunked LM head /
+ * backward with gradient checkpointing as llama_train_block, composed from kernels/cuda/cuda.h
+ * ops only. Host scalars (RoPE tables, dropout seeds, NEFTune magnitude, AdamW hparams) come
+ * from the same host helpers as the CPU path. The base linears run in bf16 with fp32
+ * accumulation when NF4 (fp32 SGEMM when f32), so losses track the CPU within bf16 tolerance,
+ * not bit for bit. Not wired into lora-train (see kernels/cuda/README).
+ */
+#ifndef QT_KERNELS_LLAMA_TRAIN_CUDA_H
+#define QT_KERNELS_LLAMA_TRAIN_CUDA_H
+
+#include "kernels/llama_train.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct llama_cuda_model;
+struct llama_cuda_lora;
+struct llama_cuda_ws;
+
+/* Copies m's weights to the device (the lm_head must be f32; tied heads share the table).
+ * NULL with err set (QT_ESOFTWARE) on a device error or out of memory. */
+struct llama_cuda_model *llama_cuda_model_upload(const struct llama_model *m,
+                                                 struct qt_err *err);
+void llama_cuda_model_free(struct llama_cuda_model *dm);
+
+/* Device copy of an adapter (A, B), with zeroed gradients and AdamW moments. */
+struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *a, struct qt_err *err);
+void llama_cuda_lora_free(struct llama_cuda_lora *dl);
+/* Copies between device and host adapters of the same shapes; any of p (A, B), m, v (AdamW
+ * moments, stored as adapters) may be NULL. to_device 0: download, 1: upload. 0 or -1. */
+int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p, struct adapter *m,
+                         struct adapter *v, int to_device);
+/* Optimizer side, all on the device: zero the gradients; *sumsq = their sum of squares (host
+ * double, synchronising); scale them; one AdamW update (h from adamw_hparams_init). */
+void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl);
+int llama_cuda_lora_grad_sumsq(struct llama_cuda_lora *dl, double *sumsq);
+void llama_cuda_lora_scale_grad(struct llama_cuda_lora *dl, float coef);
+void llama_cuda_lora_adamw(struct llama_cuda_lora *dl, const struct adamw_hparams *h);
+
+/* Workspace for blocks of up to T tokens, LoRA ranks up to R (checkpointing as the CPU). */
+struct llama_cuda_ws *llama_cuda_ws_new(const struct llama_cuda_model *dm, int T, int R,
+                                        int checkpointing, struct qt_err *err);
+void llama_cuda_ws_free(struct llama_cuda_ws *ws);
+size_t llama_cuda_ws_bytes(const struct llama_cuda_ws *ws);
+
+/* llama_train_block on the device: ids, pos, seg, targets are HOST arrays (T); gradients are
+ * accumulated into dl's gradients when train != 0 (else loss only, no dropout).
+ * *loss_sum += the summed CE (host, double). QT_OK, or QT_ESOFTWARE with the CUDA error. */
+int llama_train_block_cuda(const struct llama_cuda_model *dm, struct llama_cuda_lora *dl,
+                           int train, struct llama_cuda_ws *ws, const int32_t *ids,
+                           const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
+                           float grad_scale, float neftune_mag, uint64_t neftune_seed,
+                           const struct llama_train_dropout *drop, double *loss_sum,
+                           struct qt_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
