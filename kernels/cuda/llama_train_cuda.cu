@@ -220,7 +220,8 @@ static int sync_one(float *dev, float *host, size_t bytes, int to_device)
 }
 
 extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p,
-                                    struct adapter *m, struct adapter *v, int to_device)
+                                    struct adapter *g, struct adapter *m, struct adapter *v,
+                                    int to_device)
 {
 	int rc = 0;
 	for (int i = 0; i < dl->n_pairs && rc == 0; i++) {
@@ -231,6 +232,9 @@ extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *
 		if (p)
 			rc |= sync_one(d->A, p->lora[i].A, na, to_device) |
 			      sync_one(d->B, p->lora[i].B, nb, to_device);
+		if (g)
+			rc |= sync_one(d->gA, g->lora[i].A, na, to_device) |
+			      sync_one(d->gB, g->lora[i].B, nb, to_device);
 		if (m)
 			rc |= sync_one(d->mA, m->lora[i].A, na, to_device) |
 			      sync_one(d->mB, m->lora[i].B, nb, to_device);

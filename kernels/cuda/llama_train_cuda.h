@@ -32,10 +32,11 @@ void llama_cuda_model_free(struct llama_cuda_model *dm);
 /* Device copy of an adapter (A, B), with zeroed gradients and AdamW moments. */
 struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *a, struct qt_err *err);
 void llama_cuda_lora_free(struct llama_cuda_lora *dl);
-/* Copies between device and host adapters of the same shapes; any of p (A, B), m, v (AdamW
- * moments, stored as adapters) may be NULL. to_device 0: download, 1: upload. 0 or -1. */
-int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p, struct adapter *m,
-                         struct adapter *v, int to_device);
+/* Copies between device and host adapters of the same shapes; any of p (A, B), g (their
+ * gradients), m, v (AdamW moments, stored as adapters) may be NULL. to_device 0: download,
+ * 1: upload. 0 or -1. */
+int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p, struct adapter *g,
+                         struct adapter *m, struct adapter *v, int to_device);
 /* Optimizer side, all on the device: zero the gradients; *sumsq = their sum of squares (host
  * double, synchronising); scale them; one AdamW update (h from adamw_hparams_init). */
 void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl);
