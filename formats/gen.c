@@ -100,6 +100,11 @@ static int parse_record(struct job *j, const char *line, size_t len, const char 
 		st = qt_err_set(err, QT_EDATA, "%s: the record has no prompt", where);
 	else if (chat_encode_prompt(j->tk, &j->tpl, &conv, &o->system, &out->ids, err) != QT_OK)
 		st = err->status;
+	int64_t ctx = j->md.config.max_position_embeddings;
+	if (st == QT_OK && ctx > 0 && (int64_t)out->ids.n >= ctx)
+		st = qt_err_set(err, QT_EDATA, "%s: the prompt has %zu tokens, the model's context is "
+		                "%lld (max_position_embeddings): no room for a new token", where,
+		                out->ids.n, (long long)ctx);
 	for (size_t i = 0; st == QT_OK && i < out->ids.n; i++)
 		if (out->ids.v[i] >= (uint32_t)j->m.cfg.V)
 			st = qt_err_set(err, QT_EDATA, "%s: token id %u is outside the model's vocabulary "
@@ -182,6 +187,9 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	int maxp = 0;
 	for (int b = 0; b < B; b++)
 		maxp = (int)j->p[p0 + b].ids.n > maxp ? (int)j->p[p0 + b].ids.n : maxp;
+	/* A row also stops when it fills the model's context (read_prompts left room for at least
+	 * one new token); finished rows are still fed filler tokens, hence the cache length. */
+	int64_t ctx = j->md.config.max_position_embeddings;
 	int L = maxp + o->max_new_tokens;
 	struct llama_cache c = { 0 }, one = { 0 };
 	float *logits = malloc((size_t)B * cf->V * sizeof(float));
@@ -249,7 +257,10 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 			gen[b][n_gen[b]++] = (uint32_t)id;
 			if (o->stream && B == 1)
 				stream_text(j, gen[b], (size_t)n_gen[b], &shown);
-			active++;
+			if (ctx > 0 && (int64_t)pr->ids.n + n_gen[b] >= ctx)
+				done[b] = 1;
+			else
+				active++;
 		}
 		if (!active || step + 1 == o->max_new_tokens)
 			break;
