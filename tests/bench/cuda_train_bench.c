@@ -1,0 +1,233 @@
+/* qlora-tools: ISC license. */
+/*
+ * NEVER RUN: written on a machine without a GPU (issue 10); no figure from it exists yet.
+ * Helper of tests/bench/cuda-train-bench.sh, not part of `make test`. Modes:
+ *   gemm                     the card's bf16 GEMM rate (cublasGemmEx, bf16 in, fp32 accumulate,
+ *                            M = N = K = 8192, median of 20) and device-to-device copy
+ *                            bandwidth (1 GiB, read + write bytes): "gemm_tflops X" / "bw_gbs X"
+ *   train SHAPE T STEPS      QLoRA training steps of llama_train_block_cuda on a random model
+ *                            (NF4 base, blocksize 64; LoRA r16 alpha 32 all-linear; checkpointing;
+ *                            AdamW + clipping on the device), one block of T tokens per step:
+ *                            "tokens_s X", "model_tflops_per_token X", "peak_mib X"
+ * SHAPE: smollm2-135m (C 576, H 1536, 30 layers, NH 9, NKV 3, V 49152, tied) or llama-1b
+ * (Llama-3.2-1B: C 2048, H 8192, 16 layers, NH 32, NKV 8, V 128256, tied).
+ * Model FLOPs per trained token (frozen base, so no weight gradients; recomputation not
+ * counted): 4 * N_linear (forward + backward to the input) + 6 * N_lora + 6 * n_layer * T * NH
+ * * HD (causal attention: QK^T and PV forward 2 * T/2 * 2 each, backward twice the forward)
+ * + 4 * V * C (LM head forward + backward to the input). The same formula is used for the peer.
+ */
+#include <cuda_runtime_api.h>
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/rng.h"
+#include "formats/llama_load.h"
+#include "kernels/adamw.h"
+#include "kernels/cuda/cuda.h"
+#include "kernels/cuda/llama_train_cuda.h"
+#include "kernels/nf4.h"
+#include "kernels/rope.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmpf(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+	return (x > y) - (x < y);
+}
+
+static int gemm(void)
+{
+	int n = 8192, reps = 20;
+	size_t e = (size_t)n * n;
+	void *A, *B, *Cm, *big, *big2;
+	cublasHandle_t h;
+	if (cudaMalloc(&A, e * 2) || cudaMalloc(&B, e * 2) || cudaMalloc(&Cm, e * 4) ||
+	    cublasCreate(&h)) {
+		fprintf(stderr, "cuda_train_bench: allocation failed\n");
+		return 1;
+	}
+	/* random bf16 bits in a sane range (never zeros: they run faster than real data) */
+	uint16_t *hb = malloc(e * 2);
+	struct qt_rng r;
+	qt_rng_seed(&r, 1);
+	for (size_t i = 0; i < e; i++)
+		hb[i] = (uint16_t)(0x3C00 + qt_rng_below(&r, 0x0400)) | (qt_rng_below(&r, 2) << 15);
+	cudaMemcpy(A, hb, e * 2, cudaMemcpyHostToDevice);
+	cudaMemcpy(B, hb, e * 2, cudaMemcpyHostToDevice);
+	free(hb);
+	float one = 1, zero = 0, ms[64];
+	cudaEvent_t t0, t1;
+	cudaEventCreate(&t0);
+	cudaEventCreate(&t1);
+	for (int i = 0; i < reps + 3; i++) {
+		cudaEventRecord(t0, 0);
+		cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, A, CUDA_R_16BF, n, B,
+		             CUDA_R_16BF, n, &zero, Cm, CUDA_R_32F, n, CUBLAS_COMPUTE_32F,
+		             CUBLAS_GEMM_DEFAULT);
+		cudaEventRecord(t1, 0);
+		cudaEventSynchronize(t1);
+		if (i >= 3)
+			cudaEventElapsedTime(&ms[i - 3], t0, t1);
+	}
+	qsort(ms, reps, sizeof *ms, cmpf);
+	printf("gemm_tflops %.1f\n", 2.0 * n * n * (double)n / (ms[reps / 2] * 1e-3) / 1e12);
+	size_t bytes = (size_t)1 << 30;
+	if (cudaMalloc(&big, bytes) || cudaMalloc(&big2, bytes))
+		return 1;
+	cudaMemset(big, 1, bytes);
+	for (int i = 0; i < reps + 3; i++) {
+		cudaEventRecord(t0, 0);
+		cudaMemcpy(big2, big, bytes, cudaMemcpyDeviceToDevice);
+		cudaEventRecord(t1, 0);
+		cudaEventSynchronize(t1);
+		if (i >= 3)
+			cudaEventElapsedTime(&ms[i - 3], t0, t1);
+	}
+	qsort(ms, reps, sizeof *ms, cmpf);
+	printf("bw_gbs %.0f\n", 2.0 * bytes / (ms[reps / 2] * 1e-3) / 1e9);
+	cudaError_t err = cudaGetLastError();
+	if (err != cudaSuccess)
+		fprintf(stderr, "cuda_train_bench: %s\n", cudaGetErrorString(err));
+	return err != cudaSuccess;
+}
+
+/* ---- a random NF4 model in host memory ---- */
+
+static float *rnd(size_t n, float scale, struct qt_rng *r)
+{
+	float *x = malloc(n * sizeof *x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(qt_rng_double(r) * 2 - 1) * scale;
+	return x;
+}
+
+static void nf4_linear(struct llama_linear *l, int OC, int C, struct qt_rng *r)
+{
+	size_t n = (size_t)OC * C;
+	float *w = rnd(n, 0.02f, r);
+	l->OC = OC, l->C = C, l->w = NULL, l->blocksize = 64, l->code = nf4_code;
+	l->deq_dtype = QT_DTYPE_BF16;
+	uint8_t *pk = malloc(nf4_packed_bytes(n));
+	float *ab = malloc(nf4_n_blocks(n, 64) * sizeof *ab);
+	nf4_quantize(w, n, 64, pk, ab, 16);
+	l->nf4 = pk, l->absmax = ab;
+	free(w);
+}
+
+static int train(const char *shape, int T, int steps)
+{
+	struct llama_config c;
+	if (strcmp(shape, "smollm2-135m") == 0)
+		c = (struct llama_config){ 30, 576, 1536, 9, 3, 64, 49152, 1e-5f };
+	else if (strcmp(shape, "llama-1b") == 0)
+		c = (struct llama_config){ 16, 2048, 8192, 32, 8, 64, 128256, 1e-5f };
+	else {
+		fprintf(stderr, "cuda_train_bench: unknown shape %s\n", shape);
+		return 64;
+	}
+	struct qt_rng r;
+	qt_rng_seed(&r, 7);
+	struct llama_model m;
+	memset(&m, 0, sizeof m);
+	m.cfg = c;
+	m.embed = rnd((size_t)c.V * c.C, 0.02f, &r);
+	m.final_norm = rnd((size_t)c.C, 1.0f, &r);
+	m.lm_head.w = m.embed, m.lm_head.OC = c.V, m.lm_head.C = c.C;
+	m.layers = calloc((size_t)c.n_layer, sizeof *m.layers);
+	int QD = c.NH * c.HD, KD = c.NKV * c.HD;
+	int oc[7] = { QD, KD, KD, c.C, c.H, c.H, c.C }, in[7] = { c.C, c.C, c.C, QD, c.C, c.C, c.H };
+	double n_lin = 0;
+	for (int l = 0; l < c.n_layer; l++) {
+		m.layers[l].attn_norm = rnd((size_t)c.C, 1.0f, &r);
+		m.layers[l].mlp_norm = rnd((size_t)c.C, 1.0f, &r);
+		for (int k = 0; k < 7; k++) {
+			nf4_linear(&m.layers[l].lin[k], oc[k], in[k], &r);
+			n_lin += (double)oc[k] * in[k];
+		}
+	}
+	m.inv_freq = malloc(sizeof(float) * (size_t)c.HD / 2);
+	rope_inv_freq(m.inv_freq, c.HD, 500000.0, NULL);
+	struct qt_err err = { 0 };
+	const char *js = "{\"peft_type\":\"LORA\",\"r\":16,\"lora_alpha\":32,\"target_modules\":"
+	                 "\"all-linear\"}";
+	struct adapter_config cfg;
+	struct adapter a;
+	struct adapter_dims dims = llama_adapter_dims(&c);
+	if (adapter_config_parse(&cfg, js, strlen(js), "bench", &err) ||
+	    adapter_init(&a, &cfg, &dims, &err)) {
+		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
+		return 70;
+	}
+	double n_lora = 0;
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *lo = &a.lora[i];
+		for (int k = 0; k < lo->r * lo->in; k++)
+			lo->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.02f;
+		n_lora += (double)lo->r * (lo->in + lo->out);
+	}
+	struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
+	struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(&a, &err) : NULL;
+	struct llama_cuda_ws *ws = dl ? llama_cuda_ws_new(dm, T, 16, 1, &err) : NULL;
+	if (!ws) {
+		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
+		return 70;
+	}
+	int32_t *ids = malloc(sizeof(int32_t) * 4 * (size_t)T), *pos = ids + T, *seg = pos + T,
+	        *tg = seg + T;
+	for (int t = 0; t < T; t++) {
+		ids[t] = (int32_t)qt_rng_below(&r, (uint64_t)c.V);
+		pos[t] = t, seg[t] = 1;
+	}
+	for (int t = 0; t < T; t++)
+		tg[t] = t + 1 < T ? ids[t + 1] : -1;
+	double t0 = 0, loss = 0;
+	size_t peak = 0, fr, tot;
+	for (int s = 0; s <= steps; s++) {
+		if (s == 1) /* step 0 is warm-up */
+			t0 = now();
+		llama_cuda_lora_zero_grad(dl);
+		if (llama_train_block_cuda(dm, dl, 1, ws, ids, pos, seg, tg, T, 1.0f / (T - 1), 0, 0,
+		                           NULL, &loss, &err)) {
+			fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
+			return 70;
+		}
+		double ss;
+		llama_cuda_lora_grad_sumsq(dl, &ss);
+		llama_cuda_lora_scale_grad(dl, grad_clip_coef(ss, 1.0, NULL));
+		struct adamw_hparams h;
+		adamw_hparams_init(&h, 2e-4, 0.9, 0.999, 1e-8, 0.0, s + 1);
+		llama_cuda_lora_adamw(dl, &h);
+		if (cuda_sync()) {
+			fprintf(stderr, "cuda_train_bench: %s\n", cuda_error());
+			return 70;
+		}
+		cudaMemGetInfo(&fr, &tot);
+		peak = tot - fr > peak ? tot - fr : peak;
+	}
+	double el = now() - t0, tps = (double)T * steps / el;
+	double flops = 4 * n_lin + 6 * n_lora + 6.0 * c.n_layer * T * c.NH * c.HD +
+	               4.0 * c.V * c.C;
+	printf("tokens_s %.1f\nmodel_tflops_per_token %.6g\npeak_mib %.0f\n", tps, flops / 1e12,
+	       peak / 1048576.0);
+	printf("mfu_tflops %.2f\n", tps * flops / 1e12);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "gemm") == 0)
+		return gemm();
+	if (argc >= 5 && strcmp(argv[1], "train") == 0)
+		return train(argv[2], atoi(argv[3]), atoi(argv[4]));
+	fprintf(stderr, "usage: cuda_train_bench gemm | train SHAPE T STEPS\n");
+	return 64;
+}
