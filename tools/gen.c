@@ -15,7 +15,7 @@ static const char synopsis[] =
 	"           [--system text] [--max-new-tokens n] [--batch n] [--greedy | --sample]\n"
 	"           [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
 	"           [--repetition-penalty r] [--preset chatglm] [--seed n] [--stop id]\n"
-	"           [--stream] [--ids] [--threads n] [--progress | --quiet] [file ...]\n";
+	"           [--stream] [--ids] [--threads n] [--progress | -q] [file ...]\n";
 
 static void usage(FILE *fp, int status)
 {
@@ -61,7 +61,7 @@ static const struct option longopts[] = {
 	{ "ids",                no_argument,       NULL, O_IDS      },
 	{ "threads",            required_argument, NULL, O_THREADS  },
 	{ "progress",           no_argument,       NULL, O_PROGRESS },
-	{ "quiet",              no_argument,       NULL, O_QUIET    },
+	{ "quiet",              no_argument,       NULL, 'q'        },
 	{ "help",               no_argument,       NULL, O_HELP     },
 	{ "version",            no_argument,       NULL, O_VERSION  },
 	{ NULL, 0, NULL, 0 },
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	int64_t v;
 	double d;
 	uint64_t u;
-	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:o:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
 		case 'o': o.output = optarg; break;
@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 			o.threads = (int)v;
 			break;
 		case O_PROGRESS: qt_verbosity = 3; break;
+		case 'q':
 		case O_QUIET: qt_verbosity = 1; break;
 		case O_HELP: usage(stdout, 0); break;
 		case O_VERSION: puts("gen (qlora-tools) " QT_VERSION); return 0;

@@ -1,0 +1,2 @@
+# -m is required: exit 64.
+echo "{}" | $EXEC_PREFIX gen
