@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/half.h"
+#include "common/pool.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/nf4.h"
@@ -60,10 +61,12 @@ size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R)
 	return n;
 }
 
-void llama_linear_dequant(const struct llama_linear *lin, float *out)
+/* Dequantizes rows [r0, r1) of lin into out (bitsandbytes' dequantize_4bit, with its cast). */
+static void dequant_rows(const struct llama_linear *lin, size_t r0, size_t r1, float *out)
 {
-	size_t n = (size_t)lin->OC * lin->C;
-	nf4_dequantize(lin->nf4, lin->absmax, lin->code, lin->blocksize, n, out);
+	size_t n = (r1 - r0) * (size_t)lin->C;
+	nf4_dequantize_rows(lin->nf4, lin->absmax, lin->code, lin->blocksize, (size_t)lin->C, r0, r1,
+	                    out);
 	if (lin->deq_dtype == QT_DTYPE_BF16)
 		for (size_t i = 0; i < n; i++)
 			out[i] = qt_bf16_to_f32(qt_f32_to_bf16(out[i]));
@@ -72,14 +75,46 @@ void llama_linear_dequant(const struct llama_linear *lin, float *out)
 			out[i] = qt_f16_to_f32(qt_f32_to_f16(out[i]));
 }
 
+struct dequant_job {
+	const struct llama_linear *lin;
+	float                     *out;
+	size_t                     rows_per_band;
+};
+
+static void dequant_band(void *ctx, size_t i, int worker)
+{
+	const struct dequant_job *j = ctx;
+	size_t r0 = i * j->rows_per_band, r1 = r0 + j->rows_per_band;
+	(void)worker;
+	if (r1 > (size_t)j->lin->OC)
+		r1 = (size_t)j->lin->OC;
+	dequant_rows(j->lin, r0, r1, j->out + r0 * (size_t)j->lin->C);
+}
+
+/* The same, in row bands on up to n_threads threads (the result does not depend on them). */
+static void dequant_threads(const struct llama_linear *lin, float *out, int n_threads)
+{
+	struct dequant_job j = { lin, out, 64 };
+	size_t bands = ((size_t)lin->OC + j.rows_per_band - 1) / j.rows_per_band;
+	if (n_threads == 1 || bands < 2)
+		dequant_rows(lin, 0, (size_t)lin->OC, out);
+	else
+		qt_pool_for(n_threads, bands, dequant_band, &j);
+}
+
+void llama_linear_dequant(const struct llama_linear *lin, float *out)
+{
+	dequant_rows(lin, 0, (size_t)lin->OC, out);
+}
+
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
                           const struct adapter_lora *lo, int T, float beta, float *scratch,
                           int n_threads)
 {
-	(void)n_threads; /* OpenBLAS has its own threads */
+	/* the GEMMs use OpenBLAS's own threads; n_threads is for NF4 dequantization */
 	const float *W = lin->w;
 	if (!W) {
-		llama_linear_dequant(lin, scratch);
+		dequant_threads(lin, scratch, n_threads);
 		W = scratch;
 		scratch += (size_t)lin->OC * lin->C;
 	}
