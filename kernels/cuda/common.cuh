@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
- * Private helpers of the CUDA backend (included by the kernels/cuda .cu files only): error recording,
- * the current stream and cuBLAS handle, launch checks, the counter-based uniform shared with
- * the CPU, and warp/block reductions.
+ * Private helpers of the CUDA backend (included by the kernels/cuda .cu files only): error
+ * recording, the current stream and cuBLAS handle, launch checks, the counter-based uniform
+ * shared with the CPU, and warp/block reductions.
  */
 #ifndef QT_KERNELS_CUDA_COMMON_CUH
 #define QT_KERNELS_CUDA_COMMON_CUH

@@ -245,50 +245,44 @@ extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *
 	return rc ? -1 : 0;
 }
 
+/* op(d, x, g, m, v, n) for A and for B of every pair with a LoRA */
+#define FOR_TENSORS(dl, OP)                                                                  \
+	for (int i_ = 0; i_ < (dl)->n_pairs; i_++) {                                         \
+		struct dpair *d = &(dl)->p[i_];                                              \
+		if (d->A) {                                                                  \
+			OP(d->A, d->gA, d->mA, d->vA, (size_t)d->r * d->in);                 \
+			OP(d->B, d->gB, d->mB, d->vB, (size_t)d->out * d->r);                \
+		}                                                                            \
+	}
+
 extern "C" void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl)
 {
-	for (int i = 0; i < dl->n_pairs; i++) {
-		struct dpair *d = &dl->p[i];
-		if (d->A) {
-			cuda_memset(d->gA, 0, (size_t)d->r * d->in * 4);
-			cuda_memset(d->gB, 0, (size_t)d->out * d->r * 4);
-		}
-	}
+#define ZERO(x, g, m, v, n) cuda_memset(g, 0, (n) * sizeof(float))
+	FOR_TENSORS(dl, ZERO)
+#undef ZERO
 }
 
 extern "C" int llama_cuda_lora_grad_sumsq(struct llama_cuda_lora *dl, double *sumsq)
 {
 	cuda_memset(dl->sumsq, 0, sizeof(double));
-	for (int i = 0; i < dl->n_pairs; i++) {
-		struct dpair *d = &dl->p[i];
-		if (d->A) {
-			grad_sumsq_cuda(dl->sumsq, d->gA, (size_t)d->r * d->in);
-			grad_sumsq_cuda(dl->sumsq, d->gB, (size_t)d->out * d->r);
-		}
-	}
+#define SUMSQ(x, g, m, v, n) grad_sumsq_cuda(dl->sumsq, g, n)
+	FOR_TENSORS(dl, SUMSQ)
+#undef SUMSQ
 	return cuda_download(sumsq, dl->sumsq, sizeof(double));
 }
 
 extern "C" void llama_cuda_lora_scale_grad(struct llama_cuda_lora *dl, float coef)
 {
-	for (int i = 0; i < dl->n_pairs; i++) {
-		struct dpair *d = &dl->p[i];
-		if (d->A) {
-			grad_scale_cuda(d->gA, (size_t)d->r * d->in, coef);
-			grad_scale_cuda(d->gB, (size_t)d->out * d->r, coef);
-		}
-	}
+#define SCALE(x, g, m, v, n) grad_scale_cuda(g, n, coef)
+	FOR_TENSORS(dl, SCALE)
+#undef SCALE
 }
 
 extern "C" void llama_cuda_lora_adamw(struct llama_cuda_lora *dl, const struct adamw_hparams *h)
 {
-	for (int i = 0; i < dl->n_pairs; i++) {
-		struct dpair *d = &dl->p[i];
-		if (d->A) {
-			adamw_step_cuda(d->A, d->gA, d->mA, d->vA, (size_t)d->r * d->in, h);
-			adamw_step_cuda(d->B, d->gB, d->mB, d->vB, (size_t)d->out * d->r, h);
-		}
-	}
+#define STEP(x, g, m, v, n) adamw_step_cuda(x, g, m, v, n, h)
+	FOR_TENSORS(dl, STEP)
+#undef STEP
 }
 
 /* ---- workspace ---- */
@@ -399,7 +393,6 @@ extern "C" void llama_cuda_ws_free(struct llama_cuda_ws *ws)
 }
 
 extern "C" size_t llama_cuda_ws_bytes(const struct llama_cuda_ws *ws) { return ws->bytes; }
-
 /* ---- the block ---- */
 
 static const struct dpair *pair_at(const struct llama_cuda_lora *dl, int l, int k)
@@ -493,7 +486,8 @@ static void layer_forward(const struct llama_cuda_model *dm, const struct llama_
 {
 	const struct llama_config *c = &dm->cfg;
 	const struct dlayer *L = &dm->layers[l];
-#define FWD(out, u, k, beta) lin_fwd(out, u, &L->lin[k], pair_at(dl, l, k), a->mid[k], T, beta, ws, l, k)
+#define FWD(out, u, k, beta) \
+	lin_fwd(out, u, &L->lin[k], pair_at(dl, l, k), a->mid[k], T, beta, ws, l, k)
 	rmsnorm_forward_cuda(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps);
 	FWD(a->q, a->xn1, LLAMA_Q, 0);
 	FWD(a->k, a->xn1, LLAMA_K, 0);
@@ -520,7 +514,8 @@ static void layer_backward(const struct llama_cuda_model *dm, const struct llama
 	const struct dlayer *L = &dm->layers[l];
 	size_t TC = (size_t)T * c->C * 4, TH = (size_t)T * c->H * 4;
 	size_t TQ = (size_t)T * c->NH * c->HD * 4, TK = (size_t)T * c->NKV * c->HD * 4;
-#define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], pair_at(dl, l, k), train, a->mid[k], T, ws, l, k)
+#define BWD(du, G, u, k) \
+	lin_bwd(du, G, u, &L->lin[k], pair_at(dl, l, k), train, a->mid[k], T, ws, l, k)
 	cuda_memset(ws->dh, 0, TH);
 	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
 	cuda_memset(ws->dgate, 0, TH);
