@@ -19,7 +19,8 @@ echo "- data: $(wc -l < "$train") training records -> $(info "$out/train.pack" s
      "$(info "$out/val.pack" samples) held out for eval loss;" \
      "$(wc -l < "$out/pred-base.jsonl") eval prompts"
 echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] | last | .tokens' "$log")" \
-     "label tokens, $(last loss tokens_per_s) label tokens/s"
+     "label tokens; $(last loss input_tokens_per_s) tokens/s through the model" \
+     "($(last loss tokens_per_s) label tokens/s)"
 echo "- final train loss $(last loss loss), eval loss $(last eval_loss eval_loss)" \
      "(first eval loss $(jq -r 'select(has("eval_loss")) | .eval_loss' "$log" | head -n 1))"
 echo
