@@ -12,6 +12,7 @@
 #include "common/pool.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
+#include "kernels/matvec.h"
 #include "kernels/nf4.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
@@ -111,16 +112,25 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
                           const struct adapter_lora *lo, int T, float beta, float *scratch,
                           int n_threads)
 {
-	/* the GEMMs use OpenBLAS's own threads; n_threads is for NF4 dequantization */
+	/* GEMMs use OpenBLAS's own threads; n_threads is for matvec and NF4 dequantization */
 	const float *W = lin->w;
-	if (!W) {
-		dequant_threads(lin, scratch, n_threads);
-		W = scratch;
-		scratch += (size_t)lin->OC * lin->C;
+	float *mid = W ? scratch : scratch + (size_t)lin->OC * lin->C; /* LoRA (T, R) */
+	if (T <= MATVEC_MAX_T && W) {
+		/* decoding: no SGEMM packing of the weight */
+		matvec_forward(out, x, W, T, lin->C, lin->OC, beta, n_threads);
+	} else if (T <= MATVEC_MAX_T) {
+		/* NF4 rows dequantized one at a time, as llama_linear_dequant */
+		int round_to = lin->deq_dtype == QT_DTYPE_BF16 ? 1 : lin->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
+		matvec_nf4_forward(out, x, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_to,
+		                   T, lin->C, lin->OC, beta, scratch, n_threads);
+	} else {
+		if (!W) {
+			dequant_threads(lin, scratch, n_threads);
+			W = scratch;
+		}
+		linear_forward_fast(out, x, W, NULL, T, lin->C, lin->OC, 1.0f, beta);
 	}
-	linear_forward_fast(out, x, W, NULL, T, lin->C, lin->OC, 1.0f, beta);
 	if (lo && lo->A && lo->r > 0) {
-		float *mid = scratch; /* (T, R) */
 		linear_forward_fast(mid, x, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
 		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
 	}

@@ -1,0 +1,147 @@
+/* qlora-tools: ISC license. */
+/* Small-T linear layer without SGEMM packing; see kernels/matvec.h. */
+#include "kernels/matvec.h"
+
+#include <string.h>
+
+#include "common/half.h"
+#include "common/pool.h"
+#include "kernels/nf4.h"
+
+#define ROWS_PER_TASK 32
+
+/* sum_c a[c] * b[c] with 16 partial sums, combined pairwise. */
+static float dot_plain(const float *a, const float *b, int n)
+{
+	float s[16] = { 0 };
+	int c = 0;
+	for (; c + 16 <= n; c += 16)
+		for (int k = 0; k < 16; k++)
+			s[k] += a[c + k] * b[c + k];
+	for (int k = 0; c < n; c++, k++)
+		s[k] += a[c] * b[c];
+	for (int w = 8; w > 0; w /= 2)
+		for (int k = 0; k < w; k++)
+			s[k] += s[k + w];
+	return s[0];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	int c = 0;
+	for (; c + 16 <= n; c += 16) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + c + 8), _mm256_loadu_ps(b + c + 8), s1);
+	}
+	float t[16];
+	_mm256_storeu_ps(t, s0);
+	_mm256_storeu_ps(t + 8, s1);
+	for (int k = 0; c < n; c++, k++)
+		t[k] += a[c] * b[c];
+	for (int w = 8; w > 0; w /= 2)
+		for (int k = 0; k < w; k++)
+			t[k] += t[k + w];
+	return t[0];
+}
+
+static float (*pick_dot(void))(const float *, const float *, int)
+{
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return dot_avx2;
+	return dot_plain;
+}
+#else
+static float (*pick_dot(void))(const float *, const float *, int)
+{
+	return dot_plain;
+}
+#endif
+
+struct job {
+	float         *out;
+	const float   *x, *W;
+	const uint8_t *packed;
+	const float   *absmax, *code;
+	size_t         blocksize;
+	int            round_to, T, C, OC;
+	float          beta;
+	float        (*dot)(const float *, const float *, int);
+	float         *rowbuf;   /* NF4: one row of C floats per worker (the caller's work) */
+};
+
+static void rows(void *ctx, size_t task, int worker)
+{
+	const struct job *j = ctx;
+	int o0 = (int)task * ROWS_PER_TASK, o1 = o0 + ROWS_PER_TASK;
+	if (o1 > j->OC)
+		o1 = j->OC;
+	float *wrow = j->rowbuf ? j->rowbuf + (size_t)worker * j->C : NULL;
+	for (int o = o0; o < o1; o++) {
+		const float *w = j->W ? j->W + (size_t)o * j->C : wrow;
+		if (!j->W) {
+			nf4_dequantize_rows(j->packed, j->absmax, j->code, j->blocksize, (size_t)j->C,
+			                    (size_t)o, (size_t)o + 1, wrow);
+			if (j->round_to == 1)
+				for (int c = 0; c < j->C; c++)
+					wrow[c] = qt_bf16_to_f32(qt_f32_to_bf16(wrow[c]));
+			else if (j->round_to == 2)
+				for (int c = 0; c < j->C; c++)
+					wrow[c] = qt_f16_to_f32(qt_f32_to_f16(wrow[c]));
+		}
+		for (int t = 0; t < j->T; t++) {
+			float v = j->dot(j->x + (size_t)t * j->C, w, j->C);
+			float *dst = j->out + (size_t)t * j->OC + o;
+			*dst = j->beta != 0.0f ? *dst + v : v;
+		}
+	}
+}
+
+/* Threads actually used for OC outputs. */
+static int threads_for(int OC, int n_threads)
+{
+	size_t tasks = ((size_t)OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+	if (n_threads <= 0)
+		n_threads = qt_pool_default_threads();
+	if ((size_t)n_threads > tasks)
+		n_threads = (int)tasks;
+	return n_threads > 0 ? n_threads : 1;
+}
+
+size_t matvec_nf4_work(int C, int OC, int n_threads)
+{
+	return (size_t)threads_for(OC, n_threads) * (size_t)C;
+}
+
+static void run(struct job *j, int n_threads)
+{
+	j->dot = pick_dot();
+	size_t tasks = ((size_t)j->OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+	n_threads = threads_for(j->OC, n_threads);
+	if (n_threads == 1)
+		for (size_t i = 0; i < tasks; i++)
+			rows(j, i, 0);
+	else
+		qt_pool_for(n_threads, tasks, rows, j); /* runs on this thread if threads fail */
+}
+
+void matvec_forward(float *out, const float *x, const float *W, int T, int C, int OC,
+                    float beta, int n_threads)
+{
+	struct job j = { .out = out, .x = x, .W = W, .T = T, .C = C, .OC = OC, .beta = beta };
+	run(&j, n_threads);
+}
+
+void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const float *absmax,
+                        const float *code, size_t blocksize, int round_to, int T, int C, int OC,
+                        float beta, float *work, int n_threads)
+{
+	struct job j = { .out = out, .x = x, .packed = packed, .absmax = absmax, .code = code,
+	                 .blocksize = blocksize, .round_to = round_to, .T = T, .C = C, .OC = OC,
+	                 .beta = beta, .rowbuf = work };
+	run(&j, n_threads);
+}

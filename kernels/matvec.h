@@ -1,0 +1,35 @@
+/* qlora-tools: ISC license. */
+/*
+ * The linear layer of kernels/matmul.h for a few rows of input (decoding: one new token per
+ * sequence), out (T, OC) = beta * out + x (T, C) @ W^T, without SGEMM's packing of W: each row
+ * of W is read once, from memory, and dotted with the T rows of x held in cache. For T up to
+ * MATVEC_MAX_T this is several times faster than cblas_sgemm, whose copy of the whole weight
+ * dominates at small T. The NF4 form dequantizes one row of W at a time (exactly as
+ * llama_linear_dequant: f32(code * absmax), then the cast to deq_dtype) and never holds more.
+ * Work is split over output rows on up to n_threads threads (common/pool.h); every output is
+ * one dot product computed the same way on any thread, so results do not depend on n_threads.
+ * Dot products use 16 partial sums (AVX2+FMA when the CPU has them, else plain C): they differ
+ * from SGEMM's summation order by rounding only.
+ */
+#ifndef QT_KERNELS_MATVEC_H
+#define QT_KERNELS_MATVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MATVEC_MAX_T 32
+
+/* out: (T, OC); x: (T, C); W: (OC, C); T <= MATVEC_MAX_T; beta 0 (out ignored) or 1. */
+void matvec_forward(float *out, const float *x, const float *W, int T, int C, int OC,
+                    float beta, int n_threads);
+
+/* The same with W as NF4 (kernels/nf4.h layout: packed codes, absmax per block of blocksize
+ * elements of the flattened (OC, C) weight, 16-entry code table); round_to: 0 keeps the f32
+ * product, 1 rounds each weight to bf16, 2 to f16 (bitsandbytes' cast to the quant_state
+ * dtype). work: matvec_nf4_work(C, OC, n_threads) floats (one dequantized row per thread). */
+void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const float *absmax,
+                        const float *code, size_t blocksize, int round_to, int T, int C, int OC,
+                        float beta, float *work, int n_threads);
+size_t matvec_nf4_work(int C, int OC, int n_threads);
+
+#endif
