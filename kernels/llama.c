@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/half.h"
-#include "common/pool.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/matvec.h"
@@ -62,50 +60,15 @@ size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R)
 	return n;
 }
 
-/* Dequantizes rows [r0, r1) of lin into out (bitsandbytes' dequantize_4bit, with its cast). */
-static void dequant_rows(const struct llama_linear *lin, size_t r0, size_t r1, float *out)
+static int round_of(const struct llama_linear *lin)
 {
-	size_t n = (r1 - r0) * (size_t)lin->C;
-	nf4_dequantize_rows(lin->nf4, lin->absmax, lin->code, lin->blocksize, (size_t)lin->C, r0, r1,
-	                    out);
-	if (lin->deq_dtype == QT_DTYPE_BF16)
-		for (size_t i = 0; i < n; i++)
-			out[i] = qt_bf16_to_f32(qt_f32_to_bf16(out[i]));
-	else if (lin->deq_dtype == QT_DTYPE_F16)
-		for (size_t i = 0; i < n; i++)
-			out[i] = qt_f16_to_f32(qt_f32_to_f16(out[i]));
-}
-
-struct dequant_job {
-	const struct llama_linear *lin;
-	float                     *out;
-	size_t                     rows_per_band;
-};
-
-static void dequant_band(void *ctx, size_t i, int worker)
-{
-	const struct dequant_job *j = ctx;
-	size_t r0 = i * j->rows_per_band, r1 = r0 + j->rows_per_band;
-	(void)worker;
-	if (r1 > (size_t)j->lin->OC)
-		r1 = (size_t)j->lin->OC;
-	dequant_rows(j->lin, r0, r1, j->out + r0 * (size_t)j->lin->C);
-}
-
-/* The same, in row bands on up to n_threads threads (the result does not depend on them). */
-static void dequant_threads(const struct llama_linear *lin, float *out, int n_threads)
-{
-	struct dequant_job j = { lin, out, 64 };
-	size_t bands = ((size_t)lin->OC + j.rows_per_band - 1) / j.rows_per_band;
-	if (n_threads == 1 || bands < 2)
-		dequant_rows(lin, 0, (size_t)lin->OC, out);
-	else
-		qt_pool_for(n_threads, bands, dequant_band, &j);
+	return lin->deq_dtype == QT_DTYPE_BF16 ? 1 : lin->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
 }
 
 void llama_linear_dequant(const struct llama_linear *lin, float *out)
 {
-	dequant_rows(lin, 0, (size_t)lin->OC, out);
+	matvec_nf4_dequant(out, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_of(lin),
+	                   lin->C, lin->OC, 1);
 }
 
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
@@ -120,12 +83,12 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 		matvec_forward(out, x, W, T, lin->C, lin->OC, beta, n_threads);
 	} else if (T <= MATVEC_MAX_T) {
 		/* NF4 rows dequantized one at a time, as llama_linear_dequant */
-		int round_to = lin->deq_dtype == QT_DTYPE_BF16 ? 1 : lin->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
-		matvec_nf4_forward(out, x, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_to,
+		matvec_nf4_forward(out, x, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_of(lin),
 		                   T, lin->C, lin->OC, beta, scratch, n_threads);
 	} else {
 		if (!W) {
-			dequant_threads(lin, scratch, n_threads);
+			matvec_nf4_dequant(scratch, lin->nf4, lin->absmax, lin->code, lin->blocksize,
+			                   round_of(lin), lin->C, lin->OC, n_threads);
 			W = scratch;
 		}
 		linear_forward_fast(out, x, W, NULL, T, lin->C, lin->OC, 1.0f, beta);

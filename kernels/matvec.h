@@ -32,4 +32,10 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
                         float beta, float *work, int n_threads);
 size_t matvec_nf4_work(int C, int OC, int n_threads);
 
+/* The whole NF4 weight that matvec_nf4_forward multiplies by, into out (OC * C floats), in row
+ * bands on up to n_threads threads: for the SGEMM path (prefill, training). */
+void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
+                        const float *code, size_t blocksize, int round_to, int C, int OC,
+                        int n_threads);
+
 #endif

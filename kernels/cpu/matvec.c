@@ -74,6 +74,19 @@ struct job {
 	float         *rowbuf;   /* NF4: one row of C floats per worker (the caller's work) */
 };
 
+/* Rows [r0, r1) of the NF4 weight of j, with the cast, into out. */
+static void dequant_rows(const struct job *j, size_t r0, size_t r1, float *out)
+{
+	size_t n = (r1 - r0) * (size_t)j->C;
+	nf4_dequantize_rows(j->packed, j->absmax, j->code, j->blocksize, (size_t)j->C, r0, r1, out);
+	if (j->round_to == 1)
+		for (size_t i = 0; i < n; i++)
+			out[i] = qt_bf16_to_f32(qt_f32_to_bf16(out[i]));
+	else if (j->round_to == 2)
+		for (size_t i = 0; i < n; i++)
+			out[i] = qt_f16_to_f32(qt_f32_to_f16(out[i]));
+}
+
 static void rows(void *ctx, size_t task, int worker)
 {
 	const struct job *j = ctx;
@@ -83,16 +96,8 @@ static void rows(void *ctx, size_t task, int worker)
 	float *wrow = j->rowbuf ? j->rowbuf + (size_t)worker * j->C : NULL;
 	for (int o = o0; o < o1; o++) {
 		const float *w = j->W ? j->W + (size_t)o * j->C : wrow;
-		if (!j->W) {
-			nf4_dequantize_rows(j->packed, j->absmax, j->code, j->blocksize, (size_t)j->C,
-			                    (size_t)o, (size_t)o + 1, wrow);
-			if (j->round_to == 1)
-				for (int c = 0; c < j->C; c++)
-					wrow[c] = qt_bf16_to_f32(qt_f32_to_bf16(wrow[c]));
-			else if (j->round_to == 2)
-				for (int c = 0; c < j->C; c++)
-					wrow[c] = qt_f16_to_f32(qt_f32_to_f16(wrow[c]));
-		}
+		if (!j->W)
+			dequant_rows(j, (size_t)o, (size_t)o + 1, wrow);
 		for (int t = 0; t < j->T; t++) {
 			float v = j->dot(j->x + (size_t)t * j->C, w, j->C);
 			float *dst = j->out + (size_t)t * j->OC + o;
@@ -144,4 +149,28 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	                 .blocksize = blocksize, .round_to = round_to, .T = T, .C = C, .OC = OC,
 	                 .beta = beta, .rowbuf = work };
 	run(&j, n_threads);
+}
+
+static void dequant_task(void *ctx, size_t task, int worker)
+{
+	const struct job *j = ctx;
+	size_t r0 = task * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK;
+	(void)worker;
+	if (r1 > (size_t)j->OC)
+		r1 = (size_t)j->OC;
+	dequant_rows(j, r0, r1, j->out + r0 * (size_t)j->C);
+}
+
+void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
+                        const float *code, size_t blocksize, int round_to, int C, int OC,
+                        int n_threads)
+{
+	struct job j = { .out = out, .packed = packed, .absmax = absmax, .code = code,
+	                 .blocksize = blocksize, .round_to = round_to, .C = C, .OC = OC };
+	size_t tasks = ((size_t)OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+	n_threads = threads_for(OC, n_threads);
+	if (n_threads == 1)
+		dequant_rows(&j, 0, (size_t)OC, out);
+	else
+		qt_pool_for(n_threads, tasks, dequant_task, &j);
 }
