@@ -4,8 +4,10 @@
  * per layer RMSNorm -> q,k,v (+LoRA) -> RoPE -> causal GQA attention -> o (+LoRA) -> residual,
  * RMSNorm -> gate,up (+LoRA) -> SwiGLU -> down (+LoRA) -> residual; final RMSNorm; LM head.
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
- * NF4 for the seven linear layers (dequantized one layer at a time into a scratch buffer, then
- * SGEMM). Loading from a directory is formats/llama_load.h's job.
+ * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
+ * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
+ * over fewer (decoding) it is kernels/matvec.h, which dequantizes one NF4 row at a time.
+ * Loading from a directory is formats/llama_load.h's job.
  */
 #ifndef QT_KERNELS_LLAMA_H
 #define QT_KERNELS_LLAMA_H
