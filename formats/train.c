@@ -139,43 +139,46 @@ static double eval_loss(struct state *s, struct qt_err *err)
 static const char *const sched_name[] = { "constant", "linear", "cosine",
                                           "constant-with-warmup" };
 
+/* src as a JSON string literal in dst (quotes and backslashes escaped, control bytes dropped,
+ * cut to fit). */
+static void json_str(char *dst, size_t n, const char *src)
+{
+	size_t k = 0;
+	dst[k++] = '"';
+	for (const char *p = src; *p && k < n - 4; p++) {
+		if (*p == '"' || *p == '\\')
+			dst[k++] = '\\';
+		if ((unsigned char)*p >= 0x20)
+			dst[k++] = *p;
+	}
+	dst[k++] = '"';
+	dst[k] = 0;
+}
+
 /* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. */
 static char *options_json(const struct train_opts *o, const struct state *s)
 {
 	const struct llama_config *c = &s->m.cfg;
-	char *buf = malloc(4096 + strlen(o->targets) * 2 +
-	                   (o->init_adapter ? strlen(o->init_adapter) * 2 : 0));
+	char ia[1024] = "null", tg[1024], *buf = malloc(4096);
 	if (!buf)
 		return NULL;
-	char ia[1024] = "null";
-	if (o->init_adapter) {
-		/* a JSON string: escape quotes and backslashes, drop control bytes */
-		size_t k = 0;
-		ia[k++] = '"';
-		for (const char *p = o->init_adapter; *p && k < sizeof ia - 4; p++) {
-			if (*p == '"' || *p == '\\')
-				ia[k++] = '\\';
-			if ((unsigned char)*p >= 0x20)
-				ia[k++] = *p;
-		}
-		ia[k++] = '"';
-		ia[k] = 0;
-	}
-	sprintf(buf, "{\"model\":{\"layers\":%d,\"hidden\":%d,\"intermediate\":%d,\"heads\":%d,"
-	        "\"kv_heads\":%d,\"vocab\":%d},"
-	        "\"train\":{\"blocks\":%" PRIu64 ",\"seq_len\":%u,\"payload_xxh3\":\"%016" PRIx64 "\"},"
-	        "\"init_adapter\":%s,\"target\":\"%s\",\"rank\":%d,\"alpha\":%.17g,\"rslora\":%s,"
-	        "\"seed\":\"%" PRIu64 "\",\"lr\":%.17g,\"schedule\":\"%s\",\"warmup_steps\":%ld,"
-	        "\"warmup_ratio\":%.17g,\"weight_decay\":%.17g,\"adam_beta1\":%.17g,"
-	        "\"adam_beta2\":%.17g,\"adam_eps\":%.17g,\"max_grad_norm\":%.17g,"
-	        "\"grad_accum\":%d,\"micro_batch\":%d,\"neftune_alpha\":%.17g,\"dropout\":%.17g,"
-	        "\"shuffle\":%s}",
-	        c->n_layer, c->C, c->H, c->NH, c->NKV, c->V, s->tr.h.n_blocks, s->tr.h.seq_len,
-	        s->tr.h.payload_xxh3, ia, o->targets, o->rank, o->alpha,
-	        o->rslora ? "true" : "false", o->seed, o->lr, sched_name[o->schedule],
-	        o->warmup_steps, o->warmup_ratio, o->weight_decay, o->beta1, o->beta2, o->eps,
-	        o->max_grad_norm, o->grad_accum, o->micro_batch, o->neftune_alpha, o->dropout,
-	        o->shuffle ? "true" : "false");
+	if (o->init_adapter)
+		json_str(ia, sizeof ia, o->init_adapter);
+	json_str(tg, sizeof tg, o->targets);
+	snprintf(buf, 4096, "{\"model\":{\"layers\":%d,\"hidden\":%d,\"intermediate\":%d,\"heads\":%d,"
+	         "\"kv_heads\":%d,\"vocab\":%d},"
+	         "\"train\":{\"blocks\":%" PRIu64 ",\"seq_len\":%u,\"payload_xxh3\":\"%016" PRIx64
+	         "\"},\"init_adapter\":%s,\"target\":%s,\"rank\":%d,\"alpha\":%.17g,\"rslora\":%s,"
+	         "\"seed\":\"%" PRIu64 "\",\"lr\":%.17g,\"schedule\":\"%s\",\"warmup_steps\":%ld,"
+	         "\"warmup_ratio\":%.17g,\"weight_decay\":%.17g,\"adam_beta1\":%.17g,"
+	         "\"adam_beta2\":%.17g,\"adam_eps\":%.17g,\"max_grad_norm\":%.17g,"
+	         "\"grad_accum\":%d,\"micro_batch\":%d,\"neftune_alpha\":%.17g,\"dropout\":%.17g,"
+	         "\"shuffle\":%s}",
+	         c->n_layer, c->C, c->H, c->NH, c->NKV, c->V, s->tr.h.n_blocks, s->tr.h.seq_len,
+	         s->tr.h.payload_xxh3, ia, tg, o->rank, o->alpha, o->rslora ? "true" : "false",
+	         o->seed, o->lr, sched_name[o->schedule], o->warmup_steps, o->warmup_ratio,
+	         o->weight_decay, o->beta1, o->beta2, o->eps, o->max_grad_norm, o->grad_accum,
+	         o->micro_batch, o->neftune_alpha, o->dropout, o->shuffle ? "true" : "false");
 	return buf;
 }
 
