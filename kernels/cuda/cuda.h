@@ -116,6 +116,18 @@ void nf4_linear_backward_x_cuda(float *dx, const float *dout, const uint8_t *pac
 /* x: (n) f32 -> out: (n) bf16 bits, round to nearest even (qt_f32_to_bf16). */
 void f32_to_bf16_cuda(uint16_t *out, const float *x, size_t n);
 
+/* matvec.cu (kernels/matvec.h): the decode-time linear, weight rows streamed once; work and
+ * n_threads are accepted and ignored. */
+void matvec_forward_cuda(float *out, const float *x, const float *W, int T, int C, int OC,
+                         float beta, int n_threads);
+void matvec_nf4_forward_cuda(float *out, const float *x, const uint8_t *packed,
+                             const float *absmax, const float *code, size_t blocksize,
+                             int round_to, int T, int C, int OC, float beta, float *work,
+                             int n_threads);
+void matvec_nf4_dequant_cuda(float *out, const uint8_t *packed, const float *absmax,
+                             const float *code, size_t blocksize, int round_to, int C, int OC,
+                             int n_threads);
+
 /* cross_entropy.cu (kernels/cross_entropy.h); loss a DEVICE float (+=). lm_head_ce_cuda's
  * scratch is device memory of lm_head_ce_scratch(chunk, C, V) floats; it copies targets to
  * the host once per call (allocating T int32 there) to pick the rows, as the CPU does. */
