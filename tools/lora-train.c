@@ -106,6 +106,7 @@ static double real(const char *what, const char *s, double lo, double hi)
 }
 
 static volatile sig_atomic_t stop_flag;
+static char **volatile config_argv; /* the vector built from --config, kept (reachable) */
 
 static void on_signal(int sig)
 {
@@ -124,6 +125,8 @@ int main(int argc, char **argv)
 		               : !strncmp(argv[i], "--config=", 9) ? argv[i] + 9 : NULL;
 		if (cf && train_config_args(cf, &argc, &argv, &err) != QT_OK)
 			qt_die_err(&err);
+		if (cf)
+			config_argv = argv;
 		if (cf)
 			break;
 	}
