@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/llama_cuda.cuh"
 
 #define _Static_assert static_assert
 extern "C" {
@@ -23,8 +24,6 @@ extern "C" {
 #define LM_CHUNK 64 /* rows of logits held at once, as the CPU path */
 
 /* ---- device allocations owned by one object ---- */
-
-struct dev_list { void **p; size_t n, cap; };
 
 static void *dev_alloc(struct dev_list *l, size_t bytes)
 {
@@ -77,17 +76,6 @@ static void d2d(void *dst, const void *src, size_t bytes)
 
 /* ---- model ---- */
 
-struct dlin { int OC, C; float *w; uint8_t *nf4; float *absmax, *code; size_t bs; };
-struct dlayer { float *attn_norm, *mlp_norm; struct dlin lin[LLAMA_N_MODULES]; };
-
-struct llama_cuda_model {
-	struct llama_config cfg;
-	float *embed, *final_norm, *lm_head;
-	float *inv_freq;              /* host copy (HD/2): the RoPE table is built on the host */
-	struct dlayer *layers;        /* host array of device pointers */
-	struct dev_list mem;
-};
-
 static int upload_linear(struct dlin *d, const struct llama_linear *lin, struct dev_list *mem)
 {
 	size_t n = (size_t)lin->OC * lin->C;
@@ -96,6 +84,7 @@ static int upload_linear(struct dlin *d, const struct llama_linear *lin, struct 
 	if (lin->w)
 		return (d->w = (float *)dev_copy(mem, lin->w, n * 4)) ? 0 : -1;
 	d->bs = lin->blocksize;
+	d->round_to = lin->deq_dtype == QT_DTYPE_BF16 ? 1 : lin->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
 	d->nf4 = (uint8_t *)dev_copy(mem, lin->nf4, nf4_packed_bytes(n));
 	d->absmax = (float *)dev_copy(mem, lin->absmax, nf4_n_blocks(n, d->bs) * 4);
 	d->code = (float *)dev_copy(mem, lin->code, 16 * 4);
@@ -156,19 +145,6 @@ extern "C" void llama_cuda_model_free(struct llama_cuda_model *dm)
 }
 
 /* ---- LoRA parameters, gradients, AdamW moments ---- */
-
-struct dpair {
-	int    r, in, out;
-	float  scaling;
-	float *A, *B, *gA, *gB, *mA, *vA, *mB, *vB;  /* A, gA, mA, vA: (r, in); B...: (out, r) */
-};
-
-struct llama_cuda_lora {
-	int           n_pairs;
-	struct dpair *p;       /* [n_layers * ADAPTER_N_MODULES]; A NULL where no LoRA */
-	double       *sumsq;   /* device (1) */
-	struct dev_list mem;
-};
 
 extern "C" struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *a,
                                                           struct qt_err *err)

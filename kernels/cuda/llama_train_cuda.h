@@ -13,6 +13,7 @@
 #ifndef QT_KERNELS_LLAMA_TRAIN_CUDA_H
 #define QT_KERNELS_LLAMA_TRAIN_CUDA_H
 
+#include "kernels/adamw.h"
 #include "kernels/llama_train.h"
 
 #ifdef __cplusplus
@@ -59,6 +60,26 @@ int llama_train_block_cuda(const struct llama_cuda_model *dm, struct llama_cuda_
                            float grad_scale, float neftune_mag, uint64_t neftune_seed,
                            const struct llama_train_dropout *drop, double *loss_sum,
                            struct qt_err *err);
+
+/* ---- generation (kernels/cuda/llama_decode_cuda.cu): llama_decode on the device ---- */
+
+struct llama_cuda_cache;
+
+/* KV cache for B rows of up to L tokens on the device (past = 0). NULL with err when out of
+ * device memory. */
+struct llama_cuda_cache *llama_cuda_cache_new(const struct llama_cuda_model *dm, int B, int L,
+                                              struct qt_err *err);
+void llama_cuda_cache_free(struct llama_cuda_cache *c);
+/* Tokens already cached in row b (host copy). */
+int llama_cuda_cache_past(const struct llama_cuda_cache *c, int b);
+
+/* As llama_decode: ids (B, TN) and logits (B, V) are HOST arrays; lora (device) may be NULL.
+ * TN <= MATVEC_MAX_T runs the linears as matvec (weights streamed once, NF4 dequantized in
+ * registers with bnb's cast), larger TN as SGEMM on the dequantized weight, both as the CPU
+ * engine does. QT_EDATA when past + TN exceeds L; QT_ESOFTWARE with the CUDA error. */
+int llama_decode_cuda(const struct llama_cuda_model *dm, const struct llama_cuda_lora *dl,
+                      struct llama_cuda_cache *c, const int32_t *ids, int B, int TN,
+                      float *logits, struct qt_err *err);
 
 #ifdef __cplusplus
 }

@@ -10,8 +10,8 @@
 #     denominators of MFU and of the decode bandwidth fraction;
 #   - training tokens/s, MFU and peak GPU memory on the SmolLM2-135M shape (T 512) and the
 #     Llama-3.2-1B shape (T 2048), both with random weights;
-#   - decode tokens/s at batch 1 against the bandwidth: the peer only, since gen has no GPU
-#     path yet (ours is reported as "not implemented").
+#   - decode tokens/s at batch 1 against the measured copy bandwidth: ours through
+#     llama_decode_cuda on the NF4 model (tools/gen has no --device yet), the peer in bf16.
 #   tests/bench/cuda-train-bench.sh   (repository root; PYTHON, STEPS)
 set -e
 py=${PYTHON:-python3}
@@ -46,9 +46,12 @@ for cfg in "smollm2-135m 512" "llama-1b 2048"; do
 	}'
 done
 for s in smollm2-135m llama-1b; do
+	ours=$(build/cuda_train_bench decode "$s" 256)
 	peer=$(PYTHONUNBUFFERED=1 "$py" tests/bench/cuda-train-bench.py decode "$s" 256 2>/dev/null)
-	awk -v s="$s" -v bw="$bw" -v tp="$(val "$peer" tokens_s)" -v gp="$(val "$peer" weight_gbs)" 'BEGIN {
-		printf "decode %s batch 1: qlora-tools gen: not implemented on CUDA\n", s
-		printf "  PyTorch            %9.1f tokens/s  %5.1f%% of copy bandwidth\n", tp, 100 * gp / bw
+	awk -v s="$s" -v bw="$bw" -v to="$(val "$ours" tokens_s)" -v go="$(val "$ours" weight_gbs)" \
+	    -v tp="$(val "$peer" tokens_s)" -v gp="$(val "$peer" weight_gbs)" 'BEGIN {
+		printf "decode %s batch 1 (bandwidth = weight bytes read per token x tokens/s)\n", s
+		printf "  qlora-tools (NF4)  %9.1f tokens/s  %5.1f%% of copy bandwidth\n", to, 100 * go / bw
+		printf "  PyTorch (bf16)     %9.1f tokens/s  %5.1f%% of copy bandwidth\n", tp, 100 * gp / bw
 	}'
 done

@@ -5,6 +5,9 @@
  *   gemm                     the card's bf16 GEMM rate (cublasGemmEx, bf16 in, fp32 accumulate,
  *                            M = N = K = 8192, median of 20) and device-to-device copy
  *                            bandwidth (1 GiB, read + write bytes): "gemm_tflops X" / "bw_gbs X"
+ *   decode SHAPE N           batch-1 decode of N tokens with llama_decode_cuda on the same
+ *                            random NF4 model (matvec path): "tokens_s X" and "weight_gbs X"
+ *                            (NF4 codes + absmax + the f32 LM head read per token, times tokens/s)
  *   train SHAPE T STEPS      QLoRA training steps of llama_train_block_cuda on a random model
  *                            (NF4 base, blocksize 64; LoRA r16 alpha 32 all-linear; checkpointing;
  *                            AdamW + clipping on the device), one block of T tokens per step:
@@ -123,7 +126,10 @@ static void nf4_linear(struct llama_linear *l, int OC, int C, struct qt_rng *r)
 	free(w);
 }
 
-static int train(const char *shape, int T, int steps)
+/* A random NF4 model of the named shape; returns 0, or 64 for an unknown shape. n_lin: base
+ * linear weights; bytes: what one decoded token reads of them (codes + absmax) and of the
+ * f32 LM head. */
+static int build(struct llama_model *mp, const char *shape, double *n_lin_out, double *bytes)
 {
 	struct llama_config c;
 	if (strcmp(shape, "smollm2-135m") == 0)
@@ -138,6 +144,7 @@ static int train(const char *shape, int T, int steps)
 	qt_rng_seed(&r, 7);
 	struct llama_model m;
 	memset(&m, 0, sizeof m);
+	*bytes = 4.0 * c.V * c.C;
 	m.cfg = c;
 	m.embed = rnd((size_t)c.V * c.C, 0.02f, &r);
 	m.final_norm = rnd((size_t)c.C, 1.0f, &r);
@@ -152,10 +159,25 @@ static int train(const char *shape, int T, int steps)
 		for (int k = 0; k < 7; k++) {
 			nf4_linear(&m.layers[l].lin[k], oc[k], in[k], &r);
 			n_lin += (double)oc[k] * in[k];
+			*bytes += (double)oc[k] * in[k] / 2 + (double)oc[k] * in[k] / 64 * 4;
 		}
 	}
 	m.inv_freq = malloc(sizeof(float) * (size_t)c.HD / 2);
 	rope_inv_freq(m.inv_freq, c.HD, 500000.0, NULL);
+	*mp = m;
+	*n_lin_out = n_lin;
+	return 0;
+}
+
+static int train(const char *shape, int T, int steps)
+{
+	struct llama_model m;
+	double n_lin, wbytes;
+	if (build(&m, shape, &n_lin, &wbytes))
+		return 64;
+	struct llama_config c = m.cfg;
+	struct qt_rng r;
+	qt_rng_seed(&r, 8);
 	struct qt_err err = { 0 };
 	const char *js = "{\"peft_type\":\"LORA\",\"r\":16,\"lora_alpha\":32,\"target_modules\":"
 	                 "\"all-linear\"}";
@@ -222,12 +244,42 @@ static int train(const char *shape, int T, int steps)
 	return 0;
 }
 
+/* Batch-1 greedy-shaped decode: a 4-token prompt, then n steps of one token (the argmax is
+ * not needed for speed: the same token is fed back). */
+static int decode(const char *shape, int n)
+{
+	struct llama_model m;
+	double n_lin, wbytes;
+	if (build(&m, shape, &n_lin, &wbytes))
+		return 64;
+	struct qt_err err = { 0 };
+	struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
+	struct llama_cuda_cache *kc = dm ? llama_cuda_cache_new(dm, 1, n + 8, &err) : NULL;
+	float *logits = malloc(sizeof(float) * (size_t)m.cfg.V);
+	int32_t ids[4] = { 1, 2, 3, 4 };
+	if (!kc || llama_decode_cuda(dm, NULL, kc, ids, 1, 4, logits, &err)) {
+		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
+		return 70;
+	}
+	double t0 = now();
+	for (int i = 0; i < n; i++)
+		if (llama_decode_cuda(dm, NULL, kc, ids, 1, 1, logits, &err)) {
+			fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
+			return 70;
+		}
+	double tps = n / (now() - t0);
+	printf("tokens_s %.1f\nweight_gbs %.0f\n", tps, tps * wbytes / 1e9);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "gemm") == 0)
 		return gemm();
+	if (argc >= 4 && strcmp(argv[1], "decode") == 0)
+		return decode(argv[2], atoi(argv[3]));
 	if (argc >= 5 && strcmp(argv[1], "train") == 0)
 		return train(argv[2], atoi(argv[3]), atoi(argv[4]));
-	fprintf(stderr, "usage: cuda_train_bench gemm | train SHAPE T STEPS\n");
+	fprintf(stderr, "usage: cuda_train_bench gemm | train SHAPE T STEPS | decode SHAPE N\n");
 	return 64;
 }
