@@ -8,18 +8,20 @@
 #       DIR/prompts.jsonl (N chat records for gen) and DIR/ids.json (the prompt ids that
 #       transformers' apply_chat_template gives on MODEL_DIR's tokenizer: the same ChatML
 #       rendering and default system prompt as gen).
-#   hf MODEL_DIR DIR MAX_NEW BATCH
+#   hf MODEL_DIR DIR MAX_NEW BATCH N_PROMPTS
 #       transformers generate(do_sample=False) on the CPU in fp32 on THREADS threads, prompts in
 #       batches of BATCH (left padding). Prefill and decode are timed inside generate (a logits
 #       processor stamps the time of each step: prefill = start .. first logits, decode = the
 #       rest). Prints one JSON line; --logits FILE saves the first prompt's last logits.
-#   llamacpp GGUF DIR MAX_NEW
+#   llamacpp GGUF DIR MAX_NEW N_PROMPTS
 #       llama.cpp (llama-cpp-python) batch 1, greedy (argmax), THREADS threads: eval(prompt)
 #       then MAX_NEW - 1 single-token evals, wall-timed (the Python around each llama_decode
 #       call is an argmax over 49152 floats: well under 1% of a step).
-#   ours GEN MODEL_DIR DIR MAX_NEW BATCH
+#   ours GEN MODEL_DIR DIR MAX_NEW BATCH N_PROMPTS
 #       our gen, timed by differences of whole runs (see ours()).
-#   report MODEL_DIR RESULT.json...   the table, the ratios and the greedy agreement
+#   report MODEL_DIR RESULTS...   the table (each engine's best round), the ratios and the
+#       greedy agreement; each RESULTS file holds one JSON line per round
+# The subcommands that time take the best of REPEAT passes (default 3) over the prompts.
 #   compare A.npy B.npy     relative error (max |a - b| / max |b|) and argmax agreement
 # Runs under /work/venv-ref (transformers, torch, gguf) or /work/venv-llama (llama_cpp, gguf).
 import json
@@ -153,7 +155,7 @@ def load_ids(d, n=None):
 
 # ---- transformers ----
 
-def hf(model_dir, d, max_new, batch, logits_out=None):
+def hf(model_dir, d, max_new, batch, n_prompts, logits_out=None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor
     threads = int(os.environ.get("THREADS", os.cpu_count()))
@@ -161,7 +163,7 @@ def hf(model_dir, d, max_new, batch, logits_out=None):
     tk = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
-    ids = load_ids(d)
+    ids = load_ids(d, n_prompts)
     stamps = []
 
     class Stamp(LogitsProcessor):
@@ -265,7 +267,7 @@ def llamacpp(gguf_path, d, max_new, n_prompts=None, logits_out=None):
 
 # ---- ours ----
 
-def ours(gen_bin, model_dir, d, max_new, batch):
+def ours(gen_bin, model_dir, d, max_new, batch, n_prompts):
     # gen prints no per-phase timing: the phases come from differences of whole runs, each the
     # best of REPEAT: load = 1 tiny prompt, 1 new token; load + prefill = all prompts, 1 new
     # token (0 decode steps); + decode = all prompts, MAX_NEW new tokens (MAX_NEW - 1 steps).
@@ -287,8 +289,11 @@ def ours(gen_bin, model_dir, d, max_new, batch):
         return best, recs
 
     t_l, r_l = run(tiny, 1)
-    t_a, r_a = run(os.path.join(d, "prompts.jsonl"), 1)
-    t_b, r_b = run(os.path.join(d, "prompts.jsonl"), max_new)
+    part = os.path.join(d, "prompts-%d.jsonl" % n_prompts)
+    with open(os.path.join(d, "prompts.jsonl")) as f, open(part, "w") as g:
+        g.writelines(f.readlines()[:n_prompts])
+    t_a, r_a = run(part, 1)
+    t_b, r_b = run(part, max_new)
     pre_n = sum(r["prompt_tokens"] for r in r_a) - r_l[0]["prompt_tokens"]
     dec_n = sum(r["new_tokens"] - 1 for r in r_b)
     print(json.dumps({"engine": "qlora-tools gen", "threads": int(threads), "batch": batch,
@@ -304,15 +309,26 @@ def ours(gen_bin, model_dir, d, max_new, batch):
 def report(model_dir, *files):
     from tokenizers import Tokenizer
     tk = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-    res = [json.loads(open(f).read()) for f in files]
-    ids = None
-    print("%-34s %5s %9s %12s %9s %12s" % ("engine", "batch", "prefill", "tok/s", "decode",
-                                          "tok/s"))
+    best = {}
+    for f in files:  # one JSON line per round: keep each engine's best prefill and decode
+        for line in open(f):
+            r = json.loads(line)
+            k = (r["engine"], r["batch"])
+            if k not in best:
+                best[k] = dict(r, rounds=0)
+            b = best[k]
+            b["rounds"] += 1
+            for ph in ("prefill", "decode"):
+                if r[ph + "_tokens"] / r[ph + "_s"] > b[ph + "_tokens"] / b[ph + "_s"]:
+                    b[ph + "_tokens"], b[ph + "_s"] = r[ph + "_tokens"], r[ph + "_s"]
+    res = list(best.values())
+    print("%-34s %5s %9s %12s %9s %12s %6s" % ("engine", "batch", "prefill", "tok/s", "decode",
+                                               "tok/s", "rounds"))
     for r in res:
-        print("%-34s %5d %9d %12.1f %9d %12.1f" % (
+        print("%-34s %5d %9d %12.1f %9d %12.1f %6d" % (
             r["engine"] + (" " + r["version"] if "version" in r else ""), r["batch"],
             r["prefill_tokens"], r["prefill_tokens"] / r["prefill_s"], r["decode_tokens"],
-            r["decode_tokens"] / r["decode_s"]))
+            r["decode_tokens"] / r["decode_s"], r["rounds"]))
     by = {(r["engine"], r["batch"]): r for r in res}
 
     def rate(r, k):
@@ -331,8 +347,7 @@ def report(model_dir, *files):
         if "prompt_tokens" in r:
             print("prompt ids: gen's prompt_tokens equal the lengths of transformers' chat "
                   "template ids on %d/%d prompts" % (sum(a == len(b) for a, b in zip(
-                      r["prompt_tokens"], ids)), len(ids)))
-            break
+                      r["prompt_tokens"], ids)), len(r["prompt_tokens"])))
     # Same greedy continuations? (token ids for the peers, text for gen)
     peers = [r for r in res if "generated" in r]
     for r in res:
@@ -372,11 +387,11 @@ def main():
     elif a[0] == "prompts":
         prompts(a[1], a[2], int(a[3]))
     elif a[0] == "hf":
-        hf(a[1], a[2], int(a[3]), int(a[4]), lo)
+        hf(a[1], a[2], int(a[3]), int(a[4]), int(a[5]), lo)
     elif a[0] == "llamacpp":
         llamacpp(a[1], a[2], int(a[3]), int(a[4]) if len(a) > 4 else None, lo)
     elif a[0] == "ours":
-        ours(a[1], a[2], a[3], int(a[4]), int(a[5]))
+        ours(a[1], a[2], a[3], int(a[4]), int(a[5]), int(a[6]))
     elif a[0] == "report":
         report(a[1], *a[2:])
     elif a[0] == "compare":
