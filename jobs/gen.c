@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* Prompts JSONL -> predictions JSONL through the engine; see gen.h. */
-#include "formats/gen.h"
+#include "jobs/gen.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* GGUF -> HF model directory; see gguf_import.h and import-gguf(1). */
-#include "formats/gguf_import.h"
+#include "jobs/gguf_import.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* lora-merge's library side; see merge.h and lora-merge(1). */
-#include "formats/merge.h"
+#include "jobs/merge.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -69,7 +69,7 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
  */
 int merge_info(const char *dir, FILE *out, struct qt_err *err);
 
-/* ---- the directory's other files (formats/merge_files.c) ---- */
+/* ---- the directory's other files (jobs/merge_files.c) ---- */
 
 /* Writes out_dir/config.json: base_dir's config.json without quantization_config, with
  * "dtype" and/or "torch_dtype" (whichever the base has; torch_dtype when neither) set to the

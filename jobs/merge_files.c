@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /* The merged directory's files other than weights: config.json rewritten as transformers
  * writes it, and the base's other files copied. See merge.h. */
-#include "formats/merge.h"
+#include "jobs/merge.h"
 
 #include <dirent.h>
 #include <jansson.h>

@@ -1,9 +1,9 @@
 /* qlora-tools: ISC license. */
 /*
  * The packing library: input loading, dedup, shuffle, split and block planning (see packer.h).
- * Writing planned blocks into .pack files is formats/packer_write.c; the format is formats/pack.c.
+ * Writing planned blocks into .pack files is jobs/packer_write.c; the format is formats/pack.c.
  */
-#include "formats/packer_impl.h"
+#include "jobs/packer_impl.h"
 
 #include <math.h>
 #include <stdlib.h>

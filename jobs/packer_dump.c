@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* pack --info and pack --cat: human- and test-readable views of a verified .pack file. */
-#include "formats/packer.h"
+#include "jobs/packer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /* Not a file format of its own: documented in pack(1) and pack(5). */
 /*
- * Internals shared by formats/packer.c (loading, planning) and formats/packer_write.c (block
- * building, shard output). Not an API: tools use formats/packer.h.
+ * Internals shared by jobs/packer.c (loading, planning) and jobs/packer_write.c (block
+ * building, shard output). Not an API: tools use jobs/packer.h.
  */
 #ifndef QT_FORMATS_PACKER_IMPL_H
 #define QT_FORMATS_PACKER_IMPL_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "formats/pack.h"
-#include "formats/packer.h"
+#include "jobs/packer.h"
 #include "formats/tok.h"
 
 /* One input sample: n tokens at store offset off. */

@@ -3,7 +3,7 @@
  * The packing library, output side: option checks, building planned blocks (segment ids, masks,
  * padding), atomic single-file and sharded .pack output, and the end-of-run summary.
  */
-#include "formats/packer_impl.h"
+#include "jobs/packer_impl.h"
 
 #include <stdlib.h>
 #include <string.h>

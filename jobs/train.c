@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* The lora-train loop; see train.h. */
-#include "formats/train.h"
+#include "jobs/train.h"
 
 #include <inttypes.h>
 #include <math.h>

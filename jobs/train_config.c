@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* lora-train --config: a JSON object of long options turned into arguments; see train.h. */
-#include "formats/train.h"
+#include "jobs/train.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "common/args.h"
 #include "common/err.h"
 #include "common/progress.h"
-#include "formats/gen.h"
+#include "jobs/gen.h"
 
 static const char synopsis[] =
 	"usage: gen -m model_dir [--adapter dir] [-o file] [--prompt-key key] [--label-key key]\n"

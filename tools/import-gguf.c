@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * import-gguf: a llama-architecture GGUF file to a HuggingFace model directory (see
- * import-gguf(1)). Parses options and calls gguf_import_dir (formats/gguf_import.h).
+ * import-gguf(1)). Parses options and calls gguf_import_dir (jobs/gguf_import.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/gguf_import.h"
+#include "jobs/gguf_import.h"
 
 static const char synopsis[] =
 	"usage: import-gguf [-q] [--progress] [--dtype bf16|f16|f32] -o dir model.gguf\n";

@@ -2,7 +2,7 @@
 /*
  * lora-merge: fold PEFT LoRA adapters into a base model (HF or NF4 directory) and write a
  * complete HF model directory; --unmerge subtracts them; --info describes one adapter.
- * All the work is in formats/merge.c.
+ * All the work is in jobs/merge.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/merge.h"
+#include "jobs/merge.h"
 
 static const char synopsis[] =
 	"usage: lora-merge [--progress] [--quiet] [--unmerge] [--dtype type] "

@@ -10,7 +10,7 @@
 #include "common/args.h"
 #include "common/err.h"
 #include "common/progress.h"
-#include "formats/train.h"
+#include "jobs/train.h"
 
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * pack: .tok streams to fixed-length .pack training blocks (see pack(1), pack(5)).
- * Parses options and calls packer_run, packer_info or packer_cat (formats/packer.h).
+ * Parses options and calls packer_run, packer_info or packer_cat (jobs/packer.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "common/progress.h"
 #include "common/usage.h"
 #include "formats/pack.h"
-#include "formats/packer.h"
+#include "jobs/packer.h"
 
 static const char synopsis[] =
 	"usage: pack [-qv] [--progress] [--cross-doc-attention] [--dedup | --no-dedup]\n"

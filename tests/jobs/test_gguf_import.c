@@ -5,7 +5,7 @@
  * and f16 imports are those values rounded to nearest even; the directory opens as a model
  * dir; a failed import leaves nothing behind.
  */
-#include "formats/gguf_import.h"
+#include "jobs/gguf_import.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

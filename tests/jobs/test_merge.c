@@ -14,7 +14,7 @@
 #include "common/half.h"
 #include "common/io.h"
 #include "formats/adapter.h"
-#include "formats/merge.h"
+#include "jobs/merge.h"
 #include "formats/safetensors.h"
 #include "test.h"
 

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * The packing library (formats/packer.h) on synthetic data where token i has value i (llm.c's
+ * The packing library (jobs/packer.h) on synthetic data where token i has value i (llm.c's
  * dataloader test), so every property is arithmetic: each input token appears exactly once
  * unless deduplicated or dropped, a segment is one whole sample (consecutive values), masks
  * follow mask_of(value) except 0 on segment starts, padding is masked; determinism under a
@@ -10,7 +10,7 @@
  *   test_packer --write-fixtures DIR      writes DIR/{a,c,other,empty}.tok
  *   test_packer --gen-bench FILE MB       writes a >= MB megabyte .tok of chat-like lengths
  */
-#include "formats/packer.h"
+#include "jobs/packer.h"
 
 #include <math.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 #include "common/le.h"
 #include "formats/adapter.h"
 #include "formats/llama_load.h"
-#include "formats/merge.h"
+#include "jobs/merge.h"
 #include "test.h"
 
 static double rel_err(const float *a, const float *b, size_t n)

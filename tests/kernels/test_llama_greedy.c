@@ -6,7 +6,7 @@
  * for token. Runs the library entry point gen_run exactly as `gen --ids --max-new-tokens 24
  * --batch 32` does. Skips when the model is absent.
  */
-#include "formats/gen.h"
+#include "jobs/gen.h"
 
 #include <jansson.h>
 #include <stdlib.h>
