@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * formats/gguf_import on tests/data/gguf/tiny-llama.gguf (tests/ref/tiny_gguf.py): the f32
+ * jobs/gguf_import on tests/data/gguf/tiny-llama.gguf (tests/ref/tiny_gguf.py): the f32
  * import equals gguf-py's dequantization with the Q/K permutation undone, bit for bit; bf16
  * and f16 imports are those values rounded to nearest even; the directory opens as a model
  * dir; a failed import leaves nothing behind.

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * formats/merge (lora-merge): merged weights equal PEFT's merge_and_unload() weights
+ * jobs/merge (lora-merge): merged weights equal PEFT's merge_and_unload() weights
  * (tests/ref/lora.py goldens) for alpha/r, rsLoRA, rank/alpha patterns and two adapters in
  * order; untouched tensors are copied bit for bit; --dtype, --scale, --unmerge; the output
  * directory is complete, and absent after any error; --info norms.
