@@ -25,17 +25,20 @@ TEST_OBJ  := $(sort $(wildcard tests/lib/*.c))
 # CUDA objects are compiled whenever nvcc exists, so CI proves they build. They go into
 # build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test; without nvcc
 # (or with NVCC=) kernels/cuda/device_stub.c stands in and tests/kernels/cuda/ is not built.
+# The jobs' device sides (jobs/cuda/*_cuda.c, C calling the CUDA backend) follow the same
+# rule: in libqlora_cuda.a with nvcc, jobs/cuda/stub.c in their place without.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null)
 CU_SRC    := $(sort $(wildcard kernels/cuda/*.cu))
+JOB_CU_SRC := $(sort $(wildcard jobs/cuda/*_cuda.c))
 ifneq ($(NVCC),)
-CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o)
+CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o) $(JOB_CU_SRC:%.c=$(BUILD)/%.o)
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
 NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -I.
 NVCCFLAGS += -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CUDA_LIB  := $(BUILD)/libqlora_cuda.a
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
 else
-LIB_OBJ   += $(BUILD)/kernels/cuda/device_stub.o
+LIB_OBJ   += $(BUILD)/kernels/cuda/device_stub.o $(BUILD)/jobs/cuda/stub.o
 TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
 LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) $(CUDA_LDLIBS)

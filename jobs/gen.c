@@ -14,6 +14,7 @@
 #include "formats/llama_load.h"
 #include "formats/modeldir.h"
 #include "formats/tokenizer.h"
+#include "jobs/cuda/jobs_cuda.h"
 #include "kernels/llama.h"
 
 struct prompt {
@@ -28,6 +29,7 @@ struct job {
 	struct llama_model       m;
 	struct adapter           lora;
 	int                      has_lora;
+	struct gen_cuda         *dev;     /* CUDA: model and adapter on the device; NULL: CPU */
 	struct tokenizer        *tk;
 	struct chat_template     tpl;
 	uint32_t                 stop[64];
@@ -177,6 +179,32 @@ static void stream_text(const struct job *j, const uint32_t *ids, size_t n, size
 	free(s);
 }
 
+/* Prefills prompt pr alone, then moves its keys and values into row b of the batch cache
+ * (c on the CPU, dc on the device); logits (V) of its last token. */
+static int prefill(struct job *j, struct llama_cache *c, struct gen_cuda_cache *dc, int b,
+                   const struct prompt *pr, float *logits, struct qt_err *err)
+{
+	const struct llama_config *cf = &j->m.cfg;
+	int T = (int)pr->ids.n, L = c->L, B = c->B, st;
+	if (j->dev)
+		return gen_cuda_prefill(j->dev, dc, b, (const int32_t *)pr->ids.v, T, logits, err);
+	struct llama_cache one = { 0 };
+	size_t row = (size_t)cf->NKV * cf->HD;
+	if ((st = llama_cache_init(&one, cf, 1, T, err)) != QT_OK)
+		return st;
+	st = llama_decode(&j->m, j->has_lora ? &j->lora : NULL, &one, (const int32_t *)pr->ids.v,
+	                  1, T, logits, err);
+	for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
+		memcpy(c->k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * T * row,
+		       (size_t)T * row * sizeof(float));
+		memcpy(c->v + ((size_t)l * B + b) * L * row, one.v + (size_t)l * T * row,
+		       (size_t)T * row * sizeof(float));
+	}
+	c->past[b] = T;
+	llama_cache_free(&one);
+	return st;
+}
+
 /* Decodes prompts [p0, p0 + B) together and writes their records. */
 static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct gen_stats *gs,
                      struct qt_err *err)
@@ -191,7 +219,8 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	 * one new token); finished rows are still fed filler tokens, hence the cache length. */
 	int64_t ctx = j->md.config.max_position_embeddings;
 	int L = maxp + o->max_new_tokens;
-	struct llama_cache c = { 0 }, one = { 0 };
+	struct llama_cache c = { 0 };
+	struct gen_cuda_cache *dc = NULL;
 	float *logits = malloc((size_t)B * cf->V * sizeof(float));
 	int32_t *next = malloc((size_t)B * sizeof(int32_t));
 	uint32_t **gen = calloc((size_t)B, sizeof *gen);
@@ -202,32 +231,22 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		goto out;
 	}
-	if ((st = llama_cache_init(&c, cf, B, L, err)) != QT_OK)
+	if (j->dev ? !(dc = gen_cuda_cache_new(j->dev, B, L, err))
+	           : (st = llama_cache_init(&c, cf, B, L, err)) != QT_OK) {
+		st = err->status;
 		goto out;
-	/* Prefill each prompt alone, then move its keys and values into the batch cache. */
-	size_t row = (size_t)cf->NKV * cf->HD;
+	}
 	for (int b = 0; b < B; b++) {
 		const struct prompt *pr = &j->p[p0 + b];
-		int T = (int)pr->ids.n;
 		gen[b] = malloc((size_t)o->max_new_tokens * sizeof **gen + 1);
 		qt_rng_seed(&rng[b], o->seed + p0 + (size_t)b);
-		if (!gen[b] || (st = llama_cache_init(&one, cf, 1, T, err)) != QT_OK) {
-			st = st ? st : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		if (!gen[b]) {
+			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 			goto out;
 		}
-		st = llama_decode(&j->m, lora, &one, (const int32_t *)pr->ids.v, 1, T,
-		                  logits + (size_t)b * cf->V, err);
-		for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
-			memcpy(c.k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * T * row,
-			       (size_t)T * row * sizeof(float));
-			memcpy(c.v + ((size_t)l * B + b) * L * row, one.v + (size_t)l * T * row,
-			       (size_t)T * row * sizeof(float));
-		}
-		c.past[b] = T;
-		llama_cache_free(&one);
-		if (st != QT_OK)
+		if ((st = prefill(j, &c, dc, b, pr, logits + (size_t)b * cf->V, err)) != QT_OK)
 			goto out;
-		gs->n_prompt_tokens += (uint64_t)T;
+		gs->n_prompt_tokens += (uint64_t)pr->ids.n;
 	}
 	size_t shown = 0;
 	for (int step = 0; step < o->max_new_tokens; step++) {
@@ -264,7 +283,9 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 		}
 		if (!active || step + 1 == o->max_new_tokens)
 			break;
-		if ((st = llama_decode(&j->m, lora, &c, next, B, 1, logits, err)) != QT_OK)
+		st = j->dev ? gen_cuda_step(j->dev, dc, next, B, logits, err)
+		            : llama_decode(&j->m, lora, &c, next, B, 1, logits, err);
+		if (st != QT_OK)
 			goto out;
 	}
 	if (o->stream && B == 1)
@@ -299,6 +320,7 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	}
 out:
 	llama_cache_free(&c);
+	gen_cuda_cache_free(dc);
 	if (gen)
 		for (int b = 0; b < B; b++)
 			free(gen[b]);
@@ -329,6 +351,11 @@ static int setup(struct job *j, struct qt_err *err)
 		if ((st = adapter_load(&j->lora, o->adapter_dir, &dims, err)) != QT_OK)
 			return st;
 		j->has_lora = 1;
+	}
+	if (o->device == QT_DEVICE_CUDA) {
+		qt_info(3, "generating on the GPU (cuda)");
+		if (!(j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err)))
+			return err->status;
 	}
 	/* Stop on the model's eos ids, the template's turn end, and what the user adds. */
 	const struct hf_token_ids *eos = &j->md.config.eos;
@@ -380,6 +407,7 @@ int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 		free(j.p[i].labels);
 	}
 	free(j.p);
+	gen_cuda_free(j.dev);
 	if (j.has_lora)
 		adapter_free(&j.lora);
 	chat_template_free(&j.tpl);

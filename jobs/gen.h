@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "common/device.h"
 #include "common/err.h"
 #include "formats/chat.h"
 #include "kernels/sample.h"
@@ -37,6 +38,7 @@ struct gen_opts {
 	uint32_t             stop[16];        /* extra stop token ids */
 	int                  n_stop;
 	int                  threads;
+	enum qt_device       device;          /* from device_select(): CPU (0) or CUDA */
 };
 
 struct gen_stats {

@@ -19,6 +19,7 @@
 #include "formats/lora_checkpoint.h"
 #include "formats/modeldir.h"
 #include "formats/pack.h"
+#include "jobs/cuda/jobs_cuda.h"
 #include "kernels/adamw.h"
 #include "kernels/embedding.h"
 #include "kernels/llama_train.h"
@@ -89,7 +90,8 @@ struct state {
 	struct pack_file tr, va;
 	int has_val;
 	struct adapter lora, grad, m1, m2;
-	struct llama_train_ws *ws;
+	struct llama_train_ws *ws;   /* CPU */
+	struct train_cuda *dev;      /* CUDA (jobs/cuda/train_cuda.c): model, adapter, workspace */
 	int32_t *ids, *pos, *seg, *tgt;
 	uint64_t *perm, *bi;
 	int64_t perm_epoch;
@@ -121,6 +123,53 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	}
 }
 
+/* One block (already in s->ids ...) on the chosen device; train 0: loss only. */
+static int run_block(struct state *s, int train, int T, float grad_scale, float mag,
+                     uint64_t seed, const struct llama_train_dropout *drop, double *sum,
+                     struct qt_err *err)
+{
+	if (s->dev)
+		return train_cuda_block(s->dev, train, s->ids, s->pos, s->seg, s->tgt, T, grad_scale,
+		                        mag, seed, drop, sum, err);
+	return llama_train_block(&s->m, &s->lora, train ? &s->grad : NULL, s->ws, s->ids, s->pos,
+	                         s->seg, s->tgt, T, grad_scale, mag, seed, drop, sum, err);
+}
+
+/* The gradients' sum of squares (a host double either way). */
+static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
+{
+	*sumsq = 0;
+	if (s->dev)
+		return train_cuda_grad_sumsq(s->dev, sumsq, err);
+	for (int i = 0; i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++)
+		if (s->grad.lora[i].A) {
+			grad_sumsq(sumsq, s->grad.lora[i].A, (size_t)s->grad.lora[i].r * s->grad.lora[i].in);
+			grad_sumsq(sumsq, s->grad.lora[i].B, (size_t)s->grad.lora[i].out * s->grad.lora[i].r);
+		}
+	return QT_OK;
+}
+
+/* Clipping by coef (when < 1) and one AdamW update of every LoRA tensor. */
+static int update(struct state *s, float coef, const struct adamw_hparams *hp,
+                  struct qt_err *err)
+{
+	if (s->dev)
+		return train_cuda_update(s->dev, coef, hp, err);
+	for (int i = 0; i < s->lora.dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *p = &s->lora.lora[i], *gr = &s->grad.lora[i];
+		if (!p->A)
+			continue;
+		size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
+		if (coef < 1.0f) {
+			grad_scale(gr->A, na, coef);
+			grad_scale(gr->B, nb2, coef);
+		}
+		adamw_step(p->A, gr->A, s->m1.lora[i].A, s->m2.lora[i].A, na, hp);
+		adamw_step(p->B, gr->B, s->m1.lora[i].B, s->m2.lora[i].B, nb2, hp);
+	}
+	return QT_OK;
+}
+
 static double eval_loss(struct state *s, struct qt_err *err)
 {
 	double sum = 0;
@@ -129,8 +178,7 @@ static double eval_loss(struct state *s, struct qt_err *err)
 		struct pack_block b;
 		pack_get_block(&s->va, i, &b);
 		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
-		if (llama_train_block(&s->m, &s->lora, NULL, s->ws, s->ids, s->pos, s->seg, s->tgt,
-		                      (int)b.seq_len, 0, 0, 0, NULL, &sum, err) != QT_OK)
+		if (run_block(s, 0, (int)b.seq_len, 0, 0, 0, NULL, &sum, err) != QT_OK)
 			return NAN;
 	}
 	return n ? sum / (double)n : NAN;
@@ -320,7 +368,13 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 		rmax = s->lora.lora[i].r > rmax ? s->lora.lora[i].r : rmax;
-	s->ws = llama_train_ws_new(&s->m, Tmax, rmax, !o->no_checkpointing);
+	if (o->device == QT_DEVICE_CUDA) {
+		qt_info(3, "training on the GPU (cuda)");
+		if (!(s->dev = train_cuda_new(&s->m, &s->lora, &s->m1, &s->m2, Tmax, rmax,
+		                              !o->no_checkpointing, err)))
+			return err->status;
+	} else
+		s->ws = llama_train_ws_new(&s->m, Tmax, rmax, !o->no_checkpointing);
 	s->ids = malloc((size_t)Tmax * 4);
 	s->pos = malloc((size_t)Tmax * 4);
 	s->seg = malloc((size_t)Tmax * 4);
@@ -328,7 +382,7 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	s->perm = o->shuffle ? malloc(s->tr.h.n_blocks * sizeof *s->perm) : NULL;
 	s->perm_epoch = -1;
 	s->bi = malloc((size_t)o->micro_batch * (size_t)o->grad_accum * sizeof *s->bi);
-	if (!s->ws || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
+	if ((!s->ws && !s->dev) || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
 	return QT_OK;
 }
@@ -351,9 +405,13 @@ static int save_checkpoint(struct state *s, const struct lora_ckpt_state *ck,
                            struct qt_err *err)
 {
 	char name[64];
+	int rc;
+	/* the device's parameters and moments: the same files as a CPU run */
+	if (s->dev && (rc = train_cuda_download(s->dev, &s->lora, &s->m1, &s->m2, err)))
+		return rc;
 	snprintf(name, sizeof name, "checkpoint-%ld", ck->step);
 	char *dir = qt_path_join(s->out_dir, name);
-	int rc = dir ? lora_ckpt_save(dir, &s->lora, &s->m1, &s->m2, ck, s->options, err)
+	rc = dir ? lora_ckpt_save(dir, &s->lora, &s->m1, &s->m2, ck, s->options, err)
 	             : qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	free(dir);
 	return rc;
@@ -390,7 +448,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	if ((rc = setup(o, &s, &ck, err)))
 		goto out;
 	struct llama_model *m = &s.m;
-	st->activation_bytes = llama_train_ws_bytes(s.ws);
+	st->activation_bytes = s.dev ? train_cuda_ws_bytes(s.dev) : llama_train_ws_bytes(s.ws);
 	st->resumed_from = ck.step;
 	if ((rc = open_log(&s, ck.step, err)))
 		goto out;
@@ -406,7 +464,6 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	uint64_t tok0 = tokens, in0 = in_tokens;
 	long k0 = ck.step;
 	double secs0 = ck.seconds;
-	int nt = s.lora.dims.n_layers * ADAPTER_N_MODULES;
 	for (long k = k0 + 1; k <= total; k++) {
 		/* The blocks of this step and their trained-target count N_step (reference 7.6). */
 		uint64_t n_step = 0, in_step = 0, *bi = s.bi;
@@ -420,7 +477,10 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			in_step += in;
 		}
 		g += (uint64_t)per_step;
-		zero_grads(&s.grad);
+		if (s.dev)
+			train_cuda_zero_grad(s.dev);
+		else
+			zero_grads(&s.grad);
 		double sum = 0;
 		for (long i = 0; i < per_step && n_step; i++) {
 			struct pack_block b;
@@ -430,21 +490,17 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m->cfg.C) : 0;
 			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k,
 			                                    (uint64_t)i };
-			if ((rc = llama_train_block(m, &s.lora, &s.grad, s.ws, s.ids, s.pos, s.seg, s.tgt,
-			                            (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
-			                            o->seed ^ ((uint64_t)k << 20 | (uint64_t)i),
-			                            o->dropout > 0 ? &drop : NULL, &sum, err)))
+			if ((rc = run_block(&s, 1, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
+			                    o->seed ^ ((uint64_t)k << 20 | (uint64_t)i),
+			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
 				goto out;
 		}
 		tokens += n_step;
 		in_tokens += in_step;
 		loss = n_step ? sum / (double)n_step : NAN;
-		double sumsq = 0;
-		for (int i = 0; i < nt; i++)
-			if (s.grad.lora[i].A) {
-				grad_sumsq(&sumsq, s.grad.lora[i].A, (size_t)s.grad.lora[i].r * s.grad.lora[i].in);
-				grad_sumsq(&sumsq, s.grad.lora[i].B, (size_t)s.grad.lora[i].out * s.grad.lora[i].r);
-			}
+		double sumsq;
+		if ((rc = grad_sumsq_all(&s, &sumsq, err)))
+			goto out;
 		float gnorm = 0, coef = o->max_grad_norm > 0 ? grad_clip_coef(sumsq, o->max_grad_norm,
 		                                                              &gnorm) : 1.0f;
 		if (o->max_grad_norm <= 0)
@@ -452,18 +508,8 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		double lr = o->lr * train_lr_multiplier(o->schedule, k, warm, total);
 		struct adamw_hparams hp;
 		adamw_hparams_init(&hp, lr, o->beta1, o->beta2, o->eps, o->weight_decay, k);
-		for (int i = 0; i < nt; i++) {
-			struct adapter_lora *p = &s.lora.lora[i], *gr = &s.grad.lora[i];
-			if (!p->A)
-				continue;
-			size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
-			if (coef < 1.0f) {
-				grad_scale(gr->A, na, coef);
-				grad_scale(gr->B, nb2, coef);
-			}
-			adamw_step(p->A, gr->A, s.m1.lora[i].A, s.m2.lora[i].A, na, &hp);
-			adamw_step(p->B, gr->B, s.m1.lora[i].B, s.m2.lora[i].B, nb2, &hp);
-		}
+		if ((rc = update(&s, coef, &hp, err)))
+			goto out;
 		double el = qt_now() - t0;
 		if (k % o->log_every == 0 || k == total)
 			fprintf(s.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,"
@@ -501,6 +547,9 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	st->tokens_per_s = st->seconds > 0 ? (tokens - tok0) / st->seconds : 0;
 	st->input_tokens_per_s = st->seconds > 0 ? (in_tokens - in0) / st->seconds : 0;
 	st->final_loss = loss;
+	if (!st->interrupted && s.dev &&
+	    (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
+		goto out;
 	if (!st->interrupted) {
 		char *dir = qt_path_join(s.out_dir, "adapter");
 		rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
@@ -511,6 +560,7 @@ out:
 	if (s.log)
 		fclose(s.log);
 	llama_train_ws_free(s.ws);
+	train_cuda_free(s.dev);
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
 	free(s.out_dir); free(s.options);
 	if (s.lora.lora) adapter_free(&s.lora);

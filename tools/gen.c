@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/args.h"
+#include "common/device.h"
 #include "common/err.h"
 #include "common/progress.h"
 #include "jobs/gen.h"
@@ -15,7 +16,8 @@ static const char synopsis[] =
 	"           [--system text] [--max-new-tokens n] [--batch n] [--greedy | --sample]\n"
 	"           [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
 	"           [--repetition-penalty r] [--preset chatglm] [--seed n] [--stop id]\n"
-	"           [--stream] [--ids] [--threads n] [--progress | -q] [file ...]\n";
+	"           [--stream] [--ids] [--threads n] [--device cpu|cuda|auto]\n"
+	"           [--progress | -q] [file ...]\n";
 
 static void usage(FILE *fp, int status)
 {
@@ -36,7 +38,7 @@ static void bad(const char *what, const char *arg)
 
 enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_MAX_NEW, O_BATCH, O_GREEDY,
        O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM, O_IDS,
-       O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
+       O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION, O_DEVICE };
 
 static const struct option longopts[] = {
 	{ "model",              required_argument, NULL, 'm'        },
@@ -60,6 +62,7 @@ static const struct option longopts[] = {
 	{ "stream",             no_argument,       NULL, O_STREAM   },
 	{ "ids",                no_argument,       NULL, O_IDS      },
 	{ "threads",            required_argument, NULL, O_THREADS  },
+	{ "device",             required_argument, NULL, O_DEVICE   },
 	{ "progress",           no_argument,       NULL, O_PROGRESS },
 	{ "quiet",              no_argument,       NULL, 'q'        },
 	{ "help",               no_argument,       NULL, O_HELP     },
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
 		            .min_p = 0.0f, .repetition_penalty = 1.0f },
 	};
 	int sample_set = 0, greedy = 0, c;
+	const char *device = "auto";
 	int64_t v;
 	double d;
 	uint64_t u;
@@ -143,6 +147,7 @@ int main(int argc, char **argv)
 			if (qt_parse_i64(optarg, 1, 1024, &v)) bad("--threads", optarg);
 			o.threads = (int)v;
 			break;
+		case O_DEVICE: device = optarg; break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case 'q':
 		case O_QUIET: qt_verbosity = 1; break;
@@ -160,6 +165,11 @@ int main(int argc, char **argv)
 		usage(stderr, QT_EUSAGE);
 	}
 	o.sample.do_sample = sample_set;
+	/* cuda or auto with no usable GPU: the CPU, with a one-line notice */
+	int dev = device_select(device);
+	if (dev < 0)
+		bad("--device", device);
+	o.device = (enum qt_device)dev;
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
 	o.n_inputs = optind < argc ? argc - optind : 1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/args.h"
+#include "common/device.h"
 #include "common/err.h"
 #include "common/progress.h"
 #include "jobs/train.h"
@@ -22,7 +23,8 @@ static const char synopsis[] =
 	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
 	"           [--shuffle] [--no-checkpointing] [--eval-every n] [--save-every n]\n"
-	"           [--log-every n] [--threads n] [--progress | --quiet]\n";
+	"           [--log-every n] [--threads n] [--device cpu|cuda|auto]\n"
+	"           [--progress | --quiet]\n";
 
 static void usage(FILE *fp, int status)
 {
@@ -45,7 +47,7 @@ static void bad(const char *what, const char *arg)
 enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION,
-       O_INIT, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT, O_CKPT, O_CONFIG };
+       O_INIT, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT, O_CKPT, O_CONFIG, O_DEVICE };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -82,6 +84,7 @@ static const struct option longopts[] = {
 	{ "save-every",    required_argument, NULL, O_SAVE    },
 	{ "log-every",     required_argument, NULL, O_LOG     },
 	{ "threads",       required_argument, NULL, O_THREADS },
+	{ "device",        required_argument, NULL, O_DEVICE  },
 	{ "progress",      no_argument,       NULL, O_PROGRESS },
 	{ "quiet",         no_argument,       NULL, O_QUIET   },
 	{ "help",          no_argument,       NULL, O_HELP    },
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	uint64_t u;
+	const char *device = "auto";
 	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -181,6 +185,7 @@ int main(int argc, char **argv)
 		case O_SAVE: o.save_every = num("--save-every", optarg, 0, 1L << 40); break;
 		case O_LOG: o.log_every = num("--log-every", optarg, 1, 1L << 40); break;
 		case O_THREADS: o.threads = (int)num("--threads", optarg, 1, 1024); break;
+		case O_DEVICE: device = optarg; break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
 		case O_HELP: usage(stdout, 0); break;
@@ -193,6 +198,11 @@ int main(int argc, char **argv)
 		        : "-m, --train and -o (or --resume) are required");
 		usage(stderr, QT_EUSAGE);
 	}
+	/* cuda or auto with no usable GPU: the CPU, with a one-line notice */
+	int dev = device_select(device);
+	if (dev < 0)
+		bad("--device", device);
+	o.device = (enum qt_device)dev;
 	/* The first SIGINT/SIGTERM asks for a checkpoint; a second one ends the process. */
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);

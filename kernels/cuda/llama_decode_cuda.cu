@@ -106,6 +106,31 @@ static void d2d(void *dst, const void *src, size_t bytes)
 	CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, qt_cuda_stream()));
 }
 
+/* Copies src's row 0 (its past tokens) into row b of dst and sets dst's past there, as gen
+ * moves a prompt prefilled alone into its batch cache. 0 or -1 (error recorded). */
+extern "C" int llama_cuda_cache_put_row(struct llama_cuda_cache *dst, int b,
+                                        const struct llama_cuda_cache *src)
+{
+	size_t KD = (size_t)dst->NKV * dst->HD;
+	int T = src->past[0];
+	if (b < 0 || b >= dst->B || T > dst->L || src->n_layer != dst->n_layer ||
+	    (size_t)src->NKV * src->HD != KD) {
+		qt_cuda_fail(__FILE__, __LINE__, __func__, "llama_cuda_cache_put_row",
+		             "caches of different shapes");
+		return -1;
+	}
+	for (int l = 0; l < dst->n_layer; l++) {
+		size_t o = ((size_t)l * dst->B + (size_t)b) * dst->L * KD,
+		       so = (size_t)l * src->B * src->L * KD;
+		d2d(dst->k + o, src->k + so, (size_t)T * KD * sizeof(float));
+		d2d(dst->v + o, src->v + so, (size_t)T * KD * sizeof(float));
+	}
+	if (cuda_sync() != 0)
+		return -1;
+	dst->past[b] = T;
+	return 0;
+}
+
 extern "C" int llama_decode_cuda(const struct llama_cuda_model *dm,
                                  const struct llama_cuda_lora *dl, struct llama_cuda_cache *c,
                                  const int32_t *ids, int B, int TN, float *logits,

@@ -73,6 +73,11 @@ void llama_cuda_cache_free(struct llama_cuda_cache *c);
 /* Tokens already cached in row b (host copy). */
 int llama_cuda_cache_past(const struct llama_cuda_cache *c, int b);
 
+/* Copies row 0 of src (B = 1) into row b of dst, past included (gen prefills each prompt
+ * alone, then decodes the batch together). 0, or -1 with the CUDA error (cuda_error). */
+int llama_cuda_cache_put_row(struct llama_cuda_cache *dst, int b,
+                             const struct llama_cuda_cache *src);
+
 /* As llama_decode: ids (B, TN) and logits (B, V) are HOST arrays; lora (device) may be NULL.
  * TN <= MATVEC_MAX_T runs the linears as matvec (weights streamed once, NF4 dequantized in
  * registers with bnb's cast), larger TN as SGEMM on the dequantized weight, both as the CPU
