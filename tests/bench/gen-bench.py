@@ -268,14 +268,12 @@ def llamacpp(gguf_path, d, max_new, n_prompts=None, logits_out=None):
 # ---- ours ----
 
 def ours(gen_bin, model_dir, d, max_new, batch, n_prompts):
-    # gen prints no per-phase timing: the phases come from differences of whole runs, each the
-    # best of REPEAT: load = 1 tiny prompt, 1 new token; load + prefill = all prompts, 1 new
-    # token (0 decode steps); + decode = all prompts, MAX_NEW new tokens (MAX_NEW - 1 steps).
+    # gen prints no per-phase timing: the phases come from differences of whole runs (each the
+    # best of REPEAT), so that loading the model cancels out: A = the prompts, 1 new token
+    # (0 decode steps); A4 = the prompts four times, 1 new token; B = the prompts, MAX_NEW
+    # new tokens (MAX_NEW - 1 decode steps). prefill = 3 x prompts in A4 - A; decode = B - A.
     import subprocess
     threads = os.environ.get("THREADS", str(os.cpu_count()))
-    tiny = os.path.join(d, "tiny.jsonl")
-    with open(tiny, "w") as f:
-        f.write('{"messages":[{"role":"user","content":"Hi"}]}\n')
 
     def run(path, n_new):
         best, recs = float("inf"), None
@@ -288,16 +286,22 @@ def ours(gen_bin, model_dir, d, max_new, batch, n_prompts):
             recs = [json.loads(x) for x in r.stdout.decode().splitlines()]
         return best, recs
 
-    t_l, r_l = run(tiny, 1)
     part = os.path.join(d, "prompts-%d.jsonl" % n_prompts)
-    with open(os.path.join(d, "prompts.jsonl")) as f, open(part, "w") as g:
-        g.writelines(f.readlines()[:n_prompts])
+    part4 = os.path.join(d, "prompts-%dx4.jsonl" % n_prompts)
+    with open(os.path.join(d, "prompts.jsonl")) as f:
+        lines = f.readlines()[:n_prompts]
+    with open(part, "w") as g:
+        g.writelines(lines)
+    with open(part4, "w") as g:
+        g.writelines(lines * 4)
     t_a, r_a = run(part, 1)
+    t_a4, _ = run(part4, 1)
     t_b, r_b = run(part, max_new)
-    pre_n = sum(r["prompt_tokens"] for r in r_a) - r_l[0]["prompt_tokens"]
+    pre_n = 3 * sum(r["prompt_tokens"] for r in r_a)
     dec_n = sum(r["new_tokens"] - 1 for r in r_b)
+    t_l = t_a - (t_a4 - t_a) / 3
     print(json.dumps({"engine": "qlora-tools gen", "threads": int(threads), "batch": batch,
-                      "prefill_tokens": pre_n, "prefill_s": t_a - t_l, "decode_tokens": dec_n,
+                      "prefill_tokens": pre_n, "prefill_s": t_a4 - t_a, "decode_tokens": dec_n,
                       "decode_s": t_b - t_a, "load_s": t_l,
                       "prompt_tokens": [r["prompt_tokens"] for r in r_b],
                       "new_tokens": [r["new_tokens"] for r in r_b],
