@@ -51,11 +51,11 @@ $(SFT_TOK): $(DATA_TRAIN) $(MODEL)/tokenizer.json
 	$(QT_BIN)/tok-chatml -t $(MODEL)/tokenizer.json --prompt-key $(PROMPT_KEY) \
 	  --response-key $(RESPONSE_KEY) -o $@ $(DATA_TRAIN)
 
-# pack writes both files; the validation set is made in the same run.
-$(SFT_PACK): $(SFT_TOK)
+# pack writes both files in one run: a grouped target (GNU make 4.3), so make knows one recipe
+# makes both and never sees one as older than the other.
+$(SFT_PACK) $(SFT_VAL) &: $(SFT_TOK)
 	$(QT_BIN)/pack --seq-len $(SEQ_LEN) --seed $(SEED) --val-count $(VAL_COUNT) \
-	  --val-out $(SFT_VAL) -o $@ $<
-$(SFT_VAL): $(SFT_PACK)
+	  --val-out $(SFT_VAL) -o $(SFT_PACK) $<
 
 $(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
 	$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \

@@ -43,4 +43,8 @@ for s in stdout stderr; do
 		esac
 	fi
 done
+if [ $ok -ne 1 ] && [ -s "$dir/.stderr" ] && [ ! -f "$case.stderr.exact" ]; then
+	echo "stderr (last lines):"
+	tail -n 8 "$dir/.stderr"
+fi
 [ $ok -eq 1 ]
