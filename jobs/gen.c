@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/device.h"
 #include "common/io.h"
 #include "common/jsonl.h"
 #include "common/progress.h"
@@ -352,11 +353,6 @@ static int setup(struct job *j, struct qt_err *err)
 			return st;
 		j->has_lora = 1;
 	}
-	if (o->device == QT_DEVICE_CUDA) {
-		qt_info(3, "generating on the GPU (cuda)");
-		if (!(j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err)))
-			return err->status;
-	}
 	/* Stop on the model's eos ids, the template's turn end, and what the user adds. */
 	const struct hf_token_ids *eos = &j->md.config.eos;
 	for (int i = 0; i < eos->n; i++)
@@ -372,6 +368,19 @@ static int setup(struct job *j, struct qt_err *err)
 	return QT_OK;
 }
 
+/* The device, once the inputs are accepted (device_select's notice when it falls back). */
+static int use_device(struct job *j, struct qt_err *err)
+{
+	int dev = device_select(j->o->device);
+	if (dev < 0)
+		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", j->o->device);
+	if (dev != QT_DEVICE_CUDA)
+		return QT_OK;
+	qt_info(3, "generating on the GPU (cuda)");
+	j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err);
+	return j->dev ? QT_OK : err->status;
+}
+
 int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 {
 	struct job j;
@@ -385,6 +394,8 @@ int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 		st = read_prompts(&j, err);
 	if (st == QT_OK && o->stream && j.n != 1)
 		st = qt_err_set(err, QT_EUSAGE, "--stream needs exactly one prompt (got %zu)", j.n);
+	if (st == QT_OK)
+		st = use_device(&j, err);
 	if (st == QT_OK)
 		st = qt_out_open(&out, o->output, err);
 	struct qt_progress pg;

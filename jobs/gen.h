@@ -15,7 +15,6 @@
 
 #include <stdint.h>
 
-#include "common/device.h"
 #include "common/err.h"
 #include "formats/chat.h"
 #include "kernels/sample.h"
@@ -38,7 +37,8 @@ struct gen_opts {
 	uint32_t             stop[16];        /* extra stop token ids */
 	int                  n_stop;
 	int                  threads;
-	enum qt_device       device;          /* from device_select(): CPU (0) or CUDA */
+	const char          *device;          /* "cpu", "cuda", "auto" (NULL: auto): device_select()
+	                                         once the prompts are read */
 };
 
 struct gen_stats {

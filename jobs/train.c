@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "common/device.h"
 #include "common/hash.h"
 #include "common/io.h"
 #include "common/progress.h"
@@ -368,7 +369,10 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 		rmax = s->lora.lora[i].r > rmax ? s->lora.lora[i].r : rmax;
-	if (o->device == QT_DEVICE_CUDA) {
+	int dev = device_select(o->device);
+	if (dev < 0)
+		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
+	if (dev == QT_DEVICE_CUDA) {
 		qt_info(3, "training on the GPU (cuda)");
 		if (!(s->dev = train_cuda_new(&s->m, &s->lora, &s->m1, &s->m2, Tmax, rmax,
 		                              !o->no_checkpointing, err)))

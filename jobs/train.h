@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/device.h"
 #include "common/err.h"
 
 enum train_schedule { TRAIN_CONSTANT, TRAIN_LINEAR, TRAIN_COSINE, TRAIN_CONSTANT_WARMUP };
@@ -47,7 +46,8 @@ struct train_opts {
 	int         no_checkpointing; /* 1: keep every layer's activations */
 	long        eval_every, save_every, log_every;
 	int         threads;
-	enum qt_device device;      /* from device_select(): QT_DEVICE_CPU (0) or QT_DEVICE_CUDA */
+	const char *device;         /* "cpu", "cuda" or "auto" (NULL: auto): device_select() once
+	                               the inputs are accepted (its notice when it falls back) */
 	const char *resume;         /* NULL, or a run directory / checkpoint directory */
 	volatile sig_atomic_t *stop; /* when it becomes non-zero: finish the step, checkpoint,
 	                                return QT_OK with stats.interrupted set */

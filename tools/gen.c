@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/args.h"
-#include "common/device.h"
 #include "common/err.h"
 #include "common/progress.h"
 #include "jobs/gen.h"
@@ -82,7 +81,6 @@ int main(int argc, char **argv)
 		            .min_p = 0.0f, .repetition_penalty = 1.0f },
 	};
 	int sample_set = 0, greedy = 0, c;
-	const char *device = "auto";
 	int64_t v;
 	double d;
 	uint64_t u;
@@ -147,7 +145,11 @@ int main(int argc, char **argv)
 			if (qt_parse_i64(optarg, 1, 1024, &v)) bad("--threads", optarg);
 			o.threads = (int)v;
 			break;
-		case O_DEVICE: device = optarg; break;
+		case O_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+				bad("--device", optarg);
+			o.device = optarg;
+			break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case 'q':
 		case O_QUIET: qt_verbosity = 1; break;
@@ -165,11 +167,6 @@ int main(int argc, char **argv)
 		usage(stderr, QT_EUSAGE);
 	}
 	o.sample.do_sample = sample_set;
-	/* cuda or auto with no usable GPU: the CPU, with a one-line notice */
-	int dev = device_select(device);
-	if (dev < 0)
-		bad("--device", device);
-	o.device = (enum qt_device)dev;
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
 	o.n_inputs = optind < argc ? argc - optind : 1;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "common/args.h"
-#include "common/device.h"
 #include "common/err.h"
 #include "common/progress.h"
 #include "jobs/train.h"
@@ -142,7 +141,6 @@ int main(int argc, char **argv)
 	};
 	int c;
 	uint64_t u;
-	const char *device = "auto";
 	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -185,7 +183,11 @@ int main(int argc, char **argv)
 		case O_SAVE: o.save_every = num("--save-every", optarg, 0, 1L << 40); break;
 		case O_LOG: o.log_every = num("--log-every", optarg, 1, 1L << 40); break;
 		case O_THREADS: o.threads = (int)num("--threads", optarg, 1, 1024); break;
-		case O_DEVICE: device = optarg; break;
+		case O_DEVICE:
+			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+				bad("--device", optarg);
+			o.device = optarg;
+			break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
 		case O_HELP: usage(stdout, 0); break;
@@ -198,11 +200,6 @@ int main(int argc, char **argv)
 		        : "-m, --train and -o (or --resume) are required");
 		usage(stderr, QT_EUSAGE);
 	}
-	/* cuda or auto with no usable GPU: the CPU, with a one-line notice */
-	int dev = device_select(device);
-	if (dev < 0)
-		bad("--device", device);
-	o.device = (enum qt_device)dev;
 	/* The first SIGINT/SIGTERM asks for a checkpoint; a second one ends the process. */
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);
