@@ -2,12 +2,11 @@
 /* gen: generate predictions for prompts with a Llama-family model (+ LoRA adapter). See gen(1). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "common/args.h"
 #include "common/err.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "jobs/gen.h"
 
 static const char synopsis[] =
@@ -18,22 +17,13 @@ static const char synopsis[] =
 	"           [--stream] [--ids] [--threads n] [--device cpu|cuda|auto]\n"
 	"           [--progress | -q] [file ...]\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nGenerates one prediction per prompt record (JSONL; '-' or none = stdin) and\n"
-		      "writes {\"prompt\",\"predict\",\"labels\",\"prompt_tokens\",\"new_tokens\"} lines.\n"
-		      "Decoding is greedy unless --sample or a sampling option is given.\n"
-		      "See gen(1).\n", fp);
-	exit(status);
-}
+static const char help[] =
+	"Generates one prediction per prompt record (JSONL; '-' or none = stdin) and\n"
+	"writes {\"prompt\",\"predict\",\"labels\",\"prompt_tokens\",\"new_tokens\"} lines.\n"
+	"Decoding is greedy unless --sample or a sampling option is given.\n"
+	"See gen(1).\n";
 
-static void bad(const char *what, const char *arg)
-{
-	fprintf(stderr, "%s: bad %s: '%s'\n%s", qt_progname, what, arg, synopsis);
-	exit(QT_EUSAGE);
-}
+static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 
 enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_MAX_NEW, O_BATCH, O_GREEDY,
        O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM, O_IDS,
@@ -73,6 +63,7 @@ int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
 	qt_progress_auto();
+	qt_usage_init(synopsis, help);
 	/* transformers' GenerationConfig defaults (reference.md 8.1); greedy unless asked. */
 	struct gen_opts o = {
 		.output = "-", .max_new_tokens = 256, .batch = 8, .seed = 42,
@@ -81,9 +72,6 @@ int main(int argc, char **argv)
 		            .min_p = 0.0f, .repetition_penalty = 1.0f },
 	};
 	int sample_set = 0, greedy = 0, c;
-	int64_t v;
-	double d;
-	uint64_t u;
 	while ((c = getopt_long(argc, argv, "m:o:q", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -96,76 +84,59 @@ int main(int argc, char **argv)
 			o.system.text = optarg;
 			break;
 		case O_MAX_NEW:
-			if (qt_parse_i64(optarg, 1, 1 << 20, &v)) bad("--max-new-tokens", optarg);
-			o.max_new_tokens = (int)v;
+			o.max_new_tokens = (int)qt_arg_i64("--max-new-tokens", optarg, 1, 1 << 20);
 			break;
-		case O_BATCH:
-			if (qt_parse_i64(optarg, 1, 4096, &v)) bad("--batch", optarg);
-			o.batch = (int)v;
-			break;
+		case O_BATCH: o.batch = (int)qt_arg_i64("--batch", optarg, 1, 4096); break;
 		case O_GREEDY: greedy = 1; break;
 		case O_SAMPLE: sample_set = 1; break;
 		case O_TEMP:
-			if (qt_parse_double(optarg, 1e-6, 1e6, &d)) bad("--temperature", optarg);
-			o.sample.temperature = (float)d; sample_set = 1;
+			o.sample.temperature = (float)qt_arg_double("--temperature", optarg, 1e-6, 1e6);
+			sample_set = 1;
 			break;
 		case O_TOPK:
-			if (qt_parse_i64(optarg, 0, 1 << 30, &v)) bad("--top-k", optarg);
-			o.sample.top_k = (int)v; sample_set = 1;
+			o.sample.top_k = (int)qt_arg_i64("--top-k", optarg, 0, 1 << 30);
+			sample_set = 1;
 			break;
 		case O_TOPP:
-			if (qt_parse_double(optarg, 0, 1, &d)) bad("--top-p", optarg);
-			o.sample.top_p = (float)d; sample_set = 1;
+			o.sample.top_p = (float)qt_arg_double("--top-p", optarg, 0, 1);
+			sample_set = 1;
 			break;
 		case O_MINP:
-			if (qt_parse_double(optarg, 0, 1, &d)) bad("--min-p", optarg);
-			o.sample.min_p = (float)d; sample_set = 1;
+			o.sample.min_p = (float)qt_arg_double("--min-p", optarg, 0, 1);
+			sample_set = 1;
 			break;
 		case O_REP:
-			if (qt_parse_double(optarg, 1e-6, 1e6, &d)) bad("--repetition-penalty", optarg);
-			o.sample.repetition_penalty = (float)d;
+			o.sample.repetition_penalty =
+				(float)qt_arg_double("--repetition-penalty", optarg, 1e-6, 1e6);
 			break;
 		case O_PRESET:
 			/* ChatGLM's evaluation (reference.md 8.4): T 0.95, top-k 50, top-p 0.7. */
-			if (strcmp(optarg, "chatglm")) bad("--preset", optarg);
+			qt_arg_word("--preset", optarg, (const char *const[]){ "chatglm", NULL });
 			o.sample.temperature = 0.95f; o.sample.top_k = 50; o.sample.top_p = 0.7f;
 			sample_set = 1;
 			break;
-		case O_SEED:
-			if (qt_parse_u64(optarg, &u)) bad("--seed", optarg);
-			o.seed = u;
-			break;
+		case O_SEED: o.seed = qt_arg_u64("--seed", optarg); break;
 		case O_STOP:
-			if (qt_parse_i64(optarg, 0, UINT32_MAX, &v) || o.n_stop == 16) bad("--stop", optarg);
-			o.stop[o.n_stop++] = (uint32_t)v;
+			if (o.n_stop == 16)
+				qt_usage_error("--stop: at most 16 stop ids");
+			o.stop[o.n_stop++] = (uint32_t)qt_arg_i64("--stop", optarg, 0, UINT32_MAX);
 			break;
 		case O_STREAM: o.stream = 1; break;
 		case O_IDS: o.ids = 1; break;
-		case O_THREADS:
-			if (qt_parse_i64(optarg, 1, 1024, &v)) bad("--threads", optarg);
-			o.threads = (int)v;
-			break;
-		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-				bad("--device", optarg);
-			o.device = optarg;
-			break;
+		case O_THREADS: o.threads = (int)qt_arg_i64("--threads", optarg, 1, 1024); break;
+		case O_DEVICE: o.device = devices[qt_arg_word("--device", optarg, devices)]; break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case 'q':
 		case O_QUIET: qt_verbosity = 1; break;
-		case O_HELP: usage(stdout, 0); break;
-		case O_VERSION: puts("gen (qlora-tools) " QT_VERSION); return 0;
-		default: usage(stderr, QT_EUSAGE);
+		case O_HELP: qt_usage(0);
+		case O_VERSION: qt_version();
+		default: qt_usage(QT_EUSAGE);
 		}
 	}
-	if (!o.model_dir) {
-		fprintf(stderr, "%s: -m model_dir is required\n", qt_progname);
-		usage(stderr, QT_EUSAGE);
-	}
-	if (greedy && sample_set) {
-		fprintf(stderr, "%s: --greedy conflicts with sampling options\n", qt_progname);
-		usage(stderr, QT_EUSAGE);
-	}
+	if (!o.model_dir)
+		qt_usage_error("-m model_dir is required");
+	if (greedy && sample_set)
+		qt_usage_error("--greedy conflicts with sampling options");
 	o.sample.do_sample = sample_set;
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;

@@ -10,6 +10,7 @@
 #include "common/args.h"
 #include "common/err.h"
 #include "common/progress.h"
+#include "common/usage.h"
 #include "jobs/train.h"
 
 static const char synopsis[] =
@@ -25,23 +26,16 @@ static const char synopsis[] =
 	"           [--log-every n] [--threads n] [--device cpu|cuda|auto]\n"
 	"           [--progress | --quiet]\n";
 
-static void usage(FILE *fp, int status)
-{
-	fputs(synopsis, fp);
-	if (fp == stdout)
-		fputs("\nTrains LoRA adapters on a frozen base model over packed blocks and writes\n"
-		      "out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints.\n"
-		      "--resume out_dir continues from its latest checkpoint exactly; SIGINT or\n"
-		      "SIGTERM finishes the step, writes a checkpoint and exits 0.\n"
-		      "See lora-train(1) and lora-checkpoint(5).\n", fp);
-	exit(status);
-}
+static const char help[] =
+	"Trains LoRA adapters on a frozen base model over packed blocks and writes\n"
+	"out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints.\n"
+	"--resume out_dir continues from its latest checkpoint exactly; SIGINT or\n"
+	"SIGTERM finishes the step, writes a checkpoint and exits 0.\n"
+	"See lora-train(1) and lora-checkpoint(5).\n";
 
-static void bad(const char *what, const char *arg)
-{
-	fprintf(stderr, "%s: bad %s: '%s'\n%s", qt_progname, what, arg, synopsis);
-	exit(QT_EUSAGE);
-}
+static const char *const schedules[] = { "constant", "linear", "cosine",
+                                         "constant-with-warmup", NULL };
+static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 
 enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
@@ -91,22 +85,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static long num(const char *what, const char *s, long lo, long hi)
-{
-	int64_t v;
-	if (qt_parse_i64(s, lo, hi, &v))
-		bad(what, s);
-	return (long)v;
-}
-
-static double real(const char *what, const char *s, double lo, double hi)
-{
-	double v;
-	if (qt_parse_double(s, lo, hi, &v))
-		bad(what, s);
-	return v;
-}
-
 static volatile sig_atomic_t stop_flag;
 static char **volatile config_argv; /* the vector built from --config, kept (reachable) */
 
@@ -120,6 +98,7 @@ int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
 	qt_progress_auto();
+	qt_usage_init(synopsis, help);
 	struct qt_err err = { 0 };
 	/* --config: its keys become options placed before the command line's, which win. */
 	for (int i = 1; i < argc; i++) {
@@ -140,7 +119,6 @@ int main(int argc, char **argv)
 		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1,
 	};
 	int c;
-	uint64_t u;
 	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -150,56 +128,47 @@ int main(int argc, char **argv)
 		case O_INIT: o.init_adapter = optarg; break;
 		case O_CONFIG: break;
 		case O_RESUME: o.resume = optarg; break;
-		case O_DROPOUT: o.dropout = real("--dropout", optarg, 0, 0.999999); break;
+		case O_DROPOUT: o.dropout = qt_arg_double("--dropout", optarg, 0, 0.999999); break;
 		case O_SHUFFLE: o.shuffle = 1; break;
 		case O_NOCKPT: o.no_checkpointing = 1; break;
 		case O_CKPT: o.no_checkpointing = 0; break;
 		case O_TARGET: o.targets = optarg; break;
-		case O_RANK: o.rank = (int)num("--rank", optarg, 1, 4096); break;
-		case O_ALPHA: o.alpha = real("--alpha", optarg, 1e-9, 1e9); break;
+		case O_RANK: o.rank = (int)qt_arg_i64("--rank", optarg, 1, 4096); break;
+		case O_ALPHA: o.alpha = qt_arg_double("--alpha", optarg, 1e-9, 1e9); break;
 		case O_RSLORA: o.rslora = 1; break;
-		case O_SEED: if (qt_parse_u64(optarg, &u)) bad("--seed", optarg); o.seed = u; break;
-		case O_LR: o.lr = real("--lr", optarg, 0, 10); break;
-		case O_SCHED:
-			if (!strcmp(optarg, "constant")) o.schedule = TRAIN_CONSTANT;
-			else if (!strcmp(optarg, "linear")) o.schedule = TRAIN_LINEAR;
-			else if (!strcmp(optarg, "cosine")) o.schedule = TRAIN_COSINE;
-			else if (!strcmp(optarg, "constant-with-warmup")) o.schedule = TRAIN_CONSTANT_WARMUP;
-			else bad("--schedule", optarg);
+		case O_SEED: o.seed = qt_arg_u64("--seed", optarg); break;
+		case O_LR: o.lr = qt_arg_double("--lr", optarg, 0, 10); break;
+		case O_SCHED: /* the words in enum train_schedule's order */
+			o.schedule = (enum train_schedule)qt_arg_word("--schedule", optarg, schedules);
 			break;
-		case O_WSTEPS: o.warmup_steps = num("--warmup-steps", optarg, 0, 1L << 40); break;
-		case O_WRATIO: o.warmup_ratio = real("--warmup-ratio", optarg, 0, 1); break;
-		case O_WD: o.weight_decay = real("--weight-decay", optarg, 0, 10); break;
-		case O_B1: o.beta1 = real("--adam-beta1", optarg, 0, 0.999999); break;
-		case O_B2: o.beta2 = real("--adam-beta2", optarg, 0, 0.999999999); break;
-		case O_EPS: o.eps = real("--adam-eps", optarg, 0, 1); break;
-		case O_CLIP: o.max_grad_norm = real("--max-grad-norm", optarg, 0, 1e9); break;
-		case O_ACCUM: o.grad_accum = (int)num("--grad-accum", optarg, 1, 1 << 20); break;
-		case O_MICRO: o.micro_batch = (int)num("--micro-batch", optarg, 1, 1 << 20); break;
-		case O_STEPS: o.max_steps = num("--max-steps", optarg, 1, 1L << 40); break;
-		case O_EPOCHS: o.epochs = real("--epochs", optarg, 1e-9, 1e6); break;
-		case O_NEFT: o.neftune_alpha = real("--neftune-alpha", optarg, 0, 1e6); break;
-		case O_EVAL: o.eval_every = num("--eval-every", optarg, 1, 1L << 40); break;
-		case O_SAVE: o.save_every = num("--save-every", optarg, 0, 1L << 40); break;
-		case O_LOG: o.log_every = num("--log-every", optarg, 1, 1L << 40); break;
-		case O_THREADS: o.threads = (int)num("--threads", optarg, 1, 1024); break;
-		case O_DEVICE:
-			if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-				bad("--device", optarg);
-			o.device = optarg;
-			break;
+		case O_WSTEPS: o.warmup_steps = qt_arg_i64("--warmup-steps", optarg, 0, 1L << 40); break;
+		case O_WRATIO: o.warmup_ratio = qt_arg_double("--warmup-ratio", optarg, 0, 1); break;
+		case O_WD: o.weight_decay = qt_arg_double("--weight-decay", optarg, 0, 10); break;
+		case O_B1: o.beta1 = qt_arg_double("--adam-beta1", optarg, 0, 0.999999); break;
+		case O_B2: o.beta2 = qt_arg_double("--adam-beta2", optarg, 0, 0.999999999); break;
+		case O_EPS: o.eps = qt_arg_double("--adam-eps", optarg, 0, 1); break;
+		case O_CLIP: o.max_grad_norm = qt_arg_double("--max-grad-norm", optarg, 0, 1e9); break;
+		case O_ACCUM: o.grad_accum = (int)qt_arg_i64("--grad-accum", optarg, 1, 1 << 20); break;
+		case O_MICRO: o.micro_batch = (int)qt_arg_i64("--micro-batch", optarg, 1, 1 << 20); break;
+		case O_STEPS: o.max_steps = qt_arg_i64("--max-steps", optarg, 1, 1L << 40); break;
+		case O_EPOCHS: o.epochs = qt_arg_double("--epochs", optarg, 1e-9, 1e6); break;
+		case O_NEFT: o.neftune_alpha = qt_arg_double("--neftune-alpha", optarg, 0, 1e6); break;
+		case O_EVAL: o.eval_every = qt_arg_i64("--eval-every", optarg, 1, 1L << 40); break;
+		case O_SAVE: o.save_every = qt_arg_i64("--save-every", optarg, 0, 1L << 40); break;
+		case O_LOG: o.log_every = qt_arg_i64("--log-every", optarg, 1, 1L << 40); break;
+		case O_THREADS: o.threads = (int)qt_arg_i64("--threads", optarg, 1, 1024); break;
+		case O_DEVICE: o.device = devices[qt_arg_word("--device", optarg, devices)]; break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
-		case O_HELP: usage(stdout, 0); break;
-		case O_VERSION: puts("lora-train (qlora-tools) " QT_VERSION); return 0;
-		default: usage(stderr, QT_EUSAGE);
+		case O_HELP: qt_usage(0);
+		case O_VERSION: qt_version();
+		default: qt_usage(QT_EUSAGE);
 		}
 	}
-	if (!o.model_dir || !o.train_pack || (!o.out_dir && !o.resume) || optind != argc) {
-		fprintf(stderr, "%s: %s\n", qt_progname, optind != argc ? "unexpected operand"
-		        : "-m, --train and -o (or --resume) are required");
-		usage(stderr, QT_EUSAGE);
-	}
+	if (optind != argc)
+		qt_usage_error("unexpected operand");
+	if (!o.model_dir || !o.train_pack || (!o.out_dir && !o.resume))
+		qt_usage_error("-m, --train and -o (or --resume) are required");
 	/* The first SIGINT/SIGTERM asks for a checkpoint; a second one ends the process. */
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
 	sigemptyset(&sa.sa_mask);
