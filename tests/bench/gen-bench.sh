@@ -10,7 +10,9 @@
 #   LLAMA_PYTHON (/work/venv-llama/bin/python: llama-cpp-python, gguf), TMPDIR.
 # llama.cpp runs twice: flash attention off (llama-cpp-python's default) and on; its KV cache is
 # f32 like ours. Batch 1 for all three; a batched case (BATCH prompts decoded together) for gen and
-# transformers. llama.cpp's first-token logits are checked against transformers' on the same
+# transformers. gen prints no per-phase timing: its prefill and decode times are differences of
+# whole runs (gen-bench.py ours), the peers are timed inside their process. llama.cpp's
+# first-token logits are checked against transformers' on the same
 # weights (relative error), and the greedy continuations are compared.
 set -e
 py=${PYTHON:-/work/venv-ref/bin/python}
