@@ -19,12 +19,29 @@ struct worker_arg {
 	int         id;
 };
 
+/* Set while this thread runs a task of a parallel qt_pool_for (spawned worker or caller). */
+static _Thread_local int in_parallel;
+
+int qt_pool_nested(void)
+{
+	return in_parallel;
+}
+
 static void *work(void *p)
 {
 	struct worker_arg *a = p;
 	size_t i;
 	while ((i = atomic_fetch_add(&a->job->next, 1)) < a->job->n)
 		a->job->fn(a->job->ctx, i, a->id);
+	return NULL;
+}
+
+static void *work_parallel(void *p)
+{
+	int outer = in_parallel;
+	in_parallel = 1;
+	work(p);
+	in_parallel = outer;
 	return NULL;
 }
 
@@ -56,7 +73,7 @@ int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx)
 	if (th && args) {
 		for (int t = 1; t < n_threads; t++) {
 			args[t] = (struct worker_arg){ &job, t };
-			if (pthread_create(&th[t], NULL, work, &args[t]) != 0) {
+			if (pthread_create(&th[t], NULL, work_parallel, &args[t]) != 0) {
 				rc = -1;
 				break;
 			}
@@ -66,7 +83,7 @@ int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx)
 		rc = -1;
 	}
 	struct worker_arg self = { &job, 0 };
-	work(&self);
+	work_parallel(&self);
 	for (int t = 1; t <= started; t++)
 		pthread_join(th[t], NULL);
 	free(th);

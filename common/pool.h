@@ -15,6 +15,10 @@ typedef void (*qt_pool_fn)(void *ctx, size_t i, int worker);
  * (then the work ran on the calling thread). */
 int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx);
 
+/* Non-zero inside a task of a multi-threaded qt_pool_for: callers that would start threads of
+ * their own (kernels/gemm.h) run on the calling thread instead of oversubscribing. */
+int qt_pool_nested(void);
+
 /* The number of online CPUs, or QT_THREADS from the environment when set. */
 int qt_pool_default_threads(void);
 

@@ -16,6 +16,7 @@
 #include "formats/modeldir.h"
 #include "formats/tokenizer.h"
 #include "jobs/cuda/jobs_cuda.h"
+#include "kernels/gemm.h"
 #include "kernels/llama.h"
 
 struct prompt {
@@ -343,6 +344,7 @@ static int setup(struct job *j, struct qt_err *err)
 	if ((st = llama_load(&j->m, &j->md, err)) != QT_OK)
 		return st;
 	j->m.n_threads = o->threads;
+	sgemm_set_threads(o->threads);
 	if ((st = tokenizer_load(j->md.tokenizer_path, &j->tk, err)) != QT_OK)
 		return st;
 	if ((st = chat_template_load(j->md.tokenizer_config_path, j->tk, &j->tpl, err)) != QT_OK)

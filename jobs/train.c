@@ -23,6 +23,7 @@
 #include "jobs/cuda/jobs_cuda.h"
 #include "kernels/adamw.h"
 #include "kernels/embedding.h"
+#include "kernels/gemm.h"
 #include "kernels/llama_train.h"
 
 double train_lr_multiplier(enum train_schedule s, long k, long W, long T)
@@ -304,6 +305,7 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
 		return rc;
 	s->m.n_threads = o->threads;
+	sgemm_set_threads(o->threads);
 	if (o->val_pack) {
 		if ((rc = pack_open(&s->va, o->val_pack, err)))
 			return rc;

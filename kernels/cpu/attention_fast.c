@@ -8,11 +8,11 @@
  */
 #include "kernels/attention.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "common/pool.h"
+#include "kernels/gemm.h"
 
 enum { QB = 128 };
 
@@ -108,28 +108,22 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 				int r1 = r0 + qb < T ? r0 + qb : T, m = r1 - r0;
 				int k0 = block_k0(first, r0, r1), n = r1 - k0;
 				const float *Qb = q + qo + r0 * qs, *Kb = k + ko + k0 * ks, *Vb = v + ko + k0 * ks;
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, HD, scale, Qb,
-				            (int)qs, Kb, (int)ks, 0.0f, S, n);
+				sgemm_rm(0, 1, m, n, HD, scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
 				struct rows c = { S, dP, sb, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
 				                  lse ? lse + lo : NULL, lse_in ? lse_in + lo : NULL, r0, k0, n,
 				                  HD, qs, scale, backward };
 				if (!backward) {
 					qt_pool_for(m * n > 8192 ? n_threads : 1, (size_t)m, row_task, &c);
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HD, n, 1.0f, S, n,
-					            Vb, (int)ks, 0.0f, out + qo + r0 * qs, (int)qs);
+					sgemm_rm(0, 0, m, HD, n, 1.0f, S, n, Vb, (int)ks, 0.0f, out + qo + r0 * qs, (int)qs);
 					continue;
 				}
 				const float *dOb = dout + qo + r0 * qs;
 				/* dP = dO V^T, then rows turn S into P and dP into dS (scaled) */
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, HD, 1.0f, dOb,
-				            (int)qs, Vb, (int)ks, 0.0f, dP, n);
+				sgemm_rm(0, 1, m, n, HD, 1.0f, dOb, (int)qs, Vb, (int)ks, 0.0f, dP, n);
 				qt_pool_for(m * n > 8192 ? n_threads : 1, (size_t)m, row_task, &c);
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, HD, n, 1.0f, dP, n,
-				            Kb, (int)ks, 1.0f, dq + qo + r0 * qs, (int)qs);
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, HD, m, 1.0f, dP, n, Qb,
-				            (int)qs, 1.0f, dk + ko + k0 * ks, (int)ks);
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, HD, m, 1.0f, S, n, dOb,
-				            (int)qs, 1.0f, dv + ko + k0 * ks, (int)ks);
+				sgemm_rm(0, 0, m, HD, n, 1.0f, dP, n, Kb, (int)ks, 1.0f, dq + qo + r0 * qs, (int)qs);
+				sgemm_rm(1, 0, n, HD, m, 1.0f, dP, n, Qb, (int)qs, 1.0f, dk + ko + k0 * ks, (int)ks);
+				sgemm_rm(1, 0, n, HD, m, 1.0f, S, n, dOb, (int)qs, 1.0f, dv + ko + k0 * ks, (int)ks);
 			}
 		}
 	}

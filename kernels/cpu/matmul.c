@@ -2,7 +2,8 @@
 /* Linear layer: plain-loop reference and OpenBLAS SGEMM, forward and both backwards. */
 #include "kernels/matmul.h"
 
-#include <cblas.h>
+#include "kernels/gemm.h"
+
 
 /* out: (T, OC); x: (T, C); W: (OC, C); bias: (OC) or NULL */
 void linear_forward(float *out, const float *x, const float *W, const float *bias, int T, int C,
@@ -25,8 +26,7 @@ void linear_forward_fast(float *out, const float *x, const float *W, const float
 	if (beta == 0)
 		for (size_t i = 0; i < (size_t)T * OC; i++)
 			out[i] = 0;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, OC, C, alpha, x, C, W, C, beta, out,
-	            OC);
+	sgemm_rm(0, 1, T, OC, C, alpha, x, C, W, C, beta, out, OC);
 	if (bias)
 		for (int t = 0; t < T; t++)
 			for (int o = 0; o < OC; o++)
@@ -49,8 +49,7 @@ void linear_backward_x(float *dx, const float *dout, const float *W, int T, int 
 void linear_backward_x_fast(float *dx, const float *dout, const float *W, int T, int C, int OC,
                             float alpha)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, C, OC, alpha, dout, OC, W, C, 1.0f,
-	            dx, C);
+	sgemm_rm(0, 0, T, C, OC, alpha, dout, OC, W, C, 1.0f, dx, C);
 }
 
 /* dW: (OC, C) +=; dbias: (OC) += or NULL; dout: (T, OC); x: (T, C) */
@@ -76,8 +75,7 @@ void linear_backward_w(float *dW, float *dbias, const float *dout, const float *
 void linear_backward_w_fast(float *dW, float *dbias, const float *dout, const float *x, int T,
                             int C, int OC, float alpha)
 {
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, T, alpha, dout, OC, x, C, 1.0f,
-	            dW, C);
+	sgemm_rm(1, 0, OC, C, T, alpha, dout, OC, x, C, 1.0f, dW, C);
 	if (dbias)
 		for (int o = 0; o < OC; o++) {
 			float s = 0;
