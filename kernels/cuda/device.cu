@@ -78,7 +78,13 @@ extern "C" int cuda_probe(char *why, unsigned n)
 	int count = 0;
 	cudaError_t e = cudaGetDeviceCount(&count);
 	if (e != cudaSuccess) {
-		snprintf(why, n, "%s", cudaGetErrorString(e));
+		int driver = 0;
+		/* the runtime reports a machine with no driver at all as an old driver */
+		if (e == cudaErrorInsufficientDriver && cudaDriverGetVersion(&driver) == cudaSuccess &&
+		    driver == 0)
+			snprintf(why, n, "no NVIDIA driver");
+		else
+			snprintf(why, n, "%s", cudaGetErrorString(e));
 		(void)cudaGetLastError();
 		return 0;
 	}
