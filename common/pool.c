@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -54,6 +55,95 @@ int qt_pool_default_threads(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/*
+ * Persistent workers. A decode step calls qt_pool_for a few hundred times; creating and joining
+ * threads each time cost about 40 us a call (a quarter of a SmolLM2 decode step). The workers
+ * live for the process, wait on a condition variable between jobs (never spinning, so an idle
+ * pool takes no CPU from anyone), and serve one caller at a time: a call made while the pool is
+ * busy, from another thread or from inside a task, starts its own threads as before.
+ */
+#define POOL_MAX 256
+
+static struct {
+	pthread_mutex_t busy;          /* held by the caller whose job the workers run */
+	pthread_mutex_t mu;
+	pthread_cond_t  wake, done;
+	struct job     *job;
+	unsigned long   generation;    /* bumped per job, under mu */
+	int             want;          /* workers 1 .. want-1 take part in this job */
+	int             active;        /* of those, still running */
+	int             n_workers;     /* started so far (ids 1 .. n_workers) */
+	unsigned long   born[POOL_MAX]; /* generation when worker id was started */
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+           PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0, { 0 } };
+
+static void *pool_worker(void *p)
+{
+	int id = (int)(intptr_t)p;
+	pthread_mutex_lock(&pool.mu);
+	/* not pool.generation: the job this worker was started for may already be posted */
+	unsigned long seen = pool.born[id];
+	for (;;) {
+		while (pool.generation == seen)
+			pthread_cond_wait(&pool.wake, &pool.mu);
+		seen = pool.generation;
+		if (id >= pool.want)
+			continue;
+		struct worker_arg a = { pool.job, id };
+		pthread_mutex_unlock(&pool.mu);
+		work_parallel(&a);
+		pthread_mutex_lock(&pool.mu);
+		if (--pool.active == 0)
+			pthread_cond_signal(&pool.done);
+	}
+	return NULL;
+}
+
+/* Starts workers up to id want-1; returns how many threads (caller included) can take part. */
+static int pool_grow(int want)
+{
+	while (pool.n_workers < want - 1) {
+		pthread_t th;
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		pool.born[pool.n_workers + 1] = pool.generation;
+		int rc = pthread_create(&th, &at, pool_worker, (void *)(intptr_t)(pool.n_workers + 1));
+		pthread_attr_destroy(&at);
+		if (rc != 0)
+			break;
+		pool.n_workers++;
+	}
+	return pool.n_workers + 1 < want ? pool.n_workers + 1 : want;
+}
+
+/* The old way, for calls the persistent pool cannot take: threads of this call's own. */
+static int run_own_threads(int n_threads, struct job *job)
+{
+	pthread_t *th = calloc((size_t)n_threads, sizeof *th);
+	struct worker_arg *args = calloc((size_t)n_threads, sizeof *args);
+	int started = 0, rc = 0;
+	if (th && args) {
+		for (int t = 1; t < n_threads; t++) {
+			args[t] = (struct worker_arg){ job, t };
+			if (pthread_create(&th[t], NULL, work_parallel, &args[t]) != 0) {
+				rc = -1;
+				break;
+			}
+			started = t;
+		}
+	} else {
+		rc = -1;
+	}
+	struct worker_arg self = { job, 0 };
+	work_parallel(&self);
+	for (int t = 1; t <= started; t++)
+		pthread_join(th[t], NULL);
+	free(th);
+	free(args);
+	return rc;
+}
+
 int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx)
 {
 	if (n_threads <= 0)
@@ -67,26 +157,23 @@ int qt_pool_for(int n_threads, size_t n, qt_pool_fn fn, void *ctx)
 		work(&a);
 		return 0;
 	}
-	pthread_t *th = calloc((size_t)n_threads, sizeof *th);
-	struct worker_arg *args = calloc((size_t)n_threads, sizeof *args);
-	int started = 0, rc = 0;
-	if (th && args) {
-		for (int t = 1; t < n_threads; t++) {
-			args[t] = (struct worker_arg){ &job, t };
-			if (pthread_create(&th[t], NULL, work_parallel, &args[t]) != 0) {
-				rc = -1;
-				break;
-			}
-			started = t;
-		}
-	} else {
-		rc = -1;
-	}
+	if (n_threads > POOL_MAX || in_parallel || pthread_mutex_trylock(&pool.busy) != 0)
+		return run_own_threads(n_threads, &job);
+	pthread_mutex_lock(&pool.mu);
+	int want = pool_grow(n_threads);
+	pool.job = &job;
+	pool.want = want;
+	pool.active = want - 1;
+	pool.generation++;
+	pthread_cond_broadcast(&pool.wake);
+	pthread_mutex_unlock(&pool.mu);
 	struct worker_arg self = { &job, 0 };
 	work_parallel(&self);
-	for (int t = 1; t <= started; t++)
-		pthread_join(th[t], NULL);
-	free(th);
-	free(args);
-	return rc;
+	pthread_mutex_lock(&pool.mu);
+	while (pool.active > 0)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pool.job = NULL;
+	pthread_mutex_unlock(&pool.mu);
+	pthread_mutex_unlock(&pool.busy);
+	return want < n_threads ? -1 : 0;
 }
