@@ -264,8 +264,17 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 		return rc;
 	rc = adapter_init(&s->lora, &cfg, dims, err);
 	adapter_config_free(&cfg);
-	if (!rc)
-		init_lora(&s->lora, o->seed);
+	if (rc)
+		return rc;
+	/* A rank above a layer's smaller side adds parameters and no capacity: a mistake. */
+	for (int m = 0; m < ADAPTER_N_MODULES; m++) {
+		int in, out;
+		adapter_module_shape(dims, m, &in, &out);
+		if (adapter_at(&s->lora, 0, m)->A && (o->rank > in || o->rank > out))
+			return qt_err_set(err, QT_EDATA, "--rank %d: larger than %s (%d -> %d) of %s",
+			                  o->rank, adapter_module_name[m], in, out, o->model_dir);
+	}
+	init_lora(&s->lora, o->seed);
 	return rc;
 }
 
@@ -330,6 +339,12 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 			                  "tokenizer.json (fingerprint %016" PRIx64 ", model %016" PRIx64
 			                  ")", pk[i]->name, o->model_dir, pk[i]->h.tokenizer_fingerprint,
 			                  fp);
+	int64_t ctx = s->md.config.max_position_embeddings;
+	for (int i = 0; i < 2; i++)
+		if (pk[i] && ctx > 0 && pk[i]->h.seq_len > ctx)
+			return qt_err_set(err, QT_EDATA, "%s: blocks of %u tokens are longer than the "
+			                  "model's context, %lld (max_position_embeddings in %s/config.json)",
+			                  pk[i]->name, pk[i]->h.seq_len, (long long)ctx, o->model_dir);
 	if (s->tr.h.n_blocks == 0)
 		return qt_err_set(err, QT_EDATA, "%s: no blocks", o->train_pack);
 	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))
