@@ -103,6 +103,42 @@ static int take_nf4(struct owned *o, const struct model_dir *d, const char *pref
 	return QT_OK;
 }
 
+/* A bf16 copy of lin->w when every value survives the round trip exactly. */
+static int add_bf16(struct owned *o, struct llama_linear *lin, const char *name,
+                    struct qt_err *err)
+{
+	size_t n = (size_t)lin->OC * lin->C;
+	if (!lin->w || lin->wb)
+		return QT_OK;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &lin->w[i], sizeof u);
+		if (u & 0xffffu)
+			return QT_OK;
+	}
+	uint16_t *b = own(o, malloc(n * sizeof *b), name, err);
+	if (!b)
+		return QT_ESOFTWARE;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &lin->w[i], sizeof u);
+		b[i] = (uint16_t)(u >> 16);
+	}
+	lin->wb = b;
+	return QT_OK;
+}
+
+int llama_bf16_rows(struct llama_model *m, struct qt_err *err)
+{
+	if (!m->owned)
+		return qt_err_set(err, QT_ESOFTWARE, "llama_bf16_rows: not a loaded model");
+	for (int l = 0; l < m->cfg.n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			if (add_bf16(m->owned, &m->layers[l].lin[k], module_key[k], err))
+				return QT_ESOFTWARE;
+	return add_bf16(m->owned, &m->lm_head, "lm_head", err);
+}
+
 struct adapter_dims llama_adapter_dims(const struct llama_config *c)
 {
 	return (struct adapter_dims){ .n_layers = c->n_layer, .hidden = c->C, .intermediate = c->H,

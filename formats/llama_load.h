@@ -20,6 +20,11 @@
  * tensor or a bad NF4 weight; QT_ESOFTWARE when out of memory. */
 int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err);
 
+/* Gives every f32 linear weight (and the LM head) whose values are all bf16-exact a bf16 copy
+ * (llama_linear.wb) for decoding, which reads half the bytes with identical results. Costs
+ * 2 bytes per such weight; worth it for generation, not for training. */
+int llama_bf16_rows(struct llama_model *m, struct qt_err *err);
+
 /* The adapter_dims (formats/adapter.h) of a model, for loading or creating adapters. */
 struct adapter_dims llama_adapter_dims(const struct llama_config *c);
 

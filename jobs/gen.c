@@ -377,7 +377,7 @@ static int use_device(struct job *j, struct qt_err *err)
 	if (dev < 0)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", j->o->device);
 	if (dev != QT_DEVICE_CUDA)
-		return QT_OK;
+		return llama_bf16_rows(&j->m, err);
 	qt_info(3, "generating on the GPU (cuda)");
 	j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err);
 	return j->dev ? QT_OK : err->status;

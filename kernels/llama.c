@@ -80,7 +80,10 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 	float *mid = W ? scratch : scratch + (size_t)lin->OC * lin->C; /* LoRA (T, R) */
 	if (T <= MATVEC_MAX_T && W) {
 		/* decoding: no SGEMM packing of the weight */
-		matvec_forward(out, x, W, T, lin->C, lin->OC, beta, n_threads);
+		if (lin->wb)
+			matvec_bf16_forward(out, x, lin->wb, T, lin->C, lin->OC, beta, n_threads);
+		else
+			matvec_forward(out, x, W, T, lin->C, lin->OC, beta, n_threads);
 	} else if (T <= MATVEC_MAX_T) {
 		/* NF4 rows dequantized one at a time, as llama_linear_dequant */
 		matvec_nf4_forward(out, x, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_of(lin),

@@ -28,6 +28,8 @@ _Static_assert((int)LLAMA_N_MODULES == (int)ADAPTER_N_MODULES, "module order as 
 struct llama_linear {
 	int            OC, C;
 	const float   *w;          /* (OC, C) f32, or NULL when NF4 */
+	const uint16_t *wb;        /* w as bf16 bits when every value is bf16-exact (decoding reads
+	                              half the bytes; llama_bf16_rows), or NULL */
 	const uint8_t *nf4;        /* packed codes, (OC*C + 1) / 2 bytes */
 	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
 	const float   *code;       /* 16-entry NF4 table */

@@ -23,6 +23,11 @@
 void matvec_forward(float *out, const float *x, const float *W, int T, int C, int OC,
                     float beta, int n_threads);
 
+/* The same with W as bf16 bits (OC, C): half the bytes read per token, and results identical
+ * to matvec_forward on W widened to f32 (the same products, summed the same way). */
+void matvec_bf16_forward(float *out, const float *x, const uint16_t *Wb, int T, int C, int OC,
+                         float beta, int n_threads);
+
 /* The same with W as NF4 (kernels/nf4.h layout: packed codes, absmax per block of blocksize
  * elements of the flattened (OC, C) weight, 16-entry code table); round_to: 0 keeps the f32
  * product, 1 rounds each weight to bf16, 2 to f16 (bitsandbytes' cast to the quant_state

@@ -26,8 +26,61 @@ static float dot_plain(const float *a, const float *b, int n)
 	return s[0];
 }
 
+static inline float bf16_at(const uint16_t *b, int c)
+{
+	uint32_t u = (uint32_t)b[c] << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* dot_plain with b as bf16 bits: the same sums of the same (exactly widened) products. */
+static float dotb_plain(const float *a, const uint16_t *b, int n)
+{
+	float s[16] = { 0 };
+	int c = 0;
+	for (; c + 16 <= n; c += 16)
+		for (int k = 0; k < 16; k++)
+			s[k] += a[c + k] * bf16_at(b, c + k);
+	for (int k = 0; c < n; c++, k++)
+		s[k] += a[c] * bf16_at(b, c);
+	for (int w = 8; w > 0; w /= 2)
+		for (int k = 0; k < w; k++)
+			s[k] += s[k + w];
+	return s[0];
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+/* 8 bf16 values widened to f32: the bits shifted into the high half. */
+__attribute__((target("avx2,fma"))) static inline __m256 load_bf16(const uint16_t *p)
+{
+	__m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* dot_avx2 with b as bf16 bits, loading half the bytes: results identical to dot_avx2 on the
+ * widened row (same lanes, same FMA order, same tail). */
+__attribute__((target("avx2,fma"))) static float dotb_avx2(const float *a, const uint16_t *b,
+                                                           int n)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	int c = 0;
+	for (; c + 16 <= n; c += 16) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + c), load_bf16(b + c), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + c + 8), load_bf16(b + c + 8), s1);
+	}
+	float t[16];
+	_mm256_storeu_ps(t, s0);
+	_mm256_storeu_ps(t + 8, s1);
+	for (int k = 0; c < n; c++, k++)
+		t[k] += a[c] * bf16_at(b, c);
+	for (int w = 8; w > 0; w /= 2)
+		for (int k = 0; k < w; k++)
+			t[k] += t[k + w];
+	return t[0];
+}
 
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int n)
 {
@@ -48,29 +101,44 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
 	return t[0];
 }
 
-static float (*pick_dot(void))(const float *, const float *, int)
+static int have_avx2(void)
 {
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		return dot_avx2;
-	return dot_plain;
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static float (*pick_dot(void))(const float *, const float *, int)
+{
+	return have_avx2() ? dot_avx2 : dot_plain;
+}
+
+static float (*pick_dotb(void))(const float *, const uint16_t *, int)
+{
+	return have_avx2() ? dotb_avx2 : dotb_plain;
 }
 #else
 static float (*pick_dot(void))(const float *, const float *, int)
 {
 	return dot_plain;
 }
+
+static float (*pick_dotb(void))(const float *, const uint16_t *, int)
+{
+	return dotb_plain;
+}
 #endif
 
 struct job {
 	float         *out;
 	const float   *x, *W;
+	const uint16_t *Wb;      /* bf16 form of W, or NULL */
 	const uint8_t *packed;
 	const float   *absmax, *code;
 	size_t         blocksize;
 	int            round_to, T, C, OC;
 	float          beta;
 	float        (*dot)(const float *, const float *, int);
+	float        (*dotb)(const float *, const uint16_t *, int);
 	float         *rowbuf;   /* NF4: one row of C floats per worker (the caller's work) */
 };
 
@@ -95,6 +163,15 @@ static void rows(void *ctx, size_t task, int worker)
 		o1 = j->OC;
 	float *wrow = j->rowbuf ? j->rowbuf + (size_t)worker * j->C : NULL;
 	for (int o = o0; o < o1; o++) {
+		if (j->Wb) {
+			const uint16_t *wb = j->Wb + (size_t)o * j->C;
+			for (int t = 0; t < j->T; t++) {
+				float v = j->dotb(j->x + (size_t)t * j->C, wb, j->C);
+				float *dst = j->out + (size_t)t * j->OC + o;
+				*dst = j->beta != 0.0f ? *dst + v : v;
+			}
+			continue;
+		}
 		const float *w = j->W ? j->W + (size_t)o * j->C : wrow;
 		if (!j->W)
 			dequant_rows(j, (size_t)o, (size_t)o + 1, wrow);
@@ -125,6 +202,7 @@ size_t matvec_nf4_work(int C, int OC, int n_threads)
 static void run(struct job *j, int n_threads)
 {
 	j->dot = pick_dot();
+	j->dotb = pick_dotb();
 	size_t tasks = ((size_t)j->OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
 	n_threads = threads_for(j->OC, n_threads);
 	if (n_threads == 1)
@@ -138,6 +216,13 @@ void matvec_forward(float *out, const float *x, const float *W, int T, int C, in
                     float beta, int n_threads)
 {
 	struct job j = { .out = out, .x = x, .W = W, .T = T, .C = C, .OC = OC, .beta = beta };
+	run(&j, n_threads);
+}
+
+void matvec_bf16_forward(float *out, const float *x, const uint16_t *Wb, int T, int C, int OC,
+                         float beta, int n_threads)
+{
+	struct job j = { .out = out, .x = x, .Wb = Wb, .T = T, .C = C, .OC = OC, .beta = beta };
 	run(&j, n_threads);
 }
 

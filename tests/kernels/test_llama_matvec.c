@@ -61,6 +61,19 @@ static void one(int T, int C, int OC, int nf4, int round_to, float beta, unsigne
 	} else {
 		matvec_forward(got, x, W, T, C, OC, beta, 1);
 		matvec_forward(got3, x, W, T, C, OC, beta, 3);
+		/* bf16 rows: the weight rounded to bf16 through both paths, bit for bit */
+		uint16_t *Wb = malloc(n * sizeof *Wb);
+		float *Wr = malloc(n * 4), *gb = malloc((size_t)T * OC * 4), *gr = malloc((size_t)T * OC * 4);
+		for (size_t i = 0; i < n; i++) {
+			Wb[i] = qt_f32_to_bf16(W[i]);
+			Wr[i] = qt_bf16_to_f32(Wb[i]);
+		}
+		memcpy(gb, want, (size_t)T * OC * 4);
+		memcpy(gr, want, (size_t)T * OC * 4);
+		matvec_forward(gr, x, Wr, T, C, OC, beta, 1);
+		matvec_bf16_forward(gb, x, Wb, T, C, OC, beta, 3);
+		CHECK(!memcmp(gb, gr, (size_t)T * OC * 4), "T=%d C=%d OC=%d: bf16 rows differ", T, C, OC);
+		free(Wb), free(Wr), free(gb), free(gr);
 	}
 	double e = rel(got, want, (size_t)T * OC);
 	CHECK(e <= 1e-5, "T=%d C=%d OC=%d nf4=%d round=%d beta=%g: rel err %.3g", T, C, OC, nf4,
