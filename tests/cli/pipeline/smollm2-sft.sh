@@ -10,7 +10,7 @@ fi
 top=$(dirname "$QT_TEST_SRCDIR")
 "$QT_BIN/adgen-data" 11 40 > train.jsonl
 "$QT_BIN/adgen-data" 12 2 > eval.jsonl
-make -s -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL="$QT_MODEL_DIR" OUT=out \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -s -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL="$QT_MODEL_DIR" OUT=out \
   DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=2 RANK=4 ALPHA=8 \
   STEPS=3 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=2 TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
   > report.out 2> make.err || { cat make.err >&2; exit 1; }

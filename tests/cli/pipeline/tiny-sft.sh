@@ -2,6 +2,8 @@
 # loss picture, report) on a tiny random model with SmolLM2's tokenizer and generated ADGEN
 # data; checks every artifact. make -j2 exercises the parallel-safe dependencies.
 set -eu
+# the make of the pipeline is a fresh one, not a sub-make of the test run (MAKEFLAGS from make
+# test-sanitize would add its directory messages and variables)
 src=$QT_TEST_SRCDIR
 top=$(dirname "$src")
 mkdir model
@@ -10,7 +12,7 @@ cp "$src/data/sft-tiny/config.json" "$src/data/sft-tiny/generation_config.json" 
    "$src/data/tokenizer/smollm2/tokenizer_config.json" model/
 "$QT_BIN/adgen-data" 7 120 > train.jsonl
 "$QT_BIN/adgen-data" 8 4 > eval.jsonl
-make -s -j2 -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -s -j2 -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
   DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 RANK=4 ALPHA=8 \
   STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
   > report.out 2> make.err || { cat make.err >&2; exit 1; }
@@ -41,7 +43,7 @@ grep -q '^| tuned |' out/report.md || fail "report table"
 # nothing left half-written
 [ -z "$(find out -name '*.tmp*')" ] || fail "temporary files left"
 # a second make does nothing
-make -q -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -q -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
   DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 RANK=4 ALPHA=8 \
   STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 out/report.md || fail "not up to date after a run"
 echo ok
