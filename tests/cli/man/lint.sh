@@ -6,6 +6,11 @@ pages=$(ls "$top"/man/man1/*.1 "$top"/man/man5/*.5 "$top"/man/man7/*.7)
 mandoc -Tlint -Wwarning $pages
 for p in $pages; do
 	mandoc -Tutf8 "$p" > /dev/null
+	# man -l (groff) where man-db is installed: no warnings either
+	if command -v man > /dev/null && command -v groff > /dev/null; then
+		w=$(MANWIDTH=80 man -l "$p" 2>&1 > /dev/null)
+		[ -z "$w" ] || { echo "man -l $p: $w" >&2; exit 1; }
+	fi
 done
 for t in "$top"/tools/*.c; do
 	n=$(basename "$t" .c)
