@@ -18,46 +18,7 @@
 #include "common/io.h"
 #include "formats/tokenizer.h"
 #include "test.h"
-
-struct item { char *s; size_t n; };
-
-/* Appends the JSON strings of file (one per line) to *it. */
-static int load_lines(const char *file, struct item **itp, size_t *count, size_t *cap)
-{
-	char path[4096], *buf;
-	size_t len, n = *count;
-	struct qt_err err;
-	struct item *it = *itp;
-	snprintf(path, sizeof path, "%s/%s", test_srcdir(), file);
-	if (qt_read_file(path, &buf, &len, &err) != QT_OK) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	for (char *p = buf, *e; p < buf + len; p = e + 1) {
-		e = memchr(p, '\n', (size_t)(buf + len - p));
-		if (!e)
-			e = buf + len;
-		json_error_t je;
-		json_t *j = json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-		if (!json_is_string(j)) {
-			fprintf(stderr, "corpus line %zu: %s\n", n + 1, je.text);
-			exit(1);
-		}
-		if (n == *cap) {
-			*cap = *cap ? *cap * 2 : 1024;
-			it = realloc(it, *cap * sizeof *it);
-		}
-		it[n].n = json_string_length(j);
-		it[n].s = malloc(it[n].n + 1);
-		memcpy(it[n].s, json_string_value(j), it[n].n + 1);
-		n++;
-		json_decref(j);
-	}
-	free(buf);
-	*count = n;
-	*itp = it;
-	return 0;
-}
+#include "formats/tokgold.h"
 
 /* tests/data/tokenizer/corpus.jsonl, then tests/data/llamacpp/extra.jsonl. */
 static struct item *load_corpus(size_t *count)
@@ -75,39 +36,6 @@ static struct item *load_corpus(size_t *count)
 	return it;
 }
 
-struct reader { const unsigned char *p, *end; int bad; };
-
-static uint64_t varint(struct reader *r)
-{
-	uint64_t v = 0;
-	for (int sh = 0; r->p < r->end && sh < 64; sh += 7) {
-		unsigned b = *r->p++;
-		v |= (uint64_t)(b & 0x7F) << sh;
-		if (!(b & 0x80))
-			return v;
-	}
-	r->bad = 1;
-	return 0;
-}
-
-static void read_ids(struct reader *r, struct tok_ids *ids)
-{
-	ids->n = 0;
-	uint64_t n = varint(r);
-	for (uint64_t i = 0; i < n && !r->bad; i++) {
-		if (ids->n == ids->cap) {
-			ids->cap = ids->cap ? ids->cap * 2 : 256;
-			ids->v = realloc(ids->v, ids->cap * sizeof *ids->v);
-		}
-		ids->v[ids->n++] = (uint32_t)varint(r);
-	}
-}
-
-static int same_ids(const struct tok_ids *a, const struct tok_ids *b)
-{
-	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
-}
-
 static void show(const char *what, size_t i, const struct tok_ids *got,
                  const struct tok_ids *want)
 {
@@ -118,6 +46,7 @@ static void show(const char *what, size_t i, const struct tok_ids *got,
 	        "llama.cpp %d\n", what, i, got->n, want->n, k,
 	        k < got->n ? (int)got->v[k] : -1, k < want->n ? (int)want->v[k] : -1);
 }
+
 
 static void check(const char *tj, const struct item *corpus, size_t count,
                   const unsigned char *gold, size_t glen)
