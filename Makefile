@@ -1,6 +1,6 @@
 # qlora-tools top-level Makefile.
-# Every C file under common/, formats/, jobs/, kernels/, kernels/cpu/ and metrics/ goes into
-# build/libqlora.a;
+# Every C file under common/, formats/, formats/tokenizer/, jobs/, kernels/, kernels/cpu/,
+# kernels/model/ and metrics/ goes into build/libqlora.a;
 # every tools/<name>.c becomes bin/<name>; every tests/**/test_*.c becomes a unit test.
 # Adding a file never needs an edit here.
 
@@ -14,7 +14,8 @@ QT_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(SANFLAGS)
 LDLIBS   += -larchive -lxxhash -ljansson -lpcre2-8 -lutf8proc -lopenblas -lpthread -lm
 VERSION  := 0.1.0
 
-LIB_SRC   := $(sort $(wildcard common/*.c formats/*.c jobs/*.c kernels/*.c kernels/cpu/*.c metrics/*.c))
+LIB_SRC   := $(sort $(wildcard common/*.c formats/*.c formats/tokenizer/*.c jobs/*.c kernels/*.c \
+                               kernels/cpu/*.c kernels/model/*.c metrics/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)

@@ -12,12 +12,12 @@
 #include "common/progress.h"
 #include "common/rng.h"
 #include "formats/adapter.h"
-#include "formats/llama_load.h"
-#include "formats/modeldir.h"
+#include "jobs/llama_load.h"
+#include "formats/model_dir.h"
 #include "formats/tokenizer.h"
 #include "jobs/cuda/jobs_cuda.h"
 #include "kernels/gemm.h"
-#include "kernels/llama.h"
+#include "kernels/model/llama.h"
 
 struct prompt {
 	struct tok_ids ids;

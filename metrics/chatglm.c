@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics/pyfloat.h"
+#include "common/pyfloat.h"
 
 void chatglm_scratch_free(struct chatglm_scratch *s)
 {

@@ -10,7 +10,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "jobs/gguf_import.h"
+#include "jobs/import_gguf.h"
 
 static const char synopsis[] =
 	"usage: import-gguf [-q] [--progress] [--dtype bf16|f16|f32] -o dir model.gguf\n";

@@ -12,7 +12,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "jobs/merge.h"
+#include "jobs/lora_merge.h"
 
 static const char synopsis[] =
 	"usage: lora-merge [--progress] [--quiet] [--unmerge] [--dtype type] "

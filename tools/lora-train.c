@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "jobs/train.h"
+#include "jobs/lora_train.h"
 
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"

@@ -12,7 +12,7 @@
 #include "common/progress.h"
 #include "common/usage.h"
 #include "formats/pack.h"
-#include "jobs/packer.h"
+#include "jobs/pack_job.h"
 
 static const char synopsis[] =
 	"usage: pack [-qv] [--progress] [--cross-doc-attention] [--dedup | --no-dedup]\n"

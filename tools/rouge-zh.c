@@ -7,7 +7,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "metrics/rouge_zh.h"
+#include "jobs/rouge_zh.h"
 
 static const char synopsis[] =
 	"usage: rouge-zh [--char] [--dict file] [--empty zero|hyp|error] [--jieba-dir dir]\n"

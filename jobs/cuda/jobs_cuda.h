@@ -17,8 +17,8 @@
 #include "common/err.h"
 #include "formats/adapter.h"
 #include "kernels/adamw.h"
-#include "kernels/llama.h"
-#include "kernels/llama_train.h"
+#include "kernels/model/llama.h"
+#include "kernels/model/llama_train.h"
 
 /* ---- lora-train ---- */
 

@@ -14,7 +14,7 @@
 #define QT_KERNELS_LLAMA_TRAIN_CUDA_H
 
 #include "kernels/adamw.h"
-#include "kernels/llama_train.h"
+#include "kernels/model/llama_train.h"
 
 #ifdef __cplusplus
 extern "C" {

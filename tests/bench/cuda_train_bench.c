@@ -27,7 +27,7 @@
 #include <time.h>
 
 #include "common/rng.h"
-#include "formats/llama_load.h"
+#include "jobs/llama_load.h"
 #include "kernels/adamw.h"
 #include "kernels/cuda/cuda.h"
 #include "kernels/cuda/llama_train_cuda.h"

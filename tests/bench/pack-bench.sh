@@ -19,7 +19,7 @@ mkdir -p "$dir"
 in=$dir/in-$mb.tok
 if [ ! -f "$in" ]; then
 	echo "generating $in ..." >&2
-	"$build/tests/formats/test_packer" --gen-bench "$in" "$mb"
+	"$build/tests/jobs/test_pack_job" --gen-bench "$in" "$mb"
 fi
 bytes=$(stat -c %s "$in")
 now() { date +%s.%N; }

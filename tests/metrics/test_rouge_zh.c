@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "metrics/chatglm.h"
-#include "metrics/pyfloat.h"
+#include "common/pyfloat.h"
 #include "test.h"
 
 static double max_err;

@@ -6,11 +6,11 @@
  * identical (the issue's "greedy gen output on the GPU equals the CPU's for f32 weights").
  */
 #include "kernels/cuda/llama_train_cuda.h"
-#include "kernels/llama.h"
+#include "kernels/model/llama.h"
 #include "kernels/sample.h"
 
 #include "common/rng.h"
-#include "formats/llama_load.h"
+#include "jobs/llama_load.h"
 #include "cuda_check.h"
 
 static void run(const struct llama_model *m, const struct adapter *lora, int B, int TP,

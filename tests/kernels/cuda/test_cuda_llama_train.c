@@ -8,10 +8,10 @@
 #include "kernels/adamw.h"
 #include "kernels/cuda/llama_train_cuda.h"
 #include "kernels/embedding.h"
-#include "kernels/llama_train.h"
+#include "kernels/model/llama_train.h"
 
 #include "common/rng.h"
-#include "formats/llama_load.h"
+#include "jobs/llama_load.h"
 #include "cuda_check.h"
 
 static void randomize(struct adapter *a, uint64_t seed)

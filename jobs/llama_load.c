@@ -1,0 +1,218 @@
+/* qlora-tools: ISC license. */
+/* Model directory -> engine weights; see llama_load.h. */
+#include "jobs/llama_load.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/nf4.h"
+#include "kernels/nf4.h"
+#include "kernels/rope.h"
+
+/* HF module names, in llama_module order. */
+static const char *const module_key[LLAMA_N_MODULES] = {
+	"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+	"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+};
+
+struct owned {
+	void  **bufs;
+	size_t  n, cap;
+};
+
+static void release(struct llama_model *m)
+{
+	struct owned *o = m->owned;
+	if (o) {
+		for (size_t i = 0; i < o->n; i++)
+			free(o->bufs[i]);
+		free(o->bufs);
+		free(o);
+	}
+	free(m->layers);
+	free(m->inv_freq);
+}
+
+/* Records p (may be NULL: then out of memory) as owned; returns p, or NULL on failure. */
+static void *own(struct owned *o, void *p, const char *name, struct qt_err *err)
+{
+	if (p && o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		void **nb = realloc(o->bufs, cap * sizeof *nb);
+		if (!nb) {
+			free(p);
+			p = NULL;
+		} else {
+			o->bufs = nb;
+			o->cap = cap;
+		}
+	}
+	if (!p) {
+		qt_err_set(err, QT_ESOFTWARE, "out of memory loading %s", name);
+		return NULL;
+	}
+	o->bufs[o->n++] = p;
+	return p;
+}
+
+/* Copies tensor name (expected n elements) into a new owned f32 buffer. */
+static float *take(struct owned *o, const struct model_dir *d, const char *name, size_t n,
+                   struct qt_err *err)
+{
+	float *p = own(o, malloc(n * sizeof(float)), name, err);
+	if (!p || model_dir_tensor_f32(d, name, p, n, err) != QT_OK)
+		return NULL;
+	return p;
+}
+
+/*
+ * Fills lin from the NF4 weight of module prefix (nf4(5)): the packed codes are copied (the
+ * model does not depend on the mapping), absmax is rebuilt (nested dequantization done here,
+ * once), and the kernel dequantizes one layer at a time when it runs.
+ */
+static int take_nf4(struct owned *o, const struct model_dir *d, const char *prefix,
+                    struct llama_linear *lin, struct qt_err *err)
+{
+	struct nf4_weight w;
+	struct qt_err e2;
+	if (nf4_weight_load(&d->weights, prefix, &w, &e2) != QT_OK)
+		return qt_err_set(err, e2.status, "%s: %s", d->path, e2.msg);
+	if (w.state.rows != lin->OC || w.state.cols != lin->C) {
+		nf4_weight_free(&w);
+		return qt_err_set(err, QT_EDATA, "%s: %s: NF4 shape [%lld, %lld], config.json implies "
+		                  "[%d, %d]", d->path, prefix, (long long)w.state.rows,
+		                  (long long)w.state.cols, lin->OC, lin->C);
+	}
+	size_t nb = nf4_packed_bytes((size_t)lin->OC * lin->C);
+	uint8_t *packed = own(o, malloc(nb), prefix, err);
+	float *code = packed ? own(o, malloc(sizeof w.code), prefix, err) : NULL;
+	float *absmax = code ? own(o, w.absmax, prefix, err) : NULL;
+	if (!absmax) {
+		if (!code)  /* else own() has freed w.absmax already */
+			nf4_weight_free(&w);
+		return QT_ESOFTWARE;
+	}
+	memcpy(packed, w.packed, nb);
+	memcpy(code, w.code, sizeof w.code);
+	lin->nf4 = packed;
+	lin->absmax = absmax;
+	lin->code = code;
+	lin->blocksize = w.state.blocksize;
+	lin->deq_dtype = w.state.dtype;
+	return QT_OK;
+}
+
+/* A bf16 copy of lin->w when every value survives the round trip exactly. */
+static int add_bf16(struct owned *o, struct llama_linear *lin, const char *name,
+                    struct qt_err *err)
+{
+	size_t n = (size_t)lin->OC * lin->C;
+	if (!lin->w || lin->wb)
+		return QT_OK;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &lin->w[i], sizeof u);
+		if (u & 0xffffu)
+			return QT_OK;
+	}
+	uint16_t *b = own(o, malloc(n * sizeof *b), name, err);
+	if (!b)
+		return QT_ESOFTWARE;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &lin->w[i], sizeof u);
+		b[i] = (uint16_t)(u >> 16);
+	}
+	lin->wb = b;
+	return QT_OK;
+}
+
+int llama_bf16_rows(struct llama_model *m, struct qt_err *err)
+{
+	if (!m->owned)
+		return qt_err_set(err, QT_ESOFTWARE, "llama_bf16_rows: not a loaded model");
+	for (int l = 0; l < m->cfg.n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			if (add_bf16(m->owned, &m->layers[l].lin[k], module_key[k], err))
+				return QT_ESOFTWARE;
+	return add_bf16(m->owned, &m->lm_head, "lm_head", err);
+}
+
+struct adapter_dims llama_adapter_dims(const struct llama_config *c)
+{
+	return (struct adapter_dims){ .n_layers = c->n_layer, .hidden = c->C, .intermediate = c->H,
+	                              .q_dim = c->NH * c->HD, .kv_dim = c->NKV * c->HD };
+}
+
+int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err)
+{
+	memset(m, 0, sizeof *m);
+	const struct hf_config *h = &d->config;
+	struct llama_config *c = &m->cfg;
+	c->n_layer = (int)h->num_hidden_layers;
+	c->C = (int)h->hidden_size;
+	c->H = (int)h->intermediate_size;
+	c->NH = (int)h->num_attention_heads;
+	c->NKV = (int)h->num_key_value_heads;
+	c->HD = (int)h->head_dim;
+	c->V = (int)h->vocab_size;
+	c->eps = (float)h->rms_norm_eps;
+	m->release = release;
+	struct owned *o = calloc(1, sizeof *o);
+	m->owned = o;
+	m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+	m->inv_freq = malloc((size_t)c->HD / 2 * sizeof(float));
+	if (!o || !m->layers || !m->inv_freq) {
+		llama_free(m);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	struct rope_scaling rs = {
+		.type = h->rope_scaling.type == HF_ROPE_LINEAR ? ROPE_LINEAR
+		      : h->rope_scaling.type == HF_ROPE_LLAMA3 ? ROPE_LLAMA3 : ROPE_DEFAULT,
+		.factor = h->rope_scaling.factor,
+		.low_freq_factor = h->rope_scaling.low_freq_factor,
+		.high_freq_factor = h->rope_scaling.high_freq_factor,
+		.original_max_position = (double)h->rope_scaling.original_max_position_embeddings,
+	};
+	rope_inv_freq(m->inv_freq, c->HD, h->rope_theta, &rs);
+
+	size_t C = (size_t)c->C, V = (size_t)c->V;
+	if (!(m->embed = take(o, d, "model.embed_tokens.weight", V * C, err)) ||
+	    !(m->final_norm = take(o, d, "model.norm.weight", C, err)))
+		goto fail;
+	m->lm_head = (struct llama_linear){ .OC = c->V, .C = c->C };
+	if (h->tie_word_embeddings)
+		m->lm_head.w = m->embed;
+	else if (!(m->lm_head.w = take(o, d, "lm_head.weight", V * C, err)))
+		goto fail;
+	struct adapter_dims dims = llama_adapter_dims(c);
+	for (int l = 0; l < c->n_layer; l++) {
+		struct llama_layer *L = &m->layers[l];
+		char name[128];
+		snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+		if (!(L->attn_norm = take(o, d, name, C, err)))
+			goto fail;
+		snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+		if (!(L->mlp_norm = take(o, d, name, C, err)))
+			goto fail;
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			int in, out;
+			adapter_module_shape(&dims, k, &in, &out);
+			L->lin[k] = (struct llama_linear){ .OC = out, .C = in };
+			snprintf(name, sizeof name, "model.layers.%d.%s", l, module_key[k]);
+			if (nf4_weight_present(&d->weights, name)) {
+				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
+					goto fail;
+				continue;
+			}
+			snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
+			if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
+				goto fail;
+		}
+	}
+	return QT_OK;
+fail:
+	llama_free(m);
+	return err ? err->status : QT_EDATA;
+}

@@ -1,0 +1,31 @@
+/* qlora-tools: ISC license. */
+/* Not a file format of its own: documented in model-dir(5). */
+/*
+ * Fills the engine's struct llama_model (kernels/llama.h) from a HuggingFace model directory
+ * (formats/modeldir.h): every float tensor converted to f32 once at load (F32/F16/BF16
+ * exactly). A Linear weight stored as NF4 (nf4(5), quantize-nf4's output) stays NF4: its codes
+ * are copied and its block maxima rebuilt (nested dequantization) once; the kernel dequantizes
+ * one layer at a time as it runs, never the whole model.
+ * Described in model-dir(5); the engine itself never touches files.
+ */
+#ifndef QT_FORMATS_LLAMA_LOAD_H
+#define QT_FORMATS_LLAMA_LOAD_H
+
+#include "common/err.h"
+#include "formats/model_dir.h"
+#include "kernels/model/llama.h"
+
+/* Loads the weights of an open model dir into m (released by llama_free; m does not refer to
+ * the dir's mappings, so the dir may be closed after). QT_EDATA names a missing or mis-shaped
+ * tensor or a bad NF4 weight; QT_ESOFTWARE when out of memory. */
+int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err);
+
+/* Gives every f32 linear weight (and the LM head) whose values are all bf16-exact a bf16 copy
+ * (llama_linear.wb) for decoding, which reads half the bytes with identical results. Costs
+ * 2 bytes per such weight; worth it for generation, not for training. */
+int llama_bf16_rows(struct llama_model *m, struct qt_err *err);
+
+/* The adapter_dims (formats/adapter.h) of a model, for loading or creating adapters. */
+struct adapter_dims llama_adapter_dims(const struct llama_config *c);
+
+#endif

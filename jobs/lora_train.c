@@ -1,0 +1,596 @@
+/* qlora-tools: ISC license. */
+/* The lora-train loop; see train.h. */
+#include "jobs/lora_train.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "common/device.h"
+#include "common/hash.h"
+#include "common/io.h"
+#include "common/progress.h"
+#include "common/rng.h"
+#include "formats/adapter.h"
+#include "jobs/llama_load.h"
+#include "formats/lora_checkpoint.h"
+#include "formats/model_dir.h"
+#include "formats/pack.h"
+#include "jobs/cuda/jobs_cuda.h"
+#include "kernels/adamw.h"
+#include "kernels/embedding.h"
+#include "kernels/gemm.h"
+#include "kernels/model/llama_train.h"
+
+double train_lr_multiplier(enum train_schedule s, long k, long W, long T)
+{
+	long step = k - 1; /* LambdaLR is stepped after the optimizer (reference.md 7.3) */
+	if (s == TRAIN_CONSTANT)
+		return 1.0;
+	if (step < W)
+		return (double)step / (double)(W > 1 ? W : 1);
+	if (s == TRAIN_CONSTANT_WARMUP)
+		return 1.0;
+	double rest = (double)(T - W > 1 ? T - W : 1);
+	if (s == TRAIN_LINEAR) {
+		double v = (double)(T - step) / rest;
+		return v > 0 ? v : 0;
+	}
+	double p = (double)(step - W) / rest;
+	double v = 0.5 * (1.0 + cos(M_PI * 0.5 * 2.0 * p));
+	return v > 0 ? v : 0;
+}
+
+uint64_t train_block_index(uint64_t g, uint64_t n, int shuffle, uint64_t seed, uint64_t *perm,
+                           int64_t *perm_epoch)
+{
+	uint64_t e = g / n, i = g % n;
+	if (!shuffle)
+		return i;
+	if (*perm_epoch != (int64_t)e) {
+		struct qt_rng r;
+		qt_rng_seed(&r, seed + e);
+		for (uint64_t j = 0; j < n; j++)
+			perm[j] = j;
+		qt_rng_shuffle(&r, perm, n, sizeof *perm);
+		*perm_epoch = (int64_t)e;
+	}
+	return perm[i];
+}
+
+/* ids, positions restarting per segment, and shifted targets of one block; returns the
+ * trained targets, *input the non-padding tokens. */
+static uint64_t block_inputs(const struct pack_block *b, int32_t *ids, int32_t *pos,
+                             int32_t *seg, int32_t *tgt, uint64_t *input)
+{
+	int T = (int)b->seq_len;
+	uint64_t n = 0, in = 0;
+	for (int t = 0; t < T; t++) {
+		ids[t] = (int32_t)b->ids[t];
+		seg[t] = b->seg[t];
+		pos[t] = (t > 0 && b->seg[t] == b->seg[t - 1]) ? pos[t - 1] + 1 : 0;
+		in += b->seg[t] != 0;
+	}
+	for (int t = 0; t < T; t++) {
+		/* Position t predicts token t+1 when that token is trained (pack clears the mask on
+		 * every segment start, so no target crosses samples). */
+		tgt[t] = (t + 1 < T && b->mask[t + 1]) ? (int32_t)b->ids[t + 1] : -1;
+		n += tgt[t] >= 0;
+	}
+	if (input)
+		*input = in;
+	return n;
+}
+
+struct state {
+	struct model_dir md;
+	struct llama_model m;
+	struct pack_file tr, va;
+	int has_val;
+	struct adapter lora, grad, m1, m2;
+	struct llama_train_ws *ws;   /* CPU */
+	struct train_cuda *dev;      /* CUDA (jobs/cuda/train_cuda.c): model, adapter, workspace */
+	int32_t *ids, *pos, *seg, *tgt;
+	uint64_t *perm, *bi;
+	int64_t perm_epoch;
+	char *out_dir, *options;
+	FILE *log;
+};
+
+static void zero_grads(struct adapter *g)
+{
+	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++)
+		if (g->lora[i].A) {
+			memset(g->lora[i].A, 0, (size_t)g->lora[i].r * g->lora[i].in * sizeof(float));
+			memset(g->lora[i].B, 0, (size_t)g->lora[i].out * g->lora[i].r * sizeof(float));
+		}
+}
+
+/* PEFT's default init: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
+static void init_lora(struct adapter *a, uint64_t seed)
+{
+	struct qt_rng r;
+	qt_rng_seed(&r, seed);
+	for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *l = &a->lora[i];
+		if (!l->A)
+			continue;
+		double bound = 1.0 / sqrt((double)l->in);
+		for (size_t k = 0; k < (size_t)l->r * l->in; k++)
+			l->A[k] = (float)((2.0 * qt_rng_double(&r) - 1.0) * bound);
+	}
+}
+
+/* One block (already in s->ids ...) on the chosen device; train 0: loss only. */
+static int run_block(struct state *s, int train, int T, float grad_scale, float mag,
+                     uint64_t seed, const struct llama_train_dropout *drop, double *sum,
+                     struct qt_err *err)
+{
+	if (s->dev)
+		return train_cuda_block(s->dev, train, s->ids, s->pos, s->seg, s->tgt, T, grad_scale,
+		                        mag, seed, drop, sum, err);
+	return llama_train_block(&s->m, &s->lora, train ? &s->grad : NULL, s->ws, s->ids, s->pos,
+	                         s->seg, s->tgt, T, grad_scale, mag, seed, drop, sum, err);
+}
+
+/* The gradients' sum of squares (a host double either way). */
+static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
+{
+	*sumsq = 0;
+	if (s->dev)
+		return train_cuda_grad_sumsq(s->dev, sumsq, err);
+	for (int i = 0; i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++)
+		if (s->grad.lora[i].A) {
+			grad_sumsq(sumsq, s->grad.lora[i].A, (size_t)s->grad.lora[i].r * s->grad.lora[i].in);
+			grad_sumsq(sumsq, s->grad.lora[i].B, (size_t)s->grad.lora[i].out * s->grad.lora[i].r);
+		}
+	return QT_OK;
+}
+
+/* Clipping by coef (when < 1) and one AdamW update of every LoRA tensor. */
+static int update(struct state *s, float coef, const struct adamw_hparams *hp,
+                  struct qt_err *err)
+{
+	if (s->dev)
+		return train_cuda_update(s->dev, coef, hp, err);
+	for (int i = 0; i < s->lora.dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *p = &s->lora.lora[i], *gr = &s->grad.lora[i];
+		if (!p->A)
+			continue;
+		size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
+		if (coef < 1.0f) {
+			grad_scale(gr->A, na, coef);
+			grad_scale(gr->B, nb2, coef);
+		}
+		adamw_step(p->A, gr->A, s->m1.lora[i].A, s->m2.lora[i].A, na, hp);
+		adamw_step(p->B, gr->B, s->m1.lora[i].B, s->m2.lora[i].B, nb2, hp);
+	}
+	return QT_OK;
+}
+
+static double eval_loss(struct state *s, struct qt_err *err)
+{
+	double sum = 0;
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < s->va.h.n_blocks; i++) {
+		struct pack_block b;
+		pack_get_block(&s->va, i, &b);
+		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
+		if (run_block(s, 0, (int)b.seq_len, 0, 0, 0, NULL, &sum, err) != QT_OK)
+			return NAN;
+	}
+	return n ? sum / (double)n : NAN;
+}
+
+static const char *const sched_name[] = { "constant", "linear", "cosine",
+                                          "constant-with-warmup" };
+
+/* src as a JSON string literal in dst (quotes and backslashes escaped, control bytes dropped,
+ * cut to fit). */
+static void json_str(char *dst, size_t n, const char *src)
+{
+	size_t k = 0;
+	dst[k++] = '"';
+	for (const char *p = src; *p && k < n - 4; p++) {
+		if (*p == '"' || *p == '\\')
+			dst[k++] = '\\';
+		if ((unsigned char)*p >= 0x20)
+			dst[k++] = *p;
+	}
+	dst[k++] = '"';
+	dst[k] = 0;
+}
+
+/* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. */
+static char *options_json(const struct train_opts *o, const struct state *s)
+{
+	const struct llama_config *c = &s->m.cfg;
+	char ia[1024] = "null", tg[1024], *buf = malloc(4096);
+	if (!buf)
+		return NULL;
+	if (o->init_adapter)
+		json_str(ia, sizeof ia, o->init_adapter);
+	json_str(tg, sizeof tg, o->targets);
+	snprintf(buf, 4096, "{\"model\":{\"layers\":%d,\"hidden\":%d,\"intermediate\":%d,\"heads\":%d,"
+	         "\"kv_heads\":%d,\"vocab\":%d},"
+	         "\"train\":{\"blocks\":%" PRIu64 ",\"seq_len\":%u,\"payload_xxh3\":\"%016" PRIx64
+	         "\"},\"init_adapter\":%s,\"target\":%s,\"rank\":%d,\"alpha\":%.17g,\"rslora\":%s,"
+	         "\"seed\":\"%" PRIu64 "\",\"lr\":%.17g,\"schedule\":\"%s\",\"warmup_steps\":%ld,"
+	         "\"warmup_ratio\":%.17g,\"weight_decay\":%.17g,\"adam_beta1\":%.17g,"
+	         "\"adam_beta2\":%.17g,\"adam_eps\":%.17g,\"max_grad_norm\":%.17g,"
+	         "\"grad_accum\":%d,\"micro_batch\":%d,\"neftune_alpha\":%.17g,\"dropout\":%.17g,"
+	         "\"shuffle\":%s}",
+	         c->n_layer, c->C, c->H, c->NH, c->NKV, c->V, s->tr.h.n_blocks, s->tr.h.seq_len,
+	         s->tr.h.payload_xxh3, ia, tg, o->rank, o->alpha, o->rslora ? "true" : "false",
+	         o->seed, o->lr, sched_name[o->schedule], o->warmup_steps, o->warmup_ratio,
+	         o->weight_decay, o->beta1, o->beta2, o->eps, o->max_grad_norm, o->grad_accum,
+	         o->micro_batch, o->neftune_alpha, o->dropout, o->shuffle ? "true" : "false");
+	return buf;
+}
+
+/* A fresh adapter: from --init-adapter, or PEFT's seeded init for the options. */
+static int new_adapter(const struct train_opts *o, struct state *s,
+                       const struct adapter_dims *dims, struct qt_err *err)
+{
+	if (o->init_adapter)
+		return adapter_load(&s->lora, o->init_adapter, dims, err);
+	char cfg_json[1024];
+	const char *all = "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
+	                  "\"down_proj\"]";
+	char list[512] = "[";
+	if (strcmp(o->targets, "all-linear") != 0) {
+		const char *p = o->targets;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%.*s\"",
+			         list[1] ? "," : "", (int)n, p);
+			p += n + (p[n] == ',');
+		}
+		strcat(list, "]");
+	}
+	snprintf(cfg_json, sizeof cfg_json,
+	         "{\"peft_type\":\"LORA\",\"task_type\":\"CAUSAL_LM\",\"r\":%d,\"lora_alpha\":%.17g,"
+	         "\"lora_dropout\":%.17g,\"use_rslora\":%s,\"bias\":\"none\",\"fan_in_fan_out\":false,"
+	         "\"target_modules\":%s,\"base_model_name_or_path\":null}",
+	         o->rank, o->alpha, o->dropout, o->rslora ? "true" : "false",
+	         strcmp(o->targets, "all-linear") ? list : all);
+	struct adapter_config cfg;
+	int rc = adapter_config_parse(&cfg, cfg_json, strlen(cfg_json), "options", err);
+	if (rc)
+		return rc;
+	rc = adapter_init(&s->lora, &cfg, dims, err);
+	adapter_config_free(&cfg);
+	if (rc)
+		return rc;
+	/* A rank above a layer's smaller side adds parameters and no capacity: a mistake. */
+	for (int m = 0; m < ADAPTER_N_MODULES; m++) {
+		int in, out;
+		adapter_module_shape(dims, m, &in, &out);
+		if (adapter_at(&s->lora, 0, m)->A && (o->rank > in || o->rank > out))
+			return qt_err_set(err, QT_EDATA, "--rank %d: larger than %s (%d -> %d) of %s",
+			                  o->rank, adapter_module_name[m], in, out, o->model_dir);
+	}
+	init_lora(&s->lora, o->seed);
+	return rc;
+}
+
+/* log.jsonl of a resumed run: the lines of steps <= step, rewritten atomically. */
+static int trim_log(const char *path, long step, struct qt_err *err)
+{
+	char *buf;
+	size_t len;
+	struct qt_err e2;
+	if (qt_read_file(path, &buf, &len, &e2) != QT_OK)
+		return QT_OK; /* no log yet */
+	struct qt_out o = { 0 };
+	int rc = qt_out_open(&o, path, err);
+	for (char *p = buf; !rc && *p;) {
+		char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		long k;
+		if (sscanf(p, "{\"step\":%ld", &k) == 1 && k <= step && nl)
+			rc = qt_write(o.fp, p, n, path, err);
+		p += n;
+	}
+	free(buf);
+	if (rc) {
+		qt_out_abort(&o);
+		return rc;
+	}
+	return qt_out_commit(&o, err);
+}
+
+/* Opens the model, the packs and the adapter state: everything that can refuse the inputs
+ * before the output directory is touched. */
+static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_state *ck,
+                 struct qt_err *err)
+{
+	int rc;
+	if ((rc = model_dir_open(&s->md, o->model_dir, MODEL_DIR_NO_TOKENIZER, err)) ||
+	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
+		return rc;
+	s->m.n_threads = o->threads;
+	sgemm_set_threads(o->threads);
+	if (o->val_pack) {
+		if ((rc = pack_open(&s->va, o->val_pack, err)))
+			return rc;
+		s->has_val = 1;
+	}
+	if (s->tr.h.vocab_size > (uint32_t)s->m.cfg.V)
+		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
+		                  o->train_pack, s->tr.h.vocab_size, s->m.cfg.V);
+	if (s->has_val && s->va.h.vocab_size > (uint32_t)s->m.cfg.V)
+		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
+		                  o->val_pack, s->va.h.vocab_size, s->m.cfg.V);
+	/* A pack tokenized with another tokenizer than the model's (when both are known). */
+	char *tj = qt_path_join(o->model_dir, "tokenizer.json");
+	uint64_t fp = 0;
+	struct qt_err e2;
+	int have = tj && qt_xxh3_file(tj, &fp, &e2) == QT_OK;
+	free(tj);
+	const struct pack_file *pk[2] = { &s->tr, s->has_val ? &s->va : NULL };
+	for (int i = 0; i < 2 && have; i++)
+		if (pk[i] && pk[i]->h.tokenizer_fingerprint && pk[i]->h.tokenizer_fingerprint != fp)
+			return qt_err_set(err, QT_EDATA, "%s: tokenized with another tokenizer than %s/"
+			                  "tokenizer.json (fingerprint %016" PRIx64 ", model %016" PRIx64
+			                  ")", pk[i]->name, o->model_dir, pk[i]->h.tokenizer_fingerprint,
+			                  fp);
+	int64_t ctx = s->md.config.max_position_embeddings;
+	for (int i = 0; i < 2; i++)
+		if (pk[i] && ctx > 0 && pk[i]->h.seq_len > ctx)
+			return qt_err_set(err, QT_EDATA, "%s: blocks of %u tokens are longer than the "
+			                  "model's context, %lld (max_position_embeddings in %s/config.json)",
+			                  pk[i]->name, pk[i]->h.seq_len, (long long)ctx, o->model_dir);
+	if (s->tr.h.n_blocks == 0)
+		return qt_err_set(err, QT_EDATA, "%s: no blocks", o->train_pack);
+	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))
+		return rc;
+	struct adapter_dims dims = llama_adapter_dims(&s->m.cfg);
+	if (!(s->options = options_json(o, s)))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (o->resume) {
+		char *dir;
+		if ((rc = lora_ckpt_find(o->resume, &dir, err)))
+			return rc;
+		rc = lora_ckpt_load(dir, &dims, s->options, &s->lora, &s->m1, &s->m2, ck, err);
+		if (!rc && !o->out_dir) {
+			/* the run directory: the checkpoint's parent, or the directory given */
+			int is_ckpt = strcmp(dir, o->resume) == 0;
+			char *slash = strrchr(dir, '/');
+			if (is_ckpt)
+				s->out_dir = slash ? strndup(dir, (size_t)(slash - dir)) : strdup(".");
+			else
+				s->out_dir = strdup(o->resume);
+		}
+		qt_info(3, "resuming from %s (step %ld)", dir, ck->step);
+		free(dir);
+		if (rc)
+			return rc;
+		if (ck->seed != o->seed)
+			return qt_err_set(err, QT_EDATA, "%s: cannot resume: seed differs", o->resume);
+	} else {
+		if ((rc = new_adapter(o, s, &dims, err)) ||
+		    (rc = adapter_init(&s->m1, &s->lora.cfg, &dims, err)) ||
+		    (rc = adapter_init(&s->m2, &s->lora.cfg, &dims, err)))
+			return rc;
+	}
+	if (!s->out_dir && !(s->out_dir = strdup(o->out_dir)))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if ((rc = adapter_init(&s->grad, &s->lora.cfg, &dims, err)))
+		return rc;
+	int T = (int)s->tr.h.seq_len, Tv = s->has_val ? (int)s->va.h.seq_len : 0;
+	int Tmax = T > Tv ? T : Tv, rmax = 1;
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
+		rmax = s->lora.lora[i].r > rmax ? s->lora.lora[i].r : rmax;
+	int dev = device_select(o->device);
+	if (dev < 0)
+		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
+	if (dev == QT_DEVICE_CUDA) {
+		qt_info(3, "training on the GPU (cuda)");
+		if (!(s->dev = train_cuda_new(&s->m, &s->lora, &s->m1, &s->m2, Tmax, rmax,
+		                              !o->no_checkpointing, err)))
+			return err->status;
+	} else
+		s->ws = llama_train_ws_new(&s->m, Tmax, rmax, !o->no_checkpointing);
+	s->ids = malloc((size_t)Tmax * 4);
+	s->pos = malloc((size_t)Tmax * 4);
+	s->seg = malloc((size_t)Tmax * 4);
+	s->tgt = malloc((size_t)Tmax * 4);
+	s->perm = o->shuffle ? malloc(s->tr.h.n_blocks * sizeof *s->perm) : NULL;
+	s->perm_epoch = -1;
+	s->bi = malloc((size_t)o->micro_batch * (size_t)o->grad_accum * sizeof *s->bi);
+	if ((!s->ws && !s->dev) || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
+	return QT_OK;
+}
+
+/* Opens OUT/log.jsonl: truncated for a new run, trimmed to the checkpoint for a resume. */
+static int open_log(struct state *s, long resumed, struct qt_err *err)
+{
+	mkdir(s->out_dir, 0755);
+	char *path = qt_path_join(s->out_dir, "log.jsonl");
+	int rc = path ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (!rc && resumed)
+		rc = trim_log(path, resumed, err);
+	if (!rc && !(s->log = fopen(path, resumed ? "a" : "w")))
+		rc = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+	free(path);
+	return rc;
+}
+
+static int save_checkpoint(struct state *s, const struct lora_ckpt_state *ck,
+                           struct qt_err *err)
+{
+	char name[64];
+	int rc;
+	/* the device's parameters and moments: the same files as a CPU run */
+	if (s->dev && (rc = train_cuda_download(s->dev, &s->lora, &s->m1, &s->m2, err)))
+		return rc;
+	snprintf(name, sizeof name, "checkpoint-%ld", ck->step);
+	char *dir = qt_path_join(s->out_dir, name);
+	rc = dir ? lora_ckpt_save(dir, &s->lora, &s->m1, &s->m2, ck, s->options, err)
+	             : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	free(dir);
+	return rc;
+}
+
+/* The one-line progress display (step/total, loss, tokens/s, ETA). */
+static void progress(double *t_last, long k, long k0, long total, double loss, double el,
+                     uint64_t tok, uint64_t in_tok)
+{
+	double now = qt_now();
+	if (qt_verbosity < 3 || (now - *t_last < 0.25 && k != total))
+		return;
+	*t_last = now;
+	double eta = k > k0 ? el / (double)(k - k0) * (double)(total - k) : 0;
+	fprintf(stderr, "\r%s: step %ld/%ld loss %.4f %.0f tok/s (%.0f trained) ETA %ld:%02ld  ",
+	        qt_progname, k, total, loss, el > 0 ? in_tok / el : 0.0, el > 0 ? tok / el : 0.0,
+	        (long)eta / 60, (long)eta % 60);
+}
+
+static long peak_rss_kib(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err *err)
+{
+	struct state s;
+	struct lora_ckpt_state ck = { 0 };
+	int rc;
+	memset(&s, 0, sizeof s);
+	memset(st, 0, sizeof *st);
+	st->final_eval_loss = NAN;
+	if ((rc = setup(o, &s, &ck, err)))
+		goto out;
+	struct llama_model *m = &s.m;
+	st->activation_bytes = s.dev ? train_cuda_ws_bytes(s.dev) : llama_train_ws_bytes(s.ws);
+	st->resumed_from = ck.step;
+	if ((rc = open_log(&s, ck.step, err)))
+		goto out;
+	long per_step = (long)o->micro_batch * o->grad_accum;
+	uint64_t nb = s.tr.h.n_blocks;
+	long total = o->max_steps > 0 ? o->max_steps
+	           : (long)ceil(o->epochs * (double)((nb + per_step - 1) / per_step));
+	if (total < 1)
+		total = 1;
+	long warm = o->warmup_steps >= 0 ? o->warmup_steps : (long)ceil(total * o->warmup_ratio);
+	double t0 = qt_now(), t_last = 0, loss = NAN;
+	uint64_t tokens = ck.tokens, in_tokens = ck.input_tokens, g = ck.blocks_done;
+	uint64_t tok0 = tokens, in0 = in_tokens;
+	long k0 = ck.step;
+	double secs0 = ck.seconds;
+	for (long k = k0 + 1; k <= total; k++) {
+		/* The blocks of this step and their trained-target count N_step (reference 7.6). */
+		uint64_t n_step = 0, in_step = 0, *bi = s.bi;
+		for (long i = 0; i < per_step; i++) {
+			struct pack_block b;
+			uint64_t in;
+			bi[i] = train_block_index(g + (uint64_t)i, nb, o->shuffle, o->seed, s.perm,
+			                          &s.perm_epoch);
+			pack_get_block(&s.tr, bi[i], &b);
+			n_step += block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, &in);
+			in_step += in;
+		}
+		g += (uint64_t)per_step;
+		if (s.dev)
+			train_cuda_zero_grad(s.dev);
+		else
+			zero_grads(&s.grad);
+		double sum = 0;
+		for (long i = 0; i < per_step && n_step; i++) {
+			struct pack_block b;
+			pack_get_block(&s.tr, bi[i], &b);
+			block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, NULL);
+			float mag = o->neftune_alpha > 0
+			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m->cfg.C) : 0;
+			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k,
+			                                    (uint64_t)i };
+			if ((rc = run_block(&s, 1, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
+			                    o->seed ^ ((uint64_t)k << 20 | (uint64_t)i),
+			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
+				goto out;
+		}
+		tokens += n_step;
+		in_tokens += in_step;
+		loss = n_step ? sum / (double)n_step : NAN;
+		double sumsq;
+		if ((rc = grad_sumsq_all(&s, &sumsq, err)))
+			goto out;
+		float gnorm = 0, coef = o->max_grad_norm > 0 ? grad_clip_coef(sumsq, o->max_grad_norm,
+		                                                              &gnorm) : 1.0f;
+		if (o->max_grad_norm <= 0)
+			gnorm = (float)sqrt(sumsq);
+		double lr = o->lr * train_lr_multiplier(o->schedule, k, warm, total);
+		struct adamw_hparams hp;
+		adamw_hparams_init(&hp, lr, o->beta1, o->beta2, o->eps, o->weight_decay, k);
+		if ((rc = update(&s, coef, &hp, err)))
+			goto out;
+		double el = qt_now() - t0;
+		if (k % o->log_every == 0 || k == total)
+			fprintf(s.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,"
+			        "\"tokens\":%" PRIu64 ",\"tokens_per_s\":%.1f,\"input_tokens\":%" PRIu64
+			        ",\"input_tokens_per_s\":%.1f}\n", k, loss, lr, gnorm, tokens,
+			        el > 0 ? (tokens - tok0) / el : 0.0, in_tokens,
+			        el > 0 ? (in_tokens - in0) / el : 0.0);
+		int stop = o->stop && *o->stop && k < total;
+		if (s.has_val && !stop && (k % o->eval_every == 0 || k == total)) {
+			double ev = eval_loss(&s, err);
+			st->final_eval_loss = ev;
+			fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
+			qt_info(4, "step %ld: eval loss %.4f", k, ev);
+		}
+		fflush(s.log);
+		qt_info(4, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
+		progress(&t_last, k, k0, total, loss, el, tokens - tok0, in_tokens - in0);
+		st->steps = k;
+		if ((o->save_every > 0 && (k % o->save_every == 0 || k == total)) || stop) {
+			ck = (struct lora_ckpt_state){ .step = k, .total_steps = total, .blocks_done = g,
+			                               .n_blocks = nb, .seed = o->seed, .tokens = tokens,
+			                               .input_tokens = in_tokens,
+			                               .seconds = secs0 + el };
+			if ((rc = save_checkpoint(&s, &ck, err)))
+				goto out;
+		}
+		if (stop) {
+			st->interrupted = 1;
+			break;
+		}
+	}
+	if (qt_verbosity >= 3)
+		fprintf(stderr, "\r\033[K");
+	st->seconds = qt_now() - t0;
+	st->tokens_per_s = st->seconds > 0 ? (tokens - tok0) / st->seconds : 0;
+	st->input_tokens_per_s = st->seconds > 0 ? (in_tokens - in0) / st->seconds : 0;
+	st->final_loss = loss;
+	if (!st->interrupted && s.dev &&
+	    (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
+		goto out;
+	if (!st->interrupted) {
+		char *dir = qt_path_join(s.out_dir, "adapter");
+		rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
+		free(dir);
+	}
+out:
+	st->peak_rss_kib = peak_rss_kib();
+	if (s.log)
+		fclose(s.log);
+	llama_train_ws_free(s.ws);
+	train_cuda_free(s.dev);
+	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
+	free(s.out_dir); free(s.options);
+	if (s.lora.lora) adapter_free(&s.lora);
+	if (s.grad.lora) adapter_free(&s.grad);
+	if (s.m1.lora) adapter_free(&s.m1);
+	if (s.m2.lora) adapter_free(&s.m2);
+	if (s.has_val) pack_close(&s.va);
+	if (s.tr.name) pack_close(&s.tr);
+	llama_free(&s.m);
+	model_dir_close(&s.md);
+	return rc;
+}

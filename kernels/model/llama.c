@@ -1,0 +1,269 @@
+/* qlora-tools: ISC license. */
+/*
+ * The Llama forward pass composed from kernels/ ops; see llama.h. Activations are f32 buffers
+ * allocated per call (their cost is small next to the matmuls); no arithmetic happens here.
+ */
+#include "kernels/model/llama.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/matvec.h"
+#include "kernels/nf4.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+void llama_free(struct llama_model *m)
+{
+	if (m->release)
+		m->release(m);
+	memset(m, 0, sizeof *m);
+}
+
+int llama_cache_init(struct llama_cache *c, const struct llama_config *cfg, int B, int L,
+                     struct qt_err *err)
+{
+	memset(c, 0, sizeof *c);
+	c->n_layer = cfg->n_layer;
+	c->B = B;
+	c->L = L;
+	c->NKV = cfg->NKV;
+	c->HD = cfg->HD;
+	size_t n = (size_t)cfg->n_layer * B * L * cfg->NKV * cfg->HD;
+	c->k = malloc(n * sizeof(float));
+	c->v = malloc(n * sizeof(float));
+	c->past = calloc((size_t)B, sizeof(int32_t));
+	if (!c->k || !c->v || !c->past) {
+		llama_cache_free(c);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory for a KV cache of %d x %d tokens",
+		                  B, L);
+	}
+	return QT_OK;
+}
+
+void llama_cache_free(struct llama_cache *c)
+{
+	free(c->k);
+	free(c->v);
+	free(c->past);
+	memset(c, 0, sizeof *c);
+}
+
+size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R)
+{
+	size_t n = (size_t)T * (size_t)(R > 0 ? R : 0);
+	if (!lin->w)
+		n += (size_t)lin->OC * lin->C;
+	return n;
+}
+
+static int round_of(const struct llama_linear *lin)
+{
+	return lin->deq_dtype == QT_DTYPE_BF16 ? 1 : lin->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
+}
+
+void llama_linear_dequant(const struct llama_linear *lin, float *out)
+{
+	matvec_nf4_dequant(out, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_of(lin),
+	                   lin->C, lin->OC, 1);
+}
+
+void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
+                          const struct adapter_lora *lo, int T, float beta, float *scratch,
+                          int n_threads)
+{
+	/* GEMMs use OpenBLAS's own threads; n_threads is for matvec and NF4 dequantization */
+	const float *W = lin->w;
+	float *mid = W ? scratch : scratch + (size_t)lin->OC * lin->C; /* LoRA (T, R) */
+	if (T <= MATVEC_MAX_T && W) {
+		/* decoding: no SGEMM packing of the weight */
+		if (lin->wb)
+			matvec_bf16_forward(out, x, lin->wb, T, lin->C, lin->OC, beta, n_threads);
+		else
+			matvec_forward(out, x, W, T, lin->C, lin->OC, beta, n_threads);
+	} else if (T <= MATVEC_MAX_T) {
+		/* NF4 rows dequantized one at a time, as llama_linear_dequant */
+		matvec_nf4_forward(out, x, lin->nf4, lin->absmax, lin->code, lin->blocksize, round_of(lin),
+		                   T, lin->C, lin->OC, beta, scratch, n_threads);
+	} else {
+		if (!W) {
+			matvec_nf4_dequant(scratch, lin->nf4, lin->absmax, lin->code, lin->blocksize,
+			                   round_of(lin), lin->C, lin->OC, n_threads);
+			W = scratch;
+		}
+		linear_forward_fast(out, x, W, NULL, T, lin->C, lin->OC, 1.0f, beta);
+	}
+	if (lo && lo->A && lo->r > 0) {
+		linear_forward_fast(mid, x, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
+		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
+	}
+}
+
+/* ---- shared pieces of the two forward paths ---- */
+
+struct acts {
+	float *x, *xn, *q, *k, *v, *att, *gate, *up, *cos_t, *sin_t, *scratch;
+	int32_t *pos;
+	void *block;
+};
+
+static const struct adapter_lora *lora_of(const struct adapter *a, int l, int m)
+{
+	if (!a || l >= a->dims.n_layers)
+		return NULL;
+	const struct adapter_lora *lo = adapter_at(a, l, m);
+	return lo->A ? lo : NULL;
+}
+
+static int max_rank(const struct adapter *a)
+{
+	int r = 0;
+	if (a)
+		for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++)
+			if (a->lora[i].A && a->lora[i].r > r)
+				r = a->lora[i].r;
+	return r;
+}
+
+static int acts_alloc(struct acts *a, const struct llama_model *m, int n, int R,
+                      struct qt_err *err)
+{
+	const struct llama_config *c = &m->cfg;
+	size_t sc = 0;
+	for (int l = 0; l < c->n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			size_t s = llama_linear_scratch(&m->layers[l].lin[k], n, R);
+			sc = s > sc ? s : sc;
+		}
+	size_t qd = (size_t)c->NH * c->HD, kd = (size_t)c->NKV * c->HD;
+	size_t sizes[] = { (size_t)n * c->C, (size_t)n * c->C, n * qd, n * kd, n * kd, n * qd,
+	                   (size_t)n * c->H, (size_t)n * c->H, (size_t)n * c->HD / 2,
+	                   (size_t)n * c->HD / 2, sc };
+	float **dst[] = { &a->x, &a->xn, &a->q, &a->k, &a->v, &a->att, &a->gate, &a->up,
+	                  &a->cos_t, &a->sin_t, &a->scratch };
+	size_t total = 0;
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+		total += sizes[i];
+	a->block = malloc(total * sizeof(float) + (size_t)n * sizeof(int32_t));
+	if (!a->block)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory for activations of %d tokens", n);
+	float *p = a->block;
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		*dst[i] = p;
+		p += sizes[i];
+	}
+	a->pos = (int32_t *)p;
+	return QT_OK;
+}
+
+static void embed_rows(float *x, const float *embed, const int32_t *ids, int n, int C)
+{
+	for (int t = 0; t < n; t++)
+		memcpy(x + (size_t)t * C, embed + (size_t)ids[t] * C, (size_t)C * sizeof(float));
+}
+
+/* Attention-independent first half of a layer: xn = norm(x); q, k, v projections with RoPE. */
+static void layer_qkv(const struct llama_model *m, const struct adapter *lora, int l,
+                      struct acts *a, int n)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	rmsnorm_forward_fast(a->xn, NULL, a->x, L->attn_norm, n, c->C, c->eps, m->n_threads);
+	llama_linear_forward(a->q, a->xn, &L->lin[LLAMA_Q], lora_of(lora, l, LLAMA_Q), n, 0.0f,
+	                     a->scratch, m->n_threads);
+	llama_linear_forward(a->k, a->xn, &L->lin[LLAMA_K], lora_of(lora, l, LLAMA_K), n, 0.0f,
+	                     a->scratch, m->n_threads);
+	llama_linear_forward(a->v, a->xn, &L->lin[LLAMA_V], lora_of(lora, l, LLAMA_V), n, 0.0f,
+	                     a->scratch, m->n_threads);
+	rope_forward(a->q, a->q, a->cos_t, a->sin_t, n, c->NH, c->HD);
+	rope_forward(a->k, a->k, a->cos_t, a->sin_t, n, c->NKV, c->HD);
+}
+
+/* Second half: x += o(att); x += down(swiglu(gate(norm x), up(norm x))). */
+static void layer_out_mlp(const struct llama_model *m, const struct adapter *lora, int l,
+                          struct acts *a, int n)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	llama_linear_forward(a->x, a->att, &L->lin[LLAMA_O], lora_of(lora, l, LLAMA_O), n, 1.0f,
+	                     a->scratch, m->n_threads);
+	rmsnorm_forward_fast(a->xn, NULL, a->x, L->mlp_norm, n, c->C, c->eps, m->n_threads);
+	llama_linear_forward(a->gate, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE), n,
+	                     0.0f, a->scratch, m->n_threads);
+	llama_linear_forward(a->up, a->xn, &L->lin[LLAMA_UP], lora_of(lora, l, LLAMA_UP), n, 0.0f,
+	                     a->scratch, m->n_threads);
+	swiglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
+	llama_linear_forward(a->x, a->gate, &L->lin[LLAMA_DOWN], lora_of(lora, l, LLAMA_DOWN), n,
+	                     1.0f, a->scratch, m->n_threads);
+}
+
+/* ---- generation with a KV cache ---- */
+
+int llama_decode(const struct llama_model *m, const struct adapter *lora, struct llama_cache *c,
+                 const int32_t *ids, int B, int TN, float *logits, struct qt_err *err)
+{
+	const struct llama_config *cf = &m->cfg;
+	int n = B * TN;
+	for (int b = 0; b < B; b++)
+		if (c->past[b] + TN > c->L)
+			return qt_err_set(err, QT_EDATA, "context of %d tokens exceeds the cache (%d)",
+			                  c->past[b] + TN, c->L);
+	struct acts a;
+	if (acts_alloc(&a, m, n, max_rank(lora), err) != QT_OK)
+		return QT_ESOFTWARE;
+	embed_rows(a.x, m->embed, ids, n, cf->C);
+	for (int b = 0; b < B; b++)
+		for (int i = 0; i < TN; i++)
+			a.pos[b * TN + i] = c->past[b] + i;
+	rope_table(a.cos_t, a.sin_t, a.pos, m->inv_freq, n, cf->HD);
+	size_t row = (size_t)cf->NKV * cf->HD;
+	for (int l = 0; l < cf->n_layer; l++) {
+		layer_qkv(m, lora, l, &a, n);
+		float *kc = c->k + (size_t)l * B * c->L * row, *vc = c->v + (size_t)l * B * c->L * row;
+		for (int b = 0; b < B; b++) {
+			size_t dst = ((size_t)b * c->L + (size_t)c->past[b]) * row;
+			memcpy(kc + dst, a.k + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
+			memcpy(vc + dst, a.v + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
+		}
+		attention_decode_fast(a.att, a.q, kc, vc, c->past, B, TN, c->L, cf->NH, cf->NKV, cf->HD,
+		                      m->n_threads);
+		layer_out_mlp(m, lora, l, &a, n);
+	}
+	/* Only each row's last token needs logits. */
+	for (int b = 0; b < B; b++)
+		memcpy(a.xn + (size_t)b * cf->C, a.x + ((size_t)b * TN + TN - 1) * cf->C,
+		       (size_t)cf->C * sizeof(float));
+	rmsnorm_forward_fast(a.xn, NULL, a.xn, m->final_norm, B, cf->C, cf->eps, m->n_threads);
+	llama_linear_forward(logits, a.xn, &m->lm_head, NULL, B, 0.0f, a.scratch, m->n_threads);
+	for (int b = 0; b < B; b++)
+		c->past[b] += TN;
+	free(a.block);
+	return QT_OK;
+}
+
+/* ---- one packed sequence, no cache ---- */
+
+int llama_forward(const struct llama_model *m, const struct adapter *lora, const int32_t *ids,
+                  const int32_t *pos, const int32_t *seg, int T, float *logits,
+                  struct qt_err *err)
+{
+	const struct llama_config *cf = &m->cfg;
+	struct acts a;
+	if (acts_alloc(&a, m, T, max_rank(lora), err) != QT_OK)
+		return QT_ESOFTWARE;
+	embed_rows(a.x, m->embed, ids, T, cf->C);
+	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, cf->HD);
+	for (int l = 0; l < cf->n_layer; l++) {
+		layer_qkv(m, lora, l, &a, T);
+		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, 1, T, cf->NH, cf->NKV, cf->HD,
+		                       m->n_threads);
+		layer_out_mlp(m, lora, l, &a, T);
+	}
+	rmsnorm_forward_fast(a.xn, NULL, a.x, m->final_norm, T, cf->C, cf->eps, m->n_threads);
+	llama_linear_forward(logits, a.xn, &m->lm_head, NULL, T, 0.0f, a.scratch, m->n_threads);
+	free(a.block);
+	return QT_OK;
+}

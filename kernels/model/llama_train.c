@@ -1,0 +1,329 @@
+/* qlora-tools: ISC license. */
+/* LoRA training forward/backward of one block; see llama_train.h. */
+#include "kernels/model/llama_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/attention.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/dropout.h"
+#include "kernels/embedding.h"
+#include "kernels/matmul.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+#define LM_CHUNK 64 /* rows of logits held at once by the chunked LM head */
+
+/* One layer's recomputed activations (checkpointing: only one layer lives at a time). */
+struct layer_acts {
+	float *xn1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *xn2, *rstd2, *gate, *up, *h;
+	float *mid[LLAMA_N_MODULES];   /* (T, R): x A^T of each LoRA branch */
+};
+
+struct llama_train_ws {
+	int    T, R, n_layer, n_acts;  /* n_acts: 1 with checkpointing, else n_layer */
+	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
+	struct layer_acts *acts;       /* [n_acts] */
+	float *cos_t, *sin_t;
+	/* gradients flowing through one layer */
+	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
+	float *wbuf;                   /* one dequantized NF4 weight */
+	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
+	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
+	float *lm_scratch, *losses, *xf, *rstdf;
+	void  *block;
+	size_t bytes;
+};
+
+static const struct adapter_lora *lora_at(const struct adapter *a, int l, int k)
+{
+	if (!a)
+		return NULL;
+	const struct adapter_lora *lo = adapter_at(a, l, k);
+	return lo->A ? lo : NULL;
+}
+
+struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
+                                          int checkpointing)
+{
+	const struct llama_config *c = &m->cfg;
+	size_t C = (size_t)c->C, H = (size_t)c->H, QD = (size_t)c->NH * c->HD,
+	       KD = (size_t)c->NKV * c->HD, t = (size_t)T, r = (size_t)(R > 0 ? R : 1);
+	size_t wmax = 0, umax = C > H ? C : H;
+	umax = QD > umax ? QD : umax;
+	for (int l = 0; l < c->n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			size_t n = (size_t)m->layers[l].lin[k].OC * m->layers[l].lin[k].C;
+			wmax = !m->layers[l].lin[k].w && n > wmax ? n : wmax;
+		}
+	struct llama_train_ws *ws = calloc(1, sizeof *ws);
+	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
+	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
+		free(ws);
+		return NULL;
+	}
+	ws->T = T;
+	ws->R = R;
+	ws->n_layer = c->n_layer;
+	ws->n_acts = na;
+	struct { float **p; size_t n; } fixed[] = {
+		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
+		{ &ws->cos_t, t * c->HD / 2 }, { &ws->sin_t, t * c->HD / 2 },
+		{ &ws->dx, t * C }, { &ws->dxn, t * C }, { &ws->dq, t * QD }, { &ws->dk, t * KD },
+		{ &ws->dv, t * KD }, { &ws->datt, t * QD }, { &ws->dgate, t * H }, { &ws->dup, t * H },
+		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
+		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
+		{ &ws->xf, t * C }, { &ws->rstdf, t },
+	};
+	enum { NFIX = sizeof fixed / sizeof *fixed, NACT = 13 + LLAMA_N_MODULES };
+	/* One layer's activations, n_acts times. */
+	size_t act_n[NACT] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t, t * C,
+	                       t * C, t, t * H, t * H, t * H };
+	for (int k = 0; k < LLAMA_N_MODULES; k++)
+		act_n[13 + k] = t * r;
+	size_t total = 0;
+	for (size_t i = 0; i < NFIX; i++)
+		total += fixed[i].n;
+	for (size_t i = 0; i < NACT; i++)
+		total += act_n[i] * (size_t)na;
+	ws->block = malloc(total * sizeof(float));
+	if (!ws->block) {
+		free(ws->acts);
+		free(ws);
+		return NULL;
+	}
+	ws->bytes = total * sizeof(float);
+	float *p = ws->block;
+	for (size_t i = 0; i < NFIX; i++) {
+		*fixed[i].p = p;
+		p += fixed[i].n;
+	}
+	for (int l = 0; l < na; l++) {
+		struct layer_acts *a = &ws->acts[l];
+		float **ap[NACT] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
+		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h };
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			ap[13 + k] = &a->mid[k];
+		for (size_t i = 0; i < NACT; i++) {
+			*ap[i] = p;
+			p += act_n[i];
+		}
+	}
+	return ws;
+}
+
+void llama_train_ws_free(struct llama_train_ws *ws)
+{
+	if (ws) {
+		free(ws->block);
+		free(ws->acts);
+	}
+	free(ws);
+}
+
+size_t llama_train_ws_bytes(const struct llama_train_ws *ws) { return ws->bytes; }
+
+/* W of a linear layer: f32 as loaded, or an NF4 weight dequantized as the inference path does
+ * (bitsandbytes' cast to the quant_state dtype). */
+static const float *weight_of(const struct llama_linear *lin, float *wbuf)
+{
+	if (lin->w)
+		return lin->w;
+	llama_linear_dequant(lin, wbuf);
+	return wbuf;
+}
+
+/* The dropout of branch (l, k) in this call, or NULL. */
+static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws)
+{
+	return ws->drop && ws->drop->p > 0 ? ws->drop : NULL;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ull; /* splitmix64 */
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, int layer,
+                                  int module)
+{
+	uint64_t z = mix64(seed ^ 0x4C6F526144726F70ull); /* "LoRaDrop": apart from NEFTune's */
+	z = mix64(z ^ step);
+	z = mix64(z ^ block);
+	return mix64(z ^ ((uint64_t)(uint32_t)layer << 8 | (uint64_t)(uint32_t)module));
+}
+
+static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
+{
+	return llama_train_dropout_seed(d->seed, d->step, d->block, l, k);
+}
+
+/* out = beta*out + u W^T (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
+static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
+                    const struct adapter_lora *lo, float *mid, int T, float beta,
+                    struct llama_train_ws *ws, int l, int k)
+{
+	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), NULL, T, lin->C, lin->OC, 1.0f, beta);
+	if (lo) {
+		const struct llama_train_dropout *d = drop_of(ws);
+		const float *ua = u;
+		if (d) {
+			dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
+			                drop_seed(d, l, k));
+			ua = ws->ubuf;
+		}
+		linear_forward_fast(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
+		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
+	}
+}
+
+/* du += G W (+ LoRA path); dA, dB += their gradients. The dropout mask is regenerated from
+ * its counter seed. */
+static void lin_bwd(float *du, const float *G, const float *u, const struct llama_linear *lin,
+                    const struct adapter_lora *lo, struct adapter_lora *g, const float *mid,
+                    int T, struct llama_train_ws *ws, int l, int k)
+{
+	linear_backward_x_fast(du, G, weight_of(lin, ws->wbuf), T, lin->C, lin->OC, 1.0f);
+	if (lo && g) {
+		const struct llama_train_dropout *d = drop_of(ws);
+		float *dmid = ws->dmid;
+		linear_backward_w_fast(g->B, NULL, G, mid, T, lo->r, lin->OC, lo->scaling);
+		memset(dmid, 0, (size_t)T * lo->r * sizeof(float));
+		linear_backward_x_fast(dmid, G, lo->B, T, lo->r, lin->OC, lo->scaling);
+		if (!d) {
+			linear_backward_w_fast(g->A, NULL, dmid, u, T, lin->C, lo->r, 1.0f);
+			linear_backward_x_fast(du, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+			return;
+		}
+		size_t n = (size_t)T * lin->C;
+		float sc = dropout_scale(d->p);
+		uint64_t seed = drop_seed(d, l, k);
+		dropout_forward(ws->ubuf, u, n, d->p, sc, seed);
+		linear_backward_w_fast(g->A, NULL, dmid, ws->ubuf, T, lin->C, lo->r, 1.0f);
+		memset(ws->ubuf, 0, n * sizeof(float));
+		linear_backward_x_fast(ws->ubuf, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+		dropout_backward(du, ws->ubuf, n, d->p, sc, seed);
+	}
+}
+
+/* Forward of layer l from xin to xout, keeping what its backward needs in a. */
+static void layer_forward(const struct llama_model *m, const struct adapter *lora, int l,
+                          struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
+                          float *xout, const int32_t *seg, int T)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	int th = m->n_threads;
+#define FWD(out, u, k, beta) \
+	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
+	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
+	FWD(a->q, a->xn1, LLAMA_Q, 0);
+	FWD(a->k, a->xn1, LLAMA_K, 0);
+	FWD(a->v, a->xn1, LLAMA_V, 0);
+	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
+	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
+	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, 1, T, c->NH, c->NKV, c->HD, th);
+	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
+	FWD(a->xmid, a->att, LLAMA_O, 1);
+	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
+	FWD(a->gate, a->xn2, LLAMA_GATE, 0);
+	FWD(a->up, a->xn2, LLAMA_UP, 0);
+	swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
+	memcpy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
+	FWD(xout, a->h, LLAMA_DOWN, 1);
+#undef FWD
+}
+
+/* ws->dx holds dL/d(layer output); on return it holds dL/d(layer input). */
+static void layer_backward(const struct llama_model *m, const struct adapter *lora,
+                           struct adapter *grad, int l, struct llama_train_ws *ws,
+                           const struct layer_acts *a, const float *xin, const int32_t *seg,
+                           int T)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	size_t TC = (size_t)T * c->C, TH = (size_t)T * c->H;
+	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
+#define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
+                                grad ? adapter_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
+	/* MLP: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))) */
+	memset(ws->dh, 0, TH * sizeof(float));
+	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
+	memset(ws->dgate, 0, TH * sizeof(float));
+	memset(ws->dup, 0, TH * sizeof(float));
+	swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
+	memset(ws->dxn, 0, TC * sizeof(float));
+	BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
+	BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
+	rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
+	/* Attention: x_mid = x_in + o(attn(rope(q), rope(k), v)) */
+	memset(ws->datt, 0, TQ * sizeof(float));
+	BWD(ws->datt, ws->dx, a->att, LLAMA_O);
+	memset(ws->dq, 0, TQ * sizeof(float));
+	memset(ws->dk, 0, TK * sizeof(float));
+	memset(ws->dv, 0, TK * sizeof(float));
+	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
+	                        seg, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
+	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
+	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
+	memset(ws->dxn, 0, TC * sizeof(float));
+	BWD(ws->dxn, ws->dq, a->xn1, LLAMA_Q);
+	BWD(ws->dxn, ws->dk, a->xn1, LLAMA_K);
+	BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
+	rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
+#undef BWD
+}
+
+int llama_train_block(const struct llama_model *m, const struct adapter *lora,
+                      struct adapter *grad, struct llama_train_ws *ws, const int32_t *ids,
+                      const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
+                      float grad_scale, float neftune_mag, uint64_t neftune_seed,
+                      const struct llama_train_dropout *drop, double *loss_sum,
+                      struct qt_err *err)
+{
+	const struct llama_config *c = &m->cfg;
+	if (T > ws->T)
+		return qt_err_set(err, QT_ESOFTWARE, "block of %d tokens exceeds the workspace (%d)",
+		                  T, ws->T);
+	size_t TC = (size_t)T * c->C;
+	float *x0 = ws->xin;
+	embedding_forward(x0, ids, m->embed, T, c->C, c->V);
+	if (neftune_mag > 0)
+		neftune_forward(x0, TC, neftune_mag, neftune_seed);
+	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, c->HD);
+	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
+	for (int l = 0; l < c->n_layer; l++)
+		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],
+		              ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC, seg, T);
+	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
+	rmsnorm_forward_fast(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
+	memset(ws->dxn, 0, TC * sizeof(float));
+	lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, targets, T, c->C, c->V,
+	           grad_scale, ws->lm_scratch, LM_CHUNK);
+	double s = 0;
+	for (int t = 0; t < T; t++)
+		s += ws->losses[t];
+	*loss_sum += s;
+	if (!grad) {
+		ws->drop = NULL;
+		return QT_OK;
+	}
+	memset(ws->dx, 0, TC * sizeof(float));
+	rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
+	for (int l = c->n_layer - 1; l >= 0; l--) {
+		const float *xin = ws->xin + (size_t)l * TC;
+		struct layer_acts *a = &ws->acts[ws->n_acts > 1 ? l : 0];
+		/* With checkpointing, recompute this layer's activations (the same dropout masks:
+		 * they are counter-based), then go back through it. */
+		if (ws->n_acts == 1)
+			layer_forward(m, lora, l, ws, a, xin, ws->xf, seg, T);
+		layer_backward(m, lora, grad, l, ws, a, xin, seg, T);
+	}
+	ws->drop = NULL;
+	return QT_OK;
+}

@@ -1,0 +1,54 @@
+/* qlora-tools: ISC license. */
+/*
+ * Training step pieces for LoRA on a frozen Llama (reference.md 7.8-7.10): the forward of one
+ * packed block with the LoRA branches, the causal-LM loss through the chunked LM head, and the
+ * backward to every LoRA A and B. Gradient checkpointing is built in: the forward keeps only
+ * each layer's input, and the backward recomputes one layer at a time (checkpointing changes
+ * memory, never values); without it every layer's activations are kept. LoRA dropout (PEFT:
+ * on the adapter input only, training only) uses the counter-based masks of kernels/dropout.h,
+ * regenerated in the backward pass. Composed from kernels/ ops; no arithmetic loops here.
+ */
+#ifndef QT_KERNELS_LLAMA_TRAIN_H
+#define QT_KERNELS_LLAMA_TRAIN_H
+
+#include "kernels/model/llama.h"
+
+struct llama_train_ws;
+
+/* Workspace for blocks of up to T tokens with LoRA ranks up to R; checkpointing != 0 keeps one
+ * layer's activations (recomputed in backward), 0 keeps all n_layer. NULL when out of memory. */
+struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
+                                          int checkpointing);
+void llama_train_ws_free(struct llama_train_ws *ws);
+/* Bytes the workspace holds (the training step's activation memory). */
+size_t llama_train_ws_bytes(const struct llama_train_ws *ws);
+
+/* LoRA dropout of one training block: probability p in [0, 1) (0: off); the mask of branch
+ * (layer, module) is kernels/dropout.h's with seed
+ * llama_train_dropout_seed(seed, step, block, layer, module). */
+struct llama_train_dropout {
+	float    p;
+	uint64_t seed, step, block;
+};
+
+/* Host: a splitmix64 hash of the run seed, the optimizer step, the block within the step, the
+ * layer and the module (apart from NEFTune's seeds). */
+uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, int layer,
+                                  int module);
+
+/*
+ * Forward and backward of one block. ids, pos, seg: (T) (pos restarting per segment);
+ * targets: (T) the id each position predicts, or -1. LoRA gradients are ACCUMULATED into grad
+ * (an adapter with lora's shapes) scaled by grad_scale (1 / trained tokens of the optimizer
+ * step). neftune_mag > 0 adds NEFTune noise with neftune_seed; drop (NULL: none) applies LoRA
+ * dropout. *loss_sum += the summed CE over targets (unscaled). With grad NULL only the loss is
+ * computed (evaluation: no dropout).
+ */
+int llama_train_block(const struct llama_model *m, const struct adapter *lora,
+                      struct adapter *grad, struct llama_train_ws *ws, const int32_t *ids,
+                      const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
+                      float grad_scale, float neftune_mag, uint64_t neftune_seed,
+                      const struct llama_train_dropout *drop, double *loss_sum,
+                      struct qt_err *err);
+
+#endif

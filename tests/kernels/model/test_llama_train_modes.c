@@ -1,0 +1,260 @@
+/* qlora-tools: ISC license. */
+/*
+ * Training modes of llama_train_block on the tiny models:
+ *  - LoRA dropout kernels: the dropped fraction is p (binomial, 6 sigma), kept values are
+ *    x / (1 - p), the backward uses the same mask;
+ *  - dropout p = 0 is bit-identical to no dropout; evaluation (grad NULL) ignores dropout;
+ *  - gradient checkpointing on and off give bit-identical loss and gradients (with dropout);
+ *  - with dropout on, every LoRA gradient matches central finite differences of the training
+ *    loss under the same fixed masks;
+ *  - on an NF4 base (tests/data/lora/base-nf4), loss and gradients equal those on the same base
+ *    with every NF4 weight dequantized to f32 beforehand.
+ */
+#include "kernels/model/llama_train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "kernels/dropout.h"
+#include "jobs/llama_load.h"
+#include "test.h"
+
+enum { T = 14 };
+struct batch { int32_t ids[T], pos[T], seg[T], tgt[T]; int n; };
+
+static void make_batch(struct batch *b, struct qt_rng *r, int V)
+{
+	b->n = 0;
+	for (int t = 0; t < T; t++) {
+		b->ids[t] = (int32_t)qt_rng_below(r, (uint64_t)V);
+		b->seg[t] = t < 6 ? 1 : 2;
+		b->pos[t] = t < 6 ? t : t - 6;
+	}
+	for (int t = 0; t < T; t++) {
+		b->tgt[t] = (t + 1 < T && t + 1 != 6 && t % 3 != 0) ? b->ids[t + 1] : -1;
+		b->n += b->tgt[t] >= 0;
+	}
+}
+
+static void make_adapter(struct adapter *a, struct adapter *g, const struct llama_model *m,
+                         struct qt_rng *r)
+{
+	const char *js = "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":"
+	                 "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
+	                 "\"down_proj\"]}";
+	struct adapter_config cfg;
+	struct qt_err err;
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	CHECK(adapter_config_parse(&cfg, js, strlen(js), "test", &err) == QT_OK, "%s", err.msg);
+	CHECK(adapter_init(a, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
+	CHECK(adapter_init(g, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
+	adapter_config_free(&cfg);
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *l = &a->lora[i];
+		for (int k = 0; k < l->r * l->in; k++)
+			l->A[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
+		for (int k = 0; k < l->out * l->r; k++)
+			l->B[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
+	}
+}
+
+static void zero(struct adapter *g)
+{
+	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *l = &g->lora[i];
+		memset(l->A, 0, (size_t)l->r * l->in * sizeof(float));
+		memset(l->B, 0, (size_t)l->out * l->r * sizeof(float));
+	}
+}
+
+/* 1 when every gradient is bit-identical. */
+static int same_grads(const struct adapter *x, const struct adapter *y)
+{
+	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		const struct adapter_lora *a = &x->lora[i], *b = &y->lora[i];
+		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
+		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
+			return 0;
+	}
+	return 1;
+}
+
+static double run(const struct llama_model *m, const struct adapter *a, struct adapter *g,
+                  struct llama_train_ws *ws, const struct batch *b,
+                  const struct llama_train_dropout *d)
+{
+	double s = 0;
+	struct qt_err err;
+	if (g)
+		zero(g);
+	CHECK(llama_train_block(m, a, g, ws, b->ids, b->pos, b->seg, b->tgt, T, 1.0f / b->n, 0, 0,
+	                        d, &s, &err) == QT_OK, "%s", err.msg);
+	return s;
+}
+
+static void dropout_kernels(void)
+{
+	size_t n = 1 << 20;
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *dx = calloc(n, sizeof *dx);
+	for (size_t i = 0; i < n; i++)
+		x[i] = 1.0f + (float)(i % 7);
+	double ps[] = { 0.1, 0.3, 0.5 };
+	for (int k = 0; k < 3; k++) {
+		float p = (float)ps[k], sc = dropout_scale(ps[k]);
+		uint64_t seed = llama_train_dropout_seed(42, 3, 1, 2, k);
+		dropout_forward(y, x, n, p, sc, seed);
+		memset(dx, 0, n * sizeof *dx);
+		dropout_backward(dx, x, n, p, sc, seed);
+		size_t dropped = 0, bad = 0;
+		for (size_t i = 0; i < n; i++) {
+			dropped += y[i] == 0.0f;
+			bad += y[i] != 0.0f && y[i] != x[i] * sc;
+			bad += dx[i] != y[i];
+		}
+		double f = (double)dropped / n, sd = sqrt(ps[k] * (1 - ps[k]) / n);
+		CHECK(fabs(f - ps[k]) < 6 * sd, "p %.1f: dropped fraction %.5f", ps[k], f);
+		CHECK(bad == 0, "p %.1f: %zu values not x/(1-p) or a backward off the mask", ps[k], bad);
+		printf("dropout p %.1f: dropped %.5f (%.1f sigma)\n", ps[k], f, (f - ps[k]) / sd);
+	}
+	CHECK(llama_train_dropout_seed(42, 3, 1, 2, 0) != llama_train_dropout_seed(42, 3, 1, 2, 1) &&
+	      llama_train_dropout_seed(42, 3, 1, 2, 0) != llama_train_dropout_seed(42, 4, 1, 2, 0) &&
+	      llama_train_dropout_seed(42, 3, 1, 2, 0) != llama_train_dropout_seed(42, 3, 0, 2, 0) &&
+	      llama_train_dropout_seed(42, 3, 1, 2, 0) != llama_train_dropout_seed(42, 3, 1, 1, 0), "seeds collide");
+	free(x), free(y), free(dx);
+}
+
+static void modes(const struct llama_model *m)
+{
+	struct qt_rng r;
+	qt_rng_seed(&r, 11);
+	struct adapter a, g, g2;
+	make_adapter(&a, &g, m, &r);
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	struct qt_err err;
+	CHECK(adapter_init(&g2, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
+	struct batch b;
+	make_batch(&b, &r, m->cfg.V);
+	struct llama_train_ws *ck = llama_train_ws_new(m, T, 4, 1);
+	struct llama_train_ws *all = llama_train_ws_new(m, T, 4, 0);
+	CHECK(llama_train_ws_bytes(all) > llama_train_ws_bytes(ck), "no-checkpointing is larger");
+
+	struct llama_train_dropout d0 = { 0.0f, 42, 1, 0 }, d = { 0.3f, 42, 1, 0 };
+	double l0 = run(m, &a, &g, ck, &b, NULL), l1 = run(m, &a, &g2, ck, &b, &d0);
+	CHECK(l0 == l1 && same_grads(&g, &g2), "dropout 0 changes the step");
+	double ld = run(m, &a, &g, ck, &b, &d);
+	CHECK(ld != l0, "dropout 0.3 leaves the loss unchanged (%.9g)", ld);
+	CHECK(run(m, &a, NULL, ck, &b, &d) == l0, "evaluation applies dropout");
+	double ldn = run(m, &a, &g2, all, &b, &d);
+	CHECK(ld == ldn && same_grads(&g, &g2), "checkpointing changes loss or gradients (dropout)");
+	l1 = run(m, &a, &g2, all, &b, NULL);
+	CHECK(l1 == l0, "checkpointing changes the loss");
+
+	/* Finite differences of the dropout training loss, masks fixed by the seed. */
+	run(m, &a, &g, ck, &b, &d);
+	double worst = 0;
+	int checked = 0;
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
+		for (int which = 0; which < 2; which++) {
+			struct adapter_lora *l = &a.lora[i], *gl = &g.lora[i];
+			float *p = which ? l->B : l->A, *gp = which ? gl->B : gl->A;
+			int cnt = which ? l->out * l->r : l->r * l->in;
+			for (int s = 0; s < 2; s++) {
+				int k = (int)qt_rng_below(&r, (uint64_t)cnt);
+				float keep = p[k], h = 1e-2f;
+				p[k] = keep + h;
+				double lp = run(m, &a, &g2, ck, &b, &d) / b.n;
+				p[k] = keep - h;
+				double lm = run(m, &a, &g2, ck, &b, &d) / b.n;
+				p[k] = keep;
+				double fd = (lp - lm) / (2.0 * h), an = gp[k];
+				double e = fabs(fd - an) / (fabs(fd) + 1e-3);
+				worst = e > worst ? e : worst;
+				CHECK(e < 2e-2, "dropout: tensor %d %s[%d]: analytic %.6g, finite difference "
+				      "%.6g", i, which ? "B" : "A", k, an, fd);
+				checked++;
+			}
+		}
+	printf("dropout 0.3: %d gradient entries vs finite differences, worst %.3g\n", checked,
+	       worst);
+	llama_train_ws_free(ck);
+	llama_train_ws_free(all);
+	adapter_free(&a);
+	adapter_free(&g);
+	adapter_free(&g2);
+}
+
+/* NF4 base vs the same base with its weights dequantized to f32 up front. */
+static void nf4_base(void)
+{
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/data/lora/base-nf4", test_srcdir());
+	struct qt_err err = { 0 };
+	struct model_dir md;
+	struct llama_model m;
+	if (model_dir_open(&md, dir, MODEL_DIR_NO_TOKENIZER, &err) != QT_OK ||
+	    llama_load(&m, &md, &err) != QT_OK) {
+		CHECK(0, "%s: %s", dir, err.msg);
+		return;
+	}
+	struct llama_model f = m;
+	struct llama_layer *layers = malloc((size_t)m.cfg.n_layer * sizeof *layers);
+	float *bufs[64 * LLAMA_N_MODULES] = { 0 };
+	int nq = 0;
+	for (int l = 0; l < m.cfg.n_layer && l < 64; l++) {
+		layers[l] = m.layers[l];
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			struct llama_linear *lin = &layers[l].lin[k];
+			if (lin->w)
+				continue;
+			float *w = malloc((size_t)lin->OC * lin->C * sizeof *w);
+			llama_linear_dequant(lin, w);
+			bufs[nq++] = w;
+			lin->w = w;
+			lin->nf4 = NULL;
+		}
+	}
+	f.layers = layers;
+	CHECK(nq == m.cfg.n_layer * LLAMA_N_MODULES, "base-nf4: %d NF4 linears", nq);
+	struct qt_rng r;
+	qt_rng_seed(&r, 5);
+	struct adapter a, g, g2;
+	make_adapter(&a, &g, &m, &r);
+	struct adapter_dims dims = llama_adapter_dims(&m.cfg);
+	CHECK(adapter_init(&g2, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
+	struct batch b;
+	make_batch(&b, &r, m.cfg.V);
+	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
+	struct llama_train_dropout d = { 0.2f, 7, 1, 0 };
+	double ln = run(&m, &a, &g, ws, &b, &d), lf = run(&f, &a, &g2, ws, &b, &d);
+	CHECK(ln == lf && same_grads(&g, &g2), "NF4 base: loss %.9g vs dequantized f32 %.9g, or "
+	      "gradients differ", ln, lf);
+	printf("NF4 base: loss and every gradient bit-identical to the dequantized f32 base\n");
+	llama_train_ws_free(ws);
+	adapter_free(&a);
+	adapter_free(&g);
+	adapter_free(&g2);
+	for (int i = 0; i < nq; i++)
+		free(bufs[i]);
+	free(layers);
+	llama_free(&m);
+	model_dir_close(&md);
+}
+
+int main(void)
+{
+	dropout_kernels();
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/data/llama/tiny", test_srcdir());
+	struct qt_err err = { 0 };
+	struct model_dir md;
+	struct llama_model m;
+	CHECK(model_dir_open(&md, dir, MODEL_DIR_NO_TOKENIZER, &err) == QT_OK, "%s", err.msg);
+	CHECK(llama_load(&m, &md, &err) == QT_OK, "%s", err.msg);
+	modes(&m);
+	llama_free(&m);
+	model_dir_close(&md);
+	nf4_base();
+	return test_main_end();
+}
