@@ -3,8 +3,8 @@
  * Python/numpy float semantics the ChatGLM metric depends on: round(x, 4), float.__repr__
  * (shortest round-trip digits) and np.mean's pairwise summation. Reference: reference.md 9.3, 9.4.
  */
-#ifndef QT_METRICS_PYFLOAT_H
-#define QT_METRICS_PYFLOAT_H
+#ifndef QT_COMMON_PYFLOAT_H
+#define QT_COMMON_PYFLOAT_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * Conversations, rendering into pieces, encoding into ids + mask, and truncation; see chat.h and
- * chat(5). Templates are read in chat-template.c, records parsed in chat-records.c, and the
- * tok-chatml driver is chat-run.c.
+ * chat(5). Templates are read in chat_template.c, records parsed in chat_records.c, and the
+ * tok-chatml driver is jobs/tok_chatml.c.
  */
 #include "formats/chat.h"
 

@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* HF model directories; see modeldir.h and model-dir(5). */
+/* HF model directories; see model_dir.h and model-dir(5). */
 #include "formats/model_dir.h"
 
 #include <stdio.h>

@@ -8,8 +8,8 @@
  * access to them: dtype, shape, a pointer into the mapping, or a float32 copy.
  * It does not load the tokenizer (formats/tokenizer.h does, from tokenizer_path).
  */
-#ifndef QT_FORMATS_MODELDIR_H
-#define QT_FORMATS_MODELDIR_H
+#ifndef QT_FORMATS_MODEL_DIR_H
+#define QT_FORMATS_MODEL_DIR_H
 
 #include <stddef.h>
 

@@ -15,7 +15,7 @@
  *                                                "nested_offset"]}
  *
  * Every other tensor (embeddings, norms, lm_head) is stored as in the source model.
- * The quantizer driver (nf4_quantize_dir) is in formats/nf4_quantize.c; the math in kernels/nf4.
+ * The quantizer driver (nf4_quantize_dir) is in jobs/quantize_nf4.c; the math in kernels/nf4.
  */
 #ifndef QT_FORMATS_NF4_H
 #define QT_FORMATS_NF4_H
@@ -71,7 +71,7 @@ void nf4_weight_free(struct nf4_weight *w);
 /* Dequantizes rows [r0, r1) to float32 into out[(r1 - r0) * cols]. */
 void nf4_weight_rows(const struct nf4_weight *w, int64_t r0, int64_t r1, float *out);
 
-/* ---- quantizing a model directory (formats/nf4_quantize.c) ---- */
+/* ---- quantizing a model directory (jobs/quantize_nf4.c) ---- */
 
 struct nf4_quantize_opts {
 	const char *in_dir, *out_dir;

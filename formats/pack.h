@@ -16,7 +16,7 @@
  * Positions restart at 0 at every segment start; a token attends only to earlier tokens of its
  * own segment; mask is already 0 on the first token of every segment. All integers are
  * little-endian; the reader's pointers are direct views, so it requires a little-endian host.
- * This module is the format only (read, write, verify); packing lives in jobs/packer.h.
+ * This module is the format only (read, write, verify); packing lives in jobs/pack_job.h.
  * See pack(5).
  */
 #ifndef QT_FORMATS_PACK_H

@@ -12,10 +12,10 @@
 #include "common/progress.h"
 #include "common/rng.h"
 #include "formats/adapter.h"
-#include "jobs/llama_load.h"
 #include "formats/model_dir.h"
 #include "formats/tokenizer.h"
 #include "jobs/cuda/jobs_cuda.h"
+#include "jobs/llama_load.h"
 #include "kernels/gemm.h"
 #include "kernels/model/llama.h"
 

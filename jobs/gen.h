@@ -6,12 +6,12 @@
  * column with an optional reference column (--prompt-key / --label-key, ADGEN's content and
  * summary). Prompts are rendered with the model's chat template and system-prompt rule exactly
  * as tok-chatml renders training data (formats/chat.h), then decoded with a KV cache
- * (kernels/llama.h) and the logits processors of kernels/sample.h, several prompts per batch.
+ * (kernels/model/llama.h) and the logits processors of kernels/sample.h, several prompts per batch.
  * Output: {"prompt": ..., "predict": ..., "labels": ..., "prompt_tokens": N, "new_tokens": N}
  * (+ "predict_ids": [...] with gen_opts.ids).
  */
-#ifndef QT_FORMATS_GEN_H
-#define QT_FORMATS_GEN_H
+#ifndef QT_JOBS_GEN_H
+#define QT_JOBS_GEN_H
 
 #include <stdint.h>
 

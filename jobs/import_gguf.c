@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* GGUF -> HF model directory; see gguf_import.h and import-gguf(1). */
+/* GGUF -> HF model directory; see import_gguf.h and import-gguf(1). */
 #include "jobs/import_gguf.h"
 
 #include <stdio.h>

@@ -7,8 +7,8 @@
  * put back in HF order (reference.md 3.7), and each is stored as F32, F16 or BF16 (rounded to
  * nearest even as torch does). The directory appears atomically or not at all.
  */
-#ifndef QT_FORMATS_GGUF_IMPORT_H
-#define QT_FORMATS_GGUF_IMPORT_H
+#ifndef QT_JOBS_IMPORT_GGUF_H
+#define QT_JOBS_IMPORT_GGUF_H
 
 #include <stdint.h>
 

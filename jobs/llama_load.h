@@ -1,15 +1,15 @@
 /* qlora-tools: ISC license. */
 /* Not a file format of its own: documented in model-dir(5). */
 /*
- * Fills the engine's struct llama_model (kernels/llama.h) from a HuggingFace model directory
- * (formats/modeldir.h): every float tensor converted to f32 once at load (F32/F16/BF16
+ * Fills the engine's struct llama_model (kernels/model/llama.h) from a HuggingFace model directory
+ * (formats/model_dir.h): every float tensor converted to f32 once at load (F32/F16/BF16
  * exactly). A Linear weight stored as NF4 (nf4(5), quantize-nf4's output) stays NF4: its codes
  * are copied and its block maxima rebuilt (nested dequantization) once; the kernel dequantizes
  * one layer at a time as it runs, never the whole model.
  * Described in model-dir(5); the engine itself never touches files.
  */
-#ifndef QT_FORMATS_LLAMA_LOAD_H
-#define QT_FORMATS_LLAMA_LOAD_H
+#ifndef QT_JOBS_LLAMA_LOAD_H
+#define QT_JOBS_LLAMA_LOAD_H
 
 #include "common/err.h"
 #include "formats/model_dir.h"

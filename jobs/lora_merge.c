@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* lora-merge's library side; see merge.h and lora-merge(1). */
+/* lora-merge's library side; see lora_merge.h and lora-merge(1). */
 #include "jobs/lora_merge.h"
 
 #include <math.h>

@@ -18,8 +18,8 @@
  * weights (tokenizer files, generation_config.json, chat templates, ...). The directory is
  * built beside the target and renamed into place: no partial output on any error.
  */
-#ifndef QT_FORMATS_MERGE_H
-#define QT_FORMATS_MERGE_H
+#ifndef QT_JOBS_LORA_MERGE_H
+#define QT_JOBS_LORA_MERGE_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -69,7 +69,7 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
  */
 int merge_info(const char *dir, FILE *out, struct qt_err *err);
 
-/* ---- the directory's other files (jobs/merge_files.c) ---- */
+/* ---- the directory's other files (jobs/lora_merge_files.c) ---- */
 
 /* Writes out_dir/config.json: base_dir's config.json without quantization_config, with
  * "dtype" and/or "torch_dtype" (whichever the base has; torch_dtype when neither) set to the

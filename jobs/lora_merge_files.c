@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* The merged directory's files other than weights: config.json rewritten as transformers
- * writes it, and the base's other files copied. See merge.h. */
+ * writes it, and the base's other files copied. See lora_merge.h. */
 #include "jobs/lora_merge.h"
 
 #include <dirent.h>

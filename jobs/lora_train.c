@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* The lora-train loop; see train.h. */
+/* The lora-train loop; see lora_train.h. */
 #include "jobs/lora_train.h"
 
 #include <inttypes.h>
@@ -16,11 +16,11 @@
 #include "common/progress.h"
 #include "common/rng.h"
 #include "formats/adapter.h"
-#include "jobs/llama_load.h"
 #include "formats/lora_checkpoint.h"
 #include "formats/model_dir.h"
 #include "formats/pack.h"
 #include "jobs/cuda/jobs_cuda.h"
+#include "jobs/llama_load.h"
 #include "kernels/adamw.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"

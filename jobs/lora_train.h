@@ -10,8 +10,8 @@
  * resume needs: formats/lora_checkpoint.h), and OUT/log.jsonl (one line per step and per
  * evaluation). A resumed run ends with the same adapter bytes as an uninterrupted one.
  */
-#ifndef QT_FORMATS_TRAIN_H
-#define QT_FORMATS_TRAIN_H
+#ifndef QT_JOBS_LORA_TRAIN_H
+#define QT_JOBS_LORA_TRAIN_H
 
 #include <signal.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* lora-train --config: a JSON object of long options turned into arguments; see train.h. */
+/* lora-train --config: a JSON object of long options turned into arguments; see lora_train.h. */
 #include "jobs/lora_train.h"
 
 #include <jansson.h>

@@ -1,17 +1,17 @@
 /* qlora-tools: ISC license. */
 /* Not a file format of its own: documented in pack(1) and pack(5). */
 /*
- * Internals shared by jobs/packer.c (loading, planning) and jobs/packer_write.c (block
- * building, shard output). Not an API: tools use jobs/packer.h.
+ * Internals shared by jobs/pack_job.c (loading, planning) and jobs/pack_write.c (block
+ * building, shard output). Not an API: tools use jobs/pack_job.h.
  */
-#ifndef QT_FORMATS_PACKER_IMPL_H
-#define QT_FORMATS_PACKER_IMPL_H
+#ifndef QT_JOBS_PACK_IMPL_H
+#define QT_JOBS_PACK_IMPL_H
 
 #include <stdint.h>
 
 #include "formats/pack.h"
-#include "jobs/pack_job.h"
 #include "formats/tok.h"
+#include "jobs/pack_job.h"
 
 /* One input sample: n tokens at store offset off. */
 struct pk_sample {

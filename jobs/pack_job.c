@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
- * The packing library: input loading, dedup, shuffle, split and block planning (see packer.h).
- * Writing planned blocks into .pack files is jobs/packer_write.c; the format is formats/pack.c.
+ * The packing library: input loading, dedup, shuffle, split and block planning (see pack_job.h).
+ * Writing planned blocks into .pack files is jobs/pack_write.c; the format is formats/pack.c.
  */
 #include "jobs/pack_impl.h"
 

@@ -7,8 +7,8 @@
  * The .pack format itself (header, block layout, reader) is formats/pack.h; this file decides
  * only what goes into which block. Everything is held in memory: about 5 bytes per input token.
  */
-#ifndef QT_FORMATS_PACKER_H
-#define QT_FORMATS_PACKER_H
+#ifndef QT_JOBS_PACK_JOB_H
+#define QT_JOBS_PACK_JOB_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * rouge-zh driver: input reading and validation, threaded scoring, averaging, output. The
- * arithmetic is in chatglm.c (per sample) and pyfloat.c (averaging, number printing).
+ * arithmetic is in metrics/chatglm.c (per sample) and common/pyfloat.c (averaging, number printing).
  */
 #include "jobs/rouge_zh.h"
 

@@ -5,12 +5,12 @@
  * n threads, averages, and writes the metrics JSON (and optionally per-sample JSONL). See
  * rouge-zh(1).
  */
-#ifndef QT_METRICS_ROUGE_ZH_H
-#define QT_METRICS_ROUGE_ZH_H
+#ifndef QT_JOBS_ROUGE_ZH_H
+#define QT_JOBS_ROUGE_ZH_H
 
 #include "common/err.h"
-#include "metrics/chatglm.h"
 #include "common/pyfloat.h"
+#include "metrics/chatglm.h"
 
 struct rouge_zh_opts {
 	const char        *input;        /* JSONL ("-" = stdin); NULL in two-file mode */

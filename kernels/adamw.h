@@ -3,7 +3,7 @@
  * AdamW step with torch semantics (torch.optim.AdamW, _single_tensor_adam with decoupled
  * weight decay; reference 7.2), and global gradient-norm clipping (clip_grad_norm_, 7.4).
  * Hyper-parameter arithmetic happens once on the host (adamw_hparams_init, grad_clip_coef in
- * kernels/adamw.c, in double then rounded to float as torch rounds Python scalars), so the CPU
+ * kernels/adamw_host.c, in double then rounded to float as torch rounds Python scalars), so the CPU
  * and CUDA kernels receive identical float inputs. See kernels/kernels.h.
  */
 #ifndef QT_KERNELS_ADAMW_H

@@ -25,7 +25,8 @@
  *
  * Host scalars: anything derived from hyper-parameters (bias corrections, RoPE frequencies,
  * the NEFTune magnitude, clip coefficients) is computed once on the host by the helpers in
- * kernels/<op>.c and passed to the kernel, so the CPU and CUDA backends get identical inputs.
+ * kernels/<op>_host.c and passed to the kernel, so the CPU and CUDA backends get identical
+ * inputs.
  *
  * Reference vs fast: kernels/cpu/<op>.c holds the plain-loop reference (no BLAS, no threads)
  * and, where it pays, a separate <name>_fast variant (OpenBLAS, common/pool.h threads) that

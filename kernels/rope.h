@@ -6,7 +6,7 @@
  * with p the token's position id (per token, so packed samples restart at 0) and f = inv_freq.
  *
  * Three steps, split so both backends get identical inputs:
- *   rope_inv_freq (host, kernels/rope.c): inv_freq from theta and rope_scaling, computed in
+ *   rope_inv_freq (host, kernels/rope_host.c): inv_freq from theta and rope_scaling, computed in
  *     float32 exactly as transformers' _compute_default_rope_parameters,
  *     _compute_linear_scaling_rope_parameters and _compute_llama3_parameters do;
  *   rope_table: cos/sin per token, float32 as LlamaRotaryEmbedding.forward (once per forward);

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * import-gguf: a llama-architecture GGUF file to a HuggingFace model directory (see
- * import-gguf(1)). Parses options and calls gguf_import_dir (jobs/gguf_import.h).
+ * import-gguf(1)). Parses options and calls gguf_import_dir (jobs/import_gguf.h).
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 /*
  * lora-merge: fold PEFT LoRA adapters into a base model (HF or NF4 directory) and write a
  * complete HF model directory; --unmerge subtracts them; --info describes one adapter.
- * All the work is in jobs/merge.c.
+ * All the work is in jobs/lora_merge.c.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * pack: .tok streams to fixed-length .pack training blocks (see pack(1), pack(5)).
- * Parses options and calls packer_run, packer_info or packer_cat (jobs/packer.h).
+ * Parses options and calls packer_run, packer_info or packer_cat (jobs/pack_job.h).
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * quantize-nf4: an HF Llama-family model directory in, the same model with its decoder Linear
- * weights in bitsandbytes NF4 out (nf4(5)). All the work is in formats/nf4_quantize.c.
+ * weights in bitsandbytes NF4 out (nf4(5)). All the work is in jobs/quantize_nf4.c.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -4,10 +4,10 @@
  * Internals of formats/tokenizer*.c, shared between its files and by nobody else. The public
  * API is formats/tokenizer.h. A struct tokenizer is built once by tokenizer_load and is
  * read-only afterwards; everything an encode call mutates lives in a per-thread struct
- * tk_scratch (tokenizer_encode.c).
+ * tk_scratch (encode.c).
  */
-#ifndef QT_FORMATS_TOKENIZER_INT_H
-#define QT_FORMATS_TOKENIZER_INT_H
+#ifndef QT_FORMATS_TOKENIZER_INTERNAL_H
+#define QT_FORMATS_TOKENIZER_INTERNAL_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -117,7 +117,7 @@ struct tokenizer {
 
 #define TK_ID_SPECIAL 1u
 
-/* ---- per-thread scratch (tokenizer_encode.c) ---- */
+/* ---- per-thread scratch (encode.c) ---- */
 
 struct tk_arena_block {
 	struct tk_arena_block *next;
@@ -163,14 +163,14 @@ void tk_arena_release(struct tk_scratch *s, struct tk_arena_mark m);
 /* Appends one id to s->out; sets s->oom on failure. */
 void tk_emit(struct tk_scratch *s, uint32_t id);
 
-/* ---- tokenizer_bpe.c ---- */
+/* ---- bpe.c ---- */
 int tk_model_load(struct tokenizer *t, json_t *model, const char *path, struct qt_err *err);
 /* BPE on one pre-token; bytes says the word is raw text whose bytes are still to be mapped
  * through the ByteLevel table (the ByteLevel pre-tokenizer was the last step). */
 void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes);
 void tk_model_free(struct tokenizer *t);
 
-/* ---- tokenizer_pretok.c ---- */
+/* ---- pretok.c ---- */
 int tk_pretok_load(struct tokenizer *t, json_t *pt, const char *path, struct qt_err *err);
 /* Runs the pre-tokenizer steps on one piece and the model on every resulting word. */
 void tk_pretok_run(struct tk_scratch *s, const char *p, size_t n);
@@ -180,14 +180,14 @@ pcre2_code *tk_regex_compile(const char *pat, size_t len, char *msg, size_t msgs
 /* The GPT-2 regex of the ByteLevel pre-tokenizer (compiled once per process). */
 pcre2_code *tk_gpt2_regex(void);
 
-/* ---- tokenizer_normalize.c ---- */
+/* ---- normalize.c ---- */
 int tk_normalizer_load(struct tokenizer *t, json_t *nz, const char *path, struct qt_err *err);
 /* Normalizes p[0..n): returns p itself when unchanged, else a string in the arena (*outn). */
 const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn);
 /* Same for load-time use: a malloc'd string (NULL on ENOMEM); t NULL: a plain copy. */
 char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_t *outn);
 
-/* ---- tokenizer_added.c ---- */
+/* ---- added.c ---- */
 int tk_added_load(struct tokenizer *t, json_t *arr, const char *path, struct qt_err *err);
 int tk_added_build(struct tokenizer *t);
 /* Splits p[0..n) at matches of m; matches become ids, the gaps go to the next stage. */
@@ -197,11 +197,11 @@ void tk_added_free(struct tokenizer *t);
 /* The whole pipeline on one input: added tokens, normalizer, pre-tokenizer, model. */
 void tk_added_run(struct tk_scratch *s, const char *p, size_t n);
 
-/* ---- tokenizer_encode.c ---- */
+/* ---- encode.c ---- */
 void tk_scratch_destroy(struct tk_scratch *s);
 void tk_scratch_thread_exit(void *s);
 
-/* ---- utf8 helpers (tokenizer_normalize.c) ---- */
+/* ---- utf8 helpers (normalize.c) ---- */
 /* Decodes one code point of valid UTF-8 at p; its length in *len. */
 static inline uint32_t tk_utf8_next(const unsigned char *p, size_t *len)
 {

@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * tokenizer.json loading (top level, id tables) and the small public accessors. The pipeline
- * parts live beside it: tokenizer_normalize.c, tokenizer_added.c, tokenizer_pretok.c,
- * tokenizer_bpe.c, tokenizer_encode.c, tokenizer_decode.c. See tokenizer(5).
+ * parts live beside it in formats/tokenizer/: normalize.c, added.c, pretok.c, bpe.c,
+ * encode.c, decode.c. See tokenizer(5).
  */
 #include <stdlib.h>
 #include <string.h>

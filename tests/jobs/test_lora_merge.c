@@ -14,8 +14,8 @@
 #include "common/half.h"
 #include "common/io.h"
 #include "formats/adapter.h"
-#include "jobs/lora_merge.h"
 #include "formats/safetensors.h"
+#include "jobs/lora_merge.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/qt_merge.XXXXXX";

@@ -1,14 +1,14 @@
 /* qlora-tools: ISC license. */
 /*
- * The packing library (jobs/packer.h) on synthetic data where token i has value i (llm.c's
+ * The packing library (jobs/pack_job.h) on synthetic data where token i has value i (llm.c's
  * dataloader test), so every property is arithmetic: each input token appears exactly once
  * unless deduplicated or dropped, a segment is one whole sample (consecutive values), masks
  * follow mask_of(value) except 0 on segment starts, padding is masked; determinism under a
  * seed; --cat round trip; bad inputs (status, message, no output file).
  *
  * Also a generator (not a test) for the committed CLI fixtures and the benchmark input:
- *   test_packer --write-fixtures DIR      writes DIR/{a,c,other,empty}.tok
- *   test_packer --gen-bench FILE MB       writes a >= MB megabyte .tok of chat-like lengths
+ *   test_pack_job --write-fixtures DIR      writes DIR/{a,c,other,empty}.tok
+ *   test_pack_job --gen-bench FILE MB       writes a >= MB megabyte .tok of chat-like lengths
  */
 #include "jobs/pack_job.h"
 

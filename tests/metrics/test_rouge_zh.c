@@ -9,8 +9,8 @@
 #include <math.h>
 #include <time.h>
 
-#include "metrics/chatglm.h"
 #include "common/pyfloat.h"
+#include "metrics/chatglm.h"
 #include "test.h"
 
 static double max_err;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Greedy continuations of transformers generate(do_sample=False) on the default model, for
-# tests/kernels/test_llama_greedy.c (gen's greedy decoding token for token):
+# tests/kernels/model/test_llama_greedy.c (gen's greedy decoding token for token):
 #   tests/data/gen/greedy-prompts.jsonl  24 {"messages": [{"role": "user", ...}]} records
 #                                        (12 Chinese, 12 English; no system message, so the
 #                                        model's default system prompt applies)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Goldens for the engine's forward on NF4 weights and on the default model (tests/kernels/
-# test_llama_nf4.c, tests/kernels/test_llama_smollm2.c):
+# test_llama_nf4.c, tests/kernels/model/test_llama_smollm2.c):
 #
 #   tests/data/llama_nf4/tiny-nf4.logits.bin
 #       transformers fp32 logits of tests/data/lora/base-nf4 (bitsandbytes' own NF4 files, made

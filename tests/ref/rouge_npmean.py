@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Golden np.mean values for rouge-zh's averaging (metrics/pyfloat.c py_mean), per numpy major:
+# Golden np.mean values for rouge-zh's averaging (common/pyfloat.c py_mean), per numpy major:
 #     /work/venv-ref/bin/python tests/ref/rouge_npmean.py                  # numpy 2.4.6 → _np2
 #     PYTHONPATH=/tmp/np124 /work/venv-ref/bin/python tests/ref/rouge_npmean.py  # 1.24.2 → _np1
 # (/tmp/np124 from: pip install --target /tmp/np124 numpy==1.24.2). Writes

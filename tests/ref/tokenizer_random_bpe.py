@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # qlora-tools: ISC license.
-"""Random BPE models and their HF ids, for the merge loop of formats/tokenizer_bpe.c.
+"""Random BPE models and their HF ids, for the merge loop of formats/tokenizer/bpe.c.
 
 Run: /work/venv-ref/bin/python tests/ref/tokenizer_random_bpe.py
 Committed output produced with tokenizers 0.23.3. Writes tests/data/tokenizer/random_bpe.jsonl,

@@ -1,7 +1,7 @@
 # Training on an NF4 base (quantize-nf4 of the tiny model): it runs, its first-step loss is
 # within 2% of the f32 base's (the NF4 rounding error), and an interrupted + resumed NF4 run
 # ends with the same adapter bytes. (Gradients on NF4 = gradients on the dequantized f32 base,
-# bit for bit: tests/kernels/test_llama_train_modes.c.)
+# bit for bit: tests/kernels/model/test_llama_train_modes.c.)
 M="$QT_TEST_SRCDIR/data/llama/tiny" P="$QT_TEST_SRCDIR/data/lora_train/train.pack"
 quantize-nf4 --quiet -o q "$M" || exit 1
 A="--lr 5e-3 --schedule cosine --warmup-steps 2 --max-steps 10 --quiet"

@@ -18,8 +18,8 @@
 
 #include "common/io.h"
 #include "common/le.h"
-#include "jobs/llama_load.h"
 #include "formats/nf4.h"
+#include "jobs/llama_load.h"
 #include "test.h"
 
 struct golden {

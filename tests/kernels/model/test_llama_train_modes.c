@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "common/rng.h"
-#include "kernels/dropout.h"
 #include "jobs/llama_load.h"
+#include "kernels/dropout.h"
 #include "test.h"
 
 enum { T = 14 };

@@ -11,8 +11,8 @@
 #include <math.h>
 
 #include "formats/adapter.h"
-#include "jobs/llama_load.h"
 #include "formats/pack.h"
+#include "jobs/llama_load.h"
 #include "test.h"
 
 static double rel_err(const float *a, const float *b, size_t n, double *maxabs)

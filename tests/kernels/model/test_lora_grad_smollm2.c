@@ -15,8 +15,8 @@
 
 #include "common/io.h"
 #include "formats/adapter.h"
-#include "jobs/llama_load.h"
 #include "formats/pack.h"
+#include "jobs/llama_load.h"
 #include "test.h"
 
 static double rel_err(const float *a, const float *b, size_t n)
