@@ -1,6 +1,7 @@
 /* qlora-tools: ISC license. */
 /* File I/O helpers; see io.h. */
 #include "common/io.h"
+#include "common/io_live.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,39 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
-
-/* Temp paths to unlink if a signal arrives before commit (small fixed table: tools hold few). */
-#define QT_MAX_LIVE_TMP 64
-static char *volatile live_tmp[QT_MAX_LIVE_TMP];
-
-static void live_add(char *p)
-{
-	for (int i = 0; i < QT_MAX_LIVE_TMP; i++)
-		if (!live_tmp[i]) { live_tmp[i] = p; return; }
-}
-
-static void live_del(char *p)
-{
-	for (int i = 0; i < QT_MAX_LIVE_TMP; i++)
-		if (live_tmp[i] == p) { live_tmp[i] = NULL; return; }
-}
-
-static void on_signal(int sig)
-{
-	for (int i = 0; i < QT_MAX_LIVE_TMP; i++)
-		if (live_tmp[i])
-			unlink(live_tmp[i]);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-void qt_out_cleanup_on_signal(void)
-{
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-}
+#include <sys/file.h>
 
 int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 {
@@ -57,7 +26,10 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 	 * renaming a temporary file over it would replace the device node or the link. A
 	 * symlink to a regular file is followed, so the file behind it is replaced, not the link. */
 	struct stat sb;
-	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+	int st;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return qt_err_set(err, QT_ECANTCREAT, "%s: is a directory", path);
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		o->fp = fopen(path, "wb");
 		if (!o->fp)
 			return qt_err_set(err, QT_ECANTCREAT, "%s:", path);
@@ -72,6 +44,12 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 		real = realpath(path, NULL);
 	o->path = real ? real : strdup(path);
 	path = o->path;
+	if (path) {
+		const char *slash = strrchr(path, '/');
+		char *parent = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : NULL;
+		qt_sweep_stale(slash ? parent : ".", slash ? slash + 1 : path);
+		free(parent);
+	}
 	size_t n = strlen(path) + 32;
 	o->tmp = malloc(n);
 	if (!o->path || !o->tmp) {
@@ -81,7 +59,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 	snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		int st = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		st = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
 		free(o->tmp); o->tmp = NULL;
 		qt_out_abort(o);
 		return st;
@@ -93,8 +71,23 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 		qt_out_abort(o);
 		return qt_err_set(err, QT_ECANTCREAT, "%s:", path);
 	}
-	live_add(o->tmp);
+	qt_live_add(o->tmp);
 	return QT_OK;
+}
+
+int qt_out_finish(struct qt_out *o, struct qt_err *err)
+{
+	int st = QT_OK;
+	if (o->is_stdout || !o->fp)
+		return QT_OK;
+	if (fflush(o->fp) != 0 || ferror(o->fp) || fsync(fileno(o->fp)) != 0)
+		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
+	if (fclose(o->fp) != 0 && st == QT_OK)
+		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
+	o->fp = NULL;
+	if (st != QT_OK)
+		qt_out_abort(o);
+	return st;
 }
 
 int qt_out_commit(struct qt_out *o, struct qt_err *err)
@@ -109,19 +102,76 @@ int qt_out_commit(struct qt_out *o, struct qt_err *err)
 		memset(o, 0, sizeof *o);
 		return st;
 	}
-	if (fflush(o->fp) != 0 || ferror(o->fp) || fsync(fileno(o->fp)) != 0)
-		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
-	if (fclose(o->fp) != 0 && st == QT_OK)
-		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
-	o->fp = NULL;
-	if (st == QT_OK && rename(o->tmp, o->path) != 0)
+	if ((st = qt_out_finish(o, err)))
+		return st;
+	if (rename(o->tmp, o->path) != 0) {
 		st = qt_err_set(err, QT_EIO, "%s: rename:", o->path);
-	if (st != QT_OK)
 		unlink(o->tmp);
-	live_del(o->tmp);
+	}
+	qt_live_del(o->tmp);
 	free(o->tmp);
 	free(o->path);
 	memset(o, 0, sizeof *o);
+	return st;
+}
+
+/* Locks the directory holding path (flock on the directory itself); -1 if it cannot. */
+static int lock_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *parent = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+	int fd = parent ? open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	free(parent);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err)
+{
+	int fds[8], nfd = 0, st = QT_OK;
+	/* Parents locked in the order of their inode numbers, so two runs never wait on each
+	 * other crosswise; the same directory is locked once. */
+	struct { dev_t dev; ino_t ino; int i; } key[8];
+	int nk = 0;
+	for (int i = 0; i < n && nk < 8; i++) {
+		if (o[i].is_stdout || !o[i].path)
+			continue;
+		const char *slash = strrchr(o[i].path, '/');
+		char *parent = slash ? strndup(o[i].path, (size_t)(slash - o[i].path + (slash == o[i].path)))
+		                     : strdup(".");
+		struct stat sb;
+		if (parent && stat(parent, &sb) == 0) {
+			int dup = 0;
+			for (int k = 0; k < nk; k++)
+				dup |= key[k].dev == sb.st_dev && key[k].ino == sb.st_ino;
+			if (!dup) {
+				int at = nk++;
+				while (at > 0 && (key[at - 1].dev > sb.st_dev ||
+				                  (key[at - 1].dev == sb.st_dev && key[at - 1].ino > sb.st_ino))) {
+					key[at] = key[at - 1];
+					at--;
+				}
+				key[at].dev = sb.st_dev, key[at].ino = sb.st_ino, key[at].i = i;
+			}
+		}
+		free(parent);
+	}
+	for (int k = 0; k < nk; k++) {
+		int fd = lock_parent(o[key[k].i].path);
+		if (fd >= 0)
+			fds[nfd++] = fd;
+	}
+	for (int i = 0; i < n; i++) {
+		if (st == QT_OK)
+			st = qt_out_commit(&o[i], err);
+		else
+			qt_out_abort(&o[i]);
+	}
+	for (int k = 0; k < nfd; k++)
+		close(fds[k]);
 	return st;
 }
 
@@ -131,88 +181,11 @@ void qt_out_abort(struct qt_out *o)
 		fclose(o->fp);
 	if (o->tmp) {
 		unlink(o->tmp);
-		live_del(o->tmp);
+		qt_live_del(o->tmp);
 	}
 	free(o->tmp);
 	free(o->path);
 	memset(o, 0, sizeof *o);
-}
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			char *p = qt_path_join(dir, e->d_name);
-			struct stat sb;
-			if (p && lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-				remove_tree(p);
-			else if (p)
-				unlink(p);
-			free(p);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
-char *qt_dir_begin(const char *dir, struct qt_err *err)
-{
-	size_t n = strlen(dir) + 32;
-	char *tmp = malloc(n);
-	if (!tmp) {
-		qt_err_set(err, QT_ESOFTWARE, "out of memory");
-		return NULL;
-	}
-	snprintf(tmp, n, "%s.tmp.%ld", dir, (long)getpid());
-	remove_tree(tmp);
-	if (mkdir(tmp, 0755) != 0) {
-		qt_err_set(err, QT_ECANTCREAT, "%s:", dir);
-		free(tmp);
-		return NULL;
-	}
-	live_add(tmp);
-	return tmp;
-}
-
-int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err)
-{
-	struct stat sb;
-	if (stat(dir, &sb) == 0) {
-		/* Move the old directory aside first so the swap is never half done. */
-		size_t n = strlen(dir) + 32;
-		char *old = malloc(n);
-		if (!old)
-			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-		snprintf(old, n, "%s.old.%ld", dir, (long)getpid());
-		if (rename(dir, old) != 0) {
-			free(old);
-			return qt_err_set(err, QT_EIO, "%s: rename:", dir);
-		}
-		if (rename(tmpdir, dir) != 0) {
-			int st = qt_err_set(err, QT_EIO, "%s: rename:", dir);
-			rename(old, dir);
-			free(old);
-			return st;
-		}
-		remove_tree(old);
-		free(old);
-	} else if (rename(tmpdir, dir) != 0) {
-		return qt_err_set(err, QT_EIO, "%s: rename:", dir);
-	}
-	live_del((char *)tmpdir);
-	return QT_OK;
-}
-
-void qt_dir_abort(const char *tmpdir)
-{
-	if (tmpdir) {
-		remove_tree(tmpdir);
-		live_del((char *)tmpdir);
-	}
 }
 
 int qt_read_file(const char *path, char **buf, size_t *len, struct qt_err *err)

@@ -24,21 +24,59 @@ struct qt_out {
 	int   device;  /* a device/FIFO path written in place (no temp file) */
 };
 
-/* Opens path for atomic writing. Returns QT_OK, or QT_ECANTCREAT with err set. */
+/*
+ * Opens path for atomic writing. Stale temporaries "path.tmp.PID" of runs that no longer exist
+ * (kill -9) are removed. Returns QT_OK, or QT_ECANTCREAT with err set when the output cannot be
+ * created (its directory is missing or not writable, path is a directory). Unlike an output
+ * directory (qt_dir_begin), a file's missing parents are not created.
+ */
 int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err);
+/* Flushes, fsyncs and closes the temporary without renaming it yet (stdout: nothing), for
+ * qt_out_commit or qt_out_commit_all later. QT_EIO on failure, with o aborted. */
+int qt_out_finish(struct qt_out *o, struct qt_err *err);
 /* Flushes, fsyncs and renames into place (stdout: flush only). QT_EIO on any failure (the
  * temp file is removed). Frees o's fields either way. */
 int qt_out_commit(struct qt_out *o, struct qt_err *err);
+/* Commits n outputs as one: while it renames them, it holds an exclusive lock on each parent
+ * directory, so two runs committing the same set never leave a mix of the two. On a failure
+ * the outputs not yet renamed are removed. */
+int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err);
 /* Removes the temporary file and frees o's fields. Safe on a zeroed struct. */
 void qt_out_abort(struct qt_out *o);
-/* Temp files still open are removed on SIGINT/SIGTERM/SIGHUP when this has been called once. */
+/* Temporaries still open (files and directories) are removed on SIGINT/SIGTERM/SIGHUP when
+ * this has been called once. */
 void qt_out_cleanup_on_signal(void);
 
-/* Creates directory dir's temporary sibling "dir.tmp.PID" for building a directory atomically;
- * qt_dir_commit renames it onto dir (replacing an existing dir). Returned string is owned. */
-char *qt_dir_begin(const char *dir, struct qt_err *err);
+/*
+ * Output directories, built as a temporary sibling "dir.tmp.PID" and swapped into place.
+ * qt_dir_begin creates missing parents and refuses (QT_ECANTCREAT, NULL returned) a dir that
+ * exists and is not a directory, or a directory that is neither empty nor a previous output of
+ * the same kind: marker (a file name such as "config.json") present and nothing in it but
+ * regular files; marker NULL accepts only an empty directory. A symbolic link to a directory
+ * names the directory behind it (the link stays). Stale temporaries of dead runs beside it are
+ * removed. Returns the temporary's path (owned by the caller).
+ * qt_dir_commit swaps the temporary into place (an atomic exchange where the file system has
+ * one) and removes the previous output's regular files; it never deletes through a link.
+ * qt_dir_abort removes the temporary.
+ */
+char *qt_dir_begin(const char *dir, const char *marker, struct qt_err *err);
 int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err);
 void qt_dir_abort(const char *tmpdir);
+
+/* Creates the missing parent directories of path (not path itself). QT_ECANTCREAT on failure. */
+int qt_mkdir_parents(const char *path, struct qt_err *err);
+/* Removes in directory dir the temporaries "<base>.tmp.PID" (any base when base is NULL) of
+ * processes that no longer exist, files or directory trees, never following a link; a
+ * "<base>.old.PID" directory left by a cut swap is put back when <base> is missing. */
+void qt_sweep_stale(const char *dir, const char *base);
+
+/* The lock file of a run directory. */
+#define QT_LOCK_NAME ".lock"
+/* Takes an exclusive lock (flock) on dir/.lock, writing our pid into it, and returns its file
+ * descriptor (keep it open for the run; the kernel releases it when the process ends, also on
+ * kill -9, so a stale lock never blocks). -1 with QT_ECANTCREAT in err naming the holder's pid
+ * when another process holds it. */
+int qt_dir_lock(const char *dir, struct qt_err *err);
 
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer with a NUL after the data.
  * QT_ENOINPUT if it cannot be opened, QT_EIO on a read error. */

@@ -407,7 +407,7 @@ int adapter_save(const struct adapter *a, const char *dir, enum qt_dtype dtype,
 	char *json = adapter_config_dump(a);
 	if (!json)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-	char *tmp = qt_dir_begin(dir, err), *cp = NULL, *wp = NULL;
+	char *tmp = qt_dir_begin(dir, ADAPTER_CONFIG_NAME, err), *cp = NULL, *wp = NULL;
 	int st;
 	if (!tmp) {
 		free(json);

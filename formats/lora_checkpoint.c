@@ -83,7 +83,7 @@ int lora_ckpt_save(const char *dir, const struct adapter *lora, const struct ada
 	json_t *opts = json_loads(options_json, 0, &je);
 	if (!opts)
 		return qt_err_set(err, QT_ESOFTWARE, "checkpoint options: %s", je.text);
-	char *tmp = qt_dir_begin(dir, err), *path = NULL, *text = NULL;
+	char *tmp = qt_dir_begin(dir, LORA_CKPT_STATE_NAME, err), *path = NULL, *text = NULL;
 	json_t *root = NULL, *files = NULL;
 	int st;
 	if (!tmp) {

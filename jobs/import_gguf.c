@@ -328,7 +328,7 @@ int gguf_import_dir(const struct gguf_import_opts *o, struct gguf_import_stats *
 	char *tmp = NULL, *path = NULL;
 	if ((st = build_config(&g, o->dtype, &c, err)) || (st = make_plan(&g, &c, o->dtype, &p, err)))
 		goto out;
-	if (!(tmp = qt_dir_begin(o->outdir, err))) {
+	if (!(tmp = qt_dir_begin(o->outdir, HF_CONFIG_NAME, err))) {
 		st = err->status;
 		goto out;
 	}

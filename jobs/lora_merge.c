@@ -446,7 +446,7 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
 			j.st.out_dtype = j.src[i].out_dt;
 	if (j.st.out_dtype < 0)
 		j.st.out_dtype = QT_DTYPE_F32;
-	if (!(j.tmp = qt_dir_begin(o->out_dir, err))) {
+	if (!(j.tmp = qt_dir_begin(o->out_dir, HF_CONFIG_NAME, err))) {
 		st = err ? err->status : QT_ECANTCREAT;
 		goto out;
 	}

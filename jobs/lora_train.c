@@ -2,6 +2,7 @@
 /* The lora-train loop; see lora_train.h. */
 #include "jobs/lora_train.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/device.h"
 #include "common/hash.h"
@@ -99,6 +101,7 @@ struct state {
 	int64_t perm_epoch;
 	char *out_dir, *options;
 	FILE *log;
+	int lock_fd;                 /* OUT/.lock held for the run, -1 before */
 };
 
 static void zero_grads(struct adapter *g)
@@ -411,9 +414,20 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 /* Opens OUT/log.jsonl: truncated for a new run, trimmed to the checkpoint for a resume. */
 static int open_log(struct state *s, long resumed, struct qt_err *err)
 {
-	mkdir(s->out_dir, 0755);
+	struct stat sb;
+	int rc = qt_mkdir_parents(s->out_dir, err);
+	if (rc)
+		return rc;
+	if (mkdir(s->out_dir, 0777) != 0 && (errno != EEXIST || stat(s->out_dir, &sb) != 0 ||
+	                                     !S_ISDIR(sb.st_mode)))
+		return qt_err_set(err, QT_ECANTCREAT, "%s:%s", s->out_dir,
+		                  errno == EEXIST ? " exists and is not a directory" : "");
+	/* one run per directory; what a killed run left half written goes */
+	if ((s->lock_fd = qt_dir_lock(s->out_dir, err)) < 0)
+		return err->status;
+	qt_sweep_stale(s->out_dir, NULL);
 	char *path = qt_path_join(s->out_dir, "log.jsonl");
-	int rc = path ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	rc = path ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	if (!rc && resumed)
 		rc = trim_log(path, resumed, err);
 	if (!rc && !(s->log = fopen(path, resumed ? "a" : "w")))
@@ -464,6 +478,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	struct lora_ckpt_state ck = { 0 };
 	int rc;
 	memset(&s, 0, sizeof s);
+	s.lock_fd = -1;
 	memset(st, 0, sizeof *st);
 	st->final_eval_loss = NAN;
 	if ((rc = setup(o, &s, &ck, err)))
@@ -580,6 +595,8 @@ out:
 	st->peak_rss_kib = peak_rss_kib();
 	if (s.log)
 		fclose(s.log);
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
 	llama_train_ws_free(s.ws);
 	train_cuda_free(s.dev);
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);

@@ -141,14 +141,16 @@ static uint64_t build_block(const struct pk_store *s, const struct pk_plan *pl, 
 
 /* ---- output ---- */
 
+/* The files of one run, written and synced, renamed together at the end (qt_out_commit_all):
+ * two runs writing the same train and validation files never leave a mix of the two. */
 struct committed {
-	char  **names;
-	size_t  n;
+	struct qt_out *outs;
+	size_t         n;
 };
 
 static int write_file(const char *name, const struct pack_header *h0, const struct pk_store *s,
                       const struct pk_plan *pl, uint64_t first, uint64_t cnt, uint8_t *buf,
-                      struct packer_out_stats *os, struct qt_err *err)
+                      struct packer_out_stats *os, struct committed *c, struct qt_err *err)
 {
 	uint32_t T = h0->seq_len;
 	struct pack_header h = *h0;
@@ -191,7 +193,17 @@ static int write_file(const char *name, const struct pack_header *h0, const stru
 		qt_out_abort(&out);
 		return st;
 	}
-	st = qt_out_commit(&out, err);
+	if (strcmp(name, "-") == 0)
+		st = qt_out_commit(&out, err);
+	else if ((st = qt_out_finish(&out, err)) == QT_OK) {
+		struct qt_out *no = realloc(c->outs, (c->n + 1) * sizeof *no);
+		if (!no) {
+			qt_out_abort(&out);
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		}
+		c->outs = no;
+		c->outs[c->n++] = out;
+	}
 	if (st == QT_OK) {
 		os->n_samples += fs.n_samples;
 		os->n_tokens += fs.n_tokens;
@@ -233,22 +245,14 @@ static int write_set(const struct packer_opts *o, const char *out, const struct 
 	int st = QT_OK;
 	for (uint64_t f = 0; f < files && st == QT_OK; f++) {
 		char *name = o->shard_blocks ? packer_shard_name(out, f) : strdup(out);
-		char **nn = realloc(c->names, (c->n + 1) * sizeof *nn);
-		if (!name || !nn) {
-			free(name);
-			if (nn)
-				c->names = nn;
+		if (!name) {
 			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 			break;
 		}
-		c->names = nn;
 		h.shard_index = (uint32_t)f;
 		uint64_t first = f * per, cnt = nb - first < per ? nb - first : per;
-		st = write_file(name, &h, s, pl, first, cnt, buf, os, err);
-		if (st == QT_OK && strcmp(name, "-") != 0)
-			c->names[c->n++] = name;
-		else
-			free(name);
+		st = write_file(name, &h, s, pl, first, cnt, buf, os, c, err);
+		free(name);
 	}
 	free(buf);
 	return st;
@@ -262,12 +266,12 @@ int pk_write_outputs(const struct packer_opts *o, const struct pk_store *s,
 	int rc = write_set(o, o->out, s, train, &st->train, &c, err);
 	if (rc == QT_OK && o->val_out)
 		rc = write_set(o, o->val_out, s, val, &st->val, &c, err);
-	for (size_t i = 0; i < c.n; i++) {
-		if (rc != QT_OK)  /* never leave part of a set behind */
-			unlink(c.names[i]);
-		free(c.names[i]);
-	}
-	free(c.names);
+	if (rc == QT_OK)
+		rc = qt_out_commit_all(c.outs, (int)c.n, err);
+	else  /* never leave part of a set behind */
+		for (size_t i = 0; i < c.n; i++)
+			qt_out_abort(&c.outs[i]);
+	free(c.outs);
 	return rc;
 }
 

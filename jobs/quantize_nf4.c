@@ -599,7 +599,7 @@ int nf4_quantize_dir(const struct nf4_quantize_opts *o, struct nf4_summary *sum,
 		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		goto out;
 	}
-	if (!(tmp = qt_dir_begin(o->out_dir, err))) {
+	if (!(tmp = qt_dir_begin(o->out_dir, HF_CONFIG_NAME, err))) {
 		st = err->status;
 		free(b.p);
 		free(counts);
