@@ -3,6 +3,8 @@
  * depend on the FPU rounding mode or compiler flags. */
 #include "common/half.h"
 
+#include "common/dtype.h"
+
 float qt_f16_to_f32(uint16_t h)
 {
 	uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -74,4 +76,41 @@ void qt_f32_to_bf16_row(const float *src, uint16_t *dst, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		dst[i] = qt_f32_to_bf16(src[i]);
+}
+
+size_t qt_first_nonfinite(const void *p, int dt, size_t n)
+{
+	const uint8_t *b = p;
+	switch (dt) {
+	case QT_DTYPE_F32:
+		for (size_t i = 0; i < n; i++) {
+			uint32_t u;
+			memcpy(&u, b + 4 * i, 4);
+			if ((u & 0x7f800000u) == 0x7f800000u)
+				return i;
+		}
+		break;
+	case QT_DTYPE_BF16:
+	case QT_DTYPE_F16: {
+		uint16_t e = dt == QT_DTYPE_BF16 ? 0x7f80u : 0x7c00u;
+		for (size_t i = 0; i < n; i++) {
+			uint16_t u;
+			memcpy(&u, b + 2 * i, 2);
+			if ((u & e) == e)
+				return i;
+		}
+		break;
+	}
+	case QT_DTYPE_F64:
+		for (size_t i = 0; i < n; i++) {
+			uint64_t u;
+			memcpy(&u, b + 8 * i, 8);
+			if ((u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull)
+				return i;
+		}
+		break;
+	default:
+		break;
+	}
+	return n;
 }

@@ -54,4 +54,9 @@ void qt_bf16_to_f32_row(const uint16_t *src, float *dst, size_t n);
 void qt_f32_to_f16_row(const float *src, uint16_t *dst, size_t n);
 void qt_f32_to_bf16_row(const float *src, uint16_t *dst, size_t n);
 
+/* Index of the first NaN or infinity among the n values at p of dtype dt (enum qt_dtype: F32,
+ * F16, BF16 or F64; any other dtype has none), or n when every value is finite. Little-endian
+ * host, unaligned p allowed. */
+size_t qt_first_nonfinite(const void *p, int dt, size_t n);
+
 #endif

@@ -171,6 +171,13 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 				st = st_tensor_to_f32(t[1], p->B, err);
 			if (st)
 				return st;
+			for (int k = 0; k < 2; k++) {
+				const float *x = k ? p->B : p->A;
+				size_t n = (size_t)t[k]->n_elem, bad = qt_first_nonfinite(x, QT_DTYPE_F32, n);
+				if (bad < n)
+					return qt_err_set(err, QT_EDATA, "%s: tensor %s: element %zu is not "
+					                  "finite (%g)", f->path, t[k]->name, bad, (double)x[bad]);
+			}
 		}
 	return QT_OK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/half.h"
 #include "common/io.h"
 #include "formats/nf4.h"
 
@@ -91,7 +92,12 @@ int model_dir_tensor_f32(const struct model_dir *m, const char *name, float *dst
 	if (t->n_elem != n)
 		return qt_err_set(err, QT_EDATA, "%s: tensor %s: %llu elements, caller expects %zu",
 		                  m->path, name, (unsigned long long)t->n_elem, n);
-	return st_tensor_to_f32(t, dst, err);
+	int st = st_tensor_to_f32(t, dst, err);
+	size_t bad = st ? n : qt_first_nonfinite(dst, QT_DTYPE_F32, n);
+	if (bad < n)
+		return qt_err_set(err, QT_EDATA, "%s: tensor %s: element %zu is not finite (%g)",
+		                  m->path, name, bad, (double)dst[bad]);
+	return st;
 }
 
 /* Checks that name exists, is a float tensor, and has shape {d0[, d1]}. */

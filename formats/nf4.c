@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "formats/hfconfig.h"
 #include "kernels/nf4.h"
 
@@ -201,6 +202,13 @@ int nf4_weight_load(const struct st_set *set, const char *prefix, struct nf4_wei
 	}
 	free(tmp);
 	free(map);
+	/* the weights are code * absmax: a non-finite scale makes a whole block so */
+	size_t bad = st ? 0 : qt_first_nonfinite(w->absmax, QT_DTYPE_F32, nb);
+	if (st == QT_OK && bad < nb)
+		st = qt_err_set(err, QT_EDATA, "tensor %s: absmax of block %zu is not finite (%g)",
+		                prefix, bad, (double)w->absmax[bad]);
+	if (st == QT_OK && (bad = qt_first_nonfinite(w->code, QT_DTYPE_F32, 16)) < 16)
+		st = qt_err_set(err, QT_EDATA, "tensor %s: code %zu is not finite", prefix, bad);
 	if (st != QT_OK)
 		nf4_weight_free(w);
 	return st;

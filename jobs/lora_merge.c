@@ -265,6 +265,10 @@ static void band(void *ctx, size_t i, int worker)
 static int produce(struct job *j, struct src *s, const void **data, struct qt_err *err)
 {
 	j->st.bytes_read += s->nf4 ? s->nf4_bytes : s->t->size;
+	size_t bad = s->nf4 ? 0 : qt_first_nonfinite(s->t->data, s->in_dt, s->n_elem);
+	if (!s->nf4 && bad < s->n_elem)
+		return qt_err_set(err, QT_EDATA, "%s: tensor %s: element %zu is not finite",
+		                  j->o->base_dir, s->name, bad);
 	if (!s->nf4 && s->layer < 0 && s->out_dt == s->in_dt) {
 		*data = s->t->data;  /* copied bit for bit */
 		return QT_OK;

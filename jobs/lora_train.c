@@ -14,6 +14,7 @@
 
 #include "common/device.h"
 #include "common/hash.h"
+#include "common/half.h"
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/rng.h"
@@ -152,6 +153,40 @@ static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 			grad_sumsq(sumsq, s->grad.lora[i].B, (size_t)s->grad.lora[i].out * s->grad.lora[i].r);
 		}
 	return QT_OK;
+}
+
+/* Names (into buf) the first LoRA gradient tensor holding a NaN or infinity (CPU; on the device
+ * the tensors are not read back, and buf says "a LoRA gradient"). */
+static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "a LoRA gradient");
+	for (int i = 0; !s->dev && i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++) {
+		const struct adapter_lora *g = &s->grad.lora[i];
+		if (!g->A)
+			continue;
+		size_t na = (size_t)g->r * g->in, nb = (size_t)g->out * g->r;
+		int ab = qt_first_nonfinite(g->A, QT_DTYPE_F32, na) < na ? 'A'
+		       : qt_first_nonfinite(g->B, QT_DTYPE_F32, nb) < nb ? 'B' : 0;
+		if (ab) {
+			snprintf(buf, n, "the gradient of layers.%d.%s lora_%c",
+			         i / ADAPTER_N_MODULES, adapter_module_name[i % ADAPTER_N_MODULES], ab);
+			return;
+		}
+	}
+}
+
+/* The error that stops a run at step k on a non-finite loss or gradient (what, e.g. "loss nan"):
+ * no update is applied, so the last checkpoint (step last_ckpt, 0: none) stays the last good
+ * state to resume from. */
+static int nonfinite_stop(long k, const char *what, long last_ckpt, const char *out_dir,
+                          struct qt_err *err)
+{
+	if (last_ckpt > 0)
+		return qt_err_set(err, QT_EDATA, "step %ld: %s is not finite: stopped before the "
+		                  "update; the last good state is %s/checkpoint-%ld", k, what, out_dir,
+		                  last_ckpt);
+	return qt_err_set(err, QT_EDATA, "step %ld: %s is not finite: stopped before the update "
+	                  "(no checkpoint written yet)", k, what);
 }
 
 /* Clipping by coef (when < 1) and one AdamW update of every LoRA tensor. */
@@ -534,9 +569,21 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		tokens += n_step;
 		in_tokens += in_step;
 		loss = n_step ? sum / (double)n_step : NAN;
+		if (n_step && !isfinite(loss)) {
+			char what[64];
+			snprintf(what, sizeof what, "the loss (%s)", isnan(loss) ? "nan" : "inf");
+			rc = nonfinite_stop(k, what, ck.step, s.out_dir, err);
+			goto out;
+		}
 		double sumsq;
 		if ((rc = grad_sumsq_all(&s, &sumsq, err)))
 			goto out;
+		if (!isfinite(sumsq)) {
+			char what[160];
+			nonfinite_grad_name(&s, what, sizeof what);
+			rc = nonfinite_stop(k, what, ck.step, s.out_dir, err);
+			goto out;
+		}
 		float gnorm = 0, coef = o->max_grad_norm > 0 ? grad_clip_coef(sumsq, o->max_grad_norm,
 		                                                              &gnorm) : 1.0f;
 		if (o->max_grad_norm <= 0)
@@ -547,17 +594,22 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		if ((rc = update(&s, coef, &hp, err)))
 			goto out;
 		double el = qt_now() - t0;
+		/* a step with no trained target has no loss: its line has no "loss" (JSON has no NaN) */
+		char loss_field[48] = "";
+		if (n_step)
+			snprintf(loss_field, sizeof loss_field, "\"loss\":%.6f,", loss);
 		if (k % o->log_every == 0 || k == total)
-			fprintf(s.log, "{\"step\":%ld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,"
+			fprintf(s.log, "{\"step\":%ld,%s\"lr\":%.6g,\"grad_norm\":%.6f,"
 			        "\"tokens\":%" PRIu64 ",\"tokens_per_s\":%.1f,\"input_tokens\":%" PRIu64
-			        ",\"input_tokens_per_s\":%.1f}\n", k, loss, lr, gnorm, tokens,
+			        ",\"input_tokens_per_s\":%.1f}\n", k, loss_field, lr, gnorm, tokens,
 			        el > 0 ? (tokens - tok0) / el : 0.0, in_tokens,
 			        el > 0 ? (in_tokens - in0) / el : 0.0);
 		int stop = o->stop && *o->stop && k < total;
 		if (s.has_val && !stop && (k % o->eval_every == 0 || k == total)) {
 			double ev = eval_loss(&s, err);
 			st->final_eval_loss = ev;
-			fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
+			if (isfinite(ev))  /* NaN: no trained target in the validation blocks */
+				fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
 			qt_info(4, "step %ld: eval loss %.4f", k, ev);
 		}
 		fflush(s.log);

@@ -168,6 +168,17 @@ static int dedup(const struct pk_store *s, int on, uint64_t *keep, uint64_t *n_k
 
 /* ---- items: samples cut to fit (long policy) ---- */
 
+/* Whether the piece start..start+k-1 of sample i, as a segment of its own, has a trained target:
+ * a masked token after its first (a segment's first token is never a target). */
+static int piece_trains(const struct pk_store *s, uint64_t i, uint32_t start, uint32_t k)
+{
+	const uint8_t *m = s->mask + s->s[i].off + start;
+	for (uint32_t t = 1; t < k; t++)
+		if (m[t])
+			return 1;
+	return 0;
+}
+
 /* Turns samples idx[0..n) into items of at most T tokens (concat: whole documents). */
 static int make_items(const struct pk_store *s, const struct packer_opts *o, const uint64_t *idx,
                       uint64_t n, struct pk_list *out, struct packer_stats *st,
@@ -193,6 +204,14 @@ static int make_items(const struct pk_store *s, const struct packer_opts *o, con
 			struct pk_piece *np = grow(out->p, &out->cap, out->n + 1, sizeof *np);
 			if (!np)
 				return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+			if (o->mode != PACK_MODE_CONCAT && len > T && o->long_policy == PACKER_LONG_SPLIT &&
+			    !piece_trains(s, idx[i], start, k)) {
+				/* a piece of its own with nothing to learn: a step of only such pieces
+				 * would have no loss */
+				st->n_split_untrained++;
+				st->n_long_tokens += k;
+				continue;
+			}
 			out->p = np;
 			out->p[out->n++] = (struct pk_piece){ idx[i], start, k, 0 };
 			if (o->mode == PACK_MODE_CONCAT)

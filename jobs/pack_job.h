@@ -57,6 +57,7 @@ struct packer_stats {
 	uint64_t n_duplicates;
 	uint64_t n_long;           /* samples longer than seq_len (dropped, truncated or split) */
 	uint64_t n_long_tokens;    /* tokens those samples lost (drop, truncate) */
+	uint64_t n_split_untrained; /* split pieces left out: no trained token (no loss) */
 	uint64_t n_val_samples;    /* samples assigned to validation, before long handling */
 	uint32_t seq_len;
 	int      long_policy;

@@ -303,6 +303,9 @@ void packer_stats_print(const struct packer_stats *st, const struct packer_opts 
 	        st->n_inputs == 1 ? "" : "s", (unsigned long long)st->n_samples_in,
 	        (unsigned long long)st->n_tokens_in, (unsigned long long)st->n_duplicates,
 	        (unsigned long long)st->n_long, st->seq_len, verb[st->long_policy]);
+	if (st->n_split_untrained)
+		fprintf(fp, ", %llu piece%s with no trained token left out",
+		        (unsigned long long)st->n_split_untrained, st->n_split_untrained == 1 ? "" : "s");
 	if (st->n_long_tokens)
 		fprintf(fp, " (%llu tokens lost)", (unsigned long long)st->n_long_tokens);
 	fputc('\n', fp);
