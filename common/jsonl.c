@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct qt_jsonl {
 	char   *line;
 	size_t  line_len, line_cap;
 	int     overlong;    /* current line exceeded max_line: discard until '\n' */
+	int     zip_magic;   /* the file starts as a zip does */
 };
 
 int qt_utf8_valid(const char *s, size_t n, size_t *bad)
@@ -68,6 +70,34 @@ static void set_name(struct qt_jsonl *r, const char *member)
 	}
 }
 
+/* The status for a libarchive failure: a missing or unreadable input is QT_ENOINPUT (open) or
+ * QT_EIO (later); anything else (a truncated or corrupt archive or compressed stream, an
+ * unknown format) is bad data, QT_EDATA. */
+static int archive_status(struct archive *ar, int opening)
+{
+	switch (archive_errno(ar)) {
+	case ENOENT: case EACCES: case EISDIR: case ENOTDIR: case ELOOP: case ENAMETOOLONG:
+		return opening ? QT_ENOINPUT : QT_EIO;
+	case EIO: case ENXIO: case EBADF: case ENODEV:
+		return QT_EIO;
+	default:
+		return QT_EDATA;
+	}
+}
+
+/* 1 if the file's first bytes are a zip local header or end record ("PK\3\4", "PK\5\6"). */
+static int looks_like_zip(const char *path)
+{
+	unsigned char m[4] = { 0 };
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+	if (!f)
+		return 0;
+	size_t n = fread(m, 1, 4, f);
+	fclose(f);
+	return n == 4 && m[0] == 'P' && m[1] == 'K' && ((m[2] == 3 && m[3] == 4) ||
+	                                                  (m[2] == 5 && m[3] == 6));
+}
+
 struct qt_jsonl *qt_jsonl_open(const char *path, size_t max_line, struct qt_err *err)
 {
 	struct qt_jsonl *r = calloc(1, sizeof *r);
@@ -82,13 +112,21 @@ struct qt_jsonl *qt_jsonl_open(const char *path, size_t max_line, struct qt_err 
 	/* Only container formats a dataset comes in; "raw" catches plain and compressed files.
 	 * format_all would let text-sniffing formats (mtree) claim a plain JSONL file. */
 	archive_read_support_format_tar(r->ar);
-	archive_read_support_format_zip(r->ar);
+	/* A zip file is read through its central directory (seekable: a zip cut short has none
+	 * and is refused, where the streaming reader would stop quietly after the last whole
+	 * member); stdin can only be streamed. */
+	if (strcmp(path, "-") == 0)
+		archive_read_support_format_zip_streamable(r->ar);
+	else
+		archive_read_support_format_zip_seekable(r->ar);
 	archive_read_support_format_7zip(r->ar);
+	archive_read_support_format_empty(r->ar);  /* an empty file is zero lines */
 	archive_read_support_format_raw(r->ar);
+	r->zip_magic = looks_like_zip(path);
 	int rc = strcmp(path, "-") == 0 ? archive_read_open_fd(r->ar, 0, 1 << 16)
 	                                : archive_read_open_filename(r->ar, path, 1 << 16);
 	if (rc != ARCHIVE_OK) {
-		qt_err_set(err, QT_ENOINPUT, "%s: %s", path, archive_error_string(r->ar));
+		qt_err_set(err, archive_status(r->ar, 1), "%s: %s", path, archive_error_string(r->ar));
 		qt_jsonl_close(r);
 		return NULL;
 	}
@@ -104,11 +142,19 @@ static int next_member(struct qt_jsonl *r, struct qt_err *err)
 		int rc = archive_read_next_header(r->ar, &e);
 		if (rc == ARCHIVE_EOF)
 			return 0;
-		if (rc < ARCHIVE_WARN) {
-			qt_err_set(err, QT_EIO, "%s: %s", r->path, archive_error_string(r->ar));
+		if (rc < ARCHIVE_OK) {
+			/* a warning here is a damaged archive (a bad header checksum, a member cut
+			 * short): refused, never read past */
+			qt_err_set(err, archive_status(r->ar, 0), "%s: %s", r->path,
+			           archive_error_string(r->ar));
 			return -1;
 		}
 		r->is_raw = archive_format(r->ar) == ARCHIVE_FORMAT_RAW;
+		if (r->is_raw && r->zip_magic) {
+			qt_err_set(err, QT_EDATA, "%s: a zip archive without its central directory "
+			           "(truncated or corrupt)", r->path);
+			return -1;
+		}
 		if (!r->is_raw && archive_entry_filetype(e) != AE_IFREG)
 			continue;
 		set_name(r, archive_entry_pathname(e));
@@ -203,8 +249,11 @@ int qt_jsonl_next(struct qt_jsonl *r, const char **line, size_t *len, struct qt_
 				}
 				continue;
 			}
-			if (rc < ARCHIVE_WARN) {
-				qt_err_set(err, QT_EIO, "%s: %s", r->name, archive_error_string(r->ar));
+			if (rc < ARCHIVE_OK) {
+				/* a truncated or corrupt compressed stream or member (a warning too:
+				 * what follows it cannot be trusted) */
+				qt_err_set(err, archive_status(r->ar, 0), "%s: %s", r->name,
+				           archive_error_string(r->ar));
 				r->done = 1;
 				return -1;
 			}
