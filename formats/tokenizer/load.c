@@ -115,7 +115,8 @@ uint32_t tk_strmap_get(const struct tk_strmap *m, const char *s, size_t len)
 /* ---- loading ---- */
 
 /* Fills the id -> string table from the model vocab, then the added tokens (which win). */
-static int build_id_tables(struct tokenizer *t)
+/* The highest id the vocabulary and the added tokens use, plus one. */
+static uint32_t id_count(const struct tokenizer *t)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < t->vocab.n; i++)
@@ -124,6 +125,12 @@ static int build_id_tables(struct tokenizer *t)
 	for (uint32_t i = 0; i < t->n_added; i++)
 		if (t->added[i].id + 1 > n)
 			n = t->added[i].id + 1;
+	return n;
+}
+
+static int build_id_tables(struct tokenizer *t)
+{
+	uint32_t n = id_count(t);
 	t->n_ids = n;
 	t->id_str = calloc(n ? n : 1, sizeof *t->id_str);
 	t->id_len = calloc(n ? n : 1, sizeof *t->id_len);
@@ -168,7 +175,8 @@ static int load_decoder(struct tokenizer *t, json_t *d, const char *path, struct
 	return qt_err_set(err, QT_EDATA, "%s: decoder.type: unsupported decoder \"%s\"", path, type);
 }
 
-static int load_json(struct tokenizer *t, json_t *root, const char *path, struct qt_err *err)
+static int load_json(struct tokenizer *t, json_t *root, const char *path, size_t file_len,
+                     struct qt_err *err)
 {
 	int rc;
 	if (!json_is_object(root))
@@ -193,6 +201,15 @@ static int load_json(struct tokenizer *t, json_t *root, const char *path, struct
 		return rc;
 	if ((rc = tk_added_load(t, json_object_get(root, "added_tokens"), path, err)) != QT_OK)
 		return rc;
+	/* The id tables take 13 bytes per id up to the highest: an id is checked against the file
+	 * before they are allocated. Every listed token takes at least 4 bytes of JSON ("":0,), so
+	 * ids at or beyond the file's size leave most of the range unlisted: a crafted file (an 8 KB
+	 * vocabulary with an id near 10^9 asked for 13 GB), not a tokenizer. */
+	uint32_t n_ids = id_count(t);
+	if (n_ids > 256 && (size_t)n_ids > file_len)
+		return qt_err_set(err, QT_EDATA, "%s: token id %u is out of range: a %zu-byte file "
+		                  "lists far fewer tokens (ids run from 0 to the vocabulary's size)",
+		                  path, n_ids - 1, file_len);
 	if (build_id_tables(t) != 0 || tk_added_build(t) != 0)
 		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
 	return QT_OK;
@@ -226,7 +243,7 @@ int tokenizer_load(const char *path, struct tokenizer **out, struct qt_err *err)
 	if (!root) {
 		rc = qt_err_set(err, QT_EDATA, "%s:%d: invalid JSON: %s", path, je.line, je.text);
 	} else {
-		rc = load_json(t, root, path, err);
+		rc = load_json(t, root, path, len, err);
 		json_decref(root);
 	}
 	if (rc != QT_OK) {
