@@ -5,6 +5,7 @@
  * tok-chatml driver is jobs/tok_chatml.c.
  */
 #include "formats/chat.h"
+#include "formats/chat_internal.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -69,8 +70,8 @@ void chat_conv_free(struct chat_conv *c)
 
 /* ---- rendering ---- */
 
-static int push(struct chat_render *r, int kind, int trained, enum chat_role role, uint32_t id,
-                const char *s, size_t len)
+int chat_push(struct chat_render *r, int kind, int trained, enum chat_role role, uint32_t id,
+              const char *s, size_t len)
 {
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 32;
@@ -91,11 +92,16 @@ static int turn(struct chat_render *r, const struct chat_template *t, enum chat_
 {
 	int all = train == CHAT_TRAIN_ALL, tr = all || role == CHAT_ASSISTANT;
 	const char *h = role_header(role);
-	return push(r, CHAT_PIECE_SPECIAL, all, role, t->im_start, IM_START, strlen(IM_START)) |
-	       push(r, CHAT_PIECE_TEXT, all, role, 0, h, strlen(h)) |
-	       push(r, content_kind, tr, role, 0, s, len) |
-	       push(r, CHAT_PIECE_SPECIAL, tr, role, t->im_end, IM_END, strlen(IM_END)) |
-	       push(r, CHAT_PIECE_TEXT, tr, role, 0, "\n", 1);
+	if (role == CHAT_ASSISTANT) {
+		r->hdr = r->n;
+		r->tgt = r->n + 2;
+		r->tail = r->n + 3;
+	}
+	return chat_push(r, CHAT_PIECE_SPECIAL, all, role, t->im_start, IM_START, strlen(IM_START)) |
+	       chat_push(r, CHAT_PIECE_TEXT, all, role, 0, h, strlen(h)) |
+	       chat_push(r, content_kind, tr, role, 0, s, len) |
+	       chat_push(r, CHAT_PIECE_SPECIAL, tr, role, t->im_end, IM_END, strlen(IM_END)) |
+	       chat_push(r, CHAT_PIECE_TEXT, tr, role, 0, "\n", 1);
 }
 
 int chat_render(const struct chat_template *t, const struct chat_conv *c,
@@ -103,6 +109,7 @@ int chat_render(const struct chat_template *t, const struct chat_conv *c,
                 struct chat_render *r, struct qt_err *err)
 {
 	r->n = 0;
+	r->hdr = r->tgt = r->tail = SIZE_MAX;
 	if (c->n == 0)
 		return qt_err_set(err, QT_EDATA, "empty conversation");
 	int bad = 0;
@@ -110,11 +117,14 @@ int chat_render(const struct chat_template *t, const struct chat_conv *c,
 		if (t->eos_id == CHAT_ID_NONE)
 			return qt_err_set(err, QT_EDATA, "a text document needs an eos token, and the "
 			                  "tokenizer configuration names none");
-		bad |= push(r, CHAT_PIECE_CONTENT, 1, CHAT_TEXT, 0, c->msg[0].text, c->msg[0].len);
-		bad |= push(r, CHAT_PIECE_SPECIAL, 1, CHAT_TEXT, t->eos_id, t->eos_token,
+		bad |= chat_push(r, CHAT_PIECE_CONTENT, 1, CHAT_TEXT, 0, c->msg[0].text, c->msg[0].len);
+		bad |= chat_push(r, CHAT_PIECE_SPECIAL, 1, CHAT_TEXT, t->eos_id, t->eos_token,
 		            strlen(t->eos_token));
+		r->hdr = r->tgt = r->tail = r->n;
 		return bad ? qt_err_set(err, QT_ESOFTWARE, "out of memory") : QT_OK;
 	}
+	if (t->jinja)
+		return chat_render_jinja(t, c, sys, train, add_generation_prompt, r, err);
 	if (t->im_start == CHAT_ID_NONE)
 		return qt_err_set(err, QT_EDATA, "the tokenizer has no special tokens %s and %s, "
 		                  "which ChatML needs", IM_START, IM_END);
@@ -123,18 +133,17 @@ int chat_render(const struct chat_template *t, const struct chat_conv *c,
 		if (m == CHAT_SYSTEM_SET)
 			bad |= turn(r, t, CHAT_SYSTEM, CHAT_PIECE_CONTENT, sys->text, strlen(sys->text),
 			            train);
-		else if (m == CHAT_SYSTEM_DEFAULT && t->default_system)
-			bad |= turn(r, t, CHAT_SYSTEM, CHAT_PIECE_TEXT, t->default_system,
-			            strlen(t->default_system), train);
 	}
 	for (size_t i = 0; i < c->n; i++)
 		bad |= turn(r, t, c->msg[i].role, CHAT_PIECE_CONTENT, c->msg[i].text, c->msg[i].len,
 		            train);
 	if (add_generation_prompt) {
-		bad |= push(r, CHAT_PIECE_SPECIAL, 0, CHAT_ASSISTANT, t->im_start, IM_START,
+		bad |= chat_push(r, CHAT_PIECE_SPECIAL, 0, CHAT_ASSISTANT, t->im_start, IM_START,
 		            strlen(IM_START));
-		bad |= push(r, CHAT_PIECE_TEXT, 0, CHAT_ASSISTANT, 0, "assistant\n", 10);
+		bad |= chat_push(r, CHAT_PIECE_TEXT, 0, CHAT_ASSISTANT, 0, "assistant\n", 10);
 	}
+	if (r->tgt == SIZE_MAX)
+		r->hdr = r->tgt = r->tail = r->n;
 	return bad ? qt_err_set(err, QT_ESOFTWARE, "out of memory") : QT_OK;
 }
 
@@ -160,6 +169,9 @@ char *chat_render_text(const struct chat_render *r, size_t *len)
 void chat_render_free(struct chat_render *r)
 {
 	free(r->p);
+	jinja_out_free(&r->text);
+	jinja_out_free(&r->scratch);
+	free(r->trained);
 	memset(r, 0, sizeof *r);
 }
 
@@ -180,10 +192,63 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Bytes of a token as the tokenizer's vocabulary spells it: one code point per byte for
+ * byte-level BPE (GPT-2's byte alphabet). */
+static size_t token_bytes(const struct tokenizer *tk, uint32_t id)
+{
+	const char *s = tokenizer_token_str(tk, id);
+	size_t n = 0;
+	for (; s && *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return s ? n : 0;
+}
+
+/*
+ * The run of pieces [i, j) (len bytes) was encoded into ids [base, ids.n). Where the tokens'
+ * byte lengths add up to the run (byte-level BPE), records for each token whose trained state
+ * differs from its piece's whether any byte under it is trained, as transformers' assistant
+ * mask marks every token overlapping a span; otherwise the pieces decide. -1: out of memory.
+ */
+static int overlap_mask(const struct tokenizer *tk, const struct chat_render *r, size_t i,
+                        size_t j, size_t len, size_t base, struct chat_encoded *e)
+{
+	size_t sum = 0;
+	for (size_t t = base; t < e->ids.n; t++)
+		sum += token_bytes(tk, e->ids.v[t]);
+	if (sum != len)
+		return 0;
+	size_t k = i, kstart = 0, at = 0;
+	for (size_t t = base; t < e->ids.n; t++) {
+		size_t end = at + token_bytes(tk, e->ids.v[t]);
+		while (k < j && kstart + r->p[k].len <= at) {
+			kstart += r->p[k].len;
+			k++;
+		}
+		uint8_t tr = 0;
+		size_t q = k, qstart = kstart;
+		while (q < j && qstart < end) {
+			tr |= r->p[q].trained;
+			qstart += r->p[q].len;
+			q++;
+		}
+		size_t owner = i;   /* the piece piece_at gives the token to */
+		while (owner + 1 < j && e->piece_at[owner + 1] <= t)
+			owner++;
+		if (tr != r->p[owner].trained) {
+			if (grow((void **)&e->ovl, &e->ovl_cap, e->n_ovl + 1, sizeof *e->ovl) < 0)
+				return -1;
+			e->ovl[e->n_ovl++] = (struct chat_ovl){ (uint32_t)t, tr };
+		}
+		at = end;
+	}
+	return 0;
+}
+
 int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct chat_encoded *e,
                 struct qt_err *err)
 {
 	e->ids.n = 0;
+	e->n_ovl = 0;
 	if (grow((void **)&e->piece_at, &e->piece_cap, r->n + 1, sizeof *e->piece_at) < 0)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	for (size_t i = 0; i < r->n;) {
@@ -224,6 +289,8 @@ int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct 
 				e->piece_at[k] = at < e->piece_at[k - 1] ? e->piece_at[k - 1] : at;
 				off += r->p[k].len;
 			}
+			if (st == QT_OK && overlap_mask(tk, r, i, j, len, base, e) < 0)
+				return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		}
 		if (st != QT_OK)
 			return st;
@@ -234,6 +301,8 @@ int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct 
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	for (size_t i = 0; i < r->n; i++)
 		memset(e->mask + e->piece_at[i], r->p[i].trained, e->piece_at[i + 1] - e->piece_at[i]);
+	for (size_t i = 0; i < e->n_ovl; i++)
+		e->mask[e->ovl[i].tok] = e->ovl[i].trained;
 	return QT_OK;
 }
 
@@ -244,6 +313,7 @@ void chat_encoded_free(struct chat_encoded *e)
 	free(e->piece_at);
 	free(e->buf);
 	free(e->tmp.v);
+	free(e->ovl);
 	memset(e, 0, sizeof *e);
 }
 
@@ -263,18 +333,9 @@ enum chat_trunc chat_truncate(const struct chat_render *r, struct chat_encoded *
 {
 	size_t n = e->ids.n;
 	int cut = 0;
-	/* The last assistant content piece splits source from target. */
-	size_t c = r->n;
-	for (size_t i = r->n; i-- > 0;)
-		if (r->p[i].kind == CHAT_PIECE_CONTENT && r->p[i].role == CHAT_ASSISTANT) {
-			c = i;
-			break;
-		}
-	if (c < r->n && (l->max_source || l->max_target)) {
-		size_t hs = c;  /* the turn's <|im_start|> */
-		while (hs > 0 && r->p[hs].kind != CHAT_PIECE_SPECIAL)
-			hs--;
-		size_t h0 = e->piece_at[hs], cs = e->piece_at[c], ce = e->piece_at[c + 1];
+	/* The last assistant turn splits source (up to its header) from target. */
+	if (r->tgt < r->n && (l->max_source || l->max_target)) {
+		size_t h0 = e->piece_at[r->hdr], cs = e->piece_at[r->tgt], ce = e->piece_at[r->tail];
 		size_t body = h0, hdr = cs - h0, content = ce - cs, tail = n - ce;
 		if (l->max_source && cs > l->max_source) {
 			body = l->max_source > hdr ? l->max_source - hdr : 0;
@@ -291,7 +352,7 @@ enum chat_trunc chat_truncate(const struct chat_render *r, struct chat_encoded *
 		at += content;
 		keep(e, at, ce, tail);
 		n = at + tail;
-	} else if (c == r->n && l->max_source && n > l->max_source) {
+	} else if (r->tgt >= r->n && l->max_source && n > l->max_source) {
 		n = l->max_source;
 		cut = 1;
 	}

@@ -1,17 +1,14 @@
 /* qlora-tools: ISC license. */
 /*
- * The chat side of a tokenizer: the ChatML template read from tokenizer_config.json, input
- * records turned into messages, a conversation rendered as a list of pieces, and those pieces
- * encoded into token ids and a loss mask. tok-chatml (training data) and gen (prompts) both go
- * through chat_render, so a conversation is rendered the same way for training and inference.
- * Record shapes and the rendering are specified in chat(5); reference.md 1.9 to 1.12 gives the
- * semantics reproduced here (HF apply_chat_template, TRL completion-only masking, ChatGLM
- * source/target truncation).
- *
- * Only ChatML-family templates are recognised (the plain ChatML loop, with the generation
- * prompt inside or after the loop, optionally inserting a default system prompt when the first
- * message is not a system message, as SmolLM2 and Qwen2 do). Any other template is refused
- * with a message rather than rendered approximately.
+ * The chat side of a tokenizer: the model's chat template (tokenizer_config.json's
+ * chat_template or chat_template.jinja, rendered by the Jinja subset of
+ * formats/tokenizer/jinja.h exactly as HF apply_chat_template renders it; or plain ChatML),
+ * input records turned into messages, a conversation rendered as a list of pieces, and those
+ * pieces encoded into token ids and a loss mask. tok-chatml (training data) and gen (prompts)
+ * both go through chat_render, so a conversation is rendered the same way for training and
+ * inference. Record shapes and the rendering are specified in chat(5) and chat-template(5);
+ * reference.md 1.9 to 1.12 gives the semantics reproduced here (HF apply_chat_template, TRL
+ * completion-only masking, ChatGLM source/target truncation).
  */
 #ifndef QT_FORMATS_CHAT_H
 #define QT_FORMATS_CHAT_H
@@ -21,14 +18,22 @@
 
 #include "common/err.h"
 #include "formats/tokenizer.h"
+#include "formats/tokenizer/jinja.h"
 
 #define CHAT_ID_NONE 0xFFFFFFFFu  /* a token the configuration does not name */
 
 /* ---- template ---- */
 
+/* A special added token of the tokenizer, as the template text is split on them. */
+struct chat_special {
+	const char *s;     /* its content (owned by the tokenizer) */
+	uint32_t    len;
+	uint32_t    id;
+	unsigned    flags; /* TOKENIZER_ADDED_LSTRIP / _RSTRIP */
+};
+
 /* What tokenizer_config.json says about chatting (all strings owned, NULL when absent). */
 struct chat_template {
-	char    *default_system; /* inserted when the first message is not "system"; NULL: none */
 	char    *bos_token;      /* contents of bos_token / eos_token / pad_token */
 	char    *eos_token;
 	char    *pad_token;
@@ -37,23 +42,26 @@ struct chat_template {
 	uint32_t bos_id;         /* ids of the three tokens above, or CHAT_ID_NONE */
 	uint32_t eos_id;
 	uint32_t pad_id;
-	int      builtin;        /* 1: no chat_template was found; plain ChatML (reference 1.9) */
+	uint32_t turn_end;       /* the special token that ends an assistant turn, or CHAT_ID_NONE */
+	int      builtin;        /* 1: plain ChatML (reference 1.9): no template, or "chatml" */
+	struct jinja_tpl    *jinja;     /* the model's template (NULL when builtin) */
+	char                *source;    /* where it came from: a file name, for messages */
+	json_t              *vars;      /* the special-token variables it sees (bos_token, ...) */
+	struct chat_special *specials;  /* the tokenizer's special added tokens, by first byte */
+	size_t               n_specials;
+	uint32_t             first[257]; /* specials[first[b] .. first[b+1]) start with byte b */
+	int64_t              now;       /* strftime_now's time: $SOURCE_DATE_EPOCH, or the clock */
 };
 
 /*
- * Recognises a Jinja chat template. Returns QT_OK and sets t->default_system (owned) for a
- * ChatML-family template; QT_EDATA with a reason in err for any other. Touches no other field.
+ * Reads config_path (a tokenizer_config.json; NULL: none) and resolves its tokens against tk.
+ * The template is, as transformers loads it: chat_template.jinja beside the config, else the
+ * config's "chat_template" (a string, or the entry named "default" of a list), else plain
+ * ChatML (t->builtin = 1). choice overrides that: NULL keeps it, "chatml" is plain ChatML, any
+ * other string is a Jinja template file. QT_ENOINPUT when a file cannot be read; QT_EDATA for
+ * bad JSON or a template the Jinja subset refuses ("file: line N: construct").
  */
-int chat_template_parse(const char *jinja, struct chat_template *t, struct qt_err *err);
-
-/*
- * Reads config_path (a tokenizer_config.json; NULL: none, plain ChatML) and resolves its
- * tokens against tk. The template is the config's "chat_template" (a string, or the entry
- * named "default" of a list), else a chat_template.jinja beside the config, else plain ChatML
- * (t->builtin = 1). QT_ENOINPUT when the file cannot be read; QT_EDATA for bad JSON, an
- * unrecognised template, or a tokenizer without <|im_start|>/<|im_end|> special tokens.
- */
-int chat_template_load(const char *config_path, const struct tokenizer *tk,
+int chat_template_load(const char *config_path, const char *choice, const struct tokenizer *tk,
                        struct chat_template *t, struct qt_err *err);
 void chat_template_free(struct chat_template *t);
 
@@ -138,15 +146,29 @@ struct chat_piece {
 struct chat_render {
 	struct chat_piece *p;
 	size_t             n, cap;
+	/* The last assistant turn, for truncation: its header (what the generation prompt adds)
+	 * starts at piece hdr, its trained span at tgt, and what follows its content (the
+	 * end-of-turn tokens) at tail; all three are n when there is no assistant turn. */
+	size_t             hdr, tgt, tail;
+	struct jinja_out   text;     /* a Jinja rendering the pieces point into */
+	struct jinja_out   scratch;  /* renderings of prefixes of the conversation */
+	uint8_t           *trained;  /* per byte of text */
+	size_t             trained_cap;
 };
 
 /*
- * Renders c as ChatML into r (previous contents dropped): for each message
- * <|im_start|> role "\n" content <|im_end|> "\n", preceded by a system turn when c does not
- * start with one (sys; NULL = the template's rule), followed by "<|im_start|>" "assistant\n"
- * when add_generation_prompt. A CHAT_TEXT conversation renders its text and the eos token.
- * Pieces point into c, sys and t: keep them alive while r is used. QT_EDATA for an empty
- * conversation or a text document when the configuration names no eos token.
+ * Renders c into r (previous contents dropped) with the model's template (chat-template(5)), or
+ * as plain ChatML when t->builtin: for each message <|im_start|> role "\n" content <|im_end|>
+ * "\n", followed by "<|im_start|>" "assistant\n" when add_generation_prompt. When c does not
+ * start with a system message, sys (NULL: CHAT_SYSTEM_DEFAULT) may put one first (with a
+ * template, CHAT_SYSTEM_DEFAULT and CHAT_SYSTEM_NONE leave it to the template). Pieces are
+ * special tokens of the template text, template text, and data (message contents); with
+ * CHAT_TRAIN_ASSISTANT the trained pieces are each assistant message's span: what the model
+ * writes after the generation prompt, through the end-of-turn text that follows its content
+ * (or the {% generation %} blocks of a template that has them). A CHAT_TEXT conversation
+ * renders its text and the eos token. Pieces point into r, c, sys and t: keep them alive while
+ * r is used. QT_EDATA for an empty conversation, a text document when the configuration names
+ * no eos token, or a template that raises ("template error: its message") or fails.
  */
 int chat_render(const struct chat_template *t, const struct chat_conv *c,
                 const struct chat_system *sys, enum chat_train train, int add_generation_prompt,
@@ -156,6 +178,11 @@ char *chat_render_text(const struct chat_render *r, size_t *len);
 void chat_render_free(struct chat_render *r);
 
 /* ---- encoding ---- */
+
+struct chat_ovl {
+	uint32_t tok;
+	uint8_t  trained;
+};
 
 /* Token ids and mask of a rendering. Zero-initialize; reuse across records; free at the end. */
 struct chat_encoded {
@@ -167,6 +194,8 @@ struct chat_encoded {
 	char          *buf;        /* scratch: a text run */
 	size_t         buf_cap;
 	struct tok_ids tmp;        /* scratch: a run's prefix */
+	struct chat_ovl *ovl;      /* tokens whose mask is not their piece's (see chat_encode) */
+	size_t         n_ovl, ovl_cap;
 };
 
 /*
@@ -175,7 +204,10 @@ struct chat_encoded {
  * encoding of the rendered string whenever the contents hold no special-token strings. Inside a
  * run, the tokens that the run's encoding shares (as a common prefix) with the encoding of the
  * bytes before piece k belong before piece k; the rest (including a token merged across the
- * boundary) belong to piece k and later. QT_OK or QT_ESOFTWARE.
+ * boundary) belong to piece k and later. A token is trained when any of its bytes is (as
+ * transformers' assistant mask marks every token overlapping a span) where the tokenizer's
+ * token lengths give byte offsets (byte-level BPE); else when its piece is. QT_OK or
+ * QT_ESOFTWARE.
  */
 int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct chat_encoded *e,
                 struct qt_err *err);
@@ -210,6 +242,7 @@ int chat_encode_prompt(const struct tokenizer *tk, const struct chat_template *t
 struct chat_run_opts {
 	const char             *tokenizer;  /* tokenizer.json */
 	const char             *config;     /* tokenizer_config.json; NULL: beside the tokenizer */
+	const char             *template_;  /* NULL: the model's; "chatml"; or a .jinja file */
 	const char             *output;     /* "-" = stdout */
 	const char *const      *inputs;     /* "-" = stdin */
 	size_t                  n_inputs;

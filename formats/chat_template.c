@@ -1,14 +1,16 @@
 /* qlora-tools: ISC license. */
 /*
- * ChatML template recognition (a Jinja template reduced to a canonical form and matched against
- * the ChatML forms of chat(5)) and tokenizer_config.json reading; see chat.h.
+ * The chat template of a model (see chat.h): tokenizer_config.json and chat_template.jinja read
+ * as transformers reads them, the template compiled by the Jinja subset, the tokenizer's special
+ * added tokens gathered for splitting the template text, and the end-of-turn token found by a
+ * probe rendering.
  */
 #include "formats/chat.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/io.h"
@@ -16,258 +18,19 @@
 #define IM_START "<|im_start|>"
 #define IM_END   "<|im_end|>"
 
-/* ---- a growable string ---- */
-
-struct sbuf {
-	char  *p;
-	size_t n, cap;
-	int    oom;
+/* The special-token variables transformers passes (special_tokens_map). */
+static const char *const token_keys[] = {
+	"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
+	NULL,
 };
 
-static void sb_putn(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-
-/* ---- template recognition ---- */
-
-/*
- * The canonical form of a Jinja template, as HF renders it (trim_blocks, lstrip_blocks):
- * tags are kept as "{%...%}" / "{{...}}" with every whitespace character outside string
- * literals removed, string literals unescaped and delimited by \x01, adjacent literals joined
- * ('a' + 'b' is 'ab'), and x.role / x.content written x['role'] / x['content']. Comments are
- * dropped. Returns NULL for a template that would output text outside its tags (after the
- * whitespace rules) or that this reader cannot tokenize; *why says which.
- */
-#define Q "\x01"
-
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static char *canon_template(const char *s, const char **why)
-{
-	struct sbuf out = { 0 };
-	size_t n = strlen(s), i = 0;
-	int prev_block = 0, prev_rdash = 0;
-	for (;;) {
-		size_t j = i;
-		while (j < n && !(s[j] == '{' && j + 1 < n &&
-		                  (s[j + 1] == '%' || s[j + 1] == '{' || s[j + 1] == '#')))
-			j++;
-		char kind = j < n ? s[j + 1] : 0;
-		int ldash = j < n && j + 2 < n && s[j + 2] == '-';
-		size_t a = i, b = j;
-		if (prev_rdash)
-			while (a < b && is_ws(s[a]))
-				a++;
-		else if (prev_block && a < b && s[a] == '\n')
-			a++;
-		else if (prev_block && a + 1 < b && s[a] == '\r' && s[a + 1] == '\n')
-			a += 2;
-		if (ldash) {
-			while (b > a && is_ws(s[b - 1]))
-				b--;
-		} else if (kind == '%' || kind == '#') {
-			size_t k = b;
-			while (k > a && (s[k - 1] == ' ' || s[k - 1] == '\t'))
-				k--;
-			if (k == 0 || s[k - 1] == '\n')
-				b = k;
-		}
-		if (a < b) {
-			*why = "it outputs text outside its {{ }} tags";
-			goto fail;
-		}
-		if (j >= n)
-			break;
-		char close = kind == '{' ? '}' : kind;
-		size_t k = j + 2 + (size_t)ldash;
-		int rdash = 0, done = 0;
-		char q = 0;
-		if (kind != '#')
-			sb_puts(&out, kind == '%' ? "{%" : "{{");
-		while (k < n && !done) {
-			char c = s[k];
-			if (kind == '#') {
-				if (c == '#' && k + 1 < n && s[k + 1] == '}') {
-					rdash = s[k - 1] == '-';
-					k += 2;
-					done = 1;
-				} else {
-					k++;
-				}
-				continue;
-			}
-			if (q) {
-				if (c == q) {
-					q = 0;
-					sb_puts(&out, Q);
-				} else if (c == '\\' && k + 1 < n) {
-					char e = s[++k];
-					const char *u = e == 'n' ? "\n" : e == 't' ? "\t" : e == 'r' ? "\r" :
-					                e == '\\' ? "\\" : e == '\'' ? "'" : e == '"' ? "\"" : NULL;
-					if (!u) {
-						*why = "it uses a string escape this reader does not know";
-						goto fail;
-					}
-					sb_puts(&out, u);
-				} else if (c == '\x01') {
-					*why = "it holds a control character";
-					goto fail;
-				} else {
-					sb_putn(&out, &c, 1);
-				}
-				k++;
-			} else if (c == '\'' || c == '"') {
-				q = c;
-				sb_puts(&out, Q);
-				k++;
-			} else if (c == '-' && k + 2 < n && s[k + 1] == close && s[k + 2] == '}') {
-				rdash = 1;
-				k += 3;
-				done = 1;
-			} else if (c == close && k + 1 < n && s[k + 1] == '}') {
-				k += 2;
-				done = 1;
-			} else {
-				if (!is_ws(c))
-					sb_putn(&out, &c, 1);
-				k++;
-			}
-		}
-		if (!done) {
-			*why = "a tag is not closed";
-			goto fail;
-		}
-		if (kind != '#')
-			sb_puts(&out, kind == '%' ? "%}" : "}}");
-		prev_block = kind != '{';
-		prev_rdash = rdash;
-		i = k;
-	}
-	if (out.oom || !out.p) {
-		*why = out.oom ? "out of memory" : "it is empty";
-		goto fail;
-	}
-	/* Outside literals: join 'a'+'b', and spell attribute access as subscripts. */
-	struct sbuf c2 = { 0 };
-	int in_str = 0;
-	for (size_t x = 0; x < out.n;) {
-		const char *p = out.p + x;
-		if (in_str && p[0] == '\x01' && p[1] == '+' && p[2] == '\x01') {
-			x += 3;
-			continue;
-		}
-		if (p[0] == '\x01') {
-			in_str = !in_str;
-		} else if (!in_str && !strncmp(p, ".role", 5) && !isalnum((unsigned char)p[5])) {
-			sb_puts(&c2, "[" Q "role" Q "]");
-			x += 5;
-			continue;
-		} else if (!in_str && !strncmp(p, ".content", 8) && !isalnum((unsigned char)p[8])) {
-			sb_puts(&c2, "[" Q "content" Q "]");
-			x += 8;
-			continue;
-		}
-		sb_putn(&c2, p, 1);
-		x++;
-	}
-	free(out.p);
-	if (c2.oom) {
-		free(c2.p);
-		*why = "out of memory";
-		return NULL;
-	}
-	return c2.p;
-fail:
-	free(out.p);
-	return NULL;
-}
-
-static int eat(const char **p, const char *lit)
-{
-	size_t n = strlen(lit);
-	if (strncmp(*p, lit, n) != 0)
-		return 0;
-	*p += n;
-	return 1;
-}
-
-int chat_template_parse(const char *jinja, struct chat_template *t, struct qt_err *err)
-{
-	static const char *const loop = "{%formessageinmessages%}";
-	static const char *const sys_a = "{%ifloop.firstandmessages[0][" Q "role" Q "]!=" Q "system"
-	                                 Q "%}{{" Q IM_START "system\n";
-	static const char *const sys_b = IM_END "\n" Q "}}{%endif%}";
-	static const char *const turn = "{{" Q IM_START Q "+message[" Q "role" Q "]+" Q "\n" Q
-	                                "+message[" Q "content" Q "]+" Q IM_END "\n" Q "}}";
-	static const char *const gen_in = "{%ifloop.lastandadd_generation_prompt%}{{" Q IM_START
-	                                  "assistant\n" Q "}}{%endif%}";
-	static const char *const end = "{%endfor%}";
-	static const char *const gen_out = "{%ifadd_generation_prompt%}{{" Q IM_START "assistant\n"
-	                                   Q "}}{%endif%}";
-	const char *why = NULL;
-	char *c = canon_template(jinja, &why);
-	if (!c)
-		return qt_err_set(err, QT_EDATA, "chat_template is not recognised: %s", why);
-	const char *p = c;
-	char *def = NULL;
-	int ok = eat(&p, loop);
-	if (ok && eat(&p, sys_a)) {
-		const char *e = strstr(p, sys_b);
-		if (!e || memchr(p, '\x01', (size_t)(e - p))) {
-			ok = 0;
-		} else {
-			def = strndup(p, (size_t)(e - p));
-			p = e + strlen(sys_b);
-		}
-	}
-	ok = ok && eat(&p, turn);
-	int gens = 0;
-	gens += ok && eat(&p, gen_in);
-	ok = ok && eat(&p, end);
-	gens += ok && eat(&p, gen_out);
-	ok = ok && *p == '\0' && gens == 1;
-	free(c);
-	if (!ok) {
-		free(def);
-		return qt_err_set(err, QT_EDATA, "chat_template is not a ChatML template of the forms "
-		                  "this tool renders exactly (a loop emitting '<|im_start|>' + role + "
-		                  "'\\n' + content + '<|im_end|>\\n', an optional default system prompt "
-		                  "when the first message is not system, and the '<|im_start|>assistant"
-		                  "\\n' generation prompt); see chat(5)");
-	}
-	free(t->default_system);
-	t->default_system = def;
-	return QT_OK;
-}
-
-/* ---- tokenizer_config.json ---- */
-
 /* A token field: a string, or an object with "content" (AddedToken); NULL otherwise. */
-static char *token_field(json_t *root, const char *key)
+static const char *token_field(json_t *root, const char *key)
 {
 	json_t *v = json_object_get(root, key);
 	if (json_is_object(v))
 		v = json_object_get(v, "content");
-	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static uint32_t resolve(const struct tokenizer *tk, const char *s)
@@ -276,74 +39,171 @@ static uint32_t resolve(const struct tokenizer *tk, const char *s)
 	return id < 0 ? CHAT_ID_NONE : (uint32_t)id;
 }
 
-int chat_template_load(const char *config_path, const struct tokenizer *tk,
+static char *strdup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* The template text from the config root (a string, or the "default" entry of a list). */
+static int config_template(json_t *root, const char *path, char **out, struct qt_err *err)
+{
+	json_t *ct = json_object_get(root, "chat_template");
+	if (json_is_array(ct)) {
+		size_t i;
+		json_t *e, *found = NULL;
+		json_array_foreach(ct, i, e)
+			if (json_is_string(json_object_get(e, "name")) &&
+			    !strcmp(json_string_value(json_object_get(e, "name")), "default"))
+				found = json_object_get(e, "template");
+		if (!json_is_string(found))
+			return qt_err_set(err, QT_EDATA, "%s: chat_template: a list without a "
+			                  "\"default\" template", path);
+		ct = found;
+	} else if (ct && !json_is_string(ct) && !json_is_null(ct)) {
+		return qt_err_set(err, QT_EDATA, "%s: chat_template: not a string", path);
+	}
+	*out = json_is_string(ct) ? strdup(json_string_value(ct)) : NULL;
+	return QT_OK;
+}
+
+/* chat_template.jinja beside the config (transformers >= 4.43 saves it there; it wins). */
+static char *beside(const char *config_path)
+{
+	char *dir = strdup(config_path), *slash = strrchr(dir, '/');
+	if (slash)
+		slash[1] = '\0';
+	else
+		dir[0] = '\0';
+	char *p = qt_path_join(*dir ? dir : ".", "chat_template.jinja");
+	free(dir);
+	if (p && access(p, R_OK) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+static int cmp_special(const void *x, const void *y)
+{
+	const struct chat_special *a = x, *b = y;
+	unsigned char fa = (unsigned char)a->s[0], fb = (unsigned char)b->s[0];
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
+	return a->len > b->len ? -1 : a->len < b->len; /* longest first */
+}
+
+/* The tokenizer's special added tokens, indexed by first byte for a leftmost-longest scan. */
+static int gather_specials(const struct tokenizer *tk, struct chat_template *t)
+{
+	uint32_t n = tokenizer_vocab_size(tk);
+	for (uint32_t id = 0; id < n; id++) {
+		if (!tokenizer_is_special(tk, id))
+			continue;
+		const char *s = tokenizer_token_str(tk, id);
+		if (!s || !*s)
+			continue;
+		struct chat_special *ns = realloc(t->specials, (t->n_specials + 1) * sizeof *ns);
+		if (!ns)
+			return -1;
+		t->specials = ns;
+		ns[t->n_specials++] = (struct chat_special){ s, (uint32_t)strlen(s), id,
+		                                             tokenizer_added_flags(tk, id) };
+	}
+	if (t->n_specials)
+		qsort(t->specials, t->n_specials, sizeof *t->specials, cmp_special);
+	size_t k = 0;
+	for (unsigned b = 0; b <= 256; b++) {
+		while (k < t->n_specials && (unsigned char)t->specials[k].s[0] < b)
+			k++;
+		t->first[b] = (uint32_t)k;
+	}
+	return 0;
+}
+
+/* The end-of-turn token: the first special token the template writes after an assistant
+ * message's content (<|im_end|>, <|eot_id|>, <end_of_turn>, </s>, ...). */
+static uint32_t probe_turn_end(const struct chat_template *t)
+{
+	struct chat_conv c = { 0 };
+	struct chat_render r = { 0 };
+	struct qt_err err;
+	uint32_t id = CHAT_ID_NONE;
+	chat_conv_add(&c, CHAT_USER, "Hello", 5);
+	chat_conv_add(&c, CHAT_ASSISTANT, "Hi", 2);
+	if (chat_render(t, &c, NULL, CHAT_TRAIN_ASSISTANT, 0, &r, &err) == QT_OK) {
+		size_t last = r.n;
+		for (size_t i = 0; i < r.n; i++)
+			if (r.p[i].kind == CHAT_PIECE_CONTENT && r.p[i].role == CHAT_ASSISTANT)
+				last = i;
+		for (size_t i = last; i < r.n && id == CHAT_ID_NONE; i++)
+			if (r.p[i].kind == CHAT_PIECE_SPECIAL)
+				id = r.p[i].id;
+	}
+	chat_render_free(&r);
+	chat_conv_free(&c);
+	return id;
+}
+
+int chat_template_load(const char *config_path, const char *choice, const struct tokenizer *tk,
                        struct chat_template *t, struct qt_err *err)
 {
 	memset(t, 0, sizeof *t);
 	t->bos_id = t->eos_id = t->pad_id = t->im_start = t->im_end = CHAT_ID_NONE;
+	t->turn_end = CHAT_ID_NONE;
 	int st = QT_OK;
 	char *jinja = NULL;
+	t->vars = json_object();
+	if (!t->vars)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	if (config_path) {
 		char *buf;
 		size_t len;
 		st = qt_read_file(config_path, &buf, &len, err);
 		if (st != QT_OK)
-			return st;
+			goto out;
 		json_error_t je;
 		json_t *root = json_loadb(buf, len, 0, &je);
 		free(buf);
 		if (!root || !json_is_object(root)) {
 			json_decref(root);
-			return root ? qt_err_set(err, QT_EDATA, "%s: not a JSON object", config_path)
-			            : qt_err_set(err, QT_EDATA, "%s:%d:%d: %s", config_path, je.line,
-			                         je.column, je.text);
+			st = root ? qt_err_set(err, QT_EDATA, "%s: not a JSON object", config_path)
+			          : qt_err_set(err, QT_EDATA, "%s:%d:%d: %s", config_path, je.line,
+			                       je.column, je.text);
+			goto out;
 		}
-		t->bos_token = token_field(root, "bos_token");
-		t->eos_token = token_field(root, "eos_token");
-		t->pad_token = token_field(root, "pad_token");
-		json_t *ct = json_object_get(root, "chat_template");
-		if (json_is_array(ct)) {
-			size_t i;
-			json_t *e, *found = NULL;
-			json_array_foreach(ct, i, e)
-				if (json_is_string(json_object_get(e, "name")) &&
-				    !strcmp(json_string_value(json_object_get(e, "name")), "default"))
-					found = json_object_get(e, "template");
-			ct = found;
-			if (!json_is_string(ct))
-				st = qt_err_set(err, QT_EDATA, "%s: chat_template: a list without a "
-				                "\"default\" template", config_path);
-		} else if (ct && !json_is_string(ct) && !json_is_null(ct)) {
-			st = qt_err_set(err, QT_EDATA, "%s: chat_template: not a string", config_path);
+		t->bos_token = strdup_or_null(token_field(root, "bos_token"));
+		t->eos_token = strdup_or_null(token_field(root, "eos_token"));
+		t->pad_token = strdup_or_null(token_field(root, "pad_token"));
+		for (int k = 0; token_keys[k]; k++) {
+			const char *v = token_field(root, token_keys[k]);
+			if (v)
+				json_object_set_new(t->vars, token_keys[k], json_string(v));
 		}
-		if (json_is_string(ct))
-			jinja = strdup(json_string_value(ct));
+		if (!choice) {
+			char *jp = beside(config_path);
+			if (jp) {
+				size_t l2;
+				st = qt_read_file(jp, &jinja, &l2, err);
+				t->source = jp;
+			} else {
+				st = config_template(root, config_path, &jinja, err);
+				t->source = strdup(config_path);
+			}
+		}
 		json_decref(root);
-		if (st == QT_OK && !jinja) {
-			/* transformers >= 4.43 may save the template beside the config instead. */
-			char *dir = strdup(config_path), *slash = strrchr(dir, '/');
-			if (slash)
-				slash[1] = '\0';
-			else
-				dir[0] = '\0';
-			char *jp = qt_path_join(*dir ? dir : ".", "chat_template.jinja");
-			size_t len2;
-			if (jp && access(jp, R_OK) == 0)
-				st = qt_read_file(jp, &jinja, &len2, err);
-			free(jp);
-			free(dir);
-		}
-		if (st == QT_OK && jinja && chat_template_parse(jinja, t, err) != QT_OK) {
-			char m[sizeof err->msg];
-			snprintf(m, sizeof m, "%s", err->msg);
-			st = qt_err_set(err, QT_EDATA, "%s: %s", config_path, m);
-		}
+		if (st != QT_OK)
+			goto out;
+	}
+	if (choice && strcmp(choice, "chatml") != 0) {
+		size_t l2;
+		if ((st = qt_read_file(choice, &jinja, &l2, err)) != QT_OK)
+			goto out;
+		free(t->source);
+		t->source = strdup(choice);
 	}
 	t->builtin = !jinja;
-	free(jinja);
-	if (st != QT_OK) {
-		chat_template_free(t);
-		return st;
+	if (jinja && (st = jinja_parse(jinja, strlen(jinja), &t->jinja, err)) != QT_OK) {
+		char m[sizeof err->msg];
+		snprintf(m, sizeof m, "%s", err->msg);
+		st = qt_err_set(err, st, "%s: chat template: %s", t->source, m);
+		goto out;
 	}
 	t->bos_id = resolve(tk, t->bos_token);
 	t->eos_id = resolve(tk, t->eos_token);
@@ -354,14 +214,28 @@ int chat_template_load(const char *config_path, const struct tokenizer *tk,
 		t->im_start = s;
 		t->im_end = e;
 	}
-	return QT_OK;
+	if (gather_specials(tk, t) < 0) {
+		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		goto out;
+	}
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	t->now = sde && *sde ? strtoll(sde, NULL, 10) : (int64_t)time(NULL);
+	t->turn_end = t->builtin ? t->im_end : probe_turn_end(t);
+out:
+	free(jinja);
+	if (st != QT_OK)
+		chat_template_free(t);
+	return st;
 }
 
 void chat_template_free(struct chat_template *t)
 {
-	free(t->default_system);
 	free(t->bos_token);
 	free(t->eos_token);
 	free(t->pad_token);
+	jinja_free(t->jinja);
+	free(t->source);
+	json_decref(t->vars);
+	free(t->specials);
 	memset(t, 0, sizeof *t);
 }

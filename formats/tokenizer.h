@@ -50,6 +50,14 @@ int64_t tokenizer_token_id(const struct tokenizer *t, const char *content);
 const char *tokenizer_token_str(const struct tokenizer *t, uint32_t id);
 /* 1 if id is an added token marked special. */
 int tokenizer_is_special(const struct tokenizer *t, uint32_t id);
+/* How an added token matches (HF AddedToken): TOKENIZER_ADDED_* bits; 0 for other ids. */
+enum {
+	TOKENIZER_ADDED_LSTRIP      = 1 << 0, /* swallows the whitespace before it */
+	TOKENIZER_ADDED_RSTRIP      = 1 << 1, /* swallows the whitespace after it */
+	TOKENIZER_ADDED_SINGLE_WORD = 1 << 2, /* matches only between non-word characters */
+	TOKENIZER_ADDED_NORMALIZED  = 1 << 3, /* matched in the normalized text */
+};
+unsigned tokenizer_added_flags(const struct tokenizer *t, uint32_t id);
 /* One more than the largest id (model vocab and added tokens). */
 uint32_t tokenizer_vocab_size(const struct tokenizer *t);
 /* XXH3-64 of the tokenizer.json bytes: identifies the tokenizer in .tok and .pack files. */

@@ -347,7 +347,8 @@ static int setup(struct job *j, struct qt_err *err)
 	sgemm_set_threads(o->threads);
 	if ((st = tokenizer_load(j->md.tokenizer_path, &j->tk, err)) != QT_OK)
 		return st;
-	if ((st = chat_template_load(j->md.tokenizer_config_path, j->tk, &j->tpl, err)) != QT_OK)
+	if ((st = chat_template_load(j->md.tokenizer_config_path, o->template_, j->tk, &j->tpl,
+	                             err)) != QT_OK)
 		return st;
 	if (o->adapter_dir) {
 		struct adapter_dims dims = llama_adapter_dims(&j->m.cfg);
@@ -359,8 +360,8 @@ static int setup(struct job *j, struct qt_err *err)
 	const struct hf_token_ids *eos = &j->md.config.eos;
 	for (int i = 0; i < eos->n; i++)
 		j->stop[j->n_stop++] = (uint32_t)eos->id[i];
-	if (j->tpl.im_end != CHAT_ID_NONE)
-		j->stop[j->n_stop++] = j->tpl.im_end;
+	if (j->tpl.turn_end != CHAT_ID_NONE)
+		j->stop[j->n_stop++] = j->tpl.turn_end;
 	if (j->tpl.eos_id != CHAT_ID_NONE)
 		j->stop[j->n_stop++] = j->tpl.eos_id;
 	for (int i = 0; i < o->n_stop && j->n_stop < 64; i++)

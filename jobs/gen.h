@@ -28,6 +28,7 @@ struct gen_opts {
 	const char          *prompt_key;      /* NULL: {"messages": ...} records */
 	const char          *label_key;       /* NULL: no labels column */
 	struct chat_system   system;
+	const char          *template_;       /* NULL: the model's; "chatml"; or a .jinja file */
 	struct sample_params sample;
 	uint64_t             seed;            /* row i of the input uses seed + i */
 	int                  max_new_tokens;

@@ -338,12 +338,13 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 	}
 	run->tk = tk;
 	if (st == QT_OK)
-		st = chat_template_load(o->config ? o->config : cfg, tk, &run->t, err);
-	if (st == QT_OK && run->t.builtin && (o->config || cfg) && o->warn &&
+		st = chat_template_load(o->config ? o->config : cfg, o->template_, tk, &run->t, err);
+	if (st == QT_OK && run->t.builtin && !o->template_ && (o->config || cfg) && o->warn &&
 	    o->rec.format == CHAT_FORMAT_CHAT)
 		o->warn("the tokenizer configuration has no chat_template: plain ChatML, no default "
 		        "system prompt");
-	if (st == QT_OK && o->rec.format == CHAT_FORMAT_CHAT && run->t.im_start == CHAT_ID_NONE)
+	if (st == QT_OK && o->rec.format == CHAT_FORMAT_CHAT && run->t.builtin &&
+	    run->t.im_start == CHAT_ID_NONE)
 		st = qt_err_set(err, QT_EDATA, "%s: no special tokens <|im_start|> and <|im_end|>, "
 		                "which ChatML needs", o->tokenizer);
 	if (st == QT_OK && o->rec.format == CHAT_FORMAT_TEXT && run->t.eos_id == CHAT_ID_NONE) {

@@ -11,8 +11,8 @@
 
 static const char synopsis[] =
 	"usage: gen -m model_dir [--adapter dir] [-o file] [--prompt-key key] [--label-key key]\n"
-	"           [--system text] [--max-new-tokens n] [--batch n] [--greedy | --sample]\n"
-	"           [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
+	"           [--system text] [--template chatml|file] [--max-new-tokens n] [--batch n]\n"
+	"           [--greedy | --sample] [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
 	"           [--repetition-penalty r] [--preset chatglm] [--seed n] [--stop id]\n"
 	"           [--stream] [--ids] [--threads n] [--device cpu|cuda|auto]\n"
 	"           [--progress | -q] [file ...]\n";
@@ -25,7 +25,7 @@ static const char help[] =
 
 static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 
-enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_MAX_NEW, O_BATCH, O_GREEDY,
+enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_TEMPLATE, O_MAX_NEW, O_BATCH, O_GREEDY,
        O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM, O_IDS,
        O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION, O_DEVICE };
 
@@ -36,6 +36,7 @@ static const struct option longopts[] = {
 	{ "prompt-key",         required_argument, NULL, O_PROMPT_KEY },
 	{ "label-key",          required_argument, NULL, O_LABEL_KEY },
 	{ "system",             required_argument, NULL, O_SYSTEM   },
+	{ "template",           required_argument, NULL, O_TEMPLATE },
 	{ "max-new-tokens",     required_argument, NULL, O_MAX_NEW  },
 	{ "batch",              required_argument, NULL, O_BATCH    },
 	{ "greedy",             no_argument,       NULL, O_GREEDY   },
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
 			o.system.mode = *optarg ? CHAT_SYSTEM_SET : CHAT_SYSTEM_NONE;
 			o.system.text = optarg;
 			break;
+		case O_TEMPLATE: o.template_ = optarg; break;
 		case O_MAX_NEW:
 			o.max_new_tokens = (int)qt_arg_i64("--max-new-tokens", optarg, 1, 1 << 20);
 			break;

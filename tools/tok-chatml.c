@@ -14,6 +14,7 @@
 
 static const char synopsis[] =
 	"usage: tok-chatml [-q] [--progress] [--skip-bad] [--chat-config file]\n"
+	"                  [--template chatml|file]\n"
 	"                  [--format chat|text] [--history-key key] [--max-len n]\n"
 	"                  [--max-source-len n] [--max-target-len n] [-o file]\n"
 	"                  [--prompt-key key] [--response-key key] [--system text]\n"
@@ -21,10 +22,13 @@ static const char synopsis[] =
 	"                  [file ...]\n";
 
 static const char help[] =
-	"Render JSONL chat records as ChatML and tokenize them into a .tok stream.\n\n"
+	"Render JSONL chat records with the model's chat template (or ChatML) and\n"
+	"tokenize them into a .tok stream.\n\n"
 	"  -t, --tokenizer file     tokenizer.json (BPE); its directory's\n"
 	"                           tokenizer_config.json gives the chat template\n"
 	"      --chat-config file   tokenizer_config.json to use instead\n"
+	"      --template t         chatml: plain ChatML; or a Jinja template file\n"
+	"                           (default: the model's chat template)\n"
 	"  -o, --output file        output .tok (default \"-\" = stdout)\n"
 	"      --format f           chat: records are conversations (default);\n"
 	"                           text: {\"text\": ...} or a JSON string per line,\n"
@@ -45,7 +49,7 @@ static const char help[] =
 	"  -h, --help               this help;   --version: the version\n";
 
 enum {
-	OPT_CHAT_CONFIG = 256, OPT_FORMAT, OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_HISTORY_KEY,
+	OPT_CHAT_CONFIG = 256, OPT_TEMPLATE, OPT_FORMAT, OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_HISTORY_KEY,
 	OPT_SYSTEM, OPT_TRAIN_ON, OPT_MAX_SOURCE, OPT_MAX_TARGET, OPT_MAX_LEN, OPT_SKIP_BAD,
 	OPT_THREADS, OPT_PROGRESS, OPT_VERSION,
 };
@@ -53,6 +57,7 @@ enum {
 static const struct option longopts[] = {
 	{ "tokenizer",      required_argument, NULL, 't'              },
 	{ "chat-config",    required_argument, NULL, OPT_CHAT_CONFIG  },
+	{ "template",       required_argument, NULL, OPT_TEMPLATE     },
 	{ "output",         required_argument, NULL, 'o'              },
 	{ "format",         required_argument, NULL, OPT_FORMAT       },
 	{ "prompt-key",     required_argument, NULL, OPT_PROMPT_KEY   },
@@ -87,6 +92,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 't':              o.tokenizer = optarg; break;
 		case OPT_CHAT_CONFIG:  o.config = optarg; break;
+		case OPT_TEMPLATE:     o.template_ = optarg; chat_only = 1; break;
 		case 'o':              o.output = optarg; break;
 		case OPT_FORMAT:       o.rec.format = qt_arg_word("--format", optarg, formats); break;
 		case OPT_PROMPT_KEY:   o.rec.prompt_key = optarg; break;

@@ -249,3 +249,16 @@ void tk_added_run(struct tk_scratch *s, const char *p, size_t n)
 	else
 		next_stage(s, p, n, 0);
 }
+
+unsigned tokenizer_added_flags(const struct tokenizer *t, uint32_t id)
+{
+	for (uint32_t i = 0; i < t->n_added; i++) {
+		const struct tk_added *a = &t->added[i];
+		if (a->id == id)
+			return (a->lstrip ? TOKENIZER_ADDED_LSTRIP : 0u) |
+			       (a->rstrip ? TOKENIZER_ADDED_RSTRIP : 0u) |
+			       (a->single_word ? TOKENIZER_ADDED_SINGLE_WORD : 0u) |
+			       (a->normalized ? TOKENIZER_ADDED_NORMALIZED : 0u);
+	}
+	return 0;
+}

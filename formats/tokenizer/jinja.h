@@ -8,8 +8,9 @@
  * template is parsed, or when it is reached while rendering, with the template's line and the
  * construct: never rendered differently.
  *
- * Every output byte carries a tag saying where it came from: template text (JINJA_TAG_TEMPLATE),
- * a string of vars.messages[k] (k), or another data string (JINJA_TAG_DATA: tools, documents),
+ * Every output byte carries a tag saying where it came from: template text (JINJA_TAG_TEMPLATE,
+ * which includes the other variables and each message's "role"), a string of vars.messages[k]
+ * (k), or another data string (JINJA_TAG_DATA: tools, documents),
  * and a flag for bytes written inside {% generation %}. The chat layer uses the tags to keep
  * special-token strings in data from becoming control tokens and to find assistant spans.
  *

@@ -434,8 +434,15 @@ int jinja_render(const struct jinja_tpl *t, const json_t *vars, const struct jin
 				x = jv_list(r);
 				size_t i;
 				json_t *m;
-				json_array_foreach(v, i, m)
-					jl_push(r, x.u.l, jv_from_json(r, m, (int32_t)i));
+				json_array_foreach(v, i, m) {
+					struct jval mv = jv_from_json(r, m, (int32_t)i);
+					/* the role names the turn: template text, not data */
+					struct jval *role = mv.type == JV_DICT ? jd_gets(mv.u.d, "role") : NULL;
+					if (role && role->type == JV_STR)
+						*role = jv_str(r, role->u.s->p, role->u.s->n,
+						               JINJA_TAG_TEMPLATE);
+					jl_push(r, x.u.l, mv);
+				}
 			} else {
 				int data = !strcmp(k, "tools") || !strcmp(k, "documents");
 				x = jv_from_json(r, v, data ? JINJA_TAG_DATA : JINJA_TAG_TEMPLATE);

@@ -1,8 +1,9 @@
 /* qlora-tools: ISC license. */
 /*
- * formats/chat: template recognition (accepted spellings, refused templates), the generation
- * prompt against HF apply_chat_template (tests/data/chatml/genprompt.golden, written by
- * tests/ref/chatml_golden.py), record shapes, piece attribution and truncation.
+ * formats/chat: the generation prompt of SmolLM2's own template (rendered by the Jinja subset)
+ * against HF apply_chat_template (tests/data/chatml/genprompt.golden, written by
+ * tests/ref/chatml_golden.py), record shapes, piece attribution and truncation, on the model's
+ * template and on plain ChatML.
  */
 #include "formats/chat.h"
 
@@ -12,59 +13,6 @@
 
 #include "common/io.h"
 #include "test.h"
-
-static const char *const smollm2 =
-	"{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-	"{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-	"Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + "
-	"message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
-	"{{ '<|im_start|>assistant\n' }}{% endif %}";
-
-static void check_templates(void)
-{
-	static const struct { const char *tpl; int ok; const char *def; } cases[] = {
-		/* reference 1.9 as stored in JSON (escapes inside the literals, a newline after for) */
-		{ "{% for message in messages %}\n{{'<|im_start|>' + message['role'] + '\\n' + "
-		  "message['content'] + '<|im_end|>' + '\\n'}}{% if loop.last and add_generation_prompt"
-		  " %}{{'<|im_start|>assistant\\n' }}{% endif %}{% endfor %}", 1, NULL },
-		{ smollm2, 1, "You are a helpful AI assistant named SmolLM, trained by Hugging Face" },
-		/* Qwen2 */
-		{ "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-		  "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
-		  "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
-		  "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
-		  "{% endif %}", 1, "You are a helpful assistant." },
-		/* lstrip_blocks + trim_blocks around indented block tags */
-		{ "{% for message in messages %}\n    {{'<|im_start|>' + message.role + '\\n' + "
-		  "message.content + '<|im_end|>\\n'}}\n{% endfor %}\n{% if add_generation_prompt %}\n"
-		  "    {{ \"<|im_start|>assistant\\n\" }}\n{% endif %}\n", 0, NULL },
-		{ "{% for message in messages %}\n{{'<|im_start|>' + message.role + '\\n' + "
-		  "message.content + '<|im_end|>\\n'}}{% endfor %}\n{% if add_generation_prompt %}"
-		  "{{ \"<|im_start|>assistant\\n\" }}{% endif %}", 1, NULL },
-		/* text outside tags, no generation prompt, other templates */
-		{ "x{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-		  "message['content'] + '<|im_end|>\\n'}}{% endfor %}", 0, NULL },
-		{ "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-		  "message['content'] + '<|im_end|>\\n'}}{% endfor %}", 0, NULL },
-		{ "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + message['content'] + "
-		  "' [/INST]' }}{% endfor %}", 0, NULL },
-		{ "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
-		  "message['content'] | trim + '<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt"
-		  " %}{{ '<|im_start|>assistant\\n' }}{% endif %}", 0, NULL },
-		{ "{% for message in messages %", 0, NULL },
-	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct chat_template t = { 0 };
-		struct qt_err err = { 0 };
-		int st = chat_template_parse(cases[i].tpl, &t, &err);
-		CHECK((st == QT_OK) == cases[i].ok, "template %zu: status %d (%s)", i, st, err.msg);
-		if (st == QT_OK)
-			CHECK(cases[i].def ? t.default_system && !strcmp(t.default_system, cases[i].def)
-			                   : !t.default_system, "template %zu: default system \"%s\"", i,
-			      t.default_system ? t.default_system : "(none)");
-		chat_template_free(&t);
-	}
-}
 
 static void check_records(void)
 {
@@ -118,13 +66,8 @@ static void check_genprompt(const struct tokenizer *tk, const struct chat_templa
 		same = ids.v[i] == (uint32_t)json_integer_value(json_array_get(want, i));
 	CHECK(same, "generation prompt ids differ from HF (%zu vs %zu ids)", ids.n,
 	      json_array_size(want));
-	/* --system '' renders no system turn; --system TEXT renders TEXT. */
-	struct chat_system none = { CHAT_SYSTEM_NONE, NULL }, set = { CHAT_SYSTEM_SET, "Be brief." };
-	chat_render(t, &c, &none, CHAT_TRAIN_ASSISTANT, 1, &r, &err);
-	text = chat_render_text(&r, NULL);
-	CHECK(text && !strcmp(text, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"),
-	      "no system: \"%s\"", text ? text : "");
-	free(text);
+	/* --system TEXT renders TEXT (a system message put first) */
+	struct chat_system set = { CHAT_SYSTEM_SET, "Be brief." };
 	chat_render(t, &c, &set, CHAT_TRAIN_ASSISTANT, 0, &r, &err);
 	text = chat_render_text(&r, NULL);
 	CHECK(text && !strcmp(text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n"
@@ -134,6 +77,44 @@ static void check_genprompt(const struct tokenizer *tk, const struct chat_templa
 	chat_render_free(&r);
 	chat_conv_free(&c);
 	json_decref(g);
+}
+
+/* With a system message, SmolLM2's template renders plain ChatML: same ids, same mask, same
+ * truncation as the built-in ChatML path (whose mask is TRL's net effect, reference 1.12). */
+static void check_same_as_chatml(const struct tokenizer *tk, const struct chat_template *tpl,
+                                 const struct chat_template *chatml)
+{
+	struct chat_conv c = { 0 };
+	chat_conv_add(&c, CHAT_SYSTEM, "Be brief.", 9);
+	chat_conv_add(&c, CHAT_USER, "one two three four five six", 27);
+	chat_conv_add(&c, CHAT_ASSISTANT, " alpha beta\n", 12);
+	chat_conv_add(&c, CHAT_USER, "\n\nseven", 7);
+	chat_conv_add(&c, CHAT_ASSISTANT, "gamma delta epsilon zeta eta", 28);
+	static const struct chat_limits limits[] = {
+		{ 0, 0, 0 }, { 7, 5, 0 }, { 0, 3, 0 }, { 12, 0, 0 }, { 0, 0, 15 },
+	};
+	for (int train = 0; train < 2; train++)
+		for (size_t k = 0; k < sizeof limits / sizeof limits[0]; k++) {
+			struct chat_render r1 = { 0 }, r2 = { 0 };
+			struct chat_encoded e1 = { 0 }, e2 = { 0 };
+			struct qt_err err;
+			CHECK(chat_render(tpl, &c, NULL, train, 0, &r1, &err) == QT_OK, "%s", err.msg);
+			CHECK(chat_render(chatml, &c, NULL, train, 0, &r2, &err) == QT_OK, "%s", err.msg);
+			chat_encode(tk, &r1, &e1, &err);
+			chat_encode(tk, &r2, &e2, &err);
+			enum chat_trunc t1 = chat_truncate(&r1, &e1, &limits[k]);
+			enum chat_trunc t2 = chat_truncate(&r2, &e2, &limits[k]);
+			int same = t1 == t2 && e1.ids.n == e2.ids.n;
+			for (size_t i = 0; same && i < e1.ids.n; i++)
+				same = e1.ids.v[i] == e2.ids.v[i] && e1.mask[i] == e2.mask[i];
+			CHECK(same, "train %d limits %zu: template %zu ids (%d), ChatML %zu ids (%d)", train,
+			      k, e1.ids.n, t1, e2.ids.n, t2);
+			chat_encoded_free(&e1);
+			chat_encoded_free(&e2);
+			chat_render_free(&r1);
+			chat_render_free(&r2);
+		}
+	chat_conv_free(&c);
 }
 
 /* Pieces, attribution and truncation on a small conversation. */
@@ -170,7 +151,6 @@ static void check_truncate(const struct tokenizer *tk, const struct chat_templat
 
 int main(void)
 {
-	check_templates();
 	check_records();
 	char tkp[512], cfg[512];
 	snprintf(tkp, sizeof tkp, "%s/data/tokenizer/smollm2/tokenizer.json", test_srcdir());
@@ -179,11 +159,20 @@ int main(void)
 	struct qt_err err;
 	CHECK(tokenizer_load(tkp, &tk, &err) == QT_OK, "%s", err.msg);
 	struct chat_template t;
-	CHECK(chat_template_load(cfg, tk, &t, &err) == QT_OK, "%s", err.msg);
+	CHECK(chat_template_load(cfg, NULL, tk, &t, &err) == QT_OK, "%s", err.msg);
 	CHECK(t.im_start == 1 && t.im_end == 2 && t.eos_id == 2 && t.pad_id == 2 && t.bos_id == 1 &&
-	      !t.builtin && t.default_system, "SmolLM2 configuration");
+	      !t.builtin && t.jinja && t.turn_end == 2, "SmolLM2 configuration");
 	check_genprompt(tk, &t);
+	chat_template_free(&t);
+	/* plain ChatML (--template chatml): the same pieces as the template's, without the
+	 * template's default system prompt */
+	CHECK(chat_template_load(cfg, "chatml", tk, &t, &err) == QT_OK, "%s", err.msg);
+	CHECK(t.builtin && !t.jinja && t.turn_end == 2, "chatml");
 	check_truncate(tk, &t);
+	struct chat_template tpl;
+	CHECK(chat_template_load(cfg, NULL, tk, &tpl, &err) == QT_OK, "%s", err.msg);
+	check_same_as_chatml(tk, &tpl, &t);
+	chat_template_free(&tpl);
 	chat_template_free(&t);
 	tokenizer_free(tk);
 	return test_main_end();
