@@ -9,6 +9,9 @@
  * return_assistant_tokens_mask (TRL's assistant_only_loss); and the spans found from the
  * structure of the unmarked templates (marked/X.jinja is corpus/X.jinja plus markers around
  * each assistant message's content and end-of-turn text) equal that mask too.
+ * With $QT_VOCAB_DIR holding the Qwen2 and Llama 3 tokenizer.json files that
+ * tests/ref/chat_templates_vocab.py rebuilds, the ids of those families' templates are also
+ * compared with their own vocabularies (vocab_golden.json); without it that check is a skip.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -107,6 +110,62 @@ static int same_mask(const struct result *r, json_t *want)
 	return 1;
 }
 
+/* The families' templates with their own vocabularies (see the file comment). */
+static void check_vocab(const char *dir, json_t *g)
+{
+	const char *vd = getenv("QT_VOCAB_DIR");
+	if (!vd || !*vd) {
+		SKIP("QT_VOCAB_DIR not set: Qwen2 / Llama 3 vocabularies not checked");
+		return;
+	}
+	char path[4200];
+	snprintf(path, sizeof path, "%s/vocab_golden.json", dir);
+	json_error_t je;
+	json_t *vg = json_load_file(path, 0, &je);
+	CHECK(vg != NULL, "%s: %s", path, je.text);
+	json_t *convs = json_object_get(g, "conversations"), *tpls = json_object_get(g, "templates");
+	const char *name;
+	json_t *t;
+	int n_tpl = 0, n_same = 0, n_cmp = 0;
+	json_object_foreach(vg, name, t) {
+		snprintf(path, sizeof path, "%s/%s/tokenizer.json", vd,
+		         json_string_value(json_object_get(t, "vocab")));
+		struct tokenizer *tk = NULL;
+		struct qt_err err;
+		CHECK(tokenizer_load(path, &tk, &err) == QT_OK, "%s", err.msg);
+		if (!tk)
+			continue;
+		n_tpl++;
+		int same = 1;
+		for (size_t k = 0; k < json_array_size(convs); k++) {
+			json_t *want = json_array_get(json_object_get(t, "ids"), k);
+			struct chat_conv c = { 0 };
+			if (json_is_null(want) || !to_conv(json_array_get(convs, k), &c)) {
+				chat_conv_free(&c);
+				continue;
+			}
+			int agp = json_is_true(json_object_get(json_array_get(convs, k),
+			                                       "add_generation_prompt"));
+			char *text = NULL;
+			json_t *vars = json_object_get(json_object_get(tpls, name), "vars");
+			struct result res = run(tk, dir, name, vars, &c, agp, &text);
+			int ok = res.ok && same_ids(&res, want);
+			CHECK(ok, "%s conversation %zu: ids with its own vocabulary differ", name, k);
+			same &= ok;
+			n_cmp++;
+			free(res.ids);
+			free(res.mask);
+			free(text);
+			chat_conv_free(&c);
+		}
+		n_same += same;
+		tokenizer_free(tk);
+	}
+	printf("own vocabularies: %d of %d family templates with ids equal to transformers on all "
+	       "%d renderings\n", n_same, n_tpl, n_cmp);
+	json_decref(vg);
+}
+
 int main(void)
 {
 	char path[4200], dir[4000];
@@ -182,6 +241,7 @@ int main(void)
 	       "transformers (%d renderings); %d generation masks equal to transformers', %d "
 	       "structural masks equal to them\n", n_tpl, n_same, n_renders, n_masks, n_auto);
 	tokenizer_free(tk);
+	check_vocab(dir, g);
 	json_decref(g);
 	return test_main_end();
 }
