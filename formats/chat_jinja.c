@@ -88,7 +88,7 @@ struct span {
 
 /* Assistant message k's span in r->text (see the file comment); start == end when none. */
 static struct span find_span(const struct chat_template *t, json_t *msgs, size_t k,
-                             struct chat_render *r)
+                             int want_hdr, struct chat_render *r)
 {
 	const struct jinja_out *x = &r->text;
 	struct jinja_out *s = &r->scratch;
@@ -130,7 +130,8 @@ static struct span find_span(const struct chat_template *t, json_t *msgs, size_t
 		start = sp.end;
 	sp.start = start;
 	sp.hdr = start;
-	if (render(t, msgs, k, 0, s, &err) == QT_OK && is_prefix(s, x) && s->n <= start)
+	if (want_hdr && render(t, msgs, k, 0, s, &err) == QT_OK && is_prefix(s, x) &&
+	    s->n <= start)
 		sp.hdr = s->n;
 	return sp;
 }
@@ -189,7 +190,13 @@ int chat_render_jinja(const struct chat_template *t, const struct chat_conv *c,
 	memset(r->trained, train == CHAT_TRAIN_ALL, n);
 	size_t b_hdr = SIZE_MAX, b_tgt = SIZE_MAX, b_tail = SIZE_MAX;
 	int marked = jinja_has_generation(t->jinja);
-	for (size_t k = 0; k < nm; k++) {
+	/* a generation prompt rendered for gen (everything trained) needs no spans */
+	int spans = train == CHAT_TRAIN_ASSISTANT || !add_generation_prompt;
+	size_t last = SIZE_MAX;
+	for (size_t k = 0; k < nm; k++)
+		if (roles[k] == CHAT_ASSISTANT)
+			last = k;
+	for (size_t k = 0; k < nm && spans; k++) {
 		if (roles[k] != CHAT_ASSISTANT)
 			continue;
 		if (marked && train == CHAT_TRAIN_ASSISTANT) {
@@ -198,7 +205,7 @@ int chat_render_jinja(const struct chat_template *t, const struct chat_conv *c,
 				r->trained[i] = x->gen[i];
 			marked = 2;
 		}
-		struct span sp = find_span(t, msgs, k, r);
+		struct span sp = find_span(t, msgs, k, k == last, r);
 		if (train == CHAT_TRAIN_ASSISTANT && marked != 2)
 			memset(r->trained + sp.start, 1, sp.end - sp.start);
 		b_hdr = sp.hdr;
