@@ -1,4 +1,4 @@
-# Golden: tok-chatml --system '' on tests/data/chatml/nosys.jsonl equals the ids and masks that
+# Golden: tok-chatml --template chatml --system '' on tests/data/chatml/nosys.jsonl equals the ids and masks that
 # tests/ref/chatml_golden.py computed with HF apply_chat_template + TRL (see that script),
 # at 1 and at 3 threads.
 D=$QT_TEST_SRCDIR/data/chatml
