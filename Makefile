@@ -44,7 +44,19 @@ TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
 LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) $(CUDA_LDLIBS)
 
-.PHONY: all deps test test-sanitize lint lint-style install clean model cuda-info
+# Fuzz harnesses, tests/fuzz/fuzz_<name>.c, one per parser. In make test each one replays its
+# seeds and kept reproducers ($(BUILD)/tests/fuzz/test_fuzz_<name>: the normal compiler with
+# tests/fuzz/replay.c as main); make fuzz T=name S=seconds runs it under libFuzzer (clang,
+# -fsanitize=fuzzer,address,undefined, in build-fuzz/), make fuzz-ci every one for S seconds.
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+TESTS      += $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/test_fuzz_%)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+T ?= jsonl
+S ?= 60
+
+.PHONY: all deps test test-sanitize lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
 all: $(BUILD)/.deps $(TOOLS) cuda-info
 
 cuda-info:
@@ -82,6 +94,24 @@ $(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a $(C
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_OBJ:%.c=$(BUILD)/%.o) $(LINK_LIBS)
 
+$(BUILD)/tests/fuzz/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libqlora.a $(CUDA_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -DFUZZ_NAME='"$*"' -o $@ tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(LINK_LIBS)
+
+# libFuzzer builds of the harnesses (run from fuzz-run inside the build-fuzz tree).
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libqlora.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -fsanitize=fuzzer -o $@ $< $(LINK_LIBS)
+
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
+	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(T)' fuzz-run
+fuzz-ci:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
+	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(FUZZ_NAMES)' S=$(if $(filter command line,$(origin S)),$(S),5) fuzz-run
+fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(BUILD) $(S) $(FUZZ_RUN)
+
 # The runner prints one line per test and ends with "N passed, N failed".
 # The default model (make model, cached) is part of the tests: cases that need it read
 # $QT_MODEL_DIR and skip with a message when it is absent (QT_NO_MODEL=1 make test).
@@ -111,7 +141,7 @@ install: all
 	  cp "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san bin bin-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CU_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
 -include pipelines/model.mk
