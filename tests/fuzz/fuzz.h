@@ -54,16 +54,28 @@ static inline int fuzz_put(const char *dir, const char *name, const void *data, 
 	return (fclose(f) != 0 || bad) ? -1 : 0;
 }
 
-/* A scratch directory for this process (made once, under TMPDIR), or NULL. */
+static char fuzz_scratch_dir[256];
+
+static inline void fuzz_scratch_remove(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_scratch_dir);
+	if (fuzz_scratch_dir[0] && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", fuzz_scratch_dir);
+}
+
+/* A scratch directory for this process (made once, under TMPDIR, removed at exit), or NULL. */
 static inline const char *fuzz_scratch(void)
 {
-	static char dir[256];
+	char *dir = fuzz_scratch_dir;
 	if (!dir[0]) {
-		snprintf(dir, sizeof dir, "%s/qt-fuzz.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		snprintf(dir, sizeof fuzz_scratch_dir, "%s/qt-fuzz.XXXXXX",
+		         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (!mkdtemp(dir)) {
 			dir[0] = '\0';
 			return NULL;
 		}
+		atexit(fuzz_scratch_remove);
 	}
 	return dir;
 }

@@ -2,7 +2,9 @@
 # Writes the fuzz seed corpora tests/fuzz/corpus/<harness>/ from the repository's test data
 # (python3 standard library only; run from the repository root, after make, since the .pack
 # seeds come from bin/pack). Seeds are small (libFuzzer runs with -max_len 65536): the big
-# fixtures are cut down (tokenizers to their first tokens, GGUF to its first 64 KB).
+# fixtures are cut down (tokenizers to their first tokens, GGUF to its first 64 KB). The
+# lora_ckpt seed comes from its harness: FUZZ_SEED_OUT=tests/fuzz/corpus/lora_ckpt/state.json
+# build/tests/fuzz/test_fuzz_lora_ckpt.
 import gzip, io, json, os, shutil, struct, subprocess, tarfile, zipfile
 
 D = 'tests/data'
