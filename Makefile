@@ -56,7 +56,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 T ?= jsonl
 S ?= 60
 
-.PHONY: all deps test test-sanitize lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
+.PHONY: all deps test test-sanitize test-tsan lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
 all: $(BUILD)/.deps $(TOOLS) cuda-info
 
 cuda-info:
@@ -124,6 +124,16 @@ test-sanitize:
 	  SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer' \
 	  NVCC= test
 
+# ThreadSanitizer over what runs on several threads: the thread pool, the banded SGEMM and the
+# tokenizer's per-thread scratch (their unit tests, in their own tree).
+TSAN_TESTS := tests/common/test_pool tests/kernels/test_gemm tests/formats/test_tokenizer
+test-tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan BIN=bin-tsan OPT=-O1 \
+	  SANFLAGS='-fsanitize=thread -fno-omit-frame-pointer' NVCC= $(TSAN_TESTS:%=build-tsan/%)
+	@for t in $(TSAN_TESTS); do echo "tsan $$t"; \
+	  TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' QT_TEST_SRCDIR=$(CURDIR)/tests \
+	  build-tsan/$$t | tail -n 1 || exit 1; done
+
 lint: all
 	makewhatis man
 	MANPATH=$(CURDIR)/man mandoc -Tlint -Wwarning $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7)
@@ -141,7 +151,7 @@ install: all
 	  cp "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
 
 clean:
-	rm -rf build build-san bin bin-san build-fuzz
+	rm -rf build build-san bin bin-san build-fuzz build-tsan bin-tsan
 
 -include $(LIB_OBJ:.o=.d) $(CU_OBJ:.o=.d) $(TOOL_SRC:%.c=$(BUILD)/%.d) $(TESTS:=.d)
 -include pipelines/model.mk
