@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/pyfloat.h"
 #include "metrics/chatglm.h"
@@ -247,8 +248,9 @@ int main(void)
 	npmean("rouge_npmean_np2.txt", PY_MEAN_NUMPY2);
 	/* a private cache directory: the first load parses and writes the cache, the second reads
 	 * it; the golden check runs on the cached copy, then on one rebuilt after corruption */
-	const char *cdir = "/tmp/qt_test_rouge_zh_cache";
-	char cmd[512];
+	char cdir[64], cmd[512];
+	/* per process: two test runs at once (make test beside make test-sanitize) shared one */
+	snprintf(cdir, sizeof cdir, "/tmp/qt_test_rouge_zh_cache.%ld", (long)getpid());
 	snprintf(cmd, sizeof cmd, "rm -rf %s", cdir);
 	CHECK(system(cmd) == 0, "rm");
 	setenv("QT_JIEBA_CACHE", cdir, 1);
