@@ -23,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	snprintf(p, sizeof p, "%s/data/tokenizer/smollm2/tokenizer_config.json", src);
-	if (chat_template_load(p, tk, &tpl, &err)) {
+	if (chat_template_load(p, NULL, tk, &tpl, &err)) {
 		fprintf(stderr, "fuzz_chat_record: %s\n", err.msg);
 		exit(1);
 	}

@@ -110,3 +110,11 @@ for i, l in enumerate(read('tests/cli/rouge-zh/examples.jsonl').split(b'\n')[:5]
 # jieba_dict: small dictionaries
 put('jieba_dict', 'small.txt', '北京 100 ns\n清华大学 50 nt\n大学 200 n\n来到 30 v\n我 400 r\n')
 put('jieba_dict', 'no-tag.txt', '北京 3\n清华 2\n')
+
+# jinja: every fifth of the chat template corpus by size (under 20 KB), and SmolLM2's template
+ts = sorted((os.path.getsize(p), p) for p in
+            (os.path.join(f'{D}/chat_templates/corpus', n) for n in os.listdir(f'{D}/chat_templates/corpus'))
+            if p.endswith('.jinja') and os.path.getsize(p) < 20000)
+for _, p in ts[::5]:
+    put('jinja', os.path.basename(p), read(p))
+put('jinja', 'smollm2.jinja', json.loads(cfg)['chat_template'])
