@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* Column-banded SGEMM on the project's threads; see kernels/gemm.h. */
+/* Column-tiled SGEMM on the project's threads; see kernels/gemm.h. */
 #include "kernels/gemm.h"
 
 #include <cblas.h>
@@ -7,12 +7,17 @@
 
 #include "common/pool.h"
 
-#define BAND_ALIGN 16           /* band widths a multiple of the widest SGEMM micro-tile */
-/* Every band, the last and narrowest included, does at least this much work: less is not worth
- * a thread, and it keeps each band off OpenBLAS's small-matrix kernels (taken at
- * M*N*K <= 1e6 on x86-64), whose different summation order would make the result depend on
- * the thread count. */
-#define MIN_BAND_FLOPS (1 << 21)
+/*
+ * The tiles of C are a function of the shape (M, N, K) alone, never of the thread count: every
+ * tile is one single-threaded OpenBLAS call whose arguments do not change with the number of
+ * threads, so the result is bit-identical at any thread count on any CPU. (OpenBLAS's result
+ * for an element depends on the width of the call it is in: its edge kernels and its
+ * small-matrix kernels, taken at M*N*K <= 1e6 on x86-64, sum in other orders. Bands derived from
+ * the thread count therefore gave different bits at 2 and 3 threads on AVX2 machines.)
+ */
+#define TILE_ALIGN     16        /* tile widths a multiple of the widest SGEMM micro-tile */
+#define TILE_MAX       12        /* at most this many tiles: divides evenly over 1, 2, 3, 4, 6 */
+#define MIN_TILE_FLOPS (1 << 21) /* a tile does at least this much work: less is not worth a thread */
 
 static int gemm_threads;        /* 0: qt_pool_default_threads() */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -27,6 +32,21 @@ void sgemm_set_threads(int n)
 	gemm_threads = n > 0 ? n : 0;
 }
 
+int sgemm_tile_width(int M, int N, int K)
+{
+	if (N <= 0)
+		return 0;
+	double per_col = 2.0 * (M > 0 ? M : 1) * (K > 0 ? K : 1);
+	int w = (N + TILE_MAX - 1) / TILE_MAX;
+	double need = MIN_TILE_FLOPS / per_col;
+	if (need > N)
+		return N;
+	if (w < (int)need + 1)
+		w = (int)need + 1;
+	w = (w + TILE_ALIGN - 1) / TILE_ALIGN * TILE_ALIGN;
+	return w >= N ? N : w;
+}
+
 struct gemm_job {
 	int ta, tb, M, N, K, lda, ldb, ldc, width;
 	float alpha, beta;
@@ -34,7 +54,7 @@ struct gemm_job {
 	float *C;
 };
 
-static void band(const struct gemm_job *g, int j0, int n)
+static void tile(const struct gemm_job *g, int j0, int n)
 {
 	const float *B = g->tb ? g->B + (size_t)j0 * g->ldb : g->B + j0;
 	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
@@ -42,14 +62,14 @@ static void band(const struct gemm_job *g, int j0, int n)
 	            g->ldb, g->beta, g->C + j0, g->ldc);
 }
 
-static void band_task(void *ctx, size_t i, int worker)
+static void tile_task(void *ctx, size_t i, int worker)
 {
 	(void)worker;
 	const struct gemm_job *g = ctx;
 	int j0 = (int)i * g->width;
 	int n = g->N - j0 < g->width ? g->N - j0 : g->width;
 	if (n > 0)
-		band(g, j0, n);
+		tile(g, j0, n);
 }
 
 void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
@@ -58,22 +78,11 @@ void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 	pthread_once(&blas_once, blas_single);
 	if (M <= 0 || N <= 0)
 		return;
-	struct gemm_job g = { trans_a, trans_b, M, N, K, lda, ldb, ldc, N, alpha, beta, A, B, C };
+	int width = sgemm_tile_width(M, N, K);
+	struct gemm_job g = { trans_a, trans_b, M, N, K, lda, ldb, ldc, width, alpha, beta, A, B, C };
+	int tiles = (N + width - 1) / width;
 	int threads = gemm_threads ? gemm_threads : qt_pool_default_threads();
-	double flops = 2.0 * M * N * K;
-	int bands = qt_pool_nested() ? 1 : threads;
-	for (; bands > 1; bands--) {
-		int w = (N + bands - 1) / bands;
-		g.width = (w + BAND_ALIGN - 1) / BAND_ALIGN * BAND_ALIGN;
-		int used = (N + g.width - 1) / g.width, last = N - (used - 1) * g.width;
-		if (used > 1 && flops / N * last >= MIN_BAND_FLOPS) {
-			bands = used;
-			break;
-		}
-	}
-	if (bands <= 1) {
-		band(&g, 0, N);
-		return;
-	}
-	qt_pool_for(bands, (size_t)bands, band_task, &g);
+	if (qt_pool_nested())
+		threads = 1;  /* the same tiles, in order on this thread */
+	qt_pool_for(threads, (size_t)tiles, tile_task, &g);
 }

@@ -1,12 +1,18 @@
 /* qlora-tools: ISC license. */
 /*
- * kernels/gemm.h: the column-banded SGEMM against a plain double-precision loop, for every
+ * kernels/gemm.h: the column-tiled SGEMM against a plain double-precision loop, for every
  * transpose combination, beta 0 / 1 / other, strides wider than the matrix and column counts
- * that do not divide into the bands; and bit-identical results at 1, 2, 3 and 7 threads.
+ * that do not divide into the tiles; and bit-identical results at 1, 2, 3 and 7 threads.
+ * The thread check runs again, in child processes, under every OpenBLAS core type this CPU can
+ * execute (OPENBLAS_CORETYPE=Haswell on AVX2, SkylakeX on AVX-512): an AVX2 machine's
+ * kernels gave 2 and 3 threads different bits when the tiles followed the thread count.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kernels/gemm.h"
 #include "kernels/kcheck.h"
@@ -16,6 +22,25 @@
 static float at(const float *X, int trans, int ld, int i, int j)
 {
 	return trans ? X[(size_t)j * ld + i] : X[(size_t)i * ld + j];
+}
+
+static char cpu_model[128] = "unknown CPU";
+
+static void read_cpu_model(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "model name", 10) == 0) {
+			char *v = strchr(line, ':');
+			if (v) {
+				snprintf(cpu_model, sizeof cpu_model, "%s", v + 2);
+				cpu_model[strcspn(cpu_model, "\n")] = 0;
+			}
+			break;
+		}
+	if (f)
+		fclose(f);
 }
 
 static void one(int ta, int tb, int M, int N, int K, float beta, uint64_t seed)
@@ -59,14 +84,49 @@ static void one(int ta, int tb, int M, int N, int K, float beta, uint64_t seed)
 			memcpy(first, C, nc * sizeof *C);
 		else
 			CHECK(memcmp(first, C, nc * sizeof *C) == 0,
-			      "ta %d tb %d %dx%dx%d: %d threads differ from 1", ta, tb, M, N, K, threads[t]);
+			      "ta %d tb %d %dx%dx%d: %d threads differ from 1 (CPU %s, OpenBLAS core %s)", ta,
+			      tb, M, N, K, threads[t], cpu_model, openblas_get_corename());
 	}
 	sgemm_set_threads(0);
 	free(A), free(B), free(C0), free(C), free(ref), free(first);
 }
 
-int main(void)
+/* Runs this test again with OPENBLAS_CORETYPE=core (read by OpenBLAS when it loads, so only a
+ * new process can change it); returns its exit status. */
+static int rerun(const char *self, const char *core)
 {
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("OPENBLAS_CORETYPE", core, 1);
+		setenv("QT_TEST_GEMM_CHILD", "1", 1);
+		execl(self, self, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	read_cpu_model();
+	if (!getenv("QT_TEST_GEMM_CHILD")) {
+		__builtin_cpu_init();
+		const char *cores[3];
+		int n = 0;
+		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+			cores[n++] = "Haswell";
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+			cores[n++] = "SkylakeX";
+		for (int i = 0; i < n; i++) {
+			int rc = rerun(argv[0], cores[i]);
+			CHECK(rc == 0, "under OPENBLAS_CORETYPE=%s (CPU %s): exit %d", cores[i], cpu_model, rc);
+		}
+	}
 	/* sizes under and over the banding threshold; N = 1, 17, 577 leave ragged bands */
 	int shapes[][3] = { { 3, 5, 7 }, { 64, 17, 64 }, { 130, 577, 96 }, { 200, 1, 300 },
 	                    { 96, 300, 150 } };
