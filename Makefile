@@ -56,7 +56,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 T ?= jsonl
 S ?= 60
 
-.PHONY: all deps test test-sanitize test-tsan lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
+.PHONY: all deps test check test-sanitize test-tsan lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
 all: $(BUILD)/.deps $(TOOLS) cuda-info
 
 cuda-info:
@@ -117,6 +117,14 @@ fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 # $QT_MODEL_DIR and skip with a message when it is absent (QT_NO_MODEL=1 make test).
 test: all $(TESTS) $(BIN)/adgen-data $(if $(QT_NO_MODEL),,model)
 	@QT_MODEL_DIR=$(if $(QT_NO_MODEL),,$(CURDIR)/$(MODEL_DIR)) sh tests/run.sh $(BIN) $(BUILD)
+
+# One test or one folder of tests: make check T=tests/kernels/test_gemm.c, T=tests/cli/pack,
+# T=tests/cli/gen/help.sh (several paths separated by spaces). Builds only what they need; uses
+# the default model if it has been made, never fetches it.
+CHECK_UNIT = $(foreach t,$(T:%/=%),$(if $(filter %.c,$t),$(BUILD)/$(t:.c=),$(if $(filter %.sh,$t),,$(filter $(BUILD)/$t/%,$(TESTS)))))
+check: all $(BIN)/adgen-data $(CHECK_UNIT)
+	@test -n "$(filter tests%,$(T))" || { echo "usage: make check T=tests/<path>" >&2; exit 64; }
+	@QT_MODEL_DIR=$(if $(wildcard $(MODEL_DIR)/config.json),$(CURDIR)/$(MODEL_DIR),) sh tests/run.sh $(BIN) $(BUILD) $(T)
 
 # ASan + UBSan build in its own tree, running the same unit and tool tests.
 test-sanitize:

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Runs every unit test binary and every CLI case, and ends with "N passed, N failed".
-#   tests/run.sh BIN_DIR BUILD_DIR
+#   tests/run.sh BIN_DIR BUILD_DIR [PATH ...]
+# With PATHs (make check T=...), only the tests they name: a tests/**/test_*.c source, a CLI
+# case tests/cli/<tool>/<case>.sh, or a folder of either.
 # A unit test binary prints its own "N passed, N failed" line (and "N skipped"): those counts
 # are summed. A CLI case is tests/cli/<tool>/<case>.sh, run by tests/cli/run-case.sh.
 # EXEC_PREFIX (e.g. "valgrind -q") is put before every tool invocation of the CLI cases.
 bin=${1:-bin}
 build=${2:-build}
+[ $# -ge 2 ] && shift 2 || shift $#
 top=$(pwd)
 export QT_TEST_SRCDIR="$top/tests"
 export QT_BIN="$top/$bin"
@@ -14,7 +17,35 @@ export QT_MODEL_DIR="${QT_MODEL_DIR-}"
 pass=0 fail=0 skip=0
 failed_names=""
 
-for t in $(find "$build/tests" -type f -name 'test_*' ! -name '*.d' ! -name '*.o' 2>/dev/null | sort); do
+# unit_tests / cli_cases: what to run, from the PATH arguments or everything
+unit_tests() {
+	if [ $# -eq 0 ]; then
+		find "$build/tests" -type f -name 'test_*' ! -name '*.d' ! -name '*.o' 2>/dev/null | sort
+		return
+	fi
+	for p in "$@"; do
+		p=${p%/}
+		case "$p" in
+		*.sh) ;;
+		*.c) echo "$build/${p%.c}" ;;
+		*) [ -d "$p" ] && find "$build/$p" -type f -name 'test_*' ! -name '*.d' ! -name '*.o' 2>/dev/null ;;
+		esac
+	done | sort -u
+}
+cli_cases() {
+	[ $# -eq 0 ] && set -- tests/cli
+	for p in "$@"; do
+		case "${p%/}" in
+		tests/cli|tests/cli/*|tests) find "${p%/}" -name '*.sh' ! -name 'run-case.sh' ! -name 'lib.sh' \
+		    ! -path '*/.*' 2>/dev/null ;;
+		esac
+	done | grep '^tests/cli/' | sort -u
+}
+for p in "$@"; do
+	[ -e "$p" ] || { echo "run.sh: $p: no such test or folder" >&2; exit 66; }
+done
+
+for t in $(unit_tests "$@"); do
 	out=$("$t" 2>&1)
 	rc=$?
 	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
@@ -35,7 +66,7 @@ for t in $(find "$build/tests" -type f -name 'test_*' ! -name '*.d' ! -name '*.o
 	fi
 done
 
-for c in $(find tests/cli -name '*.sh' ! -name 'run-case.sh' ! -name 'lib.sh' 2>/dev/null | sort); do
+for c in $(cli_cases "$@"); do
 	if msg=$(sh tests/cli/run-case.sh "$c" 2>&1); then
 		pass=$((pass + 1))
 		echo "ok   $c"

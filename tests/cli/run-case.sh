@@ -7,9 +7,21 @@
 # The case script runs with cwd = the temp dir, $QT_BIN = the tools, $QT_TEST_SRCDIR = tests/,
 # $CASE_DIR = the case's directory, and EXEC_PREFIX (may be empty) to put before tools.
 # UPDATE=1 rewrites existing .exact files from the actual output.
+# Run alone (sh tests/cli/run-case.sh tests/cli/pack/basic.sh from the top of the tree), it
+# takes the tree's bin/, tests/ and models/SmolLM2-135M-Instruct (when made) as tests/run.sh does.
 case=$1
 top=$(pwd)
+[ -n "$case" ] || { echo "usage: sh tests/cli/run-case.sh tests/cli/<tool>/<case>.sh" >&2; exit 64; }
 case "$case" in /*) ;; *) case="$top/$case" ;; esac
+[ -f "$case" ] || { echo "run-case.sh: $1: no such case" >&2; exit 66; }
+root=$(cd "$(dirname "$0")/../.." && pwd)
+export QT_BIN="${QT_BIN:-$root/bin}"
+export QT_TEST_SRCDIR="${QT_TEST_SRCDIR:-$root/tests}"
+if [ -z "${QT_MODEL_DIR+set}" ]; then
+	QT_MODEL_DIR=
+	[ -f "$root/models/SmolLM2-135M-Instruct/config.json" ] && QT_MODEL_DIR="$root/models/SmolLM2-135M-Instruct"
+	export QT_MODEL_DIR
+fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/qtcase.XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 export CASE_DIR=$(dirname "$case")
