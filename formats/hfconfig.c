@@ -25,6 +25,7 @@ void hf_config_defaults(struct hf_config *c)
 	c->rms_norm_eps = 1e-6;
 	c->rope_theta = 10000.0;
 	c->initializer_range = 0.02;
+	c->partial_rotary_factor = 1.0;
 	c->bos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
 	c->eos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
 }
@@ -113,6 +114,8 @@ static int get_rope(json_t *rs, const char *field, struct hf_config *c, const ch
 	char pfx[64];
 	snprintf(pfx, sizeof pfx, "%s.", field);
 	int st = get_real(rs, "rope_theta", &c->rope_theta, name, pfx, err);
+	if (!st)
+		st = get_real(rs, "partial_rotary_factor", &c->partial_rotary_factor, name, pfx, err);
 	if (st)
 		return st;
 	if (!ty && !json_object_get(rs, "rope_theta"))
@@ -204,6 +207,7 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_real(root, "rope_theta", &c->rope_theta, name, "", err)) ||
 	    (st = get_real(root, "initializer_range", &c->initializer_range, name, "", err)) ||
 	    (st = get_real(root, "attention_dropout", &c->attention_dropout, name, "", err)) ||
+	    (st = get_real(root, "partial_rotary_factor", &c->partial_rotary_factor, name, "", err)) ||
 	    (st = get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) ||
 	    (st = get_bool(root, "attention_bias", &c->attention_bias, name, err)) ||
 	    (st = get_bool(root, "mlp_bias", &c->mlp_bias, name, err)) ||
@@ -218,6 +222,12 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		dt = json_object_get(root, "dtype");
 	if (json_is_string(dt))
 		snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", json_string_value(dt));
+	if (c->partial_rotary_factor != 1.0) {
+		char v[32];
+		hf_format_double(c->partial_rotary_factor, v, sizeof v);
+		FAIL("%s: partial_rotary_factor: %s is not supported (only 1.0: rotary embeddings on "
+		     "the whole head)", name, v);
+	}
 	json_t *tp = json_object_get(root, "pretraining_tp");
 	if (tp && json_is_integer(tp) && json_integer_value(tp) != 1)
 		FAIL("%s: pretraining_tp: only 1 is supported", name);

@@ -45,6 +45,7 @@ struct hf_config {
 	int64_t head_dim;                /* default hidden_size / num_attention_heads */
 	int64_t max_position_embeddings;
 	int64_t sliding_window;          /* mistral; 0 = none */
+	double  partial_rotary_factor;   /* 1 (only value accepted) */
 	double  rms_norm_eps;
 	double  rope_theta;
 	double  initializer_range;
@@ -73,6 +74,25 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
                     struct qt_err *err);
 /* Checks the fields against each other (also run by load/parse). */
 int hf_config_validate(const struct hf_config *c, const char *name, struct qt_err *err);
+
+/* The role of a config.json key (formats/hfconfig_keys.c, hfconfig(5) KEYS). */
+enum hf_key_role {
+	HF_KEY_UNKNOWN,     /* not a key of the reference's Llama/Mistral models */
+	HF_KEY_IMPLEMENTED, /* the math follows it (values it cannot run are refused) */
+	HF_KEY_REFUSED,     /* refused unless its value leaves the math unchanged */
+	HF_KEY_NO_MATH,     /* no effect on the forward pass or the LoRA gradients */
+};
+enum hf_key_role hf_config_key_role(const char *key);
+
+/*
+ * Refuses (QT_EDATA "name: key: value ...") what the compute would otherwise ignore:
+ * attention_bias or mlp_bias true; a sliding_window shorter than max_seq, the longest sequence
+ * the run can see (0: not known yet; seen_by says where it comes from, for the message);
+ * attention_dropout other than 0 when training. Every tool that computes with the model (gen,
+ * lora-train) calls it.
+ */
+int hf_config_check_compute(const struct hf_config *c, const char *name, int64_t max_seq,
+                            const char *seen_by, int training, struct qt_err *err);
 
 /* Writes c as transformers' to_json_string does: keys sorted, indent 2, floats as Python's
  * repr, trailing newline. Atomic. */

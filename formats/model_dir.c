@@ -45,6 +45,9 @@ int model_dir_open(struct model_dir *m, const char *dir, int flags, struct qt_er
 	}
 	if ((st = hf_config_load(m->config_path, &m->config, err)) != QT_OK)
 		goto fail;
+	if ((flags & MODEL_DIR_COMPUTE) &&
+	    (st = hf_config_check_compute(&m->config, m->config_path, 0, NULL, 0, err)) != QT_OK)
+		goto fail;
 	if (!(flags & MODEL_DIR_NO_TOKENIZER)) {
 		m->tokenizer_path = optional_file(dir, MODEL_DIR_TOKENIZER);
 		if (!m->tokenizer_path) {

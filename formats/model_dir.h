@@ -27,6 +27,9 @@ enum {
 	MODEL_DIR_NO_TENSOR_CHECK = 1 << 0,
 	/* Do not require tokenizer.json. */
 	MODEL_DIR_NO_TOKENIZER    = 1 << 1,
+	/* The caller computes with the model (gen, lora-train): refuse the config keys the
+	 * compute would ignore (hf_config_check_compute) before looking at the tensors. */
+	MODEL_DIR_COMPUTE         = 1 << 2,
 };
 
 struct model_dir {

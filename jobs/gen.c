@@ -339,7 +339,7 @@ static int setup(struct job *j, struct qt_err *err)
 {
 	const struct gen_opts *o = j->o;
 	int st;
-	if ((st = model_dir_open(&j->md, o->model_dir, 0, err)) != QT_OK)
+	if ((st = model_dir_open(&j->md, o->model_dir, MODEL_DIR_COMPUTE, err)) != QT_OK)
 		return st;
 	if ((st = llama_load(&j->m, &j->md, err)) != QT_OK)
 		return st;
@@ -395,6 +395,19 @@ int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 	int st = setup(&j, err);
 	if (st == QT_OK)
 		st = read_prompts(&j, err);
+	if (st == QT_OK) {
+		/* the longest sequence a row can reach: its prompt and the new tokens, within the
+		 * model's context */
+		int64_t ctx = j.md.config.max_position_embeddings, longest = 0;
+		for (size_t i = 0; i < j.n; i++) {
+			int64_t L = (int64_t)j.p[i].ids.n + o->max_new_tokens;
+			longest = L > longest ? L : longest;
+		}
+		if (ctx > 0 && longest > ctx)
+			longest = ctx;
+		st = hf_config_check_compute(&j.md.config, j.md.config_path, longest,
+		                             "the longest prompt and --max-new-tokens", 0, err);
+	}
 	if (st == QT_OK && o->stream && j.n != 1)
 		st = qt_err_set(err, QT_EUSAGE, "--stream needs exactly one prompt (got %zu)", j.n);
 	if (st == QT_OK)

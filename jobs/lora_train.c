@@ -348,7 +348,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
                  struct qt_err *err)
 {
 	int rc;
-	if ((rc = model_dir_open(&s->md, o->model_dir, MODEL_DIR_NO_TOKENIZER, err)) ||
+	if ((rc = model_dir_open(&s->md, o->model_dir, MODEL_DIR_NO_TOKENIZER | MODEL_DIR_COMPUTE,
+	                         err)) ||
 	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
 		return rc;
 	s->m.n_threads = o->threads;
@@ -383,6 +384,13 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 			return qt_err_set(err, QT_EDATA, "%s: blocks of %u tokens are longer than the "
 			                  "model's context, %lld (max_position_embeddings in %s/config.json)",
 			                  pk[i]->name, pk[i]->h.seq_len, (long long)ctx, o->model_dir);
+	for (int i = 0; i < 2; i++) {
+		char by[64];
+		snprintf(by, sizeof by, "the blocks of %s", pk[i] ? pk[i]->name : "");
+		if (pk[i] && (rc = hf_config_check_compute(&s->md.config, s->md.config_path,
+		                                           pk[i]->h.seq_len, by, 1, err)))
+			return rc;
+	}
 	if (s->tr.h.n_blocks == 0)
 		return qt_err_set(err, QT_EDATA, "%s: no blocks", o->train_pack);
 	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))

@@ -132,6 +132,8 @@ static void test_refusals(void)
 		{ "{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}}", "llama3 needs" },
 		{ "{\"model_type\": \"llama\", \"rope_scaling\": 3}",      "rope_scaling: expected an object" },
 		{ "{\"model_type\": \"llama\", \"pretraining_tp\": 2}",    "pretraining_tp" },
+		{ "{\"model_type\": \"llama\", \"partial_rotary_factor\": 0.5}", "partial_rotary_factor: 0.5 is not supported" },
+		{ "{\"model_type\": \"llama\", \"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1e4, \"partial_rotary_factor\": 0.25}}", "partial_rotary_factor: 0.25" },
 	};
 	struct hf_config c;
 	struct qt_err err;
@@ -141,6 +143,66 @@ static void test_refusals(void)
 		      i, cases[i].msg, st, st ? err.msg : "");
 	}
 	CHECK(hf_config_load("/nonexistent/config.json", &c, &err) == QT_ENOINPUT, "missing file");
+}
+
+/*
+ * The general rule: every key of transformers' Llama/Mistral (tests/data/hfconfig/
+ * reference-keys.txt, from tests/ref/hfconfig_keys.py) has a role, and each key whose role is
+ * "refused" is refused by parsing or by hf_config_check_compute at a value that changes the
+ * math, and accepted at the value that does not.
+ */
+static void test_keys(void)
+{
+	char path[4096], *buf;
+	size_t len;
+	struct qt_err err;
+	snprintf(path, sizeof path, "%s/data/hfconfig/reference-keys.txt", test_srcdir());
+	if (qt_read_file(path, &buf, &len, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return;
+	}
+	int n = 0;
+	for (char *k = strtok(buf, "\n"); k; k = strtok(NULL, "\n")) {
+		if (*k == '#')
+			continue;
+		n++;
+		CHECK(hf_config_key_role(k) != HF_KEY_UNKNOWN, "config key %s: neither implemented, "
+		      "refused nor listed as not changing the math (formats/hfconfig_keys.c)", k);
+	}
+	CHECK(n > 40, "%d reference keys", n);
+	free(buf);
+	CHECK(hf_config_key_role("rope_interleaved") == HF_KEY_UNKNOWN, "unknown key");
+
+	/* each refused key at a value that changes the math, then at one that does not */
+	static const struct { const char *json; int64_t max_seq; int training; const char *msg; } cases[] = {
+		{ "\"attention_bias\": true",            16, 0, "attention_bias: true is not supported" },
+		{ "\"attention_bias\": false",           16, 1, NULL },
+		{ "\"mlp_bias\": true",                  16, 0, "mlp_bias: true is not supported" },
+		{ "\"mlp_bias\": false",                 16, 1, NULL },
+		{ "\"attention_dropout\": 0.1",          16, 1, "attention_dropout: 0.1 is not supported in training" },
+		{ "\"attention_dropout\": 0.1",          16, 0, NULL },   /* gen: eval mode, no dropout */
+		{ "\"attention_dropout\": 0.0",          16, 1, NULL },
+		{ "\"sliding_window\": 8",               16, 0, "sliding_window: 8 is shorter than the 16 tokens" },
+		{ "\"sliding_window\": 16",              16, 1, NULL },
+		{ "\"sliding_window\": 8",                0, 0, NULL },   /* length not known yet */
+		{ "\"sliding_window\": null",            16, 0, NULL },
+		{ "\"partial_rotary_factor\": 1.0",      16, 0, NULL },
+		{ "\"pretraining_tp\": 1",               16, 0, NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char json[256];
+		snprintf(json, sizeof json, "{\"model_type\": \"mistral\", %s}", cases[i].json);
+		struct hf_config c;
+		int st = parse(json, &c, &err);
+		if (st == QT_OK)
+			st = hf_config_check_compute(&c, "config.json", cases[i].max_seq, "the run",
+			                             cases[i].training, &err);
+		if (cases[i].msg)
+			CHECK(st == QT_EDATA && strstr(err.msg, cases[i].msg), "%s: status %d, \"%s\"",
+			      cases[i].json, st, st ? err.msg : "");
+		else
+			CHECK(st == QT_OK, "%s: %s", cases[i].json, err.msg);
+	}
 }
 
 static void test_write(void)
@@ -190,6 +252,7 @@ int main(void)
 	test_repr();
 	test_parse();
 	test_refusals();
+	test_keys();
 	test_write();
 	return test_main_end();
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+# The config.json keys that matter to transformers' Llama and Mistral models: every key that
+# LlamaConfig() and MistralConfig() write, every config attribute that modeling_llama.py,
+# modeling_mistral.py and modeling_rope_utils.py read (config.X, getattr(config, "X")), and
+# the keys read from a rope_parameters dict. formats/hfconfig_keys.c must give each one a role
+# (implemented, refused, no effect on the math): tests/formats/test_hfconfig.c checks it.
+#   /work/venv-ref/bin/python tests/ref/hfconfig_keys.py
+# Writes tests/data/hfconfig/reference-keys.txt. Committed output produced with transformers 5.24.0.
+import inspect, re
+
+import transformers
+from transformers import LlamaConfig, MistralConfig
+from transformers import modeling_rope_utils
+from transformers.models.llama import modeling_llama
+from transformers.models.mistral import modeling_mistral
+
+keys = set(LlamaConfig().to_dict()) | set(MistralConfig().to_dict())
+for mod in (modeling_llama, modeling_mistral, modeling_rope_utils):
+    src = inspect.getsource(mod)
+    keys |= set(re.findall(r"\bconfig\.([a-z][a-z0-9_]*)\b(?!\()", src))
+    keys |= set(re.findall(r"getattr\((?:self\.)?config, \"([a-z0-9_]+)\"", src))
+    keys |= set(re.findall(r"rope_parameters(?:_dict)?(?:\[[a-z_]+\])?\[\"([a-z0-9_]+)\"\]", src))
+    keys |= set(re.findall(r"rope_parameters(?:_dict)?(?:\[[a-z_]+\])?\.get\(\"([a-z0-9_]+)\"", src))
+# methods and helpers of the config object, not keys of config.json
+keys -= {"standardize_rope_params", "validate_rope", "to_dict", "per_layer_config",
+         "default_theta", "get_text_config", "json"}  # "json": the file name config.json
+keys = sorted(k for k in keys if not k.startswith("_"))
+with open("tests/data/hfconfig/reference-keys.txt", "w") as f:
+    f.write("# transformers %s: keys of LlamaConfig/MistralConfig and those the models read\n"
+            % transformers.__version__)
+    for k in keys:
+        f.write(k + "\n")
