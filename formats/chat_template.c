@@ -159,7 +159,10 @@ int chat_template_load(const char *config_path, const char *choice, const struct
 		if (st != QT_OK)
 			goto out;
 		json_error_t je;
-		json_t *root = json_loadb(buf, len, 0, &je);
+		/* Integers as doubles: transformers writes an unset model_max_length as
+		 * 1000000000000000019884624838656 (int(1e30)), which no int64 holds ("too big
+		 * integer"); nothing here reads an integer key, and such a length means no limit. */
+		json_t *root = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL, &je);
 		free(buf);
 		if (!root || !json_is_object(root)) {
 			json_decref(root);
