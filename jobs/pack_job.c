@@ -344,13 +344,21 @@ static int plan_from_bins(struct pk_plan *pl, const struct pk_list *items, const
 	return QT_OK;
 }
 
+/* The eos that concat adds after a document: none when the document already ends with it
+ * (tok-chatml --format text appends it, as TRL does for text): one separator, never two. */
+static uint32_t concat_sep(const struct pk_store *s, const struct pk_piece *it)
+{
+	const struct pk_sample *sm = &s->s[it->sample];
+	return sm->n > 0 && s->ids[sm->off + sm->n - 1] == s->h.eos_id ? 0 : 1;
+}
+
 /* Concat: items are whole documents followed by eos, cut every T tokens. */
-static int plan_concat(struct pk_plan *pl, const struct pk_list *items, uint32_t T, int cross,
-                       struct qt_err *err)
+static int plan_concat(struct pk_plan *pl, const struct pk_store *s, const struct pk_list *items,
+                       uint32_t T, int cross, struct qt_err *err)
 {
 	uint64_t total = 0, np = 0;
 	for (uint64_t i = 0; i < items->n; i++) {
-		uint64_t v = (uint64_t)items->p[i].len + 1;
+		uint64_t v = (uint64_t)items->p[i].len + concat_sep(s, &items->p[i]);
 		np += v / T + 2;
 		total += v;
 	}
@@ -362,7 +370,8 @@ static int plan_concat(struct pk_plan *pl, const struct pk_list *items, uint32_t
 	uint64_t b = 0, k = 0;
 	uint32_t used = 0;
 	for (uint64_t i = 0; i < items->n; i++) {
-		uint32_t v = items->p[i].len + 1;   /* virtual length: the eos is token n */
+		/* virtual length: the added eos, if any, is token n */
+		uint32_t v = items->p[i].len + concat_sep(s, &items->p[i]);
 		for (uint32_t at = 0; at < v;) {
 			uint32_t take = v - at < T - used ? v - at : T - used;
 			pl->p[k++] = (struct pk_piece){ items->p[i].sample, at, take,
@@ -390,7 +399,7 @@ int pk_plan_make(struct pk_plan *pl, const struct pk_store *s, const struct pack
 	int rc = make_items(s, o, idx, n, &items, st, err);
 	uint64_t nb = 0, *bin_of = NULL, *perm = NULL;
 	if (rc == QT_OK && o->mode == PACK_MODE_CONCAT) {
-		rc = plan_concat(pl, &items, o->seq_len, o->cross_doc, err);
+		rc = plan_concat(pl, s, &items, o->seq_len, o->cross_doc, err);
 		goto out;
 	}
 	bin_of = malloc((items.n + 1) * 8);
