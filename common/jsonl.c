@@ -26,7 +26,27 @@ struct qt_jsonl {
 	size_t  line_len, line_cap;
 	int     overlong;    /* current line exceeded max_line: discard until '\n' */
 	int     zip_magic;   /* the file starts as a zip does */
+	/* ---- records (qt_jsonl_records): JSON arrays and .txt members ---- */
+	int     flags;       /* QT_JSONL_* */
+	unsigned member_no;  /* bumped per member */
+	unsigned rec_member; /* the member whose kind is set (0: none yet) */
+	int     kind;        /* KIND_* of rec_member */
+	char   *rec_name;    /* name of the record last returned (text and array kinds) */
+	unsigned long long rec_line;  /* its first line */
+	char   *acc;         /* the record being assembled (array element, encoded text) */
+	size_t  acc_len, acc_cap;
+	char   *para;        /* a paragraph's raw text */
+	size_t  para_len, para_cap;
+	unsigned long long para_line, last_line;
+	int     depth, in_str, esc, closed, in_elem;  /* array scanner */
+	const char *pend;    /* rest of the current line not scanned yet (array) */
+	size_t  pend_len;
+	const char *held;    /* a line read but not used yet (the next member's first) */
+	size_t  held_len;
+	int     have_held;
 };
+
+enum { KIND_JSONL, KIND_ARRAY, KIND_TEXT };
 
 int qt_utf8_valid(const char *s, size_t n, size_t *bad)
 {
@@ -159,6 +179,7 @@ static int next_member(struct qt_jsonl *r, struct qt_err *err)
 			continue;
 		set_name(r, archive_entry_pathname(e));
 		r->lineno = 0;
+		r->member_no++;
 		r->in_member = 1;
 		return 1;
 	}
@@ -223,7 +244,7 @@ static int finish_line(struct qt_jsonl *r, const char **line, size_t *len, struc
 	return 1;
 }
 
-int qt_jsonl_next(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err)
+static int read_line(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err)
 {
 	while (!r->done) {
 		if (!r->in_member) {
@@ -278,8 +299,266 @@ int qt_jsonl_next(struct qt_jsonl *r, const char **line, size_t *len, struct qt_
 	return 0;
 }
 
-const char *qt_jsonl_name(const struct qt_jsonl *r) { return r->name ? r->name : r->path; }
-unsigned long long qt_jsonl_lineno(const struct qt_jsonl *r) { return r->lineno; }
+/* ---- records: JSON arrays and raw text ---- */
+
+void qt_jsonl_records(struct qt_jsonl *r, int flags)
+{
+	r->flags = flags;
+}
+
+static int grow_buf(char **b, size_t *cap, size_t need, struct qt_err *err)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 4096;
+	while (c < need)
+		c *= 2;
+	char *nb = realloc(*b, c);
+	if (!nb)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory"), -1;
+	*b = nb;
+	*cap = c;
+	return 0;
+}
+
+static int acc_put(struct qt_jsonl *r, const char *p, size_t n, struct qt_err *err)
+{
+	if (grow_buf(&r->acc, &r->acc_cap, r->acc_len + n + 1, err) < 0)
+		return -1;
+	memcpy(r->acc + r->acc_len, p, n);
+	r->acc_len += n;
+	r->acc[r->acc_len] = 0;
+	return 0;
+}
+
+/* text[0..n) as a JSON string into acc. */
+static int encode_text(struct qt_jsonl *r, const char *t, size_t n, struct qt_err *err)
+{
+	r->acc_len = 0;
+	if (acc_put(r, "\"", 1, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t[i];
+		char e[8];
+		if (c == '"' || c == '\\')
+			snprintf(e, sizeof e, "\\%c", c);
+		else if (c == '\n' || c == '\t')
+			snprintf(e, sizeof e, "\\%c", c == '\n' ? 'n' : 't');
+		else if (c < 0x20)
+			snprintf(e, sizeof e, "\\u%04x", c);
+		else {
+			e[0] = (char)c;
+			e[1] = 0;
+		}
+		if (acc_put(r, e, strlen(e), err) < 0)
+			return -1;
+	}
+	return acc_put(r, "\"", 1, err);
+}
+
+/* A member's name without a compression suffix ends in .txt. */
+static int is_txt_name(const char *name)
+{
+	static const char *const comp[] = { "", ".gz", ".zst", ".xz", ".bz2" };
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof comp / sizeof *comp; i++) {
+		size_t k = strlen(comp[i]);
+		if (n >= 4 + k && !strcmp(name + n - k, comp[i]) && !strncmp(name + n - k - 4, ".txt", 4))
+			return 1;
+	}
+	return 0;
+}
+
+static void start_member(struct qt_jsonl *r, const char *l, size_t n)
+{
+	r->rec_member = r->member_no;
+	size_t i = 0;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if ((r->flags & QT_JSONL_TXT) && is_txt_name(r->name ? r->name : r->path))
+		r->kind = KIND_TEXT;
+	else if ((r->flags & QT_JSONL_ARRAYS) && i < n && l[i] == '[')
+		r->kind = KIND_ARRAY;
+	else
+		r->kind = KIND_JSONL;
+	r->depth = r->in_str = r->esc = r->closed = r->in_elem = 0;
+	r->para_len = r->acc_len = 0;
+	r->last_line = 0;
+	free(r->rec_name);
+	r->rec_name = strdup(r->name ? r->name : r->path);
+}
+
+static int deliver(struct qt_jsonl *r, unsigned long long ln, const char **line, size_t *len)
+{
+	r->rec_line = ln;
+	*line = r->acc ? r->acc : "";
+	*len = r->acc_len;
+	return 1;
+}
+
+/* The end of the member in progress: 1 with a last paragraph, -1 for an unterminated array. */
+static int end_member(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err)
+{
+	if (r->kind == KIND_TEXT && r->para_len) {
+		size_t n = r->para_len;
+		r->para_len = 0;
+		if (encode_text(r, r->para, n, err) < 0)
+			return -1;
+		return deliver(r, r->para_line, line, len);
+	}
+	if (r->kind == KIND_ARRAY && !r->closed) {
+		r->closed = 1;
+		return qt_err_set(err, QT_EDATA, "%s:%llu: the JSON array has no closing ]",
+		                  r->rec_name, r->last_line), -1;
+	}
+	return 0;
+}
+
+/* Scans pend for the next array element: 1 with one, 0 when the line is used up, -1 on error. */
+static int scan_array(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err)
+{
+	while (r->pend_len) {
+		char c = *r->pend++;
+		r->pend_len--;
+		int space = c == ' ' || c == '\t' || c == '\r';
+		if (r->closed) {
+			if (!space)
+				return qt_err_set(err, QT_EDATA, "%s:%llu: text after the JSON array's "
+				                  "closing ]", r->rec_name, r->lineno), -1;
+			continue;
+		}
+		if (r->depth == 0) {
+			if (c == '[')
+				r->depth = 1;
+			continue;  /* only spaces come before the [ that chose this kind */
+		}
+		if (!r->in_elem) {
+			if (space || c == ',')
+				continue;
+			if (c == ']') {
+				r->closed = 1;
+				continue;
+			}
+			r->in_elem = 1;
+			r->acc_len = 0;
+			r->para_line = r->lineno;
+		}
+		if (!r->in_str && r->depth == 1 && (c == ',' || c == ']')) {
+			r->in_elem = 0;
+			r->closed = c == ']';
+			return deliver(r, r->para_line, line, len);
+		}
+		if (r->in_str) {
+			if (r->esc)
+				r->esc = 0;
+			else if (c == '\\')
+				r->esc = 1;
+			else if (c == '"')
+				r->in_str = 0;
+		} else if (c == '"') {
+			r->in_str = 1;
+		} else if (c == '{' || c == '[') {
+			r->depth++;
+		} else if ((c == '}' || c == ']') && r->depth > 1) {
+			r->depth--;
+		}
+		if (acc_put(r, &c, 1, err) < 0)
+			return -1;
+	}
+	if (r->in_elem && acc_put(r, "\n", 1, err) < 0)
+		return -1;
+	return 0;
+}
+
+int qt_jsonl_next(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err)
+{
+	if (!r->flags)
+		return read_line(r, line, len, err);
+	for (;;) {
+		if (r->kind == KIND_ARRAY && r->pend_len) {
+			int f = scan_array(r, line, len, err);
+			if (f != 0)
+				return f;
+		}
+		const char *l;
+		size_t n;
+		int rc;
+		if (r->have_held) {
+			l = r->held, n = r->held_len, rc = 1;
+			r->have_held = 0;
+		} else {
+			rc = read_line(r, &l, &n, err);
+		}
+		if (rc < 0)
+			return -1;
+		if (rc == 0 || r->member_no != r->rec_member) {
+			if (r->rec_member) {
+				int f = end_member(r, line, len, err);
+				if (f != 0) {
+					if (rc == 1)
+						r->held = l, r->held_len = n, r->have_held = 1;
+					return f;
+				}
+			}
+			if (rc == 0)
+				return 0;
+			start_member(r, l, n);
+		}
+		if (r->kind == KIND_JSONL) {
+			r->rec_line = r->lineno;
+			free(r->rec_name);
+			r->rec_name = NULL;
+			*line = l;
+			*len = n;
+			return 1;
+		}
+		if (r->kind == KIND_ARRAY) {
+			r->pend = l, r->pend_len = n;
+			r->last_line = r->lineno;
+			continue;
+		}
+		if (!(r->flags & QT_JSONL_PARAGRAPHS)) {
+			if (encode_text(r, l, n, err) < 0)
+				return -1;
+			return deliver(r, r->lineno, line, len);
+		}
+		/* a paragraph ends at a blank line (one read_line skipped) */
+		if (r->para_len && r->lineno > r->last_line + 1) {
+			size_t k = r->para_len;
+			r->para_len = 0;
+			r->held = l, r->held_len = n, r->have_held = 1;
+			if (encode_text(r, r->para, k, err) < 0)
+				return -1;
+			return deliver(r, r->para_line, line, len);
+		}
+		if (!r->para_len)
+			r->para_line = r->lineno;
+		if (grow_buf(&r->para, &r->para_cap, r->para_len + n + 2, err) < 0)
+			return -1;
+		if (r->para_len)
+			r->para[r->para_len++] = '\n';
+		memcpy(r->para + r->para_len, l, n);
+		r->para_len += n;
+		r->last_line = r->lineno;
+	}
+}
+
+int qt_jsonl_is_text(const struct qt_jsonl *r)
+{
+	return r->flags && r->rec_member && r->kind == KIND_TEXT;
+}
+
+const char *qt_jsonl_name(const struct qt_jsonl *r)
+{
+	if (r->rec_name)
+		return r->rec_name;
+	return r->name ? r->name : r->path;
+}
+
+unsigned long long qt_jsonl_lineno(const struct qt_jsonl *r)
+{
+	return r->flags ? r->rec_line : r->lineno;
+}
 
 void qt_jsonl_close(struct qt_jsonl *r)
 {
@@ -290,5 +569,8 @@ void qt_jsonl_close(struct qt_jsonl *r)
 	free(r->path);
 	free(r->name);
 	free(r->line);
+	free(r->rec_name);
+	free(r->acc);
+	free(r->para);
 	free(r);
 }

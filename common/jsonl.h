@@ -27,7 +27,26 @@ struct qt_jsonl *qt_jsonl_open(const char *path, size_t max_line, struct qt_err 
  */
 int qt_jsonl_next(struct qt_jsonl *r, const char **line, size_t *len, struct qt_err *err);
 
-/* "file" or "file:member" of the line last returned, and its 1-based number. */
+/*
+ * Records beyond JSON Lines, for the readers of datasets (tok-chatml, gen); set before the
+ * first qt_jsonl_next. Per member (the file, or a member of an archive):
+ *   QT_JSONL_ARRAYS      a member whose first non-blank character is '[' is one JSON array
+ *                        (alpaca_data.json, LLaMA-Factory's data files): each element is a
+ *                        record, numbered by the line it starts on;
+ *   QT_JSONL_TXT         a member named *.txt (also .txt.gz, .zst, .xz, .bz2) is raw text:
+ *                        each non-blank line is a record, given as a JSON string;
+ *   QT_JSONL_PARAGRAPHS  with QT_JSONL_TXT: a record is a paragraph, lines up to a blank
+ *                        line, joined by "\n".
+ * Errors: "name:line: the JSON array has no closing ]", "...: text after the JSON array's
+ * closing ]" (QT_EDATA).
+ */
+enum { QT_JSONL_ARRAYS = 1, QT_JSONL_TXT = 2, QT_JSONL_PARAGRAPHS = 4 };
+void qt_jsonl_records(struct qt_jsonl *r, int flags);
+
+/* 1 when the record last returned came from a .txt member (QT_JSONL_TXT). */
+int qt_jsonl_is_text(const struct qt_jsonl *r);
+
+/* "file" or "file:member" of the line (record) last returned, and its 1-based number. */
 const char *qt_jsonl_name(const struct qt_jsonl *r);
 unsigned long long qt_jsonl_lineno(const struct qt_jsonl *r);
 

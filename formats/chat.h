@@ -251,6 +251,7 @@ struct chat_run_opts {
 	enum chat_train         train;
 	struct chat_limits      limits;
 	int                     skip_bad;   /* count and skip bad records instead of failing */
+	int                     paragraphs; /* .txt inputs: a document per paragraph, not line */
 	int                     threads;    /* <= 0: all cores */
 	void (*warn)(const char *msg);      /* skipped records and notes (may be NULL) */
 };

@@ -70,7 +70,43 @@ static int role_of(const char *s, int sharegpt, enum chat_role *out)
 	return -1;
 }
 
-/* messages (OpenAI: role/content) or conversations (ShareGPT: from/value). */
+/* A message's content: a string, or a list of parts of which exactly one is text and none is
+ * anything else ([{"type": "text", "text": ...}], as OpenAI's API and TRL's vision datasets
+ * write it). Several text parts have no agreed separator, other types no text: refused. */
+static int get_content(json_t *m, const char *ck, const char **s, size_t *len, const char *where,
+                       struct qt_err *err)
+{
+	json_t *v = json_object_get(m, ck);
+	if (!json_is_array(v))
+		return get_str(m, ck, 0, s, len, where, err);
+	size_t i, n_text = 0;
+	json_t *part;
+	json_array_foreach(v, i, part) {
+		const char *ty = json_string_value(json_object_get(part, "type"));
+		json_t *tx = json_object_get(part, "text");
+		if (!json_is_object(part) || !ty)
+			return qt_err_set(err, QT_EDATA, "%s\"%s\"[%zu]: not a content part "
+			                  "({\"type\": \"text\", \"text\": ...})", where, ck, i);
+		if (strcmp(ty, "text") != 0)
+			return qt_err_set(err, QT_EDATA, "%s\"%s\"[%zu]: a part of type \"%.40s\": only "
+			                  "text is supported; remove the record or its non-text parts",
+			                  where, ck, i, ty);
+		if (!json_is_string(tx))
+			return qt_err_set(err, QT_EDATA, "%s\"%s\"[%zu]: \"text\" is missing or not a "
+			                  "string", where, ck, i);
+		*s = json_string_value(tx);
+		*len = json_string_length(tx);
+		n_text++;
+	}
+	if (n_text != 1)
+		return qt_err_set(err, QT_EDATA, "%s\"%s\": %zu text parts: give one string (the "
+		                  "parts have no agreed separator)", where, ck, n_text);
+	return QT_OK;
+}
+
+/* messages (OpenAI: role/content) or conversations (ShareGPT: from/value). Either list may
+ * use the other's field names (LLaMA-Factory writes conversations with role/content); the
+ * role names follow the fields. */
 static int parse_turns(json_t *arr, const char *key, int sharegpt, struct chat_conv *c,
                        struct qt_err *err)
 {
@@ -78,7 +114,6 @@ static int parse_turns(json_t *arr, const char *key, int sharegpt, struct chat_c
 		return qt_err_set(err, QT_EDATA, "\"%s\" is %s, not an array", key, type_name(arr));
 	if (json_array_size(arr) == 0)
 		return qt_err_set(err, QT_EDATA, "empty conversation (\"%s\" is [])", key);
-	const char *rk = sharegpt ? "from" : "role", *ck = sharegpt ? "value" : "content";
 	size_t i;
 	json_t *m;
 	json_array_foreach(arr, i, m) {
@@ -86,19 +121,44 @@ static int parse_turns(json_t *arr, const char *key, int sharegpt, struct chat_c
 		snprintf(where, sizeof where, "%s[%zu]: ", key, i);
 		if (!json_is_object(m))
 			return qt_err_set(err, QT_EDATA, "%sis %s, not an object", where, type_name(m));
+		int sg = sharegpt;
+		if (sg && !json_object_get(m, "from") && json_object_get(m, "role"))
+			sg = 0;
+		else if (!sg && !json_object_get(m, "role") && json_object_get(m, "from"))
+			sg = 1;
+		const char *rk = sg ? "from" : "role", *ck = sg ? "value" : "content";
 		size_t rl, cl;
 		const char *r, *s;
-		if (get_str(m, rk, 0, &r, &rl, where, err) || get_str(m, ck, 0, &s, &cl, where, err))
+		if (get_str(m, rk, 0, &r, &rl, where, err) || get_content(m, ck, &s, &cl, where, err))
 			return QT_EDATA;
 		enum chat_role role;
-		if (role_of(r, sharegpt, &role) < 0)
+		if (role_of(r, sg, &role) < 0)
 			return qt_err_set(err, QT_EDATA, "%sunsupported %s \"%.40s\" (%s)", where, rk, r,
-			                  sharegpt ? "human, gpt, system, observation" :
-			                             "system, user, assistant, tool");
+			                  sg ? "human, gpt, system, observation" :
+			                       "system, user, assistant, tool");
 		if (add(c, role, s, cl, err) != QT_OK)
 			return QT_ESOFTWARE;
 	}
 	return QT_OK;
+}
+
+/* TRL's prompt/completion records. Conversational (lists of messages): the prompt's turns,
+ * then the completion's. Plain strings are ambiguous here: TRL joins them as text without a
+ * chat template, so they are refused with the two ways to read them. */
+static int parse_prompt_completion(json_t *root, struct chat_conv *c, struct qt_err *err)
+{
+	json_t *p = json_object_get(root, "prompt"), *q = json_object_get(root, "completion");
+	if (json_is_string(p) && json_is_string(q))
+		return qt_err_set(err, QT_EDATA, "\"prompt\"/\"completion\" strings (TRL trains them "
+		                  "as plain text, without a chat template): give --prompt-key prompt "
+		                  "--response-key completion to train them as one chat turn");
+	if (!json_is_array(p) || !json_is_array(q))
+		return qt_err_set(err, QT_EDATA, "\"prompt\" and \"completion\": expected two lists of "
+		                  "messages (TRL's conversational prompt-completion)");
+	int st = parse_turns(p, "prompt", 0, c, err);
+	if (st == QT_OK)
+		st = parse_turns(q, "completion", 0, c, err);
+	return st;
 }
 
 /* history: [[query, answer], ...] as user/assistant turns. */
@@ -224,11 +284,15 @@ int chat_record_parse(const char *line, size_t len, const struct chat_record_opt
 		return QT_OK;
 	}
 	if (json_object_get(root, "instruction") || json_object_get(root, "output")) {
-		if (o->history_key && (st = parse_history(root, o->history_key, c, err)) != QT_OK)
+		/* LLaMA-Factory's alpaca records carry earlier turns in "history" */
+		const char *hk = o->history_key ? o->history_key : "history";
+		if ((st = parse_history(root, hk, c, err)) != QT_OK)
 			return st;
 		return parse_alpaca(root, c, empty, err);
 	}
-	return qt_err_set(err, QT_EDATA, "no \"messages\", \"conversations\" or \"instruction\"/"
-	                  "\"output\" keys (name other columns with --prompt-key and "
-	                  "--response-key)");
+	if (json_object_get(root, "prompt") && json_object_get(root, "completion"))
+		return parse_prompt_completion(root, c, err);
+	return qt_err_set(err, QT_EDATA, "no \"messages\", \"conversations\", \"instruction\"/"
+	                  "\"output\" or \"prompt\"/\"completion\" keys (name other columns with "
+	                  "--prompt-key and --response-key)");
 }

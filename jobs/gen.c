@@ -50,15 +50,24 @@ static char *dup_n(const char *s, size_t n)
 	return d;
 }
 
-/* One record -> prompt ids (+ shown prompt, labels). */
-static int parse_record(struct job *j, const char *line, size_t len, const char *where,
-                        struct prompt *out, struct qt_err *err)
+/* One record -> prompt ids (+ shown prompt, labels). A record from a .txt input (is_text) is
+ * a JSON string: the prompt, as one user turn. */
+static int parse_record(struct job *j, const char *line, size_t len, int is_text,
+                        const char *where, struct prompt *out, struct qt_err *err)
 {
 	const struct gen_opts *o = j->o;
 	struct chat_conv conv = { 0 };
 	int st = QT_OK;
 	memset(out, 0, sizeof *out);
-	if (o->prompt_key) {
+	if (is_text) {
+		json_t *s = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		if (json_is_string(s))
+			out->prompt = dup_n(json_string_value(s), json_string_length(s));
+		json_decref(s);
+		if (!out->prompt)
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		chat_conv_add(&conv, CHAT_USER, out->prompt, strlen(out->prompt));
+	} else if (o->prompt_key) {
 		json_error_t je;
 		json_t *rec = json_loadb(line, len, 0, &je);
 		if (!rec || !json_is_object(rec)) {
@@ -127,6 +136,7 @@ static int read_prompts(struct job *j, struct qt_err *err)
 		const char *line;
 		size_t len;
 		int rc;
+		qt_jsonl_records(r, QT_JSONL_ARRAYS | QT_JSONL_TXT);
 		while ((rc = qt_jsonl_next(r, &line, &len, err)) == 1) {
 			if (j->n == j->cap) {
 				size_t cap = j->cap ? 2 * j->cap : 64;
@@ -140,7 +150,8 @@ static int read_prompts(struct job *j, struct qt_err *err)
 			}
 			char where[512];
 			snprintf(where, sizeof where, "%s:%llu", qt_jsonl_name(r), qt_jsonl_lineno(r));
-			if (parse_record(j, line, len, where, &j->p[j->n], err) != QT_OK) {
+			if (parse_record(j, line, len, qt_jsonl_is_text(r), where, &j->p[j->n], err) !=
+			    QT_OK) {
 				free(j->p[j->n].ids.v);
 				free(j->p[j->n].prompt);
 				free(j->p[j->n].labels);

@@ -32,6 +32,7 @@ struct rec {
 	unsigned long long lineno;
 	int                state;     /* enum rec_state */
 	int                status;    /* REC_BAD: the status (QT_EDATA, or QT_ESOFTWARE) */
+	int                is_text;   /* from a .txt input: a text document whatever --format */
 	int                cut;
 	size_t             out;       /* first token in its chunk's arena */
 	uint32_t           n;
@@ -80,7 +81,9 @@ static void process(struct run *run, struct worker *w, struct rec *rc, struct ch
 	const struct chat_run_opts *o = run->o;
 	struct qt_err err = { 0 };
 	int empty = 0;
-	int st = chat_record_parse(run->text + rc->off, rc->len, &o->rec, &w->conv, &empty, &err);
+	struct chat_record_opts text = { .format = CHAT_FORMAT_TEXT };
+	int st = chat_record_parse(run->text + rc->off, rc->len, rc->is_text ? &text : &o->rec,
+	                           &w->conv, &empty, &err);
 	if (st == QT_OK && empty) {
 		rc->state = REC_EMPTY;
 		goto out;
@@ -221,6 +224,8 @@ static int read_input(struct run *run, const char *path, struct tok_writer *w,
 	struct qt_jsonl *j = qt_jsonl_open(path, 0, err);
 	if (!j)
 		return err->status;
+	qt_jsonl_records(j, QT_JSONL_ARRAYS | QT_JSONL_TXT |
+	                    (run->o->paragraphs ? QT_JSONL_PARAGRAPHS : 0));
 	int st = QT_OK;
 	for (;;) {
 		const char *line;
@@ -240,6 +245,7 @@ static int read_input(struct run *run, const char *path, struct tok_writer *w,
 			break;
 		}
 		s->n_read++;
+		r->is_text = qt_jsonl_is_text(j);
 		if (rc < 0) {
 			r->state = REC_BAD;
 			r->status = QT_EDATA;

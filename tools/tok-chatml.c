@@ -17,9 +17,9 @@ static const char synopsis[] =
 	"                  [--template chatml|file]\n"
 	"                  [--format chat|text] [--history-key key] [--max-len n]\n"
 	"                  [--max-source-len n] [--max-target-len n] [-o file]\n"
-	"                  [--prompt-key key] [--response-key key] [--system text]\n"
-	"                  [--threads n] [--train-on assistant|all] -t tokenizer.json\n"
-	"                  [file ...]\n";
+	"                  [--prompt-key key] [--response-key key] [--split-on line|blank]\n"
+	"                  [--system text] [--threads n] [--train-on assistant|all]\n"
+	"                  -t tokenizer.json [file ...]\n";
 
 static const char help[] =
 	"Render JSONL chat records with the model's chat template (or ChatML) and\n"
@@ -37,6 +37,8 @@ static const char help[] =
 	"                           with --format text: the text key (default text)\n"
 	"      --response-key key   response column, e.g. summary\n"
 	"      --history-key key    earlier turns as [[query, answer], ...]\n"
+	"      --split-on w         a .txt input's documents: line (default), one per\n"
+	"                           line; blank, paragraphs up to a blank line\n"
 	"      --system text        system prompt for records without one\n"
 	"                           (default: the template's; '' for none)\n"
 	"      --train-on w         assistant: assistant turns only (default); all\n"
@@ -51,7 +53,7 @@ static const char help[] =
 enum {
 	OPT_CHAT_CONFIG = 256, OPT_TEMPLATE, OPT_FORMAT, OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_HISTORY_KEY,
 	OPT_SYSTEM, OPT_TRAIN_ON, OPT_MAX_SOURCE, OPT_MAX_TARGET, OPT_MAX_LEN, OPT_SKIP_BAD,
-	OPT_THREADS, OPT_PROGRESS, OPT_VERSION,
+	OPT_THREADS, OPT_PROGRESS, OPT_VERSION, OPT_SPLIT_ON,
 };
 
 static const struct option longopts[] = {
@@ -69,6 +71,7 @@ static const struct option longopts[] = {
 	{ "max-target-len", required_argument, NULL, OPT_MAX_TARGET   },
 	{ "max-len",        required_argument, NULL, OPT_MAX_LEN      },
 	{ "skip-bad",       no_argument,       NULL, OPT_SKIP_BAD     },
+	{ "split-on",       required_argument, NULL, OPT_SPLIT_ON     },
 	{ "threads",        required_argument, NULL, OPT_THREADS      },
 	{ "quiet",          no_argument,       NULL, 'q'              },
 	{ "progress",       no_argument,       NULL, OPT_PROGRESS     },
@@ -81,6 +84,7 @@ static void warn(const char *msg) { qt_warnx("%s", msg); }
 
 static const char *const formats[] = { "chat", "text", NULL };
 static const char *const train_on[] = { "assistant", "all", NULL };
+static const char *const split_on[] = { "line", "blank", NULL };
 
 int main(int argc, char **argv)
 {
@@ -120,6 +124,7 @@ int main(int argc, char **argv)
 			o.limits.max_len = (uint32_t)qt_arg_i64("--max-len", optarg, 1, 1 << 24);
 			break;
 		case OPT_SKIP_BAD:     o.skip_bad = 1; break;
+		case OPT_SPLIT_ON:     o.paragraphs = qt_arg_word("--split-on", optarg, split_on); break;
 		case OPT_THREADS:      o.threads = (int)qt_arg_i64("--threads", optarg, 1, 1024); break;
 		case 'q':              qt_verbosity = 1; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;

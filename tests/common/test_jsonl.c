@@ -14,6 +14,8 @@ static void write_text(const char *path, const char *s)
 	fclose(fp);
 }
 
+static int rec_flags;  /* qt_jsonl_records flags for read_lines */
+
 /* Reads every line; returns count of lines, stores last error status (0 if none). */
 static int read_lines(const char *path, size_t max, char names[][128], unsigned long long *nums,
                       int *last_status)
@@ -25,6 +27,7 @@ static int read_lines(const char *path, size_t max, char names[][128], unsigned 
 		*last_status = err.status;
 		return -1;
 	}
+	qt_jsonl_records(r, rec_flags);
 	int n = 0, rc;
 	const char *line;
 	size_t len;
@@ -87,6 +90,32 @@ int main(void)
 
 	n = read_lines("/tmp/qt_test_jsonl/missing.jsonl", 0, names, nums, &st);
 	CHECK(n == -1 && st == QT_ENOINPUT, "missing file: st=%d", st);
+
+	/* records: JSON arrays (elements numbered by their first line) and .txt members */
+	rec_flags = QT_JSONL_ARRAYS | QT_JSONL_TXT;
+	write_text("/tmp/qt_test_jsonl/arr.json",
+	           "\xEF\xBB\xBF [\n {\"a\": \"],[\\\"{\"},\n  {\"b\": [1, {\"c\": 2}]\n  }, \"s\",3\n,{}]  \n\n");
+	n = read_lines("/tmp/qt_test_jsonl/arr.json", 0, names, nums, &st);
+	CHECK(n == 5 && st == 0 && !strcmp(names[0], "/tmp/qt_test_jsonl/arr.json:2:{\"a\": \"],[\\\"{\"}") &&
+	      !strcmp(names[1], "/tmp/qt_test_jsonl/arr.json:3:{\"b\": [1, {\"c\": 2}]\n  }") &&
+	      !strcmp(names[2], "/tmp/qt_test_jsonl/arr.json:4:\"s\"") && nums[3] == 4 &&
+	      !strcmp(names[4], "/tmp/qt_test_jsonl/arr.json:5:{}"),
+	      "array: n=%d st=%d [%s] [%s] [%s]", n, st, names[0], n > 1 ? names[1] : "",
+	      n > 2 ? names[2] : "");
+	write_text("/tmp/qt_test_jsonl/open.json", "[{\"a\": 1},\n{\"b\": 2}\n");
+	n = read_lines("/tmp/qt_test_jsonl/open.json", 0, names, nums, &st);
+	CHECK(n == 1 && st == QT_EDATA, "unterminated array: n=%d st=%d", n, st);
+	write_text("/tmp/qt_test_jsonl/t.txt", "one \"q\" \\ \t.\n\ntwo\nthree\n");
+	n = read_lines("/tmp/qt_test_jsonl/t.txt", 0, names, nums, &st);
+	CHECK(n == 3 && !strcmp(names[0], "/tmp/qt_test_jsonl/t.txt:1:\"one \\\"q\\\" \\\\ \\t.\"") &&
+	      nums[1] == 3, "txt lines: n=%d [%s]", n, names[0]);
+	rec_flags |= QT_JSONL_PARAGRAPHS;
+	n = read_lines("/tmp/qt_test_jsonl/t.txt", 0, names, nums, &st);
+	CHECK(n == 2 && !strcmp(names[1], "/tmp/qt_test_jsonl/t.txt:3:\"two\\nthree\"") && nums[0] == 1,
+	      "txt paragraphs: n=%d [%s]", n, n > 1 ? names[1] : "");
+	rec_flags = 0;
+	n = read_lines("/tmp/qt_test_jsonl/t.txt", 0, names, nums, &st);
+	CHECK(n == 3 && !strcmp(names[2], "/tmp/qt_test_jsonl/t.txt:4:three"), "records off: lines");
 
 	size_t bad;
 	CHECK(qt_utf8_valid("\xE4\xB8\xAD\xF0\x9F\x98\x80", 7, &bad), "valid CJK + emoji");

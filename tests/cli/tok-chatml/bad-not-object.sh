@@ -1,3 +1,3 @@
 . "$CASE_DIR/lib.sh"
-printf '[1,2]\n' > in.jsonl
+printf '"x"\n' > in.jsonl
 run_bad  in.jsonl
