@@ -326,6 +326,27 @@ int gguf_import_dir(const struct gguf_import_opts *o, struct gguf_import_stats *
 	if (st != QT_OK)
 		return st;
 	char *tmp = NULL, *path = NULL;
+	if (o->tokenizer_only) {
+		/* the context length, when the file has one, is the tokenizer's model_max_length */
+		int64_t ctx = 0;
+		if ((st = gguf_get_int(&g, "llama.context_length", &ctx, err)) == 1)
+			st = QT_OK, ctx = 0;
+		if (st != QT_OK)
+			goto out;
+		if (!(tmp = qt_dir_begin(o->outdir, MODEL_DIR_TOKENIZER, err))) {
+			st = err->status;
+			goto out;
+		}
+		if ((st = gguf_tokenizer_write(&g, tmp, ctx, err)) == QT_OK)
+			st = qt_dir_commit(tmp, o->outdir, err);
+		goto out;
+	}
+	if (g.n_tensors == 0) {
+		st = qt_err_set(err, QT_EDATA, "%s: a vocabulary-only GGUF (no tensors): it has no "
+		                "weights to import; --tokenizer-only writes its tokenizer.json and "
+		                "tokenizer_config.json", o->input);
+		goto out;
+	}
 	if ((st = build_config(&g, o->dtype, &c, err)) || (st = make_plan(&g, &c, o->dtype, &p, err)))
 		goto out;
 	if (!(tmp = qt_dir_begin(o->outdir, HF_CONFIG_NAME, err))) {

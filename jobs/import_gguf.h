@@ -20,6 +20,7 @@ struct gguf_import_opts {
 	const char   *outdir;    /* directory to create (replaced if it exists) */
 	enum qt_dtype dtype;     /* QT_DTYPE_BF16 (default), QT_DTYPE_F16 or QT_DTYPE_F32 */
 	int           progress;  /* draw a progress line on stderr */
+	int           tokenizer_only; /* write tokenizer.json + tokenizer_config.json only */
 };
 
 /* Summary filled on success. */
@@ -30,7 +31,8 @@ struct gguf_import_stats {
 	int      tied;
 };
 
-/* QT_ENOINPUT: input missing; QT_EDATA: corrupt or unsupported GGUF ("path: what");
+/* QT_ENOINPUT: input missing; QT_EDATA: corrupt or unsupported GGUF ("path: what"), or a
+ * vocabulary-only GGUF (no tensors) without tokenizer_only;
  * QT_ECANTCREAT / QT_EIO: output errors. Nothing is left at outdir on failure. */
 int gguf_import_dir(const struct gguf_import_opts *o, struct gguf_import_stats *stats,
                     struct qt_err *err);

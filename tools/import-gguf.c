@@ -13,7 +13,8 @@
 #include "jobs/import_gguf.h"
 
 static const char synopsis[] =
-	"usage: import-gguf [-q] [--progress] [--dtype bf16|f16|f32] -o dir model.gguf\n";
+	"usage: import-gguf [-q] [--progress] [--tokenizer-only] [--dtype bf16|f16|f32] -o dir\n"
+	"                   model.gguf\n";
 
 static const char help[] =
 	"Convert a llama-architecture GGUF file into a HuggingFace model directory:\n"
@@ -23,14 +24,17 @@ static const char help[] =
 	"replaced).\n\n"
 	"  -o, --output dir     directory to create\n"
 	"      --dtype t        tensor type in model.safetensors: bf16 (default), f16, f32\n"
+	"      --tokenizer-only write tokenizer.json and tokenizer_config.json only (for a\n"
+	"                       vocabulary-only GGUF, which has no weights)\n"
 	"  -q, --quiet          no summary;  --progress: progress on stderr\n"
 	"  -h, --help           this help;   --version: the version\n";
 
-enum { OPT_DTYPE = 256, OPT_PROGRESS, OPT_VERSION };
+enum { OPT_DTYPE = 256, OPT_PROGRESS, OPT_VERSION, OPT_TOKENIZER_ONLY };
 
 static const struct option longopts[] = {
 	{ "output",   required_argument, NULL, 'o'          },
 	{ "dtype",    required_argument, NULL, OPT_DTYPE    },
+	{ "tokenizer-only", no_argument, NULL, OPT_TOKENIZER_ONLY },
 	{ "quiet",    no_argument,       NULL, 'q'          },
 	{ "progress", no_argument,       NULL, OPT_PROGRESS },
 	{ "help",     no_argument,       NULL, 'h'          },
@@ -54,6 +58,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'o':          o.outdir = optarg; break;
 		case OPT_DTYPE:    o.dtype = dtype_ids[qt_arg_word("--dtype", optarg, dtypes)]; break;
+		case OPT_TOKENIZER_ONLY: o.tokenizer_only = 1; break;
 		case 'q':          qt_verbosity = 1; break;
 		case OPT_PROGRESS: qt_verbosity = 3; break;
 		case 'h':          qt_usage(0);
@@ -72,6 +77,10 @@ int main(int argc, char **argv)
 	double t0 = qt_now();
 	if (gguf_import_dir(&o, &stats, &err) != QT_OK)
 		qt_die_err(&err);
+	if (o.tokenizer_only) {
+		qt_info(2, "%s: tokenizer.json, tokenizer_config.json", o.outdir);
+		return 0;
+	}
 	qt_info(2, "%s: %llu tensors, %llu parameters%s, %.1f MB written in %.2f s", o.outdir,
 	        (unsigned long long)stats.n_tensors, (unsigned long long)stats.n_params,
 	        stats.tied ? " (tied embeddings)" : "", stats.bytes_written / 1e6, qt_now() - t0);
