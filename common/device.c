@@ -18,7 +18,12 @@ int device_select(const char *name)
 	why[0] = 0;
 	if (cuda_probe(why, sizeof why))
 		return QT_DEVICE_CUDA;
-	qt_warnx("no CUDA device (%s); using the CPU", why[0] ? why : "unknown reason");
+	/* asked for: a warning; the default auto: a note under -v only (a machine without a GPU
+	 * is the common case, not a problem to report on every run) */
+	if (strcmp(name, "cuda") == 0)
+		qt_warnx("no CUDA device (%s); using the CPU", why[0] ? why : "unknown reason");
+	else
+		qt_info(4, "no CUDA device (%s); using the CPU", why[0] ? why : "unknown reason");
 	return QT_DEVICE_CPU;
 }
 

@@ -12,7 +12,8 @@ enum qt_device { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
 
 /* name: "cpu", "cuda" or "auto" (NULL means "auto"). Returns the device to use, or -1 for an
  * unknown name (a usage error: the caller reports it). Selecting CUDA makes device 0 current
- * on the calling thread. */
+ * on the calling thread. Falling back to the CPU warns when "cuda" was asked for, and is a
+ * note at verbosity 4 (-v) under "auto". */
 int device_select(const char *name);
 
 /* "cpu" or "cuda". */

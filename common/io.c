@@ -274,6 +274,14 @@ int qt_stdout_close(struct qt_err *err)
 	return QT_OK;
 }
 
+char *qt_path_in_dir(const char *path, const char *name)
+{
+	struct stat sb;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return qt_path_join(path, name);
+	return strdup(path);
+}
+
 char *qt_path_join(const char *dir, const char *name)
 {
 	size_t n = strlen(dir) + strlen(name) + 2;

@@ -99,4 +99,8 @@ int qt_stdout_close(struct qt_err *err);
 /* Joins a directory and a file name into a malloc'd path. */
 char *qt_path_join(const char *dir, const char *name);
 
+/* path itself, or dir/name when path is a directory (a model directory given where its
+ * tokenizer.json is meant); malloc'd, NULL when out of memory. */
+char *qt_path_in_dir(const char *path, const char *name);
+
 #endif

@@ -100,6 +100,8 @@ struct chat_record_opts {
 	const char *prompt_key;   /* chat: prompt column (with response_key); text: the text key */
 	const char *response_key; /* NULL: detect messages / conversations / alpaca */
 	const char *history_key;  /* NULL: none; else [[query, answer], ...] before the prompt */
+	const char *response_flag; /* the option naming the response column, for messages
+	                            * (NULL: "--response-key"; gen's is "--label-key") */
 };
 
 /*

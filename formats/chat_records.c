@@ -294,5 +294,6 @@ int chat_record_parse(const char *line, size_t len, const struct chat_record_opt
 		return parse_prompt_completion(root, c, err);
 	return qt_err_set(err, QT_EDATA, "no \"messages\", \"conversations\", \"instruction\"/"
 	                  "\"output\" or \"prompt\"/\"completion\" keys (name other columns with "
-	                  "--prompt-key and --response-key)");
+	                  "--prompt-key and %s)", o->response_flag ? o->response_flag :
+	                  "--response-key");
 }

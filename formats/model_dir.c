@@ -34,8 +34,13 @@ int model_dir_open(struct model_dir *m, const char *dir, int flags, struct qt_er
 	struct stat sb;
 	if (stat(dir, &sb) != 0)
 		return qt_err_set(err, QT_ENOINPUT, "%s:", dir);
-	if (!S_ISDIR(sb.st_mode))
+	if (!S_ISDIR(sb.st_mode)) {
+		size_t n = strlen(dir);
+		if (n > 5 && !strcmp(dir + n - 5, ".gguf"))
+			return qt_err_set(err, QT_ENOINPUT, "%s: a GGUF file, not a model directory: "
+			                  "convert it first with import-gguf -o DIR %s", dir, dir);
 		return qt_err_set(err, QT_ENOINPUT, "%s: not a directory", dir);
+	}
 	int st;
 	m->path = strdup(dir);
 	m->config_path = qt_path_join(dir, HF_CONFIG_NAME);

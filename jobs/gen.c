@@ -89,7 +89,8 @@ static int parse_record(struct job *j, const char *line, size_t len, int is_text
 		json_decref(rec);
 		chat_conv_add(&conv, CHAT_USER, out->prompt, strlen(out->prompt));
 	} else {
-		struct chat_record_opts ro = { .format = CHAT_FORMAT_CHAT };
+		struct chat_record_opts ro = { .format = CHAT_FORMAT_CHAT,
+		                               .response_flag = "--label-key" };
 		int empty = 0;
 		struct qt_err e2;
 		if (chat_record_parse(line, len, &ro, &conv, &empty, &e2) != QT_OK) {

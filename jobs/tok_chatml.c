@@ -326,10 +326,16 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 	run->o = o;
 	json_object_seed(0); /* before any thread parses JSON */
 	struct tokenizer *tk = NULL;
-	int st = tokenizer_load(o->tokenizer, &tk, err);
+	/* -t DIR: a model directory means its tokenizer.json */
+	char *tk_path = qt_path_in_dir(o->tokenizer, "tokenizer.json");
+	if (!tk_path) {
+		free(run);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	int st = tokenizer_load(tk_path, &tk, err);
 	char *cfg = NULL;
 	if (st == QT_OK && !o->config) {
-		char *dir = strdup(o->tokenizer), *slash = strrchr(dir, '/');
+		char *dir = strdup(tk_path), *slash = strrchr(dir, '/');
 		if (slash)
 			slash[1] = '\0';
 		cfg = qt_path_join(slash ? dir : "", "tokenizer_config.json");
@@ -352,7 +358,7 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 	if (st == QT_OK && o->rec.format == CHAT_FORMAT_CHAT && run->t.builtin &&
 	    run->t.im_start == CHAT_ID_NONE)
 		st = qt_err_set(err, QT_EDATA, "%s: no special tokens <|im_start|> and <|im_end|>, "
-		                "which ChatML needs", o->tokenizer);
+		                "which ChatML needs", tk_path);
 	if (st == QT_OK && o->rec.format == CHAT_FORMAT_TEXT && run->t.eos_id == CHAT_ID_NONE) {
 		if (o->config || cfg)
 			st = qt_err_set(err, QT_EDATA, "%s: no eos_token that the tokenizer knows; "
@@ -361,9 +367,10 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 		else
 			st = qt_err_set(err, QT_EDATA, "%s: no tokenizer_config.json beside it, so no "
 			                "eos token, which --format text appends to every document (use "
-			                "--chat-config)", o->tokenizer);
+			                "--chat-config)", tk_path);
 	}
 	free(cfg);
+	free(tk_path);
 	if (st == QT_OK) {
 		run->n_workers = o->threads > 0 ? o->threads : qt_pool_default_threads();
 		run->workers = calloc((size_t)run->n_workers, sizeof *run->workers);

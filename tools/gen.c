@@ -15,19 +15,49 @@ static const char synopsis[] =
 	"           [--greedy | --sample] [--temperature t] [--top-k k] [--top-p p] [--min-p p]\n"
 	"           [--repetition-penalty r] [--preset chatglm] [--seed n] [--stop id]\n"
 	"           [--stream] [--ids] [--threads n] [--device cpu|cuda|auto]\n"
-	"           [--progress | -q] [file ...]\n";
+	"           [--progress | -q] [-v] [file ...]\n";
 
 static const char help[] =
-	"Generates one prediction per prompt record (JSONL; '-' or none = stdin) and\n"
-	"writes {\"prompt\",\"predict\",\"labels\",\"prompt_tokens\",\"new_tokens\"} lines.\n"
-	"Decoding is greedy unless --sample or a sampling option is given.\n"
-	"See gen(1).\n";
+	"Generate one prediction per prompt record (JSON Lines, a JSON array or a .txt\n"
+	"file of prompts; '-' or none = stdin) and write {\"prompt\", \"predict\",\n"
+	"\"labels\", \"prompt_tokens\", \"new_tokens\"} lines. Greedy unless --sample or a\n"
+	"sampling option is given.\n\n"
+	"  -m, --model dir          HF model directory (float or NF4; a .gguf file:\n"
+	"                           convert it with import-gguf first)\n"
+	"      --adapter dir        a PEFT LoRA adapter to apply\n"
+	"  -o, --output file        predictions (default \"-\" = stdout)\n"
+	"      --prompt-key key     records are objects whose key is the prompt\n"
+	"                           (default: chat records, see chat(5))\n"
+	"      --label-key key      with --prompt-key: copied to \"labels\"\n"
+	"      --system text        system prompt (default: the template's; '' none)\n"
+	"      --max-new-tokens n   new tokens per prompt (default 256)\n"
+	"      --batch n            prompts decoded together (default 8)\n"
+	"      --greedy, --sample   greedy (default) or sampling decoding\n"
+	"      --temperature t      sampling temperature (default 1.0; 0 = greedy)\n"
+	"      --top-k k            keep the k likeliest tokens (default 50; 0 = all)\n"
+	"      --top-p p            nucleus sampling mass (default 1.0)\n"
+	"      --min-p p            drop tokens below p x the top one (default 0)\n"
+	"      --repetition-penalty r  (default 1.0 = none)\n"
+	"      --preset chatglm     ChatGLM's evaluation: T 0.95, top-k 50, top-p 0.7\n"
+	"      --seed n             sampling seed (default 42)\n"
+	"      --stop id            another stop token id (up to 16; eos always stops)\n"
+	"      --stream             print tokens as they come (one prompt)\n"
+	"      --ids                also write \"predict_ids\"\n"
+	"      --threads n          CPU threads (default: all cores)\n"
+	"      --device d           cpu, cuda or auto (default auto: cuda if present)\n"
+	"  -q, --quiet              no summary;  --progress: progress on stderr\n"
+	"  -v, --verbose            also notes, such as the device chosen\n"
+	"  -h, --help               this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  gen -m models/SmolLM2-135M-Instruct --adapter run/adapter --prompt-key content \\\n"
+	"      --label-key summary -o predictions.jsonl eval.jsonl\n";
 
 static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 
 enum { O_ADAPTER = 256, O_PROMPT_KEY, O_LABEL_KEY, O_SYSTEM, O_TEMPLATE, O_MAX_NEW, O_BATCH, O_GREEDY,
        O_SAMPLE, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_PRESET, O_SEED, O_STOP, O_STREAM, O_IDS,
-       O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION, O_DEVICE };
+       O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h', O_VERSION = 'V', O_DEVICE = 512,
+       O_VERBOSE = 'v' };
 
 static const struct option longopts[] = {
 	{ "model",              required_argument, NULL, 'm'        },
@@ -55,6 +85,7 @@ static const struct option longopts[] = {
 	{ "device",             required_argument, NULL, O_DEVICE   },
 	{ "progress",           no_argument,       NULL, O_PROGRESS },
 	{ "quiet",              no_argument,       NULL, 'q'        },
+	{ "verbose",            no_argument,       NULL, O_VERBOSE  },
 	{ "help",               no_argument,       NULL, O_HELP     },
 	{ "version",            no_argument,       NULL, O_VERSION  },
 	{ NULL, 0, NULL, 0 },
@@ -72,8 +103,8 @@ int main(int argc, char **argv)
 		.sample = { .do_sample = 0, .temperature = 1.0f, .top_k = 50, .top_p = 1.0f,
 		            .min_p = 0.0f, .repetition_penalty = 1.0f },
 	};
-	int sample_set = 0, greedy = 0, c;
-	while ((c = getopt_long(argc, argv, "m:o:q", longopts, NULL)) != -1) {
+	int sample_set = 0, greedy = 0, temp_zero = 0, c;
+	while ((c = getopt_long(argc, argv, "m:o:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
 		case 'o': o.output = optarg; break;
@@ -92,8 +123,13 @@ int main(int argc, char **argv)
 		case O_GREEDY: greedy = 1; break;
 		case O_SAMPLE: sample_set = 1; break;
 		case O_TEMP:
-			o.sample.temperature = (float)qt_arg_double("--temperature", optarg, 1e-6, 1e6);
-			sample_set = 1;
+			/* 0 means greedy, as in llama.cpp and the chat APIs */
+			o.sample.temperature = (float)qt_arg_double("--temperature", optarg, 0, 1e6);
+			temp_zero = o.sample.temperature == 0;
+			if (temp_zero)
+				o.sample.temperature = 1.0f;
+			else
+				sample_set = 1;
 			break;
 		case O_TOPK:
 			o.sample.top_k = (int)qt_arg_i64("--top-k", optarg, 0, 1 << 30);
@@ -130,6 +166,7 @@ int main(int argc, char **argv)
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case 'q':
 		case O_QUIET: qt_verbosity = 1; break;
+		case O_VERBOSE: qt_verbosity = 4; break;
 		case O_HELP: qt_usage(0);
 		case O_VERSION: qt_version();
 		default: qt_usage(QT_EUSAGE);
@@ -137,9 +174,9 @@ int main(int argc, char **argv)
 	}
 	if (!o.model_dir)
 		qt_usage_error("-m model_dir is required");
-	if (greedy && sample_set)
+	if (greedy && sample_set && !temp_zero)
 		qt_usage_error("--greedy conflicts with sampling options");
-	o.sample.do_sample = sample_set;
+	o.sample.do_sample = sample_set && !temp_zero;
 	static const char *const stdin_only[] = { "-" };
 	o.inputs = optind < argc ? (const char *const *)argv + optind : stdin_only;
 	o.n_inputs = optind < argc ? argc - optind : 1;

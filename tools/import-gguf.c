@@ -27,7 +27,9 @@ static const char help[] =
 	"      --tokenizer-only write tokenizer.json and tokenizer_config.json only (for a\n"
 	"                       vocabulary-only GGUF, which has no weights)\n"
 	"  -q, --quiet          no summary;  --progress: progress on stderr\n"
-	"  -h, --help           this help;   --version: the version\n";
+	"  -h, --help           this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  import-gguf -o models/SmolLM2 SmolLM2-135M-Instruct.Q4_1.gguf\n";
 
 enum { OPT_DTYPE = 256, OPT_PROGRESS, OPT_VERSION, OPT_TOKENIZER_ONLY };
 
@@ -54,7 +56,7 @@ int main(int argc, char **argv)
 	qt_set_progname(argv[0]);
 	qt_usage_init(synopsis, help);
 	qt_progress_auto();
-	while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':          o.outdir = optarg; break;
 		case OPT_DTYPE:    o.dtype = dtype_ids[qt_arg_word("--dtype", optarg, dtypes)]; break;
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
 		case 'q':          qt_verbosity = 1; break;
 		case OPT_PROGRESS: qt_verbosity = 3; break;
 		case 'h':          qt_usage(0);
+		case 'V':
 		case OPT_VERSION:  qt_version();
 		default:           qt_usage(QT_EUSAGE);
 		}

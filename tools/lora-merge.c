@@ -16,7 +16,7 @@
 
 static const char synopsis[] =
 	"usage: lora-merge [--progress] [--quiet] [--unmerge] [--dtype type] "
-	"[-t threads] -m base_dir -a adapter_dir [--scale s] [-a adapter_dir "
+	"[--threads n] -m base_dir -a adapter_dir [--scale s] [-a adapter_dir "
 	"[--scale s] ...] -o out_dir\n       lora-merge --info adapter_dir\n";
 
 static const char help[] =
@@ -30,13 +30,15 @@ static const char help[] =
 	"      --unmerge        subtract the adapters from a merged model instead\n"
 	"      --info DIR       print rank, alpha, targets, parameters and per-layer\n"
 	"                       norms of B A for one adapter, and exit\n"
-	"  -t, --threads N      worker threads (default: all CPUs)\n"
+	"      --threads N      worker threads (default: all CPUs)\n"
 	"      --progress       show progress on stderr even when it is not a terminal\n"
 	"  -q, --quiet          no summary on stderr\n"
 	"  -h, --help           this help\n"
-	"  -V, --version        version\n";
+	"  -V, --version        version\n\n"
+	"Example:\n"
+	"  lora-merge -m models/SmolLM2-135M-Instruct -a run/adapter -o merged\n";
 
-enum { OPT_DTYPE = 256, OPT_UNMERGE, OPT_INFO, OPT_PROGRESS };
+enum { OPT_DTYPE = 256, OPT_UNMERGE, OPT_INFO, OPT_PROGRESS, OPT_THREADS };
 
 /* --dtype: the short names, then the long ones transformers and PyTorch use. */
 static const char *const dtypes[] = { "bf16", "f16", "f32", "bfloat16", "fp16", "float16",
@@ -53,7 +55,7 @@ static const struct option long_opts[] = {
 	{ "dtype",    required_argument, NULL, OPT_DTYPE    },
 	{ "unmerge",  no_argument,       NULL, OPT_UNMERGE  },
 	{ "info",     required_argument, NULL, OPT_INFO     },
-	{ "threads",  required_argument, NULL, 't'          },
+	{ "threads",  required_argument, NULL, OPT_THREADS  },
 	{ "progress", no_argument,       NULL, OPT_PROGRESS },
 	{ "quiet",    no_argument,       NULL, 'q'          },
 	{ "help",     no_argument,       NULL, 'h'          },
@@ -70,7 +72,7 @@ int main(int argc, char **argv)
 	int progress = 0, quiet = 0, c;
 	for (int i = 0; i < MERGE_MAX_ADAPTERS; i++)
 		o.scale[i] = 1.0;
-	while ((c = getopt_long(argc, argv, "m:a:s:o:t:qhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:a:s:o:qhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.base_dir = optarg; break;
 		case 'o': o.out_dir = optarg; break;
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_UNMERGE: o.unmerge = 1; break;
 		case OPT_INFO: info = optarg; break;
-		case 't': o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
+		case OPT_THREADS: o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': qt_usage(0);

@@ -24,14 +24,52 @@ static const char synopsis[] =
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
 	"           [--shuffle] [--no-checkpointing] [--eval-every n] [--save-every n]\n"
 	"           [--log-every n] [--threads n] [--device cpu|cuda|auto]\n"
-	"           [--progress | --quiet]\n";
+	"           [--progress | --quiet] [-v]\n";
 
 static const char help[] =
-	"Trains LoRA adapters on a frozen base model over packed blocks and writes\n"
-	"out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints.\n"
-	"--resume out_dir continues from its latest checkpoint exactly; SIGINT or\n"
-	"SIGTERM finishes the step, writes a checkpoint and exits 0.\n"
-	"See lora-train(1) and lora-checkpoint(5).\n";
+	"Train LoRA adapters on a frozen base model over packed blocks; write\n"
+	"out_dir/adapter (a PEFT adapter), out_dir/log.jsonl and checkpoints. SIGINT or\n"
+	"SIGTERM finishes the step, writes a checkpoint and exits 0.\n\n"
+	"  -m, --model dir          base: HF model directory, float or NF4\n"
+	"      --train file.pack    training blocks (pack(1))\n"
+	"      --val file.pack      validation blocks: eval loss every --eval-every\n"
+	"  -o, --output dir         run directory (adapter, log.jsonl, checkpoint-N)\n"
+	"      --config file.json   options as a JSON object; the command line wins\n"
+	"      --resume dir         continue a run or a checkpoint-N exactly\n"
+	"      --init-adapter dir   start from a PEFT adapter\n"
+	"      --target t           all-linear (default) or q_proj,v_proj,...\n"
+	"      --rank r             LoRA rank (default 8)\n"
+	"      --alpha a            LoRA alpha (default 16; scale alpha/r)\n"
+	"      --dropout p          LoRA dropout (default 0)\n"
+	"      --rslora             scale alpha/sqrt(r)\n"
+	"      --seed n             init, dropout and shuffle seed (default 42)\n"
+	"      --lr x               learning rate (default 2e-4)\n"
+	"      --schedule s         linear (default), constant, cosine,\n"
+	"                           constant-with-warmup\n"
+	"      --warmup-steps n     (default 0);  --warmup-ratio x: of all steps\n"
+	"      --weight-decay x     AdamW weight decay (default 0)\n"
+	"      --adam-beta1 x       (default 0.9);  --adam-beta2 x (default 0.999)\n"
+	"      --adam-eps x         (default 1e-8)\n"
+	"      --max-grad-norm x    gradient clipping (default 1.0; 0 = off)\n"
+	"      --grad-accum n       micro-batches per step (default 1)\n"
+	"      --micro-batch n      blocks per micro-batch (default 1)\n"
+	"      --max-steps n        steps (default: --epochs over the blocks)\n"
+	"      --epochs x           passes over the blocks (default 1)\n"
+	"      --neftune-alpha x    NEFTune noise (default 0 = off)\n"
+	"      --shuffle            reshuffle the blocks every epoch\n"
+	"      --no-checkpointing   keep all activations (default: recompute;\n"
+	"                           --checkpointing restores the default)\n"
+	"      --eval-every n       eval interval in steps (default 50)\n"
+	"      --save-every n       checkpoint interval (default 0 = the end only)\n"
+	"      --log-every n        log interval (default 1)\n"
+	"      --threads n          CPU threads (default: all cores)\n"
+	"      --device d           cpu, cuda or auto (default auto: cuda if present)\n"
+	"      --quiet              no summary;  --progress: progress on stderr\n"
+	"  -v, --verbose            also notes, such as the device chosen\n"
+	"  -h, --help               this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  lora-train -m models/SmolLM2-135M-Instruct --train train.pack --val val.pack \\\n"
+	"      -o run --rank 16 --alpha 32 --max-steps 200\n";
 
 static const char *const schedules[] = { "constant", "linear", "cosine",
                                          "constant-with-warmup", NULL };
@@ -39,8 +77,9 @@ static const char *const devices[] = { "cpu", "cuda", "auto", NULL };
 
 enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, O_SCHED,
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
-       O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION,
-       O_INIT, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT, O_CKPT, O_CONFIG, O_DEVICE };
+       O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h',
+       O_VERSION = 'V', O_VERBOSE = 'v', O_INIT = 512, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT,
+       O_CKPT, O_CONFIG, O_DEVICE };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -80,6 +119,7 @@ static const struct option longopts[] = {
 	{ "device",        required_argument, NULL, O_DEVICE  },
 	{ "progress",      no_argument,       NULL, O_PROGRESS },
 	{ "quiet",         no_argument,       NULL, O_QUIET   },
+	{ "verbose",       no_argument,       NULL, O_VERBOSE },
 	{ "help",          no_argument,       NULL, O_HELP    },
 	{ "version",       no_argument,       NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -119,7 +159,7 @@ int main(int argc, char **argv)
 		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1,
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "m:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
 		case 'o': o.out_dir = optarg; break;
@@ -160,6 +200,7 @@ int main(int argc, char **argv)
 		case O_DEVICE: o.device = devices[qt_arg_word("--device", optarg, devices)]; break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
+		case O_VERBOSE: qt_verbosity = 4; break;
 		case O_HELP: qt_usage(0);
 		case O_VERSION: qt_version();
 		default: qt_usage(QT_EUSAGE);
@@ -180,9 +221,12 @@ int main(int argc, char **argv)
 		qt_die_err(&err);
 	if (st.interrupted)
 		qt_info(1, "interrupted: checkpoint-%ld written; continue with --resume", st.steps);
-	qt_info(2, "%ld steps in %.1f s, %.1f tokens/s (%.1f trained), final loss %.4f, eval loss "
-	        "%.4f, workspace %.1f MiB, peak RSS %.1f MiB", st.steps - st.resumed_from,
-	        st.seconds, st.input_tokens_per_s, st.tokens_per_s, st.final_loss,
-	        st.final_eval_loss, st.activation_bytes / 1048576.0, st.peak_rss_kib / 1024.0);
+	char eval[48] = "";  /* no eval loss without --val */
+	if (!isnan(st.final_eval_loss))
+		snprintf(eval, sizeof eval, ", eval loss %.4f", st.final_eval_loss);
+	qt_info(2, "%ld steps in %.1f s, %.1f tokens/s (%.1f trained), final loss %.4f%s, "
+	        "workspace %.1f MiB, peak RSS %.1f MiB", st.steps - st.resumed_from, st.seconds,
+	        st.input_tokens_per_s, st.tokens_per_s, st.final_loss, eval,
+	        st.activation_bytes / 1048576.0, st.peak_rss_kib / 1024.0);
 	return 0;
 }

@@ -45,7 +45,9 @@ static const char help[] =
 	"      --cat file.pack      print one JSON line per block\n"
 	"  -q, --quiet              no summary;  --progress: progress on stderr\n"
 	"  -v, --verbose            also timings of each stage\n"
-	"  -h, --help               this help;   --version: the version\n";
+	"  -h, --help               this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  pack --seq-len 512 --val-count 100 --val-out val.pack -o train.pack train.tok\n";
 
 enum {
 	OPT_SEQ_LEN = 256, OPT_MODE, OPT_CROSS, OPT_LONG, OPT_SEED, OPT_NO_SHUFFLE, OPT_DEDUP,
@@ -91,7 +93,7 @@ int main(int argc, char **argv)
 	qt_usage_init(synopsis, help);
 	qt_progress_auto();
 	packer_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "o:qhv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:qhvV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':              o.out = optarg; break;
 		case OPT_SEQ_LEN:      o.seq_len = (uint32_t)qt_arg_i64("--seq-len", optarg, 1,
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 		case OPT_VERBOSE:      qt_verbosity = 4; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;
 		case 'h':              qt_usage(0);
+		case 'V':
 		case OPT_VERSION:      qt_version();
 		default:               qt_usage(QT_EUSAGE);
 		}

@@ -18,7 +18,7 @@
 
 static const char synopsis[] =
 	"usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] "
-	"[-b blocksize] [-s modules] [-t threads] -o out_dir in_dir\n";
+	"[-b blocksize] [-s modules] [--threads n] -o out_dir in_dir\n";
 
 static const char help[] =
 	"Quantize the q/k/v/o/gate/up/down weights of every decoder layer to NF4 exactly\n"
@@ -30,20 +30,22 @@ static const char help[] =
 	"      --no-double-quant  store absmax as float32 instead of 8-bit codes\n"
 	"  -s, --skip LIST        keep Linear layers whose name contains one of these\n"
 	"                         comma-separated fragments (e.g. down_proj,layers.0.)\n"
-	"  -t, --threads N        worker threads (default: all CPUs)\n"
+	"      --threads N        worker threads (default: all CPUs)\n"
 	"      --progress         show progress on stderr even when it is not a terminal\n"
 	"  -q, --quiet            no summary on stderr\n"
 	"  -h, --help             this help\n"
-	"  -V, --version          version\n";
+	"  -V, --version          version\n\n"
+	"Example:\n"
+	"  quantize-nf4 -o models/SmolLM2-nf4 models/SmolLM2-135M-Instruct\n";
 
-enum { OPT_NO_DQ = 256, OPT_PROGRESS };
+enum { OPT_NO_DQ = 256, OPT_PROGRESS, OPT_THREADS };
 
 static const struct option long_opts[] = {
 	{ "output",          required_argument, NULL, 'o'          },
 	{ "blocksize",       required_argument, NULL, 'b'          },
 	{ "no-double-quant", no_argument,       NULL, OPT_NO_DQ    },
 	{ "skip",            required_argument, NULL, 's'          },
-	{ "threads",         required_argument, NULL, 't'          },
+	{ "threads",         required_argument, NULL, OPT_THREADS  },
 	{ "progress",        no_argument,       NULL, OPT_PROGRESS },
 	{ "quiet",           no_argument,       NULL, 'q'          },
 	{ "help",            no_argument,       NULL, 'h'          },
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 	struct nf4_quantize_opts o = { .blocksize = NF4_BLOCKSIZE_DEFAULT, .double_quant = 1 };
 	int progress = 0, quiet = 0, c;
 	int64_t v;
-	while ((c = getopt_long(argc, argv, "o:b:s:t:qhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:b:s:qhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.out_dir = optarg; break;
 		case 'b':
@@ -72,7 +74,7 @@ int main(int argc, char **argv)
 				qt_usage_error("--skip: \"%s\" is not a comma-separated list of module names", optarg);
 			o.skip = optarg;
 			break;
-		case 't': o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
+		case OPT_THREADS: o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': qt_usage(0);

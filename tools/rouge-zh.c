@@ -38,7 +38,9 @@ static const char help[] =
 	"  --predict-key key    JSON key of the prediction (default predict)\n"
 	"  --threads n          worker threads (default: all CPUs)\n"
 	"  --progress, --quiet  force the progress line on / only errors on stderr\n"
-	"See rouge-zh(1).\n";
+	"  -h, --help           this help;  -V, --version: the version\n\n"
+	"Example:\n"
+	"  rouge-zh -o metrics.json predictions.jsonl\n";
 
 enum { O_CHAR = 256, O_DICT, O_EMPTY, O_JIEBA_DIR, O_HYP, O_REF, O_LABEL_KEY, O_MEAN,
        O_PER_SAMPLE, O_PREDICT_KEY, O_THREADS, O_PROGRESS, O_QUIET, O_HELP, O_VERSION };
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
 	                           .empty = CHATGLM_EMPTY_ZERO, .mean = PY_MEAN_NUMPY1,
 	                           .output = "-" };
 	int c;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_CHAR: o.char_mode = 1; break;
 		case O_DICT: o.dict = optarg; break;
@@ -94,7 +96,9 @@ int main(int argc, char **argv)
 		case O_THREADS: o.threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case O_PROGRESS: qt_verbosity = 3; break;
 		case O_QUIET: qt_verbosity = 1; break;
+		case 'h':
 		case O_HELP: qt_usage(0);
+		case 'V':
 		case O_VERSION: qt_version();
 		default: qt_usage(QT_EUSAGE);
 		}

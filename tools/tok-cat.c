@@ -27,9 +27,12 @@ static const char help[] =
 	"record.\n\n"
 	"      --text               decoded text instead, masked spans between \xc2\xab and \xc2\xbb,\n"
 	"                           a newline after each record\n"
-	"  -t, --tokenizer file     tokenizer.json for --text (must match the stream)\n"
+	"  -t, --tokenizer file     tokenizer.json, or the model directory holding it,\n"
+	"                           for --text (must match the stream)\n"
 	"      --info               header and trailer facts, after checking the stream\n"
-	"  -h, --help               this help;   --version: the version\n";
+	"  -h, --help               this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  tok-cat --text -t models/SmolLM2-135M-Instruct train.tok | less\n";
 
 enum { OPT_TEXT = 256, OPT_INFO, OPT_VERSION };
 
@@ -90,14 +93,15 @@ int main(int argc, char **argv)
 {
 	qt_set_progname(argv[0]);
 	qt_usage_init(synopsis, help);
-	const char *tk_path = NULL;
+	char *tk_path = NULL;
 	int text = 0, info = 0, c;
-	while ((c = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':         tk_path = optarg; break;
 		case OPT_TEXT:    text = 1; break;
 		case OPT_INFO:    info = 1; break;
 		case 'h':         qt_usage(0);
+		case 'V':
 		case OPT_VERSION: qt_version();
 		default:          qt_usage(QT_EUSAGE);
 		}
@@ -110,6 +114,8 @@ int main(int argc, char **argv)
 	const char *path = optind < argc ? argv[optind] : "-";
 	struct qt_err err;
 	struct tokenizer *tk = NULL;
+	if (tk_path && !(tk_path = qt_path_in_dir(tk_path, "tokenizer.json")))  /* -t DIR */
+		qt_die(QT_ESOFTWARE, "out of memory");
 	if (tk_path && tokenizer_load(tk_path, &tk, &err) != QT_OK)
 		qt_die_err(&err);
 	struct tok_reader r;
@@ -152,6 +158,7 @@ int main(int argc, char **argv)
 	tok_reader_close(&r);
 	if (tk)
 		tokenizer_free(tk);
+	free(tk_path);
 	if (qt_stdout_close(&err) != QT_OK)
 		qt_die_err(&err);
 	return 0;

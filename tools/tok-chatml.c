@@ -24,8 +24,9 @@ static const char synopsis[] =
 static const char help[] =
 	"Render JSONL chat records with the model's chat template (or ChatML) and\n"
 	"tokenize them into a .tok stream.\n\n"
-	"  -t, --tokenizer file     tokenizer.json (BPE); its directory's\n"
-	"                           tokenizer_config.json gives the chat template\n"
+	"  -t, --tokenizer file     tokenizer.json (BPE), or the model directory\n"
+	"                           holding it; the tokenizer_config.json beside it\n"
+	"                           gives the chat template\n"
 	"      --chat-config file   tokenizer_config.json to use instead\n"
 	"      --template t         chatml: plain ChatML; or a Jinja template file\n"
 	"                           (default: the model's chat template)\n"
@@ -48,7 +49,10 @@ static const char help[] =
 	"      --skip-bad           count and skip bad records instead of failing\n"
 	"      --threads n          encoding threads (default: all cores)\n"
 	"  -q, --quiet              no summary;  --progress: progress on stderr\n"
-	"  -h, --help               this help;   --version: the version\n";
+	"  -h, --help               this help;   -V, --version: the version\n\n"
+	"Example:\n"
+	"  tok-chatml -t models/SmolLM2-135M-Instruct --prompt-key content \\\n"
+	"      --response-key summary -o train.tok train.jsonl\n";
 
 enum {
 	OPT_CHAT_CONFIG = 256, OPT_TEMPLATE, OPT_FORMAT, OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_HISTORY_KEY,
@@ -92,7 +96,7 @@ int main(int argc, char **argv)
 	qt_usage_init(synopsis, help);
 	struct chat_run_opts o = { .output = "-", .warn = warn };
 	int chat_only = 0, c;
-	while ((c = getopt_long(argc, argv, "t:o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':              o.tokenizer = optarg; break;
 		case OPT_CHAT_CONFIG:  o.config = optarg; break;
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
 		case 'q':              qt_verbosity = 1; break;
 		case OPT_PROGRESS:     qt_verbosity = 3; break;
 		case 'h':              qt_usage(0);
+		case 'V':
 		case OPT_VERSION:      qt_version();
 		default:               qt_usage(QT_EUSAGE);
 		}

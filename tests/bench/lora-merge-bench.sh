@@ -17,7 +17,7 @@ best=
 line=
 cpu=
 for i in 1 2 3; do
-	l=$(/usr/bin/time -f 'cpu %U %S' "$bin/lora-merge" -t "$threads" -m "$dir/base" -a "$dir/adapter" -o "$dir/ours" 2>&1)
+	l=$(/usr/bin/time -f 'cpu %U %S' "$bin/lora-merge" --threads "$threads" -m "$dir/base" -a "$dir/adapter" -o "$dir/ours" 2>&1)
 	s=$(printf '%s\n' "$l" | sed -n 's/.* in \([0-9.]*\) s, .*/\1/p')
 	c=$(printf '%s\n' "$l" | awk '$1 == "cpu" { print $2 + $3 }')
 	if [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$s; line=$l; cpu=$c; fi

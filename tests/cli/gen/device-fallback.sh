@@ -1,6 +1,7 @@
 # --device cuda and auto where no CUDA device answers (no GPU or driver here, or a build without
-# CUDA as make test-sanitize's): the CPU, with device_select's one-line notice on stderr, and
-# the same predictions as --device cpu, which prints no notice (greedy at batch 2, and sampled).
+# CUDA as make test-sanitize's): the CPU and the same predictions as --device cpu. Asked for,
+# cuda warns in one line; auto (the default) says nothing, and notes the choice under -v
+# (greedy at batch 2, and sampled).
 # Where a GPU answers this case passes with a note: tests/bench/cuda-e2e.sh compares there.
 printf "%s\n" "{\"content\":\"hello\"}" "{\"content\":\"What is the capital of France?\"}" \
 	"{\"content\":\"类型#上衣*颜色#白色\"}" > p.jsonl
@@ -19,9 +20,11 @@ for s in "" "--preset chatglm --seed 3"; do
 		exit 0
 	fi
 	run auto $s
-	grep -c 'no CUDA device' cpu.err
+	grep -c 'no CUDA device' cpu.err auto.err
+	grep -c '^gen: warning: no CUDA device (.*); using the CPU$' cuda.err
+	run auto -v $s
+	grep -c '^gen: no CUDA device (.*); using the CPU$' auto.err
 	for d in cuda auto; do
-		grep -c '^gen: warning: no CUDA device (.*); using the CPU$' $d.err
 		cmp cpu.out $d.out || exit 1
 	done
 	cat cpu.out
