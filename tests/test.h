@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_passed, test_failed, test_skipped;
 
@@ -39,6 +40,37 @@ static inline const char *test_srcdir(void)
 {
 	const char *d = getenv("QT_TEST_SRCDIR");
 	return d ? d : "tests";
+}
+
+/*
+ * Moves the test into a fresh directory of its own under /tmp, removed at exit, so that two
+ * runs of the suite at once (two worktrees, make test beside make test-sanitize) never share
+ * a scratch file; the test then names its scratch files by relative paths. Call it first.
+ */
+static char test_tmp_dir[64];
+
+static inline void test_tmp_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmp_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", test_tmp_dir);
+}
+
+static inline void test_in_tmpdir(void)
+{
+	if (!getenv("QT_TEST_SRCDIR")) {
+		char *r = realpath("tests", NULL);
+		if (r)
+			setenv("QT_TEST_SRCDIR", r, 1);
+		free(r);
+	}
+	snprintf(test_tmp_dir, sizeof test_tmp_dir, "/tmp/qt_test.XXXXXX");
+	if (!mkdtemp(test_tmp_dir) || chdir(test_tmp_dir) != 0) {
+		fprintf(stderr, "cannot make a scratch directory in /tmp\n");
+		exit(1);
+	}
+	atexit(test_tmp_remove);
 }
 
 static inline int test_main_end(void)

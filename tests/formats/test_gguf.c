@@ -13,7 +13,7 @@
 #include "kernels/ggml_dequant.h"
 #include "test.h"
 
-static const char *tmp_path = "/tmp/qt_test_gguf.gguf";
+static const char *tmp_path = "qt_test_gguf.gguf";
 
 static void test_dequant(void)
 {
@@ -224,6 +224,7 @@ static void test_corrupt(void)
 
 int main(void)
 {
+	test_in_tmpdir();
 	test_dequant();
 	test_corrupt();
 	return test_main_end();

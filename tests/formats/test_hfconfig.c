@@ -10,7 +10,7 @@
 #include "common/io.h"
 #include "test.h"
 
-static const char *tmp_path = "/tmp/qt_test_hfconfig.json";
+static const char *tmp_path = "qt_test_hfconfig.json";
 
 static int parse(const char *json, struct hf_config *c, struct qt_err *err)
 {
@@ -249,6 +249,7 @@ static void test_write(void)
 
 int main(void)
 {
+	test_in_tmpdir();
 	test_repr();
 	test_parse();
 	test_refusals();

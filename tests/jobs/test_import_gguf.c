@@ -72,6 +72,7 @@ static void check_dtype(const char *gg, const struct st_file *ex, enum qt_dtype 
 
 int main(void)
 {
+	test_in_tmpdir();
 	char gg[4096], exp[4096];
 	struct qt_err err;
 	struct st_file ex;
@@ -88,15 +89,15 @@ int main(void)
 
 	/* a GGUF that is not a llama model: refused, nothing created */
 	snprintf(exp, sizeof exp, "%s/data/gguf/dequant.gguf", test_srcdir());
-	struct gguf_import_opts o = { .input = exp, .outdir = "/tmp/qt_test_import_fail",
+	struct gguf_import_opts o = { .input = exp, .outdir = "qt_test_import_fail",
 	                              .dtype = QT_DTYPE_BF16 };
 	struct gguf_import_stats stats;
 	st = gguf_import_dir(&o, &stats, &err);
 	CHECK(st == QT_EDATA && strstr(err.msg, "llama.block_count: missing"), "not a model: %s",
 	      err.msg);
-	CHECK(!exists("/tmp/qt_test_import_fail"), "output left behind");
+	CHECK(!exists("qt_test_import_fail"), "output left behind");
 	char tmp[128];
-	snprintf(tmp, sizeof tmp, "/tmp/qt_test_import_fail.tmp.%ld", (long)getpid());
+	snprintf(tmp, sizeof tmp, "qt_test_import_fail.tmp.%ld", (long)getpid());
 	CHECK(!exists(tmp), "temporary dir left behind");
 	o.input = "/nonexistent.gguf";
 	CHECK(gguf_import_dir(&o, &stats, &err) == QT_ENOINPUT, "missing input");

@@ -27,7 +27,7 @@
 #define PAD     (VOCAB - 2)
 #define MAXS    20000
 
-static const char *dir = "/tmp/qt_test_packer";
+static const char *dir = "qt_test_packer";
 static char p_a[256], p_b[256], p_o[256], p_v[256];
 
 static uint8_t mask_of(uint32_t v) { return v % 3 != 0; }
@@ -630,7 +630,7 @@ static void test_bad_input(void)
 	write_tok(p_a, lens, 4, 1, NULL);
 	struct packer_opts o;
 	packer_opts_init(&o);
-	o.out = "/nonexistent/dir/x.pack";
+	o.out = "/dev/null/dir/x.pack";  /* never creatable, not even by root */
 	struct packer_stats st;
 	struct qt_err err;
 	CHECK(run(&o, in_a, 1, &st, &err) == QT_ECANTCREAT, "unwritable output: %s", err.msg);
@@ -752,6 +752,7 @@ static int gen_bench(const char *path, int mb)
 
 int main(int argc, char **argv)
 {
+	test_in_tmpdir();
 	if (argc == 3 && strcmp(argv[1], "--write-fixtures") == 0)
 		return write_fixtures(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "--gen-bench") == 0)

@@ -243,6 +243,7 @@ static int has_cache_file(const char *dir)
 
 int main(void)
 {
+	test_in_tmpdir();
 	floats();
 	npmean("rouge_npmean_np1.txt", PY_MEAN_NUMPY1);
 	npmean("rouge_npmean_np2.txt", PY_MEAN_NUMPY2);
