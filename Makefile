@@ -47,7 +47,7 @@ LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $
 # Fuzz harnesses, tests/fuzz/fuzz_<name>.c, one per parser. In make test each one replays its
 # seeds and kept reproducers ($(BUILD)/tests/fuzz/test_fuzz_<name>: the normal compiler with
 # tests/fuzz/replay.c as main); make fuzz T=name S=seconds runs it under libFuzzer (clang,
-# -fsanitize=fuzzer,address,undefined, in build-fuzz/), make fuzz-ci every one for S seconds.
+# -fsanitize=fuzzer,address,undefined, in build-fuzz/), make fuzz-ci every one for S seconds (3 by default).
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 TESTS      += $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/test_fuzz_%)
@@ -108,7 +108,7 @@ fuzz:
 	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(T)' fuzz-run
 fuzz-ci:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
-	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(FUZZ_NAMES)' S=$(if $(filter command line,$(origin S)),$(S),5) fuzz-run
+	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(FUZZ_NAMES)' S=$(if $(filter command line,$(origin S)),$(S),3) fuzz-run
 fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 	@sh tests/fuzz/run.sh $(BUILD) $(S) $(FUZZ_RUN)
 

@@ -118,7 +118,19 @@ static int read_exact(struct tok_reader *r, void *p, size_t n, const char *what,
 	return 0;
 }
 
+static int reader_open(struct tok_reader *r, const char *path, struct qt_err *err);
+
+/* Opens and checks the header; on any failure r is closed again (nothing is left open or
+ * allocated: a multi-input tool that refuses one input leaks nothing). */
 int tok_reader_open(struct tok_reader *r, const char *path, struct qt_err *err)
+{
+	int st = reader_open(r, path, err);
+	if (st != QT_OK)
+		tok_reader_close(r);
+	return st;
+}
+
+static int reader_open(struct tok_reader *r, const char *path, struct qt_err *err)
 {
 	memset(r, 0, sizeof *r);
 	int is_stdin = strcmp(path, "-") == 0;
