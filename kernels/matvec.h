@@ -4,8 +4,10 @@
  * sequence), out (T, OC) = beta * out + x (T, C) @ W^T, without SGEMM's packing of W: each row
  * of W is read once, from memory, and dotted with the T rows of x held in cache. For T up to
  * MATVEC_MAX_T this is several times faster than cblas_sgemm, whose copy of the whole weight
- * dominates at small T. The NF4 form dequantizes one row of W at a time (exactly as
- * llama_linear_dequant: f32(code * absmax), then the cast to deq_dtype) and never holds more.
+ * dominates at small T. The NF4 form reads the packed codes once and dequantizes them in
+ * registers (AVX-512 or AVX2, kernels/cpu/matvec_nf4.c) with results bit-identical to its
+ * reference, which dequantizes one row of W at a time (exactly as llama_linear_dequant:
+ * f32(code * absmax), then the cast to deq_dtype) and never holds more.
  * Work is split over output rows on up to n_threads threads (common/pool.h); every output is
  * one dot product computed the same way on any thread, so results do not depend on n_threads.
  * Dot products use 16 partial sums (AVX2+FMA when the CPU has them, else plain C): they differ
@@ -36,6 +38,17 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
                         const float *code, size_t blocksize, int round_to, int T, int C, int OC,
                         float beta, float *work, int n_threads);
 size_t matvec_nf4_work(int C, int OC, int n_threads);
+
+/* The code paths of matvec_nf4_forward. REF dequantizes each row into work and dots it (the
+ * reference, any CPU, any shape); AVX2 and AVX512 read the packed codes once and dequantize in
+ * registers (kernels/cpu/matvec_nf4.c), for C a multiple of 16, with results bit-identical to
+ * REF on any CPU that has them. */
+enum matvec_nf4_path { MATVEC_NF4_REF, MATVEC_NF4_AVX2, MATVEC_NF4_AVX512 };
+/* The best path this CPU runs. */
+enum matvec_nf4_path matvec_nf4_path_best(void);
+/* Caps the path matvec_nf4_forward uses from now on (default: no cap): for tests and
+ * benchmarks; not to be called while a matvec runs. */
+void matvec_nf4_path_limit(enum matvec_nf4_path p);
 
 /* The whole NF4 weight that matvec_nf4_forward multiplies by, into out (OC * C floats), in row
  * bands on up to n_threads threads: for the SGEMM path (prefill, training). */

@@ -6,6 +6,7 @@
 
 #include "common/half.h"
 #include "common/pool.h"
+#include "kernels/cpu/matvec_nf4.h"
 #include "kernels/nf4.h"
 
 #define ROWS_PER_TASK 32
@@ -140,6 +141,8 @@ struct job {
 	float        (*dot)(const float *, const float *, int);
 	float        (*dotb)(const float *, const uint16_t *, int);
 	float         *rowbuf;   /* NF4: one row of C floats per worker (the caller's work) */
+	matvec_nf4_rows_fn nf4rows;      /* NF4 dequantized in registers, or NULL */
+	struct matvec_nf4_args nf4args;  /* its arguments */
 };
 
 /* Rows [r0, r1) of the NF4 weight of j, with the cast, into out. */
@@ -161,6 +164,10 @@ static void rows(void *ctx, size_t task, int worker)
 	int o0 = (int)task * ROWS_PER_TASK, o1 = o0 + ROWS_PER_TASK;
 	if (o1 > j->OC)
 		o1 = j->OC;
+	if (j->nf4rows) {
+		j->nf4rows(&j->nf4args, o0, o1);
+		return;
+	}
 	float *wrow = j->rowbuf ? j->rowbuf + (size_t)worker * j->C : NULL;
 	for (int o = o0; o < o1; o++) {
 		if (j->Wb) {
@@ -233,6 +240,11 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	struct job j = { .out = out, .x = x, .packed = packed, .absmax = absmax, .code = code,
 	                 .blocksize = blocksize, .round_to = round_to, .T = T, .C = C, .OC = OC,
 	                 .beta = beta, .rowbuf = work };
+	j.nf4rows = matvec_nf4_rows_pick(C, blocksize);
+	j.nf4args = (struct matvec_nf4_args){ .out = out, .x = x, .packed = packed, .absmax = absmax,
+	                                      .code = code, .blocksize = blocksize,
+	                                      .round_to = round_to, .T = T, .C = C, .OC = OC,
+	                                      .beta = beta };
 	run(&j, n_threads);
 }
 

@@ -1,0 +1,32 @@
+/* qlora-tools: ISC license. */
+/*
+ * Internal to kernels/cpu: the SIMD rows of matvec_nf4_forward (kernels/cpu/matvec_nf4.c),
+ * called by kernels/cpu/matvec.c for each band of output rows.
+ */
+#ifndef QT_KERNELS_CPU_MATVEC_NF4_H
+#define QT_KERNELS_CPU_MATVEC_NF4_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/matvec.h"
+
+/* matvec_nf4_forward's arguments (shapes as there). */
+struct matvec_nf4_args {
+	float         *out;
+	const float   *x;
+	const uint8_t *packed;
+	const float   *absmax, *code;
+	size_t         blocksize;
+	int            round_to, T, C, OC;
+	float          beta;
+};
+
+/* Computes out rows [o0, o1) (every t), bit-identical to the reference. */
+typedef void (*matvec_nf4_rows_fn)(const struct matvec_nf4_args *j, int o0, int o1);
+
+/* The fastest rows function this CPU runs (within matvec_nf4_path_limit) for a weight of C
+ * columns and this blocksize, or NULL: use the reference. */
+matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize);
+
+#endif

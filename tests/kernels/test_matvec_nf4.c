@@ -1,0 +1,86 @@
+/* qlora-tools: ISC license. */
+/*
+ * matvec_nf4_forward's SIMD paths (kernels/cpu/matvec_nf4.c: NF4 dequantized in registers)
+ * against its reference path (each row dequantized, cast, then dotted), bit for bit: every
+ * path the CPU has, rows of x 1..9 (the groups of 4 and their remainders), casts none/bf16/f16,
+ * blocks shorter than, equal to and longer than a row, blocks with a non-finite maximum, beta
+ * 0 and 1, 1 and 3 threads. Paths the CPU lacks are reported as skipped.
+ * (test_llama_matvec checks the reference against the plain matmul loops.)
+ */
+#include "kernels/matvec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/nf4.h"
+#include "test.h"
+
+static float frand(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (float)((*s >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+static const char *const path_name[] = { "ref", "avx2", "avx512" };
+
+static void one(int T, int C, int OC, size_t bs, int round_to, float beta, int bad_block,
+                unsigned seed)
+{
+	size_t n = (size_t)OC * C, nb = nf4_n_blocks(n, bs), no = (size_t)T * OC;
+	float *W = malloc(n * 4), *x = malloc((size_t)T * C * 4), *init = malloc(no * 4),
+	      *want = malloc(no * 4), *got = malloc(no * 4), *absmax = malloc(nb * 4),
+	      *work = malloc(matvec_nf4_work(C, OC, 3) * 4);
+	uint8_t *packed = malloc(nf4_packed_bytes(n));
+	for (size_t i = 0; i < n; i++)
+		W[i] = frand(&seed) * (1.0f + (float)(i % 7)); /* varied block maxima */
+	for (int i = 0; i < T * C; i++)
+		x[i] = frand(&seed);
+	for (size_t i = 0; i < no; i++)
+		init[i] = frand(&seed);
+	nf4_quantize(W, n, bs, packed, absmax, 1);
+	if (bad_block) { /* a file may hold anything: the non-finite maxima go the scalar way */
+		absmax[nb / 2] = NAN;
+		absmax[nb - 1] = INFINITY;
+	}
+	matvec_nf4_path_limit(MATVEC_NF4_REF);
+	memcpy(want, init, no * 4);
+	matvec_nf4_forward(want, x, packed, absmax, nf4_code, bs, round_to, T, C, OC, beta, work, 1);
+	for (int p = MATVEC_NF4_AVX2; p <= MATVEC_NF4_AVX512; p++) {
+		if ((int)matvec_nf4_path_best() < p) {
+			SKIP("%s: not on this CPU", path_name[p]);
+			continue;
+		}
+		matvec_nf4_path_limit((enum matvec_nf4_path)p);
+		for (int th = 1; th <= 3; th += 2) {
+			memcpy(got, init, no * 4);
+			matvec_nf4_forward(got, x, packed, absmax, nf4_code, bs, round_to, T, C, OC, beta,
+			                   work, th);
+			size_t bad = no;
+			for (size_t i = 0; i < no && bad == no; i++)
+				if (memcmp(&got[i], &want[i], 4))
+					bad = i;
+			CHECK(bad == no,
+			      "%s T=%d C=%d OC=%d bs=%zu round=%d beta=%g bad=%d threads=%d: out[%zu] %a, "
+			      "ref %a", path_name[p], T, C, OC, bs, round_to, beta, bad_block, th, bad,
+			      bad < no ? got[bad] : 0.0f, bad < no ? want[bad] : 0.0f);
+		}
+	}
+	matvec_nf4_path_limit(MATVEC_NF4_AVX512);
+	free(W), free(x), free(init), free(want), free(got), free(absmax), free(work), free(packed);
+}
+
+int main(void)
+{
+	static const int Ts[] = { 1, 2, 3, 4, 5, 9 }, Cs[] = { 16, 48, 64, 320 };
+	static const size_t bss[] = { 32, 64, 256 };
+	unsigned seed = 7;
+	for (int a = 0; a < 6; a++)
+		for (int b = 0; b < 4; b++)
+			for (int s = 0; s < 3; s++)
+				for (int r = 0; r < 3; r++)
+					one(Ts[a], Cs[b], 37, bss[s], r, (a + b + s + r) & 1 ? 1.0f : 0.0f,
+					    (a + s) % 3 == 0, seed++);
+	one(2, 4096, 64, 64, 1, 0.0f, 0, seed++); /* a 7B row */
+	return test_main_end();
+}
