@@ -2,6 +2,7 @@
 /* Small-T linear layer without SGEMM packing; see kernels/matvec.h. */
 #include "kernels/matvec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/half.h"
@@ -240,12 +241,22 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	struct job j = { .out = out, .x = x, .packed = packed, .absmax = absmax, .code = code,
 	                 .blocksize = blocksize, .round_to = round_to, .T = T, .C = C, .OC = OC,
 	                 .beta = beta, .rowbuf = work };
-	j.nf4rows = matvec_nf4_rows_pick(C, blocksize);
-	j.nf4args = (struct matvec_nf4_args){ .out = out, .x = x, .packed = packed, .absmax = absmax,
-	                                      .code = code, .blocksize = blocksize,
-	                                      .round_to = round_to, .T = T, .C = C, .OC = OC,
-	                                      .beta = beta };
+	int inter;
+	float *xi = NULL;
+	j.nf4rows = matvec_nf4_rows_pick(C, blocksize, &inter);
+	if (j.nf4rows && inter) {
+		xi = malloc((size_t)T * C * sizeof *xi);
+		if (xi)
+			matvec_nf4_interleave(x, T, C, xi);
+		else
+			j.nf4rows = NULL; /* out of memory: the reference needs none */
+	}
+	j.nf4args = (struct matvec_nf4_args){ .out = out, .x = xi ? xi : x, .packed = packed,
+	                                      .absmax = absmax, .code = code,
+	                                      .blocksize = blocksize, .round_to = round_to, .T = T,
+	                                      .C = C, .OC = OC, .beta = beta };
 	run(&j, n_threads);
+	free(xi);
 }
 
 static void dequant_task(void *ctx, size_t task, int worker)

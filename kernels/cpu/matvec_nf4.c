@@ -13,6 +13,8 @@
 #include "kernels/cpu/matvec_nf4.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/half.h"
 
@@ -69,54 +71,83 @@ __attribute__((target("avx512f"))) static __m512 table512(const float *code, flo
 	return v;
 }
 
-/* Rows o0..o1 for rows t0..t0+NT of x; NT a constant after inlining. */
+/* Rows o..o+NR of the weight times rows t0..t0+NT of x (NR, NT constants after inlining):
+ * NR * NT independent accumulators, so the FMA latency of one lane's chain is hidden without
+ * changing any output's order of summation. NR > 1 needs C % blocksize == 0 (every row starts
+ * a block). */
 __attribute__((target("avx512f"), always_inline)) static inline void
-rows512_nt(const struct matvec_nf4_args *j, int o0, int o1, int t0, const int NT)
+rows512_nt(const struct matvec_nf4_args *j, int o, int t0, const int NR, const int NT)
 {
-	/* lane 2k takes the high nibble of byte k, lane 2k+1 the low one (the permute reads only
-	 * the low 4 bits of each index: no mask needed) */
-	const __m512i shift = _mm512_set_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
-	const size_t C = (size_t)j->C, bs = j->blocksize;
-	for (int o = o0; o < o1; o++) {
-		size_t e0 = (size_t)o * C;
-		const uint8_t *p = j->packed + e0 / 2;
-		const float *x = j->x + (size_t)t0 * C;
-		__m512 acc[TG];
+	/* The 8 bytes of 16 codes broadcast to every 64-bit lane: dword lane 2m holds bytes 0-3,
+	 * lane 2m+1 bytes 4-7, and both shift by the position of element m of their dword, so lane
+	 * 2m gets element m and lane 2m+1 element 8 + m (x is interleaved the same way). The
+	 * permute reads only the low 4 bits of each index: no mask. No shuffle but the lookup. */
+	const __m512i shift = _mm512_set_epi32(24, 24, 28, 28, 16, 16, 20, 20, 8, 8, 12, 12, 0, 0,
+	                                       4, 4);
+	const size_t C = (size_t)j->C, bs = j->blocksize, e0 = (size_t)o * C;
+	const uint8_t *p = j->packed + e0 / 2;
+	const float *x = j->x + (size_t)t0 * C, *am = j->absmax + e0 / bs;
+	size_t off = e0 % bs, bpr = C / bs; /* bpr: blocks per row, when NR > 1 */
+	__m512 acc[4][TG];
+	#pragma GCC unroll 4
+	for (int r = 0; r < NR; r++)
+		#pragma GCC unroll 4
 		for (int k = 0; k < NT; k++)
-			acc[k] = _mm512_setzero_ps();
-		for (size_t c = 0; c < C;) {
-			size_t b = (e0 + c) / bs, end = (b + 1) * bs - e0;
-			if (end > C)
-				end = C;
-			__m512 tbl = table512(j->code, j->absmax[b], j->round_to);
-			for (; c < end; c += 16) {
-				__m128i by = _mm_loadl_epi64((const __m128i *)(const void *)(p + c / 2));
-				__m512i q = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(by, by));
-				q = _mm512_srlv_epi32(q, shift);
-				__m512 w = _mm512_permutexvar_ps(q, tbl);
+			acc[r][k] = _mm512_setzero_ps();
+	for (size_t c = 0; c < C; am++) {
+		size_t end = c + bs - off < C ? c + bs - off : C;
+		off = 0;
+		__m512 tbl[4];
+		#pragma GCC unroll 4
+		for (int r = 0; r < NR; r++)
+			tbl[r] = table512(j->code, am[r * bpr], j->round_to);
+		for (; c < end; c += 16) {
+			__m512 xv[TG];
+			#pragma GCC unroll 4
+			for (int k = 0; k < NT; k++)
+				xv[k] = _mm512_loadu_ps(x + k * C + c);
+			#pragma GCC unroll 4
+			for (int r = 0; r < NR; r++) {
+				uint64_t b8;
+				if ((c & 127) == 0) /* a cache line of codes ahead of the streams */
+					_mm_prefetch((const char *)(p + r * C / 2 + c / 2) + 768, _MM_HINT_T0);
+				memcpy(&b8, p + r * C / 2 + c / 2, 8);
+				__m512i q = _mm512_srlv_epi32(_mm512_set1_epi64((long long)b8), shift);
+				__m512 w = _mm512_permutexvar_ps(q, tbl[r]);
+				#pragma GCC unroll 4
 				for (int k = 0; k < NT; k++)
-					acc[k] = _mm512_fmadd_ps(_mm512_loadu_ps(x + k * C + c), w, acc[k]);
+					acc[r][k] = _mm512_fmadd_ps(xv[k], w, acc[r][k]);
 			}
 		}
-		for (int k = 0; k < NT; k++) {
-			float t[16];
-			_mm512_storeu_ps(t, acc[k]);
-			store(j, t0 + k, o, combine16(t));
-		}
 	}
+	#pragma GCC unroll 4
+	for (int r = 0; r < NR; r++)
+		#pragma GCC unroll 4
+		for (int k = 0; k < NT; k++) {
+			float a[16], t[16];
+			_mm512_storeu_ps(a, acc[r][k]);
+			for (int m = 0; m < 8; m++) /* back to dot_avx2's lanes */
+				t[m] = a[2 * m], t[8 + m] = a[2 * m + 1];
+			store(j, t0 + k, o + r, combine16(t));
+		}
 }
 
 __attribute__((target("avx512f"))) static void rows512(const struct matvec_nf4_args *j, int o0,
                                                        int o1)
 {
-	for (int t0 = 0; t0 < j->T; t0 += TG) {
-		switch (j->T - t0) {
-		case 1:  rows512_nt(j, o0, o1, t0, 1); break;
-		case 2:  rows512_nt(j, o0, o1, t0, 2); break;
-		case 3:  rows512_nt(j, o0, o1, t0, 3); break;
-		default: rows512_nt(j, o0, o1, t0, TG); break;
+	int o = o0;
+	if (j->T == 1 && j->C % j->blocksize == 0) /* one row of x: 4 rows of W at a time */
+		for (; o + 4 <= o1; o += 4)
+			rows512_nt(j, o, 0, 4, 1);
+	for (; o < o1; o++)
+		for (int t0 = 0; t0 < j->T; t0 += TG) {
+			switch (j->T - t0) {
+			case 1:  rows512_nt(j, o, t0, 1, 1); break;
+			case 2:  rows512_nt(j, o, t0, 1, 2); break;
+			case 3:  rows512_nt(j, o, t0, 1, 3); break;
+			default: rows512_nt(j, o, t0, 1, TG); break;
+			}
 		}
-	}
 }
 
 /* ---- AVX2+FMA+F16C: two 8-lane accumulators per row of x (dot_avx2's s0, s1) ---- */
@@ -151,64 +182,81 @@ __attribute__((target("avx2,fma,f16c"))) static void table256(const float *code,
 	*hi = round256(_mm256_mul_ps(_mm256_loadu_ps(code + 8), va), round_to);
 }
 
-/* The 8 weights whose codes are the high, low, high, ... nibbles of the 8 bytes of b (each
- * packed byte twice). The permutes read the low 3 bits of an index, the blend bit 3: no mask. */
+/* The 8 weights whose codes are the 8 nibbles of the 4 bytes at p (high nibble first): the
+ * dword broadcast, each lane shifted to its nibble. The permutes read the low 3 bits of an
+ * index, the blend bit 3: no mask. */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256
-lookup256(__m128i b, __m256 lo, __m256 hi)
+lookup256(const uint8_t *p, __m256 lo, __m256 hi)
 {
-	const __m256i shift = _mm256_set_epi32(0, 4, 0, 4, 0, 4, 0, 4);
-	__m256i q = _mm256_srlv_epi32(_mm256_cvtepu8_epi32(b), shift);
+	const __m256i shift = _mm256_set_epi32(24, 28, 16, 20, 8, 12, 0, 4);
+	int32_t b4;
+	memcpy(&b4, p, 4);
+	__m256i q = _mm256_srlv_epi32(_mm256_set1_epi32(b4), shift);
 	__m256 wl = _mm256_permutevar8x32_ps(lo, q), wh = _mm256_permutevar8x32_ps(hi, q);
 	return _mm256_blendv_ps(wl, wh, _mm256_castsi256_ps(_mm256_slli_epi32(q, 28)));
 }
 
+/* rows512_nt's twin: two 8-lane accumulators per output (dot_avx2's s0, s1). */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-rows256_nt(const struct matvec_nf4_args *j, int o0, int o1, int t0, const int NT)
+rows256_nt(const struct matvec_nf4_args *j, int o, int t0, const int NR, const int NT)
 {
-	const size_t C = (size_t)j->C, bs = j->blocksize;
-	for (int o = o0; o < o1; o++) {
-		size_t e0 = (size_t)o * C;
-		const uint8_t *p = j->packed + e0 / 2;
-		const float *x = j->x + (size_t)t0 * C;
-		__m256 s0[TG], s1[TG];
+	const size_t C = (size_t)j->C, bs = j->blocksize, e0 = (size_t)o * C;
+	const uint8_t *p = j->packed + e0 / 2;
+	const float *x = j->x + (size_t)t0 * C, *am = j->absmax + e0 / bs;
+	size_t off = e0 % bs, bpr = C / bs;
+	__m256 s0[4][TG], s1[4][TG];
+	#pragma GCC unroll 4
+	for (int r = 0; r < NR; r++)
+		#pragma GCC unroll 4
 		for (int k = 0; k < NT; k++)
-			s0[k] = s1[k] = _mm256_setzero_ps();
-		for (size_t c = 0; c < C;) {
-			size_t b = (e0 + c) / bs, end = (b + 1) * bs - e0;
-			if (end > C)
-				end = C;
-			__m256 lo, hi;
-			table256(j->code, j->absmax[b], j->round_to, &lo, &hi);
-			for (; c < end; c += 16) {
-				__m128i by = _mm_loadl_epi64((const __m128i *)(const void *)(p + c / 2));
-				by = _mm_unpacklo_epi8(by, by);
-				__m256 w0 = lookup256(by, lo, hi), w1 = lookup256(_mm_srli_si128(by, 8), lo, hi);
+			s0[r][k] = s1[r][k] = _mm256_setzero_ps();
+	for (size_t c = 0; c < C; am++) {
+		size_t end = c + bs - off < C ? c + bs - off : C;
+		off = 0;
+		__m256 lo[4], hi[4];
+		#pragma GCC unroll 4
+		for (int r = 0; r < NR; r++)
+			table256(j->code, am[r * bpr], j->round_to, &lo[r], &hi[r]);
+		for (; c < end; c += 16) {
+			#pragma GCC unroll 4
+			for (int r = 0; r < NR; r++) {
+				const uint8_t *pr = p + r * C / 2 + c / 2;
+				__m256 w0 = lookup256(pr, lo[r], hi[r]), w1 = lookup256(pr + 4, lo[r], hi[r]);
+				#pragma GCC unroll 4
 				for (int k = 0; k < NT; k++) {
-					s0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k * C + c), w0, s0[k]);
-					s1[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k * C + c + 8), w1, s1[k]);
+					s0[r][k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k * C + c), w0, s0[r][k]);
+					s1[r][k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + k * C + c + 8), w1, s1[r][k]);
 				}
 			}
 		}
+	}
+	#pragma GCC unroll 4
+	for (int r = 0; r < NR; r++)
+		#pragma GCC unroll 4
 		for (int k = 0; k < NT; k++) {
 			float t[16];
-			_mm256_storeu_ps(t, s0[k]);
-			_mm256_storeu_ps(t + 8, s1[k]);
-			store(j, t0 + k, o, combine16(t));
+			_mm256_storeu_ps(t, s0[r][k]);
+			_mm256_storeu_ps(t + 8, s1[r][k]);
+			store(j, t0 + k, o + r, combine16(t));
 		}
-	}
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void rows256(const struct matvec_nf4_args *j,
                                                              int o0, int o1)
 {
-	for (int t0 = 0; t0 < j->T; t0 += TG) {
-		switch (j->T - t0) {
-		case 1:  rows256_nt(j, o0, o1, t0, 1); break;
-		case 2:  rows256_nt(j, o0, o1, t0, 2); break;
-		case 3:  rows256_nt(j, o0, o1, t0, 3); break;
-		default: rows256_nt(j, o0, o1, t0, TG); break;
+	int o = o0;
+	if (j->T == 1 && j->C % j->blocksize == 0) /* 2 rows: 16 ymm registers hold no more */
+		for (; o + 2 <= o1; o += 2)
+			rows256_nt(j, o, 0, 2, 1);
+	for (; o < o1; o++)
+		for (int t0 = 0; t0 < j->T; t0 += TG) {
+			switch (j->T - t0) {
+			case 1:  rows256_nt(j, o, t0, 1, 1); break;
+			case 2:  rows256_nt(j, o, t0, 1, 2); break;
+			case 3:  rows256_nt(j, o, t0, 1, 3); break;
+			default: rows256_nt(j, o, t0, 1, TG); break;
+			}
 		}
-	}
 }
 
 static enum matvec_nf4_path cpu_best(void)
@@ -240,16 +288,26 @@ void matvec_nf4_path_limit(enum matvec_nf4_path p)
 	path_limit = p;
 }
 
-matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize)
+void matvec_nf4_interleave(const float *x, int T, int C, float *xi)
 {
+	for (size_t g = 0; g < (size_t)T * C; g += 16)
+		for (int m = 0; m < 8; m++)
+			xi[g + 2 * m] = x[g + m], xi[g + 2 * m + 1] = x[g + 8 + m];
+}
+
+matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int *interleaved)
+{
+	*interleaved = 0;
 	enum matvec_nf4_path p = cpu_best();
 	if (p > path_limit)
 		p = path_limit;
 	if (C % 16 != 0 || blocksize % 16 != 0)
 		return NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (p == MATVEC_NF4_AVX512)
+	if (p == MATVEC_NF4_AVX512) {
+		*interleaved = 1;
 		return rows512;
+	}
 	if (p == MATVEC_NF4_AVX2)
 		return rows256;
 #endif

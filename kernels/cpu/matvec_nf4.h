@@ -26,7 +26,11 @@ struct matvec_nf4_args {
 typedef void (*matvec_nf4_rows_fn)(const struct matvec_nf4_args *j, int o0, int o1);
 
 /* The fastest rows function this CPU runs (within matvec_nf4_path_limit) for a weight of C
- * columns and this blocksize, or NULL: use the reference. */
-matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize);
+ * columns and this blocksize, or NULL: use the reference. *interleaved = 1 when it wants x
+ * as matvec_nf4_interleave writes it. */
+matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int *interleaved);
+/* x (T, C), C % 16 == 0, into xi (T, C) with each group of 16 as x[0], x[8], x[1], x[9], ...,
+ * x[7], x[15] (the AVX-512 rows' lane order). */
+void matvec_nf4_interleave(const float *x, int T, int C, float *xi);
 
 #endif

@@ -81,6 +81,7 @@ int main(void)
 				for (int r = 0; r < 3; r++)
 					one(Ts[a], Cs[b], 37, bss[s], r, (a + b + s + r) & 1 ? 1.0f : 0.0f,
 					    (a + s) % 3 == 0, seed++);
-	one(2, 4096, 64, 64, 1, 0.0f, 0, seed++); /* a 7B row */
+	one(2, 4096, 64, 64, 1, 0.0f, 0, seed++); /* 7B rows */
+	one(1, 4096, 67, 64, 1, 1.0f, 0, seed++);
 	return test_main_end();
 }
