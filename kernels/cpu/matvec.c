@@ -143,7 +143,8 @@ struct job {
 	float        (*dotb)(const float *, const uint16_t *, int);
 	float         *rowbuf;   /* NF4: one row of C floats per worker (the caller's work) */
 	matvec_nf4_rows_fn nf4rows;      /* NF4 dequantized in registers, or NULL */
-	struct matvec_nf4_args nf4args;  /* its arguments */
+	matvec_nf4_dequant_fn nf4deq;    /* NF4 rows to f32 with SIMD, or NULL */
+	struct matvec_nf4_args nf4args;  /* their arguments */
 };
 
 /* Rows [r0, r1) of the NF4 weight of j, with the cast, into out. */
@@ -259,6 +260,15 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	free(xi);
 }
 
+/* Rows [r0, r1) into out: the SIMD twin of dequant_rows when there is one. */
+static void dequant_any(const struct job *j, size_t r0, size_t r1, float *out)
+{
+	if (j->nf4deq)
+		j->nf4deq(&j->nf4args, r0, r1, out);
+	else
+		dequant_rows(j, r0, r1, out);
+}
+
 static void dequant_task(void *ctx, size_t task, int worker)
 {
 	const struct job *j = ctx;
@@ -266,7 +276,7 @@ static void dequant_task(void *ctx, size_t task, int worker)
 	(void)worker;
 	if (r1 > (size_t)j->OC)
 		r1 = (size_t)j->OC;
-	dequant_rows(j, r0, r1, j->out + r0 * (size_t)j->C);
+	dequant_any(j, r0, r1, j->out + r0 * (size_t)j->C);
 }
 
 void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
@@ -275,10 +285,14 @@ void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
 {
 	struct job j = { .out = out, .packed = packed, .absmax = absmax, .code = code,
 	                 .blocksize = blocksize, .round_to = round_to, .C = C, .OC = OC };
+	j.nf4deq = matvec_nf4_dequant_pick(C, blocksize);
+	j.nf4args = (struct matvec_nf4_args){ .packed = packed, .absmax = absmax, .code = code,
+	                                      .blocksize = blocksize, .round_to = round_to, .C = C,
+	                                      .OC = OC };
 	size_t tasks = ((size_t)OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
 	n_threads = threads_for(OC, n_threads);
 	if (n_threads == 1)
-		dequant_rows(&j, 0, (size_t)OC, out);
+		dequant_any(&j, 0, (size_t)OC, out);
 	else
 		qt_pool_for(n_threads, tasks, dequant_task, &j);
 }

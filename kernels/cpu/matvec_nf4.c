@@ -259,6 +259,26 @@ __attribute__((target("avx2,fma,f16c"))) static void rows256(const struct matvec
 		}
 }
 
+/* Rows [r0, r1) dequantized and cast into out, 16 values per step (in order: the dword
+ * lookups of the AVX2 rows, on either path; writing f32 is the bound, not the lookup). */
+__attribute__((target("avx2,fma,f16c"))) static void dequant256(const struct matvec_nf4_args *j,
+                                                                size_t r0, size_t r1, float *out)
+{
+	const size_t C = (size_t)j->C, bs = j->blocksize, e1 = r1 * C;
+	size_t e = r0 * C, off = e % bs;
+	const float *am = j->absmax + e / bs;
+	while (e < e1) {
+		size_t end = e + bs - off < e1 ? e + bs - off : e1;
+		off = 0;
+		__m256 lo, hi;
+		table256(j->code, *am++, j->round_to, &lo, &hi);
+		for (; e < end; e += 16, out += 16) {
+			_mm256_storeu_ps(out, lookup256(j->packed + e / 2, lo, hi));
+			_mm256_storeu_ps(out + 8, lookup256(j->packed + e / 2 + 4, lo, hi));
+		}
+	}
+}
+
 static enum matvec_nf4_path cpu_best(void)
 {
 	__builtin_cpu_init();
@@ -310,6 +330,20 @@ matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int *interleave
 	}
 	if (p == MATVEC_NF4_AVX2)
 		return rows256;
+#endif
+	return NULL;
+}
+
+matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize)
+{
+	enum matvec_nf4_path p = cpu_best();
+	if (p > path_limit)
+		p = path_limit;
+	if (C % 16 != 0 || blocksize % 16 != 0)
+		return NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (p >= MATVEC_NF4_AVX2)
+		return dequant256;
 #endif
 	return NULL;
 }

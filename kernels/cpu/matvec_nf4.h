@@ -29,6 +29,12 @@ typedef void (*matvec_nf4_rows_fn)(const struct matvec_nf4_args *j, int o0, int 
  * columns and this blocksize, or NULL: use the reference. *interleaved = 1 when it wants x
  * as matvec_nf4_interleave writes it. */
 matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int *interleaved);
+/* Writes rows [r0, r1) of the weight, dequantized and cast, into out ((r1 - r0) * C floats),
+ * bit-identical to nf4_dequantize_rows followed by the cast. */
+typedef void (*matvec_nf4_dequant_fn)(const struct matvec_nf4_args *j, size_t r0, size_t r1,
+                                      float *out);
+/* The SIMD dequantizer this CPU runs (within matvec_nf4_path_limit), or NULL. */
+matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
 /* x (T, C), C % 16 == 0, into xi (T, C) with each group of 16 as x[0], x[8], x[1], x[9], ...,
  * x[7], x[15] (the AVX-512 rows' lane order). */
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi);

@@ -4,7 +4,8 @@
  * against its reference path (each row dequantized, cast, then dotted), bit for bit: every
  * path the CPU has, rows of x 1..9 (the groups of 4 and their remainders), casts none/bf16/f16,
  * blocks shorter than, equal to and longer than a row, blocks with a non-finite maximum, beta
- * 0 and 1, 1 and 3 threads. Paths the CPU lacks are reported as skipped.
+ * 0 and 1, 1 and 3 threads; and matvec_nf4_dequant (the whole weight as f32) on each path
+ * against its reference. Paths the CPU lacks are reported as skipped.
  * (test_llama_matvec checks the reference against the plain matmul loops.)
  */
 #include "kernels/matvec.h"
@@ -66,6 +67,20 @@ static void one(int T, int C, int OC, size_t bs, int round_to, float beta, int b
 			      bad < no ? got[bad] : 0.0f, bad < no ? want[bad] : 0.0f);
 		}
 	}
+	/* the whole-weight dequantization (prefill and training) the same way */
+	float *dref = malloc(n * 4), *dgot = malloc(n * 4);
+	matvec_nf4_path_limit(MATVEC_NF4_REF);
+	matvec_nf4_dequant(dref, packed, absmax, nf4_code, bs, round_to, C, OC, 1);
+	for (int p = MATVEC_NF4_AVX2; p <= (int)matvec_nf4_path_best(); p++) {
+		matvec_nf4_path_limit((enum matvec_nf4_path)p);
+		for (int th = 1; th <= 3; th += 2) {
+			memset(dgot, 0xFF, n * 4);
+			matvec_nf4_dequant(dgot, packed, absmax, nf4_code, bs, round_to, C, OC, th);
+			CHECK(!memcmp(dgot, dref, n * 4), "%s dequant C=%d OC=%d bs=%zu round=%d threads=%d "
+			      "differs", path_name[p], C, OC, bs, round_to, th);
+		}
+	}
+	free(dref), free(dgot);
 	matvec_nf4_path_limit(MATVEC_NF4_AVX512);
 	free(W), free(x), free(init), free(want), free(got), free(absmax), free(work), free(packed);
 }
