@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/pool.h"
 
@@ -22,8 +24,43 @@
 static int gemm_threads;        /* 0: qt_pool_default_threads() */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not know recent Intel models (family 6 model 207
+ * here) and falls back to its Prescott (SSE3) kernels: 1024^3 SGEMM at 1.8 against 11-14
+ * GFLOP/s with its SkylakeX kernels on the same loaded CPU, 75% of a lora-train profile. When
+ * it reports such a generic core on a CPU with AVX-512 or AVX2+FMA, the core is chosen again
+ * as OPENBLAS_CORETYPE would choose it, through the dynamic-arch entry points (weak: a build
+ * without them is left alone, as is a user's OPENBLAS_CORETYPE). Runs before any SGEMM.
+ */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static void blas_core(void)
+{
+	if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
+		return;
+	const char *core = openblas_get_corename();
+	if (!core || (strcmp(core, "Prescott") && strcmp(core, "Core2") && strcmp(core, "Nehalem")))
+		return;
+	const char *want = NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+		want = "SkylakeX";
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		want = "Haswell";
+#endif
+	if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0)
+		return;
+	gotoblas_dynamic_quit();
+	gotoblas_dynamic_init();
+	unsetenv("OPENBLAS_CORETYPE");
+}
+
 static void blas_single(void)
 {
+	blas_core();
 	openblas_set_num_threads(1);
 }
 
