@@ -9,7 +9,9 @@
 # Not part of `make test`. Needs ~13 GB of disk for the model, ~4 GB for the NF4 copy, ~13 GB
 # transiently for the merged model (deleted at once), and MIN_GB (default 10) GiB available.
 #   tests/bench/llama7b-bench.sh   (repository root, after `make`)
-# Environment: DIR (default /work/bench7b; removed at the end unless KEEP=1), THREADS (default
+# Environment: STAGES (default "quantize gen train merge"; a later stage needs the earlier
+# stages' outputs, kept with KEEP=1), DIR (default /work/bench7b; removed at the end unless
+# KEEP=1), THREADS (default
 # all CPUs), NEW (default 4), STEPS (lora-train steps, default 1), PYTHON (a Python with numpy
 # and xxhash: default /work/venv-ref/bin/python), TOKDIR (tokenizer source: default the
 # SmolLM2-135M-Instruct model of `make model`, so vocab_size is 49152, not Llama-2's 32000).
@@ -25,6 +27,8 @@ new=${NEW:-4}
 steps=${STEPS:-1}
 tokdir=${TOKDIR:-models/SmolLM2-135M-Instruct}
 min_gb=${MIN_GB:-10}
+stages=${STAGES:-quantize gen train merge}
+want() { case " $stages " in *" $1 "*) return 0 ;; esac; return 1; }
 
 avail=$(awk '/^MemAvailable/ { print int($2 / 1048576) }' /proc/meminfo)
 if [ "$avail" -lt "$min_gb" ]; then
@@ -78,10 +82,13 @@ if [ ! -f "$dir/base/config.json" ]; then
 fi
 echo "model: $(du -sh "$dir/base" | cut -f1) in $(ls "$dir/base"/*.safetensors | wc -l) shards"
 
+if want quantize; then
 rm -rf "$dir/nf4"
 measure quantize "$bin/quantize-nf4" -t "$threads" -o "$dir/nf4" "$dir/base"
 report "quantize-nf4"
+fi
 
+if want gen; then
 printf '%s\n' '{"messages": [{"role": "user", "content": "Write a short poem about the sea and the wind, in four lines."}]}' >"$dir/prompt.jsonl"
 measure gen1 "$bin/gen" -m "$dir/nf4" --max-new-tokens 1 --threads "$threads" --ids -q "$dir/prompt.jsonl"
 t1=$secs c1=$cpu
@@ -94,7 +101,9 @@ pt=$(sed -n 's/.*"prompt_tokens":\([0-9]*\).*/\1/p' "$dir/genN.out")
 echo "  gen: prompt $pt tokens; $((got - 1)) more tokens cost $(echo "$tn - $t1" | bc) s wall," \
 	"$(echo "$cn - $c1" | bc) s CPU: decode $(echo "scale=3; ($got - 1) / ($tn - $t1)" | bc) tokens/s" \
 	"wall, $(echo "scale=3; ($got - 1) * $threads / ($cn - $c1)" | bc) tokens/s at $threads CPU-bound threads"
+fi
 
+if want train; then
 V=$(sed -n 's/.*"vocab_size": *\([0-9]*\).*/\1/p' "$dir/base/config.json")
 [ -f "$dir/train.pack" ] || "$py" tests/bench/llama7b-bench.py make-pack "$dir/train.pack" "$V"
 rm -rf "$dir/run"
@@ -102,11 +111,14 @@ measure train "$bin/lora-train" -m "$dir/nf4" --train "$dir/train.pack" -o "$dir
 	--rank 16 --alpha 32 --schedule constant --max-steps "$steps" --checkpointing \
 	--threads "$threads" --quiet
 report "lora-train, $steps step(s) of T=512"
+fi
 
+if want merge; then
 rm -rf "$dir/merged"
 measure merge "$bin/lora-merge" -t "$threads" -q -m "$dir/base" -a "$dir/run/adapter" -o "$dir/merged"
 report "lora-merge (bf16 out)"
 rm -rf "$dir/merged"
+fi
 
 if [ "${KEEP:-0}" != 1 ]; then
 	rm -rf "$dir"
