@@ -1,9 +1,9 @@
 /* qlora-tools: ISC license. */
 /*
  * GGUF v2/v3 (ggml / llama.cpp model files): a memory-mapped, bounded and validated reader
- * with typed access to the key/value metadata and the tensor infos. Read-only: we import GGUF,
- * we do not write it (tests/ref/ uses the gguf Python package for fixtures). See gguf(5) and
- * reference.md 3.1-3.2. Dequantization lives in kernels/ggml_dequant.h.
+ * with typed access to the key/value metadata and the tensor infos (formats/gguf.c), and a
+ * streaming GGUF v3 writer (formats/gguf_write.c). See gguf(5) and reference.md 3.1-3.2.
+ * Dequantization lives in kernels/ggml_dequant.h, quantization in kernels/ggml_quant.h.
  *
  * Checks, in order, one message each ("path: offset N: what"): the file holds the 24-byte
  * header; magic "GGUF"; version 2 or 3 (big-endian files named as such); kv and tensor counts
@@ -114,5 +114,73 @@ int gguf_get_str(const struct gguf_file *g, const char *key, char **out, struct 
 /* Array element access (the caller checked v->type == GGUF_VT_ARRAY and the element type). */
 const char *gguf_arr_str(const struct gguf_value *v, uint64_t i, uint64_t *len);
 int64_t gguf_arr_int(const struct gguf_value *v, uint64_t i);
+
+/* ---- writing (formats/gguf_write.c) ---- */
+
+/* One tensor info of a file being written. */
+struct gguf_winfo {
+	char     name[GGUF_MAX_NAME];
+	uint32_t n_dims;
+	uint64_t ne[GGUF_MAX_DIMS];
+	uint32_t type;      /* enum ggml_type */
+	uint64_t offset;    /* relative to the data section */
+	uint64_t size;      /* bytes, unpadded */
+};
+
+/*
+ * A GGUF v3 file written front to back with no seek: the caller adds every key/value and every
+ * tensor info first (sizes follow from type and shape), opens, then writes each tensor's bytes
+ * in the order the infos were added. Layout as ggml's gguf.cpp writes it: header, KVs in the
+ * order added, tensor infos, zero padding to the alignment (GGUF_DEFAULT_ALIGNMENT), tensor data
+ * each zero-padded to the alignment, offsets the running sum. Output is atomic: a temporary
+ * file beside the target, renamed by gguf_writer_commit; gguf_writer_abort removes it.
+ */
+struct gguf_writer {
+	uint8_t           *kv;         /* encoded key/value section */
+	size_t             kv_len, kv_cap;
+	uint64_t           n_kv;
+	char             **keys;       /* for the duplicate check */
+	struct gguf_winfo *t;
+	uint64_t           n_tensors, t_cap;
+	uint64_t           data_size;  /* padded */
+	uint64_t           next;       /* tensor to write next */
+	struct qt_out      out;
+	int                is_open;
+	int                oom;        /* a KV could not be stored: reported by gguf_writer_open */
+};
+
+void gguf_writer_init(struct gguf_writer *w);
+/* Frees everything (and removes the temporary file if still open). */
+void gguf_writer_free(struct gguf_writer *w);
+
+/* Key/value setters: append one KV. Keys must be unique (QT_EUSAGE otherwise). Strings are byte
+ * strings of length len (no NUL needed); arrays copy their elements. */
+int gguf_writer_u32(struct gguf_writer *w, const char *key, uint32_t v, struct qt_err *err);
+int gguf_writer_i32(struct gguf_writer *w, const char *key, int32_t v, struct qt_err *err);
+int gguf_writer_f32(struct gguf_writer *w, const char *key, float v, struct qt_err *err);
+int gguf_writer_bool(struct gguf_writer *w, const char *key, int v, struct qt_err *err);
+int gguf_writer_str(struct gguf_writer *w, const char *key, const char *s, size_t len,
+                    struct qt_err *err);
+/* Array of n strings s[i] of lengths len[i] (len NULL: NUL-terminated strings). */
+int gguf_writer_arr_str(struct gguf_writer *w, const char *key, const char *const *s,
+                        const size_t *len, uint64_t n, struct qt_err *err);
+int gguf_writer_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v, uint64_t n,
+                        struct qt_err *err);
+int gguf_writer_arr_f32(struct gguf_writer *w, const char *key, const float *v, uint64_t n,
+                        struct qt_err *err);
+
+/* Adds a tensor info: name 1..63 bytes and unique, 1..4 dims each >= 1 (ne[0] fastest), a
+ * known type with ne[0] a multiple of its block size. QT_EUSAGE naming the problem. */
+int gguf_writer_tensor(struct gguf_writer *w, const char *name, uint32_t n_dims,
+                       const uint64_t *ne, uint32_t type, struct qt_err *err);
+
+/* Creates path's temporary file and writes everything before the data. QT_ECANTCREAT/QT_EIO. */
+int gguf_writer_open(struct gguf_writer *w, const char *path, struct qt_err *err);
+/* Info of the tensor gguf_writer_put expects next, or NULL when all are written. */
+const struct gguf_winfo *gguf_writer_next(const struct gguf_writer *w);
+/* Writes the next tensor's bytes (size must equal its size: QT_EUSAGE) and its padding. */
+int gguf_writer_put(struct gguf_writer *w, const void *data, uint64_t size, struct qt_err *err);
+/* Checks every tensor was written, fsyncs and renames into place. Then frees w. */
+int gguf_writer_commit(struct gguf_writer *w, struct qt_err *err);
 
 #endif

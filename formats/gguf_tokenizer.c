@@ -12,9 +12,8 @@
 /* token_type values (llama.cpp llama_token_type / gguf-py TokenType) */
 enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5, TT_BYTE = 6 };
 
-/* Pre-tokenizer regexes (reference.md 1.5). */
-#define RE_L3 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_Q2 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_L3 GGUF_RE_LLAMA3
+#define RE_Q2 GGUF_RE_QWEN2
 
 /* A JSON string as Python's json.dumps(ensure_ascii=False) writes it. */
 static void jstr(FILE *fp, const char *s, uint64_t n)

@@ -1,11 +1,13 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: documented in import-gguf(1) and tokenizer(5). */
+/* Not a file format of its own: documented in import-gguf(1), export-gguf(1) and gguf(5). */
 /*
- * Rebuilds HF tokenizer.json and tokenizer_config.json from a GGUF's tokenizer metadata
- * (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with the pre-tokenizer that
- * tokenizer.ggml.pre names: smollm, gpt-2, llama-bpe, qwen2. Output layout, byte for byte, as
- * tests/ref/smollm2_tokenizer.py writes it (json.dumps(ensure_ascii=False,
- * separators=(",", ":")) with keys in HF's order).
+ * The GGUF tokenizer metadata <-> HF tokenizer files, both directions:
+ * gguf_tokenizer_write (formats/gguf_tokenizer.c) rebuilds tokenizer.json and
+ * tokenizer_config.json from a GGUF (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with
+ * the pre-tokenizer that tokenizer.ggml.pre names: smollm, gpt-2, llama-bpe, qwen2. Output
+ * layout, byte for byte, as tests/ref/smollm2_tokenizer.py writes it (json.dumps(
+ * ensure_ascii=False, separators=(",", ":")) with keys in HF's order).
+ * gguf_tokenizer_put (formats/gguf_vocab.c) is the reverse, for export-gguf.
  */
 #ifndef QT_FORMATS_GGUF_TOKENIZER_H
 #define QT_FORMATS_GGUF_TOKENIZER_H
@@ -14,11 +16,31 @@
 
 #include "common/err.h"
 #include "formats/gguf.h"
+#include "formats/hfconfig.h"
+
+/* Pre-tokenizer regexes of llama-bpe and qwen2 (reference.md 1.5). */
+#define GGUF_RE_LLAMA3 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define GGUF_RE_QWEN2  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 /* Writes dir/tokenizer.json and dir/tokenizer_config.json (atomically each).
  * max_len: model_max_length (the context length). QT_EDATA "path: key: reason" for missing or
  * unsupported tokenizer metadata; QT_ECANTCREAT/QT_EIO for output errors. */
 int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max_len,
                          struct qt_err *err);
+
+/*
+ * Adds the tokenizer KVs of HF model directory dir to w, as convert_hf_to_gguf.py's
+ * _set_vocab_gpt2 and gguf-py's SpecialVocab do: tokenizer.ggml.model "gpt2", pre (from the
+ * shape of tokenizer.json's pre_tokenizer), tokens (c->vocab_size of them; ids without a token
+ * become "[PADn]", type UNUSED), token_type (added special or special-looking tokens CONTROL,
+ * other added tokens USER_DEFINED, the rest NORMAL), merges ("a b"), the special token ids
+ * (tokenizer_config.json's *_token strings, then config.json's *_token_id), add_bos_token /
+ * add_eos_token, add_space_prefix, and tokenizer.chat_template (tokenizer_config.json or
+ * chat_template.jinja). QT_ENOINPUT without tokenizer.json; QT_EDATA "path: what" for a
+ * tokenizer llama.cpp's gpt2 model cannot hold (not BPE, byte_fallback, an unknown
+ * pre-tokenizer, ids outside vocab_size).
+ */
+int gguf_tokenizer_put(struct gguf_writer *w, const char *dir, const struct hf_config *c,
+                       struct qt_err *err);
 
 #endif
