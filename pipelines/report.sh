@@ -31,6 +31,12 @@ for m in base tuned; do
 done
 echo
 echo "Loss curve: loss.png (train and eval loss against step)."
+for g in "$out"/model-*.gguf; do
+	[ -f "$g" ] || continue
+	echo
+	echo "For llama.cpp: $(basename "$g") ($(wc -c < "$g" | awk '{printf "%.1f", $1 / 1e6}') MB, the tuned model" \
+	     "merged and written by export-gguf): \`llama-cli -m $g -cnv\`"
+done
 echo
 echo "## Examples"
 echo

@@ -1,5 +1,6 @@
 # Reusable SFT pipeline: raw JSONL -> .tok -> .pack -> NF4 base -> LoRA adapter -> predictions of
-# the base and the tuned model -> ROUGE/BLEU metrics -> report (qlora-tools(7)). Include it from a Makefile or run
+# the base and the tuned model -> ROUGE/BLEU metrics -> report (qlora-tools(7)); the tuned model
+# merged into MODEL and exported for llama.cpp (target export: OUT/model-GGUF_TYPE.gguf). Include it from a Makefile or run
 #   make -f pipelines/sft.mk MODEL=dir DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl OUT=out
 # Every recipe is one tool invocation that works alone from a shell; the tools write their
 # outputs atomically, so `make -j` and interrupted runs never leave half-written files.
@@ -27,6 +28,8 @@ GEN_BATCH    ?= 16
 # nf4: QLoRA, the frozen base quantized by quantize-nf4 (both models are evaluated on it);
 # none: LoRA on MODEL as it is.
 QUANT        ?= nf4
+# export-gguf --type of the exported tuned model
+GGUF_TYPE    ?= q4_k_m
 TRAIN_FLAGS  ?=
 GEN_FLAGS    ?=
 
@@ -78,8 +81,19 @@ $(OUT)/metrics-%.json: $(OUT)/pred-%.jsonl
 $(OUT)/loss.png: $(SFT_ADAPTER) $(SFT_DIR)/loss.sh
 	sh $(SFT_DIR)/loss.sh $(OUT)/run/log.jsonl $@
 
+# For llama.cpp: the adapter merged into MODEL (full precision, also after QLoRA on the NF4
+# base), then one GGUF file.
+$(OUT)/merged/config.json: $(SFT_ADAPTER) $(MODEL)/config.json
+	$(QT_BIN)/lora-merge --quiet -m $(MODEL) -a $(OUT)/run/adapter -o $(OUT)/merged
+
+$(OUT)/model-$(GGUF_TYPE).gguf: $(OUT)/merged/config.json
+	$(QT_BIN)/export-gguf --quiet --type $(GGUF_TYPE) -o $@ $(OUT)/merged
+
+export: $(OUT)/model-$(GGUF_TYPE).gguf
+.PHONY: export
+
 $(OUT)/report.md: $(OUT)/metrics-base.json $(OUT)/metrics-tuned.json $(OUT)/loss.png \
-                  $(SFT_DIR)/report.sh
+                  $(OUT)/model-$(GGUF_TYPE).gguf $(SFT_DIR)/report.sh
 	sh $(SFT_DIR)/report.sh $(OUT) $(DATA_TRAIN) $(QT_BIN) > $@.tmp && mv $@.tmp $@
 
 sft: $(OUT)/report.md

@@ -1,6 +1,6 @@
 # The whole sft.mk pipeline (tok-chatml, pack, quantize-nf4, lora-train, gen twice, rouge-zh,
-# loss picture, report) on a tiny random model with SmolLM2's tokenizer and generated ADGEN
-# data; checks every artifact. make -j2 exercises the parallel-safe dependencies.
+# loss picture, merge and export-gguf for llama.cpp, report) on a tiny random model with
+# SmolLM2's tokenizer and generated ADGEN data; checks every artifact. make -j2 exercises the parallel-safe dependencies.
 set -eu
 # the make of the pipeline is a fresh one, not a sub-make of the test run (MAKEFLAGS from make
 # test-sanitize would add its directory messages and variables)
@@ -37,6 +37,9 @@ for m in base tuned; do
 		grep -q "\"$k\"" out/metrics-$m.json || fail "metrics-$m.json: $k"
 	done
 done
+# the export target: the tuned model merged and written for llama.cpp, named in the report
+head -c 4 out/model-q4_k_m.gguf | grep -q GGUF || fail "model-q4_k_m.gguf"
+grep -q '^For llama.cpp: model-q4_k_m.gguf' out/report.md || fail "report: gguf line"
 head -c 8 out/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png"
 cmp -s report.out out/report.md || fail "stdout is not report.md"
 grep -q '^| tuned |' out/report.md || fail "report table"

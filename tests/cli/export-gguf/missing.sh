@@ -1,0 +1,4 @@
+$EXEC_PREFIX export-gguf -o m.gguf nosuch
+rc=$?
+ls
+exit $rc

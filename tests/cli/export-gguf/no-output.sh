@@ -1,0 +1,1 @@
+$EXEC_PREFIX export-gguf "$QT_TEST_SRCDIR/data/export/tiny"

@@ -1,0 +1,1 @@
+$EXEC_PREFIX export-gguf --bogus -o x.gguf m

@@ -1,0 +1,1 @@
+$EXEC_PREFIX export-gguf --version
