@@ -19,7 +19,7 @@
 #include "formats/gguf_arch.h"
 #include "formats/gguf_tokenizer.h"
 #include "formats/hfconfig.h"
-#include "formats/modeldir.h"
+#include "formats/model_dir.h"
 #include "formats/nf4.h"
 #include "kernels/ggml_quant.h"
 

@@ -19,7 +19,7 @@
 #include "formats/adapter.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
-#include "jobs/gguf_import.h"
+#include "jobs/import_gguf.h"
 #include "test.h"
 
 static char tmpdir[] = "/tmp/qt_test_export_XXXXXX";
