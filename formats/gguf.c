@@ -330,6 +330,8 @@ int gguf_open(struct gguf_file *g, const char *path, struct qt_err *err)
 		}
 		if ((st = parse_value(&c, kv)) != QT_OK)
 			goto fail;
+		kv->raw = c.d + at;
+		kv->raw_len = c.pos - at;
 		st = QT_EDATA;
 	}
 	if (check_unique(g, 0, err))

@@ -70,6 +70,8 @@ struct gguf_value {
 struct gguf_kv {
 	char             *key;
 	struct gguf_value v;
+	const uint8_t    *raw;      /* the whole encoded pair (key, type, value) in the mapping */
+	uint64_t          raw_len;
 };
 
 struct gguf_tensor {

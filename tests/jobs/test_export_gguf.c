@@ -1,6 +1,9 @@
 /* qlora-tools: ISC license. */
 /*
  * jobs/export_gguf on the tiny model tests/data/export/tiny (tests/ref/export_gguf_model.py):
+ *   - f32, f16, bf16 and q8_0: every tensor (type and bytes) and every key (its whole encoding)
+ *     equal llama.cpp's convert_hf_to_gguf.py's (tests/ref/export_gguf_convert.py,
+ *     tiny.convert.txt), but general.name;
  *   - the F32 file read back through import-gguf's job gives the source tensors bit for bit
  *     (bf16 sources widened), i.e. the Q/K permutation round-trips;
  *   - the LoRA GGUF of tests/data/export/tiny-lora holds A as lora_a and B, Q/K rows permuted
@@ -14,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/io.h"
 #include "common/le.h"
 #include "formats/adapter.h"
@@ -32,6 +36,71 @@ static int export(const char *model, const char *adapter, int type, const char *
 	int st = export_gguf_run(&o, NULL, &err);
 	CHECK(st == QT_OK, "export %s: %s", export_gguf_type_names[type], err.msg);
 	return st;
+}
+
+/* Every tensor (type, bytes) and every key (whole encoding) of golden_name's type-tn file
+ * (lines "tn T name type bytes xxh3" and "tn K key xxh3") against our file at path; keys of
+ * ours that the golden lacks may only be general.name. Returns the tensors that matched. */
+static uint64_t compare_golden(const char *golden_txt, const char *tn, const char *path,
+                               uint64_t *n_keys_same, uint64_t *n_keys)
+{
+	struct gguf_file g;
+	struct qt_err err = { 0 };
+	uint64_t n_t = 0, same = 0;
+	*n_keys_same = *n_keys = 0;
+	if (gguf_open(&g, path, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return 0;
+	}
+	for (const char *line = golden_txt; *line;) {
+		const char *nl = strchr(line, '\n');
+		char t[32], kind[4], name[256], type[16];
+		unsigned long long bytes, h;
+		if (sscanf(line, "%31s %3s %255s", t, kind, name) == 3 && strcmp(t, tn) == 0) {
+			if (!strcmp(kind, "T") && sscanf(line, "%*s %*s %*s %15s %llu %llx", type, &bytes, &h) == 3) {
+				const struct gguf_tensor *gt = gguf_find_tensor(&g, name);
+				int ok = gt && !strcmp(ggml_type_get(gt->type)->name, type) && gt->size == bytes &&
+				         qt_xxh3(gt->data, gt->size) == h;
+				CHECK(ok, "%s tensor %s: not the reference's (%s, %llu bytes)", tn, name, type, bytes);
+				n_t++;
+				same += ok;
+			} else if (!strcmp(kind, "K") && sscanf(line, "%*s %*s %*s %llx", &h) == 1) {
+				const struct gguf_kv *kv = gguf_find(&g, name);
+				int ok = kv && qt_xxh3(kv->raw, kv->raw_len) == h;
+				CHECK(ok, "%s key %s: %s", tn, name, kv ? "value or type differs" : "missing");
+				(*n_keys)++;
+				*n_keys_same += ok;
+			}
+		}
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+	CHECK(n_t == g.n_tensors && n_t > 0, "%s: %llu tensors, reference %llu", tn,
+	      (unsigned long long)g.n_tensors, (unsigned long long)n_t);
+	CHECK(*n_keys == 0 || *n_keys + 1 == g.n_kv, "%s: %llu keys, reference %llu + general.name", tn,
+	      (unsigned long long)g.n_kv, (unsigned long long)*n_keys);
+	gguf_close(&g);
+	return same;
+}
+
+/* f32, f16, bf16, q8_0 against llama.cpp's convert_hf_to_gguf.py (tiny.convert.txt). */
+static void check_convert(const char *tiny)
+{
+	char *gold = qt_path_join(test_srcdir(), "data/export/tiny.convert.txt"), *txt = NULL;
+	size_t len;
+	struct qt_err err = { 0 };
+	CHECK(qt_read_file(gold, &txt, &len, &err) == QT_OK, "%s", err.msg);
+	for (int ty = EXPORT_GGUF_F32; txt && ty <= EXPORT_GGUF_Q8_0; ty++) {
+		char out[256];
+		snprintf(out, sizeof out, "%s/conv-%s.gguf", tmpdir, export_gguf_type_names[ty]);
+		if (export(tiny, NULL, ty, out))
+			continue;
+		uint64_t ks, kn, n = compare_golden(txt, export_gguf_type_names[ty], out, &ks, &kn);
+		printf("%-5s vs convert_hf_to_gguf.py: %llu tensors identical, %llu of %llu keys identical\n",
+		       export_gguf_type_names[ty], (unsigned long long)n, (unsigned long long)ks,
+		       (unsigned long long)kn);
+	}
+	free(txt);
+	free(gold);
 }
 
 static void check_roundtrip(const char *tiny)
@@ -142,6 +211,7 @@ int main(void)
 	char *tiny = qt_path_join(test_srcdir(), "data/export/tiny");
 	if (!mkdtemp(tmpdir))
 		return 1;
+	check_convert(tiny);
 	check_roundtrip(tiny);
 	check_adapter(tiny);
 	check_no_partial(tiny);
