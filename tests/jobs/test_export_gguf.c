@@ -4,10 +4,15 @@
  *   - f32, f16, bf16 and q8_0: every tensor (type and bytes) and every key (its whole encoding)
  *     equal llama.cpp's convert_hf_to_gguf.py's (tests/ref/export_gguf_convert.py,
  *     tiny.convert.txt), but general.name;
+ *   - for every other --type, each tensor's ggml type and bytes (XXH3-64) equal what llama.cpp's
+ *     quantizer (llama_model_quantize, tests/ref/export_gguf_llamacpp.py) writes from our F32
+ *     GGUF (tiny.quant.txt);
  *   - the F32 file read back through import-gguf's job gives the source tensors bit for bit
  *     (bf16 sources widened), i.e. the Q/K permutation round-trips;
  *   - the LoRA GGUF of tests/data/export/tiny-lora holds A as lora_a and B, Q/K rows permuted
  *     and the alpha_pattern pair's ratio folded in, as lora_b, with llama.cpp's adapter keys;
+ *   - llama.cpp's greedy ids on our F32 GGUF of the default model (llamacpp-greedy-ids.txt)
+ *     equal transformers' (tests/data/gen/greedy-ids.txt, which gen matches: test_llama_greedy);
  *   - a failed export leaves no file.
  */
 #include "jobs/export_gguf.h"
@@ -101,6 +106,73 @@ static void check_convert(const char *tiny)
 	}
 	free(txt);
 	free(gold);
+}
+
+static void check_quant(const char *tiny)
+{
+	char *gold = qt_path_join(test_srcdir(), "data/export/tiny.quant.txt"), *txt = NULL;
+	size_t len;
+	struct qt_err err = { 0 };
+	CHECK(qt_read_file(gold, &txt, &len, &err) == QT_OK, "%s", err.msg);
+	for (int ty = EXPORT_GGUF_F16; txt && ty < EXPORT_GGUF_N_TYPES; ty++) {
+		const char *tn = export_gguf_type_names[ty];
+		char out[256];
+		snprintf(out, sizeof out, "%s/tiny-%s.gguf", tmpdir, tn);
+		struct gguf_file g;
+		if (export(tiny, NULL, ty, out) || gguf_open(&g, out, &err) != QT_OK)
+			continue;
+		uint64_t n_gold = 0, n_same = 0;
+		for (char *line = txt; *line;) {
+			char *nl = strchr(line, '\n');
+			char t[32], name[GGUF_MAX_NAME], type[16];
+			unsigned long long bytes, h;
+			if (sscanf(line, "%31s %63s %15s %llu %llx", t, name, type, &bytes, &h) == 5 &&
+			    strcmp(t, tn) == 0) {
+				n_gold++;
+				const struct gguf_tensor *gt = gguf_find_tensor(&g, name);
+				int same = gt && strcmp(ggml_type_get(gt->type)->name, type) == 0 &&
+				           gt->size == bytes && qt_xxh3(gt->data, gt->size) == h;
+				CHECK(same, "%s %s: %s %llu bytes, llama.cpp %s %llu bytes%s", tn, name,
+				      gt ? ggml_type_get(gt->type)->name : "missing",
+				      gt ? (unsigned long long)gt->size : 0ULL, type, bytes,
+				      gt && gt->size == bytes ? " (bytes differ)" : "");
+				n_same += same;
+			}
+			line = nl ? nl + 1 : line + strlen(line);
+		}
+		CHECK(n_gold == g.n_tensors && n_gold > 0, "%s: %llu tensors, golden %llu", tn,
+		      (unsigned long long)g.n_tensors, (unsigned long long)n_gold);
+		printf("%-7s %llu of %llu tensors byte-identical to llama_model_quantize\n", tn,
+		       (unsigned long long)n_same, (unsigned long long)n_gold);
+		gguf_close(&g);
+	}
+	free(txt);
+	free(gold);
+}
+
+
+/* Two files of id lines, equal line for line. */
+static void check_same_lines(const char *a, const char *b, const char *what)
+{
+	char *pa = qt_path_join(test_srcdir(), a), *pb = qt_path_join(test_srcdir(), b);
+	char *x = NULL, *y = NULL;
+	size_t lx, ly;
+	struct qt_err err = { 0 };
+	int ok = qt_read_file(pa, &x, &lx, &err) == QT_OK && qt_read_file(pb, &y, &ly, &err) == QT_OK;
+	CHECK(ok, "%s", err.msg);
+	if (ok) {
+		int n = 0, same = 0;
+		for (char *p = x, *q = y; *p && *q; n++) {
+			char *e1 = strchr(p, '\n'), *e2 = strchr(q, '\n');
+			if (!e1 || !e2)
+				break;
+			same += e1 - p == e2 - q && !memcmp(p, q, (size_t)(e1 - p));
+			p = e1 + 1, q = e2 + 1;
+		}
+		CHECK(n == 24 && same == n, "%s: %d of %d prompts identical", what, same, n);
+		printf("%s: %d of %d prompts identical\n", what, same, n);
+	}
+	free(x), free(y), free(pa), free(pb);
 }
 
 static void check_roundtrip(const char *tiny)
@@ -212,9 +284,12 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 1;
 	check_convert(tiny);
+	check_quant(tiny);
 	check_roundtrip(tiny);
 	check_adapter(tiny);
 	check_no_partial(tiny);
+	check_same_lines("data/export/llamacpp-greedy-ids.txt", "data/gen/greedy-ids.txt",
+	                 "llama.cpp on our F32 GGUF vs transformers (= gen) greedy");
 	char cmd[64];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
