@@ -42,7 +42,25 @@ else
 LIB_OBJ   += $(BUILD)/kernels/cuda/device_stub.o $(BUILD)/jobs/cuda/stub.o
 TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
-LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) $(CUDA_LDLIBS)
+
+# MPI (Debian's OpenMPI, installed by build-aux/deps.sh) when pkg-config finds it, else through
+# mpicc; MPI= builds without it (lora-train then runs single-process only). Deferred variables:
+# they are read after build/.deps has installed the packages. Only common/dist.c includes
+# mpi.h; the tools link libmpi as-needed, so only lora-train depends on it.
+MPI       ?= ompi-c
+MPI_CFLAGS = $(if $(MPI),$(shell { pkg-config --exists $(MPI) && echo -DQT_MPI $$(pkg-config --cflags $(MPI)); } 2>/dev/null || { command -v mpicc >/dev/null && echo -DQT_MPI $$(mpicc --showme:compile); }))
+MPI_LDLIBS = $(if $(MPI),$(shell pkg-config --libs $(MPI) 2>/dev/null || { command -v mpicc >/dev/null && mpicc --showme:link; }))
+$(BUILD)/common/dist.o: QT_CFLAGS += $(MPI_CFLAGS)
+# NCCL (common/dist_nccl.c) with nvcc, when nccl.h is in the CUDA toolkit or /usr/include.
+ifneq ($(NVCC),)
+NCCL_H    := $(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h))
+ifneq ($(NCCL_H),)
+$(BUILD)/common/dist_nccl.o: QT_CFLAGS += -DQT_NCCL -I$(CUDA_HOME)/include
+CUDA_LDLIBS += -Wl,--as-needed -lnccl -Wl,--no-as-needed
+endif
+endif
+LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) \
+             -Wl,--as-needed $(MPI_LDLIBS) -Wl,--no-as-needed $(CUDA_LDLIBS)
 
 # Fuzz harnesses, tests/fuzz/fuzz_<name>.c, one per parser. In make test each one replays its
 # seeds and kept reproducers ($(BUILD)/tests/fuzz/test_fuzz_<name>: the normal compiler with
@@ -62,6 +80,9 @@ all: $(BUILD)/.deps $(TOOLS) cuda-info
 cuda-info:
 	@if [ -n "$(NVCC)" ]; then echo "cuda: building $(words $(CU_SRC)) CUDA object(s) with $(NVCC)"; \
 	 else echo "cuda: nvcc not found, CPU only"; fi
+	@if [ -n "$(MPI_CFLAGS)" ]; then echo "mpi: lora-train built with MPI ($(MPI))"; \
+	 else echo "mpi: not found, lora-train single-process only"; fi
+	@if [ -n "$(NVCC)" ]; then echo "nccl: $(if $(NCCL_H),$(NCCL_H),not found: lora-train --device cuda on one GPU per job)"; fi
 
 # Installs missing Debian packages once; the stamp keeps later builds quiet.
 $(BUILD)/.deps: build-aux/deps.sh

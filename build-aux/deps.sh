@@ -3,6 +3,7 @@
 # Needs root (or sudo) the first time on a fresh machine; a no-op afterwards.
 set -e
 pkgs="libarchive-dev libxxhash-dev libjansson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
+      libopenmpi-dev openmpi-bin
       mandoc python3-jieba gnuplot-nox zstd xz-utils zip unzip python3-venv python3-pip
       xxhash jq clang"
 missing=""

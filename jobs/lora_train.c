@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/device.h"
+#include "common/dist.h"
 #include "common/hash.h"
 #include "common/half.h"
 #include "common/io.h"
@@ -95,6 +96,9 @@ struct state {
 	struct pack_file tr, va;
 	int has_val;
 	struct adapter lora, grad, m1, m2;
+	struct adapter gblk;         /* CPU, > 1 block per rank and step: one block's gradient */
+	float *flat;                 /* CPU, > 1 rank: the gradients in one buffer to all-reduce */
+	size_t n_flat;
 	struct llama_train_ws *ws;   /* CPU */
 	struct train_cuda *dev;      /* CUDA (jobs/cuda/train_cuda.c): model, adapter, workspace */
 	int32_t *ids, *pos, *seg, *tgt;
@@ -129,16 +133,17 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	}
 }
 
-/* One block (already in s->ids ...) on the chosen device; train 0: loss only. */
-static int run_block(struct state *s, int train, int T, float grad_scale, float mag,
-                     uint64_t seed, const struct llama_train_dropout *drop, double *sum,
-                     struct qt_err *err)
+/* One block (already in s->ids ...) on the chosen device; grad NULL: loss only. The CPU
+ * accumulates into grad (s->grad or s->gblk), the device into its own gradients. */
+static int run_block(struct state *s, struct adapter *grad, int T, float grad_scale,
+                     float mag, uint64_t seed, const struct llama_train_dropout *drop,
+                     double *sum, struct qt_err *err)
 {
 	if (s->dev)
-		return train_cuda_block(s->dev, train, s->ids, s->pos, s->seg, s->tgt, T, grad_scale,
-		                        mag, seed, drop, sum, err);
-	return llama_train_block(&s->m, &s->lora, train ? &s->grad : NULL, s->ws, s->ids, s->pos,
-	                         s->seg, s->tgt, T, grad_scale, mag, seed, drop, sum, err);
+		return train_cuda_block(s->dev, grad != NULL, s->ids, s->pos, s->seg, s->tgt, T,
+		                        grad_scale, mag, seed, drop, sum, err);
+	return llama_train_block(&s->m, &s->lora, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
+	                         grad_scale, mag, seed, drop, sum, err);
 }
 
 /* The gradients' sum of squares (a host double either way). */
@@ -210,18 +215,88 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
 	return QT_OK;
 }
 
-static double eval_loss(struct state *s, struct qt_err *err)
+/* Mean CE over the validation blocks; with several ranks each takes a contiguous share and
+ * the sums are reduced in rank order (equal to one process's up to double rounding). */
+static int eval_loss(struct state *s, double *loss, struct qt_err *err)
 {
 	double sum = 0;
-	uint64_t n = 0;
-	for (uint64_t i = 0; i < s->va.h.n_blocks; i++) {
+	uint64_t n = 0, nb = s->va.h.n_blocks, P = (uint64_t)dist_size(), r = (uint64_t)dist_rank();
+	for (uint64_t i = nb * r / P; i < nb * (r + 1) / P; i++) {
 		struct pack_block b;
 		pack_get_block(&s->va, i, &b);
 		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
-		if (run_block(s, 0, (int)b.seq_len, 0, 0, 0, NULL, &sum, err) != QT_OK)
-			return NAN;
+		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, &sum, err);
+		if (rc)
+			return rc;
 	}
-	return n ? sum / (double)n : NAN;
+	dist_allreduce_f64(&sum, 1);
+	dist_allreduce_u64(&n, 1);
+	*loss = n ? sum / (double)n : NAN;
+	return QT_OK;
+}
+
+/* ---- data parallelism (common/dist.h) ---- */
+
+/* The one place where the step's gradients are complete: every rank's sum over the blocks of
+ * its share, reduced over ranks in rank order (CPU) or by NCCL (device); afterwards every rank
+ * holds the same gradients and takes the same optimizer step. */
+static int reduce_grads(struct state *s, struct qt_err *err)
+{
+	if (dist_size() < 2)
+		return QT_OK;
+	if (s->dev)
+		return train_cuda_allreduce(s->dev, err);
+	const struct adapter *g = &s->grad;
+	size_t at = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		at = 0;
+		for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
+			const struct adapter_lora *l = &g->lora[i];
+			if (!l->A)
+				continue;
+			size_t na = (size_t)l->r * l->in, nb = (size_t)l->out * l->r;
+			if (pass == 0) {
+				memcpy(s->flat + at, l->A, na * sizeof(float));
+				memcpy(s->flat + at + na, l->B, nb * sizeof(float));
+			} else {
+				memcpy(l->A, s->flat + at, na * sizeof(float));
+				memcpy(l->B, s->flat + at + na, nb * sizeof(float));
+			}
+			at += na + nb;
+		}
+		if (pass == 0)
+			dist_allreduce_f32(s->flat, at);
+	}
+	return QT_OK;
+}
+
+/* grad += one block's gradient in s->gblk (elementwise, in table order). */
+static void add_grads(struct adapter *g, const struct adapter *b)
+{
+	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct adapter_lora *d = &g->lora[i];
+		const struct adapter_lora *x = &b->lora[i];
+		if (!d->A)
+			continue;
+		for (size_t k = 0; k < (size_t)d->r * d->in; k++)
+			d->A[k] += x->A[k];
+		for (size_t k = 0; k < (size_t)d->out * d->r; k++)
+			d->B[k] += x->B[k];
+	}
+}
+
+/* Every rank must train the same run: the options and data of rank 0 (a hash of them). */
+static int same_as_rank0(const struct state *s, struct qt_err *err)
+{
+	uint64_t h = qt_xxh3(s->options, strlen(s->options)), h0;
+	if (s->has_val)
+		h ^= s->va.h.payload_xxh3;
+	h0 = h;
+	dist_bcast(&h0, sizeof h0);
+	if (h != h0)
+		return qt_err_set(err, QT_EUSAGE, "options or data differ from rank 0's (every rank "
+		                  "must run the same command on the same files)");
+	return QT_OK;
 }
 
 static const char *const sched_name[] = { "constant", "linear", "cosine",
@@ -243,7 +318,9 @@ static void json_str(char *dst, size_t n, const char *src)
 	dst[k] = 0;
 }
 
-/* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. */
+/* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. grad_accum is the
+ * global accumulation, --grad-accum times the ranks: the blocks one optimizer step consumes
+ * are the same for any split of that product into ranks. */
 static char *options_json(const struct train_opts *o, const struct state *s)
 {
 	const struct llama_config *c = &s->m.cfg;
@@ -265,7 +342,8 @@ static char *options_json(const struct train_opts *o, const struct state *s)
 	         c->n_layer, c->C, c->H, c->NH, c->NKV, c->V, s->tr.h.n_blocks, s->tr.h.seq_len,
 	         s->tr.h.payload_xxh3, ia, tg, o->rank, o->alpha, o->rslora ? "true" : "false",
 	         o->seed, o->lr, sched_name[o->schedule], o->warmup_steps, o->warmup_ratio,
-	         o->weight_decay, o->beta1, o->beta2, o->eps, o->max_grad_norm, o->grad_accum,
+	         o->weight_decay, o->beta1, o->beta2, o->eps, o->max_grad_norm,
+	         o->grad_accum * dist_size(),
 	         o->micro_batch, o->neftune_alpha, o->dropout, o->shuffle ? "true" : "false");
 	return buf;
 }
@@ -352,8 +430,14 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	                         err)) ||
 	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
 		return rc;
-	s->m.n_threads = o->threads;
-	sgemm_set_threads(o->threads);
+	/* under mpirun, the host's cores shared among its ranks unless --threads says otherwise */
+	int th = o->threads;
+	if (th <= 0 && dist_local_size() > 1) {
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+		th = nc > dist_local_size() ? (int)(nc / dist_local_size()) : 1;
+	}
+	s->m.n_threads = th;
+	sgemm_set_threads(th);
 	if (o->val_pack) {
 		if ((rc = pack_open(&s->va, o->val_pack, err)))
 			return rc;
@@ -403,6 +487,10 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		if ((rc = lora_ckpt_find(o->resume, &dir, err)))
 			return rc;
 		rc = lora_ckpt_load(dir, &dims, s->options, &s->lora, &s->m1, &s->m2, ck, err);
+		if (rc && dist_size() > 1 && strstr(err->msg, "option grad_accum differs"))
+			snprintf(err->msg + strlen(err->msg), sizeof err->msg - strlen(err->msg),
+			         "; under mpirun grad_accum is --grad-accum x ranks (now %d x %d)",
+			         o->grad_accum, dist_size());
 		if (!rc && !o->out_dir) {
 			/* the run directory: the checkpoint's parent, or the directory given */
 			int is_ckpt = strcmp(dir, o->resume) == 0;
@@ -437,6 +525,9 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
 	if (dev == QT_DEVICE_CUDA) {
 		qt_info(3, "training on the GPU (cuda)");
+		/* this rank's GPU (node-local rank) and, with several ranks, the NCCL communicator */
+		if ((rc = dist_nccl_init(err)))
+			return rc;
 		if (!(s->dev = train_cuda_new(&s->m, &s->lora, &s->m1, &s->m2, Tmax, rmax,
 		                              !o->no_checkpointing, err)))
 			return err->status;
@@ -451,6 +542,17 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	s->bi = malloc((size_t)o->micro_batch * (size_t)o->grad_accum * sizeof *s->bi);
 	if ((!s->ws && !s->dev) || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
+	/* A rank's later blocks go through gblk so that the step's gradient is ((g0 + g1) + g2)...
+	 * of separately computed block gradients, summed as the ranks' shares are summed: one
+	 * process with grad-accum N equals N ranks with grad-accum 1 bit for bit. */
+	if (!s->dev && (long)o->micro_batch * o->grad_accum > 1 &&
+	    (rc = adapter_init(&s->gblk, &s->lora.cfg, &dims, err)))
+		return rc;
+	if (!s->dev && dist_size() > 1) {
+		s->n_flat = adapter_n_params(&s->lora);
+		if (!(s->flat = malloc(s->n_flat * sizeof *s->flat)))
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
+	}
 	return QT_OK;
 }
 
@@ -524,14 +626,34 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	s.lock_fd = -1;
 	memset(st, 0, sizeof *st);
 	st->final_eval_loss = NAN;
-	if ((rc = setup(o, &s, &ck, err)))
+	rc = setup(o, &s, &ck, err);
+	if (!rc)
+		rc = same_as_rank0(&s, err);
+	/* Every rank learns whether all could start; the ones that could stop quietly (an empty
+	 * message) when another could not, except rank 0, which names the first one. */
+	int who, all = dist_agree(rc, &who);
+	if (all) {
+		/* a rank repeating rank 0's message (the same bad option everywhere) stays quiet */
+		uint64_t h = rc ? qt_xxh3(err->msg, strlen(err->msg)) : 0, h0 = h;
+		dist_bcast(&h0, sizeof h0);
+		if (!rc && dist_rank() == 0)
+			qt_err_set(err, all, "rank %d could not start (see its message); no "
+			           "rank trained", who);
+		else if (!rc || (dist_rank() != 0 && h == h0))
+			err->status = all, err->msg[0] = 0;
+		rc = all;
 		goto out;
+	}
 	struct llama_model *m = &s.m;
 	st->activation_bytes = s.dev ? train_cuda_ws_bytes(s.dev) : llama_train_ws_bytes(s.ws);
 	st->resumed_from = ck.step;
-	if ((rc = open_log(&s, ck.step, err)))
-		goto out;
-	long per_step = (long)o->micro_batch * o->grad_accum;
+	int lead = dist_rank() == 0; /* rank 0 alone writes the log, checkpoints and adapter */
+	if (lead && (rc = open_log(&s, ck.step, err)))
+		goto alone;
+	/* The global step consumes the blocks of one process with grad-accum x ranks: blocks
+	 * [share * rank, share * (rank + 1)) of the step's per_step are this rank's. */
+	long share = (long)o->micro_batch * o->grad_accum;
+	long per_step = share * dist_size(), first = share * dist_rank();
 	uint64_t nb = s.tr.h.n_blocks;
 	long total = o->max_steps > 0 ? o->max_steps
 	           : (long)ceil(o->epochs * (double)((nb + per_step - 1) / per_step));
@@ -543,37 +665,55 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	uint64_t tok0 = tokens, in0 = in_tokens;
 	long k0 = ck.step;
 	double secs0 = ck.seconds;
+	int stop_all = 0;
 	for (long k = k0 + 1; k <= total; k++) {
-		/* The blocks of this step and their trained-target count N_step (reference 7.6). */
-		uint64_t n_step = 0, in_step = 0, *bi = s.bi;
-		for (long i = 0; i < per_step; i++) {
+		/* This rank's blocks of the step and the step's trained-target count N_step over all
+		 * ranks (reference 7.6). */
+		uint64_t cnt[2] = { 0, 0 }, *bi = s.bi;
+		for (long i = 0; i < share; i++) {
 			struct pack_block b;
 			uint64_t in;
-			bi[i] = train_block_index(g + (uint64_t)i, nb, o->shuffle, o->seed, s.perm,
-			                          &s.perm_epoch);
+			bi[i] = train_block_index(g + (uint64_t)(first + i), nb, o->shuffle, o->seed,
+			                          s.perm, &s.perm_epoch);
 			pack_get_block(&s.tr, bi[i], &b);
-			n_step += block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, &in);
-			in_step += in;
+			cnt[0] += block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, &in);
+			cnt[1] += in;
 		}
+		dist_allreduce_u64(cnt, 2);
+		uint64_t n_step = cnt[0], in_step = cnt[1];
 		g += (uint64_t)per_step;
 		if (s.dev)
 			train_cuda_zero_grad(s.dev);
 		else
 			zero_grads(&s.grad);
 		double sum = 0;
-		for (long i = 0; i < per_step && n_step; i++) {
+		for (long i = 0; i < share && n_step; i++) {
 			struct pack_block b;
 			pack_get_block(&s.tr, bi[i], &b);
 			block_inputs(&b, s.ids, s.pos, s.seg, s.tgt, NULL);
 			float mag = o->neftune_alpha > 0
 			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m->cfg.C) : 0;
-			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k,
-			                                    (uint64_t)i };
-			if ((rc = run_block(&s, 1, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
-			                    o->seed ^ ((uint64_t)k << 20 | (uint64_t)i),
+			uint64_t gi = (uint64_t)(first + i); /* the block's place in the global step */
+			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k, gi };
+			struct adapter *into = &s.grad;
+			if (i > 0 && !s.dev) {
+				zero_grads(&s.gblk);
+				into = &s.gblk;
+			}
+			if ((rc = run_block(&s, into, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
+			                    o->seed ^ ((uint64_t)k << 20 | gi),
 			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
-				goto out;
+				goto alone;
+			if (into == &s.gblk)
+				add_grads(&s.grad, &s.gblk);
 		}
+		/* the loss sum and whether any rank was asked to stop, then the gradients */
+		double red[2] = { sum, o->stop && *o->stop };
+		dist_allreduce_f64(red, 2);
+		sum = red[0];
+		stop_all = red[1] > 0;
+		if (n_step && (rc = reduce_grads(&s, err)))
+			goto alone;
 		tokens += n_step;
 		in_tokens += in_step;
 		loss = n_step ? sum / (double)n_step : NAN;
@@ -585,7 +725,8 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		}
 		double sumsq;
 		if ((rc = grad_sumsq_all(&s, &sumsq, err)))
-			goto out;
+			goto alone;
+		/* the same reduced gradients on every rank: all stop here together */
 		if (!isfinite(sumsq)) {
 			char what[160];
 			nonfinite_grad_name(&s, what, sizeof what);
@@ -600,37 +741,41 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		struct adamw_hparams hp;
 		adamw_hparams_init(&hp, lr, o->beta1, o->beta2, o->eps, o->weight_decay, k);
 		if ((rc = update(&s, coef, &hp, err)))
-			goto out;
+			goto alone;
 		double el = qt_now() - t0;
 		/* a step with no trained target has no loss: its line has no "loss" (JSON has no NaN) */
 		char loss_field[48] = "";
 		if (n_step)
 			snprintf(loss_field, sizeof loss_field, "\"loss\":%.6f,", loss);
-		if (k % o->log_every == 0 || k == total)
+		if (lead && (k % o->log_every == 0 || k == total))
 			fprintf(s.log, "{\"step\":%ld,%s\"lr\":%.6g,\"grad_norm\":%.6f,"
 			        "\"tokens\":%" PRIu64 ",\"tokens_per_s\":%.1f,\"input_tokens\":%" PRIu64
 			        ",\"input_tokens_per_s\":%.1f}\n", k, loss_field, lr, gnorm, tokens,
 			        el > 0 ? (tokens - tok0) / el : 0.0, in_tokens,
 			        el > 0 ? (in_tokens - in0) / el : 0.0);
-		int stop = o->stop && *o->stop && k < total;
+		/* one process reads its flag here, after the update; several agreed on it above */
+		int stop = (dist_size() > 1 ? stop_all : o->stop && *o->stop) && k < total;
 		if (s.has_val && !stop && (k % o->eval_every == 0 || k == total)) {
-			double ev = eval_loss(&s, err);
+			double ev;
+			if ((rc = eval_loss(&s, &ev, err)))
+				goto alone;
 			st->final_eval_loss = ev;
-			if (isfinite(ev))  /* NaN: no trained target in the validation blocks */
+			if (lead && isfinite(ev))  /* NaN: no trained target in the validation blocks */
 				fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
 			qt_info(4, "step %ld: eval loss %.4f", k, ev);
 		}
-		fflush(s.log);
+		if (lead)
+			fflush(s.log);
 		qt_info(4, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
 		progress(&t_last, k, k0, total, loss, el, tokens - tok0, in_tokens - in0);
 		st->steps = k;
-		if ((o->save_every > 0 && (k % o->save_every == 0 || k == total)) || stop) {
+		if (lead && ((o->save_every > 0 && (k % o->save_every == 0 || k == total)) || stop)) {
 			ck = (struct lora_ckpt_state){ .step = k, .total_steps = total, .blocks_done = g,
 			                               .n_blocks = nb, .seed = o->seed, .tokens = tokens,
 			                               .input_tokens = in_tokens,
 			                               .seconds = secs0 + el };
 			if ((rc = save_checkpoint(&s, &ck, err)))
-				goto out;
+				goto alone;
 		}
 		if (stop) {
 			st->interrupted = 1;
@@ -643,14 +788,21 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	st->tokens_per_s = st->seconds > 0 ? (tokens - tok0) / st->seconds : 0;
 	st->input_tokens_per_s = st->seconds > 0 ? (in_tokens - in0) / st->seconds : 0;
 	st->final_loss = loss;
-	if (!st->interrupted && s.dev &&
+	if (lead && !st->interrupted && s.dev &&
 	    (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
-		goto out;
-	if (!st->interrupted) {
+		goto alone;
+	if (lead && !st->interrupted) {
 		char *dir = qt_path_join(s.out_dir, "adapter");
 		rc = dir ? adapter_save(&s.lora, dir, QT_DTYPE_F32, err) : QT_ESOFTWARE;
 		free(dir);
 	}
+	/* the others learn whether rank 0 could write the adapter, and exit with its status */
+	if ((all = dist_agree(rc, &who)) && !rc)
+		rc = all, err->status = rc, err->msg[0] = 0;
+	goto out;
+alone:
+	/* failed on this rank alone, the others somewhere in the step: the tool ends the job */
+	st->failed_alone = dist_size() > 1;
 out:
 	st->peak_rss_kib = peak_rss_kib();
 	if (s.log)
@@ -663,6 +815,8 @@ out:
 	free(s.out_dir); free(s.options);
 	if (s.lora.lora) adapter_free(&s.lora);
 	if (s.grad.lora) adapter_free(&s.grad);
+	if (s.gblk.lora) adapter_free(&s.gblk);
+	free(s.flat);
 	if (s.m1.lora) adapter_free(&s.m1);
 	if (s.m2.lora) adapter_free(&s.m2);
 	if (s.has_val) pack_close(&s.va);

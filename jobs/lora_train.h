@@ -9,6 +9,11 @@
  * by PEFT and gen --adapter), OUT/checkpoint-N every save_every steps (everything an exact
  * resume needs: formats/lora_checkpoint.h), and OUT/log.jsonl (one line per step and per
  * evaluation). A resumed run ends with the same adapter bytes as an uninterrupted one.
+ * Under mpirun (common/dist.h) each of the R ranks trains micro_batch x grad_accum blocks of a
+ * global step of R times as many, in rank order; gradients, loss sums and token counts are
+ * reduced over ranks before clipping and the (identical) AdamW step, and rank 0 alone writes.
+ * A rank's later blocks are computed apart and added, so the gradient is the same sum
+ * ((g0 + g1) + g2) ... whether the blocks were one rank's or several's.
  */
 #ifndef QT_JOBS_LORA_TRAIN_H
 #define QT_JOBS_LORA_TRAIN_H
@@ -61,6 +66,8 @@ struct train_stats {
 	long   peak_rss_kib;                /* getrusage maxrss at the end */
 	long   resumed_from;                /* step of the checkpoint resumed from, or 0 */
 	int    interrupted;                 /* stopped by o->stop; checkpoint-<steps> written */
+	int    failed_alone;                /* under MPI: failed on this rank while the others were
+	                                       in a step; the caller must end the job (dist_abort) */
 };
 
 /* LR multiplier of update k (k = 1, 2, ...) as transformers' schedulers, given W and T. */

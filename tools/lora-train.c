@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/args.h"
+#include "common/dist.h"
 #include "common/err.h"
 #include "common/progress.h"
 #include "common/usage.h"
@@ -216,10 +217,28 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.stop = &stop_flag;
-	struct train_stats st;
-	if (train_run(&o, &st, &err) != QT_OK)
+	/* Under mpirun: one rank of a data-parallel job. Its messages name the rank; only rank 0
+	 * reports progress and the summary. */
+	static char name[64];
+	if (dist_init(&err) != QT_OK)
 		qt_die_err(&err);
-	if (st.interrupted)
+	if (dist_size() > 1) {
+		snprintf(name, sizeof name, "%s: rank %d", qt_progname, dist_rank());
+		qt_progname = name;
+		if (dist_rank() != 0 && qt_verbosity > 1)
+			qt_verbosity = 1;
+	}
+	struct train_stats st;
+	if (train_run(&o, &st, &err) != QT_OK) {
+		if (err.msg[0])
+			fprintf(stderr, "%s: %s\n", qt_progname, err.msg);
+		if (st.failed_alone)
+			dist_abort(err.status); /* the others are inside a step: end the job */
+		dist_finalize();
+		return err.status;
+	}
+	dist_finalize();
+	if (st.interrupted && dist_rank() == 0)
 		qt_info(1, "interrupted: checkpoint-%ld written; continue with --resume", st.steps);
 	char eval[48] = "";  /* no eval loss without --val */
 	if (!isnan(st.final_eval_loss))

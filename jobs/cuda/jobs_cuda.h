@@ -38,6 +38,8 @@ int train_cuda_block(struct train_cuda *tc, int train, const int32_t *ids, const
                      const struct llama_train_dropout *drop, double *loss_sum,
                      struct qt_err *err);
 void train_cuda_zero_grad(struct train_cuda *tc);
+/* The gradients summed over the ranks of the job in place (NCCL, common/dist.h). */
+int train_cuda_allreduce(struct train_cuda *tc, struct qt_err *err);
 /* *sumsq = the gradients' sum of squares (host double). */
 int train_cuda_grad_sumsq(struct train_cuda *tc, double *sumsq, struct qt_err *err);
 /* Gradients scaled by coef when coef < 1, then one AdamW update with h. */

@@ -2,6 +2,7 @@
 /* lora-train's device side (jobs/cuda/jobs_cuda.h). NEVER RUN ON A GPU so far. */
 #include <stdlib.h>
 
+#include "common/dist.h"
 #include "jobs/cuda/jobs_cuda.h"
 #include "kernels/cuda/cuda.h"
 #include "kernels/cuda/llama_train_cuda.h"
@@ -69,6 +70,24 @@ int train_cuda_block(struct train_cuda *tc, int train, const int32_t *ids, const
 void train_cuda_zero_grad(struct train_cuda *tc)
 {
 	llama_cuda_lora_zero_grad(tc->dl);
+}
+
+int train_cuda_allreduce(struct train_cuda *tc, struct qt_err *err)
+{
+	int n = llama_cuda_lora_grads(tc->dl, NULL, NULL, 0), rc;
+	float **bufs = malloc((size_t)n * sizeof *bufs);
+	size_t *len = malloc((size_t)n * sizeof *len);
+	if (!bufs || !len)
+		rc = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	else if (cuda_sync() != 0)
+		rc = fail(err, "gradients before the all-reduce");
+	else {
+		llama_cuda_lora_grads(tc->dl, bufs, len, n);
+		rc = dist_nccl_allreduce_f32(bufs, len, n, err);
+	}
+	free(bufs);
+	free(len);
+	return rc;
 }
 
 int train_cuda_grad_sumsq(struct train_cuda *tc, double *sumsq, struct qt_err *err)

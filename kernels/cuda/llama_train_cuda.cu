@@ -238,6 +238,16 @@ extern "C" void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl)
 #undef ZERO
 }
 
+extern "C" int llama_cuda_lora_grads(struct llama_cuda_lora *dl, float **bufs, size_t *n,
+                                     int max)
+{
+	int k = 0;
+#define LIST(x, g, m, v, len) if (k < max) bufs[k] = g, n[k] = len; k++;
+	FOR_TENSORS(dl, LIST)
+#undef LIST
+	return k;
+}
+
 extern "C" int llama_cuda_lora_grad_sumsq(struct llama_cuda_lora *dl, double *sumsq)
 {
 	cuda_memset(dl->sumsq, 0, sizeof(double));

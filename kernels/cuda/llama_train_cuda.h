@@ -42,6 +42,10 @@ int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p, struct a
  * double, synchronising); scale them; one AdamW update (h from adamw_hparams_init). */
 void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl);
 int llama_cuda_lora_grad_sumsq(struct llama_cuda_lora *dl, double *sumsq);
+/* The device gradient buffers (gA, gB of every pair, table order): the first max of them into
+ * bufs and their float counts into n; returns how many there are (the distributed all-reduce
+ * reduces them in place). */
+int llama_cuda_lora_grads(struct llama_cuda_lora *dl, float **bufs, size_t *n, int max);
 void llama_cuda_lora_scale_grad(struct llama_cuda_lora *dl, float coef);
 void llama_cuda_lora_adamw(struct llama_cuda_lora *dl, const struct adamw_hparams *h);
 
