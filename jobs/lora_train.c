@@ -626,12 +626,12 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	s.lock_fd = -1;
 	memset(st, 0, sizeof *st);
 	st->final_eval_loss = NAN;
-	rc = setup(o, &s, &ck, err);
-	if (!rc)
-		rc = same_as_rank0(&s, err);
 	/* Every rank learns whether all could start; the ones that could stop quietly (an empty
 	 * message) when another could not, except rank 0, which names the first one. */
+	rc = setup(o, &s, &ck, err);
 	int who, all = dist_agree(rc, &who);
+	if (!all)
+		all = dist_agree(rc = same_as_rank0(&s, err), &who);
 	if (all) {
 		/* a rank repeating rank 0's message (the same bad option everywhere) stays quiet */
 		uint64_t h = rc ? qt_xxh3(err->msg, strlen(err->msg)) : 0, h0 = h;
@@ -708,12 +708,13 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 				add_grads(&s.grad, &s.gblk);
 		}
 		/* the loss sum and whether any rank was asked to stop, then the gradients */
-		double red[2] = { sum, o->stop && *o->stop };
+		double t_red = qt_now(), red[2] = { sum, o->stop && *o->stop };
 		dist_allreduce_f64(red, 2);
 		sum = red[0];
 		stop_all = red[1] > 0;
 		if (n_step && (rc = reduce_grads(&s, err)))
 			goto alone;
+		st->reduce_seconds += qt_now() - t_red;
 		tokens += n_step;
 		in_tokens += in_step;
 		loss = n_step ? sum / (double)n_step : NAN;
@@ -811,6 +812,7 @@ out:
 		close(s.lock_fd);
 	llama_train_ws_free(s.ws);
 	train_cuda_free(s.dev);
+	dist_nccl_free();
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
 	free(s.out_dir); free(s.options);
 	if (s.lora.lora) adapter_free(&s.lora);

@@ -66,6 +66,9 @@ struct train_stats {
 	long   peak_rss_kib;                /* getrusage maxrss at the end */
 	long   resumed_from;                /* step of the checkpoint resumed from, or 0 */
 	int    interrupted;                 /* stopped by o->stop; checkpoint-<steps> written */
+	double reduce_seconds;              /* under MPI: time in the step's reductions (all-reduce
+	                                       of gradients and scalars, waiting for the slowest
+	                                       rank included) */
 	int    failed_alone;                /* under MPI: failed on this rank while the others were
 	                                       in a step; the caller must end the job (dist_abort) */
 };

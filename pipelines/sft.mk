@@ -32,6 +32,13 @@ QUANT        ?= nf4
 GGUF_TYPE    ?= q4_k_m
 TRAIN_FLAGS  ?=
 GEN_FLAGS    ?=
+# NP=4: lora-train under mpirun as 4 data-parallel ranks (lora-train(1), DISTRIBUTED TRAINING);
+# a step is then NP x GRAD_ACCUM blocks, each rank training GRAD_ACCUM of them. As root (CI)
+# OpenMPI needs --allow-run-as-root; --oversubscribe allows more ranks than cores.
+NP           ?= 1
+MPIRUN       ?= mpirun
+MPIRUN_FLAGS ?= --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
+SFT_LAUNCH   := $(if $(filter-out 1,$(NP)),$(MPIRUN) -np $(NP) $(MPIRUN_FLAGS) )
 
 SFT_TOK      := $(OUT)/train.tok
 SFT_PACK     := $(OUT)/train.pack
@@ -61,7 +68,7 @@ $(SFT_PACK) $(SFT_VAL) &: $(SFT_TOK)
 	  --val-out $(SFT_VAL) -o $(SFT_PACK) $<
 
 $(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
-	$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
+	$(SFT_LAUNCH)$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
 	  --rank $(RANK) --alpha $(ALPHA) --lr $(LR) --max-steps $(STEPS) \
 	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) $(TRAIN_FLAGS)
 

@@ -70,6 +70,9 @@ for c in $(cli_cases "$@"); do
 	if msg=$(sh tests/cli/run-case.sh "$c" 2>&1); then
 		pass=$((pass + 1))
 		echo "ok   $c"
+	elif [ $? -eq 77 ]; then
+		skip=$((skip + 1))
+		echo "skip $c (${msg#SKIP: })"
 	else
 		fail=$((fail + 1))
 		echo "FAIL $c"

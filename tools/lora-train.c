@@ -247,5 +247,10 @@ int main(int argc, char **argv)
 	        "workspace %.1f MiB, peak RSS %.1f MiB", st.steps - st.resumed_from, st.seconds,
 	        st.input_tokens_per_s, st.tokens_per_s, st.final_loss, eval,
 	        st.activation_bytes / 1048576.0, st.peak_rss_kib / 1024.0);
+	long n = st.steps - st.resumed_from;
+	if (dist_size() > 1 && n > 0)
+		qt_info(2, "%d ranks: all-reduce %.1f ms per step (%.1f%% of the step, waiting for "
+		        "the slowest rank included)", dist_size(), 1e3 * st.reduce_seconds / n,
+		        st.seconds > 0 ? 100 * st.reduce_seconds / st.seconds : 0.0);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #   <case>.sh.stdout.exact  stdout must equal this file
 #   <case>.sh.stdout.glob   stdout must match this shell glob pattern (one pattern, whole text)
 #   <case>.sh.stderr.exact / <case>.sh.stderr.glob  the same for stderr
+# A case that exits 77 after a "SKIP: why" line on stderr is skipped (this script exits 77).
 # The case script runs with cwd = the temp dir, $QT_BIN = the tools, $QT_TEST_SRCDIR = tests/,
 # $CASE_DIR = the case's directory, and EXEC_PREFIX (may be empty) to put before tools.
 # UPDATE=1 rewrites existing .exact files from the actual output.
@@ -29,6 +30,12 @@ export EXEC_PREFIX="${EXEC_PREFIX:-}"
 export PATH="$QT_BIN:$PATH"
 (cd "$dir" && sh "$case" >"$dir/.stdout" 2>"$dir/.stderr")
 rc=$?
+# Exit 77 (automake's convention) with a SKIP line on stderr: the case cannot run on this
+# machine (no GPU, no mpirun); it says why and is counted as skipped, never as passed.
+if [ "$rc" = 77 ] && [ ! -f "$case.exit" ] && grep -q '^SKIP' "$dir/.stderr"; then
+	grep '^SKIP' "$dir/.stderr" | head -n 1
+	exit 77
+fi
 want=0
 [ -f "$case.exit" ] && want=$(cat "$case.exit")
 ok=1

@@ -1,6 +1,7 @@
 # One rank's bad input ends the job cleanly, no hang: rank 1 reads a copy of the .pack with a
 # flipped byte (mpirun's MPMD form gives the ranks different arguments). Rank 1 names the
-# block, rank 0 names rank 1, both exit 65 before anything is written. A rank that dies
+# block, rank 0 names rank 1, both exit 65 before anything is written; so are ranks started
+# with different options (64). A rank that dies
 # mid-run (SIGKILL) ends the whole job with a non-zero status within seconds.
 . "$CASE_DIR/mpi.env"
 cp "$P" c.pack
@@ -10,6 +11,11 @@ mpirun -np 1 $EXEC_PREFIX lora-train -m "$M" --train "$P" -o out --quiet : \
 echo "exit $?"
 grep '^lora-train: rank' err | sort
 ls
+# ranks given different options: refused (64) before training
+mpirun -np 1 $EXEC_PREFIX lora-train -m "$M" --train "$P" -o out --quiet : \
+	-np 1 $EXEC_PREFIX lora-train -m "$M" --train "$P" -o out --quiet --lr 1e-3 2>err
+echo "exit $?"
+grep '^lora-train: rank' err | sort
 mpirun -np 2 sh -c 'echo $$ >pid.$OMPI_COMM_WORLD_RANK; exec "$@"' sh $EXEC_PREFIX lora-train \
 	-m "$M" --train "$P" -o run --max-steps 1000000 --quiet 2>err &
 job=$!
