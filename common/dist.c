@@ -12,8 +12,9 @@
 #include <mpi.h>
 #endif
 
-static int d_rank, d_size = 1, d_local, d_local_size = 1, d_on;
+static int d_rank, d_size = 1, d_local, d_local_size = 1;
 #ifdef QT_MPI
+static int d_on;      /* MPI_Init was called */
 static float *d_tmp;  /* dist_allreduce_f32's receive buffer, kept between calls */
 static size_t d_tmp_n;
 #endif

@@ -62,6 +62,9 @@ void dist_abort(int status) __attribute__((noreturn));
 
 /* 1 when built with NCCL. */
 int dist_nccl_built(void);
+/* Makes the GPU of this process's node-local rank (modulo the GPUs visible) the current one,
+ * before anything probes or allocates on a device; nothing without GPUs or NCCL. */
+void dist_gpu_select(void);
 /*
  * Selects this process's GPU (node-local rank modulo the GPUs visible) and, with more than
  * one rank, creates the NCCL communicator (ncclGetUniqueId on rank 0, broadcast over MPI,

@@ -10,6 +10,7 @@
 #ifndef QT_NCCL
 
 int dist_nccl_built(void) { return 0; }
+void dist_gpu_select(void) {}
 
 int dist_nccl_init(struct qt_err *err)
 {
@@ -32,6 +33,14 @@ int dist_nccl_allreduce_f32(float *const *bufs, const size_t *n, int count, stru
 static ncclComm_t comm;
 
 int dist_nccl_built(void) { return 1; }
+
+void dist_gpu_select(void)
+{
+	int n = 0;
+	if (cudaGetDeviceCount(&n) == cudaSuccess && n > 0)
+		cudaSetDevice(dist_local_rank() % n);
+	(void)cudaGetLastError();
+}
 
 int dist_nccl_init(struct qt_err *err)
 {

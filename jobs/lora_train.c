@@ -520,6 +520,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 		rmax = s->lora.lora[i].r > rmax ? s->lora.lora[i].r : rmax;
+	if (!o->device || strcmp(o->device, "cpu") != 0)
+		dist_gpu_select(); /* the probe below then looks at this rank's GPU */
 	int dev = device_select(o->device);
 	if (dev < 0)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
@@ -648,8 +650,13 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	st->activation_bytes = s.dev ? train_cuda_ws_bytes(s.dev) : llama_train_ws_bytes(s.ws);
 	st->resumed_from = ck.step;
 	int lead = dist_rank() == 0; /* rank 0 alone writes the log, checkpoints and adapter */
-	if (lead && (rc = open_log(&s, ck.step, err)))
-		goto alone;
+	rc = lead ? open_log(&s, ck.step, err) : QT_OK;
+	if ((all = dist_agree(rc, &who))) {
+		if (!rc)
+			err->status = all, err->msg[0] = 0; /* rank 0 says why */
+		rc = all;
+		goto out;
+	}
 	/* The global step consumes the blocks of one process with grad-accum x ranks: blocks
 	 * [share * rank, share * (rank + 1)) of the step's per_step are this rank's. */
 	long share = (long)o->micro_batch * o->grad_accum;

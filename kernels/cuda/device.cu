@@ -92,16 +92,19 @@ extern "C" int cuda_probe(char *why, unsigned n)
 		snprintf(why, n, "no device found");
 		return 0;
 	}
+	/* the current device: 0, or the one a distributed rank selected (common/dist.h) */
+	int dev = 0;
 	cudaDeviceProp prop;
-	if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess ||
-	    (e = cudaSetDevice(0)) != cudaSuccess || (e = cudaFree(0)) != cudaSuccess) {
-		snprintf(why, n, "device 0: %s", cudaGetErrorString(e));
+	if ((e = cudaGetDevice(&dev)) != cudaSuccess ||
+	    (e = cudaGetDeviceProperties(&prop, dev)) != cudaSuccess ||
+	    (e = cudaSetDevice(dev)) != cudaSuccess || (e = cudaFree(0)) != cudaSuccess) {
+		snprintf(why, n, "device %d: %s", dev, cudaGetErrorString(e));
 		(void)cudaGetLastError();
 		return 0;
 	}
 	if (prop.major < QT_CUDA_MIN_MAJOR) {
-		snprintf(why, n, "device 0 (%s) has compute capability %d.%d; need %d.0 or newer",
-		         prop.name, prop.major, prop.minor, QT_CUDA_MIN_MAJOR);
+		snprintf(why, n, "device %d (%s) has compute capability %d.%d; need %d.0 or newer",
+		         dev, prop.name, prop.major, prop.minor, QT_CUDA_MIN_MAJOR);
 		return 0;
 	}
 	return 1;
