@@ -15,7 +15,7 @@
 #include "jobs/export_gguf.h"
 
 static const char synopsis[] =
-	"usage: export-gguf [-q] [--progress] [-t threads] [--type type] -o file.gguf model_dir\n"
+	"usage: export-gguf [-q] [--progress] [--threads n] [--type type] -o file.gguf model_dir\n"
 	"       export-gguf [-q] [--progress] [--type type] --adapter adapter_dir -m base_dir "
 	"-o file.gguf\n";
 
@@ -28,18 +28,18 @@ static const char help[] =
 	"                       an adapter: f32 (default), f16, bf16\n"
 	"      --adapter DIR    write the PEFT adapter in DIR instead of a model\n"
 	"  -m, --model DIR      the adapter's base model (HF or NF4 directory)\n"
-	"  -t, --threads N      quantization threads (default: all CPUs)\n"
+	"      --threads N      quantization threads (default: all CPUs)\n"
 	"  -q, --quiet          no summary;  --progress: progress on stderr\n"
-	"  -h, --help           this help;   --version: the version\n";
+	"  -h, --help           this help;   -V, --version: the version\n";
 
-enum { OPT_TYPE = 256, OPT_ADAPTER, OPT_PROGRESS, OPT_VERSION };
+enum { OPT_TYPE = 256, OPT_ADAPTER, OPT_PROGRESS, OPT_THREADS, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "output",   required_argument, NULL, 'o'          },
 	{ "type",     required_argument, NULL, OPT_TYPE     },
 	{ "adapter",  required_argument, NULL, OPT_ADAPTER  },
 	{ "model",    required_argument, NULL, 'm'          },
-	{ "threads",  required_argument, NULL, 't'          },
+	{ "threads",  required_argument, NULL, OPT_THREADS  },
 	{ "quiet",    no_argument,       NULL, 'q'          },
 	{ "progress", no_argument,       NULL, OPT_PROGRESS },
 	{ "help",     no_argument,       NULL, 'h'          },
@@ -58,16 +58,17 @@ int main(int argc, char **argv)
 	qt_set_progname(argv[0]);
 	qt_usage_init(synopsis, help);
 	qt_progress_auto();
-	while ((c = getopt_long(argc, argv, "o:m:t:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':          o.output = optarg; break;
 		case 'm':          o.model_dir = optarg; break;
 		case OPT_TYPE:     type = optarg; break;
 		case OPT_ADAPTER:  o.adapter_dir = optarg; break;
-		case 't':          o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
+		case OPT_THREADS:  o.n_threads = (int)qt_arg_i64("--threads", optarg, 1, 4096); break;
 		case 'q':          qt_verbosity = 1; break;
 		case OPT_PROGRESS: qt_verbosity = 3; break;
 		case 'h':          qt_usage(0);
+		case 'V':
 		case OPT_VERSION:  qt_version();
 		default:           qt_usage(QT_EUSAGE);
 		}
