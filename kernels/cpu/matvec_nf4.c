@@ -48,6 +48,7 @@ static void store(const struct matvec_nf4_args *j, int t, int o, float v)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <cpuid.h>
 
 /* ---- AVX-512F: one 16-lane accumulator per row of x ---- */
 
@@ -279,13 +280,21 @@ __attribute__((target("avx2,fma,f16c"))) static void dequant256(const struct mat
 	}
 }
 
+/* clang's __builtin_cpu_supports does not know "f16c" (gcc's does): ask CPUID leaf 1. */
+static int cpu_has_f16c(void)
+{
+	unsigned a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 static enum matvec_nf4_path cpu_best(void)
 {
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
 		return MATVEC_NF4_AVX512;
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    __builtin_cpu_supports("f16c"))
+	    cpu_has_f16c())
 		return MATVEC_NF4_AVX2;
 	return MATVEC_NF4_REF;
 }
