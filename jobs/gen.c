@@ -456,3 +456,33 @@ int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 	model_dir_close(&j.md);
 	return st;
 }
+
+int gen_check(const struct gen_opts *o, size_t *n_prompts, size_t *n_labels,
+              struct qt_err *err)
+{
+	struct job j;
+	memset(&j, 0, sizeof j);
+	j.o = o;
+	int st = model_dir_open(&j.md, o->model_dir, MODEL_DIR_NO_TENSOR_CHECK, err);
+	if (st == QT_OK)
+		st = tokenizer_load(j.md.tokenizer_path, &j.tk, err);
+	if (st == QT_OK)
+		st = chat_template_load(j.md.tokenizer_config_path, o->template_, j.tk, &j.tpl, err);
+	j.m.cfg.V = (int)j.md.config.vocab_size; /* what parse_record checks ids against */
+	if (st == QT_OK)
+		st = read_prompts(&j, err);
+	*n_prompts = j.n;
+	*n_labels = 0;
+	for (size_t i = 0; i < j.n; i++) {
+		*n_labels += j.p[i].labels != NULL;
+		free(j.p[i].ids.v);
+		free(j.p[i].prompt);
+		free(j.p[i].labels);
+	}
+	free(j.p);
+	chat_template_free(&j.tpl);
+	if (j.tk)
+		tokenizer_free(j.tk);
+	model_dir_close(&j.md);
+	return st;
+}

@@ -51,4 +51,11 @@ struct gen_stats {
  * written atomically, so nothing is left on failure. */
 int gen_run(const struct gen_opts *o, struct gen_stats *st, struct qt_err *err);
 
+/* Reads and renders the prompts of o->inputs with the model directory's tokenizer and template,
+ * without loading the weights: what gen_run would refuse in its inputs is refused here
+ * (lora-train --eval-prompts checks its file before training). *n_prompts and *n_labels (the
+ * records that carry a reference answer) are set on success. */
+int gen_check(const struct gen_opts *o, size_t *n_prompts, size_t *n_labels,
+              struct qt_err *err);
+
 #endif

@@ -25,6 +25,7 @@
 #include "formats/pack.h"
 #include "jobs/cuda/jobs_cuda.h"
 #include "jobs/llama_load.h"
+#include "jobs/lora_train_eval.h"
 #include "kernels/adamw.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
@@ -443,6 +444,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 			return rc;
 		s->has_val = 1;
 	}
+	if (o->eval_prompts && (rc = train_eval_check(o, err)))
+		return rc;
 	if (s->tr.h.vocab_size > (uint32_t)s->m.cfg.V)
 		return qt_err_set(err, QT_EDATA, "%s: vocab size %u exceeds the model's %d",
 		                  o->train_pack, s->tr.h.vocab_size, s->m.cfg.V);
@@ -628,6 +631,8 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	s.lock_fd = -1;
 	memset(st, 0, sizeof *st);
 	st->final_eval_loss = NAN;
+	for (int i = 0; i < TRAIN_EVAL_N_SCORES; i++)
+		st->final_eval_scores[i] = NAN;
 	/* Every rank learns whether all could start; the ones that could stop quietly (an empty
 	 * message) when another could not, except rank 0, which names the first one. */
 	rc = setup(o, &s, &ck, err);
@@ -763,13 +768,28 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			        el > 0 ? (in_tokens - in0) / el : 0.0);
 		/* one process reads its flag here, after the update; several agreed on it above */
 		int stop = (dist_size() > 1 ? stop_all : o->stop && *o->stop) && k < total;
-		if (s.has_val && !stop && (k % o->eval_every == 0 || k == total)) {
-			double ev;
-			if ((rc = eval_loss(&s, &ev, err)))
+		if ((s.has_val || o->eval_prompts) && !stop && (k % o->eval_every == 0 || k == total)) {
+			double ev = NAN;
+			if (s.has_val && (rc = eval_loss(&s, &ev, err)))
 				goto alone;
 			st->final_eval_loss = ev;
-			if (lead && isfinite(ev))  /* NaN: no trained target in the validation blocks */
-				fprintf(s.log, "{\"step\":%ld,\"eval_loss\":%.6f}\n", k, ev);
+			char line[320];
+			int n = snprintf(line, sizeof line, "{\"step\":%ld", k);
+			if (isfinite(ev))  /* NaN: no trained target in the validation blocks */
+				n += snprintf(line + n, sizeof line - (size_t)n, ",\"eval_loss\":%.6f", ev);
+			/* rank 0 alone generates; the others wait for it in the next reduction */
+			if (lead && o->eval_prompts) {
+				if (s.dev && (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
+					goto alone;
+				if ((rc = train_eval_generate(o, &s.lora, s.out_dir, k,
+				                              st->final_eval_scores, err)))
+					goto alone;
+				for (int i = 0; i < TRAIN_EVAL_N_SCORES; i++)
+					n += snprintf(line + n, sizeof line - (size_t)n, ",\"eval_%s\":%.4f",
+					              train_eval_score_names[i], st->final_eval_scores[i]);
+			}
+			if (lead && strchr(line, ','))
+				fprintf(s.log, "%s}\n", line);
 			qt_info(4, "step %ld: eval loss %.4f", k, ev);
 		}
 		if (lead)

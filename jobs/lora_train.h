@@ -50,6 +50,10 @@ struct train_opts {
 	int         shuffle;        /* 1: a seeded permutation of the blocks per epoch */
 	int         no_checkpointing; /* 1: keep every layer's activations */
 	long        eval_every, save_every, log_every;
+	const char *eval_prompts;   /* NULL, or prompts JSONL generated and scored at each
+	                               evaluation (jobs/lora_train_eval.h) */
+	const char *eval_prompt_key, *eval_label_key; /* gen's --prompt-key / --label-key */
+	int         eval_generate;  /* new tokens per evaluation prompt */
 	int         threads;
 	const char *device;         /* "cpu", "cuda" or "auto" (NULL: auto): device_select() once
 	                               the inputs are accepted (its notice when it falls back) */
@@ -61,6 +65,8 @@ struct train_opts {
 struct train_stats {
 	long   steps;
 	double final_loss, final_eval_loss; /* eval: NaN when none */
+	double final_eval_scores[4];        /* rouge-1, rouge-2, rouge-l, bleu-4 of the last
+	                                       evaluation with eval_prompts (else NaN) */
 	double tokens_per_s, input_tokens_per_s, seconds;
 	size_t activation_bytes;            /* the training workspace */
 	long   peak_rss_kib;                /* getrusage maxrss at the end */

@@ -23,6 +23,10 @@ echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] 
      "($(last loss tokens_per_s) label tokens/s)"
 echo "- final train loss $(last loss loss), eval loss $(last eval_loss eval_loss)" \
      "(first eval loss $(jq -r 'select(has("eval_loss")) | .eval_loss' "$log" | head -n 1))"
+if jq -e 'select(has("eval_rouge-l"))' "$log" > /dev/null; then
+	echo "- during training (--eval-prompts): ROUGE-L $(jq -r 'select(has("eval_rouge-l")) |
+	     "\(.["eval_rouge-l"]) at step \(.step)"' "$log" | paste -sd, - | sed 's/,/, /g')"
+fi
 echo
 echo "| model | ROUGE-1 | ROUGE-2 | ROUGE-L | BLEU-4 |"
 echo "|---|---|---|---|---|"

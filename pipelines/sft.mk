@@ -30,6 +30,9 @@ GEN_BATCH    ?= 16
 QUANT        ?= nf4
 # export-gguf --type of the exported tuned model
 GGUF_TYPE    ?= q4_k_m
+# EVAL_GEN=n: lora-train also generates n tokens for DATA_EVAL's prompts at every evaluation
+# and logs their ROUGE/BLEU (--eval-prompts, the recipe's predict_with_generate); 0: off.
+EVAL_GEN     ?= 0
 TRAIN_FLAGS  ?=
 GEN_FLAGS    ?=
 # NP=4: lora-train under mpirun as 4 data-parallel ranks (lora-train(1), DISTRIBUTED TRAINING);
@@ -70,7 +73,9 @@ $(SFT_PACK) $(SFT_VAL) &: $(SFT_TOK)
 $(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
 	$(SFT_LAUNCH)$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
 	  --rank $(RANK) --alpha $(ALPHA) --lr $(LR) --max-steps $(STEPS) \
-	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) $(TRAIN_FLAGS)
+	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) \
+	  $(if $(filter-out 0,$(EVAL_GEN)),--eval-prompts $(DATA_EVAL) --eval-prompt-key $(PROMPT_KEY) \
+	  --eval-label-key $(RESPONSE_KEY) --eval-generate $(EVAL_GEN)) $(TRAIN_FLAGS)
 
 $(OUT)/pred-base.jsonl: $(DATA_EVAL) $(SFT_BASE_DEP)
 	@mkdir -p $(OUT)

@@ -14,7 +14,7 @@ cp "$src/data/sft-tiny/config.json" "$src/data/sft-tiny/generation_config.json" 
 "$QT_BIN/adgen-data" 8 4 > eval.jsonl
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -s -j2 -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
   DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 RANK=4 ALPHA=8 \
-  STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
+  STEPS=6 EVAL_EVERY=3 MAX_NEW=8 GEN_BATCH=4 EVAL_GEN=8 TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
   > report.out 2> make.err || { cat make.err >&2; exit 1; }
 fail() { echo "tiny-sft: $*" >&2; exit 1; }
 # formats
@@ -43,6 +43,13 @@ grep -q '^For llama.cpp: model-q4_k_m.gguf' out/report.md || fail "report: gguf 
 head -c 8 out/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png"
 cmp -s report.out out/report.md || fail "stdout is not report.md"
 grep -q '^| tuned |' out/report.md || fail "report table"
+# EVAL_GEN: generation metrics at each evaluation, the last equal to those of pred-tuned (the
+# same gen and rouge-zh on the same adapter and prompts)
+grep -q '^- during training (--eval-prompts): ROUGE-L .* at step 3, .* at step 6$' out/report.md ||
+	fail "report: eval_rouge-l line"
+[ "$(jq -r 'select(.step == 6 and has("eval_rouge-l")) | .["eval_rouge-l"]' out/run/log.jsonl)" = \
+  "$(jq -r '.["rouge-l"] * 10000 | round / 10000' out/metrics-tuned.json)" ] ||
+	fail "last eval_rouge-l differs from metrics-tuned.json"
 # nothing left half-written
 [ -z "$(find out -name '*.tmp*')" ] || fail "temporary files left"
 # a second make does nothing
