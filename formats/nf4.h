@@ -15,7 +15,7 @@
  *                                                "nested_offset"]}
  *
  * Every other tensor (embeddings, norms, lm_head) is stored as in the source model.
- * The quantizer driver (nf4_quantize_dir) is in jobs/quantize_nf4.c; the math in kernels/nf4.
+ * The quantizer driver (nf4_quantize_dir) is in jobs/quantize_nf4.h; the math in kernels/nf4.
  */
 #ifndef QT_FORMATS_NF4_H
 #define QT_FORMATS_NF4_H
@@ -70,42 +70,5 @@ int nf4_weight_load(const struct st_set *set, const char *prefix, struct nf4_wei
 void nf4_weight_free(struct nf4_weight *w);
 /* Dequantizes rows [r0, r1) to float32 into out[(r1 - r0) * cols]. */
 void nf4_weight_rows(const struct nf4_weight *w, int64_t r0, int64_t r1, float *out);
-
-/* ---- quantizing a model directory (jobs/quantize_nf4.c) ---- */
-
-struct nf4_quantize_opts {
-	const char *in_dir, *out_dir;
-	size_t      blocksize;     /* 64 */
-	int         double_quant;  /* 1 */
-	int         n_threads;     /* <= 0: all CPUs */
-	const char *skip;          /* NULL, or comma-separated module name fragments: a Linear
-	                            * whose name contains one is kept unquantized (bitsandbytes'
-	                            * llm_int8_skip_modules, written with "lm_head" added) */
-};
-
-/* Per decoder layer: the error |w - dequant(quant(w))| over its quantized weights. */
-struct nf4_layer_error {
-	double mean_abs, max_abs;
-};
-
-struct nf4_summary {
-	uint64_t bytes_in, bytes_out;      /* weight files */
-	size_t   n_quantized, n_kept;      /* tensors */
-	uint64_t n_params_quantized;
-	double   seconds;
-	size_t   n_layers;
-	struct nf4_layer_error *layers;    /* n_layers entries, owned: free() */
-};
-
-/*
- * Quantizes in_dir (an HF Llama-family directory with float weights) into out_dir, atomically
- * (a temporary sibling renamed at the end; nothing is left on failure): the q/k/v/o/gate/up/down
- * weights of every decoder layer in NF4, every other tensor unchanged, config.json with the
- * bitsandbytes quantization_config, tokenizer and generation files copied.
- * QT_ENOINPUT missing input, QT_EDATA bad input (already quantized, non-finite weights, bad
- * safetensors or config), QT_ECANTCREAT/QT_EIO output errors.
- */
-int nf4_quantize_dir(const struct nf4_quantize_opts *o, struct nf4_summary *sum,
-                     struct qt_err *err);
 
 #endif

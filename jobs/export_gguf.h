@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "formats/gguf.h"  /* ggml_type_get: the names behind n_of_type */
 
 /* The file types we write (llama.cpp's llama_ftype names, lower case). */
 enum export_gguf_type {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "common/err.h"
+#include "formats/pack.h"
 
 /* What happens to a sample longer than seq_len (in pack and pad modes). */
 enum packer_long {

@@ -4,7 +4,7 @@
  * with formats/modeldir, quantizes with kernels/nf4, writes one model.safetensors with the
  * bitsandbytes layout and config.json with the quantization_config, copies tokenizer files.
  */
-#include "formats/nf4.h"
+#include "jobs/quantize_nf4.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -20,7 +20,7 @@
 #include "common/progress.h"
 #include "formats/hfconfig.h"
 #include "formats/model_dir.h"
-#include "kernels/nf4.h"
+#include "formats/nf4.h"
 
 /* ---- config.json in transformers' layout: json.dumps(indent=2, sort_keys=True) + "\n" ---- */
 

@@ -6,7 +6,7 @@
  * order. A bad record is reported (or skipped) at its place in that order, so the first error
  * message is the same at any thread count.
  */
-#include "formats/chat.h"
+#include "jobs/tok_chatml.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * NF4_NESTED_BLOCKSIZE, with the signed dynamic map (5.6), a per-group f32 nested_absmax, and
  * one f32 offset (the mean of absmax).
  *
- * kernels/cpu/nf4.c is the plain reference (a CUDA twin keeps the same names and arguments).
+ * kernels/cpu/nf4_codec.c is the plain reference (a CUDA twin keeps the same names and arguments).
  */
 #ifndef QT_KERNELS_NF4_H
 #define QT_KERNELS_NF4_H

@@ -11,7 +11,6 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/gguf.h"
 #include "jobs/export_gguf.h"
 
 static const char synopsis[] =

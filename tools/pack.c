@@ -11,7 +11,6 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/pack.h"
 #include "jobs/pack_job.h"
 
 static const char synopsis[] =

@@ -13,8 +13,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/nf4.h"
-#include "kernels/nf4.h"
+#include "jobs/quantize_nf4.h"
 
 static const char synopsis[] =
 	"usage: quantize-nf4 [--no-double-quant] [--progress] [--quiet] "

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * tok-chatml: JSONL chat records to a .tok stream of ChatML token ids and loss masks (see
- * tok-chatml(1), chat(5), tok(5)). Parses options and calls chat_run (formats/chat.h).
+ * tok-chatml(1), chat(5), tok(5)). Parses options and calls chat_run (jobs/tok_chatml.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/usage.h"
-#include "formats/chat.h"
+#include "jobs/tok_chatml.h"
 
 static const char synopsis[] =
 	"usage: tok-chatml [-q] [--progress] [--skip-bad] [--chat-config file]\n"

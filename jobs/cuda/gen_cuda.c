@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* gen's device side (jobs/cuda/jobs_cuda.h). NEVER RUN ON A GPU so far. */
+/* gen's device side (jobs/cuda/jobs_cuda.h). */
 #include <stdlib.h>
 
 #include "jobs/cuda/jobs_cuda.h"

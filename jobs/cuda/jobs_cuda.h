@@ -6,7 +6,7 @@
  * fail with QT_ESOFTWARE (never reached: device_select answers the CPU in such a build).
  * The jobs keep every host-side decision (block order, clip coefficient, AdamW scalars,
  * sampling) and call these only where the CPU path calls a kernel.
- * NEVER RUN ON A GPU so far (kernels/cuda/README).
+ * Status (what has run on a device): kernels/cuda/README.
  */
 #ifndef QT_JOBS_CUDA_H
 #define QT_JOBS_CUDA_H

@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* lora-train's device side (jobs/cuda/jobs_cuda.h). NEVER RUN ON A GPU so far. */
+/* lora-train's device side (jobs/cuda/jobs_cuda.h). */
 #include <stdlib.h>
 
 #include "common/dist.h"

@@ -4,7 +4,7 @@
  * per layer RMSNorm -> q, k, v (+LoRA) -> RoPE -> append k, v to the cache -> attention_decode
  * -> o (+LoRA) + residual -> RMSNorm -> gate, up (+LoRA) -> SwiGLU -> down (+LoRA) + residual;
  * final RMSNorm of each row's last token; LM head; logits back to the host. Host code only.
- * NEVER RUN ON A GPU (kernels/cuda/README).
+ * Status: kernels/cuda/README.
  */
 #include <stdlib.h>
 #include <string.h>

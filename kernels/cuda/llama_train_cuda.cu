@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
- * LoRA training block on the GPU, mirroring kernels/llama_train.c call for call with the
+ * LoRA training block on the GPU, mirroring kernels/model/llama_train.c call for call with the
  * kernels/cuda/cuda.h ops (see kernels/cuda/llama_train_cuda.h). Host code only: no kernels
- * of its own, no arithmetic loops. NEVER RUN ON A GPU (kernels/cuda/README).
+ * of its own, no arithmetic loops. Status: kernels/cuda/README.
  */
 #include <stdlib.h>
 #include <string.h>

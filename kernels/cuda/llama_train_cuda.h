@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * GPU twin of kernels/llama_train.h (compile-only so far: NEVER RUN ON A GPU). A device copy
+ * GPU twin of kernels/model/llama_train.h (status: kernels/cuda/README). A device copy
  * of a loaded llama_model (frozen weights: f32, or NF4 codes that the bf16 linear path
  * dequantizes per GEMM), a device copy of a LoRA adapter with its gradients and fp32 AdamW
  * moments, a device workspace, and llama_train_block_cuda: the same forward / chunked LM head /
@@ -8,7 +8,7 @@
  * ops only. Host scalars (RoPE tables, dropout seeds, NEFTune magnitude, AdamW hparams) come
  * from the same host helpers as the CPU path. The base linears run in bf16 with fp32
  * accumulation when NF4 (fp32 SGEMM when f32), so losses track the CPU within bf16 tolerance,
- * not bit for bit. Not wired into lora-train (see kernels/cuda/README).
+ * not bit for bit. lora-train --device cuda calls it through jobs/cuda/train_cuda.c.
  */
 #ifndef QT_KERNELS_LLAMA_TRAIN_CUDA_H
 #define QT_KERNELS_LLAMA_TRAIN_CUDA_H

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * CUDA twin of the dequantization half of kernels/cpu/nf4.c (bitsandbytes semantics:
+ * CUDA twin of the dequantization half of kernels/cpu/nf4_codec.c (bitsandbytes semantics:
  * out = code[q] * absmax[e / blocksize], element 2j in the high nibble) and the NF4 base
  * linear: W dequantized to bf16, activations rounded to bf16, cuBLAS GemmEx with fp32
  * accumulation into fp32 outputs. Dequantization is bit-identical to the CPU (one f32

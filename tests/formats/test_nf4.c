@@ -14,6 +14,7 @@
 #include "common/io.h"
 #include "common/le.h"
 #include "formats/nf4.h"
+#include "jobs/quantize_nf4.h"
 #include "kernels/nf4.h"
 #include "test.h"
 

@@ -20,6 +20,7 @@
 #include "common/le.h"
 #include "formats/nf4.h"
 #include "jobs/llama_load.h"
+#include "jobs/quantize_nf4.h"
 #include "test.h"
 
 struct golden {
