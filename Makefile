@@ -21,7 +21,6 @@ TOOL_SRC  := $(sort $(wildcard tools/*.c))
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC  := $(sort $(shell find tests -name 'test_*.c' 2>/dev/null))
 TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
-TEST_OBJ  := $(sort $(wildcard tests/lib/*.c))
 
 # CUDA objects are compiled whenever nvcc exists, so CI proves they build. They go into
 # build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test; without nvcc
@@ -111,9 +110,9 @@ $(BIN)/%: $(BUILD)/tools/%.o $(BUILD)/libqlora.a $(CUDA_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(LINK_LIBS)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_OBJ:%.c=$(BUILD)/%.o) $(BUILD)/libqlora.a $(CUDA_LIB)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libqlora.a $(CUDA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_OBJ:%.c=$(BUILD)/%.o) $(LINK_LIBS)
+	$(CC) $(CFLAGS) $(QT_CFLAGS) -Itests -MMD -MP -o $@ $< $(LINK_LIBS)
 
 $(BUILD)/tests/fuzz/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libqlora.a $(CUDA_LIB)
 	@mkdir -p $(dir $@)

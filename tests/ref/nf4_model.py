@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# Model-level NF4 reference (tests/formats/test_nf4.c): a tiny random bf16 Llama and what
+# Model-level NF4 reference (tests/formats/test_nf4_format.c): a tiny random bf16 Llama and what
 # transformers + bitsandbytes make of it.
 #
 #   /work/venv-ref/bin/python tests/ref/nf4_model.py [path/to/bin/quantize-nf4]
