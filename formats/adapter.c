@@ -152,7 +152,7 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 			if (!t[0] || !t[1])
 				return qt_err_set(err, QT_EDATA, "%s: %s has lora_%c but no lora_%c", f->path,
 				                  path, t[0] ? 'A' : 'B', t[0] ? 'B' : 'A');
-			struct adapter_lora *p = adapter_at(a, l, m);
+			struct lora_pair *p = adapter_at(a, l, m);
 			if (adapter_config_rank_alpha(&a->cfg, l, m, &p->r, &p->alpha, err) < 0)
 				return QT_EDATA;
 			for (int ab = 0; ab < 2; ab++) {
@@ -305,7 +305,7 @@ int adapter_init(struct adapter *a, const struct adapter_config *cfg,
 			}
 			if (!tg)
 				continue;
-			struct adapter_lora *p = adapter_at(a, l, m);
+			struct lora_pair *p = adapter_at(a, l, m);
 			if (adapter_config_rank_alpha(c, l, m, &p->r, &p->alpha, err) < 0) {
 				st = QT_EUSAGE;
 				goto fail;
@@ -335,7 +335,7 @@ size_t adapter_n_params(const struct adapter *a)
 	size_t n = 0;
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(a, l, m);
+			const struct lora_pair *p = adapter_at(a, l, m);
 			n += (size_t)p->r * ((size_t)p->in + (size_t)p->out);
 		}
 	return n;
@@ -368,7 +368,7 @@ static int save_weights(const struct adapter *a, const char *path, enum qt_dtype
 	}
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(a, l, m);
+			const struct lora_pair *p = adapter_at(a, l, m);
 			if (!p->r)
 				continue;
 			for (int ab = 0; ab < 2; ab++, n++) {

@@ -30,6 +30,7 @@
 
 #include "common/dtype.h"
 #include "common/err.h"
+#include "kernels/lora.h"
 
 #define ADAPTER_CONFIG_NAME  "adapter_config.json"
 #define ADAPTER_WEIGHTS_NAME "adapter_model.safetensors"
@@ -41,6 +42,7 @@ enum adapter_module {
 	ADAPTER_Q, ADAPTER_K, ADAPTER_V, ADAPTER_O, ADAPTER_GATE, ADAPTER_UP, ADAPTER_DOWN,
 	ADAPTER_N_MODULES
 };
+_Static_assert((int)ADAPTER_N_MODULES == LORA_N_MODULES, "module order as kernels/lora.h");
 
 /* "q_proj", ..., "down_proj". */
 extern const char *const adapter_module_name[ADAPTER_N_MODULES];
@@ -87,27 +89,29 @@ struct adapter_config {
 	size_t  n_alpha_pattern;
 };
 
-/* One LoRA pair; r == 0 means the module is not adapted (A and B are NULL). */
-struct adapter_lora {
-	int    r;
-	int    in, out;
-	double alpha;
-	float  scaling;  /* alpha / r, or alpha / sqrt(r) with use_rslora, rounded to f32 */
-	float *A;        /* [r, in], owned */
-	float *B;        /* [out, r], owned */
-};
-
 struct adapter {
 	struct adapter_config cfg;
 	struct adapter_dims   dims;
-	struct adapter_lora  *lora;  /* [dims.n_layers * ADAPTER_N_MODULES] */
+	struct lora_pair  *lora;  /* [dims.n_layers * ADAPTER_N_MODULES] */
 };
 
 /* Pair of layer l, module m. */
-static inline struct adapter_lora *adapter_at(const struct adapter *a, int l, int m)
+static inline struct lora_pair *adapter_at(const struct adapter *a, int l, int m)
 {
 	return &a->lora[(size_t)l * ADAPTER_N_MODULES + (size_t)m];
 }
+
+/* The model's view of a (kernels/lora.h): the same pairs, not copied, in t; NULL when a is. */
+static inline struct lora_table *adapter_table(const struct adapter *a, struct lora_table *t)
+{
+	if (!a)
+		return NULL;
+	t->n_layers = a->dims.n_layers;
+	t->pairs = a->lora;
+	return t;
+}
+/* adapter_table with a view living to the end of the enclosing block (for an argument). */
+#define ADAPTER_TABLE(a) adapter_table((a), &(struct lora_table){ 0 })
 
 /* ---- adapter_config.json ---- */
 

@@ -419,7 +419,7 @@ char *adapter_config_dump(const struct adapter *a)
 			json_array_append_new(tm, json_string(adapter_module_name[m]));
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(a, l, m);
+			const struct lora_pair *p = adapter_at(a, l, m);
 			if (!p->r)
 				continue;
 			adapter_module_path(path, sizeof path, l, m);

@@ -38,12 +38,12 @@ static int save_moments(const char *path, const struct adapter *m1, const struct
 	}
 	for (int l = 0; l < m1->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p1 = adapter_at(m1, l, m), *p2 = adapter_at(m2, l, m);
+			const struct lora_pair *p1 = adapter_at(m1, l, m), *p2 = adapter_at(m2, l, m);
 			if (!p1->r)
 				continue;
 			for (int k = 0; k < 4; k++, n++) {
 				int ab = k & 1;
-				const struct adapter_lora *p = k < 2 ? p1 : p2;
+				const struct lora_pair *p = k < 2 ? p1 : p2;
 				char *key = names + n * 192;
 				tensor_key(key, 192, l, m, ab, k < 2 ? ".exp_avg" : ".exp_avg_sq");
 				specs[n] = (struct st_spec){ .name = key, .dtype = QT_DTYPE_F32, .n_dims = 2,
@@ -226,7 +226,7 @@ static int load_moments(const char *path, struct adapter *m1, struct adapter *m2
 			if (!adapter_at(m1, l, m)->r)
 				continue;
 			for (int k = 0; k < 4 && !st; k++) {
-				struct adapter_lora *p = adapter_at(k < 2 ? m1 : m2, l, m);
+				struct lora_pair *p = adapter_at(k < 2 ? m1 : m2, l, m);
 				int ab = k & 1;
 				char key[192];
 				tensor_key(key, sizeof key, l, m, ab, k < 2 ? ".exp_avg" : ".exp_avg_sq");

@@ -503,7 +503,7 @@ static int plan_adapter(struct job *j, struct qt_err *err)
 		                  "\"no scaling\"", adir, ADAPTER_CONFIG_NAME, alpha);
 	for (int l = 0; l < d.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(&j->ad, l, m);
+			const struct lora_pair *p = adapter_at(&j->ad, l, m);
 			char hf[96], name[GGUF_MAX_NAME];
 			const struct gguf_tname *tn = NULL;
 			if (!p->r)

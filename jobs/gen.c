@@ -206,8 +206,9 @@ static int prefill(struct job *j, struct llama_cache *c, struct gen_cuda_cache *
 	size_t row = (size_t)cf->NKV * cf->HD;
 	if ((st = llama_cache_init(&one, cf, 1, T, err)) != QT_OK)
 		return st;
-	st = llama_decode(&j->m, j->has_lora ? &j->lora : NULL, &one, (const int32_t *)pr->ids.v,
-	                  1, T, logits, err);
+	struct lora_table t;
+	st = llama_decode(&j->m, adapter_table(j->has_lora ? &j->lora : NULL, &t), &one,
+	                  (const int32_t *)pr->ids.v, 1, T, logits, err);
 	for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
 		memcpy(c->k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * T * row,
 		       (size_t)T * row * sizeof(float));
@@ -225,7 +226,8 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 {
 	const struct gen_opts *o = j->o;
 	const struct llama_config *cf = &j->m.cfg;
-	const struct adapter *lora = j->has_lora ? &j->lora : NULL;
+	struct lora_table t;
+	const struct lora_table *lora = adapter_table(j->has_lora ? &j->lora : NULL, &t);
 	int maxp = 0;
 	for (int b = 0; b < B; b++)
 		maxp = (int)j->p[p0 + b].ids.n > maxp ? (int)j->p[p0 + b].ids.n : maxp;

@@ -12,6 +12,7 @@
 #define QT_JOBS_LLAMA_LOAD_H
 
 #include "common/err.h"
+#include "formats/adapter.h"
 #include "formats/model_dir.h"
 #include "kernels/model/llama.h"
 

@@ -249,7 +249,7 @@ static void band(void *ctx, size_t i, int worker)
 		const struct adapter *a = &j->ad[kk];
 		if (s->layer >= a->dims.n_layers)
 			continue;
-		const struct adapter_lora *p = adapter_at(a, s->layer, s->module);
+		const struct lora_pair *p = adapter_at(a, s->layer, s->module);
 		if (!p->r)
 			continue;
 		float fac = (float)(j->o->scale[kk] * p->scaling) * (j->o->unmerge ? -1.0f : 1.0f);
@@ -474,7 +474,7 @@ out:
 }
 
 /* ||B A||_F from the r x r Gram matrices: ||BA||^2 = sum_ij (B^T B)_ij (A A^T)_ij. */
-static double norm_ba(const struct adapter_lora *p)
+static double norm_ba(const struct lora_pair *p)
 {
 	double s = 0;
 	for (int i = 0; i < p->r; i++)
@@ -514,7 +514,7 @@ int merge_info(const char *dir, FILE *out, struct qt_err *err)
 		double s2 = 0, d2 = 0;
 		int any = 0;
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(&a, l, m);
+			const struct lora_pair *p = adapter_at(&a, l, m);
 			if (!p->r)
 				continue;
 			double n = norm_ba(p), d = n * p->scaling;

@@ -125,7 +125,7 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	struct qt_rng r;
 	qt_rng_seed(&r, seed);
 	for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &a->lora[i];
+		struct lora_pair *l = &a->lora[i];
 		if (!l->A)
 			continue;
 		double bound = 1.0 / sqrt((double)l->in);
@@ -143,8 +143,10 @@ static int run_block(struct state *s, struct adapter *grad, int T, float grad_sc
 	if (s->dev)
 		return train_cuda_block(s->dev, grad != NULL, s->ids, s->pos, s->seg, s->tgt, T,
 		                        grad_scale, mag, seed, drop, sum, err);
-	return llama_train_block(&s->m, &s->lora, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
-	                         grad_scale, mag, seed, drop, sum, err);
+	struct lora_table lt, gt;
+	return llama_train_block(&s->m, adapter_table(&s->lora, &lt), adapter_table(grad, &gt),
+	                         s->ws, s->ids, s->pos, s->seg, s->tgt, T, grad_scale, mag, seed,
+	                         drop, sum, err);
 }
 
 /* The gradients' sum of squares (a host double either way). */
@@ -167,7 +169,7 @@ static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
 {
 	snprintf(buf, n, "a LoRA gradient");
 	for (int i = 0; !s->dev && i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++) {
-		const struct adapter_lora *g = &s->grad.lora[i];
+		const struct lora_pair *g = &s->grad.lora[i];
 		if (!g->A)
 			continue;
 		size_t na = (size_t)g->r * g->in, nb = (size_t)g->out * g->r;
@@ -202,7 +204,7 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
 	if (s->dev)
 		return train_cuda_update(s->dev, coef, hp, err);
 	for (int i = 0; i < s->lora.dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *p = &s->lora.lora[i], *gr = &s->grad.lora[i];
+		struct lora_pair *p = &s->lora.lora[i], *gr = &s->grad.lora[i];
 		if (!p->A)
 			continue;
 		size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
@@ -252,7 +254,7 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 	for (int pass = 0; pass < 2; pass++) {
 		at = 0;
 		for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
-			const struct adapter_lora *l = &g->lora[i];
+			const struct lora_pair *l = &g->lora[i];
 			if (!l->A)
 				continue;
 			size_t na = (size_t)l->r * l->in, nb = (size_t)l->out * l->r;
@@ -275,8 +277,8 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 static void add_grads(struct adapter *g, const struct adapter *b)
 {
 	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *d = &g->lora[i];
-		const struct adapter_lora *x = &b->lora[i];
+		struct lora_pair *d = &g->lora[i];
+		const struct lora_pair *x = &b->lora[i];
 		if (!d->A)
 			continue;
 		for (size_t k = 0; k < (size_t)d->r * d->in; k++)

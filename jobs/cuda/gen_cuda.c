@@ -25,7 +25,7 @@ struct gen_cuda *gen_cuda_new(const struct llama_model *m, const struct adapter 
 		return NULL;
 	}
 	if (!(g->dm = llama_cuda_model_upload(m, err)) ||
-	    (lora && !(g->dl = llama_cuda_lora_upload(lora, err)))) {
+	    (lora && !(g->dl = llama_cuda_lora_upload(ADAPTER_TABLE(lora), err)))) {
 		gen_cuda_free(g);
 		return NULL;
 	}

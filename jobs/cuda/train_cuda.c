@@ -32,8 +32,8 @@ struct train_cuda *train_cuda_new(const struct llama_model *m, const struct adap
 	}
 	/* The moments matter on a resume; the gradients start at zero. */
 	if (!(tc->dm = llama_cuda_model_upload(m, err)) ||
-	    !(tc->dl = llama_cuda_lora_upload(lora, err)) ||
-	    (llama_cuda_lora_sync(tc->dl, NULL, NULL, (struct adapter *)m1, (struct adapter *)m2,
+	    !(tc->dl = llama_cuda_lora_upload(ADAPTER_TABLE(lora), err)) ||
+	    (llama_cuda_lora_sync(tc->dl, NULL, NULL, ADAPTER_TABLE(m1), ADAPTER_TABLE(m2),
 	                          1) != 0 && fail(err, "uploading the AdamW moments")) ||
 	    !(tc->ws = llama_cuda_ws_new(tc->dm, T, R, checkpointing, err))) {
 		train_cuda_free(tc);
@@ -110,7 +110,8 @@ int train_cuda_update(struct train_cuda *tc, float coef, const struct adamw_hpar
 int train_cuda_download(struct train_cuda *tc, struct adapter *lora, struct adapter *m1,
                         struct adapter *m2, struct qt_err *err)
 {
-	if (llama_cuda_lora_sync(tc->dl, lora, NULL, m1, m2, 0) != 0 || cuda_sync() != 0)
+	if (llama_cuda_lora_sync(tc->dl, ADAPTER_TABLE(lora), NULL, ADAPTER_TABLE(m1),
+	                         ADAPTER_TABLE(m2), 0) != 0 || cuda_sync() != 0)
 		return fail(err, "downloading the adapter");
 	return QT_OK;
 }

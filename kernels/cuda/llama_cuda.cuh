@@ -34,7 +34,7 @@ struct dpair {
 
 struct llama_cuda_lora {
 	int           n_pairs;
-	struct dpair *p;       /* [n_layers * ADAPTER_N_MODULES]; A NULL where no LoRA */
+	struct dpair *p;       /* [n_layers * LORA_N_MODULES]; A NULL where no LoRA */
 	double       *sumsq;   /* device (1) */
 	struct dev_list mem;
 };

@@ -95,9 +95,9 @@ static void lin(float *out, const float *x, const struct dlin *L, const struct d
 
 static const struct dpair *pair_of(const struct llama_cuda_lora *dl, int l, int k)
 {
-	if (!dl || (size_t)l * ADAPTER_N_MODULES + k >= (size_t)dl->n_pairs)
+	if (!dl || (size_t)l * LORA_N_MODULES + k >= (size_t)dl->n_pairs)
 		return NULL;
-	const struct dpair *d = &dl->p[(size_t)l * ADAPTER_N_MODULES + k];
+	const struct dpair *d = &dl->p[(size_t)l * LORA_N_MODULES + k];
 	return d->A ? d : NULL;
 }
 

@@ -146,11 +146,11 @@ extern "C" void llama_cuda_model_free(struct llama_cuda_model *dm)
 
 /* ---- LoRA parameters, gradients, AdamW moments ---- */
 
-extern "C" struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *a,
+extern "C" struct llama_cuda_lora *llama_cuda_lora_upload(const struct lora_table *a,
                                                           struct qt_err *err)
 {
 	struct llama_cuda_lora *dl = (struct llama_cuda_lora *)calloc(1, sizeof *dl);
-	int n = a->dims.n_layers * ADAPTER_N_MODULES;
+	int n = a->n_layers * LORA_N_MODULES;
 	if (!dl || !(dl->p = (struct dpair *)calloc((size_t)n + 1, sizeof *dl->p))) {
 		free(dl);
 		qt_err_set(err, QT_ESOFTWARE, "out of memory");
@@ -159,7 +159,7 @@ extern "C" struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *
 	dl->n_pairs = n;
 	int ok = (dl->sumsq = (double *)dev_zero(&dl->mem, sizeof(double))) != NULL;
 	for (int i = 0; ok && i < n; i++) {
-		const struct adapter_lora *lo = &a->lora[i];
+		const struct lora_pair *lo = &a->pairs[i];
 		struct dpair *d = &dl->p[i];
 		if (!lo->A)
 			continue;
@@ -195,9 +195,9 @@ static int sync_one(float *dev, float *host, size_t bytes, int to_device)
 	return to_device ? cuda_upload(dev, host, bytes) : cuda_download(host, dev, bytes);
 }
 
-extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p,
-                                    struct adapter *g, struct adapter *m, struct adapter *v,
-                                    int to_device)
+extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, const struct lora_table *p,
+                                    const struct lora_table *g, const struct lora_table *m,
+                                    const struct lora_table *v, int to_device)
 {
 	int rc = 0;
 	for (int i = 0; i < dl->n_pairs && rc == 0; i++) {
@@ -206,17 +206,17 @@ extern "C" int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *
 			continue;
 		size_t na = (size_t)d->r * d->in * 4, nb = (size_t)d->out * d->r * 4;
 		if (p)
-			rc |= sync_one(d->A, p->lora[i].A, na, to_device) |
-			      sync_one(d->B, p->lora[i].B, nb, to_device);
+			rc |= sync_one(d->A, p->pairs[i].A, na, to_device) |
+			      sync_one(d->B, p->pairs[i].B, nb, to_device);
 		if (g)
-			rc |= sync_one(d->gA, g->lora[i].A, na, to_device) |
-			      sync_one(d->gB, g->lora[i].B, nb, to_device);
+			rc |= sync_one(d->gA, g->pairs[i].A, na, to_device) |
+			      sync_one(d->gB, g->pairs[i].B, nb, to_device);
 		if (m)
-			rc |= sync_one(d->mA, m->lora[i].A, na, to_device) |
-			      sync_one(d->mB, m->lora[i].B, nb, to_device);
+			rc |= sync_one(d->mA, m->pairs[i].A, na, to_device) |
+			      sync_one(d->mB, m->pairs[i].B, nb, to_device);
 		if (v)
-			rc |= sync_one(d->vA, v->lora[i].A, na, to_device) |
-			      sync_one(d->vB, v->lora[i].B, nb, to_device);
+			rc |= sync_one(d->vA, v->pairs[i].A, na, to_device) |
+			      sync_one(d->vB, v->pairs[i].B, nb, to_device);
 	}
 	return rc ? -1 : 0;
 }
@@ -385,7 +385,7 @@ static const struct dpair *pair_at(const struct llama_cuda_lora *dl, int l, int 
 {
 	if (!dl)
 		return NULL;
-	const struct dpair *d = &dl->p[(size_t)l * ADAPTER_N_MODULES + k];
+	const struct dpair *d = &dl->p[(size_t)l * LORA_N_MODULES + k];
 	return d->A ? d : NULL;
 }
 

@@ -30,14 +30,15 @@ struct llama_cuda_model *llama_cuda_model_upload(const struct llama_model *m,
                                                  struct qt_err *err);
 void llama_cuda_model_free(struct llama_cuda_model *dm);
 
-/* Device copy of an adapter (A, B), with zeroed gradients and AdamW moments. */
-struct llama_cuda_lora *llama_cuda_lora_upload(const struct adapter *a, struct qt_err *err);
+/* Device copy of a LoRA table (A, B), with zeroed gradients and AdamW moments. */
+struct llama_cuda_lora *llama_cuda_lora_upload(const struct lora_table *a, struct qt_err *err);
 void llama_cuda_lora_free(struct llama_cuda_lora *dl);
-/* Copies between device and host adapters of the same shapes; any of p (A, B), g (their
- * gradients), m, v (AdamW moments, stored as adapters) may be NULL. to_device 0: download,
+/* Copies between device and host LoRA tables of the same shapes; any of p (A, B), g (their
+ * gradients), m, v (AdamW moments, stored as tables) may be NULL. to_device 0: download,
  * 1: upload. 0 or -1. */
-int llama_cuda_lora_sync(struct llama_cuda_lora *dl, struct adapter *p, struct adapter *g,
-                         struct adapter *m, struct adapter *v, int to_device);
+int llama_cuda_lora_sync(struct llama_cuda_lora *dl, const struct lora_table *p,
+                         const struct lora_table *g, const struct lora_table *m,
+                         const struct lora_table *v, int to_device);
 /* Optimizer side, all on the device: zero the gradients; *sumsq = their sum of squares (host
  * double, synchronising); scale them; one AdamW update (h from adamw_hparams_init). */
 void llama_cuda_lora_zero_grad(struct llama_cuda_lora *dl);

@@ -72,7 +72,7 @@ void llama_linear_dequant(const struct llama_linear *lin, float *out)
 }
 
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
-                          const struct adapter_lora *lo, int T, float beta, float *scratch,
+                          const struct lora_pair *lo, int T, float beta, float *scratch,
                           int n_threads)
 {
 	/* GEMMs use OpenBLAS's own threads; n_threads is for matvec and NF4 dequantization */
@@ -110,21 +110,21 @@ struct acts {
 	void *block;
 };
 
-static const struct adapter_lora *lora_of(const struct adapter *a, int l, int m)
+static const struct lora_pair *lora_of(const struct lora_table *a, int l, int m)
 {
-	if (!a || l >= a->dims.n_layers)
+	if (!a || l >= a->n_layers)
 		return NULL;
-	const struct adapter_lora *lo = adapter_at(a, l, m);
+	const struct lora_pair *lo = lora_table_at(a, l, m);
 	return lo->A ? lo : NULL;
 }
 
-static int max_rank(const struct adapter *a)
+static int max_rank(const struct lora_table *a)
 {
 	int r = 0;
 	if (a)
-		for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++)
-			if (a->lora[i].A && a->lora[i].r > r)
-				r = a->lora[i].r;
+		for (int i = 0; i < a->n_layers * LORA_N_MODULES; i++)
+			if (a->pairs[i].A && a->pairs[i].r > r)
+				r = a->pairs[i].r;
 	return r;
 }
 
@@ -166,7 +166,7 @@ static void embed_rows(float *x, const float *embed, const int32_t *ids, int n, 
 }
 
 /* Attention-independent first half of a layer: xn = norm(x); q, k, v projections with RoPE. */
-static void layer_qkv(const struct llama_model *m, const struct adapter *lora, int l,
+static void layer_qkv(const struct llama_model *m, const struct lora_table *lora, int l,
                       struct acts *a, int n)
 {
 	const struct llama_config *c = &m->cfg;
@@ -183,7 +183,7 @@ static void layer_qkv(const struct llama_model *m, const struct adapter *lora, i
 }
 
 /* Second half: x += o(att); x += down(swiglu(gate(norm x), up(norm x))). */
-static void layer_out_mlp(const struct llama_model *m, const struct adapter *lora, int l,
+static void layer_out_mlp(const struct llama_model *m, const struct lora_table *lora, int l,
                           struct acts *a, int n)
 {
 	const struct llama_config *c = &m->cfg;
@@ -202,7 +202,7 @@ static void layer_out_mlp(const struct llama_model *m, const struct adapter *lor
 
 /* ---- generation with a KV cache ---- */
 
-int llama_decode(const struct llama_model *m, const struct adapter *lora, struct llama_cache *c,
+int llama_decode(const struct llama_model *m, const struct lora_table *lora, struct llama_cache *c,
                  const int32_t *ids, int B, int TN, float *logits, struct qt_err *err)
 {
 	const struct llama_config *cf = &m->cfg;
@@ -246,7 +246,7 @@ int llama_decode(const struct llama_model *m, const struct adapter *lora, struct
 
 /* ---- one packed sequence, no cache ---- */
 
-int llama_forward(const struct llama_model *m, const struct adapter *lora, const int32_t *ids,
+int llama_forward(const struct llama_model *m, const struct lora_table *lora, const int32_t *ids,
                   const int32_t *pos, const int32_t *seg, int T, float *logits,
                   struct qt_err *err)
 {

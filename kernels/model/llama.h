@@ -7,7 +7,7 @@
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
  * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
  * over fewer (decoding) it is kernels/matvec.h, which dequantizes one NF4 row at a time.
- * Loading from a directory is formats/llama_load.h's job.
+ * Loading from a directory is jobs/llama_load.h's job; the LoRA pairs come as kernels/lora.h.
  */
 #ifndef QT_KERNELS_LLAMA_H
 #define QT_KERNELS_LLAMA_H
@@ -16,13 +16,14 @@
 #include <stdint.h>
 
 #include "common/dtype.h"
-#include "formats/adapter.h"
+#include "common/err.h"
 #include "kernels/kernels.h"
+#include "kernels/lora.h"
 
-/* The seven linear layers of a decoder layer, in adapter_module order. */
+/* The seven linear layers of a decoder layer, in the order of kernels/lora.h. */
 enum llama_module { LLAMA_Q, LLAMA_K, LLAMA_V, LLAMA_O, LLAMA_GATE, LLAMA_UP, LLAMA_DOWN,
                     LLAMA_N_MODULES };
-_Static_assert((int)LLAMA_N_MODULES == (int)ADAPTER_N_MODULES, "module order as adapter.h");
+_Static_assert((int)LLAMA_N_MODULES == LORA_N_MODULES, "module order as kernels/lora.h");
 
 /* A frozen weight W (OC, C): f32 rows, or NF4 codes + per-block absmax (kernels/nf4.h). */
 struct llama_linear {
@@ -83,7 +84,7 @@ void llama_cache_free(struct llama_cache *c);
  * ids: (B, TN); logits: (B, V) written for each row's LAST new token; lora may be NULL.
  * Requires past[b] + TN <= L. Returns QT_OK or QT_ESOFTWARE (out of memory).
  */
-int llama_decode(const struct llama_model *m, const struct adapter *lora, struct llama_cache *c,
+int llama_decode(const struct llama_model *m, const struct lora_table *lora, struct llama_cache *c,
                  const int32_t *ids, int B, int TN, float *logits, struct qt_err *err);
 
 /*
@@ -91,7 +92,7 @@ int llama_decode(const struct llama_model *m, const struct adapter *lora, struct
  * Tokens attend only within their segment; pos are the per-token position ids (restarting per
  * sample). seg NULL = one segment. For tests and evaluation; training has its own path.
  */
-int llama_forward(const struct llama_model *m, const struct adapter *lora, const int32_t *ids,
+int llama_forward(const struct llama_model *m, const struct lora_table *lora, const int32_t *ids,
                   const int32_t *pos, const int32_t *seg, int T, float *logits,
                   struct qt_err *err);
 
@@ -105,7 +106,7 @@ void llama_linear_dequant(const struct llama_linear *lin, float *out);
 
 size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R);
 void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
-                          const struct adapter_lora *lo, int T, float beta, float *scratch,
+                          const struct lora_pair *lo, int T, float beta, float *scratch,
                           int n_threads);
 
 #endif

@@ -37,11 +37,11 @@ struct llama_train_ws {
 	size_t bytes;
 };
 
-static const struct adapter_lora *lora_at(const struct adapter *a, int l, int k)
+static const struct lora_pair *lora_at(const struct lora_table *a, int l, int k)
 {
 	if (!a)
 		return NULL;
-	const struct adapter_lora *lo = adapter_at(a, l, k);
+	const struct lora_pair *lo = lora_table_at(a, l, k);
 	return lo->A ? lo : NULL;
 }
 
@@ -165,7 +165,7 @@ static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 
 /* out = beta*out + u W^T (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
 static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
-                    const struct adapter_lora *lo, float *mid, int T, float beta,
+                    const struct lora_pair *lo, float *mid, int T, float beta,
                     struct llama_train_ws *ws, int l, int k)
 {
 	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), NULL, T, lin->C, lin->OC, 1.0f, beta);
@@ -185,7 +185,7 @@ static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
 /* du += G W (+ LoRA path); dA, dB += their gradients. The dropout mask is regenerated from
  * its counter seed. */
 static void lin_bwd(float *du, const float *G, const float *u, const struct llama_linear *lin,
-                    const struct adapter_lora *lo, struct adapter_lora *g, const float *mid,
+                    const struct lora_pair *lo, struct lora_pair *g, const float *mid,
                     int T, struct llama_train_ws *ws, int l, int k)
 {
 	linear_backward_x_fast(du, G, weight_of(lin, ws->wbuf), T, lin->C, lin->OC, 1.0f);
@@ -212,7 +212,7 @@ static void lin_bwd(float *du, const float *G, const float *u, const struct llam
 }
 
 /* Forward of layer l from xin to xout, keeping what its backward needs in a. */
-static void layer_forward(const struct llama_model *m, const struct adapter *lora, int l,
+static void layer_forward(const struct llama_model *m, const struct lora_table *lora, int l,
                           struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
                           float *xout, const int32_t *seg, int T)
 {
@@ -240,8 +240,8 @@ static void layer_forward(const struct llama_model *m, const struct adapter *lor
 }
 
 /* ws->dx holds dL/d(layer output); on return it holds dL/d(layer input). */
-static void layer_backward(const struct llama_model *m, const struct adapter *lora,
-                           struct adapter *grad, int l, struct llama_train_ws *ws,
+static void layer_backward(const struct llama_model *m, const struct lora_table *lora,
+                           struct lora_table *grad, int l, struct llama_train_ws *ws,
                            const struct layer_acts *a, const float *xin, const int32_t *seg,
                            int T)
 {
@@ -250,7 +250,7 @@ static void layer_backward(const struct llama_model *m, const struct adapter *lo
 	size_t TC = (size_t)T * c->C, TH = (size_t)T * c->H;
 	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
 #define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
-                                grad ? adapter_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
+                                grad ? lora_table_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
 	/* MLP: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))) */
 	memset(ws->dh, 0, TH * sizeof(float));
 	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
@@ -279,8 +279,8 @@ static void layer_backward(const struct llama_model *m, const struct adapter *lo
 #undef BWD
 }
 
-int llama_train_block(const struct llama_model *m, const struct adapter *lora,
-                      struct adapter *grad, struct llama_train_ws *ws, const int32_t *ids,
+int llama_train_block(const struct llama_model *m, const struct lora_table *lora,
+                      struct lora_table *grad, struct llama_train_ws *ws, const int32_t *ids,
                       const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
                       float grad_scale, float neftune_mag, uint64_t neftune_seed,
                       const struct llama_train_dropout *drop, double *loss_sum,

@@ -39,13 +39,13 @@ uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, 
 /*
  * Forward and backward of one block. ids, pos, seg: (T) (pos restarting per segment);
  * targets: (T) the id each position predicts, or -1. LoRA gradients are ACCUMULATED into grad
- * (an adapter with lora's shapes) scaled by grad_scale (1 / trained tokens of the optimizer
+ * (a LoRA table with lora's shapes) scaled by grad_scale (1 / trained tokens of the optimizer
  * step). neftune_mag > 0 adds NEFTune noise with neftune_seed; drop (NULL: none) applies LoRA
  * dropout. *loss_sum += the summed CE over targets (unscaled). With grad NULL only the loss is
  * computed (evaluation: no dropout).
  */
-int llama_train_block(const struct llama_model *m, const struct adapter *lora,
-                      struct adapter *grad, struct llama_train_ws *ws, const int32_t *ids,
+int llama_train_block(const struct llama_model *m, const struct lora_table *lora,
+                      struct lora_table *grad, struct llama_train_ws *ws, const int32_t *ids,
                       const int32_t *pos, const int32_t *seg, const int32_t *targets, int T,
                       float grad_scale, float neftune_mag, uint64_t neftune_seed,
                       const struct llama_train_dropout *drop, double *loss_sum,

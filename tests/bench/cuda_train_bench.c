@@ -191,13 +191,13 @@ static int train(const char *shape, int T, int steps)
 	}
 	double n_lora = 0;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *lo = &a.lora[i];
+		struct lora_pair *lo = &a.lora[i];
 		for (int k = 0; k < lo->r * lo->in; k++)
 			lo->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.02f;
 		n_lora += (double)lo->r * (lo->in + lo->out);
 	}
 	struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
-	struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(&a, &err) : NULL;
+	struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(ADAPTER_TABLE(&a), &err) : NULL;
 	struct llama_cuda_ws *ws = dl ? llama_cuda_ws_new(dm, T, 16, 1, &err) : NULL;
 	if (!ws) {
 		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);

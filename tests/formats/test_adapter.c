@@ -49,7 +49,7 @@ static void check_expect(const struct adapter *a, const char *name)
 		memcpy(h, buf + off, 20);
 		memcpy(&s, buf + off + 20, 4);
 		off += 24;
-		const struct adapter_lora *q = adapter_at(a, (int)h[0], (int)h[1]);
+		const struct lora_pair *q = adapter_at(a, (int)h[0], (int)h[1]);
 		size_t na = (size_t)h[2] * h[3], nb = (size_t)h[4] * h[2];
 		if (q->r != (int)h[2] || q->in != (int)h[3] || q->out != (int)h[4] || q->scaling != s) {
 			meta_ok = 0;
@@ -88,7 +88,7 @@ static int same_adapter(const struct adapter *x, const struct adapter *y)
 		return 0;
 	for (int l = 0; l < x->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(x, l, m), *q = adapter_at(y, l, m);
+			const struct lora_pair *p = adapter_at(x, l, m), *q = adapter_at(y, l, m);
 			if (p->r != q->r || p->in != q->in || p->out != q->out || p->scaling != q->scaling ||
 			    p->alpha != q->alpha)
 				return 0;
@@ -146,7 +146,7 @@ static void roundtrip(const char *name, const char *dir, enum qt_dtype dt)
 		if (dt == QT_DTYPE_BF16)  /* what the reloaded values must be */
 			for (int l = 0; l < a.dims.n_layers; l++)
 				for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-					struct adapter_lora *p = adapter_at(&a, l, m);
+					struct lora_pair *p = adapter_at(&a, l, m);
 					for (size_t i = 0; i < (size_t)p->r * p->in; i++)
 						p->A[i] = qt_bf16_to_f32(qt_f32_to_bf16(p->A[i]));
 					for (size_t i = 0; i < (size_t)p->r * p->out; i++)
@@ -324,7 +324,7 @@ static void test_init(void)
 	CHECK(st == 0, "init: %s", st ? err.msg : "");
 	if (st)
 		return;
-	const struct adapter_lora *q = adapter_at(&a, 1, ADAPTER_Q), *dn = adapter_at(&a, 0, ADAPTER_DOWN);
+	const struct lora_pair *q = adapter_at(&a, 1, ADAPTER_Q), *dn = adapter_at(&a, 0, ADAPTER_DOWN);
 	CHECK(q->r == 4 && q->in == 64 && q->out == 64 && q->scaling == 8.0f && q->A && q->B[255] == 0,
 	      "q pair");
 	CHECK(dn->in == 128 && dn->out == 64 && adapter_at(&a, 0, ADAPTER_K)->r == 0, "down pair");

@@ -236,7 +236,7 @@ static void check_adapter(const char *tiny)
 	int heads[] = { 2, 1, 0, 0, 0, 0, 0 }, n = 0, bad = 0;
 	for (int l = 0; l < a.dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			const struct adapter_lora *p = adapter_at(&a, l, m);
+			const struct lora_pair *p = adapter_at(&a, l, m);
 			char na[GGUF_MAX_NAME], nb[GGUF_MAX_NAME];
 			snprintf(na, sizeof na, "blk.%d.%s.weight.lora_a", l, gn[m]);
 			snprintf(nb, sizeof nb, "blk.%d.%s.weight.lora_b", l, gn[m]);

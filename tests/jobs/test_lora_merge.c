@@ -330,7 +330,7 @@ static void test_info(void)
 	/* the first row's norm against an explicit B @ A */
 	struct adapter a;
 	if (st == 0 && adapter_load(&a, p, NULL, &err) == 0) {
-		const struct adapter_lora *q = adapter_at(&a, 0, ADAPTER_Q);
+		const struct lora_pair *q = adapter_at(&a, 0, ADAPTER_Q);
 		double s = 0;
 		for (int o = 0; o < q->out; o++)
 			for (int i = 0; i < q->in; i++) {

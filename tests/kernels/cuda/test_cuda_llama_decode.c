@@ -31,14 +31,14 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 	snprintf(what, sizeof what, "decode B=%d prompt=%d%s", B, TP, lora ? " lora" : "");
 	int gpu = cc_have_gpu(what);
 	struct llama_cuda_model *dm = gpu ? llama_cuda_model_upload(m, &err) : NULL;
-	struct llama_cuda_lora *dl = dm && lora ? llama_cuda_lora_upload(lora, &err) : NULL;
+	struct llama_cuda_lora *dl = dm && lora ? llama_cuda_lora_upload(ADAPTER_TABLE(lora), &err) : NULL;
 	struct llama_cuda_cache *dc = dm ? llama_cuda_cache_new(dm, B, L, &err) : NULL;
 	if (gpu)
 		CHECK(dc && (!lora || dl), "%s", err.msg);
 	for (int s = 0; s <= steps; s++) {
 		const int32_t *in = s == 0 ? ids : next;
 		int tn = s == 0 ? TP : 1;
-		CHECK(llama_decode(m, lora, &cc, in, B, tn, lg, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_decode(m, ADAPTER_TABLE(lora), &cc, in, B, tn, lg, &err) == QT_OK, "%s", err.msg);
 		for (int b = 0; b < B; b++)
 			next[b] = sample_argmax(lg + (size_t)b * V, V);
 		if (!dc)
@@ -81,7 +81,7 @@ int main(void)
 	struct qt_rng r;
 	qt_rng_seed(&r, 9);
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &a.lora[i];
+		struct lora_pair *l = &a.lora[i];
 		for (int k = 0; k < l->r * l->in; k++)
 			l->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.5f;
 		for (int k = 0; k < l->out * l->r; k++)

@@ -19,7 +19,7 @@ static void randomize(struct adapter *a, uint64_t seed)
 	struct qt_rng r;
 	qt_rng_seed(&r, seed);
 	for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &a->lora[i];
+		struct lora_pair *l = &a->lora[i];
 		for (int k = 0; k < l->r * l->in; k++)
 			l->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.5f;
 		for (int k = 0; k < l->out * l->r; k++)
@@ -30,7 +30,7 @@ static void randomize(struct adapter *a, uint64_t seed)
 static void zero(struct adapter *a)
 {
 	for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &a->lora[i];
+		struct lora_pair *l = &a->lora[i];
 		if (l->A) {
 			memset(l->A, 0, sizeof(float) * l->r * l->in);
 			memset(l->B, 0, sizeof(float) * l->out * l->r);
@@ -43,7 +43,7 @@ static void compare(const char *what, const struct adapter *got, const struct ad
                     double rtol, double atol, double nmse)
 {
 	for (int i = 0; i < ref->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		const struct adapter_lora *g = &got->lora[i], *r = &ref->lora[i];
+		const struct lora_pair *g = &got->lora[i], *r = &ref->lora[i];
 		if (!r->A)
 			continue;
 		char w[96];
@@ -100,15 +100,16 @@ int main(void)
 		struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, !mode);
 		double loss = 0;
 		zero(&g);
-		CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, mag, 99, dp,
-		                        &loss, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_train_block(&m, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), ws, ids, pos, seg,
+		                        tgt, T, 1.0f / n, mag, 99, dp, &loss, &err) == QT_OK, "%s",
+		      err.msg);
 		llama_train_ws_free(ws);
 		char what[64];
 		snprintf(what, sizeof what, "llama_train_block_cuda mode %d", mode);
 		if (!cc_have_gpu(what))
 			continue;
 		struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
-		struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(&a, &err) : NULL;
+		struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(ADAPTER_TABLE(&a), &err) : NULL;
 		struct llama_cuda_ws *dw = dl ? llama_cuda_ws_new(dm, T, 4, !mode, &err) : NULL;
 		CHECK(dw != NULL, "%s", err.msg);
 		if (dw) {
@@ -117,7 +118,7 @@ int main(void)
 			                             99, dp, &dloss, &err) == QT_OK, "%s", err.msg);
 			printf("%s: loss gpu %.9g cpu %.9g\n", what, dloss / n, loss / n);
 			CHECK(fabs(dloss - loss) <= 1e-5 * fabs(loss), "loss %g vs %g", dloss, loss);
-			CHECK(llama_cuda_lora_sync(dl, NULL, &g2, NULL, NULL, 0) == 0, "download");
+			CHECK(llama_cuda_lora_sync(dl, NULL, ADAPTER_TABLE(&g2), NULL, NULL, 0) == 0, "download");
 			compare(what, &g2, &g, 1e-3, 1e-6, 1e-8);
 			double ss = 0, dss = -1;
 			for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
@@ -137,7 +138,7 @@ int main(void)
 				struct adamw_hparams h;
 				adamw_hparams_init(&h, 1e-3, 0.9, 0.999, 1e-8, 0.01, t);
 				for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-					struct adapter_lora *p = &a.lora[i], *gg = &g.lora[i];
+					struct lora_pair *p = &a.lora[i], *gg = &g.lora[i];
 					if (!p->A)
 						continue;
 					adamw_step(p->A, gg->A, mm.lora[i].A, vv.lora[i].A,
@@ -146,11 +147,11 @@ int main(void)
 					           (size_t)p->out * p->r, &h);
 				}
 				/* the device starts from the CPU's gradients: upload them */
-				llama_cuda_lora_sync(dl, NULL, &g, NULL, NULL, 1);
+				llama_cuda_lora_sync(dl, NULL, ADAPTER_TABLE(&g), NULL, NULL, 1);
 				llama_cuda_lora_adamw(dl, &h);
 			}
 			cc_ok("adamw steps");
-			CHECK(llama_cuda_lora_sync(dl, &p2, NULL, NULL, NULL, 0) == 0, "download");
+			CHECK(llama_cuda_lora_sync(dl, ADAPTER_TABLE(&p2), NULL, NULL, NULL, 0) == 0, "download");
 			for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 				if (a.lora[i].A) {
 					cc_exact("adamw A", p2.lora[i].A, a.lora[i].A,

@@ -72,7 +72,8 @@ static double run(const char *model, const char *adapter, const char *golden)
 		for (size_t i = 0; i < (size_t)T * V; i++)
 			want[i] = lef32_load(p + 4 * i);
 		p += 4 * (size_t)T * V;
-		int st = llama_forward(&m, have_a ? &a : NULL, ids, pos, NULL, T, got, &err);
+		int st = llama_forward(&m, ADAPTER_TABLE(have_a ? &a : NULL), ids, pos, NULL, T, got,
+		                       &err);
 		CHECK(st == QT_OK, "%s", err.msg);
 		double e = rel_err(got, want, (size_t)T * V);
 		worst = e > worst ? e : worst;

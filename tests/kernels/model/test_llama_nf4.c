@@ -55,7 +55,8 @@ static void check(const struct llama_model *m, const struct adapter *lora, const
 		for (size_t i = 0; i < (size_t)T * V; i++)
 			want[i] = lef32_load(p + 4 * i);
 		p += 4 * (size_t)T * V;
-		CHECK(llama_forward(m, lora, ids, pos, NULL, T, got, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_forward(m, ADAPTER_TABLE(lora), ids, pos, NULL, T, got, &err) == QT_OK,
+		      "%s", err.msg);
 		double e = rel_err(got, want, (size_t)T * V);
 		printf("%s prompt %u (T=%d): forward max rel err %.3g\n", what, k, T, e);
 		CHECK(e <= 1e-4, "%s prompt %u: rel err %.3g", what, k, e);
@@ -66,10 +67,12 @@ static void check(const struct llama_model *m, const struct adapter *lora, const
 		float *row = malloc(V * 4);
 		CHECK(llama_cache_init(&c, &m->cfg, 1, T, &err) == QT_OK, "cache");
 		int pre = T / 2 > 0 ? T / 2 : 1;
-		CHECK(llama_decode(m, lora, &c, ids, 1, pre, row, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_decode(m, ADAPTER_TABLE(lora), &c, ids, 1, pre, row, &err) == QT_OK,
+		      "%s", err.msg);
 		double ed = rel_err(row, want + (size_t)(pre - 1) * V, V);
 		for (int t = pre; t < T; t++) {
-			CHECK(llama_decode(m, lora, &c, ids + t, 1, 1, row, &err) == QT_OK, "%s", err.msg);
+			CHECK(llama_decode(m, ADAPTER_TABLE(lora), &c, ids + t, 1, 1, row, &err) == QT_OK,
+			      "%s", err.msg);
 			double e1 = rel_err(row, want + (size_t)t * V, V);
 			ed = e1 > ed ? e1 : ed;
 		}
@@ -83,7 +86,8 @@ static void check(const struct llama_model *m, const struct adapter *lora, const
 		for (int t = 0; t < TT; t++)
 			pi[t] = ids[t % T], pp[t] = t % T, ps[t] = t >= T;
 		float *pl = malloc((size_t)TT * V * 4);
-		CHECK(llama_forward(m, lora, pi, pp, ps, TT, pl, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_forward(m, ADAPTER_TABLE(lora), pi, pp, ps, TT, pl, &err) == QT_OK,
+		      "%s", err.msg);
 		double e2 = rel_err(pl + (size_t)T * V, got, (size_t)T * V);
 		CHECK(e2 <= 1e-5, "%s prompt %u: packed second segment rel err %.3g", what, k, e2);
 		free(pi), free(pp), free(ps), free(pl), free(row);

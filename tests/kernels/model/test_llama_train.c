@@ -18,7 +18,7 @@ static double loss_of(const struct llama_model *m, const struct adapter *a,
 {
 	double s = 0;
 	struct qt_err err;
-	llama_train_block(m, a, NULL, ws, ids, pos, seg, tgt, T, 0, 0, 0, NULL, &s, &err);
+	llama_train_block(m, ADAPTER_TABLE(a), NULL, ws, ids, pos, seg, tgt, T, 0, 0, 0, NULL, &s, &err);
 	return s / n;
 }
 
@@ -44,7 +44,7 @@ int main(void)
 	qt_rng_seed(&r, 3);
 	int nl = dims.n_layers * ADAPTER_N_MODULES;
 	for (int i = 0; i < nl; i++) {
-		struct adapter_lora *l = &a.lora[i];
+		struct lora_pair *l = &a.lora[i];
 		for (int k = 0; k < l->r * l->in; k++)
 			l->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.5f;
 		for (int k = 0; k < l->out * l->r; k++)
@@ -65,12 +65,13 @@ int main(void)
 	}
 	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
 	double sum = 0;
-	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, NULL, &sum, &err)
+	CHECK(llama_train_block(&m, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), ws, ids, pos, seg, tgt, T,
+	                        1.0f / n, 0, 0, NULL, &sum, &err)
 	      == QT_OK, "%s", err.msg);
 
 	/* Loss against the inference path's logits. */
 	float *logits = malloc((size_t)T * m.cfg.V * sizeof *logits);
-	llama_forward(&m, &a, ids, pos, seg, T, logits, &err);
+	llama_forward(&m, ADAPTER_TABLE(&a), ids, pos, seg, T, logits, &err);
 	double ce = 0;
 	for (int t = 0; t < T; t++) {
 		if (tgt[t] < 0)
@@ -91,7 +92,7 @@ int main(void)
 	int checked = 0;
 	for (int i = 0; i < nl; i++) {
 		for (int which = 0; which < 2; which++) {
-			struct adapter_lora *l = &a.lora[i], *gl = &g.lora[i];
+			struct lora_pair *l = &a.lora[i], *gl = &g.lora[i];
 			float *p = which ? l->B : l->A, *gp = which ? gl->B : gl->A;
 			int cnt = which ? l->out * l->r : l->r * l->in;
 			for (int s = 0; s < 2; s++) {

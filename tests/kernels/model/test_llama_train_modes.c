@@ -52,7 +52,7 @@ static void make_adapter(struct adapter *a, struct adapter *g, const struct llam
 	CHECK(adapter_init(g, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
 	adapter_config_free(&cfg);
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &a->lora[i];
+		struct lora_pair *l = &a->lora[i];
 		for (int k = 0; k < l->r * l->in; k++)
 			l->A[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
 		for (int k = 0; k < l->out * l->r; k++)
@@ -63,7 +63,7 @@ static void make_adapter(struct adapter *a, struct adapter *g, const struct llam
 static void zero(struct adapter *g)
 {
 	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *l = &g->lora[i];
+		struct lora_pair *l = &g->lora[i];
 		memset(l->A, 0, (size_t)l->r * l->in * sizeof(float));
 		memset(l->B, 0, (size_t)l->out * l->r * sizeof(float));
 	}
@@ -73,7 +73,7 @@ static void zero(struct adapter *g)
 static int same_grads(const struct adapter *x, const struct adapter *y)
 {
 	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		const struct adapter_lora *a = &x->lora[i], *b = &y->lora[i];
+		const struct lora_pair *a = &x->lora[i], *b = &y->lora[i];
 		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
 		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
 			return 0;
@@ -89,8 +89,8 @@ static double run(const struct llama_model *m, const struct adapter *a, struct a
 	struct qt_err err;
 	if (g)
 		zero(g);
-	CHECK(llama_train_block(m, a, g, ws, b->ids, b->pos, b->seg, b->tgt, T, 1.0f / b->n, 0, 0,
-	                        d, &s, &err) == QT_OK, "%s", err.msg);
+	CHECK(llama_train_block(m, ADAPTER_TABLE(a), ADAPTER_TABLE(g), ws, b->ids, b->pos, b->seg,
+	                        b->tgt, T, 1.0f / b->n, 0, 0, d, &s, &err) == QT_OK, "%s", err.msg);
 	return s;
 }
 
@@ -157,7 +157,7 @@ static void modes(const struct llama_model *m)
 	int checked = 0;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 		for (int which = 0; which < 2; which++) {
-			struct adapter_lora *l = &a.lora[i], *gl = &g.lora[i];
+			struct lora_pair *l = &a.lora[i], *gl = &g.lora[i];
 			float *p = which ? l->B : l->A, *gp = which ? gl->B : gl->A;
 			int cnt = which ? l->out * l->r : l->r * l->in;
 			for (int s = 0; s < 2; s++) {

@@ -74,7 +74,8 @@ int main(void)
 
 	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
 	double sum = 0;
-	CHECK(llama_train_block(&m, &a, &g, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, NULL, &sum, &err)
+	CHECK(llama_train_block(&m, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), ws, ids, pos, seg, tgt, T,
+	                        1.0f / n, 0, 0, NULL, &sum, &err)
 	      == QT_OK, "%s", err.msg);
 	double lerr = fabs(sum - ref_sum) / fabs(ref_sum);
 	CHECK(lerr <= 1e-5, "summed CE %.9g, PEFT %.9g", sum, ref_sum);
@@ -82,7 +83,7 @@ int main(void)
 	double worst = 0, maxabs = 0;
 	int tensors = 0;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct adapter_lora *gl = &g.lora[i], *rl = &ref.lora[i];
+		struct lora_pair *gl = &g.lora[i], *rl = &ref.lora[i];
 		CHECK(!gl->A == !rl->A, "pair %d: adapted in one side only", i);
 		if (!gl->A || !rl->A)
 			continue;
