@@ -23,8 +23,9 @@ TEST_SRC  := $(sort $(shell find tests -name 'test_*.c' 2>/dev/null))
 TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
 
 # CUDA objects are compiled whenever nvcc exists, so CI proves they build. They go into
-# build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test; without nvcc
-# (or with NVCC=) kernels/cuda/device_stub.c stands in and tests/kernels/cuda/ is not built.
+# build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test, and
+# --undefined=cuda_probe pulls the device in (kernels/device.c refers to it weakly); without
+# nvcc (or with NVCC=) there is simply no cuda_probe and tests/kernels/cuda/ is not built.
 # The jobs' device sides (jobs/cuda/*_cuda.c, C calling the CUDA backend) follow the same
 # rule: in libqlora_cuda.a with nvcc, jobs/cuda/stub.c in their place without.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null)
@@ -36,9 +37,10 @@ CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
 NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -I.
 NVCCFLAGS += -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CUDA_LIB  := $(BUILD)/libqlora_cuda.a
+CUDA_PULL := -Wl,--undefined=cuda_probe
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
 else
-LIB_OBJ   += $(BUILD)/kernels/cuda/device_stub.o $(BUILD)/jobs/cuda/stub.o
+LIB_OBJ   += $(BUILD)/jobs/cuda/stub.o
 TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
 
@@ -58,7 +60,7 @@ $(BUILD)/common/dist_nccl.o: QT_CFLAGS += -DQT_NCCL -I$(CUDA_HOME)/include
 CUDA_LDLIBS += -Wl,--as-needed -lnccl -Wl,--no-as-needed
 endif
 endif
-LINK_LIBS  = -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) \
+LINK_LIBS  = $(CUDA_PULL) -Wl,--start-group $(BUILD)/libqlora.a $(CUDA_LIB) -Wl,--end-group $(LDLIBS) \
              -Wl,--as-needed $(MPI_LDLIBS) -Wl,--no-as-needed $(CUDA_LDLIBS)
 
 # Fuzz harnesses, tests/fuzz/fuzz_<name>.c, one per parser. In make test each one replays its

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/device.h"
 #include "common/io.h"
 #include "common/jsonl.h"
 #include "common/progress.h"
@@ -16,6 +15,7 @@
 #include "formats/tokenizer.h"
 #include "jobs/cuda/jobs_cuda.h"
 #include "jobs/llama_load.h"
+#include "kernels/device.h"
 #include "kernels/gemm.h"
 #include "kernels/model/llama.h"
 

@@ -12,10 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/device.h"
 #include "common/dist.h"
-#include "common/hash.h"
 #include "common/half.h"
+#include "common/hash.h"
 #include "common/io.h"
 #include "common/progress.h"
 #include "common/rng.h"
@@ -27,6 +26,7 @@
 #include "jobs/llama_load.h"
 #include "jobs/lora_train_eval.h"
 #include "kernels/adamw.h"
+#include "kernels/device.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/model/llama_train.h"

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * CUDA device layer: probe for common/device.c, the thread's sticky error, stream and cuBLAS
+ * CUDA device layer: probe for kernels/device.c, the thread's sticky error, stream and cuBLAS
  * handle, memory helpers. Not tested on a GPU yet (see kernels/cuda/README).
  */
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "kernels/cuda/common.cuh"
 
 extern "C" {
-#include "common/device.h"
+#include "kernels/device.h"
 }
 
 /* Oldest architecture the build emits machine code for (Makefile: sm_80, sm_90). */

@@ -10,8 +10,8 @@
 #ifndef QT_CUDA_CHECK_H
 #define QT_CUDA_CHECK_H
 
-#include "common/device.h"
 #include "kernels/cuda/cuda.h"
+#include "kernels/device.h"
 
 #include "../kcheck.h"
 

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /* device_select: cpu always, auto/cuda fall back to the CPU when no device answers, unknown
  * names rejected. Runs on every machine (with or without CUDA, with or without a GPU). */
-#include "common/device.h"
+#include "kernels/device.h"
 
 #include "common/err.h"
 #include "test.h"
@@ -9,8 +9,8 @@
 int main(void)
 {
 	char why[256] = "";
-	int have = cuda_probe(why, sizeof why);
-	printf("cuda_probe: %d%s%s\n", have, have ? "" : ": ", have ? "" : why);
+	int have = device_cuda_probe(why, sizeof why);
+	printf("device_cuda_probe: %d%s%s\n", have, have ? "" : ": ", have ? "" : why);
 	CHECK(have || why[0] != 0, "a failed probe gives a reason");
 	CHECK(device_select("cpu") == QT_DEVICE_CPU, "cpu");
 	int want = have ? QT_DEVICE_CUDA : QT_DEVICE_CPU;

@@ -5,8 +5,8 @@
  * usable device (compute capability >= 8.0) is present, and otherwise fall back to the CPU
  * with one line on stderr (qt_warnx, so --quiet silences it).
  */
-#ifndef QT_DEVICE_H
-#define QT_DEVICE_H
+#ifndef QT_KERNELS_DEVICE_H
+#define QT_KERNELS_DEVICE_H
 
 enum qt_device { QT_DEVICE_CPU = 0, QT_DEVICE_CUDA = 1 };
 
@@ -19,9 +19,12 @@ int device_select(const char *name);
 /* "cpu" or "cuda". */
 const char *device_name(int dev);
 
-/* Implemented by kernels/cuda/device.cu (or kernels/cuda/device_stub.c in a build without
- * CUDA): 1 when a usable CUDA device exists (device 0 made current), else 0 with the reason
- * written to why[n]. */
-int cuda_probe(char *why, unsigned n);
+/* 1 when a usable CUDA device exists (device 0 made current), else 0 with the reason written
+ * to why[n] ("built without CUDA" in a build without nvcc). */
+int device_cuda_probe(char *why, unsigned n);
+
+/* Defined by kernels/cuda/device.cu, in build/libqlora_cuda.a when nvcc built it; a weak
+ * reference, so a build without CUDA simply has none (NULL) and needs no stand-in. */
+int cuda_probe(char *why, unsigned n) __attribute__((weak));
 
 #endif

@@ -1,10 +1,20 @@
 /* qlora-tools: ISC license. */
 /* --device selection: the CPU, or CUDA when built with it and a device answers. */
-#include "common/device.h"
+#include "kernels/device.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/err.h"
+
+int device_cuda_probe(char *why, unsigned n)
+{
+	if (!cuda_probe) {
+		snprintf(why, n, "built without CUDA");
+		return 0;
+	}
+	return cuda_probe(why, n);
+}
 
 int device_select(const char *name)
 {
@@ -16,7 +26,7 @@ int device_select(const char *name)
 	if (strcmp(name, "cuda") != 0 && strcmp(name, "auto") != 0)
 		return -1;
 	why[0] = 0;
-	if (cuda_probe(why, sizeof why))
+	if (device_cuda_probe(why, sizeof why))
 		return QT_DEVICE_CUDA;
 	/* asked for: a warning; the default auto: a note under -v only (a machine without a GPU
 	 * is the common case, not a problem to report on every run) */
