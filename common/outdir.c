@@ -7,6 +7,7 @@
  * output directory is replaced only when it is empty or of the same kind (its marker file present
  * and nothing in it but regular files).
  */
+#include "common/crashpoint.h"
 #include "common/io.h"
 #include "common/io_live.h"
 
@@ -386,11 +387,13 @@ int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err)
 	sigset_t old;
 	block_signals(&old);
 	struct stat sb;
+	qt_crashpoint("dir-commit");
 	if (lstat(target, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode)) {
 			st = qt_err_set(err, QT_ECANTCREAT, "%s: exists and is not a directory", dir);
 		} else if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, target, RENAME_EXCHANGE) == 0) {
 			/* the temporary's name now holds the previous output: its files go */
+			qt_crashpoint("dir-exchanged");
 			if (rm_flat_dir_at(AT_FDCWD, tmpdir) != 0 && errno != ENOENT)
 				qt_info(2, "%s: kept the previous output as %s (not only files)", dir, tmpdir);
 			qt_live_del((char *)tmpdir);

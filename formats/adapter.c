@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/crashpoint.h"
 #include "common/half.h"
 #include "common/io.h"
 #include "formats/safetensors.h"
@@ -435,6 +436,7 @@ int adapter_save(const struct adapter *a, const char *dir, enum qt_dtype dtype,
 	}
 	if ((st = qt_out_commit(&o, err)))
 		goto fail;
+	qt_crashpoint("adapter-weights");
 	if ((st = save_weights(a, wp, dtype, err)))
 		goto fail;
 	st = qt_dir_commit(tmp, dir, err);

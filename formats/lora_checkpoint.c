@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/crashpoint.h"
 #include "common/hash.h"
 #include "common/io.h"
 #include "formats/safetensors.h"
@@ -93,6 +94,7 @@ int lora_ckpt_save(const char *dir, const struct adapter *lora, const struct ada
 	/* The adapter at the top (a PEFT directory of its own), then the moments. */
 	if ((st = adapter_save(lora, tmp, QT_DTYPE_F32, err)))
 		goto fail;
+	qt_crashpoint("checkpoint-moments");
 	path = qt_path_join(tmp, LORA_CKPT_OPTIM_NAME);
 	if (!path) {
 		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/crashpoint.h"
 #include "common/dist.h"
 #include "common/half.h"
 #include "common/hash.h"
@@ -757,6 +758,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		adamw_hparams_init(&hp, lr, o->beta1, o->beta2, o->eps, o->weight_decay, k);
 		if ((rc = update(&s, coef, &hp, err)))
 			goto alone;
+		qt_crashpoint("step");
 		double el = qt_now() - t0;
 		/* a step with no trained target has no loss: its line has no "loss" (JSON has no NaN) */
 		char loss_field[48] = "";
