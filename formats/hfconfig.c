@@ -30,6 +30,44 @@ void hf_config_defaults(struct hf_config *c)
 	c->eos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
 }
 
+/* The defaults of MistralConfig and Qwen2Config where they differ from LlamaConfig's. */
+static void family_defaults(struct hf_config *c, const char *model_type)
+{
+	if (strcmp(model_type, "mistral") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "MistralForCausalLM");
+		c->intermediate_size = 14336;
+		c->num_key_value_heads = 8;
+		c->max_position_embeddings = 4096 * 32;
+		c->sliding_window = 4096;
+	} else if (strcmp(model_type, "qwen2") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "Qwen2ForCausalLM");
+		c->vocab_size = 151936;
+		c->intermediate_size = 22016;
+		c->max_position_embeddings = 32768;
+		c->sliding_window = 4096;
+		c->max_window_layers = 28;
+		c->bos.n = c->eos.n = 0;
+	}
+	snprintf(c->model_type, sizeof c->model_type, "%s", model_type);
+}
+
+int hf_config_has_bias(const struct hf_config *c, int module)
+{
+	if (strcmp(c->model_type, "qwen2") == 0)
+		return module < 3;
+	return module < 4 ? c->attention_bias : c->mlp_bias;
+}
+
+int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
+{
+	if (strcmp(c->model_type, "mistral") == 0)
+		return c->sliding_window;
+	if (strcmp(c->model_type, "qwen2") != 0 || !c->use_sliding_window)
+		return 0;
+	int sliding = c->n_layer_types ? c->layer_sliding[layer] : layer >= c->max_window_layers;
+	return sliding ? c->sliding_window : 0;
+}
+
 /* ---- reading ---- */
 
 #define FAIL(...) do { st = qt_err_set(err, QT_EDATA, __VA_ARGS__); goto out; } while (0)
@@ -153,6 +191,39 @@ static int get_rope(json_t *rs, const char *field, struct hf_config *c, const ch
 	return QT_OK;
 }
 
+/* Qwen2's use_sliding_window, max_window_layers and layer_types. */
+static int get_qwen2_windows(json_t *root, struct hf_config *c, const char *name,
+                             struct qt_err *err)
+{
+	int st;
+	if ((st = get_bool(root, "use_sliding_window", &c->use_sliding_window, name, err)) ||
+	    (st = get_int(root, "max_window_layers", &c->max_window_layers, 1, name, err)))
+		return st;
+	json_t *lt = json_object_get(root, "layer_types");
+	if (!lt || json_is_null(lt))
+		return QT_OK;
+	if (!json_is_array(lt) || (int64_t)json_array_size(lt) != c->num_hidden_layers ||
+	    json_array_size(lt) > HF_MAX_LAYER_TYPES)
+		return qt_err_set(err, QT_EDATA, "%s: layer_types: expected a list of %lld strings "
+		                  "(one per layer, at most %d)", name, (long long)c->num_hidden_layers,
+		                  HF_MAX_LAYER_TYPES);
+	for (size_t i = 0; i < json_array_size(lt); i++) {
+		const char *s = json_string_value(json_array_get(lt, i));
+		if (!s || (strcmp(s, "full_attention") && strcmp(s, "sliding_attention")))
+			return qt_err_set(err, QT_EDATA, "%s: layer_types[%zu]: expected "
+			                  "\"full_attention\" or \"sliding_attention\"", name, i);
+		c->layer_sliding[i] = s[0] == 's';
+		/* transformers keeps sliding_window only with use_sliding_window: a sliding layer
+		 * without it has no window to use */
+		if (c->layer_sliding[i] && (!c->use_sliding_window || !c->sliding_window))
+			return qt_err_set(err, QT_EDATA, "%s: layer_types[%zu]: \"sliding_attention\" "
+			                  "without use_sliding_window and a sliding_window is not "
+			                  "supported", name, i);
+	}
+	c->n_layer_types = (int)json_array_size(lt);
+	return QT_OK;
+}
+
 int hf_config_parse(const char *text, size_t len, const char *name, struct hf_config *c,
                     struct qt_err *err)
 {
@@ -168,20 +239,19 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	if (!json_is_string(mt))
 		FAIL("%s: model_type: missing or not a string", name);
 	const char *mts = json_string_value(mt);
-	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0)
-		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral)", name, mts);
-	snprintf(c->model_type, sizeof c->model_type, "%s", mts);
+	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0)
+		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2)", name, mts);
+	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
 		const char *a = json_string_value(json_array_get(ar, 0));
 		if (!json_is_array(ar) || json_array_size(ar) != 1 || !a)
 			FAIL("%s: architectures: expected a list of one string", name);
-		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0)
+		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
+		    strcmp(a, "Qwen2ForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
-			     "MistralForCausalLM)", name, a);
+			     "MistralForCausalLM, Qwen2ForCausalLM)", name, a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
-	} else if (strcmp(mts, "mistral") == 0) {
-		snprintf(c->architecture, sizeof c->architecture, "MistralForCausalLM");
 	}
 	json_t *act = json_object_get(root, "hidden_act");
 	if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0))
@@ -194,7 +264,10 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_int(root, "max_position_embeddings", &c->max_position_embeddings, 0, name, err)) ||
 	    (st = get_int(root, "sliding_window", &c->sliding_window, 1, name, err)))
 		goto out;
-	c->num_key_value_heads = c->num_attention_heads;
+	if (json_is_null(json_object_get(root, "sliding_window")))
+		c->sliding_window = 0;
+	if (strcmp(mts, "mistral") != 0 || !c->num_key_value_heads)
+		c->num_key_value_heads = c->num_attention_heads;
 	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
 	if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
 	    !json_object_get(root, "head_dim"))
@@ -217,6 +290,10 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_rope(json_object_get(root, "rope_scaling"), "rope_scaling", c, name, err)) ||
 	    (st = get_rope(json_object_get(root, "rope_parameters"), "rope_parameters", c, name, err)))
 		goto out;
+	if (strcmp(mts, "qwen2") == 0) {
+		if ((st = get_qwen2_windows(root, c, name, err)))
+			goto out;
+	}
 	json_t *dt = json_object_get(root, "torch_dtype");
 	if (!dt)
 		dt = json_object_get(root, "dtype");

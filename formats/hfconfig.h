@@ -1,7 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
- * HuggingFace config.json for LlamaForCausalLM-family models (model_type "llama" or
- * "mistral"), and generation_config.json. See hfconfig(5) and reference.md 4.3.
+ * HuggingFace config.json for LlamaForCausalLM-family models (model_type "llama", "mistral" or
+ * "qwen2": the same decoder with biases and sliding windows placed per family), and
+ * generation_config.json. See hfconfig(5) and reference.md 4.3.
  *
  * Reading applies LlamaConfig's defaults to absent keys, accepts both the classic rope keys
  * (rope_theta + rope_scaling) and transformers 5's rope_parameters, and refuses what the
@@ -19,6 +20,7 @@
 #define HF_CONFIG_NAME     "config.json"
 #define HF_GENCONFIG_NAME  "generation_config.json"
 #define HF_MAX_TOKEN_IDS   8 /* entries of a bos/eos/pad list we keep */
+#define HF_MAX_LAYER_TYPES 512 /* layers a layer_types list may name */
 
 enum hf_rope_type {
 	HF_ROPE_DEFAULT, /* rope_scaling null or rope_type "default" */
@@ -35,7 +37,7 @@ struct hf_token_ids {
 
 struct hf_config {
 	char    architecture[64];   /* architectures[0], "LlamaForCausalLM" */
-	char    model_type[32];     /* "llama" or "mistral" */
+	char    model_type[32];     /* "llama", "mistral" or "qwen2" */
 	int64_t vocab_size;
 	int64_t hidden_size;
 	int64_t intermediate_size;
@@ -44,7 +46,11 @@ struct hf_config {
 	int64_t num_key_value_heads;     /* default num_attention_heads */
 	int64_t head_dim;                /* default hidden_size / num_attention_heads */
 	int64_t max_position_embeddings;
-	int64_t sliding_window;          /* mistral; 0 = none */
+	int64_t sliding_window;          /* mistral, qwen2; 0 = none (null) */
+	int     use_sliding_window;      /* qwen2: sliding_window applies at all */
+	int64_t max_window_layers;       /* qwen2: layers below it attend fully */
+	int     n_layer_types;           /* qwen2: entries of layer_types (0: absent) */
+	uint8_t layer_sliding[HF_MAX_LAYER_TYPES]; /* layer_types[l] == "sliding_attention" */
 	double  partial_rotary_factor;   /* 1 (only value accepted) */
 	double  rms_norm_eps;
 	double  rope_theta;
@@ -66,6 +72,16 @@ struct hf_config {
 
 /* Fills c with LlamaConfig's defaults (the values transformers uses for absent keys). */
 void hf_config_defaults(struct hf_config *c);
+
+/* Whether linear module k (q, k, v, o, gate, up, down: kernels/lora.h's order) has a bias:
+ * llama/mistral's attention_bias (all four attention projections) and mlp_bias; qwen2's q, k
+ * and v always. */
+int hf_config_has_bias(const struct hf_config *c, int module);
+/* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's
+ * sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
+ * marks "sliding_attention" (without layer_types: those from max_window_layers on); llama
+ * none. */
+int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer);
 
 /* Reads and validates path. QT_ENOINPUT if unreadable; QT_EDATA "path: field: reason". */
 int hf_config_load(const char *path, struct hf_config *c, struct qt_err *err);

@@ -50,10 +50,14 @@ static const struct {
 	{ "mscale",                           HF_KEY_REFUSED },
 	{ "mscale_all_dim",                   HF_KEY_REFUSED },
 	{ "truncate",                         HF_KEY_REFUSED },
+	/* biases and sliding windows (hf_config_has_bias, hf_config_layer_window) */
+	{ "attention_bias",                   HF_KEY_IMPLEMENTED }, /* llama, mistral */
+	{ "mlp_bias",                         HF_KEY_IMPLEMENTED },
+	{ "sliding_window",                   HF_KEY_IMPLEMENTED }, /* mistral, qwen2 */
+	{ "use_sliding_window",               HF_KEY_IMPLEMENTED }, /* qwen2 */
+	{ "max_window_layers",                HF_KEY_IMPLEMENTED }, /* qwen2 */
+	{ "layer_types",                      HF_KEY_IMPLEMENTED }, /* qwen2 */
 	/* refused unless at the value that leaves the math unchanged (hf_config_check_compute) */
-	{ "attention_bias",                   HF_KEY_REFUSED }, /* unless false */
-	{ "mlp_bias",                         HF_KEY_REFUSED }, /* unless false */
-	{ "sliding_window",                   HF_KEY_REFUSED }, /* unless >= the longest sequence */
 	{ "attention_dropout",                HF_KEY_REFUSED }, /* in training, unless 0 */
 	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1 */
 	{ "pretraining_tp",                   HF_KEY_REFUSED }, /* unless 1 */
@@ -85,17 +89,8 @@ enum hf_key_role hf_config_key_role(const char *key)
 int hf_config_check_compute(const struct hf_config *c, const char *name, int64_t max_seq,
                             const char *seen_by, int training, struct qt_err *err)
 {
-	if (c->attention_bias)
-		return qt_err_set(err, QT_EDATA, "%s: attention_bias: true is not supported (the "
-		                  "attention projections' bias terms are not implemented)", name);
-	if (c->mlp_bias)
-		return qt_err_set(err, QT_EDATA, "%s: mlp_bias: true is not supported (the MLP "
-		                  "projections' bias terms are not implemented)", name);
-	if (c->sliding_window > 0 && max_seq > c->sliding_window)
-		return qt_err_set(err, QT_EDATA, "%s: sliding_window: %lld is shorter than the %lld "
-		                  "tokens this run can see (%s): sliding-window attention is not "
-		                  "implemented", name, (long long)c->sliding_window, (long long)max_seq,
-		                  seen_by ? seen_by : "its longest sequence");
+	(void)max_seq;
+	(void)seen_by;
 	if (training && c->attention_dropout != 0) {
 		char v[32];
 		hf_format_double(c->attention_dropout, v, sizeof v);

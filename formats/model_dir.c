@@ -177,7 +177,7 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, lin[k].name);
 			if ((st = want(m, n, 2, dim[lin[k].rows], dim[lin[k].cols], err)))
 				return st;
-			int bias = k < 4 ? c->attention_bias : c->mlp_bias;
+			int bias = hf_config_has_bias(c, (int)k);
 			snprintf(n, sizeof n, "model.layers.%lld.%s.bias", (long long)l, lin[k].name);
 			if (bias && (st = want(m, n, 1, dim[lin[k].rows], 0, err)))
 				return st;

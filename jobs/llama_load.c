@@ -190,6 +190,14 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		.original_max_position = (double)h->rope_scaling.original_max_position_embeddings,
 	};
 	rope_inv_freq(m->inv_freq, c->HD, h->rope_theta, &rs);
+	int32_t *window = own(o, calloc((size_t)c->n_layer + 1, sizeof *window), "windows", err);
+	if (!window)
+		goto fail;
+	for (int l = 0; l < c->n_layer; l++) {
+		int64_t w = hf_config_layer_window(h, l);
+		window[l] = w > INT32_MAX ? INT32_MAX : (int32_t)w;
+	}
+	c->window = window;
 
 	size_t C = (size_t)c->C, V = (size_t)c->V;
 	if (!(m->embed = take(o, d, "model.embed_tokens.weight", V * C, err)) ||
@@ -219,10 +227,13 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 			if (nf4_weight_present(&d->weights, name)) {
 				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
 					goto fail;
-				continue;
+			} else {
+				snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
+				if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
+					goto fail;
 			}
-			snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
-			if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
+			snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, module_key[k]);
+			if (hf_config_has_bias(h, k) && !(L->lin[k].bias = take(o, d, name, (size_t)out, err)))
 				goto fail;
 		}
 	}

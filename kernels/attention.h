@@ -2,7 +2,9 @@
 /*
  * Causal grouped-query self-attention with per-token segment ids, as transformers'
  * eager_attention_forward with an additive mask:
- *   query t of head h sees key j iff j <= t and seg[j] == seg[t]; kv head = h / (NH / NKV);
+ *   query t of head h sees key j iff j <= t and seg[j] == seg[t] and, with a sliding window
+ *   W > 0 (Mistral, Qwen2, Gemma-2 layers), t - j < W (masking_utils' sliding_window_overlay);
+ *   kv head = h / (NH / NKV);
  *   s = (q . k) * HD^-0.5 (float32), softmax in float32, out = P v.
  * Segments let packed samples share a row without seeing each other (positions restart per
  * segment through rope). seg NULL means one segment per sequence. Every query sees at least
@@ -13,39 +15,44 @@
 
 #include "kernels/kernels.h"
 
+/* The first key query t sees under a window of W tokens (0: no window): max(0, t - W + 1). */
+int window_start(int t, int window);
+
 /* out: (B, T, NH, HD); lse: (B, NH, T) log-sum-exp of each row's scaled scores, saved for the
- * backward (may be NULL); q: (B, T, NH, HD); k, v: (B, T, NKV, HD); seg: (B, T) or NULL. */
+ * backward (may be NULL); q: (B, T, NH, HD); k, v: (B, T, NKV, HD); seg: (B, T) or NULL;
+ * window: W or 0. */
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                       const int32_t *seg, int B, int T, int NH, int NKV, int HD);
+                       const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD);
 /* Same contract; per head: S = Q K^T and O = P V through OpenBLAS SGEMM, softmax rows on
  * common/pool.h threads. Allocates a (T, T) score block per thread while it runs. */
 void attention_forward_fast(float *out, float *lse, const float *q, const float *k,
-                            const float *v, const int32_t *seg, int B, int T, int NH, int NKV,
-                            int HD, int n_threads);
+                            const float *v, const int32_t *seg, int window, int B, int T, int NH,
+                            int NKV, int HD, int n_threads);
 
 /* dq: (B, T, NH, HD) +=; dk, dv: (B, T, NKV, HD) +=; dout, out: (B, T, NH, HD) (out from the
  * forward); q, k, v, seg as the forward; lse: (B, NH, T) from the forward. */
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                         const float *k, const float *v, const float *out, const float *lse,
-                        const int32_t *seg, int B, int T, int NH, int NKV, int HD);
+                        const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD);
 /* Same contract through SGEMM (P and dS recomputed per head); allocates (T, T) blocks. */
 void attention_backward_fast(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
-                             const int32_t *seg, int B, int T, int NH, int NKV, int HD,
-                             int n_threads);
+                             const int32_t *seg, int window, int B, int T, int NH, int NKV,
+                             int HD, int n_threads);
 
 /*
  * Decode step over a KV cache (no segments: one sequence per batch row).
  * out, q: (B, TN, NH, HD) the TN new tokens; kc, vc: (B, L, NKV, HD) caches whose rows
  * [past[b], past[b] + TN) already hold the new tokens' k and v (after rope);
- * past: (B) tokens cached before this step. New token i of row b sees cache rows
- * [0, past[b] + i]. Requires past[b] + TN <= L.
+ * past: (B) tokens cached before this step. New token i of row b, at position
+ * t = past[b] + i, sees cache rows [window_start(t, window), t]. Requires past[b] + TN <= L.
  */
 void attention_decode(float *out, const float *q, const float *kc, const float *vc,
-                      const int32_t *past, int B, int TN, int L, int NH, int NKV, int HD);
+                      const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
+                      int HD);
 /* Same contract, (b, h) pairs on common/pool.h threads. */
 void attention_decode_fast(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, int B, int TN, int L, int NH, int NKV, int HD,
-                           int n_threads);
+                           const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
+                           int HD, int n_threads);
 
 #endif

@@ -19,6 +19,10 @@ void linear_forward(float *out, const float *x, const float *W, const float *bia
 void linear_forward_fast(float *out, const float *x, const float *W, const float *bias, int T,
                          int C, int OC, float alpha, float beta);
 
+/* out: (T, OC) += bias (OC) on every row: the bias of a linear layer whose product was computed
+ * by another op (matvec, NF4). */
+void bias_forward(float *out, const float *bias, int T, int OC);
+
 /* dx: (T, C) +=; dout: (T, OC); W: (OC, C).   dx += alpha * dout @ W */
 void linear_backward_x(float *dx, const float *dout, const float *W, int T, int C, int OC,
                        float alpha);

@@ -12,26 +12,31 @@ static float dot(const float *a, const float *b, int n)
 	return s;
 }
 
+int window_start(int t, int window)
+{
+	return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+}
+
 /*
- * One query row against keys 0..n-1 (row stride ks floats), skipping keys whose seg differs
+ * One query row against keys lo..n-1 (row stride ks floats), skipping keys whose seg differs
  * from segv (seg NULL: none skipped). out: (HD) written; returns the row's log-sum-exp.
  * Three passes as torch: max, sum of exp, then out = sum_j (exp(s_j - max) / sum) v_j.
  */
 static float attend_row(float *out, const float *q, const float *k, const float *v, size_t ks,
-                        int n, const int32_t *seg, int32_t segv, int HD, float scale)
+                        int lo, int n, const int32_t *seg, int32_t segv, int HD, float scale)
 {
 	float m = -INFINITY, sum = 0;
-	for (int j = 0; j < n; j++)
+	for (int j = lo; j < n; j++)
 		if (!seg || seg[j] == segv) {
 			float s = dot(q, k + j * ks, HD) * scale;
 			m = s > m ? s : m;
 		}
-	for (int j = 0; j < n; j++)
+	for (int j = lo; j < n; j++)
 		if (!seg || seg[j] == segv)
 			sum += expf(dot(q, k + j * ks, HD) * scale - m);
 	for (int d = 0; d < HD; d++)
 		out[d] = 0;
-	for (int j = 0; j < n; j++)
+	for (int j = lo; j < n; j++)
 		if (!seg || seg[j] == segv) {
 			float p = expf(dot(q, k + j * ks, HD) * scale - m) / sum;
 			for (int d = 0; d < HD; d++)
@@ -43,7 +48,7 @@ static float attend_row(float *out, const float *q, const float *k, const float 
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
  * seg: (B, T) or NULL */
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                       const int32_t *seg, int B, int T, int NH, int NKV, int HD)
+                       const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD)
 {
 	float scale = (float)pow(HD, -0.5);
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
@@ -55,7 +60,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
 			const int32_t *sb = seg ? seg + (size_t)b * T : NULL;
 			for (int t = 0; t < T; t++) {
 				size_t o = (size_t)b * T * qs + t * qs + (size_t)h * HD;
-				float l = attend_row(out + o, q + o, kb, vb, ks, t + 1, sb,
+				float l = attend_row(out + o, q + o, kb, vb, ks, window_start(t, window), t + 1, sb,
 				                     sb ? sb[t] : 0, HD, scale);
 				if (lse)
 					lse[((size_t)b * NH + h) * T + t] = l;
@@ -67,7 +72,7 @@ void attention_forward(float *out, float *lse, const float *q, const float *k, c
  * k, v: (B, T, NKV, HD); lse: (B, NH, T); seg: (B, T) or NULL */
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q,
                         const float *k, const float *v, const float *out, const float *lse,
-                        const int32_t *seg, int B, int T, int NH, int NKV, int HD)
+                        const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD)
 {
 	float scale = (float)pow(HD, -0.5);
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
@@ -80,7 +85,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 				size_t o = (size_t)b * T * qs + t * qs + (size_t)h * HD;
 				float l = lse[((size_t)b * NH + h) * T + t];
 				float D = dot(dout + o, out + o, HD);
-				for (int j = 0; j <= t; j++) {
+				for (int j = window_start(t, window); j <= t; j++) {
 					if (sb && sb[j] != sb[t])
 						continue;
 					const float *kj = k + kvo + j * ks, *vj = v + kvo + j * ks;
@@ -99,7 +104,8 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
 
 /* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) */
 void attention_decode(float *out, const float *q, const float *kc, const float *vc,
-                      const int32_t *past, int B, int TN, int L, int NH, int NKV, int HD)
+                      const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
+                      int HD)
 {
 	float scale = (float)pow(HD, -0.5);
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
@@ -109,8 +115,9 @@ void attention_decode(float *out, const float *q, const float *kc, const float *
 			size_t kvo = (size_t)b * L * ks + (size_t)g * HD;
 			for (int i = 0; i < TN; i++) {
 				size_t o = ((size_t)b * TN + i) * qs + (size_t)h * HD;
-				attend_row(out + o, q + o, kc + kvo, vc + kvo, ks, past[b] + i + 1, NULL, 0,
-				           HD, scale);
+				int t = past[b] + i;
+				attend_row(out + o, q + o, kc + kvo, vc + kvo, ks, window_start(t, window), t + 1,
+				           NULL, 0, HD, scale);
 			}
 		}
 }

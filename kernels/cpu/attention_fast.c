@@ -19,6 +19,7 @@ enum { QB = 128 };
 struct rows {
 	float *S, *dP;              /* (QB, n) blocks */
 	const int32_t *seg;         /* (T) of this batch row, or NULL */
+	int window;                 /* keys more than window - 1 back are hidden; 0: none */
 	const float *dout, *out;    /* this head's rows, stride qs */
 	float *lse;                 /* this head's (T) lse */
 	const float *lse_in;
@@ -30,7 +31,7 @@ struct rows {
 
 static int visible(const struct rows *c, int t, int j)
 {
-	return j <= t && (!c->seg || c->seg[j] == c->seg[t]);
+	return j <= t && j >= window_start(t, c->window) && (!c->seg || c->seg[j] == c->seg[t]);
 }
 
 static void row_task(void *p, size_t i, int worker)
@@ -67,11 +68,11 @@ static void row_task(void *p, size_t i, int worker)
 	}
 }
 
-/* First key each row may see: min j with seg[j] == seg[t] (0 without segments). */
-static void first_keys(int *first, const int32_t *seg, int T)
+/* First key each row may see: min j with seg[j] == seg[t] inside the window. */
+static void first_keys(int *first, const int32_t *seg, int window, int T)
 {
 	for (int t = 0; t < T; t++) {
-		int j = 0;
+		int j = window_start(t, window);
 		if (seg)
 			while (seg[j] != seg[t])
 				j++;
@@ -89,8 +90,8 @@ static int block_k0(const int *first, int r0, int r1)
 
 static void run(int backward, float *out, float *lse, float *dq, float *dk, float *dv,
                 const float *dout, const float *q, const float *k, const float *v,
-                const float *out_in, const float *lse_in, const int32_t *seg, int B, int T, int NH,
-                int NKV, int HD, int n_threads)
+                const float *out_in, const float *lse_in, const int32_t *seg, int window, int B,
+                int T, int NH, int NKV, int HD, int n_threads)
 {
 	float scale = (float)pow(HD, -0.5);
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
@@ -99,7 +100,7 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 	int *first = malloc(sizeof(int) * T);
 	for (int b = 0; b < B; b++) {
 		const int32_t *sb = seg ? seg + (size_t)b * T : NULL;
-		first_keys(first, sb, T);
+		first_keys(first, sb, window, T);
 		for (int h = 0; h < NH; h++) {
 			size_t qo = (size_t)b * T * qs + (size_t)h * HD;
 			size_t ko = (size_t)b * T * ks + (size_t)(h / (NH / NKV)) * HD;
@@ -109,7 +110,7 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 				int k0 = block_k0(first, r0, r1), n = r1 - k0;
 				const float *Qb = q + qo + r0 * qs, *Kb = k + ko + k0 * ks, *Vb = v + ko + k0 * ks;
 				sgemm_rm(0, 1, m, n, HD, scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
-				struct rows c = { S, dP, sb, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
+				struct rows c = { S, dP, sb, window, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
 				                  lse ? lse + lo : NULL, lse_in ? lse_in + lo : NULL, r0, k0, n,
 				                  HD, qs, scale, backward };
 				if (!backward) {
@@ -133,23 +134,24 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
  * seg: (B, T) or NULL */
 void attention_forward_fast(float *out, float *lse, const float *q, const float *k,
-                            const float *v, const int32_t *seg, int B, int T, int NH, int NKV,
-                            int HD, int n_threads)
+                            const float *v, const int32_t *seg, int window, int B, int T, int NH,
+                            int NKV, int HD, int n_threads)
 {
-	run(0, out, lse, NULL, NULL, NULL, NULL, q, k, v, NULL, NULL, seg, B, T, NH, NKV, HD,
+	run(0, out, lse, NULL, NULL, NULL, NULL, q, k, v, NULL, NULL, seg, window, B, T, NH, NKV, HD,
 	    n_threads);
 }
 
 /* dq: (B, T, NH, HD) +=; dk, dv: (B, T, NKV, HD) +=; others as attention_backward */
 void attention_backward_fast(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
-                             const int32_t *seg, int B, int T, int NH, int NKV, int HD,
-                             int n_threads)
+                             const int32_t *seg, int window, int B, int T, int NH, int NKV,
+                             int HD, int n_threads)
 {
-	run(1, NULL, NULL, dq, dk, dv, dout, q, k, v, out, lse, seg, B, T, NH, NKV, HD, n_threads);
+	run(1, NULL, NULL, dq, dk, dv, dout, q, k, v, out, lse, seg, window, B, T, NH, NKV, HD,
+	    n_threads);
 }
 
-struct dec { float *out; const float *q, *kc, *vc; const int32_t *past; int TN, L, NH, NKV, HD; };
+struct dec { float *out; const float *q, *kc, *vc; const int32_t *past; int window, TN, L, NH, NKV, HD; };
 
 static void dec_task(void *p, size_t i, int worker)
 {
@@ -163,9 +165,9 @@ static void dec_task(void *p, size_t i, int worker)
 	for (int t = 0; t < c->TN; t++) {
 		size_t o = ((size_t)b * c->TN + t) * qs + (size_t)h * HD;
 		const float *qr = c->q + o;
-		int n = c->past[b] + t + 1;
+		int n = c->past[b] + t + 1, lo = window_start(n - 1, c->window);
 		float m = -INFINITY, sum = 0;
-		for (int j = 0; j < n; j++) {
+		for (int j = lo; j < n; j++) {
 			const float *kr = c->kc + kvo + j * ks;
 			float d = 0;
 			for (int e = 0; e < HD; e++)
@@ -173,12 +175,12 @@ static void dec_task(void *p, size_t i, int worker)
 			s[j] = d * scale;
 			m = s[j] > m ? s[j] : m;
 		}
-		for (int j = 0; j < n; j++)
+		for (int j = lo; j < n; j++)
 			sum += s[j] = expf(s[j] - m);
 		float *orow = c->out + o;
 		for (int e = 0; e < HD; e++)
 			orow[e] = 0;
-		for (int j = 0; j < n; j++) {
+		for (int j = lo; j < n; j++) {
 			const float *vr = c->vc + kvo + j * ks;
 			float pj = s[j] / sum;
 			for (int e = 0; e < HD; e++)
@@ -190,9 +192,9 @@ static void dec_task(void *p, size_t i, int worker)
 
 /* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) */
 void attention_decode_fast(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, int B, int TN, int L, int NH, int NKV, int HD,
-                           int n_threads)
+                           const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
+                           int HD, int n_threads)
 {
-	struct dec c = { out, q, kc, vc, past, TN, L, NH, NKV, HD };
+	struct dec c = { out, q, kc, vc, past, window, TN, L, NH, NKV, HD };
 	qt_pool_for(n_threads, (size_t)B * NH, dec_task, &c);
 }

@@ -33,6 +33,13 @@ void linear_forward_fast(float *out, const float *x, const float *W, const float
 				out[(size_t)t * OC + o] += bias[o];
 }
 
+void bias_forward(float *out, const float *bias, int T, int OC)
+{
+	for (int t = 0; t < T; t++)
+		for (int o = 0; o < OC; o++)
+			out[(size_t)t * OC + o] += bias[o];
+}
+
 /* dx: (T, C) +=; dout: (T, OC); W: (OC, C) */
 void linear_backward_x(float *dx, const float *dout, const float *W, int T, int C, int OC,
                        float alpha)

@@ -41,14 +41,14 @@ static __device__ void load_tile(float *s, int ld, const float *src, int r0, int
 
 /*
  * Forward and decode. Query row t of batch b sits at position base + t (base = past[b], or 0)
- * and sees keys j <= base + t (and seg[j] == seg[t] when seg). q, out: (B, Tq, NH, HD);
+ * and sees keys window_start(base + t, window) <= j <= base + t (and seg[j] == seg[t] when seg). q, out: (B, Tq, NH, HD);
  * k, v: (B, Lk, NKV, HD); lse: (B, NH, Tq) or NULL.
  */
 template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_fwd_kernel(float *out, float *lse, const float *q, const float *k, const float *v,
-                const int32_t *seg, const int32_t *past, int Tq, int Lk, int NH, int NKV, int HD,
-                float scale)
+                const int32_t *seg, const int32_t *past, int window, int Tq, int Lk, int NH,
+                int NKV, int HD, float scale)
 {
 	constexpr int W = 32 * DPL, P = W + 1;
 	extern __shared__ float smem[];
@@ -91,7 +91,8 @@ attn_fwd_kernel(float *out, float *lse, const float *q, const float *k, const fl
 			if (t >= Tq)
 				continue;
 			int j = kt + lane;
-			bool valid = j <= base + t && (!sb || sseg[lane] == segq[r]);
+			bool valid = j <= base + t && (window <= 0 || base + t - j < window) &&
+			             (!sb || sseg[lane] == segq[r]);
 			float s = 0;
 #pragma unroll 8
 			for (int d = 0; d < W; d++)
@@ -157,8 +158,8 @@ static __global__ void attn_dsum_kernel(float *D, const float *dout, const float
 template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, const float *v,
-               const float *lse, const float *D, const int32_t *seg, int T, int NH, int NKV,
-               int HD, float scale)
+               const float *lse, const float *D, const int32_t *seg, int window, int T, int NH,
+               int NKV, int HD, float scale)
 {
 	constexpr int W = 32 * DPL, P = W + 1;
 	extern __shared__ float smem[];
@@ -202,7 +203,8 @@ attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, con
 			if (t >= T || kt > t)
 				continue;
 			int j = kt + lane;
-			bool valid = j <= t && (!sb || sseg[lane] == segq[r]);
+			bool valid = j <= t && (window <= 0 || t - j < window) &&
+			             (!sb || sseg[lane] == segq[r]);
 			float s = 0, dp = 0;
 #pragma unroll 8
 			for (int d = 0; d < W; d++) {
@@ -238,8 +240,8 @@ attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, con
 template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_dkv_kernel(float *dk, float *dv, const float *dout, const float *q, const float *k,
-                const float *v, const float *lse, const float *D, const int32_t *seg, int T,
-                int NH, int NKV, int HD, float scale)
+                const float *v, const float *lse, const float *D, const int32_t *seg, int window,
+                int T, int NH, int NKV, int HD, float scale)
 {
 	constexpr int W = 32 * DPL, P = W + 1;
 	extern __shared__ float smem[];
@@ -287,7 +289,8 @@ attn_dkv_kernel(float *dk, float *dv, const float *dout, const float *q, const f
 				int jl = w * ATT_KPW + kk, j = j0 + jl;
 				if (j >= T)
 					continue;
-				bool valid = t < T && j <= t && (!sb || sseg[lane] == segk[kk]);
+				bool valid = t < T && j <= t && (window <= 0 || t - j < window) &&
+				             (!sb || sseg[lane] == segk[kk]);
 				float s = 0, dp = 0;
 #pragma unroll 8
 				for (int d = 0; d < W; d++) {
@@ -348,22 +351,23 @@ static size_t dkv_smem(int DPL)
 
 template <int DPL>
 static void fwd_launch(float *out, float *lse, const float *q, const float *k, const float *v,
-                       const int32_t *seg, const int32_t *past, int B, int Tq, int Lk, int NH,
-                       int NKV, int HD, float scale)
+                       const int32_t *seg, const int32_t *past, int window, int B, int Tq, int Lk,
+                       int NH, int NKV, int HD, float scale)
 {
 	size_t sm = fwd_smem(DPL);
 	CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_kernel<DPL>,
 	                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
 	dim3 grid((Tq + ATT_BQ - 1) / ATT_BQ, NH, B);
 	attn_fwd_kernel<DPL><<<grid, ATT_THREADS, sm, qt_cuda_stream()>>>(
-		out, lse, q, k, v, seg, past, Tq, Lk, NH, NKV, HD, scale);
+		out, lse, q, k, v, seg, past, window, Tq, Lk, NH, NKV, HD, scale);
 	CUDA_LAUNCHED();
 }
 
 template <int DPL>
 static void bwd_launch(float *dq, float *dk, float *dv, const float *dout, const float *q,
                        const float *k, const float *v, const float *lse, const float *D,
-                       const int32_t *seg, int B, int T, int NH, int NKV, int HD, float scale)
+                       const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD,
+                       float scale)
 {
 	size_t s1 = dq_smem(DPL), s2 = dkv_smem(DPL);
 	CUDA_CHECK(cudaFuncSetAttribute(attn_dq_kernel<DPL>,
@@ -372,10 +376,10 @@ static void bwd_launch(float *dq, float *dk, float *dv, const float *dout, const
 	                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s2));
 	dim3 g1((T + ATT_BQ - 1) / ATT_BQ, NH, B), g2((T + ATT_BK - 1) / ATT_BK, NKV, B);
 	attn_dq_kernel<DPL><<<g1, ATT_THREADS, s1, qt_cuda_stream()>>>(dq, dout, q, k, v, lse, D,
-	                                                               seg, T, NH, NKV, HD, scale);
+	                                                               seg, window, T, NH, NKV, HD, scale);
 	CUDA_LAUNCHED();
 	attn_dkv_kernel<DPL><<<g2, ATT_THREADS, s2, qt_cuda_stream()>>>(
-		dk, dv, dout, q, k, v, lse, D, seg, T, NH, NKV, HD, scale);
+		dk, dv, dout, q, k, v, lse, D, seg, window, T, NH, NKV, HD, scale);
 	CUDA_LAUNCHED();
 }
 
@@ -385,8 +389,8 @@ static void bwd_launch(float *dq, float *dk, float *dv, const float *dout, const
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
  * seg: (B, T) or NULL */
 extern "C" void attention_forward_cuda(float *out, float *lse, const float *q, const float *k,
-                                       const float *v, const int32_t *seg, int B, int T, int NH,
-                                       int NKV, int HD)
+                                       const float *v, const int32_t *seg, int window, int B,
+                                       int T, int NH, int NKV, int HD)
 {
 	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
 	CUDA_REQUIRE(B >= 0 && T >= 0 && T <= 65535 * ATT_BQ, "bad B or T");
@@ -394,17 +398,17 @@ extern "C" void attention_forward_cuda(float *out, float *lse, const float *q, c
 		return;
 	float scale = (float)pow(HD, -0.5);
 	switch ((HD + 31) / 32) {
-	case 1: fwd_launch<1>(out, lse, q, k, v, seg, NULL, B, T, T, NH, NKV, HD, scale); break;
-	case 2: fwd_launch<2>(out, lse, q, k, v, seg, NULL, B, T, T, NH, NKV, HD, scale); break;
-	case 3: fwd_launch<3>(out, lse, q, k, v, seg, NULL, B, T, T, NH, NKV, HD, scale); break;
-	default: fwd_launch<4>(out, lse, q, k, v, seg, NULL, B, T, T, NH, NKV, HD, scale); break;
+	case 1: fwd_launch<1>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
+	case 2: fwd_launch<2>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
+	case 3: fwd_launch<3>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
+	default: fwd_launch<4>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
 	}
 }
 
 /* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) device, past[b] + TN <= L */
 extern "C" void attention_decode_cuda(float *out, const float *q, const float *kc,
-                                      const float *vc, const int32_t *past, int B, int TN, int L,
-                                      int NH, int NKV, int HD)
+                                      const float *vc, const int32_t *past, int window, int B,
+                                      int TN, int L, int NH, int NKV, int HD)
 {
 	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
 	CUDA_REQUIRE(B >= 0 && TN >= 0 && TN <= L, "bad B, TN or L");
@@ -412,10 +416,10 @@ extern "C" void attention_decode_cuda(float *out, const float *q, const float *k
 		return;
 	float scale = (float)pow(HD, -0.5);
 	switch ((HD + 31) / 32) {
-	case 1: fwd_launch<1>(out, NULL, q, kc, vc, NULL, past, B, TN, L, NH, NKV, HD, scale); break;
-	case 2: fwd_launch<2>(out, NULL, q, kc, vc, NULL, past, B, TN, L, NH, NKV, HD, scale); break;
-	case 3: fwd_launch<3>(out, NULL, q, kc, vc, NULL, past, B, TN, L, NH, NKV, HD, scale); break;
-	default: fwd_launch<4>(out, NULL, q, kc, vc, NULL, past, B, TN, L, NH, NKV, HD, scale); break;
+	case 1: fwd_launch<1>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
+	case 2: fwd_launch<2>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
+	case 3: fwd_launch<3>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
+	default: fwd_launch<4>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
 	}
 }
 
@@ -424,7 +428,7 @@ extern "C" void attention_decode_cuda(float *out, const float *q, const float *k
 extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout,
                                         const float *q, const float *k, const float *v,
                                         const float *out, const float *lse, const int32_t *seg,
-                                        int B, int T, int NH, int NKV, int HD)
+                                        int window, int B, int T, int NH, int NKV, int HD)
 {
 	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
 	CUDA_REQUIRE(B >= 0 && T >= 0 && T <= 65535 * ATT_BQ, "bad B or T");
@@ -438,10 +442,10 @@ extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const f
 	cudaError_t e = cudaGetLastError();
 	if (e == cudaSuccess) {
 		switch ((HD + 31) / 32) {
-		case 1: bwd_launch<1>(dq, dk, dv, dout, q, k, v, lse, D, seg, B, T, NH, NKV, HD, scale); break;
-		case 2: bwd_launch<2>(dq, dk, dv, dout, q, k, v, lse, D, seg, B, T, NH, NKV, HD, scale); break;
-		case 3: bwd_launch<3>(dq, dk, dv, dout, q, k, v, lse, D, seg, B, T, NH, NKV, HD, scale); break;
-		default: bwd_launch<4>(dq, dk, dv, dout, q, k, v, lse, D, seg, B, T, NH, NKV, HD, scale); break;
+		case 1: bwd_launch<1>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
+		case 2: bwd_launch<2>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
+		case 3: bwd_launch<3>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
+		default: bwd_launch<4>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
 		}
 	} else {
 		qt_cuda_fail(__FILE__, __LINE__, __func__, "attn_dsum_kernel", cudaGetErrorString(e));

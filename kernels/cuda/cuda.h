@@ -85,6 +85,7 @@ void grad_scale_cuda(float *g, size_t n, float coef);
 /* matmul.cu (kernels/matmul.h): cuBLAS SGEMM, fp32 in and out (no TF32). */
 void linear_forward_cuda(float *out, const float *x, const float *W, const float *bias, int T,
                          int C, int OC, float alpha, float beta);
+void bias_forward_cuda(float *out, const float *bias, int T, int OC);
 void linear_backward_x_cuda(float *dx, const float *dout, const float *W, int T, int C, int OC,
                             float alpha);
 void linear_backward_w_cuda(float *dW, float *dbias, const float *dout, const float *x, int T,
@@ -143,13 +144,15 @@ void lm_head_ce_cuda(float *losses, float *dx, const float *x, const float *W,
 /* attention.cu (kernels/attention.h): fused, tiled, online softmax; no (T, T) buffer.
  * HD <= 128. past in attention_decode_cuda is a device array. */
 void attention_forward_cuda(float *out, float *lse, const float *q, const float *k,
-                            const float *v, const int32_t *seg, int B, int T, int NH, int NKV,
-                            int HD);
+                            const float *v, const int32_t *seg, int window, int B, int T, int NH,
+                            int NKV, int HD);
 void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
-                             const int32_t *seg, int B, int T, int NH, int NKV, int HD);
+                             const int32_t *seg, int window, int B, int T, int NH, int NKV,
+                             int HD);
 void attention_decode_cuda(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, int B, int TN, int L, int NH, int NKV, int HD);
+                           const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
+                           int HD);
 
 #ifdef __cplusplus
 }

@@ -15,13 +15,14 @@ extern "C" {
 struct dev_list { void **p; size_t n, cap; };
 
 /* A frozen linear on the device: f32 w, or NF4 (round_to: bnb's cast, 0 none, 1 bf16, 2 f16). */
-struct dlin { int OC, C, round_to; float *w; uint8_t *nf4; float *absmax, *code; size_t bs; };
+struct dlin { int OC, C, round_to; float *w; uint8_t *nf4; float *absmax, *code, *bias; size_t bs; };
 struct dlayer { float *attn_norm, *mlp_norm; struct dlin lin[LLAMA_N_MODULES]; };
 
 struct llama_cuda_model {
 	struct llama_config cfg;
 	float *embed, *final_norm, *lm_head;
 	float *inv_freq;              /* host copy (HD/2): the RoPE table is built on the host */
+	int32_t *window;              /* host copy (n_layer) of cfg.window, which points here */
 	struct dlayer *layers;        /* host array of device pointers */
 	struct dev_list mem;
 };

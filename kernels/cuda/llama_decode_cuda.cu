@@ -87,6 +87,8 @@ static void lin(float *out, const float *x, const struct dlin *L, const struct d
 		}
 		linear_forward_cuda(out, x, W, NULL, n, L->C, L->OC, 1.0f, beta);
 	}
+	if (L->bias)
+		bias_forward_cuda(out, L->bias, n, L->OC);
 	if (lo) {
 		linear_forward_cuda(a->mid, x, lo->A, NULL, n, L->C, lo->r, 1.0f, 0.0f);
 		linear_forward_cuda(out, a->mid, lo->B, NULL, n, lo->r, L->OC, lo->scaling, 1.0f);
@@ -204,8 +206,8 @@ extern "C" int llama_decode_cuda(const struct llama_cuda_model *dm,
 			d2d(kc + o, a.k + (size_t)b * TN * KD, (size_t)TN * KD * sizeof(float));
 			d2d(vc + o, a.v + (size_t)b * TN * KD, (size_t)TN * KD * sizeof(float));
 		}
-		attention_decode_cuda(a.att, a.q, kc, vc, c->dpast, B, TN, c->L, cf->NH, cf->NKV,
-		                      cf->HD);
+		attention_decode_cuda(a.att, a.q, kc, vc, c->dpast, llama_window(cf, l), B, TN, c->L,
+		                      cf->NH, cf->NKV, cf->HD);
 		lin(a.x, a.att, &L->lin[LLAMA_O], pair_of(dl, l, LLAMA_O), n, 1.0f, &a);
 		rmsnorm_forward_cuda(a.xn, NULL, a.x, L->mlp_norm, n, cf->C, cf->eps);
 		lin(a.gate, a.xn, &L->lin[LLAMA_GATE], pair_of(dl, l, LLAMA_GATE), n, 0.0f, &a);

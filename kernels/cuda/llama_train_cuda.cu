@@ -81,6 +81,8 @@ static int upload_linear(struct dlin *d, const struct llama_linear *lin, struct 
 	size_t n = (size_t)lin->OC * lin->C;
 	d->OC = lin->OC;
 	d->C = lin->C;
+	if (lin->bias && !(d->bias = (float *)dev_copy(mem, lin->bias, (size_t)lin->OC * 4)))
+		return -1;
 	if (lin->w)
 		return (d->w = (float *)dev_copy(mem, lin->w, n * 4)) ? 0 : -1;
 	d->bs = lin->blocksize;
@@ -103,9 +105,14 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 	dm->cfg = *c;
 	dm->layers = (struct dlayer *)calloc((size_t)c->n_layer + 1, sizeof *dm->layers);
 	dm->inv_freq = (float *)malloc(sizeof(float) * (size_t)(c->HD / 2 + 1));
-	int ok = dm->layers && dm->inv_freq;
-	if (ok)
+	dm->window = (int32_t *)calloc((size_t)c->n_layer + 1, sizeof(int32_t));
+	int ok = dm->layers && dm->inv_freq && dm->window;
+	if (ok) {
 		memcpy(dm->inv_freq, m->inv_freq, sizeof(float) * (size_t)(c->HD / 2));
+		for (int l = 0; l < c->n_layer; l++)
+			dm->window[l] = llama_window(c, l);
+		dm->cfg.window = dm->window;
+	}
 	if (ok && !m->lm_head.w) {
 		qt_err_set(err, QT_EUSAGE, "cuda: an NF4 lm_head is not supported");
 		llama_cuda_model_free(dm);
@@ -141,6 +148,7 @@ extern "C" void llama_cuda_model_free(struct llama_cuda_model *dm)
 	dev_free_all(&dm->mem);
 	free(dm->layers);
 	free(dm->inv_freq);
+	free(dm->window);
 	free(dm);
 }
 
@@ -399,15 +407,18 @@ static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 	return llama_train_dropout_seed(d->seed, d->step, d->block, l, k);
 }
 
-/* out = beta*out + u W^T: fp32 SGEMM for f32 weights, bf16 GemmEx for NF4 */
+/* out = beta*out + u W^T + bias: fp32 SGEMM for f32 weights, bf16 GemmEx for NF4 */
 static void base_fwd(float *out, const float *u, const struct dlin *L, int T, float beta,
                      struct llama_cuda_ws *ws)
 {
-	if (L->w)
-		linear_forward_cuda(out, u, L->w, NULL, T, L->C, L->OC, 1.0f, beta);
-	else
-		nf4_linear_forward_cuda(out, u, L->nf4, L->absmax, L->code, L->bs, T, L->C, L->OC, 1.0f,
-		                        beta, ws->nf4s);
+	if (L->w) {
+		linear_forward_cuda(out, u, L->w, L->bias, T, L->C, L->OC, 1.0f, beta);
+		return;
+	}
+	nf4_linear_forward_cuda(out, u, L->nf4, L->absmax, L->code, L->bs, T, L->C, L->OC, 1.0f,
+	                        beta, ws->nf4s);
+	if (L->bias)
+		bias_forward_cuda(out, L->bias, T, L->OC);
 }
 
 static void base_bwd(float *du, const float *G, const struct dlin *L, int T,
@@ -480,7 +491,8 @@ static void layer_forward(const struct llama_cuda_model *dm, const struct llama_
 	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward_cuda(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward_cuda(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
-	attention_forward_cuda(a->att, a->lse, a->q, a->k, a->v, seg, 1, T, c->NH, c->NKV, c->HD);
+	attention_forward_cuda(a->att, a->lse, a->q, a->k, a->v, seg, llama_window(c, l), 1, T,
+	                       c->NH, c->NKV, c->HD);
 	d2d(a->xmid, xin, (size_t)T * c->C * sizeof(float));
 	FWD(a->xmid, a->att, LLAMA_O, 1);
 	rmsnorm_forward_cuda(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps);
@@ -517,7 +529,7 @@ static void layer_backward(const struct llama_cuda_model *dm, const struct llama
 	cuda_memset(ws->dk, 0, TK);
 	cuda_memset(ws->dv, 0, TK);
 	attention_backward_cuda(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
-	                        seg, 1, T, c->NH, c->NKV, c->HD);
+	                        seg, llama_window(c, l), 1, T, c->NH, c->NKV, c->HD);
 	rope_backward_cuda(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_backward_cuda(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	cuda_memset(ws->dxn, 0, TC);

@@ -46,6 +46,16 @@ extern "C" void linear_forward_cuda(float *out, const float *x, const float *W, 
 	}
 }
 
+/* out: (T, OC) += bias (OC) on every row */
+extern "C" void bias_forward_cuda(float *out, const float *bias, int T, int OC)
+{
+	CUDA_REQUIRE(T >= 0 && OC > 0, "bad shape");
+	if (T == 0)
+		return;
+	bias_kernel<<<qt_blocks((size_t)T * OC, 256), 256, 0, qt_cuda_stream()>>>(out, bias, T, OC);
+	CUDA_LAUNCHED();
+}
+
 /* dx: (T, C) +=; dout: (T, OC); W: (OC, C) */
 extern "C" void linear_backward_x_cuda(float *dx, const float *dout, const float *W, int T, int C,
                                        int OC, float alpha)

@@ -96,6 +96,8 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 		}
 		linear_forward_fast(out, x, W, NULL, T, lin->C, lin->OC, 1.0f, beta);
 	}
+	if (lin->bias)
+		bias_forward(out, lin->bias, T, lin->OC);
 	if (lo && lo->A && lo->r > 0) {
 		linear_forward_fast(mid, x, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
 		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
@@ -228,8 +230,8 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 			memcpy(kc + dst, a.k + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
 			memcpy(vc + dst, a.v + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
 		}
-		attention_decode_fast(a.att, a.q, kc, vc, c->past, B, TN, c->L, cf->NH, cf->NKV, cf->HD,
-		                      m->n_threads);
+		attention_decode_fast(a.att, a.q, kc, vc, c->past, llama_window(cf, l), B, TN, c->L,
+		                      cf->NH, cf->NKV, cf->HD, m->n_threads);
 		layer_out_mlp(m, lora, l, &a, n);
 	}
 	/* Only each row's last token needs logits. */
@@ -258,8 +260,8 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, cf->HD);
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, T);
-		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, 1, T, cf->NH, cf->NKV, cf->HD,
-		                       m->n_threads);
+		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, llama_window(cf, l), 1, T,
+		                       cf->NH, cf->NKV, cf->HD, m->n_threads);
 		layer_out_mlp(m, lora, l, &a, T);
 	}
 	rmsnorm_forward_fast(a.xn, NULL, a.x, m->final_norm, T, cf->C, cf->eps, m->n_threads);

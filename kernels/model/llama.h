@@ -35,6 +35,8 @@ struct llama_linear {
 	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
 	const float   *code;       /* 16-entry NF4 table */
 	size_t         blocksize;
+	const float   *bias;       /* (OC) added to x W^T (attention_bias, mlp_bias, Qwen2's q/k/v),
+	                              or NULL */
 	enum qt_dtype  deq_dtype;  /* NF4 only: the quant_state dtype. bitsandbytes' dequantize_4bit
 	                            * returns f32(code * absmax) cast to it, so BF16/F16 round each
 	                            * dequantized value to that type; F32 (0) keeps it */
@@ -49,7 +51,15 @@ struct llama_layer {
 struct llama_config {
 	int   n_layer, C, H, NH, NKV, HD, V;
 	float eps;
+	const int32_t *window;  /* (n_layer) each layer's sliding attention window in tokens, 0 for
+	                           full causal attention (kernels/attention.h); NULL: all 0 */
 };
+
+/* Layer l's sliding window (0: none). */
+static inline int llama_window(const struct llama_config *c, int l)
+{
+	return c->window ? c->window[l] : 0;
+}
 
 struct llama_model {
 	struct llama_config cfg;
@@ -96,8 +106,8 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
                   const int32_t *pos, const int32_t *seg, int T, float *logits,
                   struct qt_err *err);
 
-/* out (T, OC) = beta * out + x (T, C) @ W^T + scale * (x A^T) B^T (the LoRA branch when lo
- * has A; beta 0 or 1);
+/* out (T, OC) = beta * out + x (T, C) @ W^T + bias + scale * (x A^T) B^T (the LoRA branch when
+ * lo has A; beta 0 or 1);
  * scratch: at least llama_linear_scratch(lin, T, R) floats (NF4 dequantization, LoRA middle). */
 /* Dequantizes an NF4 weight (lin->w NULL) into out (OC * C floats) exactly as bitsandbytes'
  * dequantize_4bit, including the cast to lin->deq_dtype: the one place the engine (forward and

@@ -163,12 +163,13 @@ static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 	return llama_train_dropout_seed(d->seed, d->step, d->block, l, k);
 }
 
-/* out = beta*out + u W^T (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
+/* out = beta*out + u W^T + bias (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
 static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
                     const struct lora_pair *lo, float *mid, int T, float beta,
                     struct llama_train_ws *ws, int l, int k)
 {
-	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), NULL, T, lin->C, lin->OC, 1.0f, beta);
+	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), lin->bias, T, lin->C, lin->OC, 1.0f,
+	                    beta);
 	if (lo) {
 		const struct llama_train_dropout *d = drop_of(ws);
 		const float *ua = u;
@@ -227,7 +228,8 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
-	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, 1, T, c->NH, c->NKV, c->HD, th);
+	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, llama_window(c, l), 1, T,
+	                       c->NH, c->NKV, c->HD, th);
 	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
 	FWD(a->xmid, a->att, LLAMA_O, 1);
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
@@ -268,7 +270,7 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	memset(ws->dk, 0, TK * sizeof(float));
 	memset(ws->dv, 0, TK * sizeof(float));
 	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
-	                        seg, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
+	                        seg, llama_window(c, l), 1, T, c->NH, c->NKV, c->HD, m->n_threads);
 	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	memset(ws->dxn, 0, TC * sizeof(float));

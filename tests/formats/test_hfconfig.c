@@ -175,17 +175,9 @@ static void test_keys(void)
 
 	/* each refused key at a value that changes the math, then at one that does not */
 	static const struct { const char *json; int64_t max_seq; int training; const char *msg; } cases[] = {
-		{ "\"attention_bias\": true",            16, 0, "attention_bias: true is not supported" },
-		{ "\"attention_bias\": false",           16, 1, NULL },
-		{ "\"mlp_bias\": true",                  16, 0, "mlp_bias: true is not supported" },
-		{ "\"mlp_bias\": false",                 16, 1, NULL },
 		{ "\"attention_dropout\": 0.1",          16, 1, "attention_dropout: 0.1 is not supported in training" },
 		{ "\"attention_dropout\": 0.1",          16, 0, NULL },   /* gen: eval mode, no dropout */
 		{ "\"attention_dropout\": 0.0",          16, 1, NULL },
-		{ "\"sliding_window\": 8",               16, 0, "sliding_window: 8 is shorter than the 16 tokens" },
-		{ "\"sliding_window\": 16",              16, 1, NULL },
-		{ "\"sliding_window\": 8",                0, 0, NULL },   /* length not known yet */
-		{ "\"sliding_window\": null",            16, 0, NULL },
 		{ "\"partial_rotary_factor\": 1.0",      16, 0, NULL },
 		{ "\"pretraining_tp\": 1",               16, 0, NULL },
 	};
@@ -202,6 +194,60 @@ static void test_keys(void)
 			      cases[i].json, st, st ? err.msg : "");
 		else
 			CHECK(st == QT_OK, "%s: %s", cases[i].json, err.msg);
+	}
+}
+
+/* Biases and sliding windows per family (hf_config_has_bias, hf_config_layer_window), as
+ * transformers' LlamaAttention/MLP, MistralAttention and Qwen2Attention/Qwen2Config place them. */
+static void test_families(void)
+{
+	static const struct { const char *json; const char *bias; int64_t win[2]; const char *msg; }
+	cases[] = {
+		{ "\"model_type\": \"llama\"", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"llama\", \"attention_bias\": true", "1111000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"llama\", \"mlp_bias\": true", "0000111", { 0, 0 }, NULL },
+		{ "\"model_type\": \"llama\", \"sliding_window\": 8", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"mistral\"", "0000000", { 4096, 4096 }, NULL },
+		{ "\"model_type\": \"mistral\", \"sliding_window\": null", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"mistral\", \"sliding_window\": 8", "0000000", { 8, 8 }, NULL },
+		{ "\"model_type\": \"qwen2\", \"sliding_window\": 8", "1110000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"qwen2\", \"attention_bias\": false", "1110000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"qwen2\", \"use_sliding_window\": true, \"sliding_window\": 8, "
+		  "\"max_window_layers\": 1", "1110000", { 0, 8 }, NULL },
+		{ "\"model_type\": \"qwen2\", \"use_sliding_window\": true, \"sliding_window\": 8, "
+		  "\"max_window_layers\": 1, \"layer_types\": [\"sliding_attention\", \"full_attention\"]",
+		  "1110000", { 8, 0 }, NULL },
+		{ "\"model_type\": \"qwen2\", \"use_sliding_window\": true, \"sliding_window\": 8",
+		  "1110000", { 0, 0 }, NULL }, /* max_window_layers 28 */
+		{ "\"model_type\": \"qwen2\", \"layer_types\": [\"sliding_attention\", \"full_attention\"]",
+		  NULL, { 0, 0 }, "without use_sliding_window" },
+		{ "\"model_type\": \"qwen2\", \"layer_types\": [\"full_attention\"]", NULL, { 0, 0 },
+		  "layer_types: expected a list of 2 strings" },
+		{ "\"model_type\": \"qwen2\", \"layer_types\": [\"full_attention\", \"chunked\"]", NULL,
+		  { 0, 0 }, "layer_types[1]: expected" },
+		{ "\"model_type\": \"qwen3\"", NULL, { 0, 0 }, "\"qwen3\" is not supported" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char json[512];
+		snprintf(json, sizeof json, "{%s, \"num_hidden_layers\": 2, \"hidden_size\": 64, "
+		         "\"num_attention_heads\": 4, \"num_key_value_heads\": 2}", cases[i].json);
+		struct hf_config c;
+		struct qt_err err = { 0 };
+		int st = parse(json, &c, &err);
+		if (cases[i].msg) {
+			CHECK(st == QT_EDATA && strstr(err.msg, cases[i].msg), "%s: status %d, \"%s\"",
+			      cases[i].json, st, st ? err.msg : "");
+			continue;
+		}
+		CHECK(st == QT_OK, "%s: %s", cases[i].json, err.msg);
+		if (st != QT_OK)
+			continue;
+		for (int k = 0; k < 7; k++)
+			CHECK(hf_config_has_bias(&c, k) == (cases[i].bias[k] == '1'), "%s: module %d bias",
+			      cases[i].json, k);
+		for (int l = 0; l < 2; l++)
+			CHECK(hf_config_layer_window(&c, l) == cases[i].win[l], "%s: layer %d window %lld",
+			      cases[i].json, l, (long long)hf_config_layer_window(&c, l));
 	}
 }
 
@@ -254,6 +300,7 @@ int main(void)
 	test_parse();
 	test_refusals();
 	test_keys();
+	test_families();
 	test_write();
 	return test_main_end();
 }

@@ -10,7 +10,7 @@ struct fd_ctx { float *q, *k, *v, *out, *r; const int32_t *seg; int B, T, NH, NK
 static double fd_loss(void *p)
 {
 	struct fd_ctx *c = p;
-	attention_forward(c->out, NULL, c->q, c->k, c->v, c->seg, c->B, c->T, c->NH, c->NKV, c->HD);
+	attention_forward(c->out, NULL, c->q, c->k, c->v, c->seg, 0, c->B, c->T, c->NH, c->NKV, c->HD);
 	return kc_dot(c->out, c->r, (size_t)c->B * c->T * c->NH * c->HD);
 }
 
@@ -30,9 +30,9 @@ static void golden(void)
 			float *dq = calloc(nq, 4), *dk = calloc(nk, 4), *dv = calloc(nk, 4);
 			const float *q = qt->data, *k = kt->data, *v = kc_f(&g, "v%d", i);
 			if (fast)
-				attention_forward_fast(out, lse, q, k, v, seg, B, T, NH, NKV, HD, 2);
+				attention_forward_fast(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD, 2);
 			else
-				attention_forward(out, lse, q, k, v, seg, B, T, NH, NKV, HD);
+				attention_forward(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD);
 			char w[96];
 			const char *nm = fast ? "attn fast" : "attn ref";
 			snprintf(w, sizeof w, "%s out B%d T%d NH%d NKV%d HD%d", nm, B, T, NH, NKV, HD);
@@ -41,10 +41,10 @@ static void golden(void)
 			kc_close(w, lse, kc_f(&g, "lse%d", i), (size_t)B * NH * T, 1e-5, 1e-5);
 			const float *dout = kc_f(&g, "dout%d", i);
 			if (fast)
-				attention_backward_fast(dq, dk, dv, dout, q, k, v, out, lse, seg, B, T, NH,
+				attention_backward_fast(dq, dk, dv, dout, q, k, v, out, lse, seg, 0, B, T, NH,
 				                        NKV, HD, 2);
 			else
-				attention_backward(dq, dk, dv, dout, q, k, v, out, lse, seg, B, T, NH, NKV, HD);
+				attention_backward(dq, dk, dv, dout, q, k, v, out, lse, seg, 0, B, T, NH, NKV, HD);
 			snprintf(w, sizeof w, "%s dq case %d", nm, i);
 			kc_close(w, dq, kc_f(&g, "dq%d", i), nq, 1e-4, 1e-5);
 			snprintf(w, sizeof w, "%s dk case %d", nm, i);
@@ -67,15 +67,16 @@ static void fd(void)
 	float dk[B * T * NKV * HD] = { 0 }, dv[B * T * NKV * HD] = { 0 };
 	kc_rand(q, nq, 1, 1.5f), kc_rand(k, nk, 2, 1.5f), kc_rand(v, nk, 3, 1.0f);
 	kc_rand(r, nq, 4, 1.0f);
-	attention_forward(out, lse, q, k, v, seg, B, T, NH, NKV, HD);
-	attention_backward(dq, dk, dv, r, q, k, v, out, lse, seg, B, T, NH, NKV, HD);
+	attention_forward(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD);
+	attention_backward(dq, dk, dv, r, q, k, v, out, lse, seg, 0, B, T, NH, NKV, HD);
 	struct fd_ctx c = { q, k, v, out, r, seg, B, T, NH, NKV, HD };
 	kc_fd("attn dq (segs 1,2,2 GQA 4/2)", fd_loss, &c, q, dq, nq, 1e-2f, 2e-3);
 	kc_fd("attn dk", fd_loss, &c, k, dk, nk, 1e-2f, 2e-3);
 	kc_fd("attn dv", fd_loss, &c, v, dv, nk, 1e-2f, 2e-3);
 }
 
-static void fast_vs_ref(void)
+/* window: 0 (none), 50 (shorter than the segments, so it cuts inside them) or 1 (itself only) */
+static void fast_vs_ref(int W)
 {
 	enum { B = 2, T = 300, NH = 6, NKV = 2, HD = 16 };
 	size_t nq = (size_t)B * T * NH * HD, nk = (size_t)B * T * NKV * HD;
@@ -90,15 +91,20 @@ static void fast_vs_ref(void)
 	float *g1 = calloc(nq + 2 * nk, 4), *g2 = calloc(nq + 2 * nk, 4);
 	kc_rand(q, nq, 11, 2.0f), kc_rand(k, nk, 12, 2.0f), kc_rand(v, nk, 13, 1.0f);
 	kc_rand(dout, nq, 14, 1.0f);
-	attention_forward(o1, l1, q, k, v, seg, B, T, NH, NKV, HD);
-	attention_forward_fast(o2, l2, q, k, v, seg, B, T, NH, NKV, HD, 3);
-	kc_close("attn fast vs ref out T=300", o2, o1, nq, 1e-5, 1e-5);
-	kc_close("attn fast vs ref lse", l2, l1, (size_t)B * NH * T, 1e-5, 1e-5);
-	attention_backward(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, o1, l1, seg, B, T, NH, NKV, HD);
-	attention_backward_fast(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, o1, l1, seg, B, T, NH, NKV,
+	attention_forward(o1, l1, q, k, v, seg, W, B, T, NH, NKV, HD);
+	attention_forward_fast(o2, l2, q, k, v, seg, W, B, T, NH, NKV, HD, 3);
+	char w[80];
+	snprintf(w, sizeof w, "attn fast vs ref out T=300 window %d", W);
+	kc_close(w, o2, o1, nq, 1e-5, 1e-5);
+	snprintf(w, sizeof w, "attn fast vs ref lse window %d", W);
+	kc_close(w, l2, l1, (size_t)B * NH * T, 1e-5, 1e-5);
+	attention_backward(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, o1, l1, seg, W, B, T, NH, NKV, HD);
+	attention_backward_fast(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, o1, l1, seg, W, B, T, NH, NKV,
 	                        HD, 3);
-	kc_close("attn fast vs ref dq", g2, g1, nq, 1e-4, 1e-5);
-	kc_close("attn fast vs ref dk,dv", g2 + nq, g1 + nq, 2 * nk, 1e-4, 1e-5);
+	snprintf(w, sizeof w, "attn fast vs ref dq window %d", W);
+	kc_close(w, g2, g1, nq, 1e-4, 1e-5);
+	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d", W);
+	kc_close(w, g2 + nq, g1 + nq, 2 * nk, 1e-4, 1e-5);
 
 	/* decode: cache of capacity L, B rows with different past lengths; compare with the rows
 	 * of a full forward over the same tokens (no segments) */
@@ -110,18 +116,18 @@ static void fast_vs_ref(void)
 	float *qn = malloc((size_t)B * TN * NH * HD * 4), *d1 = malloc((size_t)B * TN * NH * HD * 4);
 	float *d2 = malloc((size_t)B * TN * NH * HD * 4), *full = malloc((size_t)L * NH * HD * 4);
 	kc_rand(qn, (size_t)B * TN * NH * HD, 23, 2.0f);
-	attention_decode(d1, qn, kc, vc, past, B, TN, L, NH, NKV, HD);
-	attention_decode_fast(d2, qn, kc, vc, past, B, TN, L, NH, NKV, HD, 3);
-	kc_close("attn decode fast vs ref", d2, d1, (size_t)B * TN * NH * HD, 1e-5, 1e-6);
+	attention_decode(d1, qn, kc, vc, past, W, B, TN, L, NH, NKV, HD);
+	attention_decode_fast(d2, qn, kc, vc, past, W, B, TN, L, NH, NKV, HD, 3);
+	snprintf(w, sizeof w, "attn decode fast vs ref window %d", W);
+	kc_close(w, d2, d1, (size_t)B * TN * NH * HD, 1e-5, 1e-6);
 	for (int b = 0; b < B; b++) {
 		int n = past[b] + TN;
 		float *qf = calloc((size_t)n * NH * HD, 4);
 		memcpy(qf + (size_t)past[b] * NH * HD, qn + (size_t)b * TN * NH * HD,
 		       (size_t)TN * NH * HD * 4);
 		attention_forward(full, NULL, qf, kc + (size_t)b * L * NKV * HD,
-		                  vc + (size_t)b * L * NKV * HD, NULL, 1, n, NH, NKV, HD);
-		char w[64];
-		snprintf(w, sizeof w, "attn decode vs full b=%d", b);
+		                  vc + (size_t)b * L * NKV * HD, NULL, W, 1, n, NH, NKV, HD);
+		snprintf(w, sizeof w, "attn decode vs full b=%d window %d", b, W);
 		kc_close(w, d1 + (size_t)b * TN * NH * HD, full + (size_t)past[b] * NH * HD,
 		         (size_t)TN * NH * HD, 1e-6, 1e-7);
 		free(qf);
@@ -134,6 +140,8 @@ int main(void)
 {
 	golden();
 	fd();
-	fast_vs_ref();
+	fast_vs_ref(0);
+	fast_vs_ref(50);
+	fast_vs_ref(1);
 	return test_main_end();
 }

@@ -1,6 +1,6 @@
-# A Llama config with attention_bias or mlp_bias true: the bias terms are not implemented, so
-# gen refuses the model (exit 65, naming the key and its value) rather than give other tokens
-# than transformers; no output file.
+# A Llama config with attention_bias or mlp_bias true over weights without the bias tensors:
+# gen refuses the model (exit 65, naming the first missing tensor) rather than run it without
+# them; no output file. (Models with biases run: tests/kernels/model/test_families.c.)
 cp -RL "$QT_TEST_SRCDIR/data/gen/tiny" m
 echo '{"content":"hello"}' > p.jsonl
 for k in attention_bias mlp_bias; do

@@ -1,7 +1,7 @@
 # Config keys the training compute would ignore are refused (exit 65, naming the key and its
-# value), before the output directory is made: attention_bias / mlp_bias true, a Mistral
-# sliding_window shorter than the .pack's blocks, attention_dropout other than 0. A window as
-# long as the blocks changes nothing and trains.
+# value), before the output directory is made: attention_dropout other than 0. attention_bias /
+# mlp_bias true over weights without the bias tensors are refused naming the first missing one.
+# A Mistral sliding_window, shorter than the .pack's blocks or not, trains.
 mkdir m
 cp "$QT_TEST_SRCDIR/data/sft-tiny/model.safetensors" "$QT_TEST_SRCDIR/data/tokenizer/smollm2/tokenizer.json" m/
 echo '{"content":"类型#裙*颜色#蓝色","summary":"蓝色的裙子"}' > d.jsonl

@@ -2,7 +2,7 @@
 /* CUDA vs CPU: fused causal GQA attention with segments, forward (out, lse), backward
  * (dq, dk, dv accumulated onto random contents) and KV-cache decode, at awkward shapes:
  * T = 1, T not a multiple of the 16/32-row tiles, odd head counts, NKV < NH, HD not a
- * multiple of 32, packed segments of random lengths. */
+ * multiple of 32, packed segments of random lengths, sliding windows. */
 #include "kernels/attention.h"
 
 #include "cuda_check.h"
@@ -23,7 +23,7 @@ static void packed_segments(int32_t *seg, int B, int T, uint64_t seed)
 	}
 }
 
-static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int s)
+static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int s, int W)
 {
 	size_t nq = (size_t)B * T * NH * HD, nk = (size_t)B * T * NKV * HD, nl = (size_t)B * NH * T;
 	float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
@@ -40,17 +40,17 @@ static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int 
 	memcpy(dq, dq0, nq * 4), memcpy(dk, dk0, nk * 4), memcpy(dv, dk0, nk * 4);
 	if (seg)
 		packed_segments(seg, B, T, 7 + s);
-	attention_forward(o, lse, q, k, v, seg, B, T, NH, NKV, HD);
-	attention_backward(dq, dk, dv, dout, q, k, v, o, lse, seg, B, T, NH, NKV, HD);
+	attention_forward(o, lse, q, k, v, seg, W, B, T, NH, NKV, HD);
+	attention_backward(dq, dk, dv, dout, q, k, v, o, lse, seg, W, B, T, NH, NKV, HD);
 	char what[80];
-	snprintf(what, sizeof what, "attn B=%d T=%d NH=%d NKV=%d HD=%d%s", B, T, NH, NKV, HD,
-	         seg ? " seg" : "");
+	snprintf(what, sizeof what, "attn B=%d T=%d NH=%d NKV=%d HD=%d%s window %d", B, T, NH, NKV,
+	         HD, seg ? " seg" : "", W);
 	if (cc_have_gpu(what)) {
 		float *dQ = cc_devf(q, nq), *dK = cc_devf(k, nk), *dV = cc_devf(v, nk);
 		float *dO = cc_devf(NULL, nq), *dL = cc_devf(NULL, nl), *dDO = cc_devf(dout, nq);
 		float *dDQ = cc_devf(dq0, nq), *dDK = cc_devf(dk0, nk), *dDV = cc_devf(dk0, nk);
 		int32_t *dS = seg ? cc_dev(seg, (size_t)B * T * 4) : NULL;
-		attention_forward_cuda(dO, dL, dQ, dK, dV, dS, B, T, NH, NKV, HD);
+		attention_forward_cuda(dO, dL, dQ, dK, dV, dS, W, B, T, NH, NKV, HD);
 		cc_ok(what);
 		cc_get(what, g, dO, nq * 4);
 		cc_close("attn out", g, o, nq, 1e-4, 1e-5, 1e-10);
@@ -59,7 +59,8 @@ static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int 
 		/* the backward on the CPU's forward outputs, so it is checked on its own */
 		cuda_upload(dO, o, nq * 4);
 		cuda_upload(dL, lse, nl * 4);
-		attention_backward_cuda(dDQ, dDK, dDV, dDO, dQ, dK, dV, dO, dL, dS, B, T, NH, NKV, HD);
+		attention_backward_cuda(dDQ, dDK, dDV, dDO, dQ, dK, dV, dO, dL, dS, W, B, T, NH, NKV,
+		                        HD);
 		cc_ok("attn backward");
 		cc_get("attn dq", g, dDQ, nq * 4);
 		cc_close("attn dq", g, dq, nq, 1e-3, 1e-5, 1e-9);
@@ -74,7 +75,8 @@ static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int 
 	free(g), free(dq0), free(dk0), free(seg);
 }
 
-static void check_decode(int B, int TN, int L, int NH, int NKV, int HD, const int32_t *past)
+static void check_decode(int B, int TN, int L, int NH, int NKV, int HD, const int32_t *past,
+                         int W)
 {
 	size_t nq = (size_t)B * TN * NH * HD, nc = (size_t)B * L * NKV * HD;
 	float *q = malloc(nq * 4), *kc = malloc(nc * 4), *vc = malloc(nc * 4), *o = malloc(nq * 4);
@@ -82,14 +84,14 @@ static void check_decode(int B, int TN, int L, int NH, int NKV, int HD, const in
 	kc_rand(q, nq, 11, 1.5f);
 	kc_rand(kc, nc, 12, 1.5f);
 	kc_rand(vc, nc, 13, 1.0f);
-	attention_decode(o, q, kc, vc, past, B, TN, L, NH, NKV, HD);
+	attention_decode(o, q, kc, vc, past, W, B, TN, L, NH, NKV, HD);
 	char what[80];
-	snprintf(what, sizeof what, "attn decode B=%d TN=%d L=%d HD=%d", B, TN, L, HD);
+	snprintf(what, sizeof what, "attn decode B=%d TN=%d L=%d HD=%d window %d", B, TN, L, HD, W);
 	if (cc_have_gpu(what)) {
 		float *dQ = cc_devf(q, nq), *dK = cc_devf(kc, nc), *dV = cc_devf(vc, nc);
 		float *dO = cc_devf(NULL, nq);
 		int32_t *dP = cc_dev(past, B * 4);
-		attention_decode_cuda(dO, dQ, dK, dV, dP, B, TN, L, NH, NKV, HD);
+		attention_decode_cuda(dO, dQ, dK, dV, dP, W, B, TN, L, NH, NKV, HD);
 		cc_ok(what);
 		cc_get(what, g, dO, nq * 4);
 		cc_close(what, g, o, nq, 1e-4, 1e-5, 1e-10);
@@ -108,10 +110,15 @@ int main(void)
 	};
 	for (int s = 0; s < 7; s++)
 		check_shape(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4],
-		            shapes[s][5], s);
+		            shapes[s][5], s, 0);
+	/* sliding windows (Mistral, Qwen2): cutting inside segments, and only the token itself */
+	check_shape(1, 200, 6, 2, 32, 1, 7, 50);
+	check_shape(2, 37, 3, 1, 64, 0, 8, 1);
 	int32_t past1[] = { 10, 46 }, past2[] = { 0 };
-	check_decode(2, 3, 49, 9, 3, 64, past1);
-	check_decode(1, 1, 1, 4, 1, 128, past2);
-	check_decode(2, 1, 300, 4, 2, 96, (int32_t[]){ 299, 17 });
+	check_decode(2, 3, 49, 9, 3, 64, past1, 0);
+	check_decode(1, 1, 1, 4, 1, 128, past2, 0);
+	check_decode(2, 1, 300, 4, 2, 96, (int32_t[]){ 299, 17 }, 0);
+	check_decode(2, 3, 49, 9, 3, 64, past1, 7);
+	check_decode(2, 1, 300, 4, 2, 96, (int32_t[]){ 299, 17 }, 64);
 	return test_main_end();
 }
