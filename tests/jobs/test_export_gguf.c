@@ -13,6 +13,8 @@
  *     and the alpha_pattern pair's ratio folded in, as lora_b, with llama.cpp's adapter keys;
  *   - llama.cpp's greedy ids on our F32 GGUF of the default model (llamacpp-greedy-ids.txt)
  *     equal transformers' (tests/data/gen/greedy-ids.txt, which gen matches: test_llama_greedy);
+ *   - every file written here is, byte for byte, the one gguf-py's reader read
+ *     (gguf-reader.txt), and our reader counts the same tensors and keys;
  *   - a failed export leaves no file.
  */
 #include "jobs/export_gguf.h"
@@ -28,6 +30,7 @@
 #include "formats/adapter.h"
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
+#include "gguf_reader_golden.h"
 #include "jobs/import_gguf.h"
 #include "test.h"
 
@@ -99,6 +102,8 @@ static void check_convert(const char *tiny)
 		snprintf(out, sizeof out, "%s/conv-%s.gguf", tmpdir, export_gguf_type_names[ty]);
 		if (export(tiny, NULL, ty, out))
 			continue;
+		if (ty == EXPORT_GGUF_F32)
+			gguf_reader_check("tiny", "f32", out);
 		uint64_t ks, kn, n = compare_golden(txt, export_gguf_type_names[ty], out, &ks, &kn);
 		printf("%-5s vs convert_hf_to_gguf.py: %llu tensors identical, %llu of %llu keys identical\n",
 		       export_gguf_type_names[ty], (unsigned long long)n, (unsigned long long)ks,
@@ -121,6 +126,7 @@ static void check_quant(const char *tiny)
 		struct gguf_file g;
 		if (export(tiny, NULL, ty, out) || gguf_open(&g, out, &err) != QT_OK)
 			continue;
+		gguf_reader_check("tiny", tn, out);
 		uint64_t n_gold = 0, n_same = 0;
 		for (char *line = txt; *line;) {
 			char *nl = strchr(line, '\n');
@@ -222,6 +228,7 @@ static void check_adapter(const char *tiny)
 		free(lora);
 		return;
 	}
+	gguf_reader_check("tiny-lora", "f32", out);
 	char *s = NULL;
 	double alpha = 0;
 	CHECK(gguf_get_str(&g, "general.type", &s, &err) == QT_OK && !strcmp(s, "adapter"), "general.type");

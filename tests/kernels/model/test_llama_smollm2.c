@@ -21,49 +21,8 @@
 #include "formats/nf4.h"
 #include "jobs/llama_load.h"
 #include "jobs/quantize_nf4.h"
+#include "logits_golden.h"
 #include "test.h"
-
-struct golden {
-	struct qt_map map;
-	uint32_t      n, V, S, K;
-	const uint8_t *sub;    /* S x u32 */
-	const uint8_t *first;  /* first prompt */
-};
-
-/* Prompt record: u32 T, T ids, T x (f32 maxabs, K x (u32, f32), S x f32). */
-static size_t pos_bytes(const struct golden *g) { return 4 + 8 * (size_t)g->K + 4 * (size_t)g->S; }
-
-static double rel_err_rows(const struct golden *g, const uint8_t *rec, int T, const float *got,
-                           int *argmax_ok)
-{
-	double num = 0, den = 0;
-	*argmax_ok = 1;
-	const uint8_t *p = rec + 4 + 4 * (size_t)T;
-	for (int t = 0; t < T; t++, p += pos_bytes(g)) {
-		const float *row = got + (size_t)t * g->V;
-		double mx = lef32_load(p);
-		den = mx > den ? mx : den;
-		for (uint32_t k = 0; k < g->K; k++) {
-			uint32_t id = le32_load(p + 4 + 8 * k);
-			double d = fabs((double)row[id] - lef32_load(p + 8 + 8 * k));
-			num = d > num ? d : num;
-		}
-		for (uint32_t s = 0; s < g->S; s++) {
-			uint32_t id = le32_load(g->sub + 4 * s);
-			double d = fabs((double)row[id] - lef32_load(p + 4 + 8 * g->K + 4 * s));
-			num = d > num ? d : num;
-		}
-		/* argmax: ours must be theirs, unless theirs is tied within 1e-4 of the top */
-		uint32_t best = 0;
-		for (uint32_t v = 1; v < g->V; v++)
-			best = row[v] > row[best] ? v : best;
-		uint32_t top = le32_load(p + 4);
-		if (best != top && !(g->K > 1 && le32_load(p + 12) == best &&
-		                     lef32_load(p + 8) - lef32_load(p + 16) < 1e-4 * mx))
-			*argmax_ok = 0;
-	}
-	return den > 0 ? num / den : num;
-}
 
 /*
  * All prompts of the golden packed into one sequence (one segment each, positions restarting):
@@ -73,42 +32,26 @@ static double rel_err_rows(const struct golden *g, const uint8_t *rec, int T, co
 static double check_model(const struct llama_model *m, const char *golden_path, const char *what,
                           int alone)
 {
-	struct golden g;
+	struct logits_golden g;
 	struct qt_err err = { 0 };
-	if (qt_map_file(golden_path, &g.map, &err) != QT_OK) {
-		CHECK(0, "%s", err.msg);
+	if (logits_golden_open(&g, golden_path))
+		return -1;
+	CHECK(g.V == (uint32_t)m->cfg.V, "%s: vocab %u", golden_path, g.V);
+	if (g.V != (uint32_t)m->cfg.V) {
+		logits_golden_close(&g);
 		return -1;
 	}
-	const uint8_t *p = g.map.data;
-	CHECK(g.map.size > 24 && !memcmp(p, "QTLOGSL1", 8), "%s: magic", golden_path);
-	g.n = le32_load(p + 8), g.V = le32_load(p + 12), g.S = le32_load(p + 16),
-	g.K = le32_load(p + 20);
-	g.sub = p + 24;
-	g.first = g.sub + 4 * (size_t)g.S;
-	CHECK(g.V == (uint32_t)m->cfg.V && g.n <= 64, "vocab %u", g.V);
-	if (g.V != (uint32_t)m->cfg.V || g.n > 64) {
-		qt_unmap(&g.map);
-		return -1;
-	}
-	const uint8_t *rec[64];
-	int TT = 0, off[65];
-	rec[0] = g.first;
+	int TT = 0, off[LOGITS_GOLDEN_MAX_PROMPTS + 1];
 	for (uint32_t k = 0; k < g.n; k++) {
-		int T = (int)le32_load(rec[k]);
 		off[k] = TT;
-		TT += T;
-		if (k + 1 < 64)
-			rec[k + 1] = rec[k] + 4 + 4 * (size_t)T + (size_t)T * pos_bytes(&g);
+		TT += g.T[k];
 	}
 	off[g.n] = TT;
-	CHECK((size_t)(rec[g.n - 1] + 4 + 4 * (size_t)(TT - off[g.n - 1]) +
-	               (size_t)(TT - off[g.n - 1]) * pos_bytes(&g) - g.map.data) == g.map.size,
-	      "%s: size", golden_path);
 	int32_t *ids = malloc((size_t)TT * 4), *pos = malloc((size_t)TT * 4),
 	        *seg = malloc((size_t)TT * 4);
 	for (uint32_t k = 0; k < g.n; k++)
 		for (int t = 0; t < off[k + 1] - off[k]; t++) {
-			ids[off[k] + t] = (int32_t)le32_load(rec[k] + 4 + 4 * (size_t)t);
+			ids[off[k] + t] = logits_golden_id(&g, k, t);
 			pos[off[k] + t] = t;
 			seg[off[k] + t] = (int32_t)k;
 		}
@@ -116,10 +59,11 @@ static double check_model(const struct llama_model *m, const char *golden_path, 
 	CHECK(llama_forward(m, NULL, ids, pos, seg, TT, got, &err) == QT_OK, "%s", err.msg);
 	double worst = 0;
 	for (uint32_t k = 0; k < g.n; k++) {
-		int T = off[k + 1] - off[k], am;
+		int T = g.T[k], am;
 		const float *mine = got + (size_t)off[k] * g.V;
-		double e = rel_err_rows(&g, rec[k], T, mine, &am);
-		printf("%s prompt %u (T=%d, packed with the others): max rel err %.3g\n", what, k, T, e);
+		double abs_err, e = logits_golden_err(&g, k, mine, &abs_err, &am);
+		printf("%s prompt %u (T=%d, packed with the others): max abs err %.3g, max rel err %.3g\n",
+		       what, k, T, abs_err, e);
 		CHECK(e <= 1e-4, "%s prompt %u: rel err %.3g", what, k, e);
 		CHECK(am, "%s prompt %u: argmax differs", what, k);
 		worst = e > worst ? e : worst;
@@ -157,7 +101,7 @@ static double check_model(const struct llama_model *m, const char *golden_path, 
 		free(one);
 	}
 	free(ids), free(pos), free(seg), free(got);
-	qt_unmap(&g.map);
+	logits_golden_close(&g);
 	return worst;
 }
 
