@@ -263,9 +263,12 @@ int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct 
 		size_t j = i, base = e->ids.n, len = 0;
 		while (j < r->n && r->p[j].kind != CHAT_PIECE_SPECIAL)
 			len += r->p[j++].len;
-		int st;
+		/* A run after a special token continues the rendered conversation: HF encodes the
+		 * whole of it at once, so (with a Metaspace "first" pre-tokenizer) such a run gets
+		 * no prefix space. */
+		int st, fl = TOKENIZER_TEXT_ONLY | (i > 0 ? TOKENIZER_CONTINUE : 0);
 		if (j == i + 1) {
-			st = tokenizer_encode(tk, p->s, p->len, TOKENIZER_TEXT_ONLY, &e->ids, err);
+			st = tokenizer_encode(tk, p->s, p->len, fl, &e->ids, err);
 			e->piece_at[i] = (uint32_t)base;
 		} else {
 			if (grow((void **)&e->buf, &e->buf_cap, len + 1, 1) < 0)
@@ -275,13 +278,13 @@ int chat_encode(const struct tokenizer *tk, const struct chat_render *r, struct 
 				memcpy(e->buf + off, r->p[k].s, r->p[k].len);
 				off += r->p[k].len;
 			}
-			st = tokenizer_encode(tk, e->buf, len, TOKENIZER_TEXT_ONLY, &e->ids, err);
+			st = tokenizer_encode(tk, e->buf, len, fl, &e->ids, err);
 			e->piece_at[i] = (uint32_t)base;
 			off = r->p[i].len;
 			for (size_t k = i + 1; k < j && st == QT_OK; k++) {
 				/* Tokens shared with the encoding of the bytes before piece k go before it. */
 				e->tmp.n = 0;
-				st = tokenizer_encode(tk, e->buf, off, TOKENIZER_TEXT_ONLY, &e->tmp, err);
+				st = tokenizer_encode(tk, e->buf, off, fl, &e->tmp, err);
 				size_t lcp = 0, avail = e->ids.n - base;
 				while (lcp < e->tmp.n && lcp < avail && e->tmp.v[lcp] == e->ids.v[base + lcp])
 					lcp++;

@@ -1,7 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * HuggingFace tokenizer.json (BPE models) loaded and run exactly as HF `tokenizers` does:
- * added tokens, normalizers, pre-tokenizers, BPE, ByteLevel decoder. See tokenizer(5) and
+ * added tokens, normalizers, pre-tokenizers, BPE, post-processor, decoders; byte-level
+ * (GPT-2, Llama-3, Qwen) and SentencePiece-style (Llama-2, Mistral, Phi-3, Gemma) files. See tokenizer(5) and
  * reference.md section 1. A loaded tokenizer is immutable: encode/decode may run on many
  * threads at once.
  */
@@ -27,6 +28,15 @@ enum {
 	 * user content that contains "<|im_start|>" is encoded as text. Non-special added tokens
 	 * are still matched, as HF does. */
 	TOKENIZER_TEXT_ONLY = 1 << 0,
+	/* The text continues an input that started earlier (it follows a special token in one
+	 * rendered conversation): it does not start at offset 0, so a Metaspace pre-tokenizer
+	 * with prepend_scheme "first" prepends nothing to it, as HF does for that part of the
+	 * whole input. */
+	TOKENIZER_CONTINUE = 1 << 1,
+	/* Adds what the post_processor adds around a single sequence (HF encode with
+	 * add_special_tokens=True): the <s> of Llama-2's TemplateProcessing, Llama-3's
+	 * <|begin_of_text|>. QT_EDATA for a post_processor type that is not supported. */
+	TOKENIZER_ADD_SPECIAL = 1 << 2,
 };
 
 /* Loads path. QT_ENOINPUT if unreadable; QT_EDATA with "path: field: reason" for JSON errors
@@ -34,8 +44,9 @@ enum {
 int tokenizer_load(const char *path, struct tokenizer **out, struct qt_err *err);
 void tokenizer_free(struct tokenizer *t);
 
-/* Appends the ids of text[0..len) to out, as HF encode(text, add_special_tokens=False).
- * text must be valid UTF-8 (the caller checks). Returns QT_OK or QT_ESOFTWARE (memory). */
+/* Appends the ids of text[0..len) to out, as HF encode(text, add_special_tokens=False)
+ * (or True with TOKENIZER_ADD_SPECIAL). text must be valid UTF-8 (the caller checks).
+ * Returns QT_OK, QT_ESOFTWARE (memory) or QT_EDATA (TOKENIZER_ADD_SPECIAL refused). */
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, int flags,
                      struct tok_ids *out, struct qt_err *err);
 

@@ -191,6 +191,9 @@ static void next_stage(struct tk_scratch *s, const char *p, size_t n, int normal
 	struct tk_arena_mark mark = tk_arena_mark(s);
 	size_t m;
 	const char *q = tk_normalize(s, p, n, &m);
+	/* Metaspace's prepend_scheme "first" asks whether a piece starts at the input's offset 0:
+	 * the piece that starts there, unless the normalizer cut characters off its start. */
+	s->orig0 = p == s->input && !s->lead_cut ? q : NULL;
 	const struct tk_matcher *nm = &s->t->norm;
 	if (nm->n && !(nm->all_special && (s->flags & TOKENIZER_TEXT_ONLY)))
 		tk_added_split(s, nm, q, m, 1);

@@ -188,8 +188,22 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
 	s->out = out;
 	s->flags = flags;
 	s->oom = 0;
+	s->input = flags & TOKENIZER_CONTINUE ? NULL : text;
+	s->orig0 = NULL;
 	size_t n0 = out->n;
+	if (flags & TOKENIZER_ADD_SPECIAL) {
+		if (t->pp_unsupported)
+			return qt_err_set(err, QT_EDATA, "tokenizer: post_processor \"%s\" cannot add "
+			                  "special tokens here (supported: TemplateProcessing, "
+			                  "BertProcessing, RobertaProcessing, ByteLevel, Sequence)",
+			                  t->pp_unsupported);
+		for (uint32_t i = 0; i < t->pp_n_before; i++)
+			tk_emit(s, t->pp_ids[i]);
+	}
 	tk_added_run(s, text, len);
+	if (flags & TOKENIZER_ADD_SPECIAL)
+		for (uint32_t i = 0; i < t->pp_n_after; i++)
+			tk_emit(s, t->pp_ids[t->pp_n_before + i]);
 	s->cur = NULL; /* everything in the arena is free again */
 	if (len > (1u << 18))
 		scratch_trim(s);

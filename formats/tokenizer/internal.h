@@ -43,7 +43,9 @@ uint32_t tk_strmap_get(const struct tk_strmap *m, const char *s, size_t len);
 /* ---- pieces of the pipeline ---- */
 
 enum tk_behavior { TK_REMOVED, TK_ISOLATED, TK_MERGED_PREV, TK_MERGED_NEXT, TK_CONTIGUOUS };
-enum tk_step_kind { TK_SPLIT, TK_BYTELEVEL, TK_DIGITS };
+enum tk_step_kind { TK_SPLIT, TK_BYTELEVEL, TK_DIGITS, TK_METASPACE };
+/* Metaspace prepend_scheme (HF PrependScheme). */
+enum tk_prepend { TK_PREPEND_NEVER, TK_PREPEND_FIRST, TK_PREPEND_ALWAYS };
 
 struct tk_step {
 	enum tk_step_kind kind;
@@ -53,6 +55,30 @@ struct tk_step {
 	int add_prefix_space; /* BYTELEVEL */
 	int individual_digits; /* DIGITS */
 	int lazy_bytes;       /* BYTELEVEL as last step: the model maps bytes itself */
+	char repl[5];         /* METASPACE: the replacement character (UTF-8, NUL-ended) */
+	uint32_t repl_len;
+	enum tk_prepend prepend; /* METASPACE */
+	int split;            /* METASPACE: split before each replacement character */
+};
+
+/* One normalizer of the (flattened) normalizer Sequence, applied in order. */
+enum tk_norm_kind { TK_NORM_NFC, TK_NORM_PREPEND, TK_NORM_REPLACE, TK_NORM_STRIP };
+struct tk_norm {
+	enum tk_norm_kind kind;
+	char    *a, *b;       /* PREPEND: a = the prefix; REPLACE: every a becomes b */
+	uint32_t alen, blen;
+	int left, right;      /* STRIP: which ends lose their white space */
+};
+
+/* One decoder of the (flattened) decoder Sequence, applied in order to the token strings. */
+enum tk_dec_kind { TK_DEC_BYTELEVEL, TK_DEC_REPLACE, TK_DEC_BYTEFALLBACK, TK_DEC_FUSE,
+                   TK_DEC_STRIP, TK_DEC_METASPACE };
+struct tk_dec {
+	enum tk_dec_kind kind;
+	char    *a, *b;       /* REPLACE: every a becomes b; STRIP, METASPACE: a = the character */
+	uint32_t alen, blen;
+	uint32_t start, stop; /* STRIP: at most this many characters off each end */
+	int prepend;          /* METASPACE: prepend_scheme is not "never" */
 };
 
 struct tk_added {
@@ -94,8 +120,10 @@ struct tokenizer {
 	uint32_t  prefix_len, suffix_len;
 	int fuse_unk, byte_fallback, ignore_merges;
 
-	/* normalizer: 0 none, 1 NFC */
-	int nfc;
+	/* normalizer */
+	struct tk_norm *norms;
+	uint32_t n_norms;
+	int nfc;               /* one of them is NFC (its tables are built) */
 
 	/* pre-tokenizer */
 	struct tk_step *steps;
@@ -106,8 +134,15 @@ struct tokenizer {
 	uint32_t n_added;
 	struct tk_matcher raw, norm; /* normalized:false / normalized:true tokens */
 
-	/* decoder: 0 none (join with " "), 1 ByteLevel */
-	int dec_bytelevel;
+	/* decoder: none (n_decs 0 and !has_decoder: tokens joined with " ") or these steps */
+	struct tk_dec *decs;
+	uint32_t n_decs;
+	int has_decoder;
+
+	/* post-processor (TOKENIZER_ADD_SPECIAL): ids before and after the sequence */
+	uint32_t *pp_ids;      /* pp_n_before ids, then pp_n_after */
+	uint32_t pp_n_before, pp_n_after;
+	char *pp_unsupported;  /* a post_processor type that add_special cannot apply, or NULL */
 
 	/* per-thread scratch */
 	pthread_key_t key;
@@ -154,6 +189,9 @@ struct tk_scratch {
 	struct tok_ids *out;
 	int flags;
 	int oom;
+	const char *input;           /* the text tokenizer_encode was given */
+	const char *orig0;           /* the normalized piece that starts at original offset 0 */
+	int lead_cut;                /* tk_normalize dropped characters at the piece's start */
 };
 
 struct tk_arena_mark { struct tk_arena_block *b; size_t used; };
@@ -175,6 +213,10 @@ int tk_pretok_load(struct tokenizer *t, json_t *pt, const char *path, struct qt_
 /* Runs the pre-tokenizer steps on one piece and the model on every resulting word. */
 void tk_pretok_run(struct tk_scratch *s, const char *p, size_t n);
 void tk_pretok_free(struct tokenizer *t);
+/* Metaspace's prepend_scheme, or the older add_prefix_space (true = "always"; both present
+ * must agree, and false alone disagrees with the default "always", as HF's reader says). */
+int tk_json_prepend_scheme(json_t *o, const char *field, const char *path,
+                           enum tk_prepend *out, struct qt_err *err);
 /* Compiles an Oniguruma-syntax pattern with PCRE2 (translating \s, \h, \w); NULL + err. */
 pcre2_code *tk_regex_compile(const char *pat, size_t len, char *msg, size_t msgsz);
 /* The GPT-2 regex of the ByteLevel pre-tokenizer (compiled once per process). */
@@ -182,6 +224,15 @@ pcre2_code *tk_gpt2_regex(void);
 
 /* ---- normalize.c ---- */
 int tk_normalizer_load(struct tokenizer *t, json_t *nz, const char *path, struct qt_err *err);
+void tk_normalizer_free(struct tokenizer *t);
+/* The literal of a Replace's "pattern" ({"String": s}) as a malloc'd copy; a {"Regex": ...}
+ * pattern is refused (QT_EDATA naming field). */
+int tk_json_pattern(json_t *o, const char *field, const char *path, char **out, uint32_t *len,
+                    struct qt_err *err);
+/* A malloc'd copy of the JSON string o[k] (its length in *len); QT_EDATA if it is missing or
+ * not a string, or if one_char and it is not exactly one character. */
+int tk_json_str(json_t *o, const char *k, int one_char, const char *field, const char *path,
+                char **out, uint32_t *len, struct qt_err *err);
 /* Normalizes p[0..n): returns p itself when unchanged, else a string in the arena (*outn). */
 const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn);
 /* Same for load-time use: a malloc'd string (NULL on ENOMEM); t NULL: a plain copy. */
@@ -196,6 +247,14 @@ void tk_added_split(struct tk_scratch *s, const struct tk_matcher *m, const char
 void tk_added_free(struct tokenizer *t);
 /* The whole pipeline on one input: added tokens, normalizer, pre-tokenizer, model. */
 void tk_added_run(struct tk_scratch *s, const char *p, size_t n);
+
+/* ---- decode.c ---- */
+int tk_decoder_load(struct tokenizer *t, json_t *d, const char *path, struct qt_err *err);
+void tk_decoder_free(struct tokenizer *t);
+
+/* ---- postproc.c ---- */
+int tk_postproc_load(struct tokenizer *t, json_t *pp, const char *path, struct qt_err *err);
+void tk_postproc_free(struct tokenizer *t);
 
 /* ---- encode.c ---- */
 void tk_scratch_destroy(struct tk_scratch *s);

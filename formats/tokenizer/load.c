@@ -2,7 +2,7 @@
 /*
  * tokenizer.json loading (top level, id tables) and the small public accessors. The pipeline
  * parts live beside it in formats/tokenizer/: normalize.c, added.c, pretok.c, bpe.c,
- * encode.c, decode.c. See tokenizer(5).
+ * postproc.c, encode.c, decode.c. See tokenizer(5).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -160,21 +160,6 @@ static int build_id_tables(struct tokenizer *t)
 	return 0;
 }
 
-static int load_decoder(struct tokenizer *t, json_t *d, const char *path, struct qt_err *err)
-{
-	if (!d || json_is_null(d))
-		return QT_OK;
-	const char *type = json_string_value(json_object_get(d, "type"));
-	if (!json_is_object(d) || !type)
-		return qt_err_set(err, QT_EDATA, "%s: decoder: expected an object with a \"type\"",
-		                  path);
-	if (strcmp(type, "ByteLevel") == 0) {
-		t->dec_bytelevel = 1;
-		return QT_OK;
-	}
-	return qt_err_set(err, QT_EDATA, "%s: decoder.type: unsupported decoder \"%s\"", path, type);
-}
-
 static int load_json(struct tokenizer *t, json_t *root, const char *path, size_t file_len,
                      struct qt_err *err)
 {
@@ -184,10 +169,6 @@ static int load_json(struct tokenizer *t, json_t *root, const char *path, size_t
 	json_t *v = json_object_get(root, "version");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "1.0") != 0)
 		return qt_err_set(err, QT_EDATA, "%s: version: expected \"1.0\"", path);
-	json_t *pp = json_object_get(root, "post_processor");
-	if (pp && !json_is_null(pp) && !json_is_string(json_object_get(pp, "type")))
-		return qt_err_set(err, QT_EDATA, "%s: post_processor: expected an object with a "
-		                  "\"type\"", path);
 	json_t *model = json_object_get(root, "model");
 	if (!json_is_object(model))
 		return qt_err_set(err, QT_EDATA, "%s: model: missing or not an object", path);
@@ -197,7 +178,9 @@ static int load_json(struct tokenizer *t, json_t *root, const char *path, size_t
 		return rc;
 	if ((rc = tk_pretok_load(t, json_object_get(root, "pre_tokenizer"), path, err)) != QT_OK)
 		return rc;
-	if ((rc = load_decoder(t, json_object_get(root, "decoder"), path, err)) != QT_OK)
+	if ((rc = tk_decoder_load(t, json_object_get(root, "decoder"), path, err)) != QT_OK)
+		return rc;
+	if ((rc = tk_postproc_load(t, json_object_get(root, "post_processor"), path, err)) != QT_OK)
 		return rc;
 	if ((rc = tk_added_load(t, json_object_get(root, "added_tokens"), path, err)) != QT_OK)
 		return rc;
@@ -270,6 +253,9 @@ void tokenizer_free(struct tokenizer *t)
 	tk_model_free(t);
 	tk_pretok_free(t);
 	tk_added_free(t);
+	tk_normalizer_free(t);
+	tk_decoder_free(t);
+	tk_postproc_free(t);
 	free(t->id_str);
 	free(t->id_len);
 	free(t->id_flags);

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /*
- * Normalizers of tokenizer.json (null, NFC, Sequence of those) and the Unicode character
+ * Normalizers of tokenizer.json (null, NFC, Prepend, Replace, Strip, Sequence of those) and the Unicode character
  * classes the pipeline needs, on utf8proc. NFC skips utf8proc entirely for text made only of
  * characters that NFC cannot change in any context (a bitmap built once per process).
  */
@@ -195,13 +195,116 @@ static char *nfc_hf(const char *p, size_t n, size_t *outn)
 	return out;
 }
 
-const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn)
+/* ---- applying ---- */
+
+/* One normalizer on p[0..n): a malloc'd result (*outn), or p itself when it changes nothing,
+ * or NULL on ENOMEM. *cut is set when characters at the start were removed. */
+static char *norm_one(const struct tk_norm *z, const char *p, size_t n, size_t *outn, int *cut)
 {
 	*outn = n;
-	if (!s->t->nfc || nfc_quick(p, n))
+	switch (z->kind) {
+	case TK_NORM_NFC:
+		if (nfc_quick(p, n))
+			return (char *)p;
+		return nfc_hf(p, n, outn);
+	case TK_NORM_PREPEND: {
+		if (n == 0) /* HF prepends only to a non-empty string */
+			return (char *)p;
+		char *d = malloc(z->alen + n + 1);
+		if (!d)
+			return NULL;
+		memcpy(d, z->a, z->alen);
+		memcpy(d + z->alen, p, n);
+		d[z->alen + n] = 0;
+		*outn = z->alen + n;
+		return d;
+	}
+	case TK_NORM_REPLACE: {
+		size_t k = 0;
+		for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), z->a, z->alen));
+		     q += z->alen)
+			k++;
+		if (k == 0)
+			return (char *)p;
+		size_t m = n - k * z->alen + k * z->blen, o = 0;
+		char *d = malloc(m + 1);
+		if (!d)
+			return NULL;
+		for (size_t i = 0; i < n;) {
+			if (n - i >= z->alen && memcmp(p + i, z->a, z->alen) == 0) {
+				memcpy(d + o, z->b, z->blen);
+				o += z->blen;
+				i += z->alen;
+			} else {
+				d[o++] = p[i++];
+			}
+		}
+		d[o] = 0;
+		*outn = o;
+		return d;
+	}
+	case TK_NORM_STRIP: {
+		size_t a = 0, b = n, l;
+		while (z->left && a < b && tk_is_space(tk_utf8_next((const unsigned char *)p + a, &l)))
+			a += l;
+		while (z->right && b > a) {
+			size_t j = b - 1;
+			while (j > a && ((unsigned char)p[j] & 0xC0) == 0x80)
+				j--;
+			if (!tk_is_space(tk_utf8_next((const unsigned char *)p + j, &l)))
+				break;
+			b = j;
+		}
+		if (a == 0 && b == n)
+			return (char *)p;
+		char *d = malloc(b - a + 1);
+		if (!d)
+			return NULL;
+		memcpy(d, p + a, b - a);
+		d[b - a] = 0;
+		*outn = b - a;
+		*cut |= a > 0;
+		return d;
+	}
+	}
+	return (char *)p;
+}
+
+/* Every normalizer of t on p[0..n): p itself when nothing changed, else a malloc'd string;
+ * NULL on ENOMEM. */
+static char *norm_all(const struct tokenizer *t, const char *p, size_t n, size_t *outn, int *cut)
+{
+	char *cur = (char *)p;
+	size_t m = n;
+	*cut = 0;
+	for (uint32_t i = 0; i < t->n_norms; i++) {
+		size_t k;
+		char *d = norm_one(&t->norms[i], cur, m, &k, cut);
+		if (!d) {
+			if (cur != p)
+				free(cur);
+			return NULL;
+		}
+		if (d != cur && cur != p)
+			free(cur);
+		cur = d;
+		m = k;
+	}
+	*outn = m;
+	return cur;
+}
+
+const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn)
+{
+	const struct tokenizer *t = s->t;
+	*outn = n;
+	s->lead_cut = 0;
+	if (t->n_norms == 0 || (t->n_norms == 1 && t->nfc && nfc_quick(p, n)))
 		return p;
 	size_t m;
-	char *d = nfc_hf(p, n, &m);
+	char *d = norm_all(t, p, n, &m, &s->lead_cut);
+	if (d == p)
+		return p;
 	char *a = d ? tk_arena_alloc(s, m + 1) : NULL;
 	if (!a) {
 		free(d);
@@ -209,6 +312,7 @@ const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *
 		return p;
 	}
 	memcpy(a, d, m);
+	a[m] = 0;
 	free(d);
 	*outn = m;
 	return a;
@@ -216,9 +320,11 @@ const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *
 
 char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_t *outn)
 {
-	if (t && t->nfc)
-		return nfc_hf(p, n, outn);
-	char *d = malloc(n + 1);
+	int cut;
+	char *d = t ? norm_all(t, p, n, outn, &cut) : (char *)p;
+	if (d != p)
+		return d;
+	d = malloc(n + 1);
 	if (d) {
 		memcpy(d, p, n);
 		d[n] = 0;
@@ -229,6 +335,58 @@ char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_
 
 /* ---- loading ---- */
 
+int tk_json_str(json_t *o, const char *k, int one_char, const char *field, const char *path,
+                char **out, uint32_t *len, struct qt_err *err)
+{
+	json_t *v = json_object_get(o, k);
+	*out = NULL;
+	if (!json_is_string(v))
+		return qt_err_set(err, QT_EDATA, "%s: %s.%s: expected a string", path, field, k);
+	size_t n = json_string_length(v), l = 0;
+	const char *s = json_string_value(v);
+	if (one_char && (n == 0 || (tk_utf8_next((const unsigned char *)s, &l), l != n)))
+		return qt_err_set(err, QT_EDATA, "%s: %s.%s: expected exactly one character, not "
+		                  "\"%s\"", path, field, k, s);
+	if (!(*out = malloc(n + 1)))
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	memcpy(*out, s, n + 1);
+	*len = (uint32_t)n;
+	return QT_OK;
+}
+
+int tk_json_pattern(json_t *o, const char *field, const char *path, char **out, uint32_t *len,
+                    struct qt_err *err)
+{
+	json_t *pat = json_object_get(o, "pattern");
+	char sub[300];
+	snprintf(sub, sizeof sub, "%s.pattern", field);
+	*out = NULL;
+	if (json_is_object(pat) && json_object_get(pat, "Regex"))
+		return qt_err_set(err, QT_EDATA, "%s: %s: a {\"Regex\": ...} pattern is not "
+		                  "supported here (only {\"String\": ...})", path, sub);
+	if (!json_is_object(pat))
+		return qt_err_set(err, QT_EDATA, "%s: %s: expected {\"String\": ...}", path, sub);
+	int rc = tk_json_str(pat, "String", 0, sub, path, out, len, err);
+	if (rc == QT_OK && *len == 0) {
+		free(*out);
+		*out = NULL;
+		return qt_err_set(err, QT_EDATA, "%s: %s.String: empty pattern", path, sub);
+	}
+	return rc;
+}
+
+static struct tk_norm *new_norm(struct tokenizer *t, enum tk_norm_kind kind)
+{
+	struct tk_norm *z = realloc(t->norms, (t->n_norms + 1) * sizeof *z);
+	if (!z)
+		return NULL;
+	t->norms = z;
+	z = &z[t->n_norms++];
+	memset(z, 0, sizeof *z);
+	z->kind = kind;
+	return z;
+}
+
 static int load_one(struct tokenizer *t, json_t *nz, const char *field, const char *path,
                     struct qt_err *err)
 {
@@ -238,10 +396,6 @@ static int load_one(struct tokenizer *t, json_t *nz, const char *field, const ch
 	if (!json_is_object(nz) || !type)
 		return qt_err_set(err, QT_EDATA, "%s: %s: expected an object with a \"type\"", path,
 		                  field);
-	if (strcmp(type, "NFC") == 0) {
-		t->nfc = 1;
-		return QT_OK;
-	}
 	if (strcmp(type, "Sequence") == 0) {
 		json_t *a = json_object_get(nz, "normalizers");
 		if (!json_is_array(a))
@@ -256,8 +410,39 @@ static int load_one(struct tokenizer *t, json_t *nz, const char *field, const ch
 		}
 		return QT_OK;
 	}
-	return qt_err_set(err, QT_EDATA, "%s: %s.type: unsupported normalizer \"%s\" (supported: "
-	                  "null, NFC, Sequence)", path, field, type);
+	enum tk_norm_kind kind;
+	if (strcmp(type, "NFC") == 0)
+		kind = TK_NORM_NFC;
+	else if (strcmp(type, "Prepend") == 0)
+		kind = TK_NORM_PREPEND;
+	else if (strcmp(type, "Replace") == 0)
+		kind = TK_NORM_REPLACE;
+	else if (strcmp(type, "Strip") == 0)
+		kind = TK_NORM_STRIP;
+	else
+		return qt_err_set(err, QT_EDATA, "%s: %s.type: unsupported normalizer \"%s\" "
+		                  "(supported: null, NFC, Prepend, Replace, Strip, Sequence)", path,
+		                  field, type);
+	struct tk_norm *z = new_norm(t, kind);
+	if (!z)
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	int rc = QT_OK;
+	if (kind == TK_NORM_NFC) {
+		t->nfc = 1;
+	} else if (kind == TK_NORM_PREPEND) {
+		rc = tk_json_str(nz, "prepend", 0, field, path, &z->a, &z->alen, err);
+	} else if (kind == TK_NORM_REPLACE) {
+		if ((rc = tk_json_pattern(nz, field, path, &z->a, &z->alen, err)) == QT_OK)
+			rc = tk_json_str(nz, "content", 0, field, path, &z->b, &z->blen, err);
+	} else {
+		json_t *l = json_object_get(nz, "strip_left"), *r = json_object_get(nz, "strip_right");
+		if (!json_is_boolean(l) || !json_is_boolean(r))
+			return qt_err_set(err, QT_EDATA, "%s: %s: expected strip_left and strip_right "
+			                  "(true or false)", path, field);
+		z->left = json_is_true(l);
+		z->right = json_is_true(r);
+	}
+	return rc;
 }
 
 int tk_normalizer_load(struct tokenizer *t, json_t *nz, const char *path, struct qt_err *err)
@@ -269,4 +454,13 @@ int tk_normalizer_load(struct tokenizer *t, json_t *nz, const char *path, struct
 			return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
 	}
 	return rc;
+}
+
+void tk_normalizer_free(struct tokenizer *t)
+{
+	for (uint32_t i = 0; i < t->n_norms; i++) {
+		free(t->norms[i].a);
+		free(t->norms[i].b);
+	}
+	free(t->norms);
 }

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
- * Pre-tokenizers of tokenizer.json: ByteLevel, Split, Digits and Sequence (reference.md 1.4,
- * 1.5). Regexes are Oniguruma syntax in the file and run on PCRE2 (JIT) after translating the
+ * Pre-tokenizers of tokenizer.json: ByteLevel, Split, Digits, Metaspace and Sequence
+ * (reference.md 1.4, 1.5). Regexes are Oniguruma syntax in the file and run on PCRE2 (JIT) after translating the
  * escapes whose meaning differs. Each step re-splits the pieces of the previous one; pieces
  * are processed depth first (a piece goes through all later steps and the model before its
  * right neighbour is split), which gives HF's breadth-first result because every step works
@@ -238,6 +238,51 @@ static int load_split(struct tk_step *st, json_t *o, const char *field, const ch
 	return QT_OK;
 }
 
+int tk_json_prepend_scheme(json_t *o, const char *field, const char *path,
+                           enum tk_prepend *out, struct qt_err *err)
+{
+	json_t *ps = json_object_get(o, "prepend_scheme"), *aps = json_object_get(o,
+	                                                                          "add_prefix_space");
+	const char *scheme = json_string_value(ps);
+	*out = TK_PREPEND_ALWAYS; /* HF's default */
+	if (ps) {
+		if (scheme && strcmp(scheme, "first") == 0)
+			*out = TK_PREPEND_FIRST;
+		else if (scheme && strcmp(scheme, "never") == 0)
+			*out = TK_PREPEND_NEVER;
+		else if (!scheme || strcmp(scheme, "always") != 0)
+			return qt_err_set(err, QT_EDATA, "%s: %s.prepend_scheme: expected \"first\", "
+			                  "\"always\" or \"never\"", path, field);
+	}
+	if (aps && !json_is_boolean(aps))
+		return qt_err_set(err, QT_EDATA, "%s: %s.add_prefix_space: expected true or false",
+		                  path, field);
+	if (aps && json_is_true(aps) != (*out != TK_PREPEND_NEVER))
+		return qt_err_set(err, QT_EDATA, "%s: %s.add_prefix_space: %s does not match "
+		                  "prepend_scheme \"%s\" (HF refuses this file)", path, field,
+		                  json_is_true(aps) ? "true" : "false", scheme ? scheme : "always");
+	return QT_OK;
+}
+
+/* Metaspace: replacement (one character), prepend_scheme ("first", "always", "never"; or the
+ * older add_prefix_space: true = always), split. */
+static int load_metaspace(struct tk_step *st, json_t *o, const char *field, const char *path,
+                          struct qt_err *err)
+{
+	char *r;
+	uint32_t rl;
+	int rc = tk_json_str(o, "replacement", 1, field, path, &r, &rl, err);
+	if (rc != QT_OK)
+		return rc;
+	memcpy(st->repl, r, rl + 1);
+	st->repl_len = rl;
+	free(r);
+	st->kind = TK_METASPACE;
+	if ((rc = tk_json_prepend_scheme(o, field, path, &st->prepend, err)) != QT_OK)
+		return rc;
+	return get_bool(o, "split", 1, &st->split, field, path, err);
+}
+
 static int add_steps(struct tokenizer *t, json_t *o, const char *field, const char *path,
                      struct qt_err *err)
 {
@@ -287,10 +332,13 @@ static int add_steps(struct tokenizer *t, json_t *o, const char *field, const ch
 			t->n_steps++; /* so that tk_pretok_free sees a half-built step */
 			return rc;
 		}
+	} else if (strcmp(type, "Metaspace") == 0) {
+		if ((rc = load_metaspace(st, o, field, path, err)) != QT_OK)
+			return rc;
 	} else {
 		return qt_err_set(err, QT_EDATA, "%s: %s.type: unsupported pre-tokenizer \"%s\" "
-		                  "(supported: ByteLevel, Split, Digits, Sequence)", path, field,
-		                  type);
+		                  "(supported: ByteLevel, Split, Digits, Metaspace, Sequence)", path,
+		                  field, type);
 	}
 	t->n_steps++;
 	return QT_OK;
@@ -475,6 +523,56 @@ static void bytelevel_piece(struct tk_scratch *s, uint32_t k, const char *p, siz
 	run(s, k + 1, m, o);
 }
 
+/* Metaspace (HF metaspace.rs): every ' ' becomes the replacement, which is prepended unless
+ * the piece starts with it (scheme "always", or "first" for the piece at the input's offset
+ * 0), then, with split, the piece is cut before each replacement (MergedWithNext). */
+static void metaspace(struct tk_scratch *s, const struct tk_step *st, struct splitter *sp,
+                      const char *p, size_t n)
+{
+	size_t spaces = 0, rl = st->repl_len;
+	for (size_t i = 0; i < n; i++)
+		spaces += p[i] == ' ';
+	int starts = p[0] == ' ' || (n >= rl && memcmp(p, st->repl, rl) == 0);
+	int pre = !starts && (st->prepend == TK_PREPEND_ALWAYS ||
+	                      (st->prepend == TK_PREPEND_FIRST && p == s->orig0));
+	size_t m = n + spaces * (rl - 1) + (pre ? rl : 0), o = 0;
+	char *q = tk_arena_alloc(s, m + 1);
+	if (!q) {
+		s->oom = 1;
+		return;
+	}
+	if (pre) {
+		memcpy(q, st->repl, rl);
+		o = rl;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == ' ') {
+			memcpy(q + o, st->repl, rl);
+			o += rl;
+		} else {
+			q[o++] = p[i];
+		}
+	}
+	if (!st->split) {
+		run(s, sp->k, q, m);
+		return;
+	}
+	sp->p = q;
+	sp->b = TK_MERGED_NEXT;
+	sp->invert = 0;
+	size_t prev = 0;
+	for (const char *x = q; (x = memmem(x, m - (size_t)(x - q), st->repl, rl)); x += rl) {
+		size_t a = (size_t)(x - q);
+		if (prev < a)
+			event(sp, prev, a, 0);
+		event(sp, a, a + rl, 1);
+		prev = a + rl;
+	}
+	if (prev < m)
+		event(sp, prev, m, 0);
+	flush(sp);
+}
+
 static void run(struct tk_scratch *s, uint32_t k, const char *p, size_t n)
 {
 	const struct tokenizer *t = s->t;
@@ -529,6 +627,9 @@ static void run(struct tk_scratch *s, uint32_t k, const char *p, size_t n)
 	case TK_SPLIT:
 		sp.b = st->behavior;
 		split_regex(s, st->re, p, n, &sp);
+		break;
+	case TK_METASPACE:
+		metaspace(s, st, &sp, p, n);
 		break;
 	case TK_DIGITS:
 		sp.b = st->individual_digits ? TK_ISOLATED : TK_CONTIGUOUS;

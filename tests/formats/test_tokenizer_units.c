@@ -288,7 +288,16 @@ static void bad_files(void)
 	bad("dropout", mk(NULL, v, "[]", "\"dropout\":0.1,", NULL), QT_EDATA,
 	    "model.dropout: 0.1 is not supported");
 	bad("Metaspace", mk("{\"type\":\"Metaspace\"}", v, "[]", NULL, NULL), QT_EDATA,
-	    "pre_tokenizer.type: unsupported pre-tokenizer \"Metaspace\"");
+	    "pre_tokenizer.replacement: expected a string");
+	bad("Metaspace 2 chars", mk("{\"type\":\"Metaspace\",\"replacement\":\"ab\"}", v, "[]",
+	                            NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.replacement: expected exactly one character, not \"ab\"");
+	bad("prepend_scheme", mk("{\"type\":\"Metaspace\",\"replacement\":\"a\","
+	                         "\"prepend_scheme\":\"sometimes\"}", v, "[]", NULL, NULL),
+	    QT_EDATA, "pre_tokenizer.prepend_scheme: expected \"first\", \"always\" or \"never\"");
+	bad("add_prefix_space", mk("{\"type\":\"Metaspace\",\"replacement\":\"a\","
+	                           "\"add_prefix_space\":false}", v, "[]", NULL, NULL), QT_EDATA,
+	    "pre_tokenizer.add_prefix_space: false does not match prepend_scheme \"always\"");
 	bad("nested", mk("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\"},"
 	                 "{\"type\":\"Whitespace\"}]}", v, "[]", NULL, NULL), QT_EDATA,
 	    "pre_tokenizer.pretokenizers[1].type: unsupported pre-tokenizer \"Whitespace\"");
@@ -306,11 +315,39 @@ static void bad_files(void)
 	         tail);
 	bad("normalizer", buf, QT_EDATA, "normalizer.type: unsupported normalizer \"Lowercase\"");
 	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	p = strstr(buf, "\"normalizer\":null");
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"normalizer\":{\"type\":\"Sequence\","
+	         "\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"x\"},{\"type\":"
+	         "\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" \"}]}%s", tail);
+	bad("Replace Regex", buf, QT_EDATA, "normalizer.normalizers[1].pattern: a {\"Regex\": "
+	    "...} pattern is not supported here");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	p = strstr(buf, "\"normalizer\":null");
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"normalizer\":{\"type\":\"Strip\","
+	         "\"strip_left\":1,\"strip_right\":true}%s", tail);
+	bad("Strip", buf, QT_EDATA, "normalizer: expected strip_left and strip_right");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	p = strstr(buf, "\"post_processor\":null");
+	snprintf(tail, sizeof tail, "%s", p + 21);
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"post_processor\":{\"type\":"
+	         "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\","
+	         "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],"
+	         "\"special_tokens\":{}}%s", tail);
+	bad("TemplateProcessing", buf, QT_EDATA, "post_processor.special_tokens: no \"<s>\" "
+	    "with its \"ids\"");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
 	p = strstr(buf, "\"decoder\":null");
 	snprintf(tail, sizeof tail, "%s", p + 14);
 	snprintf(p, sizeof buf - (size_t)(p - buf), "\"decoder\":{\"type\":\"WordPiece\"}%s",
 	         tail);
 	bad("decoder", buf, QT_EDATA, "decoder.type: unsupported decoder \"WordPiece\"");
+	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
+	p = strstr(buf, "\"decoder\":null");
+	snprintf(tail, sizeof tail, "%s", p + 14);
+	snprintf(p, sizeof buf - (size_t)(p - buf), "\"decoder\":{\"type\":\"Sequence\","
+	         "\"decoders\":[{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \","
+	         "\"start\":-1,\"stop\":0}]}%s", tail);
+	bad("decoder Strip", buf, QT_EDATA, "decoder.decoders[1]: expected start and stop");
 	bad("added", mk(NULL, v, "[]", NULL, "[{\"id\":3}]"), QT_EDATA,
 	    "added_tokens[0]: expected an object with a string \"content\"");
 	struct tokenizer *t = NULL;
@@ -391,6 +428,55 @@ static void smollm2_vectors(void)
 	tokenizer_free(t);
 }
 
+/* TOKENIZER_ADD_SPECIAL: each post_processor shape, and the refusal of an unknown one. */
+static void postproc_cases(void)
+{
+	static const struct { const char *pp; int rc; int n; unsigned ids[4]; } cases[] = {
+		{ "null", QT_OK, 1, { 2 } },
+		{ "{\"type\":\"BertProcessing\",\"sep\":[\"b\",1],\"cls\":[\"a\",0]}", QT_OK,
+		  3, { 0, 2, 1 } },
+		{ "{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},{\"type\":"
+		  "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"A\"}},"
+		  "{\"Sequence\":{\"id\":\"A\"}},{\"SpecialToken\":{\"id\":\"B\"}}],"
+		  "\"special_tokens\":{\"A\":{\"ids\":[1,0]},\"B\":{\"ids\":[1]}}},"
+		  "{\"type\":\"RobertaProcessing\",\"sep\":[\"a\",0],\"cls\":[\"b\",1]}]}",
+		  QT_OK, 0, { 0 } },
+		{ "{\"type\":\"Weird\"}", QT_EDATA, 0, { 0 } },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		char buf[8192];
+		snprintf(buf, sizeof buf, "%s", mk(NULL, "{\"a\":0,\"b\":1,\"ab\":2}",
+		                                   "[[\"a\",\"b\"]]", NULL, NULL));
+		char *p = strstr(buf, "\"post_processor\":null"), tail[8192];
+		snprintf(tail, sizeof tail, "%s", p + 21);
+		snprintf(p, sizeof buf - (size_t)(p - buf), "\"post_processor\":%s%s", cases[k].pp,
+		         tail);
+		struct tokenizer *t;
+		struct qt_err err;
+		int rc = load_str(buf, &t, &err);
+		CHECK(rc == QT_OK, "post_processor %zu: %s", k, err.msg);
+		if (rc != QT_OK)
+			continue;
+		struct tok_ids ids = { 0 };
+		rc = tokenizer_encode(t, "ab", 2, TOKENIZER_ADD_SPECIAL, &ids, &err);
+		CHECK(rc == cases[k].rc, "post_processor %zu: status %d", k, rc);
+		if (k == 2) { /* Roberta wraps the template's result: b 1 0 ab 1 a */
+			static const unsigned want[] = { 1, 1, 0, 2, 1, 0 };
+			CHECK(ids.n == 6 && memcmp(ids.v, want, sizeof want) == 0,
+			      "Sequence of processors: %zu ids", ids.n);
+		} else if (rc == QT_OK) {
+			CHECK(ids.n == (size_t)cases[k].n &&
+			      memcmp(ids.v, cases[k].ids, ids.n * sizeof *ids.v) == 0,
+			      "post_processor %zu: %zu ids", k, ids.n);
+		} else {
+			CHECK(ids.n == 0 && strstr(err.msg, "post_processor \"Weird\""), "refused: %s",
+			      err.msg);
+		}
+		free(ids.v);
+		tokenizer_free(t);
+	}
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -401,6 +487,7 @@ int main(void)
 	model_cases();
 	added_cases();
 	bad_files();
+	postproc_cases();
 	smollm2_vectors();
 	random_bpe();
 	rmdir(tmpdir);
