@@ -20,6 +20,7 @@
 
 #include "formats/chat.h"
 #include "test.h"
+#include "formats/tokgold.h"
 
 static int role_of(const char *s, enum chat_role *r)
 {
@@ -90,7 +91,7 @@ static struct result run(const struct tokenizer *tk, const char *dir, const char
 	return res;
 }
 
-static int same_ids(const struct result *r, json_t *want)
+static int res_same_ids(const struct result *r, json_t *want)
 {
 	if (r->n != json_array_size(want))
 		return 0;
@@ -149,7 +150,7 @@ static void check_vocab(const char *dir, json_t *g)
 			char *text = NULL;
 			json_t *vars = json_object_get(json_object_get(tpls, name), "vars");
 			struct result res = run(tk, dir, name, vars, &c, agp, &text);
-			int ok = res.ok && same_ids(&res, want);
+			int ok = res.ok && res_same_ids(&res, want);
 			CHECK(ok, "%s conversation %zu: ids with its own vocabulary differ", name, k);
 			same &= ok;
 			n_cmp++;
@@ -164,6 +165,59 @@ static void check_vocab(const char *dir, json_t *g)
 	printf("own vocabularies: %d of %d family templates with ids equal to transformers on all "
 	       "%d renderings\n", n_same, n_tpl, n_cmp);
 	json_decref(vg);
+}
+
+/* The SentencePiece families' templates with the variants of the SentencePiece fixture
+ * (tests/ref/chat_templates_spm.py wrote spm_golden.json). */
+static void check_spm(const char *dir, json_t *g)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/spm_golden.json", dir);
+	json_error_t je;
+	json_t *sg = json_load_file(path, 0, &je);
+	CHECK(sg != NULL, "%s: %s", path, je.text);
+	json_t *convs = json_object_get(g, "conversations"), *tpls = json_object_get(g, "templates");
+	const char *key;
+	json_t *t;
+	int n_pairs = 0, n_same = 0, n_cmp = 0;
+	json_object_foreach(sg, key, t) {
+		const char *name = json_string_value(json_object_get(t, "template"));
+		const char *variant = json_string_value(json_object_get(t, "variant"));
+		struct tokenizer *tk = NULL;
+		struct qt_err err;
+		CHECK(load_spm_variant(variant, &tk, &err) == QT_OK, "%s: %s", variant, err.msg);
+		if (!tk)
+			continue;
+		n_pairs++;
+		int same = 1;
+		for (size_t k = 0; k < json_array_size(convs); k++) {
+			json_t *want = json_array_get(json_object_get(t, "ids"), k);
+			struct chat_conv c = { 0 };
+			if (json_is_null(want) || !to_conv(json_array_get(convs, k), &c)) {
+				chat_conv_free(&c);
+				continue;
+			}
+			int agp = json_is_true(json_object_get(json_array_get(convs, k),
+			                                       "add_generation_prompt"));
+			char *text = NULL;
+			json_t *vars = json_object_get(json_object_get(tpls, name), "vars");
+			struct result res = run(tk, dir, name, vars, &c, agp, &text);
+			int ok = res.ok && res_same_ids(&res, want);
+			CHECK(ok, "%s conversation %zu: ids differ (%zu vs %zu)", key, k, res.n,
+			      json_array_size(want));
+			same &= ok;
+			n_cmp++;
+			free(res.ids);
+			free(res.mask);
+			free(text);
+			chat_conv_free(&c);
+		}
+		n_same += same;
+		tokenizer_free(tk);
+	}
+	printf("SentencePiece vocabularies: %d of %d template/vocabulary pairs with ids equal to "
+	       "transformers on all %d renderings\n", n_same, n_pairs, n_cmp);
+	json_decref(sg);
 }
 
 int main(void)
@@ -207,7 +261,7 @@ int main(void)
 				int ok = res.ok && !strcmp(text, json_string_value(json_object_get(want,
 				                                                                  "text")));
 				CHECK(ok, "%s conversation %zu: text differs", name, k);
-				int ids_ok = res.ok && same_ids(&res, json_object_get(want, "ids"));
+				int ids_ok = res.ok && res_same_ids(&res, json_object_get(want, "ids"));
 				CHECK(ids_ok, "%s conversation %zu: ids differ (%zu vs %zu)", name, k, res.n,
 				      json_array_size(json_object_get(want, "ids")));
 				same &= ok && ids_ok;
@@ -221,7 +275,7 @@ int main(void)
 					snprintf(corpus, sizeof corpus, "corpus/%s", name + 7);
 					json_t *t2v = json_object_get(json_object_get(tpls, corpus), "vars");
 					struct result auto_ = run(tk, dir, corpus, t2v, &c, agp, &t2);
-					CHECK(auto_.ok && same_ids(&auto_, json_object_get(want, "ids")) &&
+					CHECK(auto_.ok && res_same_ids(&auto_, json_object_get(want, "ids")) &&
 					      same_mask(&auto_, mask), "%s conversation %zu: spans of the unmarked "
 					      "template differ from the marked one's mask", corpus, k);
 					n_auto++;
@@ -242,6 +296,7 @@ int main(void)
 	       "structural masks equal to them\n", n_tpl, n_same, n_renders, n_masks, n_auto);
 	tokenizer_free(tk);
 	check_vocab(dir, g);
+	check_spm(dir, g);
 	json_decref(g);
 	return test_main_end();
 }

@@ -31,43 +31,6 @@ static struct item *load_corpus(size_t *count)
 	return it;
 }
 
-/* Writes the base tokenizer.json with the variant's edits (each must occur once) to path. */
-static int make_variant(json_t *edits, const char *path)
-{
-	char src[4096], *buf;
-	size_t len;
-	struct qt_err err;
-	snprintf(src, sizeof src, "%s/data/tokenizer/spm/tokenizer.json", test_srcdir());
-	if (qt_read_file(src, &buf, &len, &err) != QT_OK)
-		return -1;
-	for (size_t k = 0; k < json_array_size(edits); k++) {
-		json_t *e = json_array_get(edits, k);
-		const char *a = json_string_value(json_array_get(e, 0));
-		const char *b = json_string_value(json_array_get(e, 1));
-		size_t al = strlen(a), bl = strlen(b);
-		char *at = memmem(buf, len, a, al);
-		if (!at || memmem(at + 1, len - (size_t)(at + 1 - buf), a, al)) {
-			fprintf(stderr, "edit %zu: not exactly once\n", k);
-			free(buf);
-			return -1;
-		}
-		char *nb = malloc(len - al + bl);
-		size_t pre = (size_t)(at - buf);
-		memcpy(nb, buf, pre);
-		memcpy(nb + pre, b, bl);
-		memcpy(nb + pre + bl, at + al, len - pre - al);
-		free(buf);
-		buf = nb;
-		len = len - al + bl;
-	}
-	FILE *f = fopen(path, "wb");
-	int rc = f && fwrite(buf, 1, len, f) == len ? 0 : -1;
-	if (f && fclose(f) != 0)
-		rc = -1;
-	free(buf);
-	return rc;
-}
-
 static void tok_push(struct tok_ids *a, uint32_t id)
 {
 	if (a->n == a->cap) {

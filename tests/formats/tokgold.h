@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/io.h"
 #include "formats/tokenizer.h"
@@ -102,5 +103,59 @@ static inline int same_ids(const struct tok_ids *a, const struct tok_ids *b)
 	return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
 }
 
+/* ---- the SentencePiece fixture's variants (tests/ref/tokenizer_spm.py) ---- */
+
+/* Writes the base tokenizer.json with the variant's edits (each must occur once) to path. */
+static inline int make_variant(json_t *edits, const char *path)
+{
+	char src[4096], *buf;
+	size_t len;
+	struct qt_err err;
+	snprintf(src, sizeof src, "%s/data/tokenizer/spm/tokenizer.json", test_srcdir());
+	if (qt_read_file(src, &buf, &len, &err) != QT_OK)
+		return -1;
+	for (size_t k = 0; k < json_array_size(edits); k++) {
+		json_t *e = json_array_get(edits, k);
+		const char *a = json_string_value(json_array_get(e, 0));
+		const char *b = json_string_value(json_array_get(e, 1));
+		size_t al = strlen(a), bl = strlen(b);
+		char *at = memmem(buf, len, a, al);
+		if (!at || memmem(at + 1, len - (size_t)(at + 1 - buf), a, al)) {
+			fprintf(stderr, "edit %zu: not exactly once\n", k);
+			free(buf);
+			return -1;
+		}
+		char *nb = malloc(len - al + bl);
+		size_t pre = (size_t)(at - buf);
+		memcpy(nb, buf, pre);
+		memcpy(nb + pre, b, bl);
+		memcpy(nb + pre + bl, at + al, len - pre - al);
+		free(buf);
+		buf = nb;
+		len = len - al + bl;
+	}
+	FILE *f = fopen(path, "wb");
+	int rc = f && fwrite(buf, 1, len, f) == len ? 0 : -1;
+	if (f && fclose(f) != 0)
+		rc = -1;
+	free(buf);
+	return rc;
+}
+
+/* Loads variant name of tests/data/tokenizer/spm (its edits in variants.json). */
+static inline int load_spm_variant(const char *name, struct tokenizer **t, struct qt_err *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data/tokenizer/spm/variants.json", test_srcdir());
+	json_error_t je;
+	json_t *v = json_load_file(path, 0, &je);
+	json_t *edits = json_object_get(v, name);
+	*t = NULL;
+	snprintf(path, sizeof path, "/tmp/tokgold_spm.%d.json", (int)getpid());
+	int rc = edits && make_variant(edits, path) == 0 ? tokenizer_load(path, t, err) : -1;
+	unlink(path);
+	json_decref(v);
+	return rc;
+}
 
 #endif
