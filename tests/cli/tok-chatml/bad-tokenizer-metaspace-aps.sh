@@ -1,0 +1,9 @@
+# A Metaspace pre-tokenizer whose add_prefix_space contradicts its prepend_scheme (HF refuses it too).
+printf '%s' '{"version":"1.0","added_tokens":[],"normalizer":null,"pre_tokenizer":{"type":"Metaspace","replacement":"\u2581","prepend_scheme":"never","add_prefix_space":true},' \
+  '"post_processor":null,"decoder":null,"model":{"type":"BPE","byte_fallback":true,' \
+  '"vocab":{"<unk>":0,"<s>":1,"a":2,"\u2581":3},"merges":[]}}' > tokenizer.json
+echo '{"text":"a"}' > in.jsonl
+$EXEC_PREFIX tok-chatml --format text -t tokenizer.json -o out.tok in.jsonl
+rc=$?
+for f in out.tok*; do [ -e "$f" ] && echo "left behind: $f"; done
+exit $rc
