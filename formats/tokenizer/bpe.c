@@ -251,6 +251,7 @@ int tk_model_load(struct tokenizer *t, json_t *m, const char *path, struct qt_er
 		snprintf(u, sizeof u, "<0x%02X>", b);
 		t->fallback_id[b] = tk_strmap_get(&t->vocab, u, 6);
 	}
+	tk_bpe_parts_init(t);
 	return QT_OK;
 }
 
@@ -522,7 +523,7 @@ static uint64_t word_hash(const char *w, size_t n)
 	return (h ^ (h >> 31)) | 1;
 }
 
-void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
+static void bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 {
 	const struct tokenizer *t = s->t;
 	if (n == 0)
@@ -588,4 +589,45 @@ void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 		memcpy(ce->key, w, n);
 		memcpy(ce->ids, s->sym, m * sizeof *s->sym);
 	}
+}
+
+#define SPM_MARK "\xE2\x96\x81" /* U+2581, SentencePiece's word marker */
+
+/* A SentencePiece-style word (a whole sentence when nothing splits it) is cut before each
+ * marker that follows another character; each part goes through BPE (and the word cache)
+ * alone. Exact when no vocabulary string has a marker after another character (t->spm_parts,
+ * set at load): then no merge can join two parts, merges in different parts never interact,
+ * and an unknown character never fuses across the known marker. */
+void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
+{
+	if (!s->t->spm_parts || bytes || n <= TK_CACHE_KEY) {
+		bpe_word(s, w, n, bytes);
+		return;
+	}
+	size_t start = 0;
+	for (const char *q = w + 1; (q = memmem(q, n - (size_t)(q - w), SPM_MARK, 3)); q += 3) {
+		size_t at = (size_t)(q - w);
+		if (at >= 3 && memcmp(q - 3, SPM_MARK, 3) == 0)
+			continue;
+		bpe_word(s, w + start, at - start, 0);
+		start = at;
+	}
+	bpe_word(s, w + start, n - start, 0);
+}
+
+void tk_bpe_parts_init(struct tokenizer *t)
+{
+	t->spm_parts = 0;
+	if (t->prefix || t->suffix || t->ignore_merges ||
+	    tk_strmap_get(&t->vocab, SPM_MARK, 3) == TK_NONE)
+		return;
+	for (uint32_t i = 0; i < t->vocab.n; i++) {
+		const char *k = t->vocab.str[i];
+		size_t len = t->vocab.len[i];
+		for (const char *q = k + 1; len > 3 && (q = memmem(q, len - (size_t)(q - k), SPM_MARK,
+		                                                   3)); q += 3)
+			if ((size_t)(q - k) < 3 || memcmp(q - 3, SPM_MARK, 3) != 0)
+				return;
+	}
+	t->spm_parts = 1;
 }

@@ -119,6 +119,7 @@ struct tokenizer {
 	char     *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix, or NULL */
 	uint32_t  prefix_len, suffix_len;
 	int fuse_unk, byte_fallback, ignore_merges;
+	int spm_parts;         /* words may be cut before U+2581 (tk_bpe_parts_init) */
 
 	/* normalizer */
 	struct tk_norm *norms;
@@ -207,6 +208,10 @@ int tk_model_load(struct tokenizer *t, json_t *model, const char *path, struct q
  * through the ByteLevel table (the ByteLevel pre-tokenizer was the last step). */
 void tk_bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes);
 void tk_model_free(struct tokenizer *t);
+/* Sets t->spm_parts: no vocabulary string has U+2581 after another character (and no
+ * prefix, suffix or ignore_merges), so BPE on a word equals BPE on its parts cut before each
+ * U+2581 that follows another character. */
+void tk_bpe_parts_init(struct tokenizer *t);
 
 /* ---- pretok.c ---- */
 int tk_pretok_load(struct tokenizer *t, json_t *pt, const char *path, struct qt_err *err);

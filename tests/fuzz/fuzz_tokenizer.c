@@ -9,6 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const texts[] = {
 		"Hello, world! 123 4567", "  leading and trailing  ", "中文 混合 English",
 		"<|im_start|>user\nhi<|im_end|>", "tabs\tand\nnewlines\r\n", "émoji 🙂 ß", "",
+		"<s>Hello 12</s>\n", " \u2581\u2581Hello\u2581 world ",
 	};
 	char path[64];
 	int fd;
@@ -20,7 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct tok_ids ids = { 0 };
 		for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
 			ids.n = 0;
-			if (tokenizer_encode(t, texts[i], strlen(texts[i]), 0, &ids, &err) == QT_OK) {
+			/* every flag combination over the texts: TEXT_ONLY, CONTINUE, ADD_SPECIAL */
+			int fl = (int)(i % 8) & (TOKENIZER_TEXT_ONLY | TOKENIZER_CONTINUE |
+			                         TOKENIZER_ADD_SPECIAL);
+			if (tokenizer_encode(t, texts[i], strlen(texts[i]), fl, &ids, &err) == QT_OK) {
 				char *s = NULL;
 				size_t n;
 				if (tokenizer_decode(t, ids.v, ids.n, (int)(i & 1), &s, &n, &err) == QT_OK)
