@@ -27,7 +27,8 @@ static void put(struct bytes *b, const void *s, size_t n)
 		b->p = p;
 		b->cap = c;
 	}
-	memcpy(b->p + b->n, s, n);
+	if (n) /* s may be NULL for an empty string */
+		memcpy(b->p + b->n, s, n);
 	b->n += n;
 }
 
