@@ -39,8 +39,9 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 		c->num_key_value_heads = 8;
 		c->max_position_embeddings = 4096 * 32;
 		c->sliding_window = 4096;
-	} else if (strcmp(model_type, "qwen2") == 0) {
-		snprintf(c->architecture, sizeof c->architecture, "Qwen2ForCausalLM");
+	} else if (strcmp(model_type, "qwen2") == 0 || strcmp(model_type, "qwen3") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, model_type[4] == '2' ?
+		         "Qwen2ForCausalLM" : "Qwen3ForCausalLM");
 		c->vocab_size = 151936;
 		c->intermediate_size = 22016;
 		c->max_position_embeddings = 32768;
@@ -51,18 +52,30 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 	snprintf(c->model_type, sizeof c->model_type, "%s", model_type);
 }
 
+static int is_qwen(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "qwen2") == 0 || strcmp(c->model_type, "qwen3") == 0;
+}
+
 int hf_config_has_bias(const struct hf_config *c, int module)
 {
 	if (strcmp(c->model_type, "qwen2") == 0)
 		return module < 3;
+	if (strcmp(c->model_type, "qwen3") == 0)
+		return module < 4 && c->attention_bias;
 	return module < 4 ? c->attention_bias : c->mlp_bias;
+}
+
+int hf_config_has_qk_norm(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "qwen3") == 0;
 }
 
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
 {
 	if (strcmp(c->model_type, "mistral") == 0)
 		return c->sliding_window;
-	if (strcmp(c->model_type, "qwen2") != 0 || !c->use_sliding_window)
+	if (!is_qwen(c) || !c->use_sliding_window)
 		return 0;
 	int sliding = c->n_layer_types ? c->layer_sliding[layer] : layer >= c->max_window_layers;
 	return sliding ? c->sliding_window : 0;
@@ -239,8 +252,10 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	if (!json_is_string(mt))
 		FAIL("%s: model_type: missing or not a string", name);
 	const char *mts = json_string_value(mt);
-	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0)
-		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2)", name, mts);
+	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0 &&
+	    strcmp(mts, "qwen3") != 0)
+		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3)", name,
+		     mts);
 	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
@@ -248,9 +263,9 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		if (!json_is_array(ar) || json_array_size(ar) != 1 || !a)
 			FAIL("%s: architectures: expected a list of one string", name);
 		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
-		    strcmp(a, "Qwen2ForCausalLM") != 0)
+		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
-			     "MistralForCausalLM, Qwen2ForCausalLM)", name, a);
+			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)", name, a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
 	}
 	json_t *act = json_object_get(root, "hidden_act");
@@ -269,7 +284,9 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	if (strcmp(mts, "mistral") != 0 || !c->num_key_value_heads)
 		c->num_key_value_heads = c->num_attention_heads;
 	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
-	if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
+	if (strcmp(mts, "qwen3") == 0)
+		c->head_dim = 128; /* Qwen3Config's default, not hidden / heads */
+	else if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
 	    !json_object_get(root, "head_dim"))
 		FAIL("%s: head_dim: missing and hidden_size %lld is not a multiple of "
 		     "num_attention_heads %lld", name, (long long)c->hidden_size,
@@ -290,7 +307,7 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_rope(json_object_get(root, "rope_scaling"), "rope_scaling", c, name, err)) ||
 	    (st = get_rope(json_object_get(root, "rope_parameters"), "rope_parameters", c, name, err)))
 		goto out;
-	if (strcmp(mts, "qwen2") == 0) {
+	if (strcmp(mts, "qwen2") == 0 || strcmp(mts, "qwen3") == 0) {
 		if ((st = get_qwen2_windows(root, c, name, err)))
 			goto out;
 	}

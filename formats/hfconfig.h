@@ -75,8 +75,11 @@ void hf_config_defaults(struct hf_config *c);
 
 /* Whether linear module k (q, k, v, o, gate, up, down: kernels/lora.h's order) has a bias:
  * llama/mistral's attention_bias (all four attention projections) and mlp_bias; qwen2's q, k
- * and v always. */
+ * and v always; qwen3's attention_bias (all four attention projections; no MLP biases). */
 int hf_config_has_bias(const struct hf_config *c, int module);
+/* Whether each layer normalizes queries and keys per head before RoPE (qwen3's q_norm, k_norm:
+ * RMSNorm over head_dim with rms_norm_eps). */
+int hf_config_has_qk_norm(const struct hf_config *c);
 /* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's
  * sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
  * marks "sliding_attention" (without layer_types: those from max_window_layers on); llama

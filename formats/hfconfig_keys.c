@@ -1,9 +1,9 @@
 /* qlora-tools: ISC license. */
 /*
  * The general rule for config.json (hfconfig(5), KEYS): every key that changes the math of
- * transformers' Llama or Mistral model is either implemented or refused, never read and
- * ignored. The table below gives every key that LlamaConfig and MistralConfig write, and every
- * one their modeling code reads, a role; tests/formats/test_hfconfig.c checks it against the
+ * transformers' Llama, Mistral, Qwen2 or Qwen3 model is either implemented or refused, never
+ * read and ignored. The table below gives every key that their configs write, and every one
+ * their modeling code reads, a role; tests/formats/test_hfconfig.c checks it against the
  * list tests/ref/hfconfig_keys.py took from transformers. Keys outside that list do not reach
  * the reference's Llama math either (transformers keeps them as unused attributes).
  */

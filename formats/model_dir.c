@@ -182,6 +182,12 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 			if (bias && (st = want(m, n, 1, dim[lin[k].rows], 0, err)))
 				return st;
 		}
+		for (int k = 0; hf_config_has_qk_norm(c) && k < 2; k++) {
+			snprintf(n, sizeof n, "model.layers.%lld.self_attn.%s_norm.weight", (long long)l,
+			         k ? "k" : "q");
+			if ((st = want(m, n, 1, c->head_dim, 0, err)))
+				return st;
+		}
 		snprintf(n, sizeof n, "model.layers.%lld.input_layernorm.weight", (long long)l);
 		if ((st = want(m, n, 1, H, 0, err)))
 			return st;

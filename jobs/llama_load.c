@@ -219,6 +219,14 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
 		if (!(L->mlp_norm = take(o, d, name, C, err)))
 			goto fail;
+		if (hf_config_has_qk_norm(h)) {
+			snprintf(name, sizeof name, "model.layers.%d.self_attn.q_norm.weight", l);
+			if (!(L->q_norm = take(o, d, name, (size_t)c->HD, err)))
+				goto fail;
+			snprintf(name, sizeof name, "model.layers.%d.self_attn.k_norm.weight", l);
+			if (!(L->k_norm = take(o, d, name, (size_t)c->HD, err)))
+				goto fail;
+		}
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);

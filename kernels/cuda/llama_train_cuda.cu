@@ -118,6 +118,12 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 		llama_cuda_model_free(dm);
 		return NULL;
 	}
+	if (ok && c->n_layer > 0 && m->layers[0].q_norm) {
+		qt_err_set(err, QT_EUSAGE, "cuda: Qwen3's per-head q_norm/k_norm is not implemented on "
+		           "the CUDA backend yet; use --device cpu");
+		llama_cuda_model_free(dm);
+		return NULL;
+	}
 	ok = ok && (dm->embed = (float *)dev_copy(&dm->mem, m->embed, (size_t)c->V * c->C * 4));
 	ok = ok && (dm->final_norm = (float *)dev_copy(&dm->mem, m->final_norm, (size_t)c->C * 4));
 	if (ok)

@@ -167,7 +167,8 @@ static void embed_rows(float *x, const float *embed, const int32_t *ids, int n, 
 		memcpy(x + (size_t)t * C, embed + (size_t)ids[t] * C, (size_t)C * sizeof(float));
 }
 
-/* Attention-independent first half of a layer: xn = norm(x); q, k, v projections with RoPE. */
+/* Attention-independent first half of a layer: xn = norm(x); q, k, v projections (q and k
+ * normalized per head where the family does) with RoPE. */
 static void layer_qkv(const struct llama_model *m, const struct lora_table *lora, int l,
                       struct acts *a, int n)
 {
@@ -180,6 +181,11 @@ static void layer_qkv(const struct llama_model *m, const struct lora_table *lora
 	                     a->scratch, m->n_threads);
 	llama_linear_forward(a->v, a->xn, &L->lin[LLAMA_V], lora_of(lora, l, LLAMA_V), n, 0.0f,
 	                     a->scratch, m->n_threads);
+	if (L->q_norm) {
+		rmsnorm_forward_fast(a->q, NULL, a->q, L->q_norm, n * c->NH, c->HD, c->eps, m->n_threads);
+		rmsnorm_forward_fast(a->k, NULL, a->k, L->k_norm, n * c->NKV, c->HD, c->eps,
+		                     m->n_threads);
+	}
 	rope_forward(a->q, a->q, a->cos_t, a->sin_t, n, c->NH, c->HD);
 	rope_forward(a->k, a->k, a->cos_t, a->sin_t, n, c->NKV, c->HD);
 }

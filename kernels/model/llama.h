@@ -1,7 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * The Llama-family model composed from the ops in kernels/ (reference.md 4.4): embedding,
- * per layer RMSNorm -> q,k,v (+LoRA) -> RoPE -> causal GQA attention -> o (+LoRA) -> residual,
+ * per layer RMSNorm -> q,k,v (+LoRA, + bias) [-> per-head RMSNorm of q and k] -> RoPE -> causal
+ * GQA attention (a sliding window per layer) -> o (+LoRA) -> residual,
  * RMSNorm -> gate,up (+LoRA) -> SwiGLU -> down (+LoRA) -> residual; final RMSNorm; LM head.
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
@@ -45,6 +46,9 @@ struct llama_linear {
 struct llama_layer {
 	const float        *attn_norm;  /* (C) input_layernorm */
 	const float        *mlp_norm;   /* (C) post_attention_layernorm */
+	const float        *q_norm;     /* (HD) Qwen3's RMSNorm of each query head before RoPE, or
+	                                   NULL */
+	const float        *k_norm;     /* (HD) the same for each key head, or NULL */
 	struct llama_linear lin[LLAMA_N_MODULES];
 };
 

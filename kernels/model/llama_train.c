@@ -19,6 +19,8 @@
 /* One layer's recomputed activations (checkpointing: only one layer lives at a time). */
 struct layer_acts {
 	float *xn1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *xn2, *rstd2, *gate, *up, *h;
+	float *qp, *kp, *rstdq, *rstdk; /* q_norm/k_norm: q and k before them, their 1/rms; else
+	                                   empty */
 	float *mid[LLAMA_N_MODULES];   /* (T, R): x A^T of each LoRA branch */
 };
 
@@ -29,6 +31,7 @@ struct llama_train_ws {
 	float *cos_t, *sin_t;
 	/* gradients flowing through one layer */
 	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
+	float *dqp, *dkp;              /* q_norm/k_norm: gradients of q and k before them */
 	float *wbuf;                   /* one dequantized NF4 weight */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
@@ -58,6 +61,7 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 			size_t n = (size_t)m->layers[l].lin[k].OC * m->layers[l].lin[k].C;
 			wmax = !m->layers[l].lin[k].w && n > wmax ? n : wmax;
 		}
+	size_t qkn = m->cfg.n_layer > 0 && m->layers[0].q_norm ? 1 : 0; /* Qwen3 */
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
 	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
 	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
@@ -75,14 +79,16 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		{ &ws->dv, t * KD }, { &ws->datt, t * QD }, { &ws->dgate, t * H }, { &ws->dup, t * H },
 		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
-		{ &ws->xf, t * C }, { &ws->rstdf, t },
+		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
+		{ &ws->dkp, qkn * t * KD },
 	};
-	enum { NFIX = sizeof fixed / sizeof *fixed, NACT = 13 + LLAMA_N_MODULES };
+	enum { NFIX = sizeof fixed / sizeof *fixed, NACT = 17 + LLAMA_N_MODULES };
 	/* One layer's activations, n_acts times. */
 	size_t act_n[NACT] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t, t * C,
-	                       t * C, t, t * H, t * H, t * H };
+	                       t * C, t, t * H, t * H, t * H, qkn * t * QD, qkn * t * KD,
+	                       qkn * t * c->NH, qkn * t * c->NKV };
 	for (int k = 0; k < LLAMA_N_MODULES; k++)
-		act_n[13 + k] = t * r;
+		act_n[17 + k] = t * r;
 	size_t total = 0;
 	for (size_t i = 0; i < NFIX; i++)
 		total += fixed[i].n;
@@ -103,9 +109,10 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 	for (int l = 0; l < na; l++) {
 		struct layer_acts *a = &ws->acts[l];
 		float **ap[NACT] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
-		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h };
+		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h,
+		                     &a->qp, &a->kp, &a->rstdq, &a->rstdk };
 		for (int k = 0; k < LLAMA_N_MODULES; k++)
-			ap[13 + k] = &a->mid[k];
+			ap[17 + k] = &a->mid[k];
 		for (size_t i = 0; i < NACT; i++) {
 			*ap[i] = p;
 			p += act_n[i];
@@ -223,8 +230,15 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 #define FWD(out, u, k, beta) \
 	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
 	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
-	FWD(a->q, a->xn1, LLAMA_Q, 0);
-	FWD(a->k, a->xn1, LLAMA_K, 0);
+	if (L->q_norm) {
+		FWD(a->qp, a->xn1, LLAMA_Q, 0);
+		FWD(a->kp, a->xn1, LLAMA_K, 0);
+		rmsnorm_forward_fast(a->q, a->rstdq, a->qp, L->q_norm, T * c->NH, c->HD, c->eps, th);
+		rmsnorm_forward_fast(a->k, a->rstdk, a->kp, L->k_norm, T * c->NKV, c->HD, c->eps, th);
+	} else {
+		FWD(a->q, a->xn1, LLAMA_Q, 0);
+		FWD(a->k, a->xn1, LLAMA_K, 0);
+	}
 	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
@@ -273,9 +287,18 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	                        seg, llama_window(c, l), 1, T, c->NH, c->NKV, c->HD, m->n_threads);
 	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
+	const float *dqp = ws->dq, *dkp = ws->dk;
+	if (L->q_norm) {
+		memset(ws->dqp, 0, TQ * sizeof(float));
+		memset(ws->dkp, 0, TK * sizeof(float));
+		rmsnorm_backward(ws->dqp, ws->dq, a->qp, L->q_norm, a->rstdq, T * c->NH, c->HD);
+		rmsnorm_backward(ws->dkp, ws->dk, a->kp, L->k_norm, a->rstdk, T * c->NKV, c->HD);
+		dqp = ws->dqp;
+		dkp = ws->dkp;
+	}
 	memset(ws->dxn, 0, TC * sizeof(float));
-	BWD(ws->dxn, ws->dq, a->xn1, LLAMA_Q);
-	BWD(ws->dxn, ws->dk, a->xn1, LLAMA_K);
+	BWD(ws->dxn, dqp, a->xn1, LLAMA_Q);
+	BWD(ws->dxn, dkp, a->xn1, LLAMA_K);
 	BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
 	rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
 #undef BWD

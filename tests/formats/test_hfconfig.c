@@ -225,7 +225,12 @@ static void test_families(void)
 		  "layer_types: expected a list of 2 strings" },
 		{ "\"model_type\": \"qwen2\", \"layer_types\": [\"full_attention\", \"chunked\"]", NULL,
 		  { 0, 0 }, "layer_types[1]: expected" },
-		{ "\"model_type\": \"qwen3\"", NULL, { 0, 0 }, "\"qwen3\" is not supported" },
+		{ "\"model_type\": \"qwen3\"", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"qwen3\", \"attention_bias\": true, \"mlp_bias\": true", "1111000",
+		  { 0, 0 }, NULL },
+		{ "\"model_type\": \"qwen3\", \"use_sliding_window\": true, \"sliding_window\": 8, "
+		  "\"max_window_layers\": 1", "0000000", { 0, 8 }, NULL },
+		{ "\"model_type\": \"gemma\"", NULL, { 0, 0 }, "\"gemma\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char json[512];

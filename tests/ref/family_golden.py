@@ -20,14 +20,16 @@
 #                         NAME.logits.bin's last prompt, positions 0..9 not trained
 # Families: llama-bias (attention_bias and mlp_bias true), mistral-window (sliding_window 8,
 # shorter than the prompts), qwen2 (q/k/v biases, tied embeddings, full attention), qwen2-window
-# (use_sliding_window, sliding_window 6 from layer 1 on: one full and one sliding layer).
+# (use_sliding_window, sliding_window 6 from layer 1 on: one full and one sliding layer), qwen3
+# (per-head q_norm/k_norm, head_dim 32 where hidden / heads is 16, attention biases, tied
+# embeddings, the same sliding layers as qwen2-window).
 import os
 import shutil
 import struct
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
-                          Qwen2Config, Qwen2ForCausalLM)
+                          Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "data", "family")
@@ -124,4 +126,7 @@ build("qwen2", Qwen2ForCausalLM,
 build("qwen2-window", Qwen2ForCausalLM,
       Qwen2Config(**COMMON, tie_word_embeddings=False, use_sliding_window=True, sliding_window=6,
                   max_window_layers=1))
+build("qwen3", Qwen3ForCausalLM,
+      Qwen3Config(**COMMON, head_dim=32, attention_bias=True, tie_word_embeddings=True,
+                  use_sliding_window=True, sliding_window=6, max_window_layers=1))
 print("ok")
