@@ -55,8 +55,11 @@ int model_dir_open(struct model_dir *m, const char *dir, int flags, struct qt_er
 		goto fail;
 	if (!(flags & MODEL_DIR_NO_TOKENIZER)) {
 		m->tokenizer_path = optional_file(dir, MODEL_DIR_TOKENIZER);
+		if (!m->tokenizer_path) /* a SentencePiece model alone, as older repositories ship */
+			m->tokenizer_path = optional_file(dir, "tokenizer.model");
 		if (!m->tokenizer_path) {
-			st = qt_err_set(err, QT_ENOINPUT, "%s: no %s", dir, MODEL_DIR_TOKENIZER);
+			st = qt_err_set(err, QT_ENOINPUT, "%s: no %s (nor tokenizer.model)", dir,
+			                MODEL_DIR_TOKENIZER);
 			goto fail;
 		}
 	}

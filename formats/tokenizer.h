@@ -39,9 +39,15 @@ enum {
 	TOKENIZER_ADD_SPECIAL = 1 << 2,
 };
 
-/* Loads path. QT_ENOINPUT if unreadable; QT_EDATA with "path: field: reason" for JSON errors
- * and for unsupported components (the message names the JSON field and its type value). */
+/* Loads path: a tokenizer.json, or a SentencePiece tokenizer.model (protobuf; BPE and Unigram
+ * models, identity normalization). QT_ENOINPUT if unreadable; QT_EDATA with "path: field:
+ * reason" for JSON errors and for unsupported components (the message names the JSON field
+ * and its type value). */
 int tokenizer_load(const char *path, struct tokenizer **out, struct qt_err *err);
+/* The tokenizer file a -t argument means: path itself unless it is a directory, then its
+ * tokenizer.json, or its tokenizer.model when only that exists (a SentencePiece model, read by
+ * tokenizer_load as the sentencepiece library encodes). malloc'd; NULL on ENOMEM. */
+char *tokenizer_path_in_dir(const char *path);
 void tokenizer_free(struct tokenizer *t);
 
 /* Appends the ids of text[0..len) to out, as HF encode(text, add_special_tokens=False)

@@ -106,7 +106,7 @@ int tok_cat_run(const char *path, const char *tokenizer, enum tok_cat_mode mode,
 {
 	struct tokenizer *tk = NULL;
 	char *tk_path = NULL;
-	if (tokenizer && !(tk_path = qt_path_in_dir(tokenizer, "tokenizer.json")))  /* -t DIR */
+	if (tokenizer && !(tk_path = tokenizer_path_in_dir(tokenizer)))  /* -t DIR */
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	if (tk_path && tokenizer_load(tk_path, &tk, err) != QT_OK) {
 		free(tk_path);

@@ -327,7 +327,7 @@ int chat_run(const struct chat_run_opts *o, struct chat_run_stats *s, struct qt_
 	json_object_seed(0); /* before any thread parses JSON */
 	struct tokenizer *tk = NULL;
 	/* -t DIR: a model directory means its tokenizer.json */
-	char *tk_path = qt_path_in_dir(o->tokenizer, "tokenizer.json");
+	char *tk_path = tokenizer_path_in_dir(o->tokenizer);
 	if (!tk_path) {
 		free(run);
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");

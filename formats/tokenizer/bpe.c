@@ -53,7 +53,7 @@ static inline uint64_t merge_get(const struct tokenizer *t, uint32_t a, uint32_t
 	}
 }
 
-static void merge_put(struct tokenizer *t, uint32_t a, uint32_t b, uint64_t val)
+void tk_merge_put(struct tokenizer *t, uint32_t a, uint32_t b, uint64_t val)
 {
 	uint64_t key = ((uint64_t)a << 32 | b) + 1;
 	uint32_t h = merge_slot(key, t->merge_mask);
@@ -149,20 +149,28 @@ static int add_merge(struct tokenizer *t, const char *a, size_t al, const char *
 	}
 	if (m != stackbuf)
 		free(m);
-	merge_put(t, ia, ib, (uint64_t)rank << 32 | nid);
+	tk_merge_put(t, ia, ib, (uint64_t)rank << 32 | nid);
 	return QT_OK;
 }
 
-static int load_merges(struct tokenizer *t, json_t *merges, const char *path, struct qt_err *err)
+int tk_merge_init(struct tokenizer *t, size_t n)
 {
-	size_t n = json_array_size(merges), slots = 16;
+	size_t slots = 16;
 	while (slots < n * 2 + 2)
 		slots <<= 1;
 	t->merge_key = calloc(slots, sizeof *t->merge_key);
 	t->merge_val = calloc(slots, sizeof *t->merge_val);
 	if (!t->merge_key || !t->merge_val)
-		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+		return -1;
 	t->merge_mask = (uint32_t)(slots - 1);
+	return 0;
+}
+
+static int load_merges(struct tokenizer *t, json_t *merges, const char *path, struct qt_err *err)
+{
+	size_t n = json_array_size(merges);
+	if (tk_merge_init(t, n) != 0)
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
 	int legacy = n > 0 && json_is_string(json_array_get(merges, 0));
 	uint32_t rank = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -257,6 +265,8 @@ int tk_model_load(struct tokenizer *t, json_t *m, const char *path, struct qt_er
 
 void tk_model_free(struct tokenizer *t)
 {
+	free(t->spm_score);
+	free(t->spm_type);
 	tk_strmap_free(&t->vocab);
 	free(t->blob);
 	free(t->merge_key);
@@ -267,7 +277,7 @@ void tk_model_free(struct tokenizer *t)
 
 /* ---- one word ---- */
 
-static int sym_reserve(struct tk_scratch *s, size_t n)
+int tk_sym_reserve(struct tk_scratch *s, size_t n)
 {
 	if (n <= s->sym_cap)
 		return 0;
@@ -539,6 +549,19 @@ static void bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 			return;
 		}
 	}
+	if (t->spm_kind == TK_SPM_UNIGRAM) {
+		uint32_t m = tk_unigram_word(s, w, n);
+		for (uint32_t i = 0; i < m; i++)
+			tk_emit(s, s->sym[i]);
+		if (ce && m <= TK_CACHE_IDS && !s->oom) {
+			ce->hash = h;
+			ce->len = (uint8_t)n;
+			ce->n = (uint8_t)m;
+			memcpy(ce->key, w, n);
+			memcpy(ce->ids, s->sym, m * sizeof *s->sym);
+		}
+		return;
+	}
 	const char *str = w;
 	size_t len = n;
 	int generic = !bytes || t->prefix || t->suffix;
@@ -558,7 +581,7 @@ static void bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 	}
 	/* at most one symbol per byte, plus the prefix/suffix bytes byte_fallback may add per
 	 * character, plus a final unk */
-	if (sym_reserve(s, len * (1 + (size_t)t->prefix_len + t->suffix_len) + 1) != 0) {
+	if (tk_sym_reserve(s, len * (1 + (size_t)t->prefix_len + t->suffix_len) + 1) != 0) {
 		s->oom = 1;
 		return;
 	}

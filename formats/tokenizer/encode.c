@@ -179,6 +179,46 @@ static void scratch_trim(struct tk_scratch *s)
 
 /* ---- encode ---- */
 
+/* A tokenizer.model's normalization of the whole input, as the library's Normalizer:
+ * remove_extra_whitespaces drops leading and trailing spaces and squeezes runs of them;
+ * add_dummy_prefix puts U+2581 before a non-empty result (not before a TOKENIZER_CONTINUE
+ * part). The text in the arena (s->input follows it), or text itself. */
+static const char *spm_prepare(struct tk_scratch *s, const char *text, size_t *len)
+{
+	const struct tokenizer *t = s->t;
+	size_t n = *len, a = 0, b = n;
+	if (t->spm_extra_ws) {
+		while (a < b && text[a] == ' ')
+			a++;
+		while (b > a && text[b - 1] == ' ')
+			b--;
+	}
+	int dummy = t->spm_dummy && s->input && a < b;
+	if (!dummy && !t->spm_extra_ws)
+		return text;
+	char *q = tk_arena_alloc(s, b - a + 4);
+	if (!q) {
+		s->oom = 1;
+		return text;
+	}
+	size_t o = 0;
+	if (dummy) {
+		memcpy(q, "\xE2\x96\x81", 3);
+		o = 3;
+	}
+	for (size_t i = a; i < b; i++)
+		if (!(t->spm_extra_ws && text[i] == ' ' && i > a && text[i - 1] == ' '))
+			q[o++] = text[i];
+	/* the library drops trailing spaces after escaping them: U+2581 in the text too */
+	while (t->spm_extra_ws && o > 0 && (q[o - 1] == ' ' ||
+	       (o >= 3 && memcmp(q + o - 3, "\xE2\x96\x81", 3) == 0)))
+		o -= q[o - 1] == ' ' ? 1 : 3;
+	*len = o;
+	if (s->input)
+		s->input = q;
+	return q;
+}
+
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, int flags,
                      struct tok_ids *out, struct qt_err *err)
 {
@@ -200,7 +240,10 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
 		for (uint32_t i = 0; i < t->pp_n_before; i++)
 			tk_emit(s, t->pp_ids[i]);
 	}
-	tk_added_run(s, text, len);
+	if (t->spm_kind != TK_SPM_NONE)
+		text = spm_prepare(s, text, &len);
+	if (!s->oom)
+		tk_added_run(s, text, len);
 	if (flags & TOKENIZER_ADD_SPECIAL)
 		for (uint32_t i = 0; i < t->pp_n_after; i++)
 			tk_emit(s, t->pp_ids[t->pp_n_before + i]);

@@ -121,6 +121,15 @@ struct tokenizer {
 	int fuse_unk, byte_fallback, ignore_merges;
 	int spm_parts;         /* words may be cut before U+2581 (tk_bpe_parts_init) */
 
+	/* a SentencePiece tokenizer.model (spm_model.c) */
+	enum { TK_SPM_NONE, TK_SPM_BPE, TK_SPM_UNIGRAM } spm_kind;
+	int spm_dummy;         /* add_dummy_prefix: U+2581 before the input */
+	int spm_extra_ws;      /* remove_extra_whitespaces: strip and squeeze ' ' first */
+	float *spm_score;      /* per piece */
+	uint8_t *spm_type;     /* per piece: 1 NORMAL ... 6 BYTE */
+	uint32_t spm_max_len;  /* longest NORMAL piece, bytes */
+	float spm_unk_score;   /* Unigram: an unknown character's score */
+
 	/* normalizer */
 	struct tk_norm *norms;
 	uint32_t n_norms;
@@ -212,6 +221,18 @@ void tk_model_free(struct tokenizer *t);
  * prefix, suffix or ignore_merges), so BPE on a word equals BPE on its parts cut before each
  * U+2581 that follows another character. */
 void tk_bpe_parts_init(struct tokenizer *t);
+/* The merge table for n merges (-1 on ENOMEM), and one merge a b -> rank << 32 | new id. */
+int tk_merge_init(struct tokenizer *t, size_t n);
+void tk_merge_put(struct tokenizer *t, uint32_t a, uint32_t b, uint64_t val);
+
+/* ---- spm_model.c, unigram.c ---- */
+/* Reads a SentencePiece model (protobuf) from buf into t; QT_EDATA naming what is refused. */
+int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const char *path,
+                      struct qt_err *err);
+/* The library's Viterbi segmentation of w[0..n) into s->sym; returns the id count. */
+uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n);
+/* Room for n symbols in s->sym (and the BPE work arrays beside it); -1 on ENOMEM. */
+int tk_sym_reserve(struct tk_scratch *s, size_t n);
 
 /* ---- pretok.c ---- */
 int tk_pretok_load(struct tokenizer *t, json_t *pt, const char *path, struct qt_err *err);

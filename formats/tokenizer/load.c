@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/hash.h"
 #include "common/io.h"
@@ -220,6 +221,22 @@ int tokenizer_load(const char *path, struct tokenizer **out, struct qt_err *err)
 		free(buf);
 		return qt_err_set(err, QT_ESOFTWARE, "%s: pthread_key_create failed", path);
 	}
+	/* JSON starts with '{' (after white space); a SentencePiece model with a protobuf key */
+	size_t i = 0;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+		i++;
+	if (i < len && buf[i] != '{' && buf[i] != '[') {
+		rc = tk_spm_model_load(t, buf, len, path, err);
+		if (rc == QT_OK && (build_id_tables(t) != 0 || tk_added_build(t) != 0))
+			rc = qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+		free(buf);
+		if (rc != QT_OK) {
+			tokenizer_free(t);
+			return rc;
+		}
+		*out = t;
+		return QT_OK;
+	}
 	json_error_t je;
 	json_t *root = json_loadb(buf, len, JSON_ALLOW_NUL, &je);
 	free(buf);
@@ -260,6 +277,20 @@ void tokenizer_free(struct tokenizer *t)
 	free(t->id_len);
 	free(t->id_flags);
 	free(t);
+}
+
+char *tokenizer_path_in_dir(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return strdup(path);
+	char *j = qt_path_join(path, "tokenizer.json"), *m = qt_path_join(path, "tokenizer.model");
+	if (j && m && stat(j, &sb) != 0 && stat(m, &sb) == 0) {
+		free(j);
+		return m;
+	}
+	free(m);
+	return j;
 }
 
 /* ---- accessors ---- */

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# qlora-tools: ISC license.
+"""SentencePiece tokenizer.model fixtures and golden ids from the sentencepiece library, for
+tests/formats/test_spm_model.c (issue 15: a model directory that ships only tokenizer.model).
+
+Run (repository root), with the llama-cpp-python 0.3.36 source distribution unpacked (see
+tests/ref/tokenizer_spm.py):
+    /work/venv-ref/bin/python tests/ref/spm_model.py SDIST/vendor/llama.cpp/models
+Committed output produced with sentencepiece 0.2.3 (PyPI).
+
+Writes tests/data/tokenizer/spm-model/:
+  llama.model   Llama-2's model rebuilt from llama.cpp's ggml-vocab-llama-spm.gguf (its pieces,
+                scores and types; BPE, byte_fallback, identity normalizer, add_dummy_prefix,
+                no remove_extra_whitespaces: the normalizer_spec of Llama-2's own file)
+  uni.model     a Unigram model trained here on the corpus (vocabulary up to 2500, identity
+                normalizer, byte_fallback, user-defined <sep> and [MASK],
+                remove_extra_whitespaces on)
+  uni-unk.model Unigram without byte_fallback nor dummy prefix (unknown characters)
+  bpe.model     a BPE model trained here (vocabulary up to 2500, no byte_fallback, user-defined
+                <sep>)
+  <name>.bin    QTTOKGLD version 1 (tests/ref/tokenizer_golden.py) for the items of
+                tests/data/tokenizer/corpus.jsonl, tests/data/tokenizer/spm/llamacpp.jsonl and
+                EXTRA below: EncodeAsIds(text) (the library never matches control pieces such as
+                <s> in text: TOKENIZER_TEXT_ONLY), flags & 2: DecodeIds(ids) when it differs
+                from the text; no random-id part (m = 0).
+"""
+import io
+import json
+import os
+import struct
+import sys
+
+import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as pb
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "tokenizer")
+OUT = os.path.join(TOP, "spm-model")
+EXTRA = ["a<sep>b", "<sep>", " <sep> x", "[MASK] is [MASK]", "   lots   of   spaces   ",
+         " ", "  ", "\t tab", "x" * 300, "<s>not control</s>", "ab<sep><sep>cd", "▁▁x▁",
+         "日本語のテキスト", "🙂🙂 emoji", "\u00a0nbsp", ""]
+
+
+def corpus():
+    items = []
+    for fn in (os.path.join(TOP, "corpus.jsonl"), os.path.join(TOP, "spm", "llamacpp.jsonl")):
+        with open(fn, encoding="utf-8") as f:
+            items += [json.loads(line) for line in f]
+    return items + EXTRA
+
+
+def llama(models):
+    import gguf
+    r = gguf.GGUFReader(os.path.join(models, "ggml-vocab-llama-spm.gguf"))
+    f = r.fields
+    toks = [bytes(f["tokenizer.ggml.tokens"].parts[i]).decode()
+            for i in f["tokenizer.ggml.tokens"].data]
+    scores = [float(f["tokenizer.ggml.scores"].parts[i][0]) for i in f["tokenizer.ggml.scores"].data]
+    types = [int(f["tokenizer.ggml.token_type"].parts[i][0])
+             for i in f["tokenizer.ggml.token_type"].data]
+    m = pb.ModelProto()
+    for t, s, ty in zip(toks, scores, types):
+        p = m.pieces.add()
+        p.piece, p.score, p.type = t, s, ty
+    m.trainer_spec.model_type = pb.TrainerSpec.BPE
+    m.trainer_spec.vocab_size = len(toks)
+    m.trainer_spec.byte_fallback = True
+    m.normalizer_spec.name = "identity"
+    m.normalizer_spec.add_dummy_prefix = True
+    m.normalizer_spec.remove_extra_whitespaces = False
+    return m.SerializeToString()
+
+
+def train(lines, **kw):
+    w = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=w,
+                                   normalization_rule_name="identity", vocab_size=2500, hard_vocab_limit=False,
+                                   character_coverage=0.98, num_threads=1, seed_sentencepiece_size=200000,
+                                   minloglevel=2, **kw)
+    return w.getvalue()
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def main():
+    items = corpus()
+    lines = [s for s in items if s.strip()]
+    models = {
+        "llama": llama(sys.argv[1]),
+        "uni": train(lines, model_type="unigram", byte_fallback=True,
+                     user_defined_symbols=["<sep>", "[MASK]"]),
+        "uni-unk": train(lines, model_type="unigram", add_dummy_prefix=False),
+        "bpe": train(lines, model_type="bpe", remove_extra_whitespaces=False,
+                     user_defined_symbols=["<sep>"]),
+    }
+    os.makedirs(OUT, exist_ok=True)
+    for name, data in models.items():
+        with open(os.path.join(OUT, name + ".model"), "wb") as f:
+            f.write(data)
+        sp = spm.SentencePieceProcessor(model_proto=data)
+        out = bytearray(b"QTTOKGLD" + struct.pack("<II", 1, len(items)))
+        ntok = same = 0
+        for text in items:
+            ids = sp.encode(text)
+            out += varint(len(ids)) + b"".join(varint(i) for i in ids)
+            ntok += len(ids)
+            dec = sp.decode(ids)
+            same += dec == text
+            if dec != text:
+                b = dec.encode("utf-8")
+                out += varint(2) + varint(len(b)) + b
+            else:
+                out += varint(0)
+        out += varint(0)
+        with open(os.path.join(OUT, name + ".bin"), "wb") as f:
+            f.write(out)
+        print("%s: %d pieces, %d bytes; %d items, %d ids, %d decode to the text (sentencepiece %s)"
+              % (name, sp.get_piece_size(), len(data), len(items), ntok, same, spm.__version__))
+
+
+if __name__ == "__main__":
+    main()
