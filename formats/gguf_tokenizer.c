@@ -15,8 +15,7 @@ enum { TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5
 #define RE_L3 GGUF_RE_LLAMA3
 #define RE_Q2 GGUF_RE_QWEN2
 
-/* A JSON string as Python's json.dumps(ensure_ascii=False) writes it. */
-static void jstr(FILE *fp, const char *s, uint64_t n)
+void gguf_json_str(FILE *fp, const char *s, uint64_t n)
 {
 	fputc('"', fp);
 	for (uint64_t i = 0; i < n; i++) {
@@ -159,7 +158,7 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		uint64_t len;
 		const char *s = gguf_arr_str(t->tokens, i, &len);
 		fprintf(fp, "%s{\"id\":%llu,\"content\":", first ? "" : ",", (unsigned long long)i);
-		jstr(fp, s, len);
+		gguf_json_str(fp, s, len);
 		fprintf(fp, ",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":"
 		        "false,\"special\":%s}", ty == TT_CONTROL ? "true" : "false");
 		first = 0;
@@ -174,7 +173,7 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		const char *s = gguf_arr_str(t->tokens, i, &len);
 		if (i)
 			fputc(',', fp);
-		jstr(fp, s, len);
+		gguf_json_str(fp, s, len);
 		fprintf(fp, ":%llu", (unsigned long long)i);
 	}
 	fputs("},\"merges\":[", fp);
@@ -188,9 +187,9 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 			                  "separated by one space", g->path, (unsigned long long)i);
 		}
 		fputs(i ? ",[" : "[", fp);
-		jstr(fp, s, (uint64_t)(sp - s));
+		gguf_json_str(fp, s, (uint64_t)(sp - s));
 		fputc(',', fp);
-		jstr(fp, sp + 1, len - (uint64_t)(sp - s) - 1);
+		gguf_json_str(fp, sp + 1, len - (uint64_t)(sp - s) - 1);
 		fputc(']', fp);
 	}
 	fputs("]}}\n", fp);
@@ -289,20 +288,25 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 		return qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.model: missing", g->path);
 	if (st != QT_OK)
 		return st;
-	if (strcmp(model, "gpt2") != 0) {
+	int spm = strcmp(model, "llama") == 0;
+	if (!spm && strcmp(model, "gpt2") != 0) {
 		st = qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.model: \"%s\" is not supported (gpt2: "
-		                "byte-level BPE)", g->path, model);
+		                "byte-level BPE; llama: SentencePiece BPE)", g->path, model);
 		free(model);
 		return st;
 	}
 	free(model);
-	st = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err);
-	if (st == 1) {
-		pre = strdup("gpt-2"); /* converters before 2024-05 wrote no pre: GPT-2 splitting */
-		st = pre ? QT_OK : qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if (!spm) {
+		st = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err);
+		/* Converters before 2024-05 wrote no pre, and llama.cpp then splits as GPT-2, which
+		 * is wrong for most models: not guessed. */
+		if (st == 1)
+			return qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.pre: missing: this GGUF does "
+			                  "not say how its byte-level vocabulary splits text (converters "
+			                  "before 2024-05 omitted it); not guessed as GPT-2", g->path);
+		if (st != QT_OK)
+			return st;
 	}
-	if (st != QT_OK)
-		return st;
 	struct tokarr t = { 0 };
 	t.tokens = array_kv(g, "tokenizer.ggml.tokens", GGUF_VT_STRING, 1, err);
 	if (!t.tokens) {
@@ -311,10 +315,10 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 	}
 	t.n = t.tokens->len;
 	t.types = array_kv(g, "tokenizer.ggml.token_type", GGUF_VT_I32, 0, err);
-	t.merges = array_kv(g, "tokenizer.ggml.merges", GGUF_VT_STRING, 1, err);
+	t.merges = array_kv(g, "tokenizer.ggml.merges", GGUF_VT_STRING, !spm, err);
 	if (gguf_find(g, "tokenizer.ggml.token_type") && !t.types)
 		st = QT_EDATA;
-	else if (!t.merges)
+	else if (!t.merges && !spm)
 		st = QT_EDATA;
 	else if (t.types && t.types->len != t.n)
 		st = qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.token_type: %llu entries for %llu "
@@ -323,7 +327,7 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 		st = check_unique_tokens(g, &t, err);
 	char *p1 = qt_path_join(dir, "tokenizer.json"), *p2 = qt_path_join(dir, "tokenizer_config.json");
 	if (st == QT_OK)
-		st = write_tokenizer_json(g, &t, pre, p1, err);
+		st = spm ? gguf_spm_tokenizer_json(g, p1, err) : write_tokenizer_json(g, &t, pre, p1, err);
 	if (st == QT_OK)
 		st = write_tokenizer_config(g, &t, max_len, p2, err);
 	free(p1);

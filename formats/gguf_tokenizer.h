@@ -4,7 +4,8 @@
  * The GGUF tokenizer metadata <-> HF tokenizer files, both directions:
  * gguf_tokenizer_write (formats/gguf_tokenizer.c) rebuilds tokenizer.json and
  * tokenizer_config.json from a GGUF (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with
- * the pre-tokenizer that tokenizer.ggml.pre names: smollm, gpt-2, llama-bpe, qwen2. Output
+ * the pre-tokenizer that tokenizer.ggml.pre names: smollm, gpt-2, llama-bpe, qwen2 (a missing
+ * pre is refused); SentencePiece BPE ("llama" model) as transformers builds it. Output
  * layout, byte for byte, as tests/ref/smollm2_tokenizer.py writes it (json.dumps(
  * ensure_ascii=False, separators=(",", ":")) with keys in HF's order).
  * gguf_tokenizer_put (formats/gguf_vocab.c) is the reverse, for export-gguf.
@@ -13,6 +14,7 @@
 #define QT_FORMATS_GGUF_TOKENIZER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/err.h"
 #include "formats/gguf.h"
@@ -27,6 +29,12 @@
  * unsupported tokenizer metadata; QT_ECANTCREAT/QT_EIO for output errors. */
 int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max_len,
                          struct qt_err *err);
+
+/* tokenizer.json at path for a SentencePiece GGUF (tokenizer.ggml.model "llama"), as
+ * transformers' GGUF loader builds it (formats/gguf_spm.c). */
+int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct qt_err *err);
+/* s[0..n) as a JSON string, as Python's json.dumps(ensure_ascii=False) writes it. */
+void gguf_json_str(FILE *fp, const char *s, uint64_t n);
 
 /*
  * Adds the tokenizer KVs of HF model directory dir to w, as convert_hf_to_gguf.py's

@@ -4,13 +4,28 @@
 # (tests/ref/tiny_gguf.py), no tensors. import-gguf must say it has no weights, and with
 # --tokenizer-only write the same tokenizer files as the full import.
 #   /work/venv-ref/bin/python tests/ref/vocab_only_gguf.py
-# Writes tests/data/gguf/tiny-vocab.gguf. Committed output produced with gguf 0.19.0.
+# Writes tests/data/gguf/tiny-vocab.gguf (and tiny-vocab-nopre.gguf, below). Committed output
+# produced with gguf 0.19.0.
 import gguf
 
 r = gguf.GGUFReader("tests/data/gguf/tiny-llama.gguf")
 w = gguf.GGUFWriter("tests/data/gguf/tiny-vocab.gguf", arch="llama")
 for name, f in r.fields.items():
     if name.startswith("GGUF.") or name == "general.architecture":
+        continue
+    vt = f.types[0]
+    sub = f.types[1] if vt == gguf.GGUFValueType.ARRAY else None
+    w.add_key_value(name, f.contents(), vt, sub_type=sub)
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
+
+# The same without tokenizer.ggml.pre, as converters before 2024-05 wrote them: import-gguf
+# must refuse it rather than guess GPT-2 splitting. Writes tests/data/gguf/tiny-vocab-nopre.gguf.
+w = gguf.GGUFWriter("tests/data/gguf/tiny-vocab-nopre.gguf", arch="llama")
+for name, f in r.fields.items():
+    if name.startswith("GGUF.") or name in ("general.architecture", "tokenizer.ggml.pre"):
         continue
     vt = f.types[0]
     sub = f.types[1] if vt == gguf.GGUFValueType.ARRAY else None
