@@ -125,24 +125,44 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 	const char *normalizer = "null", *post = bytelevel(0, 0, 1), *dec = bytelevel(0, 1, 1);
 	char pretok[1024], re[512];
 	int ignore_merges = 0;
+	/* names llama.cpp (llama-vocab.cpp) splits exactly as one of ours */
+	static const char *const alias[][2] = {
+		{ "starcoder", "smollm" }, { "refact", "smollm" }, { "command-r", "smollm" },
+		{ "codeshell", "smollm" }, { "exaone", "smollm" }, { "minerva-7b", "smollm" },
+		{ "mpt", "gpt-2" }, { "olmo", "gpt-2" }, { "phi-2", "gpt-2" },
+		{ "llama3", "llama-bpe" }, { "llama-v3", "llama-bpe" }, { "falcon3", "llama-bpe" },
+		{ "falcon-h1", "llama-bpe" }, { "pixtral", "llama-bpe" }, { "midm-2.0", "llama-bpe" },
+		{ "lfm2", "llama-bpe" }, { "dbrx", "llama-bpe-merges" }, { "smaug-bpe", "llama-bpe-merges" },
+		{ "deepseek-r1-qwen", "qwen2" },
+	};
+	for (size_t k = 0; k < sizeof alias / sizeof *alias; k++)
+		if (strcmp(pre, alias[k][0]) == 0)
+			pre = alias[k][1];
 	if (strcmp(pre, "smollm") == 0) {
 		snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
 		         "\"Digits\",\"individual_digits\":true},%s]}", bytelevel(0, 1, 1));
 	} else if (strcmp(pre, "gpt-2") == 0 || strcmp(pre, "gpt2") == 0) {
 		snprintf(pretok, sizeof pretok, "%s", bytelevel(0, 1, 1));
-	} else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama3") == 0) {
+	} else if (strcmp(pre, "llama-bpe") == 0 || strcmp(pre, "llama-bpe-merges") == 0) {
 		snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
 		         "\"Split\",\"pattern\":{\"Regex\":%s},\"behavior\":\"Isolated\",\"invert\":"
 		         "false},%s]}", jlit(RE_L3, re, sizeof re), bytelevel(0, 1, 0));
-		ignore_merges = 1;
-	} else if (strcmp(pre, "qwen2") == 0) {
-		normalizer = "{\"type\":\"NFC\"}";
+		ignore_merges = strcmp(pre, "llama-bpe") == 0; /* llama.cpp: not for dbrx, smaug-bpe */
+	} else if (strcmp(pre, "qwen2") == 0 || strcmp(pre, "qwen35") == 0) {
+		/* Qwen2's tokenizer.json has NFC; for qwen35, as transformers' GGUF loader and
+		 * llama.cpp (tests/ref/import_gguf_vocab_check.py), none */
+		if (strcmp(pre, "qwen2") == 0)
+			normalizer = "{\"type\":\"NFC\"}";
 		snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
 		         "\"Split\",\"pattern\":{\"Regex\":%s},\"behavior\":\"Isolated\",\"invert\":"
-		         "false},%s]}", jlit(RE_Q2, re, sizeof re), bytelevel(0, 0, 0));
+		         "false},%s]}", jlit(strcmp(pre, "qwen2") == 0 ? RE_Q2 : GGUF_RE_QWEN35, re,
+		         sizeof re), bytelevel(0, 0, 0));
 	} else {
 		return qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.pre: \"%s\" is not supported "
-		                  "(smollm, gpt-2, llama-bpe, qwen2)", g->path, pre);
+		                  "(smollm, starcoder, refact, command-r, codeshell, exaone, minerva-7b, "
+		                  "gpt-2, mpt, olmo, phi-2, llama-bpe, llama3, llama-v3, falcon3, "
+		                  "falcon-h1, pixtral, midm-2.0, lfm2, dbrx, smaug-bpe, qwen2, "
+		                  "deepseek-r1-qwen, qwen35)", g->path, pre);
 	}
 	struct qt_out o;
 	int st = qt_out_open(&o, path, err);

@@ -20,8 +20,10 @@
 #include "formats/gguf.h"
 #include "formats/hfconfig.h"
 
-/* Pre-tokenizer regexes of llama-bpe and qwen2 (reference.md 1.5). */
+/* Pre-tokenizer regexes of llama-bpe, qwen2 (reference.md 1.5) and qwen35 (Qwen3.5's
+ * tokenizer.json, as llama.cpp's llama-vocab.cpp quotes it). */
 #define GGUF_RE_LLAMA3 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define GGUF_RE_QWEN35 "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define GGUF_RE_QWEN2  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 /* Writes dir/tokenizer.json and dir/tokenizer_config.json (atomically each).

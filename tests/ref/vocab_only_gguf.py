@@ -4,7 +4,7 @@
 # (tests/ref/tiny_gguf.py), no tensors. import-gguf must say it has no weights, and with
 # --tokenizer-only write the same tokenizer files as the full import.
 #   /work/venv-ref/bin/python tests/ref/vocab_only_gguf.py
-# Writes tests/data/gguf/tiny-vocab.gguf (and tiny-vocab-nopre.gguf, below). Committed output
+# Writes tests/data/gguf/tiny-vocab.gguf (and the -nopre and -starcoder variants below). Committed output
 # produced with gguf 0.19.0.
 import gguf
 
@@ -34,3 +34,21 @@ w.write_header_to_file()
 w.write_kv_data_to_file()
 w.write_tensors_to_file()
 w.close()
+
+# The same with tokenizer.ggml.pre "starcoder", which llama.cpp splits exactly as "smollm"
+# (digits one by one, then the GPT-2 regex): import-gguf writes the same tokenizer.json; and
+# with "deepseek-coder" (regexes of its own): refused. Writes
+# tests/data/gguf/tiny-vocab-starcoder.gguf and tiny-vocab-deepseek-coder.gguf.
+for pre in ("starcoder", "deepseek-coder"):
+    w = gguf.GGUFWriter("tests/data/gguf/tiny-vocab-%s.gguf" % pre, arch="llama")
+    for name, f in r.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        vt = f.types[0]
+        sub = f.types[1] if vt == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(name, pre if name == "tokenizer.ggml.pre" else f.contents(), vt,
+                        sub_type=sub)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
