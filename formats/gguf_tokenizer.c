@@ -119,11 +119,29 @@ static int check_unique_tokens(const struct gguf_file *g, const struct tokarr *t
 	return st;
 }
 
+/* Pre-tokenizers llama.cpp runs as several regexes in turn (llama-vocab.cpp, copied from it):
+ * each an Isolated Split, then ByteLevel without its regex, as the models' tokenizer.json. */
+static const char *const re_deepseek_llm[] = {
+	"[\\r\\n]",
+	"\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+	"\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+	"\\s+$",
+	"[一-龥ࠀ-一가-퟿]+",
+	"\\p{N}+", NULL,
+};
+static const char *const re_deepseek_coder[] = {
+	"[\\r\\n]",
+	"\\s?\\p{L}+",
+	"\\s?\\p{P}+",
+	"[一-龥ࠀ-一가-퟿]+",
+	"\\p{N}", NULL,
+};
+
 static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *t,
                                 const char *pre, const char *path, struct qt_err *err)
 {
 	const char *normalizer = "null", *post = bytelevel(0, 0, 1), *dec = bytelevel(0, 1, 1);
-	char pretok[1024], re[512];
+	char pretok[8192], re[4096];
 	int ignore_merges = 0;
 	/* names llama.cpp (llama-vocab.cpp) splits exactly as one of ours */
 	static const char *const alias[][2] = {
@@ -138,7 +156,17 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 	for (size_t k = 0; k < sizeof alias / sizeof *alias; k++)
 		if (strcmp(pre, alias[k][0]) == 0)
 			pre = alias[k][1];
-	if (strcmp(pre, "smollm") == 0) {
+	const char *const *seq = strcmp(pre, "deepseek-llm") == 0 ? re_deepseek_llm :
+	                         strcmp(pre, "deepseek-coder") == 0 ? re_deepseek_coder : NULL;
+	if (seq) {
+		size_t o = (size_t)snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\","
+		                            "\"pretokenizers\":[");
+		for (; *seq; seq++)
+			o += (size_t)snprintf(pretok + o, sizeof pretok - o, "{\"type\":\"Split\","
+			                      "\"pattern\":{\"Regex\":%s},\"behavior\":\"Isolated\","
+			                      "\"invert\":false},", jlit(*seq, re, sizeof re));
+		snprintf(pretok + o, sizeof pretok - o, "%s]}", bytelevel(0, 1, 0));
+	} else if (strcmp(pre, "smollm") == 0) {
 		snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"
 		         "\"Digits\",\"individual_digits\":true},%s]}", bytelevel(0, 1, 1));
 	} else if (strcmp(pre, "gpt-2") == 0 || strcmp(pre, "gpt2") == 0) {
@@ -162,7 +190,7 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		                  "(smollm, starcoder, refact, command-r, codeshell, exaone, minerva-7b, "
 		                  "gpt-2, mpt, olmo, phi-2, llama-bpe, llama3, llama-v3, falcon3, "
 		                  "falcon-h1, pixtral, midm-2.0, lfm2, dbrx, smaug-bpe, qwen2, "
-		                  "deepseek-r1-qwen, qwen35)", g->path, pre);
+		                  "deepseek-r1-qwen, qwen35, deepseek-llm, deepseek-coder)", g->path, pre);
 	}
 	struct qt_out o;
 	int st = qt_out_open(&o, path, err);
