@@ -159,7 +159,7 @@ static void toks_free(struct toks *t)
 	free(t->off);
 }
 
-#define TOK(t, i) ((t)->b.p + (t)->off[i])
+#define TOK(t, i) ((t)->b.p ? (t)->b.p + (t)->off[i] : "") /* no buffer: all empty */
 #define TOKLEN(t, i) ((t)->off[(i) + 1] - (t)->off[i])
 
 /* "<0xHH>" as Rust's u8::from_str_radix(&token[3..5], 16) reads it, or -1. */
