@@ -134,17 +134,25 @@ fuzz-ci:
 fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 	@sh tests/fuzz/run.sh $(BUILD) $(S) $(FUZZ_RUN)
 
+# The write-failure injector of the full-disk and I/O-error cases (tests/faultinj/faultinj.c,
+# tests/cli/*/faults.sh): a library the cases preload, built for the tests only and without the
+# sanitizers (under them LD_PRELOAD cannot work and those cases skip).
+FAULTINJ := $(BUILD)/tests/faultinj.so
+$(FAULTINJ): tests/faultinj/faultinj.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
 # The runner prints one line per test and ends with "N passed, N failed".
 # The default model (make model, cached) is part of the tests: cases that need it read
 # $QT_MODEL_DIR and skip with a message when it is absent (QT_NO_MODEL=1 make test).
-test: all $(TESTS) $(BIN)/adgen-data $(if $(QT_NO_MODEL),,model)
+test: all $(TESTS) $(FAULTINJ) $(BIN)/adgen-data $(if $(QT_NO_MODEL),,model)
 	@QT_MODEL_DIR=$(if $(QT_NO_MODEL),,$(CURDIR)/$(MODEL_DIR)) sh tests/run.sh $(BIN) $(BUILD)
 
 # One test or one folder of tests: make check T=tests/kernels/test_gemm.c, T=tests/cli/pack,
 # T=tests/cli/gen/help.sh (several paths separated by spaces). Builds only what they need; uses
 # the default model if it has been made, never fetches it.
 CHECK_UNIT = $(foreach t,$(T:%/=%),$(if $(filter %.c,$t),$(BUILD)/$(t:.c=),$(if $(filter %.sh,$t),,$(filter $(BUILD)/$t/%,$(TESTS)))))
-check: all $(BIN)/adgen-data $(CHECK_UNIT)
+check: all $(FAULTINJ) $(BIN)/adgen-data $(CHECK_UNIT)
 	@test -n "$(filter tests%,$(T))" || { echo "usage: make check T=tests/<path>" >&2; exit 64; }
 	@QT_MODEL_DIR=$(if $(wildcard $(MODEL_DIR)/config.json),$(CURDIR)/$(MODEL_DIR),) sh tests/run.sh $(BIN) $(BUILD) $(T)
 

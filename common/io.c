@@ -4,6 +4,7 @@
 #include "common/io_live.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -129,6 +130,16 @@ static int lock_parent(const char *path)
 	return fd;
 }
 
+/* "path.old.PID", malloc'd. */
+static char *old_name(const char *path)
+{
+	size_t n = strlen(path) + 32;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s.old.%ld", path, (long)getpid());
+	return p;
+}
+
 int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err)
 {
 	int fds[8], nfd = 0, st = QT_OK;
@@ -164,12 +175,61 @@ int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err)
 		if (fd >= 0)
 			fds[nfd++] = fd;
 	}
-	for (int i = 0; i < n; i++) {
-		if (st == QT_OK)
+	/* Every file complete and synced before the first rename; then the renames, a previous
+	 * output kept as a hard link "path.old.PID" until all are done, so that a failed rename
+	 * puts the earlier ones back (or removes them when there was none): all or nothing. A
+	 * signal waits until the set is settled. */
+	sigset_t sigs, old;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	char **bak = calloc((size_t)(n > 0 ? n : 1), sizeof *bak);
+	if (!bak)
+		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	for (int i = 0; i < n && st == QT_OK; i++)
+		st = qt_out_finish(&o[i], err);
+	int done = 0;
+	for (int i = 0; i < n && st == QT_OK; i++) {
+		if (o[i].is_stdout) {
 			st = qt_out_commit(&o[i], err);
+			continue;
+		}
+		struct stat sb;
+		if (lstat(o[i].path, &sb) == 0 && S_ISREG(sb.st_mode) && (bak[i] = old_name(o[i].path))) {
+			unlink(bak[i]);
+			if (link(o[i].path, bak[i]) != 0) {
+				free(bak[i]);
+				bak[i] = NULL;
+			}
+		}
+		if (rename(o[i].tmp, o[i].path) != 0)
+			st = qt_err_set(err, QT_EIO, "%s: rename:", o[i].path);
+		else
+			done = i + 1;
+	}
+	for (int i = done - 1; st != QT_OK && i >= 0; i--) {
+		if (o[i].is_stdout)
+			continue;
+		if (!bak[i] || rename(bak[i], o[i].path) != 0)
+			unlink(o[i].path);
+	}
+	for (int i = 0; i < n; i++) {
+		if (bak && bak[i]) {
+			unlink(bak[i]);
+			free(bak[i]);
+		}
+		if (st == QT_OK && o[i].tmp)
+			qt_live_del(o[i].tmp);
 		else
 			qt_out_abort(&o[i]);
+		free(o[i].tmp);
+		free(o[i].path);
+		memset(&o[i], 0, sizeof o[i]);
 	}
+	free(bak);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (int k = 0; k < nfd; k++)
 		close(fds[k]);
 	return st;

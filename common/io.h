@@ -38,8 +38,10 @@ int qt_out_finish(struct qt_out *o, struct qt_err *err);
  * temp file is removed). Frees o's fields either way. */
 int qt_out_commit(struct qt_out *o, struct qt_err *err);
 /* Commits n outputs as one: while it renames them, it holds an exclusive lock on each parent
- * directory, so two runs committing the same set never leave a mix of the two. On a failure
- * the outputs not yet renamed are removed. */
+ * directory, so two runs committing the same set never leave a mix of the two. All or nothing:
+ * on a failure (a write, fsync or rename error: QT_EIO) the outputs already renamed are undone,
+ * each previous file put back (kept as a hard link "path.old.PID" until the end) or the new one
+ * removed, and the others' temporaries are removed. Frees o's fields either way. */
 int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err);
 /* Removes the temporary file and frees o's fields. Safe on a zeroed struct. */
 void qt_out_abort(struct qt_out *o);
@@ -67,7 +69,8 @@ void qt_dir_abort(const char *tmpdir);
 int qt_mkdir_parents(const char *path, struct qt_err *err);
 /* Removes in directory dir the temporaries "<base>.tmp.PID" (any base when base is NULL) of
  * processes that no longer exist, files or directory trees, never following a link; a
- * "<base>.old.PID" directory left by a cut swap is put back when <base> is missing. */
+ * "<base>.old.PID" directory or file left by a cut swap or commit is put back when <base> is
+ * missing, else removed. */
 void qt_sweep_stale(const char *dir, const char *base);
 
 /* The lock file of a run directory. */

@@ -244,15 +244,18 @@ void qt_sweep_stale(const char *dir, const char *base)
 			continue;
 		if (m[1] == 't' && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
 			rm_tree_at(fd, e->d_name, 4);
-		} else if (m[1] == 'o' && S_ISDIR(sb.st_mode)) {
-			/* a swap cut by kill -9 between its two renames: put the old output back when
-			 * its place is empty, else drop the old copy's files */
+		} else if (m[1] == 'o' && (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))) {
+			/* a swap cut by kill -9 between its two renames (a directory), or a set of files
+			 * cut in its commit (qt_out_commit_all's hard link to the previous file): put the
+			 * old output back when its place is empty, else drop the old copy */
 			char *orig = strndup(e->d_name, (size_t)(m - e->d_name));
 			struct stat ob;
 			if (orig && fstatat(fd, orig, &ob, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
 				renameat(fd, e->d_name, fd, orig);
-			else if (orig)
+			else if (orig && S_ISDIR(sb.st_mode))
 				rm_flat_dir_at(fd, e->d_name);
+			else if (orig)
+				unlinkat(fd, e->d_name, 0);
 			free(orig);
 		}
 	}

@@ -12,6 +12,8 @@ build=${2:-build}
 top=$(pwd)
 export QT_TEST_SRCDIR="$top/tests"
 export QT_BIN="$top/$bin"
+# QT_FAULTINJ: the write-failure injector the faults.sh cases preload (make builds it).
+export QT_FAULTINJ="$top/$build/tests/faultinj.so"
 # QT_MODEL_DIR: the default model directory (make model), or empty: tests needing it skip.
 export QT_MODEL_DIR="${QT_MODEL_DIR-}"
 pass=0 fail=0 skip=0

@@ -6,7 +6,8 @@
 #   <case>.sh.stderr.exact / <case>.sh.stderr.glob  the same for stderr
 # A case that exits 77 after a "SKIP: why" line on stderr is skipped (this script exits 77).
 # The case script runs with cwd = the temp dir, $QT_BIN = the tools, $QT_TEST_SRCDIR = tests/,
-# $CASE_DIR = the case's directory, and EXEC_PREFIX (may be empty) to put before tools.
+# $CASE_DIR = the case's directory, EXEC_PREFIX (may be empty) to put before tools, and
+# $QT_FAULTINJ = the write-failure injector (tests/faultinj/) for the faults.sh cases.
 # UPDATE=1 rewrites existing .exact files from the actual output.
 # Run alone (sh tests/cli/run-case.sh tests/cli/pack/basic.sh from the top of the tree), it
 # takes the tree's bin/, tests/ and models/SmolLM2-135M-Instruct (when made) as tests/run.sh does.
@@ -18,6 +19,7 @@ case "$case" in /*) ;; *) case="$top/$case" ;; esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export QT_BIN="${QT_BIN:-$root/bin}"
 export QT_TEST_SRCDIR="${QT_TEST_SRCDIR:-$root/tests}"
+export QT_FAULTINJ="${QT_FAULTINJ:-$root/build/tests/faultinj.so}"
 if [ -z "${QT_MODEL_DIR+set}" ]; then
 	QT_MODEL_DIR=
 	[ -f "$root/models/SmolLM2-135M-Instruct/config.json" ] && QT_MODEL_DIR="$root/models/SmolLM2-135M-Instruct"

@@ -5,6 +5,7 @@
  * and left untouched; a link to a directory written through; temporaries removed on SIGTERM and
  * by the next run after a kill -9; the run-directory lock and its holder's pid; qt_out_commit_all.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -204,6 +205,29 @@ int main(void)
 	fputs("v", o[1].fp);
 	CHECK(qt_out_commit_all(o, 2, &err) == QT_OK && exists("t.bin") && exists("v.bin"), "%s",
 	      err.msg);
+	/* all or nothing: the second rename fails (a directory took v.bin's place after the open),
+	 * so t.bin is put back as it was, and no temporary or backup is left */
+	CHECK(qt_out_open(&o[0], "t.bin", &err) == QT_OK && qt_out_open(&o[1], "v.bin", &err) == QT_OK,
+	      "%s", err.msg);
+	fputs("T2", o[0].fp);
+	fputs("V2", o[1].fp);
+	CHECK(unlink("v.bin") == 0 && mkdir("v.bin", 0755) == 0 && mkdir("v.bin/x", 0755) == 0,
+	      "setup");
+	CHECK(qt_out_commit_all(o, 2, &err) == QT_EIO && strstr(err.msg, "v.bin: rename"), "%s",
+	      err.msg);
+	char got[64] = "";
+	FILE *tf = fopen("t.bin", "r");
+	CHECK(tf && fgets(got, sizeof got, tf) && !strcmp(got, "t"), "t.bin not put back: %s", got);
+	if (tf)
+		fclose(tf);
+	snprintf(got, sizeof got, "t.bin.old.%ld", (long)getpid());
+	CHECK(!exists(got), "backup left");
+	DIR *dd = opendir(".");
+	struct dirent *de;
+	while (dd && (de = readdir(dd)))
+		CHECK(!strstr(de->d_name, ".tmp.") && !strstr(de->d_name, ".old."), "left %s", de->d_name);
+	if (dd)
+		closedir(dd);
 	/* a directory as a file output: 73 at open */
 	CHECK(qt_out_open(&o[0], "run", &err) == QT_ECANTCREAT, "directory opened as a file");
 

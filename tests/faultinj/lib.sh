@@ -1,0 +1,132 @@
+# Shared by the full-disk and I/O-error cases (tests/cli/<tool>/faults.sh, issue 23): runs a
+# tool under the write-failure injector (tests/faultinj/faultinj.c, QT_FAULT=op:N) failing,
+# for each kind of operation (write, fsync, rename, close), the 1st..6th one, FAULT_SPREAD (10)
+# more spread over all those the tool does, and the last. Every such run must exit 74 naming the
+# output, and leave the working directory as it was: no partial output, no temporary, and the
+# previous output untouched, byte for byte.
+#   . "$QT_TEST_SRCDIR/faultinj/lib.sh"
+#   faults NAME PATTERN cmd args...
+#     PATTERN: an extended regexp that stderr must match (the output's name). Prints
+#     "NAME: op: exit 74, nothing left" per kind (how many runs, on stderr), or what went wrong
+#     for each run that did not; returns 1 on a failure.
+# First a run without a fault makes the output; the faulted runs then start from it (the
+# previous output) or, every other run when FAULT_OUT names the outputs (files or directories,
+# relative), from nothing: the run must then leave nothing at all. The files of FAULT_OUT are
+# marked (a line appended) before they serve as the previous output, so that one replaced by
+# an identical new one does not pass for untouched.
+# FAULT_FROM_NOTHING=1: every faulted run starts without FAULT_OUT (lora-train, whose run
+# directory a new run takes over).
+# FAULT_LIVE: an extended regexp of paths left out of the comparison (a run's live log, a lock).
+# FAULT_COMPLETE=1: a run that starts from nothing may leave outputs that are complete, those of
+# the run without a fault byte for byte (lora-train's checkpoints written before the fault).
+# In the diff of what changed, "<path" is gone or different, ">path" new or different.
+# The injector is $QT_FAULTINJ (tests/run.sh sets it; make builds it as build/tests/faultinj.so).
+# Under valgrind (EXEC_PREFIX) or a sanitizer build, whose runtime must come first, LD_PRELOAD
+# cannot work: the case skips.
+inj=${QT_FAULTINJ:-$(dirname "$QT_TEST_SRCDIR")/build/tests/faultinj.so}
+if [ ! -f "$inj" ]; then
+	echo "SKIP: no write-failure injector ($inj): make it first" >&2
+	exit 77
+fi
+if [ -n "$EXEC_PREFIX" ]; then
+	echo "SKIP: the write-failure injector does not run under EXEC_PREFIX ($EXEC_PREFIX)" >&2
+	exit 77
+fi
+# A listing of the working directory with every file's checksum (the fault logs and
+# run-case.sh's .stdout and .stderr aside).
+state() {
+	find . \( -path ./.fault -o -path ./.stdout -o -path ./.stderr \) -prune -o -print | LC_ALL=C sort | while read -r f; do
+		if [ -n "$FAULT_LIVE" ] && printf '%s\n' "$f" | grep -Eq "$FAULT_LIVE"; then continue; fi
+		if [ -f "$f" ] && [ ! -L "$f" ]; then echo "$f $(cksum < "$f")"; else echo "$f"; fi
+	done
+}
+# sweep points for a count: 1..6, FAULT_SPREAD spread over the rest, and the last
+points() {
+	awk -v t="$1" -v s="${FAULT_SPREAD:-10}" 'BEGIN { for (i = 1; i <= t && i <= 6; i++) print i;
+		if (t > 6) { for (k = 1; k <= s; k++) { n = 6 + int((t - 6) * k / (s + 1)); if (n > 6) print n }
+		print t } }' | uniq
+}
+# the outputs back as the run without a fault left them
+restore() {
+	for f in $FAULT_OUT; do rm -rf "$f"; done
+	[ -z "$FAULT_OUT" ] || cp -a .fault/keep/. .
+}
+# lines of $2 that are not lines of $1, and (unless $3) lines of $1 missing from $2
+changed() {
+	printf '%s\n' "$1" > .fault/b
+	printf '%s\n' "$2" | diff .fault/b - | sed -n 's/^\([<>]\) \([^ ]*\).*/\1\2/p' |
+		{ if [ -n "$3" ]; then grep '^>'; else cat; fi; } | head -n 4 | tr '\n' ' '
+}
+faults() {
+	name=$1 pat=$2
+	shift 2
+	mkdir -p .fault
+	rm -f .fault/count
+	LD_PRELOAD="$inj" "$1" --version > /dev/null 2> .fault/err
+	if grep -Eq 'Sanitizer|does not come first' .fault/err; then
+		echo "SKIP: LD_PRELOAD does not work with this sanitizer build" >&2
+		exit 77
+	fi
+	QT_FAULT_COUNT=$PWD/.fault/count LD_PRELOAD="$inj" "$@" > .fault/out 2> .fault/err || {
+		echo "$name: the run without a fault failed (exit $?): $(head -n 3 .fault/err)"
+		return 1
+	}
+	rm -rf .fault/keep
+	mkdir .fault/keep
+	for f in $FAULT_OUT; do
+		[ -e "$f" ] || { echo "$name: FAULT_OUT names $f, which the run did not make"; return 1; }
+		[ -n "$FAULT_FROM_NOTHING" ] || find "$f" -type f -exec sh -c 'echo previous >> "$1"' sh {} \;
+		cp -a --parents "$f" .fault/keep/
+	done
+	before=$(state)
+	for f in $FAULT_OUT; do rm -rf "$f"; done
+	fresh=$(state)
+	restore
+	bad=0 i=0
+	for op in write fsync rename close; do
+		total=$(head -n 1 .fault/count | awk -v op=$op '{ for (i = 1; i < NF; i += 2) if ($i == op) print $(i + 1) }')
+		runs=0 opbad=0
+		for n in $(points "${total:-0}"); do
+			i=$((i + 1))
+			empty=
+			if [ -n "$FAULT_OUT" ] && { [ -n "$FAULT_FROM_NOTHING" ] || [ $((i % 2)) -eq 0 ]; }; then
+				empty=1
+				for f in $FAULT_OUT; do rm -rf "$f"; done
+			fi
+			rm -f .fault/log
+			QT_FAULT=$op:$n QT_FAULT_LOG=$PWD/.fault/log LD_PRELOAD="$inj" "$@" > .fault/out 2> .fault/err
+			rc=$?
+			if [ ! -s .fault/log ]; then  # the run did fewer operations (it may vary)
+				restore
+				continue
+			fi
+			runs=$((runs + 1))
+			what=""
+			[ $rc -eq 74 ] || what="exit $rc"
+			grep -Eq "$pat" .fault/err || what="${what:+$what, }stderr does not name the output"
+			after=$(state)
+			if [ -z "$empty" ]; then
+				[ "$after" = "$before" ] || what="${what:+$what, }changed: $(changed "$before" "$after")"
+			elif [ -n "$FAULT_COMPLETE" ]; then
+				d=$(changed "$before" "$after" new)
+				[ -z "$d" ] || what="${what:+$what, }from nothing: left $d"
+			else
+				[ "$after" = "$fresh" ] || what="${what:+$what, }from nothing: left $(changed "$fresh" "$after")"
+			fi
+			if [ -n "$what" ]; then
+				echo "$name: $op:$n${empty:+ (from nothing)}: $what: $(head -n 2 .fault/err | tr '\n' ' ')"
+				opbad=1
+			fi
+			restore
+		done
+		echo "$name: $op: $runs runs of ${total:-0}" >&2
+		if [ $opbad -ne 0 ]; then
+			bad=1
+		elif [ $runs -eq 0 ]; then
+			echo "$name: $op: none done"
+		else
+			echo "$name: $op: exit 74, nothing left"
+		fi
+	done
+	return $bad
+}
