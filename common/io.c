@@ -60,7 +60,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 	snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		st = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		st = qt_err_set(err, QT_ECANTCREAT, "%s:", QT_SHOWN(path));
 		free(o->tmp); o->tmp = NULL;
 		qt_out_abort(o);
 		return st;
@@ -70,7 +70,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 		close(fd);
 		unlink(o->tmp);
 		qt_out_abort(o);
-		return qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		return qt_err_set(err, QT_ECANTCREAT, "%s:", QT_SHOWN(path));
 	}
 	qt_live_add(o->tmp);
 	return QT_OK;
@@ -82,9 +82,9 @@ int qt_out_finish(struct qt_out *o, struct qt_err *err)
 	if (o->is_stdout || !o->fp)
 		return QT_OK;
 	if (fflush(o->fp) != 0 || ferror(o->fp) || fsync(fileno(o->fp)) != 0)
-		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
+		st = qt_err_set(err, QT_EIO, "%s: write error:", QT_SHOWN(o->path));
 	if (fclose(o->fp) != 0 && st == QT_OK)
-		st = qt_err_set(err, QT_EIO, "%s: write error:", o->path);
+		st = qt_err_set(err, QT_EIO, "%s: write error:", QT_SHOWN(o->path));
 	o->fp = NULL;
 	if (st != QT_OK)
 		qt_out_abort(o);
@@ -106,7 +106,7 @@ int qt_out_commit(struct qt_out *o, struct qt_err *err)
 	if ((st = qt_out_finish(o, err)))
 		return st;
 	if (rename(o->tmp, o->path) != 0) {
-		st = qt_err_set(err, QT_EIO, "%s: rename:", o->path);
+		st = qt_err_set(err, QT_EIO, "%s: rename:", QT_SHOWN(o->path));
 		unlink(o->tmp);
 	}
 	qt_live_del(o->tmp);
@@ -205,7 +205,7 @@ int qt_out_commit_all(struct qt_out *o, int n, struct qt_err *err)
 			}
 		}
 		if (rename(o[i].tmp, o[i].path) != 0)
-			st = qt_err_set(err, QT_EIO, "%s: rename:", o[i].path);
+			st = qt_err_set(err, QT_EIO, "%s: rename:", QT_SHOWN(o[i].path));
 		else
 			done = i + 1;
 	}
@@ -323,7 +323,7 @@ void qt_unmap(struct qt_map *m)
 int qt_write(FILE *fp, const void *p, size_t n, const char *what, struct qt_err *err)
 {
 	if (n && fwrite(p, 1, n, fp) != n)
-		return qt_err_set(err, QT_EIO, "%s: write error:", what);
+		return qt_err_set(err, QT_EIO, "%s: write error:", QT_SHOWN(what));
 	return QT_OK;
 }
 
@@ -340,6 +340,24 @@ char *qt_path_in_dir(const char *path, const char *name)
 	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return qt_path_join(path, name);
 	return strdup(path);
+}
+
+const char *qt_shown(const char *path, char *buf, size_t n)
+{
+	int saved = errno;
+	char mark[32];
+	int m = snprintf(mark, sizeof mark, ".tmp.%ld", (long)getpid());
+	size_t k = 0;
+	for (const char *p = path; *p && k + 1 < n;) {
+		if (!strncmp(p, mark, (size_t)m) && (p[m] == '/' || p[m] == '\0' || p[m] == '.')) {
+			p += m;
+			continue;
+		}
+		buf[k++] = *p++;
+	}
+	buf[k] = '\0';
+	errno = saved;
+	return buf;
 }
 
 char *qt_path_join(const char *dir, const char *name)

@@ -409,9 +409,9 @@ int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err)
 			} else {
 				snprintf(oldp, n, "%s.old.%ld", target, (long)getpid());
 				if (rename(target, oldp) != 0)
-					st = qt_err_set(err, QT_EIO, "%s: rename:", dir);
+					st = qt_err_set(err, QT_EIO, "%s: rename:", QT_SHOWN(dir));
 				else if (rename(tmpdir, target) != 0) {
-					st = qt_err_set(err, QT_EIO, "%s: rename:", dir);
+					st = qt_err_set(err, QT_EIO, "%s: rename:", QT_SHOWN(dir));
 					rename(oldp, target);
 				} else {
 					qt_live_del((char *)tmpdir);
@@ -421,11 +421,11 @@ int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err)
 				free(oldp);
 			}
 		} else {
-			st = qt_err_set(err, QT_EIO, "%s: rename:", dir);
+			st = qt_err_set(err, QT_EIO, "%s: rename:", QT_SHOWN(dir));
 		}
 	} else if (rename(tmpdir, target) != 0) {
 		st = qt_err_set(err, errno == ENOENT || errno == ENOTDIR ? QT_ECANTCREAT : QT_EIO,
-		                "%s: rename:", dir);
+		                "%s: rename:", QT_SHOWN(dir));
 	} else {
 		qt_live_del((char *)tmpdir);
 	}
@@ -475,7 +475,7 @@ int qt_dir_lock(const char *dir, struct qt_err *err)
 		qt_info(3, "%s: stale lock of pid %ld (no longer running) taken over", dir, holder);
 	int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
-		qt_err_set(err, QT_EIO, "%s: write error:", path);
+		qt_err_set(err, QT_EIO, "%s: write error:", QT_SHOWN(path));
 		close(fd);
 		free(path);
 		return -1;

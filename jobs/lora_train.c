@@ -796,8 +796,11 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 				fprintf(s.log, "%s}\n", line);
 			qt_info(4, "step %ld: eval loss %.4f", k, ev);
 		}
-		if (lead)
-			fflush(s.log);
+		/* a full disk stops the run here, naming the log (the last checkpoint stays) */
+		if (lead && (fflush(s.log) != 0 || ferror(s.log))) {
+			rc = qt_err_set(err, QT_EIO, "%s/log.jsonl: write error:", s.out_dir);
+			goto alone;
+		}
 		qt_info(4, "step %ld/%ld: loss %.4f lr %.3g grad_norm %.3f", k, total, loss, lr, gnorm);
 		progress(&t_last, k, k0, total, loss, el, tokens - tok0, in_tokens - in0);
 		st->steps = k;
@@ -837,10 +840,11 @@ alone:
 	st->failed_alone = dist_size() > 1;
 out:
 	st->peak_rss_kib = peak_rss_kib();
-	if (s.log)
-		fclose(s.log);
-	if (s.lock_fd >= 0)
-		close(s.lock_fd);
+	/* the log's last lines, or the lock's pid, lost to a deferred write error: 74 too */
+	if (s.log && fclose(s.log) != 0 && rc == QT_OK)
+		rc = qt_err_set(err, QT_EIO, "%s/log.jsonl: write error:", s.out_dir);
+	if (s.lock_fd >= 0 && close(s.lock_fd) != 0 && rc == QT_OK)
+		rc = qt_err_set(err, QT_EIO, "%s/" QT_LOCK_NAME ": write error:", s.out_dir);
 	llama_train_ws_free(s.ws);
 	train_cuda_free(s.dev);
 	dist_nccl_free();

@@ -377,12 +377,19 @@ int rouge_zh_run(const struct rouge_zh_opts *o, struct qt_err *err)
 	put_num(fp, "rouge-l", mean[2], ", ");
 	put_num(fp, "bleu-4", mean[3], ", ");
 	fprintf(fp, "\"n\": %zu}\n", st.n);
-	if (o->per_sample && (rc = out_commit(&ps, err))) {
-		out_abort(&out);
-		goto out;
+	if (o->per_sample && !ps.direct && !out.direct) {
+		/* both or neither: a failure on the second leaves the first as it was */
+		struct qt_out both[2] = { ps.q, out.q };
+		if ((rc = qt_out_commit_all(both, 2, err)))
+			goto out;
+	} else {
+		if (o->per_sample && (rc = out_commit(&ps, err))) {
+			out_abort(&out);
+			goto out;
+		}
+		if ((rc = out_commit(&out, err)))
+			goto out;
 	}
-	if ((rc = out_commit(&out, err)))
-		goto out;
 	qt_info(3, "%zu samples: read %.3f s, dictionary %.3f s, scoring %.3f s (%d threads)",
 	        st.n, t1 - t0, t2 - t1, t3 - t2, nt);
 out:

@@ -5,8 +5,8 @@
  * that the process does on an output: a regular file, or stdout (fd 1) whatever it is. stderr
  * (fd 2), pipes, sockets and devices other than stdout (MPI's and OpenBLAS's plumbing) are never
  * touched nor counted. N counts from 1.
- *   write   fwrite/fputc/fputs/putc/puts/fprintf/printf/vfprintf/fflush (and their _chk forms)
- *           on a stream, write/pwrite on a descriptor. A stream is failed as a full disk fails
+ *   write   fwrite/fputc/fputs/putc/puts/fprintf/printf/vfprintf (and their _chk forms) and
+ *           fflush with data buffered on a stream, write/pwrite on a descriptor. A stream is failed as a full disk fails
  *           it: its descriptor is replaced by /dev/full, so this call's data (or, when it only
  *           fills the buffer, the next flush, fclose or fsync) gets ENOSPC from the kernel, and
  *           every later write does too. A descriptor's write returns -1. Default errno ENOSPC.
@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,10 +229,13 @@ int __printf_chk(int flag, const char *fmt, ...)
 	return r;
 }
 
+/* A flush counts only when it has data to write: one with nothing buffered succeeds on a full
+ * disk too. */
 int fflush(FILE *fp)
 {
 	REAL(fflush);
-	stream_op(fp);
+	if (fp && __fpending(fp) > 0)
+		stream_op(fp);
 	return real_fflush(fp);
 }
 
