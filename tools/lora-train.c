@@ -228,6 +228,10 @@ int main(int argc, char **argv)
 		qt_usage_error("unexpected operand");
 	if (!o.model_dir || !o.train_pack || (!o.out_dir && !o.resume))
 		qt_usage_error("-m, --train and -o (or --resume) are required");
+	/* each alone may be large, not both: a step's block list is allocated */
+	if ((int64_t)o.micro_batch * o.grad_accum > 1 << 20)
+		qt_usage_error("--micro-batch %d x --grad-accum %d: more than %d blocks a step",
+		               o.micro_batch, o.grad_accum, 1 << 20);
 	if (o.eval_label_key && !o.eval_prompt_key)
 		qt_usage_error("--eval-label-key needs --eval-prompt-key");
 	if (o.eval_prompt_key && !o.eval_label_key)

@@ -24,8 +24,8 @@
 # the run without a fault byte for byte (lora-train's checkpoints written before the fault).
 # In the diff of what changed, "<path" is gone or different, ">path" new or different.
 # The injector is $QT_FAULTINJ (tests/run.sh sets it; make builds it as build/tests/faultinj.so).
-# Under valgrind (EXEC_PREFIX) or a sanitizer build, whose runtime must come first, LD_PRELOAD
-# cannot work: the case skips.
+# In a sanitizer build ASan's runtime is preloaded first (it must come first), so the error paths
+# run under ASan and LeakSanitizer too; under valgrind (EXEC_PREFIX) the case skips.
 inj=${QT_FAULTINJ:-$(dirname "$QT_TEST_SRCDIR")/build/tests/faultinj.so}
 if [ ! -f "$inj" ]; then
 	echo "SKIP: no write-failure injector ($inj): make it first" >&2
@@ -76,7 +76,7 @@ one_run() {
 	shift 3
 	[ -z "$fe" ] || for f in $FAULT_OUT; do rm -rf "$f"; done
 	rm -f .fault/log
-	QT_FAULT=$fop:$fn QT_FAULT_LOG=$PWD/.fault/log LD_PRELOAD="$inj" "$@" > .fault/out 2> .fault/err
+	QT_FAULT=$fop:$fn QT_FAULT_LOG=$PWD/.fault/log LD_PRELOAD="$pre" "$@" > .fault/out 2> .fault/err
 	rc=$?
 	if [ ! -s .fault/log ]; then  # the run did fewer operations (it may vary)
 		restore
@@ -101,18 +101,27 @@ one_run() {
 	fi
 	restore
 }
+# sets pre, what LD_PRELOAD takes: the injector, after ASan's runtime in a sanitizer build
+# (which must come first); a build whose runtime cannot come first skips
+preload() {
+	pre=$inj
+	LD_PRELOAD="$pre" "$1" --version > /dev/null 2> .fault/err && return
+	if grep -q 'does not come first' .fault/err; then
+		asan=$(ldd "$(command -v "$1")" | awk '/libasan/ { print $3 }')
+		pre="$asan $inj"
+		[ -n "$asan" ] && LD_PRELOAD="$pre" "$1" --version > /dev/null 2> .fault/err && return
+	fi
+	echo "SKIP: the write-failure injector cannot be preloaded: $(head -n 1 .fault/err)" >&2
+	exit 77
+}
 faults() {
 	name=$1 pat=$2
 	shift 2
 	mkdir -p .fault
 	rm -f .fault/count
-	LD_PRELOAD="$inj" "$1" --version > /dev/null 2> .fault/err
-	if grep -Eq 'Sanitizer|does not come first' .fault/err; then
-		echo "SKIP: LD_PRELOAD does not work with this sanitizer build" >&2
-		exit 77
-	fi
+	preload "$1"
 	for f in $FAULT_OUT; do rm -rf "$f"; done
-	QT_FAULT_COUNT=$PWD/.fault/count LD_PRELOAD="$inj" "$@" > .fault/out 2> .fault/err || {
+	QT_FAULT_COUNT=$PWD/.fault/count LD_PRELOAD="$pre" "$@" > .fault/out 2> .fault/err || {
 		echo "$name: the run without a fault failed (exit $?): $(head -n 3 .fault/err)"
 		return 1
 	}
@@ -129,7 +138,7 @@ faults() {
 	restore
 	# a run over the previous output may do more (a directory swapped, not renamed): counted too
 	if [ -n "$FAULT_OUT" ] && [ -z "$FAULT_FROM_NOTHING" ]; then
-		QT_FAULT_COUNT=$PWD/.fault/count LD_PRELOAD="$inj" "$@" > .fault/out 2> .fault/err
+		QT_FAULT_COUNT=$PWD/.fault/count LD_PRELOAD="$pre" "$@" > .fault/out 2> .fault/err
 		restore
 	fi
 	bad=0 i=0

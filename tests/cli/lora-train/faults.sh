@@ -19,10 +19,10 @@ FAULT_OUT="run/adapter run/checkpoint-4" FAULT_FROM_NOTHING=1 FAULT_COMPLETE=1 \
 	lora-train -m "$M" --train "$P" --resume run $A || ok=1
 # a resume whose adapter commit (the last rename) fails, then resumed again: the clean adapter
 rm -r run/adapter run/checkpoint-4
-r=$(QT_FAULT_COUNT=$PWD/c LD_PRELOAD="$QT_FAULTINJ" lora-train -m "$M" --train "$P" --resume run $A &&
+r=$(QT_FAULT_COUNT=$PWD/c LD_PRELOAD="$pre" lora-train -m "$M" --train "$P" --resume run $A &&
 	awk '{ print $6 }' c) || exit 1
 rm -r run/adapter run/checkpoint-4
-QT_FAULT=rename:$r LD_PRELOAD="$QT_FAULTINJ" lora-train -m "$M" --train "$P" --resume run $A
+QT_FAULT=rename:$r LD_PRELOAD="$pre" lora-train -m "$M" --train "$P" --resume run $A
 echo "cut: exit $?"
 ls run | grep -v '^checkpoint-[24]$'
 lora-train -m "$M" --train "$P" --resume run $A || exit 1

@@ -1,0 +1,10 @@
+# Hostile numbers on the command line (issue 23): zero, negative, beyond the range, overflowing
+# 64 bits, white space or a sign before the digits, not a number at all: each a usage error (64)
+# naming the option and the range, before any input is read.
+try() {
+	$EXEC_PREFIX lora-merge "$@" -o out > /dev/null 2> err
+	echo "$* -> $?: $(head -n 1 err)"
+}
+try -m missing -a missing --scale 1e7
+try -m missing -a missing --scale nan
+try --threads 0 -m missing -a missing

@@ -1,0 +1,13 @@
+# Hostile numbers on the command line (issue 23): zero, negative, beyond the range, overflowing
+# 64 bits, white space or a sign before the digits, not a number at all: each a usage error (64)
+# naming the option and the range, before any input is read.
+try() {
+	$EXEC_PREFIX quantize-nf4 "$@" -o out missing > /dev/null 2> err
+	echo "$* -> $?: $(head -n 1 err)"
+}
+try -b 0
+try -b 48
+try -b 8192
+try -b -64
+try --threads 0
+try --threads 99999999999999999999
