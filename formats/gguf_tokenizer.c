@@ -119,7 +119,8 @@ static int check_unique_tokens(const struct gguf_file *g, const struct tokarr *t
 	return st;
 }
 
-/* Pre-tokenizers llama.cpp runs as several regexes in turn (llama-vocab.cpp, copied from it):
+/* Pre-tokenizers llama.cpp runs as several regexes in turn (llama-vocab.cpp, copied from it;
+ * falcon's emulate its tokenizer.json's Punctuation, ByteLevel and digit-triple steps):
  * each an Isolated Split, then ByteLevel without its regex, as the models' tokenizer.json. */
 static const char *const re_deepseek_llm[] = {
 	"[\\r\\n]",
@@ -135,6 +136,12 @@ static const char *const re_deepseek_coder[] = {
 	"\\s?\\p{P}+",
 	"[一-龥ࠀ-一가-퟿]+",
 	"\\p{N}", NULL,
+};
+
+static const char *const re_falcon[] = {
+	"[\\p{P}\\$\\+<=>\\^~\\|`]+",
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+	"[0-9][0-9][0-9]", NULL,
 };
 
 static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *t,
@@ -157,7 +164,8 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		if (strcmp(pre, alias[k][0]) == 0)
 			pre = alias[k][1];
 	const char *const *seq = strcmp(pre, "deepseek-llm") == 0 ? re_deepseek_llm :
-	                         strcmp(pre, "deepseek-coder") == 0 ? re_deepseek_coder : NULL;
+	                         strcmp(pre, "deepseek-coder") == 0 ? re_deepseek_coder :
+	                         strcmp(pre, "falcon") == 0 ? re_falcon : NULL;
 	if (seq) {
 		size_t o = (size_t)snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\","
 		                            "\"pretokenizers\":[");
@@ -190,7 +198,7 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		                  "(smollm, starcoder, refact, command-r, codeshell, exaone, minerva-7b, "
 		                  "gpt-2, mpt, olmo, phi-2, llama-bpe, llama3, llama-v3, falcon3, "
 		                  "falcon-h1, pixtral, midm-2.0, lfm2, dbrx, smaug-bpe, qwen2, "
-		                  "deepseek-r1-qwen, qwen35, deepseek-llm, deepseek-coder)", g->path, pre);
+		                  "deepseek-r1-qwen, qwen35, deepseek-llm, deepseek-coder, falcon)", g->path, pre);
 	}
 	struct qt_out o;
 	int st = qt_out_open(&o, path, err);
