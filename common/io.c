@@ -33,7 +33,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		o->fp = fopen(path, "wb");
 		if (!o->fp)
-			return qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+			return qt_err_set(err, qt_create_status(), "%s:", path);
 		o->path = strdup(path);
 		o->is_stdout = 1; /* no temp, no rename; commit flushes */
 		o->device = 1;
@@ -60,7 +60,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 	snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
 	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		st = qt_err_set(err, QT_ECANTCREAT, "%s:", QT_SHOWN(path));
+		st = qt_err_set(err, qt_create_status(), "%s:", QT_SHOWN(path));
 		free(o->tmp); o->tmp = NULL;
 		qt_out_abort(o);
 		return st;
@@ -70,7 +70,7 @@ int qt_out_open(struct qt_out *o, const char *path, struct qt_err *err)
 		close(fd);
 		unlink(o->tmp);
 		qt_out_abort(o);
-		return qt_err_set(err, QT_ECANTCREAT, "%s:", QT_SHOWN(path));
+		return qt_err_set(err, qt_create_status(), "%s:", QT_SHOWN(path));
 	}
 	qt_live_add(o->tmp);
 	return QT_OK;
@@ -340,6 +340,11 @@ char *qt_path_in_dir(const char *path, const char *name)
 	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
 		return qt_path_join(path, name);
 	return strdup(path);
+}
+
+int qt_create_status(void)
+{
+	return errno == ENOSPC || errno == EDQUOT || errno == EIO ? QT_EIO : QT_ECANTCREAT;
 }
 
 const char *qt_shown(const char *path, char *buf, size_t n)

@@ -65,7 +65,13 @@ char *qt_dir_begin(const char *dir, const char *marker, struct qt_err *err);
 int qt_dir_commit(const char *tmpdir, const char *dir, struct qt_err *err);
 void qt_dir_abort(const char *tmpdir);
 
-/* Creates the missing parent directories of path (not path itself). QT_ECANTCREAT on failure. */
+/* The status of a failed create (open with O_CREAT, mkdir), from errno: QT_EIO for a full disk,
+ * a quota or an I/O error (ENOSPC, EDQUOT, EIO: a full disk is 74 whether it strikes at the
+ * create or at a write), QT_ECANTCREAT otherwise (a missing or unwritable directory...). */
+int qt_create_status(void);
+
+/* Creates the missing parent directories of path (not path itself). QT_ECANTCREAT on failure
+ * (QT_EIO on a full disk, as qt_create_status). */
 int qt_mkdir_parents(const char *path, struct qt_err *err);
 /* Removes in directory dir the temporaries "<base>.tmp.PID" (any base when base is NULL) of
  * processes that no longer exist, files or directory trees, never following a link; a

@@ -153,7 +153,7 @@ int qt_mkdir_parents(const char *path, struct qt_err *err)
 			struct stat sb;
 			if (stat(p, &sb) != 0) {
 				if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-					int st = qt_err_set(err, QT_ECANTCREAT, "%s:", p);
+					int st = qt_err_set(err, qt_create_status(), "%s:", p);
 					free(p);
 					return st;
 				}
@@ -368,7 +368,7 @@ char *qt_dir_begin(const char *dir, const char *marker, struct qt_err *err)
 	rm_tree_at(AT_FDCWD, tmp, 4); /* our own, from an earlier call of this process */
 	if (mkdir(tmp, 0755) != 0) {
 		restore_signals(&old);
-		qt_err_set(err, QT_ECANTCREAT, "%s:", dir);
+		qt_err_set(err, qt_create_status(), "%s:", QT_SHOWN(dir));
 		free(tmp);
 		return NULL;
 	}
@@ -454,7 +454,7 @@ int qt_dir_lock(const char *dir, struct qt_err *err)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory"), -1;
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		qt_err_set(err, qt_create_status(), "%s:", QT_SHOWN(path));
 		free(path);
 		return -1;
 	}

@@ -573,8 +573,8 @@ static int open_log(struct state *s, long resumed, struct qt_err *err)
 		return rc;
 	if (mkdir(s->out_dir, 0777) != 0 && (errno != EEXIST || stat(s->out_dir, &sb) != 0 ||
 	                                     !S_ISDIR(sb.st_mode)))
-		return qt_err_set(err, QT_ECANTCREAT, "%s:%s", s->out_dir,
-		                  errno == EEXIST ? " exists and is not a directory" : "");
+		return qt_err_set(err, errno == EEXIST ? QT_ECANTCREAT : qt_create_status(), "%s:%s",
+		                  s->out_dir, errno == EEXIST ? " exists and is not a directory" : "");
 	/* one run per directory; what a killed run left half written goes */
 	if ((s->lock_fd = qt_dir_lock(s->out_dir, err)) < 0)
 		return err->status;
@@ -584,7 +584,7 @@ static int open_log(struct state *s, long resumed, struct qt_err *err)
 	if (!rc && resumed)
 		rc = trim_log(path, resumed, err);
 	if (!rc && !(s->log = fopen(path, resumed ? "a" : "w")))
-		rc = qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		rc = qt_err_set(err, qt_create_status(), "%s:", path);
 	free(path);
 	return rc;
 }

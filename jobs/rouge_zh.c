@@ -263,7 +263,7 @@ static int out_open(struct out *o, const char *path, struct qt_err *err)
 	o->path = path;
 	if (strcmp(path, "-") && lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		o->direct = fopen(path, "w");
-		return o->direct ? QT_OK : qt_err_set(err, QT_ECANTCREAT, "%s:", path);
+		return o->direct ? QT_OK : qt_err_set(err, qt_create_status(), "%s:", path);
 	}
 	return qt_out_open(&o->q, path, err);
 }

@@ -14,10 +14,13 @@
  *   rename  rename/renameat/renameat2 (any path): nothing renamed, -1. Default EIO.
  *   close   close/fclose of a descriptor or stream open for writing: closed, but -1/EOF, as
  *           NFS reports a deferred write error. Default EIO.
+ *   create  open/openat/creat with O_CREAT, fopen for writing or appending, mkdir/mkdirat (any
+ *           path): nothing created, -1/NULL, as a directory that cannot grow on a full disk.
+ *           Default ENOSPC.
  * errno is a name: ENOSPC, EIO, EDQUOT or EFBIG. When the fault fires, a line "fired op:N" is
  * appended to the file QT_FAULT_LOG names (if set), so a test can tell a run the fault missed.
  * QT_FAULT_COUNT=file appends, at exit, how many operations of each kind the process did
- * ("write W fsync F rename R close C"), so a test knows how far to sweep N.
+ * ("write W fsync F rename R close C create K"), so a test knows how far to sweep N.
  * The injector's own files (those two) go through the real functions and are never counted.
  * Only for tests: not part of the tools.
  */
@@ -33,8 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OP_NONE, OP_WRITE, OP_FSYNC, OP_RENAME, OP_CLOSE, N_OPS };
-static const char *const op_names[N_OPS] = { "", "write", "fsync", "rename", "close" };
+enum { OP_NONE, OP_WRITE, OP_FSYNC, OP_RENAME, OP_CLOSE, OP_CREATE, N_OPS };
+static const char *const op_names[N_OPS] = { "", "write", "fsync", "rename", "close",
+                                              "create" };
 static int want_op = -1, want_errno;
 static long want_n, count[N_OPS];
 
@@ -54,7 +58,7 @@ static void init(void)
 			if ((size_t)(c - s) == strlen(op_names[i]) &&
 			    !strncmp(s, op_names[i], (size_t)(c - s)))
 				op = i;
-		static const int deflt[N_OPS] = { 0, ENOSPC, EIO, EIO, EIO };
+		static const int deflt[N_OPS] = { 0, ENOSPC, EIO, EIO, EIO, ENOSPC };
 		char *end;
 		want_n = strtol(c + 1, &end, 10);
 		want_errno = deflt[op];
@@ -331,6 +335,86 @@ int fclose(FILE *fp)
 	return real_fclose(fp);
 }
 
+/* ---- create ---- */
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_LIKE(name, ...) \
+	va_list ap; \
+	va_start(ap, flags); \
+	mode_t m = mode_arg(flags, ap); \
+	va_end(ap); \
+	REAL(name); \
+	if ((flags & O_CREAT) && hit(OP_CREATE)) { \
+		errno = want_errno; \
+		return -1; \
+	} \
+	return real_##name(__VA_ARGS__, m)
+
+int open(const char *path, int flags, ...) { OPEN_LIKE(open, path, flags); }
+int open64(const char *path, int flags, ...) { OPEN_LIKE(open64, path, flags); }
+int openat(int dfd, const char *path, int flags, ...) { OPEN_LIKE(openat, dfd, path, flags); }
+int openat64(int dfd, const char *path, int flags, ...) { OPEN_LIKE(openat64, dfd, path, flags); }
+
+int creat(const char *path, mode_t m)
+{
+	REAL(creat);
+	if (hit(OP_CREATE)) {
+		errno = want_errno;
+		return -1;
+	}
+	return real_creat(path, m);
+}
+
+int mkdir(const char *path, mode_t m)
+{
+	REAL(mkdir);
+	if (hit(OP_CREATE)) {
+		errno = want_errno;
+		return -1;
+	}
+	return real_mkdir(path, m);
+}
+
+int mkdirat(int dfd, const char *path, mode_t m)
+{
+	REAL(mkdirat);
+	if (hit(OP_CREATE)) {
+		errno = want_errno;
+		return -1;
+	}
+	return real_mkdirat(dfd, path, m);
+}
+
+/* fopen for writing or appending creates */
+static int creates(const char *mode)
+{
+	return mode && (mode[0] == 'w' || mode[0] == 'a');
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+	REAL(fopen);
+	if (creates(mode) && hit(OP_CREATE)) {
+		errno = want_errno;
+		return NULL;
+	}
+	return real_fopen(path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode)
+{
+	REAL(fopen64);
+	if (creates(mode) && hit(OP_CREATE)) {
+		errno = want_errno;
+		return NULL;
+	}
+	return real_fopen64(path, mode);
+}
+
 __attribute__((destructor)) static void report(void)
 {
 	const char *path = getenv("QT_FAULT_COUNT");
@@ -343,8 +427,9 @@ __attribute__((destructor)) static void report(void)
 	if (fd < 0)
 		return;
 	char line[160];
-	int k = snprintf(line, sizeof line, "write %ld fsync %ld rename %ld close %ld\n",
-	                 count[OP_WRITE], count[OP_FSYNC], count[OP_RENAME], count[OP_CLOSE]);
+	int k = snprintf(line, sizeof line, "write %ld fsync %ld rename %ld close %ld create %ld\n",
+	                 count[OP_WRITE], count[OP_FSYNC], count[OP_RENAME], count[OP_CLOSE],
+	                 count[OP_CREATE]);
 	if (real_write(fd, line, (size_t)k) < 0) { /* nothing to do */ }
 	real_close(fd);
 }

@@ -1,9 +1,9 @@
 # Shared by the full-disk and I/O-error cases (tests/cli/<tool>/faults.sh, issue 23): runs a
 # tool under the write-failure injector (tests/faultinj/faultinj.c, QT_FAULT=op:N) failing,
-# for each kind of operation (write, fsync, rename, close), the 1st..FAULT_FIRST-th one (6),
-# FAULT_SPREAD (10) more spread over all those the tool does, and the last. Every such run must
-# exit 74 naming the output, and leave the working directory as it was: no partial output, no
-# temporary, and the previous output untouched, byte for byte.
+# for each kind of operation (write, fsync, rename, close, create; FAULT_OPS), the
+# 1st..FAULT_FIRST-th one (6), FAULT_SPREAD (10) more spread over all those the tool does, and
+# the last. Every such run must exit 74 naming the output, and leave the working directory as it
+# was: no partial output, no temporary, and the previous output untouched, byte for byte.
 #   . "$QT_TEST_SRCDIR/faultinj/lib.sh"
 #   faults NAME PATTERN cmd args...
 #     PATTERN: an extended regexp that stderr must match (the output's name). Prints
@@ -142,7 +142,7 @@ faults() {
 		restore
 	fi
 	bad=0 i=0
-	for op in write fsync rename close; do
+	for op in ${FAULT_OPS:-write fsync rename close create}; do
 		total=$(total $op)
 		runs=0 opbad=0
 		for n in $(points "$total"); do

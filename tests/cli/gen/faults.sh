@@ -1,6 +1,6 @@
-# Full disk and I/O errors (issue 23): every write, fsync, rename and close that gen does failed
-# in turn (tests/faultinj/lib.sh): exit 74 naming the file (-o) or stdout, nothing partial or
-# temporary left, a previous output untouched.
+# Full disk and I/O errors (issue 23): every create, write, fsync, rename and close that gen
+# does failed in turn (tests/faultinj/lib.sh): exit 74 naming the file (-o) or stdout, nothing
+# partial or temporary left, a previous output untouched.
 . "$QT_TEST_SRCDIR/faultinj/lib.sh"
 printf '%s\n' '{"content":"hello","summary":"hi"}' '{"content":"What is the capital of France?","summary":"Paris"}' > p.jsonl
 M=$QT_TEST_SRCDIR/data/gen/tiny

@@ -1,6 +1,7 @@
-# Full disk and I/O errors (issue 23): every write, fsync, rename and close that pack does failed
-# in turn (tests/faultinj/lib.sh): exit 74 naming the file, nothing partial or temporary left,
-# a previous output untouched. One output; train and validation (committed together); shards.
+# Full disk and I/O errors (issue 23): every create, write, fsync, rename and close that pack
+# does failed in turn (tests/faultinj/lib.sh): exit 74 naming the file, nothing partial or
+# temporary left, a previous output untouched. One output; train and validation (committed
+# together); shards.
 . "$QT_TEST_SRCDIR/faultinj/lib.sh"
 D=$QT_TEST_SRCDIR/data/pack
 ok=0

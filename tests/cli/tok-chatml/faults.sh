@@ -1,6 +1,6 @@
-# Full disk and I/O errors (issue 23): every write, fsync, rename and close that tok-chatml
-# does failed in turn (tests/faultinj/lib.sh): exit 74 naming the file, nothing partial or
-# temporary left, a previous output untouched; the same on stdout.
+# Full disk and I/O errors (issue 23): every create, write, fsync, rename and close that
+# tok-chatml does failed in turn (tests/faultinj/lib.sh): exit 74 naming the file, nothing
+# partial or temporary left, a previous output untouched; the same on stdout.
 . "$QT_TEST_SRCDIR/faultinj/lib.sh"
 T=$QT_TEST_SRCDIR/data/tokenizer/smollm2/tokenizer.json
 D=$QT_TEST_SRCDIR/data/chatml
