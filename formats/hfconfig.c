@@ -39,6 +39,19 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 		c->num_key_value_heads = 8;
 		c->max_position_embeddings = 4096 * 32;
 		c->sliding_window = 4096;
+	} else if (strcmp(model_type, "gemma") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "GemmaForCausalLM");
+		c->vocab_size = 256000;
+		c->hidden_size = 3072;
+		c->intermediate_size = 24576;
+		c->num_hidden_layers = 28;
+		c->num_attention_heads = 16;
+		c->max_position_embeddings = 8192;
+		c->tie_word_embeddings = 1;
+		c->gelu_tanh = 1;
+		c->bos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
+		c->eos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
+		c->pad = (struct hf_token_ids){ .n = 1, .id = { 0 } };
 	} else if (strcmp(model_type, "qwen2") == 0 || strcmp(model_type, "qwen3") == 0) {
 		snprintf(c->architecture, sizeof c->architecture, model_type[4] == '2' ?
 		         "Qwen2ForCausalLM" : "Qwen3ForCausalLM");
@@ -61,7 +74,7 @@ int hf_config_has_bias(const struct hf_config *c, int module)
 {
 	if (strcmp(c->model_type, "qwen2") == 0)
 		return module < 3;
-	if (strcmp(c->model_type, "qwen3") == 0)
+	if (strcmp(c->model_type, "qwen3") == 0 || strcmp(c->model_type, "gemma") == 0)
 		return module < 4 && c->attention_bias;
 	return module < 4 ? c->attention_bias : c->mlp_bias;
 }
@@ -69,6 +82,16 @@ int hf_config_has_bias(const struct hf_config *c, int module)
 int hf_config_has_qk_norm(const struct hf_config *c)
 {
 	return strcmp(c->model_type, "qwen3") == 0;
+}
+
+int hf_config_norm_plus_one(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "gemma") == 0;
+}
+
+float hf_config_embed_scale(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "gemma") == 0 ? (float)sqrt((double)c->hidden_size) : 0.0f;
 }
 
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
@@ -253,9 +276,9 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		FAIL("%s: model_type: missing or not a string", name);
 	const char *mts = json_string_value(mt);
 	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0 &&
-	    strcmp(mts, "qwen3") != 0)
-		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3)", name,
-		     mts);
+	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0)
+		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3, gemma)",
+		     name, mts);
 	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
@@ -263,14 +286,27 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		if (!json_is_array(ar) || json_array_size(ar) != 1 || !a)
 			FAIL("%s: architectures: expected a list of one string", name);
 		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
-		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0)
+		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0 &&
+		    strcmp(a, "GemmaForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
-			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)", name, a);
+			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM)",
+			     name, a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
 	}
 	json_t *act = json_object_get(root, "hidden_act");
-	if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0))
+	if (strcmp(mts, "gemma") == 0) {
+		/* GemmaConfig turns "gelu" into "gelu_pytorch_tanh" */
+		const char *a = act ? json_string_value(act) : "gelu_pytorch_tanh";
+		if (!a || (strcmp(a, "gelu_pytorch_tanh") && strcmp(a, "gelu")))
+			FAIL("%s: hidden_act: only \"gelu_pytorch_tanh\" (or \"gelu\") is supported for "
+			     "gemma", name);
+		json_t *bi = json_object_get(root, "use_bidirectional_attention");
+		if (bi && !json_is_null(bi) && !json_is_false(bi))
+			FAIL("%s: use_bidirectional_attention: only false or null is supported (causal "
+			     "attention)", name);
+	} else if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0)) {
 		FAIL("%s: hidden_act: only \"silu\" is supported", name);
+	}
 	if ((st = get_int(root, "vocab_size", &c->vocab_size, 0, name, err)) ||
 	    (st = get_int(root, "hidden_size", &c->hidden_size, 0, name, err)) ||
 	    (st = get_int(root, "intermediate_size", &c->intermediate_size, 0, name, err)) ||
@@ -286,6 +322,8 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
 	if (strcmp(mts, "qwen3") == 0)
 		c->head_dim = 128; /* Qwen3Config's default, not hidden / heads */
+	else if (strcmp(mts, "gemma") == 0)
+		c->head_dim = 256; /* GemmaConfig's */
 	else if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
 	    !json_object_get(root, "head_dim"))
 		FAIL("%s: head_dim: missing and hidden_size %lld is not a multiple of "

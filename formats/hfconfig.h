@@ -66,6 +66,7 @@ struct hf_config {
 	int     tie_word_embeddings;
 	int     attention_bias;
 	int     mlp_bias;
+	int     gelu_tanh;               /* gemma: hidden_act gelu_pytorch_tanh (or gelu) */
 	char    torch_dtype[16];         /* "bfloat16", "float16", "float32" or "" */
 	struct hf_token_ids bos, eos, pad;
 };
@@ -80,6 +81,10 @@ int hf_config_has_bias(const struct hf_config *c, int module);
 /* Whether each layer normalizes queries and keys per head before RoPE (qwen3's q_norm, k_norm:
  * RMSNorm over head_dim with rms_norm_eps). */
 int hf_config_has_qk_norm(const struct hf_config *c);
+/* gemma: RMSNorm multiplies by 1 + weight, and the embedding rows by sqrt(hidden_size) (as a
+ * float32); 0 for the other families. */
+int hf_config_norm_plus_one(const struct hf_config *c);
+float hf_config_embed_scale(const struct hf_config *c);
 /* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's
  * sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
  * marks "sliding_attention" (without layer_types: those from max_window_layers on); llama

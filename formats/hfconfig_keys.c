@@ -57,6 +57,7 @@ static const struct {
 	{ "use_sliding_window",               HF_KEY_IMPLEMENTED }, /* qwen2 */
 	{ "max_window_layers",                HF_KEY_IMPLEMENTED }, /* qwen2 */
 	{ "layer_types",                      HF_KEY_IMPLEMENTED }, /* qwen2 */
+	{ "use_bidirectional_attention",      HF_KEY_REFUSED },     /* gemma, unless false */
 	/* refused unless at the value that leaves the math unchanged (hf_config_check_compute) */
 	{ "attention_dropout",                HF_KEY_REFUSED }, /* in training, unless 0 */
 	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1 */

@@ -68,6 +68,18 @@ static float *take(struct owned *o, const struct model_dir *d, const char *name,
 	return p;
 }
 
+/* An RMSNorm weight as the model multiplies by it: Gemma's 1 + w (in float32, as
+ * GemmaRMSNorm computes it), the others' w. */
+static float *take_norm(struct owned *o, const struct model_dir *d, const char *name, size_t n,
+                        struct qt_err *err)
+{
+	float *w = take(o, d, name, n, err);
+	if (w && hf_config_norm_plus_one(&d->config))
+		for (size_t i = 0; i < n; i++)
+			w[i] = 1.0f + w[i];
+	return w;
+}
+
 /*
  * Fills lin from the NF4 weight of module prefix (nf4(5)): the packed codes are copied (the
  * model does not depend on the mapping), absmax is rebuilt (nested dequantization done here,
@@ -172,6 +184,8 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 	c->HD = (int)h->head_dim;
 	c->V = (int)h->vocab_size;
 	c->eps = (float)h->rms_norm_eps;
+	c->act = h->gelu_tanh ? LLAMA_ACT_GELU_TANH : LLAMA_ACT_SILU;
+	c->embed_scale = hf_config_embed_scale(h);
 	m->release = release;
 	struct owned *o = calloc(1, sizeof *o);
 	m->owned = o;
@@ -201,7 +215,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 
 	size_t C = (size_t)c->C, V = (size_t)c->V;
 	if (!(m->embed = take(o, d, "model.embed_tokens.weight", V * C, err)) ||
-	    !(m->final_norm = take(o, d, "model.norm.weight", C, err)))
+	    !(m->final_norm = take_norm(o, d, "model.norm.weight", C, err)))
 		goto fail;
 	m->lm_head = (struct llama_linear){ .OC = c->V, .C = c->C };
 	if (h->tie_word_embeddings)
@@ -214,10 +228,10 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		struct llama_layer *L = &m->layers[l];
 		char name[128];
 		snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-		if (!(L->attn_norm = take(o, d, name, C, err)))
+		if (!(L->attn_norm = take_norm(o, d, name, C, err)))
 			goto fail;
 		snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-		if (!(L->mlp_norm = take(o, d, name, C, err)))
+		if (!(L->mlp_norm = take_norm(o, d, name, C, err)))
 			goto fail;
 		if (hf_config_has_qk_norm(h)) {
 			snprintf(name, sizeof name, "model.layers.%d.self_attn.q_norm.weight", l);

@@ -16,6 +16,11 @@
  * validates ids; this only keeps a bad id from reading out of bounds). */
 void embedding_forward(float *out, const int32_t *ids, const float *table, int T, int C, int V);
 
+/* x: (n) *= s: Gemma's embedding normalizer (sqrt(hidden_size) as a float32), applied to the
+ * gathered rows before NEFTune's noise, which transformers adds to the embedding module's
+ * output. */
+void embedding_scale(float *x, size_t n, float s);
+
 /* Host: alpha / sqrt(L * C) in double, rounded to float. */
 float neftune_magnitude(double alpha, long L, long C);
 

@@ -28,6 +28,13 @@ float neftune_uniform(uint64_t seed, uint64_t i)
 }
 
 /* x: (n) */
+void embedding_scale(float *x, size_t n, float s)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
+/* x: (n) */
 void neftune_forward(float *x, size_t n, float mag, uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++)

@@ -118,9 +118,12 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 		llama_cuda_model_free(dm);
 		return NULL;
 	}
-	if (ok && c->n_layer > 0 && m->layers[0].q_norm) {
-		qt_err_set(err, QT_EUSAGE, "cuda: Qwen3's per-head q_norm/k_norm is not implemented on "
-		           "the CUDA backend yet; use --device cpu");
+	const char *missing = c->n_layer > 0 && m->layers[0].q_norm ? "Qwen3's per-head q_norm/k_norm"
+	                    : c->act != LLAMA_ACT_SILU ? "Gemma's GeGLU MLP"
+	                    : c->embed_scale ? "Gemma's embedding scale" : NULL;
+	if (ok && missing) {
+		qt_err_set(err, QT_EUSAGE, "cuda: %s is not implemented on the CUDA backend yet; use "
+		           "--device cpu", missing);
 		llama_cuda_model_free(dm);
 		return NULL;
 	}

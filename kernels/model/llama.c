@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "kernels/attention.h"
+#include "kernels/embedding.h"
+#include "kernels/geglu.h"
 #include "kernels/matmul.h"
 #include "kernels/matvec.h"
 #include "kernels/nf4.h"
@@ -161,10 +163,13 @@ static int acts_alloc(struct acts *a, const struct llama_model *m, int n, int R,
 	return QT_OK;
 }
 
-static void embed_rows(float *x, const float *embed, const int32_t *ids, int n, int C)
+static void embed_rows(float *x, const struct llama_model *m, const int32_t *ids, int n)
 {
+	int C = m->cfg.C;
 	for (int t = 0; t < n; t++)
-		memcpy(x + (size_t)t * C, embed + (size_t)ids[t] * C, (size_t)C * sizeof(float));
+		memcpy(x + (size_t)t * C, m->embed + (size_t)ids[t] * C, (size_t)C * sizeof(float));
+	if (m->cfg.embed_scale)
+		embedding_scale(x, (size_t)n * C, m->cfg.embed_scale);
 }
 
 /* Attention-independent first half of a layer: xn = norm(x); q, k, v projections (q and k
@@ -203,7 +208,10 @@ static void layer_out_mlp(const struct llama_model *m, const struct lora_table *
 	                     0.0f, a->scratch, m->n_threads);
 	llama_linear_forward(a->up, a->xn, &L->lin[LLAMA_UP], lora_of(lora, l, LLAMA_UP), n, 0.0f,
 	                     a->scratch, m->n_threads);
-	swiglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
+	if (c->act == LLAMA_ACT_GELU_TANH)
+		geglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
+	else
+		swiglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
 	llama_linear_forward(a->x, a->gate, &L->lin[LLAMA_DOWN], lora_of(lora, l, LLAMA_DOWN), n,
 	                     1.0f, a->scratch, m->n_threads);
 }
@@ -222,7 +230,7 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 	struct acts a;
 	if (acts_alloc(&a, m, n, max_rank(lora), err) != QT_OK)
 		return QT_ESOFTWARE;
-	embed_rows(a.x, m->embed, ids, n, cf->C);
+	embed_rows(a.x, m, ids, n);
 	for (int b = 0; b < B; b++)
 		for (int i = 0; i < TN; i++)
 			a.pos[b * TN + i] = c->past[b] + i;
@@ -262,7 +270,7 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	struct acts a;
 	if (acts_alloc(&a, m, T, max_rank(lora), err) != QT_OK)
 		return QT_ESOFTWARE;
-	embed_rows(a.x, m->embed, ids, T, cf->C);
+	embed_rows(a.x, m, ids, T);
 	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, cf->HD);
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, T);

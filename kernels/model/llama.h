@@ -3,7 +3,8 @@
  * The Llama-family model composed from the ops in kernels/ (reference.md 4.4): embedding,
  * per layer RMSNorm -> q,k,v (+LoRA, + bias) [-> per-head RMSNorm of q and k] -> RoPE -> causal
  * GQA attention (a sliding window per layer) -> o (+LoRA) -> residual,
- * RMSNorm -> gate,up (+LoRA) -> SwiGLU -> down (+LoRA) -> residual; final RMSNorm; LM head.
+ * RMSNorm -> gate,up (+LoRA) -> SwiGLU or GeGLU -> down (+LoRA) -> residual; final RMSNorm; LM
+ * head.
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
  * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
@@ -43,6 +44,8 @@ struct llama_linear {
 	                            * dequantized value to that type; F32 (0) keeps it */
 };
 
+/* RMSNorm weights are the factors the normalized rows are multiplied by: Gemma's stored
+ * weights w become 1 + w when loaded. */
 struct llama_layer {
 	const float        *attn_norm;  /* (C) input_layernorm */
 	const float        *mlp_norm;   /* (C) post_attention_layernorm */
@@ -52,9 +55,15 @@ struct llama_layer {
 	struct llama_linear lin[LLAMA_N_MODULES];
 };
 
+/* The MLP's gate: silu (Llama, Mistral, Qwen) or PyTorch's tanh-approximated gelu (Gemma). */
+enum llama_act { LLAMA_ACT_SILU, LLAMA_ACT_GELU_TANH };
+
 struct llama_config {
 	int   n_layer, C, H, NH, NKV, HD, V;
 	float eps;
+	enum llama_act act;
+	float embed_scale;      /* the gathered embedding rows are multiplied by it (Gemma:
+	                           sqrt(hidden_size)); 0: not scaled */
 	const int32_t *window;  /* (n_layer) each layer's sliding attention window in tokens, 0 for
 	                           full causal attention (kernels/attention.h); NULL: all 0 */
 };

@@ -9,6 +9,7 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
+#include "kernels/geglu.h"
 #include "kernels/matmul.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
@@ -249,7 +250,10 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
 	FWD(a->gate, a->xn2, LLAMA_GATE, 0);
 	FWD(a->up, a->xn2, LLAMA_UP, 0);
-	swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
+	if (c->act == LLAMA_ACT_GELU_TANH)
+		geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
+	else
+		swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	memcpy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
 	FWD(xout, a->h, LLAMA_DOWN, 1);
 #undef FWD
@@ -272,7 +276,10 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
 	memset(ws->dgate, 0, TH * sizeof(float));
 	memset(ws->dup, 0, TH * sizeof(float));
-	swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
+	if (c->act == LLAMA_ACT_GELU_TANH)
+		geglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
+	else
+		swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
 	memset(ws->dxn, 0, TC * sizeof(float));
 	BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
 	BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
@@ -318,6 +325,8 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 	size_t TC = (size_t)T * c->C;
 	float *x0 = ws->xin;
 	embedding_forward(x0, ids, m->embed, T, c->C, c->V);
+	if (c->embed_scale)
+		embedding_scale(x0, TC, c->embed_scale);
 	if (neftune_mag > 0)
 		neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, c->HD);

@@ -230,7 +230,16 @@ static void test_families(void)
 		  { 0, 0 }, NULL },
 		{ "\"model_type\": \"qwen3\", \"use_sliding_window\": true, \"sliding_window\": 8, "
 		  "\"max_window_layers\": 1", "0000000", { 0, 8 }, NULL },
-		{ "\"model_type\": \"gemma\"", NULL, { 0, 0 }, "\"gemma\" is not supported" },
+		{ "\"model_type\": \"gemma\"", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"gemma\", \"hidden_act\": \"gelu\", \"attention_bias\": true",
+		  "1111000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"gemma\", \"hidden_act\": \"silu\"", NULL, { 0, 0 },
+		  "hidden_act: only \"gelu_pytorch_tanh\"" },
+		{ "\"model_type\": \"gemma\", \"use_bidirectional_attention\": true", NULL, { 0, 0 },
+		  "use_bidirectional_attention: only false" },
+		{ "\"model_type\": \"llama\", \"hidden_act\": \"gelu_pytorch_tanh\"", NULL, { 0, 0 },
+		  "hidden_act: only \"silu\"" },
+		{ "\"model_type\": \"gemma2\"", NULL, { 0, 0 }, "\"gemma2\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char json[512];

@@ -22,14 +22,16 @@
 # shorter than the prompts), qwen2 (q/k/v biases, tied embeddings, full attention), qwen2-window
 # (use_sliding_window, sliding_window 6 from layer 1 on: one full and one sliding layer), qwen3
 # (per-head q_norm/k_norm, head_dim 32 where hidden / heads is 16, attention biases, tied
-# embeddings, the same sliding layers as qwen2-window).
+# embeddings, the same sliding layers as qwen2-window), gemma (GeGLU with tanh gelu, RMSNorm by
+# 1 + w, embeddings scaled by sqrt(hidden), head_dim 32, attention biases, tied embeddings).
 import os
 import shutil
 import struct
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
-                          Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+                          Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
+                          GemmaConfig, GemmaForCausalLM)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "data", "family")
@@ -129,4 +131,7 @@ build("qwen2-window", Qwen2ForCausalLM,
 build("qwen3", Qwen3ForCausalLM,
       Qwen3Config(**COMMON, head_dim=32, attention_bias=True, tie_word_embeddings=True,
                   use_sliding_window=True, sliding_window=6, max_window_layers=1))
+build("gemma", GemmaForCausalLM,
+      GemmaConfig(**dict(COMMON, bos_token_id=2, eos_token_id=1, pad_token_id=0), head_dim=32,
+                  attention_bias=True, hidden_act="gelu_pytorch_tanh"))
 print("ok")

@@ -3,8 +3,8 @@
  * The families beside plain Llama (issue 16) against transformers and PEFT
  * (tests/ref/family_golden.py): Llama with attention and MLP biases, Mistral with a sliding
  * window shorter than the prompts, Qwen2 (q/k/v biases, tied embeddings), Qwen2 with one
- * full and one sliding layer, and Qwen3 (per-head q/k norms, explicit head_dim, biases, a
- * sliding layer). Per family: the full forward's logits and cached decoding token by
+ * full and one sliding layer, Qwen3 (per-head q/k norms, explicit head_dim, biases, a
+ * sliding layer) and Gemma (GeGLU, 1 + w norms, scaled embeddings). Per family: the full forward's logits and cached decoding token by
  * token within 1e-4 relative; greedy continuation (24 tokens, past the window) identical to
  * generate(do_sample=False); the summed CE of one sequence within 1e-5 and every LoRA gradient
  * within 1e-3 of PEFT's. Where a family has windows, the forward without them must miss the
@@ -254,5 +254,6 @@ int main(void)
 	check_family("qwen2");
 	check_family("qwen2-window");
 	check_family("qwen3");
+	check_family("gemma");
 	return test_main_end();
 }
