@@ -5,6 +5,8 @@
  *   - the F32 GGUF we write now (and every other --type, and the LoRA GGUF of
  *     tests/data/export/smollm2-lora) is, byte for byte, the file llama.cpp and gguf-py read
  *     when the goldens were made (gguf-reader.txt), and our reader counts what gguf-py did;
+ *     the script recorded each quantized file only after finding all its tensors identical to
+ *     llama_model_quantize's from our F32 file, so they still are;
  *   - our engine's logits on the model directory equal llama.cpp's on that F32 GGUF
  *     (llamacpp-smollm2.logits.bin: F32 KV cache, no flash attention) within 1e-4 of the
  *     row's max |logit|, the prompts of tests/data/llama_smollm2/logits.bin, each run alone;

@@ -35,7 +35,10 @@ Writes (tests/data/export/):
                    what gguf-py's GGUFReader read (tensor count, kv count, general.type) and
                    the file's size and XXH3-64. tests/jobs/test_export_gguf{,_llamacpp}.c
                    write the same files and check that they are these very bytes and that our
-                   reader counts the same.
+                   reader counts the same. The default model's files at each --type but f32
+                   are written only after the script has found every tensor (type and bytes)
+                   identical to llama_model_quantize's from our F32 file (it stops otherwise),
+                   so those hashes carry the byte-identity to the default model too.
 
 llama.cpp runs with an F32 KV cache (type_k = type_v = GGML_TYPE_F32) and flash attention off,
 one context per run: its default F16 KV cache rounds K and V to half precision (max relative
@@ -116,6 +119,20 @@ def quant_goldens(tmp, reader):
             print(f"{name} {t.name}: {t.tensor_type.name} {'identical' if same else 'DIFFERS'}")
     with open(os.path.join(DATA, "tiny.quant.txt"), "w") as f:
         f.writelines(lines)
+
+
+def same_as_quantizer(f32, ftype, ours, theirs):
+    """llama_model_quantize (2 threads) of f32 to theirs: (tensors of ours, how many have the
+    type and bytes of theirs)."""
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype = ftype
+    p.nthread = 2
+    assert llama_cpp.llama_model_quantize(f32.encode(), theirs.encode(), p) == 0
+    t = {x.name: (x.tensor_type, np.ascontiguousarray(x.data).tobytes()) for x in GGUFReader(theirs).tensors}
+    mine = GGUFReader(ours).tensors
+    same = sum(t.get(x.name) == (x.tensor_type, np.ascontiguousarray(x.data).tobytes()) for x in mine)
+    os.remove(theirs)
+    return len(mine), same
 
 
 def read_slices(path):
@@ -222,9 +239,12 @@ def main():
         quant_goldens(tmp, reader)
         f32 = export(["--type", "f32", MODEL], os.path.join(tmp, "smol-f32.gguf"))
         reader.append(reader_line(f32, "smollm2 f32"))
-        for name in FTYPES:
-            reader.append(reader_line(export(["--type", name, MODEL], os.path.join(tmp, f"s-{name}.gguf")),
-                                      f"smollm2 {name}"))
+        for name, ft in FTYPES.items():
+            ours = export(["--type", name, MODEL], os.path.join(tmp, f"s-{name}.gguf"))
+            n, same = same_as_quantizer(f32, ft, ours, os.path.join(tmp, "theirs.gguf"))
+            print(f"smollm2 {name}: {same} of {n} tensors byte-identical to llama_model_quantize's")
+            assert same == n, name
+            reader.append(reader_line(ours, f"smollm2 {name}"))
         lora = export(["--adapter", os.path.join(DATA, "smollm2-lora"), "-m", MODEL],
                       os.path.join(tmp, "smol-lora.gguf"))
         reader.append(reader_line(lora, "smollm2-lora f32"))
