@@ -20,6 +20,7 @@ struct rows {
 	float *S, *dP;              /* (QB, n) blocks */
 	const int32_t *seg;         /* (T) of this batch row, or NULL */
 	int window;                 /* keys more than window - 1 back are hidden; 0: none */
+	float cap;                  /* soft cap of the scores; 0: none */
 	const float *dout, *out;    /* this head's rows, stride qs */
 	float *lse;                 /* this head's (T) lse */
 	const float *lse_in;
@@ -42,6 +43,9 @@ static void row_task(void *p, size_t i, int worker)
 	float *s = c->S + i * c->n;
 	if (!c->backward) {
 		float m = -INFINITY, sum = 0;
+		if (c->cap > 0)
+			for (int j = 0; j < c->n; j++)
+				s[j] = attn_softcap(s[j], c->cap);
 		for (int j = 0; j < c->n; j++)
 			if (visible(c, t, c->k0 + j) && s[j] > m)
 				m = s[j];
@@ -62,9 +66,12 @@ static void row_task(void *p, size_t i, int worker)
 		D += dor[d] * orow[d];
 	float *dp = c->dP + i * c->n;
 	for (int j = 0; j < c->n; j++) {
-		float pj = visible(c, t, c->k0 + j) ? expf(s[j] - l) : 0;
+		float th = c->cap > 0 ? tanhf(s[j] / c->cap) : 0;
+		float pj = visible(c, t, c->k0 + j) ? expf((c->cap > 0 ? th * c->cap : s[j]) - l) : 0;
 		s[j] = pj;
 		dp[j] = pj * (dp[j] - D) * c->scale;
+		if (c->cap > 0)
+			dp[j] *= 1 - th * th;
 	}
 }
 
@@ -90,10 +97,11 @@ static int block_k0(const int *first, int r0, int r1)
 
 static void run(int backward, float *out, float *lse, float *dq, float *dk, float *dv,
                 const float *dout, const float *q, const float *k, const float *v,
-                const float *out_in, const float *lse_in, const int32_t *seg, int window, int B,
-                int T, int NH, int NKV, int HD, int n_threads)
+                const float *out_in, const float *lse_in, const int32_t *seg,
+                const struct attn_opts *opt, int B, int T, int NH, int NKV, int HD, int n_threads)
 {
-	float scale = (float)pow(HD, -0.5);
+	float scale = attn_scale(opt, HD), cap = opt ? opt->softcap : 0;
+	int window = attn_window(opt);
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
 	int qb = T < QB ? T : QB;
 	float *S = malloc(sizeof(float) * qb * T), *dP = backward ? malloc(sizeof(float) * qb * T) : NULL;
@@ -110,7 +118,7 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 				int k0 = block_k0(first, r0, r1), n = r1 - k0;
 				const float *Qb = q + qo + r0 * qs, *Kb = k + ko + k0 * ks, *Vb = v + ko + k0 * ks;
 				sgemm_rm(0, 1, m, n, HD, scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
-				struct rows c = { S, dP, sb, window, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
+				struct rows c = { S, dP, sb, window, cap, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
 				                  lse ? lse + lo : NULL, lse_in ? lse_in + lo : NULL, r0, k0, n,
 				                  HD, qs, scale, backward };
 				if (!backward) {
@@ -134,24 +142,30 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
  * seg: (B, T) or NULL */
 void attention_forward_fast(float *out, float *lse, const float *q, const float *k,
-                            const float *v, const int32_t *seg, int window, int B, int T, int NH,
-                            int NKV, int HD, int n_threads)
+                            const float *v, const int32_t *seg, const struct attn_opts *opt,
+                            int B, int T, int NH, int NKV, int HD, int n_threads)
 {
-	run(0, out, lse, NULL, NULL, NULL, NULL, q, k, v, NULL, NULL, seg, window, B, T, NH, NKV, HD,
+	run(0, out, lse, NULL, NULL, NULL, NULL, q, k, v, NULL, NULL, seg, opt, B, T, NH, NKV, HD,
 	    n_threads);
 }
 
 /* dq: (B, T, NH, HD) +=; dk, dv: (B, T, NKV, HD) +=; others as attention_backward */
 void attention_backward_fast(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
-                             const int32_t *seg, int window, int B, int T, int NH, int NKV,
-                             int HD, int n_threads)
+                             const int32_t *seg, const struct attn_opts *opt, int B, int T,
+                             int NH, int NKV, int HD, int n_threads)
 {
-	run(1, NULL, NULL, dq, dk, dv, dout, q, k, v, out, lse, seg, window, B, T, NH, NKV, HD,
+	run(1, NULL, NULL, dq, dk, dv, dout, q, k, v, out, lse, seg, opt, B, T, NH, NKV, HD,
 	    n_threads);
 }
 
-struct dec { float *out; const float *q, *kc, *vc; const int32_t *past; int window, TN, L, NH, NKV, HD; };
+struct dec {
+	float *out;
+	const float *q, *kc, *vc;
+	const int32_t *past;
+	int window, TN, L, NH, NKV, HD;
+	float scale, cap;
+};
 
 static void dec_task(void *p, size_t i, int worker)
 {
@@ -160,7 +174,6 @@ static void dec_task(void *p, size_t i, int worker)
 	int b = (int)(i / c->NH), h = (int)(i % c->NH), HD = c->HD;
 	size_t qs = (size_t)c->NH * HD, ks = (size_t)c->NKV * HD;
 	size_t kvo = (size_t)b * c->L * ks + (size_t)(h / (c->NH / c->NKV)) * HD;
-	float scale = (float)pow(HD, -0.5);
 	float *s = malloc(sizeof(float) * (size_t)(c->past[b] + c->TN));
 	for (int t = 0; t < c->TN; t++) {
 		size_t o = ((size_t)b * c->TN + t) * qs + (size_t)h * HD;
@@ -172,7 +185,7 @@ static void dec_task(void *p, size_t i, int worker)
 			float d = 0;
 			for (int e = 0; e < HD; e++)
 				d += qr[e] * kr[e];
-			s[j] = d * scale;
+			s[j] = attn_softcap(d * c->scale, c->cap);
 			m = s[j] > m ? s[j] : m;
 		}
 		for (int j = lo; j < n; j++)
@@ -192,9 +205,10 @@ static void dec_task(void *p, size_t i, int worker)
 
 /* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) */
 void attention_decode_fast(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
-                           int HD, int n_threads)
+                           const int32_t *past, const struct attn_opts *opt, int B, int TN,
+                           int L, int NH, int NKV, int HD, int n_threads)
 {
-	struct dec c = { out, q, kc, vc, past, window, TN, L, NH, NKV, HD };
+	struct dec c = { out, q, kc, vc, past, attn_window(opt), TN, L, NH, NKV, HD,
+	                 attn_scale(opt, HD), opt ? opt->softcap : 0 };
 	qt_pool_for(n_threads, (size_t)B * NH, dec_task, &c);
 }

@@ -244,8 +244,9 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 			memcpy(kc + dst, a.k + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
 			memcpy(vc + dst, a.v + (size_t)b * TN * row, (size_t)TN * row * sizeof(float));
 		}
-		attention_decode_fast(a.att, a.q, kc, vc, c->past, llama_window(cf, l), B, TN, c->L,
-		                      cf->NH, cf->NKV, cf->HD, m->n_threads);
+		struct attn_opts ao = llama_attn(cf, l);
+		attention_decode_fast(a.att, a.q, kc, vc, c->past, &ao, B, TN, c->L, cf->NH, cf->NKV,
+		                      cf->HD, m->n_threads);
 		layer_out_mlp(m, lora, l, &a, n);
 	}
 	/* Only each row's last token needs logits. */
@@ -274,8 +275,9 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, cf->HD);
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, T);
-		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, llama_window(cf, l), 1, T,
-		                       cf->NH, cf->NKV, cf->HD, m->n_threads);
+		struct attn_opts ao = llama_attn(cf, l);
+		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, &ao, 1, T, cf->NH, cf->NKV,
+		                       cf->HD, m->n_threads);
 		layer_out_mlp(m, lora, l, &a, T);
 	}
 	rmsnorm_forward_fast(a.xn, NULL, a.x, m->final_norm, T, cf->C, cf->eps, m->n_threads);

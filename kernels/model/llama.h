@@ -19,6 +19,7 @@
 
 #include "common/dtype.h"
 #include "common/err.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/lora.h"
 
@@ -66,12 +67,23 @@ struct llama_config {
 	                           sqrt(hidden_size)); 0: not scaled */
 	const int32_t *window;  /* (n_layer) each layer's sliding attention window in tokens, 0 for
 	                           full causal attention (kernels/attention.h); NULL: all 0 */
+	float attn_scale;       /* factor of q . k; 0: HD^-0.5 (Gemma-2: query_pre_attn_scalar^-0.5) */
+	float attn_softcap;     /* Gemma-2's attn_logit_softcapping; 0: none */
+	float final_softcap;    /* Gemma-2's final_logit_softcapping: logits = tanh(z / c) * c;
+	                           0: none */
 };
 
 /* Layer l's sliding window (0: none). */
 static inline int llama_window(const struct llama_config *c, int l)
 {
 	return c->window ? c->window[l] : 0;
+}
+
+/* What layer l's attention does beyond causality and segments. */
+static inline struct attn_opts llama_attn(const struct llama_config *c, int l)
+{
+	struct attn_opts o = { llama_window(c, l), c->attn_scale, c->attn_softcap };
+	return o;
 }
 
 struct llama_model {

@@ -243,8 +243,9 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
-	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, llama_window(c, l), 1, T,
-	                       c->NH, c->NKV, c->HD, th);
+	struct attn_opts ao = llama_attn(c, l);
+	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
+	                       th);
 	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
 	FWD(a->xmid, a->att, LLAMA_O, 1);
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
@@ -290,8 +291,9 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	memset(ws->dq, 0, TQ * sizeof(float));
 	memset(ws->dk, 0, TK * sizeof(float));
 	memset(ws->dv, 0, TK * sizeof(float));
+	struct attn_opts ao = llama_attn(c, l);
 	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
-	                        seg, llama_window(c, l), 1, T, c->NH, c->NKV, c->HD, m->n_threads);
+	                        seg, &ao, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
 	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	const float *dqp = ws->dq, *dkp = ws->dk;

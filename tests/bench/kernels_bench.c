@@ -35,15 +35,15 @@ int main(int argc, char **argv)
 	float *o = rnd((size_t)T * C), *lse = rnd((size_t)NH * T), *dq = rnd((size_t)T * C);
 	float *dk = rnd((size_t)T * NKV * HD), *dv = rnd((size_t)T * NKV * HD);
 	/* warm up OpenBLAS threads and the page cache of the buffers */
-	attention_forward_fast(o, lse, q, k, v, NULL, 0, 1, T, NH, NKV, HD, 0);
+	attention_forward_fast(o, lse, q, k, v, NULL, NULL, 1, T, NH, NKV, HD, 0);
 	double t0 = now();
-	attention_forward(o, lse, q, k, v, NULL, 0, 1, T, NH, NKV, HD);
+	attention_forward(o, lse, q, k, v, NULL, NULL, 1, T, NH, NKV, HD);
 	double t1 = now();
-	attention_forward_fast(o, lse, q, k, v, NULL, 0, 1, T, NH, NKV, HD, 0);
+	attention_forward_fast(o, lse, q, k, v, NULL, NULL, 1, T, NH, NKV, HD, 0);
 	double t2 = now();
-	attention_backward(dq, dk, dv, q, q, k, v, o, lse, NULL, 0, 1, T, NH, NKV, HD);
+	attention_backward(dq, dk, dv, q, q, k, v, o, lse, NULL, NULL, 1, T, NH, NKV, HD);
 	double t3 = now();
-	attention_backward_fast(dq, dk, dv, q, q, k, v, o, lse, NULL, 0, 1, T, NH, NKV, HD, 0);
+	attention_backward_fast(dq, dk, dv, q, q, k, v, o, lse, NULL, NULL, 1, T, NH, NKV, HD, 0);
 	double t4 = now();
 	printf("attention T=%d fwd: ref %.1f ms, fast %.1f ms (x%.1f); bwd: ref %.1f ms, fast %.1f ms (x%.1f)\n",
 	       T, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t1 - t0) / (t2 - t1), (t3 - t2) * 1e3,

@@ -1,16 +1,23 @@
 /* qlora-tools: ISC license. */
 /* attention: against transformers' eager_attention_forward with a causal + segment mask (and
- * its autograd), finite differences for dq/dk/dv, fast == reference, decode == full forward. */
+ * its autograd), finite differences for dq/dk/dv, fast == reference, decode == full forward;
+ * the last three also with another scale and a soft cap (Gemma-2). */
 #include "kernels/attention.h"
 
 #include "kcheck.h"
 
-struct fd_ctx { float *q, *k, *v, *out, *r; const int32_t *seg; int B, T, NH, NKV, HD; };
+struct fd_ctx {
+	float *q, *k, *v, *out, *r;
+	const int32_t *seg;
+	const struct attn_opts *o;
+	int B, T, NH, NKV, HD;
+};
 
 static double fd_loss(void *p)
 {
 	struct fd_ctx *c = p;
-	attention_forward(c->out, NULL, c->q, c->k, c->v, c->seg, 0, c->B, c->T, c->NH, c->NKV, c->HD);
+	attention_forward(c->out, NULL, c->q, c->k, c->v, c->seg, c->o, c->B, c->T, c->NH, c->NKV,
+	                  c->HD);
 	return kc_dot(c->out, c->r, (size_t)c->B * c->T * c->NH * c->HD);
 }
 
@@ -30,9 +37,9 @@ static void golden(void)
 			float *dq = calloc(nq, 4), *dk = calloc(nk, 4), *dv = calloc(nk, 4);
 			const float *q = qt->data, *k = kt->data, *v = kc_f(&g, "v%d", i);
 			if (fast)
-				attention_forward_fast(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD, 2);
+				attention_forward_fast(out, lse, q, k, v, seg, NULL, B, T, NH, NKV, HD, 2);
 			else
-				attention_forward(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD);
+				attention_forward(out, lse, q, k, v, seg, NULL, B, T, NH, NKV, HD);
 			char w[96];
 			const char *nm = fast ? "attn fast" : "attn ref";
 			snprintf(w, sizeof w, "%s out B%d T%d NH%d NKV%d HD%d", nm, B, T, NH, NKV, HD);
@@ -41,10 +48,10 @@ static void golden(void)
 			kc_close(w, lse, kc_f(&g, "lse%d", i), (size_t)B * NH * T, 1e-5, 1e-5);
 			const float *dout = kc_f(&g, "dout%d", i);
 			if (fast)
-				attention_backward_fast(dq, dk, dv, dout, q, k, v, out, lse, seg, 0, B, T, NH,
+				attention_backward_fast(dq, dk, dv, dout, q, k, v, out, lse, seg, NULL, B, T, NH,
 				                        NKV, HD, 2);
 			else
-				attention_backward(dq, dk, dv, dout, q, k, v, out, lse, seg, 0, B, T, NH, NKV, HD);
+				attention_backward(dq, dk, dv, dout, q, k, v, out, lse, seg, NULL, B, T, NH, NKV, HD);
 			snprintf(w, sizeof w, "%s dq case %d", nm, i);
 			kc_close(w, dq, kc_f(&g, "dq%d", i), nq, 1e-4, 1e-5);
 			snprintf(w, sizeof w, "%s dk case %d", nm, i);
@@ -57,7 +64,7 @@ static void golden(void)
 	free(g.buf);
 }
 
-static void fd(void)
+static void fd(const struct attn_opts *o)
 {
 	enum { B = 1, T = 5, NH = 4, NKV = 2, HD = 3 };
 	int32_t seg[T] = { 0, 1, 1, 2, 2 };
@@ -67,17 +74,24 @@ static void fd(void)
 	float dk[B * T * NKV * HD] = { 0 }, dv[B * T * NKV * HD] = { 0 };
 	kc_rand(q, nq, 1, 1.5f), kc_rand(k, nk, 2, 1.5f), kc_rand(v, nk, 3, 1.0f);
 	kc_rand(r, nq, 4, 1.0f);
-	attention_forward(out, lse, q, k, v, seg, 0, B, T, NH, NKV, HD);
-	attention_backward(dq, dk, dv, r, q, k, v, out, lse, seg, 0, B, T, NH, NKV, HD);
-	struct fd_ctx c = { q, k, v, out, r, seg, B, T, NH, NKV, HD };
-	kc_fd("attn dq (segs 1,2,2 GQA 4/2)", fd_loss, &c, q, dq, nq, 1e-2f, 2e-3);
-	kc_fd("attn dk", fd_loss, &c, k, dk, nk, 1e-2f, 2e-3);
-	kc_fd("attn dv", fd_loss, &c, v, dv, nk, 1e-2f, 2e-3);
+	attention_forward(out, lse, q, k, v, seg, o, B, T, NH, NKV, HD);
+	attention_backward(dq, dk, dv, r, q, k, v, out, lse, seg, o, B, T, NH, NKV, HD);
+	struct fd_ctx c = { q, k, v, out, r, seg, o, B, T, NH, NKV, HD };
+	char w[96];
+	float cap = o ? o->softcap : 0;
+	snprintf(w, sizeof w, "attn dq (segs 1,2,2 GQA 4/2) softcap %g", cap);
+	kc_fd(w, fd_loss, &c, q, dq, nq, 1e-2f, 2e-3);
+	snprintf(w, sizeof w, "attn dk softcap %g", cap);
+	kc_fd(w, fd_loss, &c, k, dk, nk, 1e-2f, 2e-3);
+	snprintf(w, sizeof w, "attn dv softcap %g", cap);
+	kc_fd(w, fd_loss, &c, v, dv, nk, 1e-2f, 2e-3);
 }
 
-/* window: 0 (none), 50 (shorter than the segments, so it cuts inside them) or 1 (itself only) */
-static void fast_vs_ref(int W)
+/* window: 0 (none), 50 (shorter than the segments, so it cuts inside them) or 1 (itself only);
+ * scale 0 (HD^-0.5) or another; soft cap 0 or one the scores reach */
+static void fast_vs_ref(int W, float scale, float cap)
 {
+	struct attn_opts ow = { W, scale, cap };
 	enum { B = 2, T = 300, NH = 6, NKV = 2, HD = 16 };
 	size_t nq = (size_t)B * T * NH * HD, nk = (size_t)B * T * NKV * HD;
 	int32_t *seg = malloc(B * T * 4);
@@ -91,19 +105,20 @@ static void fast_vs_ref(int W)
 	float *g1 = calloc(nq + 2 * nk, 4), *g2 = calloc(nq + 2 * nk, 4);
 	kc_rand(q, nq, 11, 2.0f), kc_rand(k, nk, 12, 2.0f), kc_rand(v, nk, 13, 1.0f);
 	kc_rand(dout, nq, 14, 1.0f);
-	attention_forward(o1, l1, q, k, v, seg, W, B, T, NH, NKV, HD);
-	attention_forward_fast(o2, l2, q, k, v, seg, W, B, T, NH, NKV, HD, 3);
-	char w[80];
-	snprintf(w, sizeof w, "attn fast vs ref out T=300 window %d", W);
+	attention_forward(o1, l1, q, k, v, seg, &ow, B, T, NH, NKV, HD);
+	attention_forward_fast(o2, l2, q, k, v, seg, &ow, B, T, NH, NKV, HD, 3);
+	char w[96];
+	snprintf(w, sizeof w, "attn fast vs ref out T=300 window %d cap %g", W, cap);
 	kc_close(w, o2, o1, nq, 1e-5, 1e-5);
-	snprintf(w, sizeof w, "attn fast vs ref lse window %d", W);
+	snprintf(w, sizeof w, "attn fast vs ref lse window %d cap %g", W, cap);
 	kc_close(w, l2, l1, (size_t)B * NH * T, 1e-5, 1e-5);
-	attention_backward(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, o1, l1, seg, W, B, T, NH, NKV, HD);
-	attention_backward_fast(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, o1, l1, seg, W, B, T, NH, NKV,
-	                        HD, 3);
-	snprintf(w, sizeof w, "attn fast vs ref dq window %d", W);
+	attention_backward(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, o1, l1, seg, &ow, B, T, NH, NKV,
+	                   HD);
+	attention_backward_fast(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, o1, l1, seg, &ow, B, T, NH,
+	                        NKV, HD, 3);
+	snprintf(w, sizeof w, "attn fast vs ref dq window %d cap %g", W, cap);
 	kc_close(w, g2, g1, nq, 1e-4, 1e-5);
-	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d", W);
+	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d cap %g", W, cap);
 	kc_close(w, g2 + nq, g1 + nq, 2 * nk, 1e-4, 1e-5);
 
 	/* decode: cache of capacity L, B rows with different past lengths; compare with the rows
@@ -116,9 +131,9 @@ static void fast_vs_ref(int W)
 	float *qn = malloc((size_t)B * TN * NH * HD * 4), *d1 = malloc((size_t)B * TN * NH * HD * 4);
 	float *d2 = malloc((size_t)B * TN * NH * HD * 4), *full = malloc((size_t)L * NH * HD * 4);
 	kc_rand(qn, (size_t)B * TN * NH * HD, 23, 2.0f);
-	attention_decode(d1, qn, kc, vc, past, W, B, TN, L, NH, NKV, HD);
-	attention_decode_fast(d2, qn, kc, vc, past, W, B, TN, L, NH, NKV, HD, 3);
-	snprintf(w, sizeof w, "attn decode fast vs ref window %d", W);
+	attention_decode(d1, qn, kc, vc, past, &ow, B, TN, L, NH, NKV, HD);
+	attention_decode_fast(d2, qn, kc, vc, past, &ow, B, TN, L, NH, NKV, HD, 3);
+	snprintf(w, sizeof w, "attn decode fast vs ref window %d cap %g", W, cap);
 	kc_close(w, d2, d1, (size_t)B * TN * NH * HD, 1e-5, 1e-6);
 	for (int b = 0; b < B; b++) {
 		int n = past[b] + TN;
@@ -126,8 +141,8 @@ static void fast_vs_ref(int W)
 		memcpy(qf + (size_t)past[b] * NH * HD, qn + (size_t)b * TN * NH * HD,
 		       (size_t)TN * NH * HD * 4);
 		attention_forward(full, NULL, qf, kc + (size_t)b * L * NKV * HD,
-		                  vc + (size_t)b * L * NKV * HD, NULL, W, 1, n, NH, NKV, HD);
-		snprintf(w, sizeof w, "attn decode vs full b=%d window %d", b, W);
+		                  vc + (size_t)b * L * NKV * HD, NULL, &ow, 1, n, NH, NKV, HD);
+		snprintf(w, sizeof w, "attn decode vs full b=%d window %d cap %g", b, W, cap);
 		kc_close(w, d1 + (size_t)b * TN * NH * HD, full + (size_t)past[b] * NH * HD,
 		         (size_t)TN * NH * HD, 1e-6, 1e-7);
 		free(qf);
@@ -139,9 +154,14 @@ static void fast_vs_ref(int W)
 int main(void)
 {
 	golden();
-	fd();
-	fast_vs_ref(0);
-	fast_vs_ref(50);
-	fast_vs_ref(1);
+	fd(NULL);
+	/* q . k / 2 reaches about 6 here, so a cap of 3 bends the scores */
+	struct attn_opts capped = { 0, 0.5f, 3.0f };
+	fd(&capped);
+	fast_vs_ref(0, 0, 0);
+	fast_vs_ref(50, 0, 0);
+	fast_vs_ref(1, 0, 0);
+	fast_vs_ref(0, 0.4f, 5.0f);
+	fast_vs_ref(50, 0.4f, 5.0f);
 	return test_main_end();
 }

@@ -40,8 +40,9 @@ static void check_shape(int B, int T, int NH, int NKV, int HD, int use_seg, int 
 	memcpy(dq, dq0, nq * 4), memcpy(dk, dk0, nk * 4), memcpy(dv, dk0, nk * 4);
 	if (seg)
 		packed_segments(seg, B, T, 7 + s);
-	attention_forward(o, lse, q, k, v, seg, W, B, T, NH, NKV, HD);
-	attention_backward(dq, dk, dv, dout, q, k, v, o, lse, seg, W, B, T, NH, NKV, HD);
+	struct attn_opts ow = { W, 0, 0 };
+	attention_forward(o, lse, q, k, v, seg, &ow, B, T, NH, NKV, HD);
+	attention_backward(dq, dk, dv, dout, q, k, v, o, lse, seg, &ow, B, T, NH, NKV, HD);
 	char what[80];
 	snprintf(what, sizeof what, "attn B=%d T=%d NH=%d NKV=%d HD=%d%s window %d", B, T, NH, NKV,
 	         HD, seg ? " seg" : "", W);
@@ -84,7 +85,8 @@ static void check_decode(int B, int TN, int L, int NH, int NKV, int HD, const in
 	kc_rand(q, nq, 11, 1.5f);
 	kc_rand(kc, nc, 12, 1.5f);
 	kc_rand(vc, nc, 13, 1.0f);
-	attention_decode(o, q, kc, vc, past, W, B, TN, L, NH, NKV, HD);
+	struct attn_opts ow = { W, 0, 0 };
+	attention_decode(o, q, kc, vc, past, &ow, B, TN, L, NH, NKV, HD);
 	char what[80];
 	snprintf(what, sizeof what, "attn decode B=%d TN=%d L=%d HD=%d window %d", B, TN, L, HD, W);
 	if (cc_have_gpu(what)) {
