@@ -52,6 +52,24 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 		c->bos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
 		c->eos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
 		c->pad = (struct hf_token_ids){ .n = 1, .id = { 0 } };
+	} else if (strcmp(model_type, "gemma2") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "Gemma2ForCausalLM");
+		c->vocab_size = 256000;
+		c->hidden_size = 2304;
+		c->intermediate_size = 9216;
+		c->num_hidden_layers = 26;
+		c->num_attention_heads = 8;
+		c->num_key_value_heads = 4;
+		c->max_position_embeddings = 8192;
+		c->tie_word_embeddings = 1;
+		c->gelu_tanh = 1;
+		c->sliding_window = 4096;
+		c->query_pre_attn_scalar = 256;
+		c->attn_logit_softcapping = 50;
+		c->final_logit_softcapping = 30;
+		c->bos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
+		c->eos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
+		c->pad = (struct hf_token_ids){ .n = 1, .id = { 0 } };
 	} else if (strcmp(model_type, "qwen2") == 0 || strcmp(model_type, "qwen3") == 0) {
 		snprintf(c->architecture, sizeof c->architecture, model_type[4] == '2' ?
 		         "Qwen2ForCausalLM" : "Qwen3ForCausalLM");
@@ -70,11 +88,16 @@ static int is_qwen(const struct hf_config *c)
 	return strcmp(c->model_type, "qwen2") == 0 || strcmp(c->model_type, "qwen3") == 0;
 }
 
+static int is_gemma(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "gemma") == 0 || strcmp(c->model_type, "gemma2") == 0;
+}
+
 int hf_config_has_bias(const struct hf_config *c, int module)
 {
 	if (strcmp(c->model_type, "qwen2") == 0)
 		return module < 3;
-	if (strcmp(c->model_type, "qwen3") == 0 || strcmp(c->model_type, "gemma") == 0)
+	if (strcmp(c->model_type, "qwen3") == 0 || is_gemma(c))
 		return module < 4 && c->attention_bias;
 	return module < 4 ? c->attention_bias : c->mlp_bias;
 }
@@ -86,18 +109,27 @@ int hf_config_has_qk_norm(const struct hf_config *c)
 
 int hf_config_norm_plus_one(const struct hf_config *c)
 {
-	return strcmp(c->model_type, "gemma") == 0;
+	return is_gemma(c);
 }
 
 float hf_config_embed_scale(const struct hf_config *c)
 {
-	return strcmp(c->model_type, "gemma") == 0 ? (float)sqrt((double)c->hidden_size) : 0.0f;
+	return is_gemma(c) ? (float)sqrt((double)c->hidden_size) : 0.0f;
+}
+
+int hf_config_has_sandwich_norms(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "gemma2") == 0;
 }
 
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
 {
 	if (strcmp(c->model_type, "mistral") == 0)
 		return c->sliding_window;
+	if (strcmp(c->model_type, "gemma2") == 0) {
+		int sliding = c->n_layer_types ? c->layer_sliding[layer] : layer % 2 == 0;
+		return sliding ? c->sliding_window : 0;
+	}
 	if (!is_qwen(c) || !c->use_sliding_window)
 		return 0;
 	int sliding = c->n_layer_types ? c->layer_sliding[layer] : layer >= c->max_window_layers;
@@ -227,14 +259,16 @@ static int get_rope(json_t *rs, const char *field, struct hf_config *c, const ch
 	return QT_OK;
 }
 
-/* Qwen2's use_sliding_window, max_window_layers and layer_types. */
-static int get_qwen2_windows(json_t *root, struct hf_config *c, const char *name,
+/* Qwen2's use_sliding_window, max_window_layers and layer_types; Gemma-2's layer_types. */
+static int get_layer_windows(json_t *root, struct hf_config *c, const char *name,
                              struct qt_err *err)
 {
 	int st;
 	if ((st = get_bool(root, "use_sliding_window", &c->use_sliding_window, name, err)) ||
 	    (st = get_int(root, "max_window_layers", &c->max_window_layers, 1, name, err)))
 		return st;
+	if (strcmp(c->model_type, "gemma2") == 0)
+		c->use_sliding_window = 1; /* no such key: the window is on wherever layer_types says */
 	json_t *lt = json_object_get(root, "layer_types");
 	if (!lt || json_is_null(lt))
 		return QT_OK;
@@ -249,8 +283,8 @@ static int get_qwen2_windows(json_t *root, struct hf_config *c, const char *name
 			return qt_err_set(err, QT_EDATA, "%s: layer_types[%zu]: expected "
 			                  "\"full_attention\" or \"sliding_attention\"", name, i);
 		c->layer_sliding[i] = s[0] == 's';
-		/* transformers keeps sliding_window only with use_sliding_window: a sliding layer
-		 * without it has no window to use */
+		/* Qwen2: transformers keeps sliding_window only with use_sliding_window: a sliding
+		 * layer without it has no window to use */
 		if (c->layer_sliding[i] && (!c->use_sliding_window || !c->sliding_window))
 			return qt_err_set(err, QT_EDATA, "%s: layer_types[%zu]: \"sliding_attention\" "
 			                  "without use_sliding_window and a sliding_window is not "
@@ -276,9 +310,9 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		FAIL("%s: model_type: missing or not a string", name);
 	const char *mts = json_string_value(mt);
 	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0 &&
-	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0)
-		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3, gemma)",
-		     name, mts);
+	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0 && strcmp(mts, "gemma2") != 0)
+		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3, gemma, "
+		     "gemma2)", name, mts);
 	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
@@ -287,10 +321,10 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 			FAIL("%s: architectures: expected a list of one string", name);
 		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
 		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0 &&
-		    strcmp(a, "GemmaForCausalLM") != 0)
+		    strcmp(a, "GemmaForCausalLM") != 0 && strcmp(a, "Gemma2ForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
-			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM)",
-			     name, a);
+			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM, "
+			     "Gemma2ForCausalLM)", name, a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
 	}
 	json_t *act = json_object_get(root, "hidden_act");
@@ -300,6 +334,18 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		if (!a || (strcmp(a, "gelu_pytorch_tanh") && strcmp(a, "gelu")))
 			FAIL("%s: hidden_act: only \"gelu_pytorch_tanh\" (or \"gelu\") is supported for "
 			     "gemma", name);
+		json_t *bi = json_object_get(root, "use_bidirectional_attention");
+		if (bi && !json_is_null(bi) && !json_is_false(bi))
+			FAIL("%s: use_bidirectional_attention: only false or null is supported (causal "
+			     "attention)", name);
+	} else if (strcmp(mts, "gemma2") == 0) {
+		/* Gemma2MLP reads hidden_activation (ACT2FN: "gelu" would be the exact erf gelu);
+		 * hidden_act, which Gemma-2 checkpoints also write, is not read */
+		json_t *ha = json_object_get(root, "hidden_activation");
+		const char *a = ha && !json_is_null(ha) ? json_string_value(ha) : "gelu_pytorch_tanh";
+		if (!a || strcmp(a, "gelu_pytorch_tanh"))
+			FAIL("%s: hidden_activation: only \"gelu_pytorch_tanh\" is supported for gemma2",
+			     name);
 		json_t *bi = json_object_get(root, "use_bidirectional_attention");
 		if (bi && !json_is_null(bi) && !json_is_false(bi))
 			FAIL("%s: use_bidirectional_attention: only false or null is supported (causal "
@@ -317,13 +363,14 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		goto out;
 	if (json_is_null(json_object_get(root, "sliding_window")))
 		c->sliding_window = 0;
-	if (strcmp(mts, "mistral") != 0 || !c->num_key_value_heads)
+	/* MistralConfig and Gemma2Config default num_key_value_heads to a number of their own */
+	if ((strcmp(mts, "mistral") != 0 && strcmp(mts, "gemma2") != 0) || !c->num_key_value_heads)
 		c->num_key_value_heads = c->num_attention_heads;
 	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
 	if (strcmp(mts, "qwen3") == 0)
 		c->head_dim = 128; /* Qwen3Config's default, not hidden / heads */
-	else if (strcmp(mts, "gemma") == 0)
-		c->head_dim = 256; /* GemmaConfig's */
+	else if (strcmp(mts, "gemma") == 0 || strcmp(mts, "gemma2") == 0)
+		c->head_dim = 256; /* GemmaConfig's, Gemma2Config's */
 	else if (c->num_attention_heads && c->hidden_size % c->num_attention_heads &&
 	    !json_object_get(root, "head_dim"))
 		FAIL("%s: head_dim: missing and hidden_size %lld is not a multiple of "
@@ -345,9 +392,27 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_rope(json_object_get(root, "rope_scaling"), "rope_scaling", c, name, err)) ||
 	    (st = get_rope(json_object_get(root, "rope_parameters"), "rope_parameters", c, name, err)))
 		goto out;
-	if (strcmp(mts, "qwen2") == 0 || strcmp(mts, "qwen3") == 0) {
-		if ((st = get_qwen2_windows(root, c, name, err)))
+	if (strcmp(mts, "qwen2") == 0 || strcmp(mts, "qwen3") == 0 || strcmp(mts, "gemma2") == 0) {
+		if ((st = get_layer_windows(root, c, name, err)))
 			goto out;
+	}
+	if (strcmp(mts, "gemma2") == 0) {
+		if ((st = get_real(root, "query_pre_attn_scalar", &c->query_pre_attn_scalar, name, "",
+		                   err)) ||
+		    (st = get_real(root, "attn_logit_softcapping", &c->attn_logit_softcapping, name, "",
+		                   err)) ||
+		    (st = get_real(root, "final_logit_softcapping", &c->final_logit_softcapping, name,
+		                   "", err)))
+			goto out;
+		/* null turns a cap off */
+		if (json_is_null(json_object_get(root, "attn_logit_softcapping")))
+			c->attn_logit_softcapping = 0;
+		if (json_is_null(json_object_get(root, "final_logit_softcapping")))
+			c->final_logit_softcapping = 0;
+		if (!(c->query_pre_attn_scalar > 0) || c->attn_logit_softcapping < 0 ||
+		    c->final_logit_softcapping < 0)
+			FAIL("%s: query_pre_attn_scalar must be > 0 and the soft caps >= 0 (or null)",
+			     name);
 	}
 	json_t *dt = json_object_get(root, "torch_dtype");
 	if (!dt)

@@ -37,7 +37,7 @@ struct hf_token_ids {
 
 struct hf_config {
 	char    architecture[64];   /* architectures[0], "LlamaForCausalLM" */
-	char    model_type[32];     /* "llama", "mistral" or "qwen2" */
+	char    model_type[32];     /* llama, mistral, qwen2, qwen3, gemma, gemma2 */
 	int64_t vocab_size;
 	int64_t hidden_size;
 	int64_t intermediate_size;
@@ -66,7 +66,12 @@ struct hf_config {
 	int     tie_word_embeddings;
 	int     attention_bias;
 	int     mlp_bias;
-	int     gelu_tanh;               /* gemma: hidden_act gelu_pytorch_tanh (or gelu) */
+	int     gelu_tanh;               /* gemma: hidden_act gelu_pytorch_tanh (or gelu); gemma2:
+	                                    hidden_activation gelu_pytorch_tanh */
+	double  query_pre_attn_scalar;   /* gemma2: attention scores scaled by its -0.5 power;
+	                                    0 elsewhere (head_dim^-0.5) */
+	double  attn_logit_softcapping;  /* gemma2; 0 = none (null) */
+	double  final_logit_softcapping; /* gemma2; 0 = none (null) */
 	char    torch_dtype[16];         /* "bfloat16", "float16", "float32" or "" */
 	struct hf_token_ids bos, eos, pad;
 };
@@ -85,9 +90,14 @@ int hf_config_has_qk_norm(const struct hf_config *c);
  * float32); 0 for the other families. */
 int hf_config_norm_plus_one(const struct hf_config *c);
 float hf_config_embed_scale(const struct hf_config *c);
+/* gemma2: each layer normalizes the attention output (post_attention_layernorm) and the MLP's
+ * input (pre_feedforward_layernorm) and output (post_feedforward_layernorm) before adding them
+ * to the residual stream. */
+int hf_config_has_sandwich_norms(const struct hf_config *c);
 /* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's
  * sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
- * marks "sliding_attention" (without layer_types: those from max_window_layers on); llama
+ * marks "sliding_attention" (without layer_types: those from max_window_layers on); gemma2's
+ * on the layers layer_types marks (without it: the even layers, as Gemma2Config); llama
  * none. */
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer);
 

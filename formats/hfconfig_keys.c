@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * The general rule for config.json (hfconfig(5), KEYS): every key that changes the math of
- * transformers' Llama, Mistral, Qwen2 or Qwen3 model is either implemented or refused, never
+ * transformers' Llama, Mistral, Qwen2, Qwen3, Gemma or Gemma-2 model is either implemented or refused, never
  * read and ignored. The table below gives every key that their configs write, and every one
  * their modeling code reads, a role; tests/formats/test_hfconfig.c checks it against the
  * list tests/ref/hfconfig_keys.py took from transformers. Keys outside that list do not reach
@@ -53,11 +53,16 @@ static const struct {
 	/* biases and sliding windows (hf_config_has_bias, hf_config_layer_window) */
 	{ "attention_bias",                   HF_KEY_IMPLEMENTED }, /* llama, mistral */
 	{ "mlp_bias",                         HF_KEY_IMPLEMENTED },
-	{ "sliding_window",                   HF_KEY_IMPLEMENTED }, /* mistral, qwen2 */
+	{ "sliding_window",                   HF_KEY_IMPLEMENTED }, /* mistral, qwen2, gemma2 */
 	{ "use_sliding_window",               HF_KEY_IMPLEMENTED }, /* qwen2 */
 	{ "max_window_layers",                HF_KEY_IMPLEMENTED }, /* qwen2 */
-	{ "layer_types",                      HF_KEY_IMPLEMENTED }, /* qwen2 */
+	{ "layer_types",                      HF_KEY_IMPLEMENTED }, /* qwen2, gemma2 */
 	{ "use_bidirectional_attention",      HF_KEY_REFUSED },     /* gemma, unless false */
+	/* gemma2 */
+	{ "hidden_activation",                HF_KEY_IMPLEMENTED }, /* gelu_pytorch_tanh only */
+	{ "query_pre_attn_scalar",            HF_KEY_IMPLEMENTED }, /* the attention scale */
+	{ "attn_logit_softcapping",           HF_KEY_IMPLEMENTED },
+	{ "final_logit_softcapping",          HF_KEY_IMPLEMENTED },
 	/* refused unless at the value that leaves the math unchanged (hf_config_check_compute) */
 	{ "attention_dropout",                HF_KEY_REFUSED }, /* in training, unless 0 */
 	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1 */

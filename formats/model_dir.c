@@ -197,6 +197,13 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 		snprintf(n, sizeof n, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
 		if ((st = want(m, n, 1, H, 0, err)))
 			return st;
+		static const char *const sandwich[] = { "pre_feedforward_layernorm",
+		                                        "post_feedforward_layernorm" };
+		for (int k = 0; hf_config_has_sandwich_norms(c) && k < 2; k++) {
+			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, sandwich[k]);
+			if ((st = want(m, n, 1, H, 0, err)))
+				return st;
+		}
 	}
 	return QT_OK;
 }

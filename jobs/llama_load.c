@@ -2,6 +2,7 @@
 /* Model directory -> engine weights; see llama_load.h. */
 #include "jobs/llama_load.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -186,6 +187,10 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 	c->eps = (float)h->rms_norm_eps;
 	c->act = h->gelu_tanh ? LLAMA_ACT_GELU_TANH : LLAMA_ACT_SILU;
 	c->embed_scale = hf_config_embed_scale(h);
+	if (h->query_pre_attn_scalar > 0)
+		c->attn_scale = (float)pow(h->query_pre_attn_scalar, -0.5);
+	c->attn_softcap = (float)h->attn_logit_softcapping;
+	c->final_softcap = (float)h->final_logit_softcapping;
 	m->release = release;
 	struct owned *o = calloc(1, sizeof *o);
 	m->owned = o;
@@ -230,9 +235,18 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
 		if (!(L->attn_norm = take_norm(o, d, name, C, err)))
 			goto fail;
+		int sandwich = hf_config_has_sandwich_norms(h);
 		snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-		if (!(L->mlp_norm = take_norm(o, d, name, C, err)))
+		if (!(*(sandwich ? &L->post_attn_norm : &L->mlp_norm) = take_norm(o, d, name, C, err)))
 			goto fail;
+		if (sandwich) {
+			snprintf(name, sizeof name, "model.layers.%d.pre_feedforward_layernorm.weight", l);
+			if (!(L->mlp_norm = take_norm(o, d, name, C, err)))
+				goto fail;
+			snprintf(name, sizeof name, "model.layers.%d.post_feedforward_layernorm.weight", l);
+			if (!(L->post_mlp_norm = take_norm(o, d, name, C, err)))
+				goto fail;
+		}
 		if (hf_config_has_qk_norm(h)) {
 			snprintf(name, sizeof name, "model.layers.%d.self_attn.q_norm.weight", l);
 			if (!(L->q_norm = take(o, d, name, (size_t)c->HD, err)))

@@ -30,14 +30,15 @@ void softmax_forward(float *probs, const float *logits, int T, int V);
 
 /*
  * LM head + CE in chunks: for the rows with targets >= 0 only, logits = x @ W^T (SGEMM) for
- * up to `chunk` rows at a time, cross_entropy_backward, then dx += dlogits @ W.
+ * up to `chunk` rows at a time, soft-capped when softcap > 0 (kernels/softcap.h: Gemma-2's
+ * final_logit_softcapping), cross_entropy_backward, then dx += dlogits @ W.
  * losses: (T) written (0 for ignored rows); dx: (T, C) += or NULL (loss only);
  * x: (T, C) final normed hidden states; W: (V, C) the LM head (tied: the embedding table);
  * targets: (T); scratch: lm_head_ce_scratch(chunk, C, V) floats. W gets no gradient (frozen).
  */
 size_t lm_head_ce_scratch(int chunk, int C, int V);
 void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
-                const int32_t *targets, int T, int C, int V, float grad_scale, float *scratch,
-                int chunk);
+                const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
+                float *scratch, int chunk);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/matmul.h"
+#include "kernels/softcap.h"
 
 /* Row max and log-sum-exp (sum in double). */
 static float row_lse(const float *x, int V, float *maxp)
@@ -75,16 +76,17 @@ void softmax_forward(float *probs, const float *logits, int T, int V)
 
 size_t lm_head_ce_scratch(int chunk, int C, int V)
 {
-	return (size_t)chunk * ((size_t)V + 2 * (size_t)C + 2);
+	return (size_t)chunk * ((size_t)V + 2 * (size_t)C + 2) + (size_t)V;
 }
 
 /* losses: (T); dx: (T, C) += or NULL; x: (T, C); W: (V, C); targets: (T) */
 void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
-                const int32_t *targets, int T, int C, int V, float grad_scale, float *scratch,
-                int chunk)
+                const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
+                float *scratch, int chunk)
 {
 	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
 	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
+	float *drow = (float *)(tg + chunk); /* (V): one row's gradient before the cap's */
 	for (int t = 0; t < T; t++)
 		losses[t] = 0;
 	int t = 0;
@@ -100,13 +102,23 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 		if (n == 0)
 			break;
 		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
+		if (softcap > 0)
+			softcap_forward(logits, logits, (size_t)n * V, softcap);
 		if (!dx) {
 			cross_entropy_forward(dxs, NULL, logits, tg, n, V, 1.0f);
 			for (int i = 0; i < n; i++)
 				losses[rows[i]] = dxs[i];
 			continue;
 		}
-		cross_entropy_backward(logits, dxs, logits, tg, n, V, grad_scale);
+		if (softcap > 0) {
+			for (int i = 0; i < n; i++) {
+				float *row = logits + (size_t)i * V;
+				cross_entropy_backward(drow, dxs + i, row, tg + i, 1, V, grad_scale);
+				softcap_backward(row, drow, row, (size_t)V, softcap);
+			}
+		} else {
+			cross_entropy_backward(logits, dxs, logits, tg, n, V, grad_scale);
+		}
 		for (int i = 0; i < n; i++)
 			losses[rows[i]] = dxs[i];
 		memset(dxs, 0, sizeof(float) * (size_t)n * C);

@@ -119,6 +119,9 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 		return NULL;
 	}
 	const char *missing = c->n_layer > 0 && m->layers[0].q_norm ? "Qwen3's per-head q_norm/k_norm"
+	                    : c->n_layer > 0 && m->layers[0].post_attn_norm ? "Gemma-2's sandwich norms"
+	                    : c->attn_scale || c->attn_softcap || c->final_softcap
+	                            ? "Gemma-2's attention scale and soft caps"
 	                    : c->act != LLAMA_ACT_SILU ? "Gemma's GeGLU MLP"
 	                    : c->embed_scale ? "Gemma's embedding scale" : NULL;
 	if (ok && missing) {

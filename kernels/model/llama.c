@@ -16,6 +16,7 @@
 #include "kernels/nf4.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/softcap.h"
 #include "kernels/swiglu.h"
 
 void llama_free(struct llama_model *m)
@@ -110,6 +111,7 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 
 struct acts {
 	float *x, *xn, *q, *k, *v, *att, *gate, *up, *cos_t, *sin_t, *scratch;
+	float *br; /* (n, C) a branch's output before its sandwich norm (Gemma-2) */
 	int32_t *pos;
 	void *block;
 };
@@ -145,9 +147,9 @@ static int acts_alloc(struct acts *a, const struct llama_model *m, int n, int R,
 	size_t qd = (size_t)c->NH * c->HD, kd = (size_t)c->NKV * c->HD;
 	size_t sizes[] = { (size_t)n * c->C, (size_t)n * c->C, n * qd, n * kd, n * kd, n * qd,
 	                   (size_t)n * c->H, (size_t)n * c->H, (size_t)n * c->HD / 2,
-	                   (size_t)n * c->HD / 2, sc };
+	                   (size_t)n * c->HD / 2, sc, (size_t)n * c->C };
 	float **dst[] = { &a->x, &a->xn, &a->q, &a->k, &a->v, &a->att, &a->gate, &a->up,
-	                  &a->cos_t, &a->sin_t, &a->scratch };
+	                  &a->cos_t, &a->sin_t, &a->scratch, &a->br };
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
 		total += sizes[i];
@@ -195,14 +197,30 @@ static void layer_qkv(const struct llama_model *m, const struct lora_table *lora
 	rope_forward(a->k, a->k, a->cos_t, a->sin_t, n, c->NKV, c->HD);
 }
 
-/* Second half: x += o(att); x += down(swiglu(gate(norm x), up(norm x))). */
+/* A branch's output added to the residual stream x: directly, or after its sandwich norm. */
+static void branch_add(const struct llama_model *m, const struct lora_table *lora, int l, int k,
+                       const float *norm, struct acts *a, const float *u, int n)
+{
+	const struct llama_layer *L = &m->layers[l];
+	const struct llama_config *c = &m->cfg;
+	if (!norm) {
+		llama_linear_forward(a->x, u, &L->lin[k], lora_of(lora, l, k), n, 1.0f, a->scratch,
+		                     m->n_threads);
+		return;
+	}
+	llama_linear_forward(a->br, u, &L->lin[k], lora_of(lora, l, k), n, 0.0f, a->scratch,
+	                     m->n_threads);
+	rmsnorm_forward_fast(a->br, NULL, a->br, norm, n, c->C, c->eps, m->n_threads);
+	residual_add(a->x, a->br, (size_t)n * c->C);
+}
+
+/* Second half: x += [norm] o(att); x += [norm] down(act(gate(norm x), up(norm x))). */
 static void layer_out_mlp(const struct llama_model *m, const struct lora_table *lora, int l,
                           struct acts *a, int n)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
-	llama_linear_forward(a->x, a->att, &L->lin[LLAMA_O], lora_of(lora, l, LLAMA_O), n, 1.0f,
-	                     a->scratch, m->n_threads);
+	branch_add(m, lora, l, LLAMA_O, L->post_attn_norm, a, a->att, n);
 	rmsnorm_forward_fast(a->xn, NULL, a->x, L->mlp_norm, n, c->C, c->eps, m->n_threads);
 	llama_linear_forward(a->gate, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE), n,
 	                     0.0f, a->scratch, m->n_threads);
@@ -212,8 +230,7 @@ static void layer_out_mlp(const struct llama_model *m, const struct lora_table *
 		geglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
 	else
 		swiglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
-	llama_linear_forward(a->x, a->gate, &L->lin[LLAMA_DOWN], lora_of(lora, l, LLAMA_DOWN), n,
-	                     1.0f, a->scratch, m->n_threads);
+	branch_add(m, lora, l, LLAMA_DOWN, L->post_mlp_norm, a, a->gate, n);
 }
 
 /* ---- generation with a KV cache ---- */
@@ -255,6 +272,8 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 		       (size_t)cf->C * sizeof(float));
 	rmsnorm_forward_fast(a.xn, NULL, a.xn, m->final_norm, B, cf->C, cf->eps, m->n_threads);
 	llama_linear_forward(logits, a.xn, &m->lm_head, NULL, B, 0.0f, a.scratch, m->n_threads);
+	if (cf->final_softcap > 0)
+		softcap_forward(logits, logits, (size_t)B * cf->V, cf->final_softcap);
 	for (int b = 0; b < B; b++)
 		c->past[b] += TN;
 	free(a.block);
@@ -282,6 +301,8 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	}
 	rmsnorm_forward_fast(a.xn, NULL, a.x, m->final_norm, T, cf->C, cf->eps, m->n_threads);
 	llama_linear_forward(logits, a.xn, &m->lm_head, NULL, T, 0.0f, a.scratch, m->n_threads);
+	if (cf->final_softcap > 0)
+		softcap_forward(logits, logits, (size_t)T * cf->V, cf->final_softcap);
 	free(a.block);
 	return QT_OK;
 }

@@ -2,9 +2,10 @@
 /*
  * The Llama-family model composed from the ops in kernels/ (reference.md 4.4): embedding,
  * per layer RMSNorm -> q,k,v (+LoRA, + bias) [-> per-head RMSNorm of q and k] -> RoPE -> causal
- * GQA attention (a sliding window per layer) -> o (+LoRA) -> residual,
- * RMSNorm -> gate,up (+LoRA) -> SwiGLU or GeGLU -> down (+LoRA) -> residual; final RMSNorm; LM
- * head.
+ * GQA attention (a sliding window per layer, a scale and soft cap per family) -> o (+LoRA)
+ * [-> RMSNorm] -> residual, RMSNorm -> gate,up (+LoRA) -> SwiGLU or GeGLU -> down (+LoRA)
+ * [-> RMSNorm] -> residual; final RMSNorm; LM head [-> soft cap]. The bracketed norms are
+ * Gemma-2's sandwich norms.
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
  * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
@@ -49,7 +50,11 @@ struct llama_linear {
  * weights w become 1 + w when loaded. */
 struct llama_layer {
 	const float        *attn_norm;  /* (C) input_layernorm */
-	const float        *mlp_norm;   /* (C) post_attention_layernorm */
+	const float        *mlp_norm;   /* (C) the MLP's input norm: post_attention_layernorm
+	                                   (Gemma-2: pre_feedforward_layernorm) */
+	const float        *post_attn_norm; /* (C) Gemma-2's post_attention_layernorm of the
+	                                       attention output before the residual add, or NULL */
+	const float        *post_mlp_norm;  /* (C) Gemma-2's post_feedforward_layernorm, or NULL */
 	const float        *q_norm;     /* (HD) Qwen3's RMSNorm of each query head before RoPE, or
 	                                   NULL */
 	const float        *k_norm;     /* (HD) the same for each key head, or NULL */

@@ -13,6 +13,7 @@
 #include "kernels/matmul.h"
 #include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
+#include "kernels/softcap.h"
 #include "kernels/swiglu.h"
 
 #define LM_CHUNK 64 /* rows of logits held at once by the chunked LM head */
@@ -22,6 +23,8 @@ struct layer_acts {
 	float *xn1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *xn2, *rstd2, *gate, *up, *h;
 	float *qp, *kp, *rstdq, *rstdk; /* q_norm/k_norm: q and k before them, their 1/rms; else
 	                                   empty */
+	float *ao, *rstdao, *mo, *rstdmo; /* sandwich norms (Gemma-2): the o and down outputs
+	                                     before their norms, their 1/rms; else empty */
 	float *mid[LLAMA_N_MODULES];   /* (T, R): x A^T of each LoRA branch */
 };
 
@@ -33,6 +36,7 @@ struct llama_train_ws {
 	/* gradients flowing through one layer */
 	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
 	float *dqp, *dkp;              /* q_norm/k_norm: gradients of q and k before them */
+	float *br;                     /* (T, C) sandwich norms: a normed branch output */
 	float *wbuf;                   /* one dequantized NF4 weight */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
@@ -63,6 +67,7 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 			wmax = !m->layers[l].lin[k].w && n > wmax ? n : wmax;
 		}
 	size_t qkn = m->cfg.n_layer > 0 && m->layers[0].q_norm ? 1 : 0; /* Qwen3 */
+	size_t sw = m->cfg.n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0; /* Gemma-2 */
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
 	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
 	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
@@ -81,15 +86,16 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
 		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
-		{ &ws->dkp, qkn * t * KD },
+		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C },
 	};
-	enum { NFIX = sizeof fixed / sizeof *fixed, NACT = 17 + LLAMA_N_MODULES };
+	enum { NFIX = sizeof fixed / sizeof *fixed, NNAMED = 21, NACT = NNAMED + LLAMA_N_MODULES };
 	/* One layer's activations, n_acts times. */
 	size_t act_n[NACT] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t, t * C,
 	                       t * C, t, t * H, t * H, t * H, qkn * t * QD, qkn * t * KD,
-	                       qkn * t * c->NH, qkn * t * c->NKV };
+	                       qkn * t * c->NH, qkn * t * c->NKV, sw * t * C, sw * t, sw * t * C,
+	                       sw * t };
 	for (int k = 0; k < LLAMA_N_MODULES; k++)
-		act_n[17 + k] = t * r;
+		act_n[NNAMED + k] = t * r;
 	size_t total = 0;
 	for (size_t i = 0; i < NFIX; i++)
 		total += fixed[i].n;
@@ -111,9 +117,10 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		struct layer_acts *a = &ws->acts[l];
 		float **ap[NACT] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
 		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h,
-		                     &a->qp, &a->kp, &a->rstdq, &a->rstdk };
+		                     &a->qp, &a->kp, &a->rstdq, &a->rstdk, &a->ao, &a->rstdao,
+		                     &a->mo, &a->rstdmo };
 		for (int k = 0; k < LLAMA_N_MODULES; k++)
-			ap[17 + k] = &a->mid[k];
+			ap[NNAMED + k] = &a->mid[k];
 		for (size_t i = 0; i < NACT; i++) {
 			*ap[i] = p;
 			p += act_n[i];
@@ -247,7 +254,13 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
 	                       th);
 	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
-	FWD(a->xmid, a->att, LLAMA_O, 1);
+	if (L->post_attn_norm) {
+		FWD(a->ao, a->att, LLAMA_O, 0);
+		rmsnorm_forward_fast(ws->br, a->rstdao, a->ao, L->post_attn_norm, T, c->C, c->eps, th);
+		residual_add(a->xmid, ws->br, (size_t)T * c->C);
+	} else {
+		FWD(a->xmid, a->att, LLAMA_O, 1);
+	}
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
 	FWD(a->gate, a->xn2, LLAMA_GATE, 0);
 	FWD(a->up, a->xn2, LLAMA_UP, 0);
@@ -256,7 +269,13 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	else
 		swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	memcpy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
-	FWD(xout, a->h, LLAMA_DOWN, 1);
+	if (L->post_mlp_norm) {
+		FWD(a->mo, a->h, LLAMA_DOWN, 0);
+		rmsnorm_forward_fast(ws->br, a->rstdmo, a->mo, L->post_mlp_norm, T, c->C, c->eps, th);
+		residual_add(xout, ws->br, (size_t)T * c->C);
+	} else {
+		FWD(xout, a->h, LLAMA_DOWN, 1);
+	}
 #undef FWD
 }
 
@@ -272,9 +291,16 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
 #define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
                                 grad ? lora_table_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
-	/* MLP: x_out = x_mid + down(swiglu(gate(xn2), up(xn2))) */
+	/* MLP: x_out = x_mid + [norm] down(act(gate(xn2), up(xn2))); dxn is free until the
+	 * gate and up gradients, so it holds the gradient of down's output under a norm */
+	const float *dmo = ws->dx;
+	if (L->post_mlp_norm) {
+		memset(ws->dxn, 0, TC * sizeof(float));
+		rmsnorm_backward(ws->dxn, ws->dx, a->mo, L->post_mlp_norm, a->rstdmo, T, c->C);
+		dmo = ws->dxn;
+	}
 	memset(ws->dh, 0, TH * sizeof(float));
-	BWD(ws->dh, ws->dx, a->h, LLAMA_DOWN);
+	BWD(ws->dh, dmo, a->h, LLAMA_DOWN);
 	memset(ws->dgate, 0, TH * sizeof(float));
 	memset(ws->dup, 0, TH * sizeof(float));
 	if (c->act == LLAMA_ACT_GELU_TANH)
@@ -285,9 +311,15 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
 	BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
 	rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
-	/* Attention: x_mid = x_in + o(attn(rope(q), rope(k), v)) */
+	/* Attention: x_mid = x_in + [norm] o(attn(rope(q), rope(k), v)) */
+	const float *dao = ws->dx;
+	if (L->post_attn_norm) {
+		memset(ws->dxn, 0, TC * sizeof(float));
+		rmsnorm_backward(ws->dxn, ws->dx, a->ao, L->post_attn_norm, a->rstdao, T, c->C);
+		dao = ws->dxn;
+	}
 	memset(ws->datt, 0, TQ * sizeof(float));
-	BWD(ws->datt, ws->dx, a->att, LLAMA_O);
+	BWD(ws->datt, dao, a->att, LLAMA_O);
 	memset(ws->dq, 0, TQ * sizeof(float));
 	memset(ws->dk, 0, TK * sizeof(float));
 	memset(ws->dv, 0, TK * sizeof(float));
@@ -340,7 +372,7 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 	rmsnorm_forward_fast(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	memset(ws->dxn, 0, TC * sizeof(float));
 	lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, targets, T, c->C, c->V,
-	           grad_scale, ws->lm_scratch, LM_CHUNK);
+	           grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
 	double s = 0;
 	for (int t = 0; t < T; t++)
 		s += ws->losses[t];

@@ -239,7 +239,18 @@ static void test_families(void)
 		  "use_bidirectional_attention: only false" },
 		{ "\"model_type\": \"llama\", \"hidden_act\": \"gelu_pytorch_tanh\"", NULL, { 0, 0 },
 		  "hidden_act: only \"silu\"" },
-		{ "\"model_type\": \"gemma2\"", NULL, { 0, 0 }, "\"gemma2\" is not supported" },
+		{ "\"model_type\": \"gemma2\"", "0000000", { 4096, 0 }, NULL },
+		{ "\"model_type\": \"gemma2\", \"sliding_window\": 8, \"attention_bias\": true, "
+		  "\"layer_types\": [\"full_attention\", \"sliding_attention\"]", "1111000", { 0, 8 }, NULL },
+		{ "\"model_type\": \"gemma2\", \"hidden_act\": \"silu\"", "0000000", { 4096, 0 },
+		  NULL }, /* Gemma2MLP reads hidden_activation only */
+		{ "\"model_type\": \"gemma2\", \"hidden_activation\": \"gelu\"", NULL, { 0, 0 },
+		  "hidden_activation: only \"gelu_pytorch_tanh\"" },
+		{ "\"model_type\": \"gemma2\", \"query_pre_attn_scalar\": 0", NULL, { 0, 0 },
+		  "query_pre_attn_scalar must be > 0" },
+		{ "\"model_type\": \"gemma2\", \"final_logit_softcapping\": -1", NULL, { 0, 0 },
+		  "soft caps >= 0" },
+		{ "\"model_type\": \"phi3\"", NULL, { 0, 0 }, "\"phi3\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char json[512];
@@ -263,6 +274,28 @@ static void test_families(void)
 			CHECK(hf_config_layer_window(&c, l) == cases[i].win[l], "%s: layer %d window %lld",
 			      cases[i].json, l, (long long)hf_config_layer_window(&c, l));
 	}
+}
+
+/* Gemma-2's scale and soft caps: Gemma2Config's defaults, values, and null for no cap. */
+static void test_gemma2_caps(void)
+{
+	struct hf_config c;
+	struct qt_err err = { 0 };
+	CHECK(parse("{\"model_type\": \"gemma2\"}", &c, &err) == QT_OK, "%s", err.msg);
+	CHECK(c.query_pre_attn_scalar == 256 && c.attn_logit_softcapping == 50 &&
+	      c.final_logit_softcapping == 30 && c.num_key_value_heads == 4 && c.head_dim == 256 &&
+	      hf_config_has_sandwich_norms(&c) && hf_config_norm_plus_one(&c),
+	      "gemma2 defaults: %g %g %g kv %lld", c.query_pre_attn_scalar,
+	      c.attn_logit_softcapping, c.final_logit_softcapping, (long long)c.num_key_value_heads);
+	CHECK(parse("{\"model_type\": \"gemma2\", \"query_pre_attn_scalar\": 24, "
+	            "\"attn_logit_softcapping\": null, \"final_logit_softcapping\": 3.5}", &c,
+	            &err) == QT_OK, "%s", err.msg);
+	CHECK(c.query_pre_attn_scalar == 24 && c.attn_logit_softcapping == 0 &&
+	      c.final_logit_softcapping == 3.5, "gemma2 values: %g %g %g", c.query_pre_attn_scalar,
+	      c.attn_logit_softcapping, c.final_logit_softcapping);
+	CHECK(parse("{\"model_type\": \"gemma\"}", &c, &err) == QT_OK && !c.query_pre_attn_scalar &&
+	      !c.attn_logit_softcapping && !c.final_logit_softcapping &&
+	      !hf_config_has_sandwich_norms(&c), "gemma has none of them");
 }
 
 static void test_write(void)
@@ -315,6 +348,7 @@ int main(void)
 	test_refusals();
 	test_keys();
 	test_families();
+	test_gemma2_caps();
 	test_write();
 	return test_main_end();
 }

@@ -5,6 +5,8 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/matmul.h"
 
+#include <math.h>
+
 #include "kcheck.h"
 
 struct fd_ctx { float *logits, *losses; const int32_t *tg; int T, V; float norm; };
@@ -20,12 +22,12 @@ static double fd_loss(void *p)
 	return s / c->norm;
 }
 
-struct fd_lm { float *x, *W, *losses, *scratch; const int32_t *tg; int T, C, V; };
+struct fd_lm { float *x, *W, *losses, *scratch; const int32_t *tg; int T, C, V; float cap; };
 
 static double fd_lm_loss(void *p)
 {
 	struct fd_lm *c = p;
-	lm_head_ce(c->losses, NULL, c->x, c->W, c->tg, c->T, c->C, c->V, 1, c->scratch, 2);
+	lm_head_ce(c->losses, NULL, c->x, c->W, c->tg, c->T, c->C, c->V, 1, c->cap, c->scratch, 2);
 	double s = 0;
 	for (int t = 0; t < c->T; t++)
 		s += c->losses[t];
@@ -89,16 +91,28 @@ int main(void)
 		linear_forward(lg, x, W, NULL, T, C, V, 1, 0);
 		cross_entropy_backward(lg, l1, lg, tg, T, V, 0.125f);
 		linear_backward_x(dx1, lg, W, T, C, V, 1);
-		lm_head_ce(l2, dx2, x, W, tg, T, C, V, 0.125f, scr, K);
+		lm_head_ce(l2, dx2, x, W, tg, T, C, V, 0.125f, 0, scr, K);
 		kc_close("lm_head_ce losses chunk=5", l2, l1, T, 1e-5, 1e-6);
 		kc_close("lm_head_ce dx chunk=5", dx2, dx1, T * C, 1e-5, 1e-7);
-		lm_head_ce(l2, NULL, x, W, tg, T, C, V, 0.125f, scr, K);
+		lm_head_ce(l2, NULL, x, W, tg, T, C, V, 0.125f, 0, scr, K);
 		kc_close("lm_head_ce losses fwd only", l2, l1, T, 1e-5, 1e-6);
 		int32_t tg4[4] = { 2, -100, 5, 0 };
 		float d4[4 * C] = { 0 };
-		lm_head_ce(l2, d4, x, W, tg4, 4, C, 7, 1, scr, 2);
-		struct fd_lm c = { x, W, l2, scr, tg4, 4, C, 7 };
+		lm_head_ce(l2, d4, x, W, tg4, 4, C, 7, 1, 0, scr, 2);
+		struct fd_lm c = { x, W, l2, scr, tg4, 4, C, 7, 0 };
 		kc_fd("lm_head_ce dx T4 C24 V7", fd_lm_loss, &c, x, d4, 4 * C, 1e-2f, 1e-3);
+		/* Gemma-2's final soft cap: logits here reach about 10, so a cap of 4 bends them */
+		float d5[4 * C] = { 0 };
+		lm_head_ce(l2, d5, x, W, tg4, 4, C, 7, 1, 4.0f, scr, 2);
+		/* the capped losses are CE over tanh(z / 4) * 4 */
+		float z[4 * 7], lz[4];
+		linear_forward(z, x, W, NULL, 4, C, 7, 1, 0);
+		for (int i = 0; i < 4 * 7; i++)
+			z[i] = tanhf(z[i] / 4.0f) * 4.0f;
+		cross_entropy_forward(lz, NULL, z, tg4, 4, 7, 1);
+		kc_close("lm_head_ce softcap losses", l2, lz, 4, 1e-6, 1e-7);
+		c.cap = 4.0f;
+		kc_fd("lm_head_ce dx T4 C24 V7 softcap 4", fd_lm_loss, &c, x, d5, 4 * C, 1e-2f, 1e-3);
 		free(x), free(W), free(lg), free(l1), free(l2), free(dx1), free(dx2), free(scr);
 	}
 	return test_main_end();

@@ -2,7 +2,10 @@
 # Tiny random models of the families the engine runs besides plain Llama (issue 16), and
 # transformers' / PEFT's numbers on them. Run from the repository root:
 #
-#     /work/venv-ref/bin/python tests/ref/family_golden.py
+#     /work/venv-ref/bin/python tests/ref/family_golden.py [NAME ...]
+#
+# (NAMEs: only those families; PEFT writes target_modules from a set, so a rerun reorders the
+# lists in the adapter_config.json files of the others.)
 #
 # Committed output made with torch 2.15.0, transformers 5.25.0, peft 0.21.2.
 # For each family NAME writes tests/data/family/:
@@ -23,7 +26,11 @@
 # (use_sliding_window, sliding_window 6 from layer 1 on: one full and one sliding layer), qwen3
 # (per-head q_norm/k_norm, head_dim 32 where hidden / heads is 16, attention biases, tied
 # embeddings, the same sliding layers as qwen2-window), gemma (GeGLU with tanh gelu, RMSNorm by
-# 1 + w, embeddings scaled by sqrt(hidden), head_dim 32, attention biases, tied embeddings).
+# 1 + w, embeddings scaled by sqrt(hidden), head_dim 32, attention biases, tied embeddings),
+# gemma2 (gemma's and sandwich norms, query_pre_attn_scalar 24 where head_dim is 32, attention
+# and final logit soft caps small enough to bend these scores and logits, sliding_window 6 on
+# layer 0 and full attention on layer 1 as Gemma2Config's default layer_types).
+import sys
 import os
 import shutil
 import struct
@@ -31,7 +38,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
                           Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
-                          GemmaConfig, GemmaForCausalLM)
+                          GemmaConfig, GemmaForCausalLM, Gemma2Config, Gemma2ForCausalLM)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "data", "family")
@@ -50,6 +57,8 @@ def flatten_dir(d):
 
 
 def build(name, cls, cfg):
+    if sys.argv[1:] and name not in sys.argv[1:]:
+        return
     torch.manual_seed(sum(map(ord, name)))
     m = cls(cfg).float().eval()
     with torch.no_grad():  # larger weights than the default init, so errors are visible
@@ -134,4 +143,8 @@ build("qwen3", Qwen3ForCausalLM,
 build("gemma", GemmaForCausalLM,
       GemmaConfig(**dict(COMMON, bos_token_id=2, eos_token_id=1, pad_token_id=0), head_dim=32,
                   attention_bias=True, hidden_act="gelu_pytorch_tanh"))
+build("gemma2", Gemma2ForCausalLM,
+      Gemma2Config(**dict(COMMON, bos_token_id=2, eos_token_id=1, pad_token_id=0), head_dim=32,
+                   query_pre_attn_scalar=24, attn_logit_softcapping=2.0,
+                   final_logit_softcapping=3.0, sliding_window=6, tie_word_embeddings=True))
 print("ok")

@@ -59,8 +59,8 @@ static void lm_head(int T, int C, int V, int chunk, int s)
 		tg[t] = t % 3 == 0 ? -1 : (t * 31 + s) % V;
 	size_t sn = lm_head_ce_scratch(chunk, C, V);
 	float *scr = malloc(sn * 4);
-	lm_head_ce(ls, dx, x, W, tg, T, C, V, 0.01f, scr, chunk);
-	lm_head_ce(ls2, NULL, x, W, tg, T, C, V, 0.01f, scr, chunk);
+	lm_head_ce(ls, dx, x, W, tg, T, C, V, 0.01f, 0, scr, chunk);
+	lm_head_ce(ls2, NULL, x, W, tg, T, C, V, 0.01f, 0, scr, chunk);
 	char what[64];
 	snprintf(what, sizeof what, "lm_head_ce T=%d C=%d V=%d", T, C, V);
 	if (cc_have_gpu(what)) {

@@ -8,7 +8,8 @@
  * token within 1e-4 relative; greedy continuation (24 tokens, past the window) identical to
  * generate(do_sample=False); the summed CE of one sequence within 1e-5 and every LoRA gradient
  * within 1e-3 of PEFT's. Where a family has windows, the forward without them must miss the
- * golden (the check can fail).
+ * golden (the check can fail), and so must the forward without each of Gemma-2's scale and
+ * soft caps.
  */
 #include <math.h>
 
@@ -94,6 +95,21 @@ static void check_logits(const char *name, const struct llama_model *m, const ch
 			CHECK(ef > 1e-3, "%s: the forward without sliding windows matches too (%.3g): "
 			      "the windows are not tested", name, ef);
 			printf(", without windows %.3g", ef);
+		}
+		for (int v = 0; v < 3 && k + 1 == n_prompts; v++) {
+			static const char *const what[3] = { "attention scale", "attention soft cap",
+			                                     "final soft cap" };
+			struct llama_model off = *m;
+			float *f = v == 0 ? &off.cfg.attn_scale : v == 1 ? &off.cfg.attn_softcap
+			                                                 : &off.cfg.final_softcap;
+			if (!*f)
+				continue;
+			*f = 0;
+			llama_forward(&off, NULL, ids, pos, NULL, T, got, &err);
+			double eo = rel_err(got, want, (size_t)T * V);
+			CHECK(eo > 1e-3, "%s: the forward without the %s matches too (%.3g): it is not "
+			      "tested", name, what[v], eo);
+			printf(", without the %s %.3g", what[v], eo);
 		}
 		/* decoding: prefill a third, then one token at a time */
 		struct llama_cache c;
@@ -255,5 +271,6 @@ int main(void)
 	check_family("qwen2-window");
 	check_family("qwen3");
 	check_family("gemma");
+	check_family("gemma2");
 	return test_main_end();
 }
