@@ -17,8 +17,9 @@
 /* ---- loading ---- */
 
 /* Parses "base_model.model.model.layers.<l>.<block>.<module>.lora_<A|B>.weight".
- * Returns 0 and sets l, m, ab (0 = A, 1 = B), or -1. */
-static int parse_key(const char *k, int *l, int *m, int *ab)
+ * Returns 0 and sets l, m, ab (0 = A, 1 = B) and fused (1 for qkv_proj and gate_up_proj), or
+ * -1. */
+static int parse_key(const char *k, int *l, int *m, int *ab, int *fused)
 {
 	static const char pre[] = ADAPTER_KEY_PREFIX "model.layers.";
 	if (strncmp(k, pre, sizeof pre - 1) != 0)
@@ -31,17 +32,21 @@ static int parse_key(const char *k, int *l, int *m, int *ab)
 		v = v * 10 + (*p++ - '0');
 	if (*p++ != '.')
 		return -1;
-	for (int i = 0; i < ADAPTER_N_MODULES; i++) {
-		char tail[96];
-		for (int j = 0; j < 2; j++) {
-			snprintf(tail, sizeof tail, "%s.%s.lora_%c.weight", adapter_module_block[i],
-			         adapter_module_name[i], j ? 'B' : 'A');
-			if (strcmp(p, tail) == 0) {
-				*l = (int)v, *m = i, *ab = j;
-				return 0;
+	for (int fu = 0; fu < 2; fu++)
+		for (int i = 0; i < ADAPTER_N_MODULES; i++) {
+			const char *name = adapter_module_name_of(&(struct adapter_dims){ .fused = fu }, i);
+			if (!name || (fu && i != ADAPTER_Q && i != ADAPTER_GATE))
+				continue;
+			char tail[96];
+			for (int j = 0; j < 2; j++) {
+				snprintf(tail, sizeof tail, "%s.%s.lora_%c.weight", adapter_module_block[i], name,
+				         j ? 'B' : 'A');
+				if (strcmp(p, tail) == 0) {
+					*l = (int)v, *m = i, *ab = j, *fused = fu;
+					return 0;
+				}
 			}
 		}
-	}
 	return -1;
 }
 
@@ -82,7 +87,21 @@ static int check_shape(struct adapter *a, const struct st_tensor *t, int l, int 
 	int in, out;
 	adapter_module_shape(&a->dims, m, &in, &out);
 	int want = ab ? out : in;
-	if (inf && want == 0) {  /* first sighting: this tensor defines the dimension */
+	if (inf && a->dims.fused && ab && (m == ADAPTER_Q || m == ADAPTER_GATE) &&
+	    (m == ADAPTER_Q ? !a->dims.kv_dim : !a->dims.intermediate)) {
+		/* a fused output infers its parts: q_dim and I come from o_proj's and down_proj's
+		 * inputs when present (load_tensors looks at them first) */
+		int part = m == ADAPTER_Q ? a->dims.q_dim : 0;
+		if (f <= part || (f - part) % 2 || f > 1 << 24)
+			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": bad size", file, t->name);
+		if (m == ADAPTER_GATE)
+			a->dims.intermediate = (int)(f / 2);
+		else if (part)
+			a->dims.kv_dim = (int)((f - part) / 2);
+		else
+			a->dims.q_dim = (int)f; /* no o_proj: the parts are unknown; listed as one */
+		want = (int)f;
+	} else if (inf && want == 0) {  /* first sighting: this tensor defines the dimension */
 		if (f <= 0 || f > 1 << 24)
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": bad size", file, t->name);
 		int *d[ADAPTER_N_MODULES][2] = {
@@ -107,12 +126,23 @@ static int check_shape(struct adapter *a, const struct st_tensor *t, int l, int 
 static int load_tensors(struct adapter *a, const struct st_file *f,
                         const struct adapter_dims *base, struct qt_err *err)
 {
-	int max_l = -1;
+	int max_l = -1, fused = -1;
 	for (size_t i = 0; i < f->n_tensors; i++) {
-		int l, m, ab;
-		if (parse_key(f->tensors[i].name, &l, &m, &ab) != 0)
+		int l, m, ab, fu;
+		if (parse_key(f->tensors[i].name, &l, &m, &ab, &fu) != 0)
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\"%s", f->path, f->tensors[i].name,
 			                  key_hint(f->tensors[i].name));
+		/* o_proj and down_proj are named alike in both layouts; the others tell which */
+		int want = base ? base->fused : fused;
+		if (m != ADAPTER_O && m != ADAPTER_DOWN) {
+			if (want >= 0 && want != fu)
+				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": the %s has %s projections",
+				                  f->path, f->tensors[i].name,
+				                  base ? "base model" : "adapter's other tensors",
+				                  want ? "fused (qkv_proj, gate_up_proj)" : "separate q/k/v and "
+				                  "gate/up");
+			fused = fu;
+		}
 		if (base && l >= base->n_layers)
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": layer %d, but the base model "
 			                  "has %d layers", f->path, f->tensors[i].name, l, base->n_layers);
@@ -120,26 +150,43 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 	}
 	if (max_l < 0)
 		return qt_err_set(err, QT_EDATA, "%s: no LoRA tensors", f->path);
-	if (base)
+	if (base) {
 		a->dims = *base;
-	else
+	} else {
 		a->dims.n_layers = max_l + 1;
+		a->dims.fused = fused > 0;
+		for (size_t i = 0; i < f->n_tensors && a->dims.fused; i++) {
+			/* the parts of the fused outputs, known from o_proj's and down_proj's inputs */
+			int l, m, ab, fu;
+			const struct st_tensor *t = &f->tensors[i];
+			if (parse_key(t->name, &l, &m, &ab, &fu) == 0 && !ab && t->n_dims == 2 &&
+			    t->shape[1] > 0 && t->shape[1] <= 1 << 24) {
+				if (m == ADAPTER_O)
+					a->dims.q_dim = (int)t->shape[1];
+				else if (m == ADAPTER_DOWN)
+					a->dims.intermediate = (int)t->shape[1];
+			}
+		}
+	}
 	a->lora = calloc((size_t)a->dims.n_layers * ADAPTER_N_MODULES, sizeof *a->lora);
 	if (!a->lora)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	char key[192], path[128];
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
+			const char *name = adapter_module_name_of(&a->dims, m);
+			if (!name)
+				continue;
 			const struct st_tensor *t[2];
 			for (int ab = 0; ab < 2; ab++) {
 				snprintf(key, sizeof key, ADAPTER_KEY_PREFIX "model.layers.%d.%s.%s.lora_%c.weight",
-				         l, adapter_module_block[m], adapter_module_name[m], ab ? 'B' : 'A');
+				         l, adapter_module_block[m], name, ab ? 'B' : 'A');
 				t[ab] = st_find(f, key);
 			}
-			int tg = adapter_config_targets(&a->cfg, l, m, err);
+			int tg = adapter_config_targets(&a->cfg, &a->dims, l, m, err);
 			if (tg < 0)
 				return QT_EDATA;
-			adapter_module_path(path, sizeof path, l, m);
+			adapter_module_path(path, sizeof path, &a->dims, l, m);
 			if (!t[0] && !t[1]) {
 				if (tg)
 					return qt_err_set(err, QT_EDATA, "%s: missing target weights: the config "
@@ -154,7 +201,7 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 				return qt_err_set(err, QT_EDATA, "%s: %s has lora_%c but no lora_%c", f->path,
 				                  path, t[0] ? 'A' : 'B', t[0] ? 'B' : 'A');
 			struct lora_pair *p = adapter_at(a, l, m);
-			if (adapter_config_rank_alpha(&a->cfg, l, m, &p->r, &p->alpha, err) < 0)
+			if (adapter_config_rank_alpha(&a->cfg, &a->dims, l, m, &p->r, &p->alpha, err) < 0)
 				return QT_EDATA;
 			for (int ab = 0; ab < 2; ab++) {
 				int st = check_shape(a, t[ab], l, m, ab, p->r, !base, f->path, err);
@@ -299,7 +346,7 @@ int adapter_init(struct adapter *a, const struct adapter_config *cfg,
 	size_t n = 0;
 	for (int l = 0; l < dims->n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-			int tg = adapter_config_targets(c, l, m, err);
+			int tg = adapter_config_targets(c, dims, l, m, err);
 			if (tg < 0) {
 				st = QT_EUSAGE;
 				goto fail;
@@ -307,7 +354,7 @@ int adapter_init(struct adapter *a, const struct adapter_config *cfg,
 			if (!tg)
 				continue;
 			struct lora_pair *p = adapter_at(a, l, m);
-			if (adapter_config_rank_alpha(c, l, m, &p->r, &p->alpha, err) < 0) {
+			if (adapter_config_rank_alpha(c, dims, l, m, &p->r, &p->alpha, err) < 0) {
 				st = QT_EUSAGE;
 				goto fail;
 			}
@@ -375,7 +422,8 @@ static int save_weights(const struct adapter *a, const char *path, enum qt_dtype
 			for (int ab = 0; ab < 2; ab++, n++) {
 				char key[192];
 				snprintf(key, sizeof key, ADAPTER_KEY_PREFIX "model.layers.%d.%s.%s.lora_%c.weight",
-				         l, adapter_module_block[m], adapter_module_name[m], ab ? 'B' : 'A');
+				         l, adapter_module_block[m], adapter_module_name_of(&a->dims, m),
+				         ab ? 'B' : 'A');
 				const float *src = ab ? p->B : p->A;
 				size_t ne = (size_t)p->r * (size_t)(ab ? p->out : p->in);
 				names[n] = strdup(key);

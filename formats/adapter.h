@@ -11,6 +11,9 @@
  * with use_rslora. Tensor keys in the file:
  *   base_model.model.model.layers.<l>.self_attn.{q,k,v,o}_proj.lora_{A,B}.weight
  *   base_model.model.model.layers.<l>.mlp.{gate,up,down}_proj.lora_{A,B}.weight
+ * A model with fused projections (Phi-3: dims.fused) has self_attn.qkv_proj in slot Q (out
+ * q_dim + 2 kv_dim: q, k, v rows in that order) and mlp.gate_up_proj in slot GATE (out 2 I:
+ * gate rows, then up rows); its slots K, V and UP are never adapted.
  *
  * What is read: the LoRA subset of PEFT's config (r, lora_alpha, lora_dropout, use_rslora,
  * target_modules as a list of names or a regular expression, exclude_modules,
@@ -44,7 +47,7 @@ enum adapter_module {
 };
 _Static_assert((int)ADAPTER_N_MODULES == LORA_N_MODULES, "module order as kernels/lora.h");
 
-/* "q_proj", ..., "down_proj". */
+/* "q_proj", ..., "down_proj": the names of an unfused model's modules. */
 extern const char *const adapter_module_name[ADAPTER_N_MODULES];
 /* "self_attn" for q/k/v/o, "mlp" for gate/up/down. */
 extern const char *const adapter_module_block[ADAPTER_N_MODULES];
@@ -56,10 +59,14 @@ struct adapter_dims {
 	int intermediate;  /* I: out of gate/up, in of down */
 	int q_dim;         /* n_heads * head_dim: out of q, in of o */
 	int kv_dim;        /* n_kv_heads * head_dim: out of k and v */
+	int fused;         /* Phi-3: qkv_proj and gate_up_proj (see the top of this file) */
 };
 
-/* in and out features of module m under dims d. */
+/* in and out features of module m under dims d (0 and 0 for a slot fusion leaves unused). */
 void adapter_module_shape(const struct adapter_dims *d, int m, int *in, int *out);
+/* The name of module m under d: adapter_module_name[m], "qkv_proj" or "gate_up_proj" when
+ * fused, NULL for a slot fusion leaves unused. */
+const char *adapter_module_name_of(const struct adapter_dims *d, int m);
 
 /* A "pattern: value" entry of rank_pattern / alpha_pattern, in file order. */
 struct adapter_pattern {
@@ -124,8 +131,9 @@ int adapter_config_parse(struct adapter_config *c, const char *json, size_t len,
                          const char *name, struct qt_err *err);
 void adapter_config_free(struct adapter_config *c);
 
-/* PEFT's module name of a pair: "model.layers.<l>.<block>.<module>" into buf (size n). */
-void adapter_module_path(char *buf, size_t n, int l, int m);
+/* PEFT's module name of a pair: "model.layers.<l>.<block>.<module>" into buf (size n); an
+ * empty string for a slot fusion leaves unused. */
+void adapter_module_path(char *buf, size_t n, const struct adapter_dims *d, int l, int m);
 
 /*
  * 1 when the config targets module m of layer l (PEFT's check_target_module_exists:
@@ -133,12 +141,13 @@ void adapter_module_path(char *buf, size_t n, int l, int m);
  * the module path or a dotted suffix of it; then layers_to_transform). 0 when not, -1 with err
  * set when a regular expression does not compile.
  */
-int adapter_config_targets(const struct adapter_config *c, int l, int m, struct qt_err *err);
+int adapter_config_targets(const struct adapter_config *c, const struct adapter_dims *d, int l,
+                           int m, struct qt_err *err);
 
 /* Rank and alpha of module (l, m) after rank_pattern / alpha_pattern (first matching key in
  * file order, PEFT's get_pattern_key). 0, or -1 with err set on a bad regular expression. */
-int adapter_config_rank_alpha(const struct adapter_config *c, int l, int m, int *r,
-                              double *alpha, struct qt_err *err);
+int adapter_config_rank_alpha(const struct adapter_config *c, const struct adapter_dims *d,
+                              int l, int m, int *r, double *alpha, struct qt_err *err);
 
 /* scaling for rank r and alpha: alpha / r, or alpha / sqrt(r) (use_rslora), rounded to f32. */
 float adapter_scaling(double alpha, int r, int use_rslora);

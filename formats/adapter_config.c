@@ -19,8 +19,30 @@ const char *const adapter_module_block[ADAPTER_N_MODULES] = {
 	"self_attn", "self_attn", "self_attn", "self_attn", "mlp", "mlp", "mlp"
 };
 
+const char *adapter_module_name_of(const struct adapter_dims *d, int m)
+{
+	if (!d->fused)
+		return adapter_module_name[m];
+	return m == ADAPTER_Q ? "qkv_proj" : m == ADAPTER_GATE ? "gate_up_proj"
+	     : m == ADAPTER_K || m == ADAPTER_V || m == ADAPTER_UP ? NULL : adapter_module_name[m];
+}
+
 void adapter_module_shape(const struct adapter_dims *d, int m, int *in, int *out)
 {
+	if (d->fused && !adapter_module_name_of(d, m)) {
+		*in = *out = 0;
+		return;
+	}
+	if (d->fused && m == ADAPTER_Q) {
+		*in = d->hidden;
+		*out = d->q_dim + 2 * d->kv_dim;
+		return;
+	}
+	if (d->fused && m == ADAPTER_GATE) {
+		*in = d->hidden;
+		*out = 2 * d->intermediate;
+		return;
+	}
 	switch (m) {
 	case ADAPTER_Q:    *in = d->hidden;       *out = d->q_dim;        break;
 	case ADAPTER_K:
@@ -32,9 +54,13 @@ void adapter_module_shape(const struct adapter_dims *d, int m, int *in, int *out
 	}
 }
 
-void adapter_module_path(char *buf, size_t n, int l, int m)
+void adapter_module_path(char *buf, size_t n, const struct adapter_dims *d, int l, int m)
 {
-	snprintf(buf, n, "model.layers.%d.%s.%s", l, adapter_module_block[m], adapter_module_name[m]);
+	const char *name = adapter_module_name_of(d, m);
+	if (name)
+		snprintf(buf, n, "model.layers.%d.%s.%s", l, adapter_module_block[m], name);
+	else if (n)
+		buf[0] = 0;
 }
 
 float adapter_scaling(double alpha, int r, int use_rslora)
@@ -82,10 +108,13 @@ static int name_matches(const char *path, const char *name)
 	return ln == lp || path[lp - ln - 1] == '.';
 }
 
-int adapter_config_targets(const struct adapter_config *c, int l, int m, struct qt_err *err)
+int adapter_config_targets(const struct adapter_config *c, const struct adapter_dims *d, int l,
+                           int m, struct qt_err *err)
 {
 	char path[128];
-	adapter_module_path(path, sizeof path, l, m);
+	adapter_module_path(path, sizeof path, d, l, m);
+	if (!path[0])
+		return 0;
 	if (c->exclude_regex) {
 		int x = re_full("", c->exclude_regex, "", path, "exclude_modules", err);
 		if (x != 0)
@@ -123,11 +152,11 @@ static int pattern_lookup(const struct adapter_pattern *p, size_t n, const char 
 	return 0;
 }
 
-int adapter_config_rank_alpha(const struct adapter_config *c, int l, int m, int *r,
-                              double *alpha, struct qt_err *err)
+int adapter_config_rank_alpha(const struct adapter_config *c, const struct adapter_dims *d,
+                              int l, int m, int *r, double *alpha, struct qt_err *err)
 {
 	char path[128];
-	adapter_module_path(path, sizeof path, l, m);
+	adapter_module_path(path, sizeof path, d, l, m);
 	double v = c->r;
 	if (pattern_lookup(c->rank_pattern, c->n_rank_pattern, path, "rank_pattern", &v, err) < 0)
 		return -1;
@@ -298,17 +327,22 @@ static int parse_obj(struct adapter_config *c, json_t *o, const char *name, stru
 	if (st)
 		return st;
 	if (!v || json_is_null(v) || (c->target_regex && !strcmp(c->target_regex, "all-linear"))) {
-		/* null: PEFT's default for llama (utils/constants.py); "all-linear": every linear
-		 * module but the output embedding (reference.md 6.3) */
+		/* null: PEFT's default for llama and phi3 (utils/constants.py: q_proj and v_proj,
+		 * qkv_proj); "all-linear": every linear module but the output embedding
+		 * (reference.md 6.3), fused ones included. A model has either the fused names or
+		 * the others, so one list serves both. */
 		int all = v && !json_is_null(v);
 		free(c->target_regex);
 		c->target_regex = NULL;
-		c->target_names = calloc(ADAPTER_N_MODULES, sizeof *c->target_names);
+		c->target_names = calloc(ADAPTER_N_MODULES + 2, sizeof *c->target_names);
 		if (!c->target_names)
 			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		for (int m = 0; m < ADAPTER_N_MODULES; m++)
 			if (all || m == ADAPTER_Q || m == ADAPTER_V)
 				c->target_names[c->n_target_names++] = strdup(adapter_module_name[m]);
+		c->target_names[c->n_target_names++] = strdup("qkv_proj");
+		if (all)
+			c->target_names[c->n_target_names++] = strdup("gate_up_proj");
 		for (size_t i = 0; i < c->n_target_names; i++)
 			if (!c->target_names[i])
 				return qt_err_set(err, QT_ESOFTWARE, "out of memory");
@@ -416,13 +450,13 @@ char *adapter_config_dump(const struct adapter *a)
 	char path[128];
 	for (int m = 0; m < ADAPTER_N_MODULES && uniform; m++)
 		if (mask0 >> m & 1)
-			json_array_append_new(tm, json_string(adapter_module_name[m]));
+			json_array_append_new(tm, json_string(adapter_module_name_of(&a->dims, m)));
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
 			const struct lora_pair *p = adapter_at(a, l, m);
 			if (!p->r)
 				continue;
-			adapter_module_path(path, sizeof path, l, m);
+			adapter_module_path(path, sizeof path, &a->dims, l, m);
 			if (!uniform)
 				json_array_append_new(tm, json_string(path));
 			if (p->r != c->r)

@@ -52,6 +52,15 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 		c->bos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
 		c->eos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
 		c->pad = (struct hf_token_ids){ .n = 1, .id = { 0 } };
+	} else if (strcmp(model_type, "phi3") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, "Phi3ForCausalLM");
+		c->vocab_size = 32064;
+		c->hidden_size = 3072;
+		c->intermediate_size = 8192;
+		c->max_position_embeddings = 4096;
+		c->rms_norm_eps = 1e-5;
+		c->eos = (struct hf_token_ids){ .n = 1, .id = { 32000 } };
+		c->pad = (struct hf_token_ids){ .n = 1, .id = { 32000 } };
 	} else if (strcmp(model_type, "gemma2") == 0) {
 		snprintf(c->architecture, sizeof c->architecture, "Gemma2ForCausalLM");
 		c->vocab_size = 256000;
@@ -95,6 +104,8 @@ static int is_gemma(const struct hf_config *c)
 
 int hf_config_has_bias(const struct hf_config *c, int module)
 {
+	if (strcmp(c->model_type, "phi3") == 0)
+		return 0; /* Phi3's projections are built without a bias whatever the config says */
 	if (strcmp(c->model_type, "qwen2") == 0)
 		return module < 3;
 	if (strcmp(c->model_type, "qwen3") == 0 || is_gemma(c))
@@ -122,9 +133,14 @@ int hf_config_has_sandwich_norms(const struct hf_config *c)
 	return strcmp(c->model_type, "gemma2") == 0;
 }
 
+int hf_config_fused(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "phi3") == 0;
+}
+
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
 {
-	if (strcmp(c->model_type, "mistral") == 0)
+	if (strcmp(c->model_type, "mistral") == 0 || strcmp(c->model_type, "phi3") == 0)
 		return c->sliding_window;
 	if (strcmp(c->model_type, "gemma2") == 0) {
 		int sliding = c->n_layer_types ? c->layer_sliding[layer] : layer % 2 == 0;
@@ -310,9 +326,10 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		FAIL("%s: model_type: missing or not a string", name);
 	const char *mts = json_string_value(mt);
 	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0 &&
-	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0 && strcmp(mts, "gemma2") != 0)
+	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0 && strcmp(mts, "gemma2") != 0 &&
+	    strcmp(mts, "phi3") != 0)
 		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3, gemma, "
-		     "gemma2)", name, mts);
+		     "gemma2, phi3)", name, mts);
 	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
@@ -321,10 +338,11 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 			FAIL("%s: architectures: expected a list of one string", name);
 		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
 		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0 &&
-		    strcmp(a, "GemmaForCausalLM") != 0 && strcmp(a, "Gemma2ForCausalLM") != 0)
+		    strcmp(a, "GemmaForCausalLM") != 0 && strcmp(a, "Gemma2ForCausalLM") != 0 &&
+		    strcmp(a, "Phi3ForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
 			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM, "
-			     "Gemma2ForCausalLM)", name, a);
+			     "Gemma2ForCausalLM, Phi3ForCausalLM)", name, a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
 	}
 	json_t *act = json_object_get(root, "hidden_act");
@@ -382,6 +400,7 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	    (st = get_real(root, "rope_theta", &c->rope_theta, name, "", err)) ||
 	    (st = get_real(root, "initializer_range", &c->initializer_range, name, "", err)) ||
 	    (st = get_real(root, "attention_dropout", &c->attention_dropout, name, "", err)) ||
+	    (st = get_real(root, "resid_pdrop", &c->resid_pdrop, name, "", err)) ||
 	    (st = get_real(root, "partial_rotary_factor", &c->partial_rotary_factor, name, "", err)) ||
 	    (st = get_bool(root, "tie_word_embeddings", &c->tie_word_embeddings, name, err)) ||
 	    (st = get_bool(root, "attention_bias", &c->attention_bias, name, err)) ||

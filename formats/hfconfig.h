@@ -37,7 +37,7 @@ struct hf_token_ids {
 
 struct hf_config {
 	char    architecture[64];   /* architectures[0], "LlamaForCausalLM" */
-	char    model_type[32];     /* llama, mistral, qwen2, qwen3, gemma, gemma2 */
+	char    model_type[32];     /* llama, mistral, qwen2, qwen3, gemma, gemma2, phi3 */
 	int64_t vocab_size;
 	int64_t hidden_size;
 	int64_t intermediate_size;
@@ -56,6 +56,7 @@ struct hf_config {
 	double  rope_theta;
 	double  initializer_range;
 	double  attention_dropout;
+	double  resid_pdrop;             /* phi3: dropout on each branch before the residual add */
 	struct {
 		enum hf_rope_type type;
 		double  factor;                  /* linear, llama3 */
@@ -94,8 +95,11 @@ float hf_config_embed_scale(const struct hf_config *c);
  * input (pre_feedforward_layernorm) and output (post_feedforward_layernorm) before adding them
  * to the residual stream. */
 int hf_config_has_sandwich_norms(const struct hf_config *c);
-/* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's
- * sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
+/* phi3: q, k and v are one self_attn.qkv_proj (rows q, then k, then v) and gate and up one
+ * mlp.gate_up_proj (rows gate, then up). */
+int hf_config_fused(const struct hf_config *c);
+/* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's and
+ * phi3's sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
  * marks "sliding_attention" (without layer_types: those from max_window_layers on); gemma2's
  * on the layers layer_types marks (without it: the even layers, as Gemma2Config); llama
  * none. */

@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
  * The general rule for config.json (hfconfig(5), KEYS): every key that changes the math of
- * transformers' Llama, Mistral, Qwen2, Qwen3, Gemma or Gemma-2 model is either implemented or refused, never
+ * transformers' Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma-2 or Phi-3 model is either implemented or refused, never
  * read and ignored. The table below gives every key that their configs write, and every one
  * their modeling code reads, a role; tests/formats/test_hfconfig.c checks it against the
  * list tests/ref/hfconfig_keys.py took from transformers. Keys outside that list do not reach
@@ -65,11 +65,13 @@ static const struct {
 	{ "final_logit_softcapping",          HF_KEY_IMPLEMENTED },
 	/* refused unless at the value that leaves the math unchanged (hf_config_check_compute) */
 	{ "attention_dropout",                HF_KEY_REFUSED }, /* in training, unless 0 */
+	{ "resid_pdrop",                      HF_KEY_REFUSED }, /* phi3: in training, unless 0 */
 	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1 */
 	{ "pretraining_tp",                   HF_KEY_REFUSED }, /* unless 1 */
 	/* no effect on the forward pass or the LoRA gradients */
 	{ "pad_token_id",                     HF_KEY_NO_MATH }, /* the embedding's padding_idx: init only */
 	{ "initializer_range",                HF_KEY_NO_MATH }, /* init of new weights */
+	{ "embd_pdrop",                       HF_KEY_NO_MATH }, /* phi3: written, never read */
 	{ "dtype",                            HF_KEY_NO_MATH }, /* storage; the weights say theirs */
 	{ "torch_dtype",                      HF_KEY_NO_MATH },
 	{ "use_cache",                        HF_KEY_NO_MATH },
@@ -97,6 +99,12 @@ int hf_config_check_compute(const struct hf_config *c, const char *name, int64_t
 {
 	(void)max_seq;
 	(void)seen_by;
+	if (training && c->resid_pdrop != 0) {
+		char v[32];
+		hf_format_double(c->resid_pdrop, v, sizeof v);
+		return qt_err_set(err, QT_EDATA, "%s: resid_pdrop: %s is not supported in training "
+		                  "(residual dropout is not implemented; set it to 0.0)", name, v);
+	}
 	if (training && c->attention_dropout != 0) {
 		char v[32];
 		hf_format_double(c->attention_dropout, v, sizeof v);

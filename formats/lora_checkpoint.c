@@ -19,10 +19,11 @@ static const char *const ckpt_files[] = { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_N
                                           LORA_CKPT_OPTIM_NAME };
 enum { N_CKPT_FILES = 3 };
 
-static void tensor_key(char *key, size_t n, int l, int m, int ab, const char *suffix)
+static void tensor_key(char *key, size_t n, const struct adapter_dims *d, int l, int m, int ab,
+                       const char *suffix)
 {
 	snprintf(key, n, ADAPTER_KEY_PREFIX "model.layers.%d.%s.%s.lora_%c.weight%s", l,
-	         adapter_module_block[m], adapter_module_name[m], ab ? 'B' : 'A', suffix);
+	         adapter_module_block[m], adapter_module_name_of(d, m), ab ? 'B' : 'A', suffix);
 }
 
 /* optimizer.safetensors: both moments of every adapted tensor, F32, the tensor's shape. */
@@ -46,7 +47,7 @@ static int save_moments(const char *path, const struct adapter *m1, const struct
 				int ab = k & 1;
 				const struct lora_pair *p = k < 2 ? p1 : p2;
 				char *key = names + n * 192;
-				tensor_key(key, 192, l, m, ab, k < 2 ? ".exp_avg" : ".exp_avg_sq");
+				tensor_key(key, 192, &m1->dims, l, m, ab, k < 2 ? ".exp_avg" : ".exp_avg_sq");
 				specs[n] = (struct st_spec){ .name = key, .dtype = QT_DTYPE_F32, .n_dims = 2,
 				                             .data = ab ? p->B : p->A };
 				specs[n].shape[0] = ab ? p->out : p->r;
@@ -231,7 +232,8 @@ static int load_moments(const char *path, struct adapter *m1, struct adapter *m2
 				struct lora_pair *p = adapter_at(k < 2 ? m1 : m2, l, m);
 				int ab = k & 1;
 				char key[192];
-				tensor_key(key, sizeof key, l, m, ab, k < 2 ? ".exp_avg" : ".exp_avg_sq");
+				tensor_key(key, sizeof key, &m1->dims, l, m, ab,
+				           k < 2 ? ".exp_avg" : ".exp_avg_sq");
 				const struct st_tensor *t = st_find(&f, key);
 				int64_t r0 = ab ? p->out : p->r, r1 = ab ? p->r : p->in;
 				if (!t || t->dtype != QT_DTYPE_F32 || t->n_dims != 2 || t->shape[0] != r0 ||

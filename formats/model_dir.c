@@ -168,21 +168,30 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 		return st;
 	if (!c->tie_word_embeddings && (st = want(m, "lm_head.weight", 2, V, H, err)))
 		return st;
-	static const struct { const char *name; int rows, cols; } lin[] = {
-		/* rows/cols: 0 = H, 1 = q, 2 = kv, 3 = I */
+	struct linear_shape { const char *name; int rows, cols; };
+	static const struct linear_shape lin[] = {
+		/* rows/cols: 0 = H, 1 = q, 2 = kv, 3 = I, 4 = q + 2 kv, 5 = 2 I */
 		{ "self_attn.q_proj", 1, 0 }, { "self_attn.k_proj", 2, 0 }, { "self_attn.v_proj", 2, 0 },
 		{ "self_attn.o_proj", 0, 1 }, { "mlp.gate_proj", 3, 0 },    { "mlp.up_proj", 3, 0 },
 		{ "mlp.down_proj", 0, 3 },
 	};
-	int64_t dim[4] = { H, q, kv, I };
+	static const struct linear_shape fused[] = {
+		{ "self_attn.qkv_proj", 4, 0 }, { NULL, 0, 0 }, { NULL, 0, 0 },
+		{ "self_attn.o_proj", 0, 1 }, { "mlp.gate_up_proj", 5, 0 }, { NULL, 0, 0 },
+		{ "mlp.down_proj", 0, 3 },
+	};
+	int64_t dim[6] = { H, q, kv, I, q + 2 * kv, 2 * I };
 	for (int64_t l = 0; l < c->num_hidden_layers; l++) {
 		for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) {
-			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, lin[k].name);
-			if ((st = want(m, n, 2, dim[lin[k].rows], dim[lin[k].cols], err)))
+			if (hf_config_fused(c) && !fused[k].name)
+				continue;
+			const struct linear_shape *e = hf_config_fused(c) ? &fused[k] : &lin[k];
+			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, e->name);
+			if ((st = want(m, n, 2, dim[e->rows], dim[e->cols], err)))
 				return st;
 			int bias = hf_config_has_bias(c, (int)k);
-			snprintf(n, sizeof n, "model.layers.%lld.%s.bias", (long long)l, lin[k].name);
-			if (bias && (st = want(m, n, 1, dim[lin[k].rows], 0, err)))
+			snprintf(n, sizeof n, "model.layers.%lld.%s.bias", (long long)l, e->name);
+			if (bias && (st = want(m, n, 1, dim[e->rows], 0, err)))
 				return st;
 		}
 		for (int k = 0; hf_config_has_qk_norm(c) && k < 2; k++) {

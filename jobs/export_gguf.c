@@ -492,6 +492,7 @@ static int plan_adapter(struct job *j, struct qt_err *err)
 	struct adapter_dims d = {
 		(int)c->num_hidden_layers, (int)c->hidden_size, (int)c->intermediate_size,
 		(int)(c->num_attention_heads * c->head_dim), (int)(c->num_key_value_heads * c->head_dim),
+		hf_config_fused(c),
 	};
 	int st = adapter_load(&j->ad, adir, &d, err);
 	if (st)
@@ -508,7 +509,8 @@ static int plan_adapter(struct job *j, struct qt_err *err)
 			const struct gguf_tname *tn = NULL;
 			if (!p->r)
 				continue;
-			snprintf(hf, sizeof hf, "%s.%s.weight", adapter_module_block[m], adapter_module_name[m]);
+			snprintf(hf, sizeof hf, "%s.%s.weight", adapter_module_block[m],
+			         adapter_module_name_of(&d, m));
 			for (size_t k = 0; k < j->fam->n_layer && !tn; k++)
 				if (strcmp(j->fam->layer[k].hf, hf) == 0)
 					tn = &j->fam->layer[k];

@@ -169,7 +169,8 @@ int llama_bf16_rows(struct llama_model *m, struct qt_err *err)
 struct adapter_dims llama_adapter_dims(const struct llama_config *c)
 {
 	return (struct adapter_dims){ .n_layers = c->n_layer, .hidden = c->C, .intermediate = c->H,
-	                              .q_dim = c->NH * c->HD, .kv_dim = c->NKV * c->HD };
+	                              .q_dim = c->NH * c->HD, .kv_dim = c->NKV * c->HD,
+	                              .fused = c->fused };
 }
 
 int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err)
@@ -191,6 +192,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		c->attn_scale = (float)pow(h->query_pre_attn_scalar, -0.5);
 	c->attn_softcap = (float)h->attn_logit_softcapping;
 	c->final_softcap = (float)h->final_logit_softcapping;
+	c->fused = hf_config_fused(h);
 	m->release = release;
 	struct owned *o = calloc(1, sizeof *o);
 	m->owned = o;
@@ -259,16 +261,21 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);
 			L->lin[k] = (struct llama_linear){ .OC = out, .C = in };
-			snprintf(name, sizeof name, "model.layers.%d.%s", l, module_key[k]);
+			const char *mod = adapter_module_name_of(&dims, k);
+			if (!mod)
+				continue; /* a part of a fused projection */
+			snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, adapter_module_block[k], mod);
 			if (nf4_weight_present(&d->weights, name)) {
 				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
 					goto fail;
 			} else {
-				snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, module_key[k]);
+				snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", l,
+				         adapter_module_block[k], mod);
 				if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
 					goto fail;
 			}
-			snprintf(name, sizeof name, "model.layers.%d.%s.bias", l, module_key[k]);
+			snprintf(name, sizeof name, "model.layers.%d.%s.%s.bias", l, adapter_module_block[k],
+			         mod);
 			if (hf_config_has_bias(h, k) && !(L->lin[k].bias = take(o, d, name, (size_t)out, err)))
 				goto fail;
 		}

@@ -53,15 +53,18 @@ struct job {
 
 /* ---- base tensors ---- */
 
-/* Returns the (layer, module) whose weight name is n, or -1. */
-static int linear_of(const char *n, int *l, int *m)
+/* Returns the (layer, module) whose weight name is n under dims d, or -1. */
+static int linear_of(const struct adapter_dims *d, const char *n, int *l, int *m)
 {
 	int pos = 0, li;
 	if (sscanf(n, "model.layers.%d.%n", &li, &pos) != 1 || pos == 0)
 		return -1;
 	for (int k = 0; k < ADAPTER_N_MODULES; k++) {
+		const char *name = adapter_module_name_of(d, k);
+		if (!name)
+			continue;
 		char t[64];
-		snprintf(t, sizeof t, "%s.%s.weight", adapter_module_block[k], adapter_module_name[k]);
+		snprintf(t, sizeof t, "%s.%s.weight", adapter_module_block[k], name);
 		if (strcmp(n + pos, t) == 0) {
 			*l = li, *m = k;
 			return 0;
@@ -152,7 +155,7 @@ static int plan_tensors(struct job *j, struct qt_err *err)
 		if (st)
 			return st;
 		int l, m;
-		if (linear_of(t->name, &l, &m) == 0 && l < j->dims.n_layers && adapted(j, l, m)) {
+		if (linear_of(&j->dims, t->name, &l, &m) == 0 && l < j->dims.n_layers && adapted(j, l, m)) {
 			int in, out;
 			adapter_module_shape(&j->dims, m, &in, &out);
 			if (s->n_dims != 2 || s->shape[0] != out || s->shape[1] != in)
@@ -179,7 +182,7 @@ static int plan_tensors(struct job *j, struct qt_err *err)
 			if (!found)
 				return qt_err_set(err, QT_EDATA, "%s: no weight model.layers.%d.%s.%s.weight "
 				                  "for the adapter", j->o->base_dir, l, adapter_module_block[m],
-				                  adapter_module_name[m]);
+				                  adapter_module_name_of(&j->dims, m));
 		}
 	return QT_OK;
 }
@@ -435,7 +438,7 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
 		return st;
 	j.dims = (struct adapter_dims){ (int)j.cfg.num_hidden_layers, (int)j.cfg.hidden_size,
 		(int)j.cfg.intermediate_size, (int)(j.cfg.num_attention_heads * j.cfg.head_dim),
-		(int)(j.cfg.num_key_value_heads * j.cfg.head_dim) };
+		(int)(j.cfg.num_key_value_heads * j.cfg.head_dim), hf_config_fused(&j.cfg) };
 	for (; j.n_ad < o->n_adapters; j.n_ad++)
 		if ((st = adapter_load(&j.ad[j.n_ad], o->adapter_dir[j.n_ad], &j.dims, err)))
 			goto out;
@@ -505,7 +508,7 @@ int merge_info(const char *dir, FILE *out, struct qt_err *err)
 	        adapter_scaling(a.cfg.lora_alpha, a.cfg.r, a.cfg.use_rslora));
 	for (int m = 0; m < ADAPTER_N_MODULES; m++)
 		if (mask >> m & 1)
-			fprintf(out, " %s", adapter_module_name[m]);
+			fprintf(out, " %s", adapter_module_name_of(&a.dims, m));
 	fprintf(out, "\nlayers: %d\nparameters: %zu\nbase_model_name_or_path: %s\n\n"
 	        "layer\tmodule\tr\talpha\tscaling\tnorm_BA\tnorm_delta\n", a.dims.n_layers,
 	        adapter_n_params(&a), a.cfg.base_model_name_or_path ? a.cfg.base_model_name_or_path
@@ -519,7 +522,7 @@ int merge_info(const char *dir, FILE *out, struct qt_err *err)
 				continue;
 			double n = norm_ba(p), d = n * p->scaling;
 			s2 += n * n, d2 += d * d, any = 1;
-			fprintf(out, "%d\t%s\t%d\t%.9g\t%.9g\t%.6g\t%.6g\n", l, adapter_module_name[m], p->r,
+			fprintf(out, "%d\t%s\t%d\t%.9g\t%.9g\t%.6g\t%.6g\n", l, adapter_module_name_of(&a.dims, m), p->r,
 			        p->alpha, p->scaling, n, d);
 		}
 		if (any)

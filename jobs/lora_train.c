@@ -178,7 +178,8 @@ static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
 		       : qt_first_nonfinite(g->B, QT_DTYPE_F32, nb) < nb ? 'B' : 0;
 		if (ab) {
 			snprintf(buf, n, "the gradient of layers.%d.%s lora_%c",
-			         i / ADAPTER_N_MODULES, adapter_module_name[i % ADAPTER_N_MODULES], ab);
+			         i / ADAPTER_N_MODULES,
+			         adapter_module_name_of(&s->grad.dims, i % ADAPTER_N_MODULES), ab);
 			return;
 		}
 	}
@@ -359,8 +360,7 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 	if (o->init_adapter)
 		return adapter_load(&s->lora, o->init_adapter, dims, err);
 	char cfg_json[1024];
-	const char *all = "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
-	                  "\"down_proj\"]";
+	const char *all = "\"all-linear\"";
 	char list[512] = "[";
 	if (strcmp(o->targets, "all-linear") != 0) {
 		const char *p = o->targets;
@@ -392,7 +392,7 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 		adapter_module_shape(dims, m, &in, &out);
 		if (adapter_at(&s->lora, 0, m)->A && (o->rank > in || o->rank > out))
 			return qt_err_set(err, QT_EDATA, "--rank %d: larger than %s (%d -> %d) of %s",
-			                  o->rank, adapter_module_name[m], in, out, o->model_dir);
+			                  o->rank, adapter_module_name_of(dims, m), in, out, o->model_dir);
 	}
 	init_lora(&s->lora, o->seed);
 	return rc;

@@ -226,12 +226,13 @@ static int write_text(const char *path, const char *s, size_t n, struct qt_err *
 
 /* ---- which tensors are quantized ---- */
 
-/* Returns the decoder layer index if name is a q/k/v/o/gate/up/down weight, else -1. */
+/* Returns the decoder layer index if name is a q/k/v/o/gate/up/down weight (or Phi-3's fused
+ * qkv and gate_up), else -1. */
 static long linear_layer(const char *name)
 {
 	static const char *const mods[] = { "self_attn.q_proj", "self_attn.k_proj",
 		"self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
-		"mlp.down_proj" };
+		"mlp.down_proj", "self_attn.qkv_proj", "mlp.gate_up_proj" };
 	const char *p = "model.layers.";
 	if (strncmp(name, p, strlen(p)))
 		return -1;

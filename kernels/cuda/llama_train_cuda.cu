@@ -118,7 +118,8 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 		llama_cuda_model_free(dm);
 		return NULL;
 	}
-	const char *missing = c->n_layer > 0 && m->layers[0].q_norm ? "Qwen3's per-head q_norm/k_norm"
+	const char *missing = c->fused ? "Phi-3's fused qkv_proj and gate_up_proj"
+	                    : c->n_layer > 0 && m->layers[0].q_norm ? "Qwen3's per-head q_norm/k_norm"
 	                    : c->n_layer > 0 && m->layers[0].post_attn_norm ? "Gemma-2's sandwich norms"
 	                    : c->attn_scale || c->attn_softcap || c->final_softcap
 	                            ? "Gemma-2's attention scale and soft caps"

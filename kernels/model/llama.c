@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/attention.h"
+#include "kernels/columns.h"
 #include "kernels/embedding.h"
 #include "kernels/geglu.h"
 #include "kernels/matmul.h"
@@ -112,6 +113,7 @@ void llama_linear_forward(float *out, const float *x, const struct llama_linear 
 struct acts {
 	float *x, *xn, *q, *k, *v, *att, *gate, *up, *cos_t, *sin_t, *scratch;
 	float *br; /* (n, C) a branch's output before its sandwich norm (Gemma-2) */
+	float *fz; /* (n, max(q + 2 kv, 2 H)) a fused projection's output (Phi-3), else empty */
 	int32_t *pos;
 	void *block;
 };
@@ -147,9 +149,12 @@ static int acts_alloc(struct acts *a, const struct llama_model *m, int n, int R,
 	size_t qd = (size_t)c->NH * c->HD, kd = (size_t)c->NKV * c->HD;
 	size_t sizes[] = { (size_t)n * c->C, (size_t)n * c->C, n * qd, n * kd, n * kd, n * qd,
 	                   (size_t)n * c->H, (size_t)n * c->H, (size_t)n * c->HD / 2,
-	                   (size_t)n * c->HD / 2, sc, (size_t)n * c->C };
+	                   (size_t)n * c->HD / 2, sc, (size_t)n * c->C,
+	                   c->fused ? (size_t)n * (qd + 2 * kd > 2 * (size_t)c->H ? qd + 2 * kd
+	                                                                        : 2 * (size_t)c->H)
+	                            : 0 };
 	float **dst[] = { &a->x, &a->xn, &a->q, &a->k, &a->v, &a->att, &a->gate, &a->up,
-	                  &a->cos_t, &a->sin_t, &a->scratch, &a->br };
+	                  &a->cos_t, &a->sin_t, &a->scratch, &a->br, &a->fz };
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
 		total += sizes[i];
@@ -182,12 +187,19 @@ static void layer_qkv(const struct llama_model *m, const struct lora_table *lora
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
 	rmsnorm_forward_fast(a->xn, NULL, a->x, L->attn_norm, n, c->C, c->eps, m->n_threads);
-	llama_linear_forward(a->q, a->xn, &L->lin[LLAMA_Q], lora_of(lora, l, LLAMA_Q), n, 0.0f,
-	                     a->scratch, m->n_threads);
-	llama_linear_forward(a->k, a->xn, &L->lin[LLAMA_K], lora_of(lora, l, LLAMA_K), n, 0.0f,
-	                     a->scratch, m->n_threads);
-	llama_linear_forward(a->v, a->xn, &L->lin[LLAMA_V], lora_of(lora, l, LLAMA_V), n, 0.0f,
-	                     a->scratch, m->n_threads);
+	if (c->fused) {
+		llama_linear_forward(a->fz, a->xn, &L->lin[LLAMA_Q], lora_of(lora, l, LLAMA_Q), n, 0.0f,
+		                     a->scratch, m->n_threads);
+		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
+		columns_split((float *const[]){ a->q, a->k, a->v }, a->fz, n, w, 3);
+	} else {
+		llama_linear_forward(a->q, a->xn, &L->lin[LLAMA_Q], lora_of(lora, l, LLAMA_Q), n, 0.0f,
+		                     a->scratch, m->n_threads);
+		llama_linear_forward(a->k, a->xn, &L->lin[LLAMA_K], lora_of(lora, l, LLAMA_K), n, 0.0f,
+		                     a->scratch, m->n_threads);
+		llama_linear_forward(a->v, a->xn, &L->lin[LLAMA_V], lora_of(lora, l, LLAMA_V), n, 0.0f,
+		                     a->scratch, m->n_threads);
+	}
 	if (L->q_norm) {
 		rmsnorm_forward_fast(a->q, NULL, a->q, L->q_norm, n * c->NH, c->HD, c->eps, m->n_threads);
 		rmsnorm_forward_fast(a->k, NULL, a->k, L->k_norm, n * c->NKV, c->HD, c->eps,
@@ -222,10 +234,16 @@ static void layer_out_mlp(const struct llama_model *m, const struct lora_table *
 	const struct llama_layer *L = &m->layers[l];
 	branch_add(m, lora, l, LLAMA_O, L->post_attn_norm, a, a->att, n);
 	rmsnorm_forward_fast(a->xn, NULL, a->x, L->mlp_norm, n, c->C, c->eps, m->n_threads);
-	llama_linear_forward(a->gate, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE), n,
-	                     0.0f, a->scratch, m->n_threads);
-	llama_linear_forward(a->up, a->xn, &L->lin[LLAMA_UP], lora_of(lora, l, LLAMA_UP), n, 0.0f,
-	                     a->scratch, m->n_threads);
+	if (c->fused) {
+		llama_linear_forward(a->fz, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE), n,
+		                     0.0f, a->scratch, m->n_threads);
+		columns_split((float *const[]){ a->gate, a->up }, a->fz, n, (int[]){ c->H, c->H }, 2);
+	} else {
+		llama_linear_forward(a->gate, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE),
+		                     n, 0.0f, a->scratch, m->n_threads);
+		llama_linear_forward(a->up, a->xn, &L->lin[LLAMA_UP], lora_of(lora, l, LLAMA_UP), n,
+		                     0.0f, a->scratch, m->n_threads);
+	}
 	if (c->act == LLAMA_ACT_GELU_TANH)
 		geglu_forward(a->gate, a->gate, a->up, (size_t)n * c->H);
 	else

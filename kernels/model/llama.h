@@ -5,7 +5,9 @@
  * GQA attention (a sliding window per layer, a scale and soft cap per family) -> o (+LoRA)
  * [-> RMSNorm] -> residual, RMSNorm -> gate,up (+LoRA) -> SwiGLU or GeGLU -> down (+LoRA)
  * [-> RMSNorm] -> residual; final RMSNorm; LM head [-> soft cap]. The bracketed norms are
- * Gemma-2's sandwich norms.
+ * Gemma-2's sandwich norms. With fused projections (Phi-3) lin[LLAMA_Q] is qkv_proj, whose
+ * output is split into q, k and v, and lin[LLAMA_GATE] is gate_up_proj, split into gate and
+ * up; lin[LLAMA_K], lin[LLAMA_V] and lin[LLAMA_UP] are then empty (OC 0).
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
  * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
@@ -76,6 +78,7 @@ struct llama_config {
 	float attn_softcap;     /* Gemma-2's attn_logit_softcapping; 0: none */
 	float final_softcap;    /* Gemma-2's final_logit_softcapping: logits = tanh(z / c) * c;
 	                           0: none */
+	int   fused;            /* Phi-3: lin[LLAMA_Q] is qkv_proj, lin[LLAMA_GATE] gate_up_proj */
 };
 
 /* Layer l's sliding window (0: none). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/attention.h"
+#include "kernels/columns.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
@@ -37,6 +38,8 @@ struct llama_train_ws {
 	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
 	float *dqp, *dkp;              /* q_norm/k_norm: gradients of q and k before them */
 	float *br;                     /* (T, C) sandwich norms: a normed branch output */
+	float *fz;                     /* (T, max(q + 2 kv, 2 H)) fused projections (Phi-3): an
+	                                  output before its split, or its parts' joined gradient */
 	float *wbuf;                   /* one dequantized NF4 weight */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
@@ -68,6 +71,7 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		}
 	size_t qkn = m->cfg.n_layer > 0 && m->layers[0].q_norm ? 1 : 0; /* Qwen3 */
 	size_t sw = m->cfg.n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0; /* Gemma-2 */
+	size_t fzn = !c->fused ? 0 : QD + 2 * KD > 2 * H ? QD + 2 * KD : 2 * H; /* Phi-3 */
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
 	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
 	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
@@ -86,7 +90,7 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
 		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
-		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C },
+		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C }, { &ws->fz, t * fzn },
 	};
 	enum { NFIX = sizeof fixed / sizeof *fixed, NNAMED = 21, NACT = NNAMED + LLAMA_N_MODULES };
 	/* One layer's activations, n_acts times. */
@@ -238,16 +242,20 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 #define FWD(out, u, k, beta) \
 	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
 	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
+	float *qd = L->q_norm ? a->qp : a->q, *kd = L->q_norm ? a->kp : a->k;
+	if (c->fused) {
+		FWD(ws->fz, a->xn1, LLAMA_Q, 0);
+		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
+		columns_split((float *const[]){ qd, kd, a->v }, ws->fz, T, w, 3);
+	} else {
+		FWD(qd, a->xn1, LLAMA_Q, 0);
+		FWD(kd, a->xn1, LLAMA_K, 0);
+		FWD(a->v, a->xn1, LLAMA_V, 0);
+	}
 	if (L->q_norm) {
-		FWD(a->qp, a->xn1, LLAMA_Q, 0);
-		FWD(a->kp, a->xn1, LLAMA_K, 0);
 		rmsnorm_forward_fast(a->q, a->rstdq, a->qp, L->q_norm, T * c->NH, c->HD, c->eps, th);
 		rmsnorm_forward_fast(a->k, a->rstdk, a->kp, L->k_norm, T * c->NKV, c->HD, c->eps, th);
-	} else {
-		FWD(a->q, a->xn1, LLAMA_Q, 0);
-		FWD(a->k, a->xn1, LLAMA_K, 0);
 	}
-	FWD(a->v, a->xn1, LLAMA_V, 0);
 	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
 	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
 	struct attn_opts ao = llama_attn(c, l);
@@ -262,8 +270,13 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 		FWD(a->xmid, a->att, LLAMA_O, 1);
 	}
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
-	FWD(a->gate, a->xn2, LLAMA_GATE, 0);
-	FWD(a->up, a->xn2, LLAMA_UP, 0);
+	if (c->fused) {
+		FWD(ws->fz, a->xn2, LLAMA_GATE, 0);
+		columns_split((float *const[]){ a->gate, a->up }, ws->fz, T, (int[]){ c->H, c->H }, 2);
+	} else {
+		FWD(a->gate, a->xn2, LLAMA_GATE, 0);
+		FWD(a->up, a->xn2, LLAMA_UP, 0);
+	}
 	if (c->act == LLAMA_ACT_GELU_TANH)
 		geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	else
@@ -308,8 +321,14 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	else
 		swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
 	memset(ws->dxn, 0, TC * sizeof(float));
-	BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
-	BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
+	if (c->fused) {
+		columns_join(ws->fz, (const float *const[]){ ws->dgate, ws->dup }, T,
+		             (int[]){ c->H, c->H }, 2);
+		BWD(ws->dxn, ws->fz, a->xn2, LLAMA_GATE);
+	} else {
+		BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
+		BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
+	}
 	rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
 	/* Attention: x_mid = x_in + [norm] o(attn(rope(q), rope(k), v)) */
 	const float *dao = ws->dx;
@@ -338,9 +357,15 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 		dkp = ws->dkp;
 	}
 	memset(ws->dxn, 0, TC * sizeof(float));
-	BWD(ws->dxn, dqp, a->xn1, LLAMA_Q);
-	BWD(ws->dxn, dkp, a->xn1, LLAMA_K);
-	BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
+	if (c->fused) {
+		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
+		columns_join(ws->fz, (const float *const[]){ dqp, dkp, ws->dv }, T, w, 3);
+		BWD(ws->dxn, ws->fz, a->xn1, LLAMA_Q);
+	} else {
+		BWD(ws->dxn, dqp, a->xn1, LLAMA_Q);
+		BWD(ws->dxn, dkp, a->xn1, LLAMA_K);
+		BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
+	}
 	rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
 #undef BWD
 }

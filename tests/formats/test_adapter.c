@@ -15,7 +15,7 @@
 #include "formats/adapter.h"
 #include "test.h"
 
-static const struct adapter_dims tiny = { 2, 64, 128, 64, 32 };
+static const struct adapter_dims tiny = { 2, 64, 128, 64, 32, 0 };
 
 static char *data_path(const char *name)
 {
@@ -235,7 +235,7 @@ static void test_refusals(void)
 	}
 	/* a bad regular expression is reported when it is used */
 	if (parse("{\"peft_type\": \"LORA\", \"target_modules\": \"(q\"}", &c, &err) == 0) {
-		CHECK(adapter_config_targets(&c, 0, 0, &err) < 0 && strstr(err.msg, "target_modules"),
+		CHECK(adapter_config_targets(&c, &(struct adapter_dims){ 0 }, 0, 0, &err) < 0 && strstr(err.msg, "target_modules"),
 		      "bad regex: %s", err.msg);
 		adapter_config_free(&c);
 	}
@@ -264,7 +264,7 @@ static void test_targets(void)
 		for (int l = 0; l < 2; l++) {
 			unsigned mask = 0;
 			for (int m = 0; m < ADAPTER_N_MODULES; m++)
-				mask |= (unsigned)(adapter_config_targets(&c, l, m, &err) == 1) << m;
+				mask |= (unsigned)(adapter_config_targets(&c, &(struct adapter_dims){ 0 }, l, m, &err) == 1) << m;
 			CHECK(mask == (unsigned char)cases[i + 1][l], "%s layer %d: mask %#x, want %#x",
 			      cases[i], l, mask, (unsigned char)cases[i + 1][l]);
 		}
@@ -277,11 +277,11 @@ static void test_targets(void)
 	if (parse(pj, &c, &err) == 0) {
 		int r;
 		double al;
-		adapter_config_rank_alpha(&c, 1, ADAPTER_DOWN, &r, &al, &err);
+		adapter_config_rank_alpha(&c, &(struct adapter_dims){ 0 }, 1, ADAPTER_DOWN, &r, &al, &err);
 		CHECK(r == 2 && al == 8, "layer 1 down: r %d alpha %g", r, al);
-		adapter_config_rank_alpha(&c, 0, ADAPTER_DOWN, &r, &al, &err);
+		adapter_config_rank_alpha(&c, &(struct adapter_dims){ 0 }, 0, ADAPTER_DOWN, &r, &al, &err);
 		CHECK(r == 6, "layer 0 down: r %d", r);
-		adapter_config_rank_alpha(&c, 0, ADAPTER_Q, &r, &al, &err);
+		adapter_config_rank_alpha(&c, &(struct adapter_dims){ 0 }, 0, ADAPTER_Q, &r, &al, &err);
 		CHECK(r == 4 && al == 3.5, "q: r %d alpha %g (\"_proj\" is not a dotted suffix)", r, al);
 		adapter_config_free(&c);
 	}

@@ -250,7 +250,15 @@ static void test_families(void)
 		  "query_pre_attn_scalar must be > 0" },
 		{ "\"model_type\": \"gemma2\", \"final_logit_softcapping\": -1", NULL, { 0, 0 },
 		  "soft caps >= 0" },
-		{ "\"model_type\": \"phi3\"", NULL, { 0, 0 }, "\"phi3\" is not supported" },
+		{ "\"model_type\": \"phi3\", \"attention_bias\": true", "0000000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"phi3\", \"sliding_window\": 2047", "0000000", { 2047, 2047 }, NULL },
+		{ "\"model_type\": \"phi3\", \"rope_scaling\": {\"type\": \"longrope\", "
+		  "\"short_factor\": [1.0], \"long_factor\": [1.0]}", NULL, { 0, 0 },
+		  "\"longrope\" is not supported" },
+		{ "\"model_type\": \"phi3\", \"rope_parameters\": {\"rope_type\": \"default\", "
+		  "\"rope_theta\": 10000.0, \"partial_rotary_factor\": 0.75}", NULL, { 0, 0 },
+		  "partial_rotary_factor: 0.75 is not supported" },
+		{ "\"model_type\": \"gpt_neox\"", NULL, { 0, 0 }, "\"gpt_neox\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char json[512];
@@ -274,6 +282,22 @@ static void test_families(void)
 			CHECK(hf_config_layer_window(&c, l) == cases[i].win[l], "%s: layer %d window %lld",
 			      cases[i].json, l, (long long)hf_config_layer_window(&c, l));
 	}
+}
+
+/* Phi-3: fused projections, and resid_pdrop refused in training only. */
+static void test_phi3(void)
+{
+	struct hf_config c;
+	struct qt_err err = { 0 };
+	CHECK(parse("{\"model_type\": \"phi3\", \"resid_pdrop\": 0.1}", &c, &err) == QT_OK, "%s",
+	      err.msg);
+	CHECK(hf_config_fused(&c) && c.vocab_size == 32064 && c.eos.id[0] == 32000 &&
+	      c.sliding_window == 0, "phi3 defaults");
+	CHECK(hf_config_check_compute(&c, "c", 0, NULL, 0, &err) == QT_OK, "resid_pdrop in gen");
+	CHECK(hf_config_check_compute(&c, "c", 0, NULL, 1, &err) == QT_EDATA &&
+	      strstr(err.msg, "resid_pdrop: 0.1 is not supported in training"), "%s", err.msg);
+	CHECK(parse("{\"model_type\": \"llama\"}", &c, &err) == QT_OK && !hf_config_fused(&c),
+	      "llama is not fused");
 }
 
 /* Gemma-2's scale and soft caps: Gemma2Config's defaults, values, and null for no cap. */
@@ -349,6 +373,7 @@ int main(void)
 	test_keys();
 	test_families();
 	test_gemma2_caps();
+	test_phi3();
 	test_write();
 	return test_main_end();
 }

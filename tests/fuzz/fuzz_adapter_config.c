@@ -11,10 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (adapter_config_parse(&c, (const char *)data, size, "adapter_config.json", &err) == QT_OK) {
 		for (int l = 0; l < 2; l++)
 			for (int m = 0; m < ADAPTER_N_MODULES; m++) {
-				int r, on = adapter_config_targets(&c, l, m, &err);
+				int r, on = adapter_config_targets(&c, &(struct adapter_dims){ 0 }, l, m, &err);
 				double alpha;
 				if (on == 1)
-					adapter_config_rank_alpha(&c, l, m, &r, &alpha, &err);
+					adapter_config_rank_alpha(&c, &(struct adapter_dims){ 0 }, l, m, &r, &alpha, &err);
 			}
 		adapter_config_free(&c);
 	}

@@ -29,7 +29,8 @@
 # 1 + w, embeddings scaled by sqrt(hidden), head_dim 32, attention biases, tied embeddings),
 # gemma2 (gemma's and sandwich norms, query_pre_attn_scalar 24 where head_dim is 32, attention
 # and final logit soft caps small enough to bend these scores and logits, sliding_window 6 on
-# layer 0 and full attention on layer 1 as Gemma2Config's default layer_types).
+# layer 0 and full attention on layer 1 as Gemma2Config's default layer_types), phi3 (fused
+# qkv_proj and gate_up_proj, PEFT's LoRA on the fused modules, sliding_window 8 on every layer).
 import sys
 import os
 import shutil
@@ -38,12 +39,14 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
                           Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
-                          GemmaConfig, GemmaForCausalLM, Gemma2Config, Gemma2ForCausalLM)
+                          GemmaConfig, GemmaForCausalLM, Gemma2Config, Gemma2ForCausalLM,
+                          Phi3Config, Phi3ForCausalLM)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "data", "family")
 V = 512
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+FUSED_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]  # phi3
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
               rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=2)
@@ -56,7 +59,7 @@ def flatten_dir(d):
             shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
 
 
-def build(name, cls, cfg):
+def build(name, cls, cfg, targets=TARGETS):
     if sys.argv[1:] and name not in sys.argv[1:]:
         return
     torch.manual_seed(sum(map(ord, name)))
@@ -95,7 +98,7 @@ def build(name, cls, cfg):
     # LoRA gradients of one sequence (PEFT, eager attention, fp32)
     base = cls.from_pretrained(d, dtype=torch.float32, attn_implementation="eager")
     pm = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
-                                         target_modules=TARGETS, task_type="CAUSAL_LM"))
+                                         target_modules=targets, task_type="CAUSAL_LM"))
     pm.train()
     lora = [(k, p) for k, p in pm.named_parameters() if "lora_" in k]
     with torch.no_grad():
@@ -147,4 +150,6 @@ build("gemma2", Gemma2ForCausalLM,
       Gemma2Config(**dict(COMMON, bos_token_id=2, eos_token_id=1, pad_token_id=0), head_dim=32,
                    query_pre_attn_scalar=24, attn_logit_softcapping=2.0,
                    final_logit_softcapping=3.0, sliding_window=6, tie_word_embeddings=True))
+build("phi3", Phi3ForCausalLM,
+      Phi3Config(**COMMON, sliding_window=8, tie_word_embeddings=False), FUSED_TARGETS)
 print("ok")

@@ -8,7 +8,8 @@
  * token within 1e-4 relative; greedy continuation (24 tokens, past the window) identical to
  * generate(do_sample=False); the summed CE of one sequence within 1e-5 and every LoRA gradient
  * within 1e-3 of PEFT's. Where a family has windows, the forward without them must miss the
- * golden (the check can fail), and so must the forward without each of Gemma-2's scale and
+ * golden (the check can fail); lora-merge's output gives the logits of the base with the
+ * adapter unmerged (within 1e-5); and so must the forward without each of Gemma-2's scale and
  * soft caps.
  */
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "common/le.h"
 #include "formats/adapter.h"
 #include "jobs/llama_load.h"
+#include "jobs/lora_merge.h"
 #include "kernels/model/llama_train.h"
 #include "test.h"
 
@@ -220,19 +222,66 @@ static void check_grads(const char *name, const struct llama_model *m, const int
 			size_t cnt = w ? (size_t)gl->out * gl->r : (size_t)gl->r * gl->in;
 			double e = norm_err(w ? gl->B : gl->A, w ? rl->B : rl->A, cnt);
 			CHECK(e <= 1e-3, "%s layer %d %s lora_%s: relative error %.3g", name,
-			      i / ADAPTER_N_MODULES, adapter_module_name[i % ADAPTER_N_MODULES],
+			      i / ADAPTER_N_MODULES, adapter_module_name_of(&dims, i % ADAPTER_N_MODULES),
 			      w ? "B" : "A", e);
 			worst = e > worst ? e : worst;
 			tensors++;
 		}
 	}
-	CHECK(tensors == 2 * dims.n_layers * ADAPTER_N_MODULES, "%s: %d gradient tensors", name,
-	      tensors);
+	int modules = dims.fused ? 4 : ADAPTER_N_MODULES; /* qkv_proj, o, gate_up_proj, down */
+	CHECK(tensors == 2 * dims.n_layers * modules, "%s: %d gradient tensors", name, tensors);
 	printf("%s: loss rel %.3g; %d LoRA gradient tensors vs PEFT, max relative error %.3g\n",
 	       name, lerr, tensors, worst);
 	llama_train_ws_free(ws);
 	free(pos), free(tgt);
 	adapter_free(&a), adapter_free(&ref), adapter_free(&g);
+}
+
+/* lora-merge's output of NAME-lora-init (whose unmerged forward check_grads holds to PEFT's
+ * loss) through the engine: the same logits as the base with the adapter unmerged. */
+static void check_merge(const char *name, const struct llama_model *m, const char *dir,
+                        const int32_t *ids, int T)
+{
+	char tmpl[] = "/tmp/qt_families.XXXXXX", out[1200], ad[1200];
+	char *tmp = mkdtemp(tmpl);
+	CHECK(tmp != NULL, "mkdtemp");
+	if (!tmp)
+		return;
+	snprintf(out, sizeof out, "%s/merged", tmp);
+	snprintf(ad, sizeof ad, "%s-lora-init", dir);
+	struct merge_opts o = { .base_dir = dir, .out_dir = out, .adapter_dir = { ad },
+	                        .scale = { 1 }, .n_adapters = 1, .out_dtype = -1, .n_threads = 2 };
+	struct qt_err err = { 0 };
+	int st = merge_run(&o, NULL, &err);
+	CHECK(st == QT_OK, "%s: merge: %s", name, st ? err.msg : "");
+	struct adapter a;
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	struct model_dir md;
+	struct llama_model mm;
+	if (st == QT_OK && adapter_load(&a, ad, &dims, &err) == QT_OK) {
+		int32_t *pos = malloc(4 * (size_t)T);
+		float *want = malloc((size_t)T * m->cfg.V * 4), *got = malloc((size_t)T * m->cfg.V * 4);
+		for (int t = 0; t < T; t++)
+			pos[t] = t;
+		CHECK(llama_forward(m, ADAPTER_TABLE(&a), ids, pos, NULL, T, want, &err) == QT_OK, "%s",
+		      err.msg);
+		st = model_dir_open(&md, out, MODEL_DIR_NO_TOKENIZER, &err);
+		CHECK(st == QT_OK, "%s: merged: %s", name, err.msg);
+		if (st == QT_OK && (st = llama_load(&mm, &md, &err)) == QT_OK) {
+			llama_forward(&mm, NULL, ids, pos, NULL, T, got, &err);
+			double e = rel_err(got, want, (size_t)T * m->cfg.V);
+			CHECK(e <= 1e-5, "%s: merged vs base + adapter: rel err %.3g", name, e);
+			printf("%s: merged model vs base + unmerged adapter, logits rel err %.3g\n", name, e);
+			llama_free(&mm);
+		}
+		CHECK(st == QT_OK, "%s: merged: %s", name, err.msg);
+		model_dir_close(&md);
+		free(pos), free(want), free(got);
+		adapter_free(&a);
+	}
+	char cmd[1300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	CHECK(system(cmd) == 0, "cleanup");
 }
 
 static void check_family(const char *name)
@@ -255,8 +304,10 @@ static void check_family(const char *name)
 		check_logits(name, &m, path, &last, &T);
 		snprintf(path, sizeof path, "%s.greedy.txt", dir);
 		check_greedy(name, &m, path);
-		if (last)
+		if (last) {
 			check_grads(name, &m, last, T);
+			check_merge(name, &m, dir, last, T);
+		}
 		free(last);
 		llama_free(&m);
 	}
@@ -272,5 +323,6 @@ int main(void)
 	check_family("qwen3");
 	check_family("gemma");
 	check_family("gemma2");
+	check_family("phi3");
 	return test_main_end();
 }
