@@ -17,8 +17,8 @@
 /* ---- loading ---- */
 
 /* Parses "base_model.model.model.layers.<l>.<block>.<module>.lora_<A|B>.weight".
- * Returns 0 and sets l, m, ab (0 = A, 1 = B) and fused (1 for qkv_proj and gate_up_proj), or
- * -1. */
+ * Returns 0 and sets l, m, ab (0 = A, 1 = B) and fused (LORA_FUSED_QKV for qkv_proj,
+ * LORA_FUSED_GATE_UP for gate_up_proj, else 0), or -1. */
 static int parse_key(const char *k, int *l, int *m, int *ab, int *fused)
 {
 	static const char pre[] = ADAPTER_KEY_PREFIX "model.layers.";
@@ -32,7 +32,8 @@ static int parse_key(const char *k, int *l, int *m, int *ab, int *fused)
 		v = v * 10 + (*p++ - '0');
 	if (*p++ != '.')
 		return -1;
-	for (int fu = 0; fu < 2; fu++)
+	int all = LORA_FUSED_QKV | LORA_FUSED_GATE_UP;
+	for (int fu = 0; fu <= all; fu += all)
 		for (int i = 0; i < ADAPTER_N_MODULES; i++) {
 			const char *name = adapter_module_name_of(&(struct adapter_dims){ .fused = fu }, i);
 			if (!name || (fu && i != ADAPTER_Q && i != ADAPTER_GATE))
@@ -42,7 +43,8 @@ static int parse_key(const char *k, int *l, int *m, int *ab, int *fused)
 				snprintf(tail, sizeof tail, "%s.%s.lora_%c.weight", adapter_module_block[i], name,
 				         j ? 'B' : 'A');
 				if (strcmp(p, tail) == 0) {
-					*l = (int)v, *m = i, *ab = j, *fused = fu;
+					*l = (int)v, *m = i, *ab = j;
+					*fused = !fu ? 0 : i == ADAPTER_Q ? LORA_FUSED_QKV : LORA_FUSED_GATE_UP;
 					return 0;
 				}
 			}
@@ -87,8 +89,9 @@ static int check_shape(struct adapter *a, const struct st_tensor *t, int l, int 
 	int in, out;
 	adapter_module_shape(&a->dims, m, &in, &out);
 	int want = ab ? out : in;
-	if (inf && a->dims.fused && ab && (m == ADAPTER_Q || m == ADAPTER_GATE) &&
-	    (m == ADAPTER_Q ? !a->dims.kv_dim : !a->dims.intermediate)) {
+	int fused_out = ab && ((m == ADAPTER_Q && (a->dims.fused & LORA_FUSED_QKV)) ||
+	                       (m == ADAPTER_GATE && (a->dims.fused & LORA_FUSED_GATE_UP)));
+	if (inf && fused_out && (m == ADAPTER_Q ? !a->dims.kv_dim : !a->dims.intermediate)) {
 		/* a fused output infers its parts: q_dim and I come from o_proj's and down_proj's
 		 * inputs when present (load_tensors looks at them first) */
 		int part = m == ADAPTER_Q ? a->dims.q_dim : 0;
@@ -126,23 +129,26 @@ static int check_shape(struct adapter *a, const struct st_tensor *t, int l, int 
 static int load_tensors(struct adapter *a, const struct st_file *f,
                         const struct adapter_dims *base, struct qt_err *err)
 {
-	int max_l = -1, fused = -1;
+	int max_l = -1, fused = 0, seen = 0;
 	for (size_t i = 0; i < f->n_tensors; i++) {
 		int l, m, ab, fu;
 		if (parse_key(f->tensors[i].name, &l, &m, &ab, &fu) != 0)
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\"%s", f->path, f->tensors[i].name,
 			                  key_hint(f->tensors[i].name));
-		/* o_proj and down_proj are named alike in both layouts; the others tell which */
-		int want = base ? base->fused : fused;
-		if (m != ADAPTER_O && m != ADAPTER_DOWN) {
-			if (want >= 0 && want != fu)
-				return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": the %s has %s projections",
-				                  f->path, f->tensors[i].name,
-				                  base ? "base model" : "adapter's other tensors",
-				                  want ? "fused (qkv_proj, gate_up_proj)" : "separate q/k/v and "
-				                  "gate/up");
-			fused = fu;
-		}
+		/* o_proj and down_proj are named alike in both layouts; the others tell which layout
+		 * their group (attention: q/k/v; MLP: gate/up) has */
+		int bit = m == ADAPTER_Q || m == ADAPTER_K || m == ADAPTER_V ? LORA_FUSED_QKV
+		        : m == ADAPTER_GATE || m == ADAPTER_UP ? LORA_FUSED_GATE_UP : 0;
+		int known = base ? bit : seen & bit, want = (base ? base->fused : fused) & bit;
+		if (known && want != fu)
+			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": the %s has %s", f->path,
+			                  f->tensors[i].name, base ? "base model" : "adapter's other tensors",
+			                  bit == LORA_FUSED_QKV ? (want ? "a fused qkv_proj"
+			                                                : "separate q/k/v projections")
+			                                        : (want ? "a fused gate_up_proj"
+			                                                : "separate gate/up projections"));
+		seen |= bit;
+		fused |= fu;
 		if (base && l >= base->n_layers)
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": layer %d, but the base model "
 			                  "has %d layers", f->path, f->tensors[i].name, l, base->n_layers);
@@ -154,7 +160,7 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 		a->dims = *base;
 	} else {
 		a->dims.n_layers = max_l + 1;
-		a->dims.fused = fused > 0;
+		a->dims.fused = fused;
 		for (size_t i = 0; i < f->n_tensors && a->dims.fused; i++) {
 			/* the parts of the fused outputs, known from o_proj's and down_proj's inputs */
 			int l, m, ab, fu;

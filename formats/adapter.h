@@ -11,9 +11,10 @@
  * with use_rslora. Tensor keys in the file:
  *   base_model.model.model.layers.<l>.self_attn.{q,k,v,o}_proj.lora_{A,B}.weight
  *   base_model.model.model.layers.<l>.mlp.{gate,up,down}_proj.lora_{A,B}.weight
- * A model with fused projections (Phi-3: dims.fused) has self_attn.qkv_proj in slot Q (out
- * q_dim + 2 kv_dim: q, k, v rows in that order) and mlp.gate_up_proj in slot GATE (out 2 I:
- * gate rows, then up rows); its slots K, V and UP are never adapted.
+ * A model with fused projections (dims.fused, kernels/lora.h's bits) has self_attn.qkv_proj in
+ * slot Q (out q_dim + 2 kv_dim: q, k, v rows in that order; Phi-3) and/or mlp.gate_up_proj in
+ * slot GATE (out 2 I: gate rows, then up rows; Phi-3, GLM); the slots a fusion leaves (K and V;
+ * UP) are never adapted.
  *
  * What is read: the LoRA subset of PEFT's config (r, lora_alpha, lora_dropout, use_rslora,
  * target_modules as a list of names or a regular expression, exclude_modules,
@@ -59,7 +60,7 @@ struct adapter_dims {
 	int intermediate;  /* I: out of gate/up, in of down */
 	int q_dim;         /* n_heads * head_dim: out of q, in of o */
 	int kv_dim;        /* n_kv_heads * head_dim: out of k and v */
-	int fused;         /* Phi-3: qkv_proj and gate_up_proj (see the top of this file) */
+	int fused;         /* LORA_FUSED_QKV | LORA_FUSED_GATE_UP (see the top of this file) */
 };
 
 /* in and out features of module m under dims d (0 and 0 for a slot fusion leaves unused). */

@@ -21,24 +21,27 @@ const char *const adapter_module_block[ADAPTER_N_MODULES] = {
 
 const char *adapter_module_name_of(const struct adapter_dims *d, int m)
 {
-	if (!d->fused)
-		return adapter_module_name[m];
-	return m == ADAPTER_Q ? "qkv_proj" : m == ADAPTER_GATE ? "gate_up_proj"
-	     : m == ADAPTER_K || m == ADAPTER_V || m == ADAPTER_UP ? NULL : adapter_module_name[m];
+	int qkv = d->fused & LORA_FUSED_QKV, gu = d->fused & LORA_FUSED_GATE_UP;
+	if (qkv && (m == ADAPTER_K || m == ADAPTER_V))
+		return NULL;
+	if (gu && m == ADAPTER_UP)
+		return NULL;
+	return qkv && m == ADAPTER_Q ? "qkv_proj" : gu && m == ADAPTER_GATE ? "gate_up_proj"
+	                                                                    : adapter_module_name[m];
 }
 
 void adapter_module_shape(const struct adapter_dims *d, int m, int *in, int *out)
 {
-	if (d->fused && !adapter_module_name_of(d, m)) {
+	if (!adapter_module_name_of(d, m)) {
 		*in = *out = 0;
 		return;
 	}
-	if (d->fused && m == ADAPTER_Q) {
+	if ((d->fused & LORA_FUSED_QKV) && m == ADAPTER_Q) {
 		*in = d->hidden;
 		*out = d->q_dim + 2 * d->kv_dim;
 		return;
 	}
-	if (d->fused && m == ADAPTER_GATE) {
+	if ((d->fused & LORA_FUSED_GATE_UP) && m == ADAPTER_GATE) {
 		*in = d->hidden;
 		*out = 2 * d->intermediate;
 		return;

@@ -52,6 +52,20 @@ static void family_defaults(struct hf_config *c, const char *model_type)
 		c->bos = (struct hf_token_ids){ .n = 1, .id = { 2 } };
 		c->eos = (struct hf_token_ids){ .n = 1, .id = { 1 } };
 		c->pad = (struct hf_token_ids){ .n = 1, .id = { 0 } };
+	} else if (strcmp(model_type, "glm") == 0 || strcmp(model_type, "glm4") == 0) {
+		snprintf(c->architecture, sizeof c->architecture, model_type[3] ? "Glm4ForCausalLM" :
+		         "GlmForCausalLM");
+		c->vocab_size = 151552;
+		c->intermediate_size = 13696;
+		c->num_hidden_layers = 40;
+		c->num_key_value_heads = 2;
+		c->head_dim = 128;
+		c->max_position_embeddings = 131072;
+		c->rms_norm_eps = 1.5625e-07;
+		c->attention_bias = 1;
+		c->partial_rotary_factor = 0.5; /* GlmConfig's setdefault */
+		c->bos.n = c->eos.n = 0;
+		c->pad = (struct hf_token_ids){ .n = 1, .id = { 151329 } };
 	} else if (strcmp(model_type, "phi3") == 0) {
 		snprintf(c->architecture, sizeof c->architecture, "Phi3ForCausalLM");
 		c->vocab_size = 32064;
@@ -97,6 +111,11 @@ static int is_qwen(const struct hf_config *c)
 	return strcmp(c->model_type, "qwen2") == 0 || strcmp(c->model_type, "qwen3") == 0;
 }
 
+static int is_glm(const struct hf_config *c)
+{
+	return strcmp(c->model_type, "glm") == 0 || strcmp(c->model_type, "glm4") == 0;
+}
+
 static int is_gemma(const struct hf_config *c)
 {
 	return strcmp(c->model_type, "gemma") == 0 || strcmp(c->model_type, "gemma2") == 0;
@@ -106,6 +125,8 @@ int hf_config_has_bias(const struct hf_config *c, int module)
 {
 	if (strcmp(c->model_type, "phi3") == 0)
 		return 0; /* Phi3's projections are built without a bias whatever the config says */
+	if (is_glm(c))
+		return module < 3 && c->attention_bias; /* q, k, v; o_proj never has one */
 	if (strcmp(c->model_type, "qwen2") == 0)
 		return module < 3;
 	if (strcmp(c->model_type, "qwen3") == 0 || is_gemma(c))
@@ -130,12 +151,36 @@ float hf_config_embed_scale(const struct hf_config *c)
 
 int hf_config_has_sandwich_norms(const struct hf_config *c)
 {
-	return strcmp(c->model_type, "gemma2") == 0;
+	return strcmp(c->model_type, "gemma2") == 0 || strcmp(c->model_type, "glm4") == 0;
+}
+
+struct hf_norm_names hf_config_norm_names(const struct hf_config *c)
+{
+	if (strcmp(c->model_type, "gemma2") == 0)
+		return (struct hf_norm_names){ "input_layernorm", "post_attention_layernorm",
+		                               "pre_feedforward_layernorm",
+		                               "post_feedforward_layernorm" };
+	if (strcmp(c->model_type, "glm4") == 0)
+		return (struct hf_norm_names){ "input_layernorm", "post_self_attn_layernorm",
+		                               "post_attention_layernorm", "post_mlp_layernorm" };
+	return (struct hf_norm_names){ "input_layernorm", NULL, "post_attention_layernorm", NULL };
+}
+
+int64_t hf_config_rotary_dim(const struct hf_config *c)
+{
+	return (int64_t)((double)c->head_dim * c->partial_rotary_factor);
+}
+
+int hf_config_rope_interleaved(const struct hf_config *c)
+{
+	return is_glm(c);
 }
 
 int hf_config_fused(const struct hf_config *c)
 {
-	return strcmp(c->model_type, "phi3") == 0;
+	if (strcmp(c->model_type, "phi3") == 0)
+		return LORA_FUSED_QKV | LORA_FUSED_GATE_UP;
+	return is_glm(c) ? LORA_FUSED_GATE_UP : 0;
 }
 
 int64_t hf_config_layer_window(const struct hf_config *c, int64_t layer)
@@ -327,9 +372,9 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 	const char *mts = json_string_value(mt);
 	if (strcmp(mts, "llama") != 0 && strcmp(mts, "mistral") != 0 && strcmp(mts, "qwen2") != 0 &&
 	    strcmp(mts, "qwen3") != 0 && strcmp(mts, "gemma") != 0 && strcmp(mts, "gemma2") != 0 &&
-	    strcmp(mts, "phi3") != 0)
+	    strcmp(mts, "phi3") != 0 && strcmp(mts, "glm") != 0 && strcmp(mts, "glm4") != 0)
 		FAIL("%s: model_type: \"%s\" is not supported (llama, mistral, qwen2, qwen3, gemma, "
-		     "gemma2, phi3)", name, mts);
+		     "gemma2, phi3, glm, glm4)", name, mts);
 	family_defaults(c, mts);
 	json_t *ar = json_object_get(root, "architectures");
 	if (ar && !json_is_null(ar)) {
@@ -339,10 +384,12 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		if (strcmp(a, "LlamaForCausalLM") != 0 && strcmp(a, "MistralForCausalLM") != 0 &&
 		    strcmp(a, "Qwen2ForCausalLM") != 0 && strcmp(a, "Qwen3ForCausalLM") != 0 &&
 		    strcmp(a, "GemmaForCausalLM") != 0 && strcmp(a, "Gemma2ForCausalLM") != 0 &&
-		    strcmp(a, "Phi3ForCausalLM") != 0)
+		    strcmp(a, "Phi3ForCausalLM") != 0 && strcmp(a, "GlmForCausalLM") != 0 &&
+		    strcmp(a, "Glm4ForCausalLM") != 0)
 			FAIL("%s: architectures: \"%s\" is not supported (LlamaForCausalLM, "
 			     "MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, GemmaForCausalLM, "
-			     "Gemma2ForCausalLM, Phi3ForCausalLM)", name, a);
+			     "Gemma2ForCausalLM, Phi3ForCausalLM, GlmForCausalLM, Glm4ForCausalLM)", name,
+			     a);
 		snprintf(c->architecture, sizeof c->architecture, "%s", a);
 	}
 	json_t *act = json_object_get(root, "hidden_act");
@@ -381,11 +428,15 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		goto out;
 	if (json_is_null(json_object_get(root, "sliding_window")))
 		c->sliding_window = 0;
-	/* MistralConfig and Gemma2Config default num_key_value_heads to a number of their own */
-	if ((strcmp(mts, "mistral") != 0 && strcmp(mts, "gemma2") != 0) || !c->num_key_value_heads)
+	/* MistralConfig, Gemma2Config and GlmConfig default num_key_value_heads to a number of
+	 * their own */
+	if ((strcmp(mts, "mistral") != 0 && strcmp(mts, "gemma2") != 0 && !is_glm(c)) ||
+	    !c->num_key_value_heads)
 		c->num_key_value_heads = c->num_attention_heads;
 	c->head_dim = c->num_attention_heads ? c->hidden_size / c->num_attention_heads : 0;
-	if (strcmp(mts, "qwen3") == 0)
+	if (is_glm(c))
+		c->head_dim = 128; /* GlmConfig's */
+	else if (strcmp(mts, "qwen3") == 0)
 		c->head_dim = 128; /* Qwen3Config's default, not hidden / heads */
 	else if (strcmp(mts, "gemma") == 0 || strcmp(mts, "gemma2") == 0)
 		c->head_dim = 256; /* GemmaConfig's, Gemma2Config's */
@@ -438,11 +489,18 @@ int hf_config_parse(const char *text, size_t len, const char *name, struct hf_co
 		dt = json_object_get(root, "dtype");
 	if (json_is_string(dt))
 		snprintf(c->torch_dtype, sizeof c->torch_dtype, "%s", json_string_value(dt));
-	if (c->partial_rotary_factor != 1.0) {
+	int partial_ok = strcmp(mts, "phi3") == 0 || is_glm(c);
+	int64_t rot = hf_config_rotary_dim(c);
+	if (c->partial_rotary_factor != 1.0 &&
+	    (!partial_ok || !(c->partial_rotary_factor > 0 && c->partial_rotary_factor < 1) ||
+	     rot <= 0 || rot % 2)) {
 		char v[32];
 		hf_format_double(c->partial_rotary_factor, v, sizeof v);
-		FAIL("%s: partial_rotary_factor: %s is not supported (only 1.0: rotary embeddings on "
-		     "the whole head)", name, v);
+		if (partial_ok)
+			FAIL("%s: partial_rotary_factor: %s does not give an even number of rotary dims "
+			     "of head_dim %lld", name, v, (long long)c->head_dim);
+		FAIL("%s: partial_rotary_factor: %s is not supported for %s (only 1.0: rotary "
+		     "embeddings on the whole head)", name, v, mts);
 	}
 	json_t *tp = json_object_get(root, "pretraining_tp");
 	if (tp && json_is_integer(tp) && json_integer_value(tp) != 1)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "kernels/lora.h"
 
 #define HF_CONFIG_NAME     "config.json"
 #define HF_GENCONFIG_NAME  "generation_config.json"
@@ -37,7 +38,8 @@ struct hf_token_ids {
 
 struct hf_config {
 	char    architecture[64];   /* architectures[0], "LlamaForCausalLM" */
-	char    model_type[32];     /* llama, mistral, qwen2, qwen3, gemma, gemma2, phi3 */
+	char    model_type[32];     /* llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, glm,
+	                               glm4 */
 	int64_t vocab_size;
 	int64_t hidden_size;
 	int64_t intermediate_size;
@@ -51,7 +53,7 @@ struct hf_config {
 	int64_t max_window_layers;       /* qwen2: layers below it attend fully */
 	int     n_layer_types;           /* qwen2: entries of layer_types (0: absent) */
 	uint8_t layer_sliding[HF_MAX_LAYER_TYPES]; /* layer_types[l] == "sliding_attention" */
-	double  partial_rotary_factor;   /* 1 (only value accepted) */
+	double  partial_rotary_factor;   /* 1; phi3, glm and glm4 (default 0.5) may rotate part */
 	double  rms_norm_eps;
 	double  rope_theta;
 	double  initializer_range;
@@ -91,13 +93,22 @@ int hf_config_has_qk_norm(const struct hf_config *c);
  * float32); 0 for the other families. */
 int hf_config_norm_plus_one(const struct hf_config *c);
 float hf_config_embed_scale(const struct hf_config *c);
-/* gemma2: each layer normalizes the attention output (post_attention_layernorm) and the MLP's
- * input (pre_feedforward_layernorm) and output (post_feedforward_layernorm) before adding them
- * to the residual stream. */
+/* gemma2, glm4: each layer normalizes the attention output and the MLP's output before adding
+ * them to the residual stream (hf_config_norm_names). */
 int hf_config_has_sandwich_norms(const struct hf_config *c);
-/* phi3: q, k and v are one self_attn.qkv_proj (rows q, then k, then v) and gate and up one
- * mlp.gate_up_proj (rows gate, then up). */
+/* kernels/lora.h's LORA_FUSED_* bits: phi3's q, k and v are one self_attn.qkv_proj (rows q,
+ * then k, then v; LORA_FUSED_QKV); phi3's and glm's gate and up one mlp.gate_up_proj (rows
+ * gate, then up; LORA_FUSED_GATE_UP). */
 int hf_config_fused(const struct hf_config *c);
+/* The rotary dims of a head: int(head_dim * partial_rotary_factor), as transformers. */
+int64_t hf_config_rotary_dim(const struct hf_config *c);
+/* glm, glm4: rotary pairs are interleaved dims (2j, 2j + 1), not (j, j + rot/2). */
+int hf_config_rope_interleaved(const struct hf_config *c);
+/* The names of a layer's norms under model.layers.N.: the attention's input norm, the
+ * attention output's norm (NULL but in gemma2 and glm4), the MLP's input norm and the MLP
+ * output's norm (NULL but in gemma2 and glm4). */
+struct hf_norm_names { const char *attn_in, *attn_out, *mlp_in, *mlp_out; };
+struct hf_norm_names hf_config_norm_names(const struct hf_config *c);
 /* Layer l's sliding attention window in tokens, 0 for full causal attention: mistral's and
  * phi3's sliding_window on every layer; qwen2's with use_sliding_window, on the layers layer_types
  * marks "sliding_attention" (without layer_types: those from max_window_layers on); gemma2's

@@ -66,7 +66,7 @@ static const struct {
 	/* refused unless at the value that leaves the math unchanged (hf_config_check_compute) */
 	{ "attention_dropout",                HF_KEY_REFUSED }, /* in training, unless 0 */
 	{ "resid_pdrop",                      HF_KEY_REFUSED }, /* phi3: in training, unless 0 */
-	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1 */
+	{ "partial_rotary_factor",            HF_KEY_REFUSED }, /* unless 1; phi3, glm: implemented */
 	{ "pretraining_tp",                   HF_KEY_REFUSED }, /* unless 1 */
 	/* no effect on the forward pass or the LoRA gradients */
 	{ "pad_token_id",                     HF_KEY_NO_MATH }, /* the embedding's padding_idx: init only */

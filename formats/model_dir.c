@@ -183,9 +183,10 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 	int64_t dim[6] = { H, q, kv, I, q + 2 * kv, 2 * I };
 	for (int64_t l = 0; l < c->num_hidden_layers; l++) {
 		for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++) {
-			if (hf_config_fused(c) && !fused[k].name)
+			int bit = k < 3 ? LORA_FUSED_QKV : k == 4 || k == 5 ? LORA_FUSED_GATE_UP : 0;
+			const struct linear_shape *e = hf_config_fused(c) & bit ? &fused[k] : &lin[k];
+			if (!e->name)
 				continue;
-			const struct linear_shape *e = hf_config_fused(c) ? &fused[k] : &lin[k];
 			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, e->name);
 			if ((st = want(m, n, 2, dim[e->rows], dim[e->cols], err)))
 				return st;
@@ -200,16 +201,12 @@ int model_dir_check_llama(const struct model_dir *m, struct qt_err *err)
 			if ((st = want(m, n, 1, c->head_dim, 0, err)))
 				return st;
 		}
-		snprintf(n, sizeof n, "model.layers.%lld.input_layernorm.weight", (long long)l);
-		if ((st = want(m, n, 1, H, 0, err)))
-			return st;
-		snprintf(n, sizeof n, "model.layers.%lld.post_attention_layernorm.weight", (long long)l);
-		if ((st = want(m, n, 1, H, 0, err)))
-			return st;
-		static const char *const sandwich[] = { "pre_feedforward_layernorm",
-		                                        "post_feedforward_layernorm" };
-		for (int k = 0; hf_config_has_sandwich_norms(c) && k < 2; k++) {
-			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, sandwich[k]);
+		struct hf_norm_names nn = hf_config_norm_names(c);
+		const char *norms[4] = { nn.attn_in, nn.attn_out, nn.mlp_in, nn.mlp_out };
+		for (int k = 0; k < 4; k++) {
+			if (!norms[k])
+				continue;
+			snprintf(n, sizeof n, "model.layers.%lld.%s.weight", (long long)l, norms[k]);
 			if ((st = want(m, n, 1, H, 0, err)))
 				return st;
 		}

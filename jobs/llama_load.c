@@ -193,6 +193,8 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 	c->attn_softcap = (float)h->attn_logit_softcapping;
 	c->final_softcap = (float)h->final_logit_softcapping;
 	c->fused = hf_config_fused(h);
+	c->rot = (int)hf_config_rotary_dim(h);
+	c->rope_interleaved = hf_config_rope_interleaved(h);
 	m->release = release;
 	struct owned *o = calloc(1, sizeof *o);
 	m->owned = o;
@@ -210,7 +212,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		.high_freq_factor = h->rope_scaling.high_freq_factor,
 		.original_max_position = (double)h->rope_scaling.original_max_position_embeddings,
 	};
-	rope_inv_freq(m->inv_freq, c->HD, h->rope_theta, &rs);
+	rope_inv_freq(m->inv_freq, llama_rot(c), h->rope_theta, &rs);
 	int32_t *window = own(o, calloc((size_t)c->n_layer + 1, sizeof *window), "windows", err);
 	if (!window)
 		goto fail;
@@ -234,19 +236,15 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		drop_mapped(d);
 		struct llama_layer *L = &m->layers[l];
 		char name[128];
-		snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-		if (!(L->attn_norm = take_norm(o, d, name, C, err)))
-			goto fail;
-		int sandwich = hf_config_has_sandwich_norms(h);
-		snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-		if (!(*(sandwich ? &L->post_attn_norm : &L->mlp_norm) = take_norm(o, d, name, C, err)))
-			goto fail;
-		if (sandwich) {
-			snprintf(name, sizeof name, "model.layers.%d.pre_feedforward_layernorm.weight", l);
-			if (!(L->mlp_norm = take_norm(o, d, name, C, err)))
-				goto fail;
-			snprintf(name, sizeof name, "model.layers.%d.post_feedforward_layernorm.weight", l);
-			if (!(L->post_mlp_norm = take_norm(o, d, name, C, err)))
+		struct hf_norm_names nn = hf_config_norm_names(h);
+		const char *nname[4] = { nn.attn_in, nn.attn_out, nn.mlp_in, nn.mlp_out };
+		const float **nw[4] = { &L->attn_norm, &L->post_attn_norm, &L->mlp_norm,
+		                        &L->post_mlp_norm };
+		for (int k = 0; k < 4; k++) {
+			if (!nname[k])
+				continue;
+			snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, nname[k]);
+			if (!(*nw[k] = take_norm(o, d, name, C, err)))
 				goto fail;
 		}
 		if (hf_config_has_qk_norm(h)) {

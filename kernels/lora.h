@@ -15,6 +15,11 @@
 
 #define LORA_N_MODULES 7
 
+/* Fused projections, a bit each: q/k/v as one qkv_proj in slot q (Phi-3), gate/up as one
+ * gate_up_proj in slot gate (Phi-3, GLM); the slots a fusion leaves (k, v; up) are unused. */
+#define LORA_FUSED_QKV     1
+#define LORA_FUSED_GATE_UP 2
+
 /* One LoRA pair; r == 0 means the module is not adapted (A and B are NULL). */
 struct lora_pair {
 	int    r;

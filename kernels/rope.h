@@ -47,4 +47,17 @@ void rope_forward(float *out, const float *x, const float *cos_t, const float *s
 void rope_backward(float *dx, const float *dout, const float *cos_t, const float *sin_t, int T,
                    int NH, int HD);
 
+/*
+ * Partial and interleaved rotation (transformers' Phi-3 with partial_rotary_factor < 1, GLM):
+ * only the first rot (even, <= HD) dims of each head rotate, the others pass through; pairs
+ * are (j, j + rot/2) (rotate_half) or, interleaved, (2j, 2j + 1) (GLM's rotate_half of
+ * x[..., 0::2] and x[..., 1::2]), both at angle p * inv_freq[j] with inv_freq of rot / 2
+ * entries (rope_inv_freq(inv_freq, rot, ...)) and cos, sin: (T, rot/2) (rope_table with rot).
+ * rope_forward and rope_backward are these with rot = HD, not interleaved.
+ */
+void rope_forward_part(float *out, const float *x, const float *cos_t, const float *sin_t, int T,
+                       int NH, int HD, int rot, int interleaved);
+void rope_backward_part(float *dx, const float *dout, const float *cos_t, const float *sin_t,
+                        int T, int NH, int HD, int rot, int interleaved);
+
 #endif

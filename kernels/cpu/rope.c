@@ -19,21 +19,26 @@ void rope_table(float *cos_t, float *sin_t, const int32_t *pos, const float *inv
 	}
 }
 
-/* Rotates every head of every token by sign * angle; out may alias x. */
+/* Rotates the first rot dims of every head of every token by sign * angle, pairs (j, j + rot/2)
+ * or interleaved (2j, 2j + 1); the rest are copied; out may alias x. */
 static void rotate(float *out, const float *x, const float *cos_t, const float *sin_t, int T,
-                   int NH, int HD, float sign)
+                   int NH, int HD, int rot, int interleaved, float sign)
 {
-	int half = HD / 2;
+	int half = rot / 2, step = interleaved ? 2 : 1, off = interleaved ? 1 : half;
 	for (int t = 0; t < T; t++) {
 		const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
 		for (int h = 0; h < NH; h++) {
 			size_t o = ((size_t)t * NH + h) * HD;
 			for (int j = 0; j < half; j++) {
-				float x1 = x[o + j], x2 = x[o + j + half];
+				size_t i1 = o + (size_t)j * step, i2 = i1 + off;
+				float x1 = x[i1], x2 = x[i2];
 				float sn = sign * s[j];
-				out[o + j] = x1 * c[j] + (-x2) * sn;
-				out[o + j + half] = x2 * c[j] + x1 * sn;
+				out[i1] = x1 * c[j] + (-x2) * sn;
+				out[i2] = x2 * c[j] + x1 * sn;
 			}
+			if (out != x)
+				for (int d = rot; d < HD; d++)
+					out[o + d] = x[o + d];
 		}
 	}
 }
@@ -42,12 +47,26 @@ static void rotate(float *out, const float *x, const float *cos_t, const float *
 void rope_forward(float *out, const float *x, const float *cos_t, const float *sin_t, int T,
                   int NH, int HD)
 {
-	rotate(out, x, cos_t, sin_t, T, NH, HD, 1.0f);
+	rotate(out, x, cos_t, sin_t, T, NH, HD, HD, 0, 1.0f);
 }
 
 /* dx (written), dout: (T, NH, HD); cos, sin: (T, HD/2) */
 void rope_backward(float *dx, const float *dout, const float *cos_t, const float *sin_t, int T,
                    int NH, int HD)
 {
-	rotate(dx, dout, cos_t, sin_t, T, NH, HD, -1.0f);
+	rotate(dx, dout, cos_t, sin_t, T, NH, HD, HD, 0, -1.0f);
+}
+
+/* x, out: (T, NH, HD); cos, sin: (T, rot/2) */
+void rope_forward_part(float *out, const float *x, const float *cos_t, const float *sin_t, int T,
+                       int NH, int HD, int rot, int interleaved)
+{
+	rotate(out, x, cos_t, sin_t, T, NH, HD, rot, interleaved, 1.0f);
+}
+
+/* dx (written), dout: (T, NH, HD); cos, sin: (T, rot/2) */
+void rope_backward_part(float *dx, const float *dout, const float *cos_t, const float *sin_t,
+                        int T, int NH, int HD, int rot, int interleaved)
+{
+	rotate(dx, dout, cos_t, sin_t, T, NH, HD, rot, interleaved, -1.0f);
 }

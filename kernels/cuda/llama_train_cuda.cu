@@ -118,7 +118,9 @@ extern "C" struct llama_cuda_model *llama_cuda_model_upload(const struct llama_m
 		llama_cuda_model_free(dm);
 		return NULL;
 	}
-	const char *missing = c->fused ? "Phi-3's fused qkv_proj and gate_up_proj"
+	const char *missing = c->fused ? "fused qkv_proj or gate_up_proj (Phi-3, GLM)"
+	                    : c->rope_interleaved || llama_rot(c) != c->HD
+	                            ? "partial or interleaved rotary embeddings (GLM, Phi-3)"
 	                    : c->n_layer > 0 && m->layers[0].q_norm ? "Qwen3's per-head q_norm/k_norm"
 	                    : c->n_layer > 0 && m->layers[0].post_attn_norm ? "Gemma-2's sandwich norms"
 	                    : c->attn_scale || c->attn_softcap || c->final_softcap

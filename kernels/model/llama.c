@@ -187,7 +187,7 @@ static void layer_qkv(const struct llama_model *m, const struct lora_table *lora
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
 	rmsnorm_forward_fast(a->xn, NULL, a->x, L->attn_norm, n, c->C, c->eps, m->n_threads);
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_QKV) {
 		llama_linear_forward(a->fz, a->xn, &L->lin[LLAMA_Q], lora_of(lora, l, LLAMA_Q), n, 0.0f,
 		                     a->scratch, m->n_threads);
 		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
@@ -205,8 +205,10 @@ static void layer_qkv(const struct llama_model *m, const struct lora_table *lora
 		rmsnorm_forward_fast(a->k, NULL, a->k, L->k_norm, n * c->NKV, c->HD, c->eps,
 		                     m->n_threads);
 	}
-	rope_forward(a->q, a->q, a->cos_t, a->sin_t, n, c->NH, c->HD);
-	rope_forward(a->k, a->k, a->cos_t, a->sin_t, n, c->NKV, c->HD);
+	rope_forward_part(a->q, a->q, a->cos_t, a->sin_t, n, c->NH, c->HD, llama_rot(c),
+	                  c->rope_interleaved);
+	rope_forward_part(a->k, a->k, a->cos_t, a->sin_t, n, c->NKV, c->HD, llama_rot(c),
+	                  c->rope_interleaved);
 }
 
 /* A branch's output added to the residual stream x: directly, or after its sandwich norm. */
@@ -234,7 +236,7 @@ static void layer_out_mlp(const struct llama_model *m, const struct lora_table *
 	const struct llama_layer *L = &m->layers[l];
 	branch_add(m, lora, l, LLAMA_O, L->post_attn_norm, a, a->att, n);
 	rmsnorm_forward_fast(a->xn, NULL, a->x, L->mlp_norm, n, c->C, c->eps, m->n_threads);
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_GATE_UP) {
 		llama_linear_forward(a->fz, a->xn, &L->lin[LLAMA_GATE], lora_of(lora, l, LLAMA_GATE), n,
 		                     0.0f, a->scratch, m->n_threads);
 		columns_split((float *const[]){ a->gate, a->up }, a->fz, n, (int[]){ c->H, c->H }, 2);
@@ -269,7 +271,7 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 	for (int b = 0; b < B; b++)
 		for (int i = 0; i < TN; i++)
 			a.pos[b * TN + i] = c->past[b] + i;
-	rope_table(a.cos_t, a.sin_t, a.pos, m->inv_freq, n, cf->HD);
+	rope_table(a.cos_t, a.sin_t, a.pos, m->inv_freq, n, llama_rot(cf));
 	size_t row = (size_t)cf->NKV * cf->HD;
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, n);
@@ -309,7 +311,7 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	if (acts_alloc(&a, m, T, max_rank(lora), err) != QT_OK)
 		return QT_ESOFTWARE;
 	embed_rows(a.x, m, ids, T);
-	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, cf->HD);
+	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, llama_rot(cf));
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, T);
 		struct attn_opts ao = llama_attn(cf, l);

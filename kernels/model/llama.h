@@ -5,9 +5,10 @@
  * GQA attention (a sliding window per layer, a scale and soft cap per family) -> o (+LoRA)
  * [-> RMSNorm] -> residual, RMSNorm -> gate,up (+LoRA) -> SwiGLU or GeGLU -> down (+LoRA)
  * [-> RMSNorm] -> residual; final RMSNorm; LM head [-> soft cap]. The bracketed norms are
- * Gemma-2's sandwich norms. With fused projections (Phi-3) lin[LLAMA_Q] is qkv_proj, whose
- * output is split into q, k and v, and lin[LLAMA_GATE] is gate_up_proj, split into gate and
- * up; lin[LLAMA_K], lin[LLAMA_V] and lin[LLAMA_UP] are then empty (OC 0).
+ * Gemma-2's and GLM-4's sandwich norms. With fused projections (kernels/lora.h's bits)
+ * lin[LLAMA_Q] is qkv_proj, whose output is split into q, k and v (Phi-3), and/or
+ * lin[LLAMA_GATE] is gate_up_proj, split into gate and up (Phi-3, GLM); the slots a fusion
+ * leaves (lin[LLAMA_K] and lin[LLAMA_V]; lin[LLAMA_UP]) are then empty (OC 0).
  * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
  * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
  * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
@@ -78,8 +79,18 @@ struct llama_config {
 	float attn_softcap;     /* Gemma-2's attn_logit_softcapping; 0: none */
 	float final_softcap;    /* Gemma-2's final_logit_softcapping: logits = tanh(z / c) * c;
 	                           0: none */
-	int   fused;            /* Phi-3: lin[LLAMA_Q] is qkv_proj, lin[LLAMA_GATE] gate_up_proj */
+	int   fused;            /* LORA_FUSED_QKV: lin[LLAMA_Q] is qkv_proj; LORA_FUSED_GATE_UP:
+	                           lin[LLAMA_GATE] is gate_up_proj */
+	int   rot;              /* rotary dims of a head (kernels/rope.h's rope_forward_part):
+	                           head_dim * partial_rotary_factor; 0: all HD */
+	int   rope_interleaved; /* GLM: rotary pairs (2j, 2j + 1) */
 };
+
+/* The rotary dims of a head. */
+static inline int llama_rot(const struct llama_config *c)
+{
+	return c->rot > 0 ? c->rot : c->HD;
+}
 
 /* Layer l's sliding window (0: none). */
 static inline int llama_window(const struct llama_config *c, int l)

@@ -243,7 +243,7 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
 	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
 	float *qd = L->q_norm ? a->qp : a->q, *kd = L->q_norm ? a->kp : a->k;
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_QKV) {
 		FWD(ws->fz, a->xn1, LLAMA_Q, 0);
 		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
 		columns_split((float *const[]){ qd, kd, a->v }, ws->fz, T, w, 3);
@@ -256,8 +256,10 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 		rmsnorm_forward_fast(a->q, a->rstdq, a->qp, L->q_norm, T * c->NH, c->HD, c->eps, th);
 		rmsnorm_forward_fast(a->k, a->rstdk, a->kp, L->k_norm, T * c->NKV, c->HD, c->eps, th);
 	}
-	rope_forward(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
-	rope_forward(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
+	rope_forward_part(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
+	                  c->rope_interleaved);
+	rope_forward_part(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
+	                  c->rope_interleaved);
 	struct attn_opts ao = llama_attn(c, l);
 	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
 	                       th);
@@ -270,7 +272,7 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 		FWD(a->xmid, a->att, LLAMA_O, 1);
 	}
 	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_GATE_UP) {
 		FWD(ws->fz, a->xn2, LLAMA_GATE, 0);
 		columns_split((float *const[]){ a->gate, a->up }, ws->fz, T, (int[]){ c->H, c->H }, 2);
 	} else {
@@ -321,7 +323,7 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	else
 		swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
 	memset(ws->dxn, 0, TC * sizeof(float));
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_GATE_UP) {
 		columns_join(ws->fz, (const float *const[]){ ws->dgate, ws->dup }, T,
 		             (int[]){ c->H, c->H }, 2);
 		BWD(ws->dxn, ws->fz, a->xn2, LLAMA_GATE);
@@ -345,8 +347,10 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	struct attn_opts ao = llama_attn(c, l);
 	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
 	                        seg, &ao, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
-	rope_backward(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD);
-	rope_backward(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD);
+	rope_backward_part(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
+	                   c->rope_interleaved);
+	rope_backward_part(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
+	                   c->rope_interleaved);
 	const float *dqp = ws->dq, *dkp = ws->dk;
 	if (L->q_norm) {
 		memset(ws->dqp, 0, TQ * sizeof(float));
@@ -357,7 +361,7 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 		dkp = ws->dkp;
 	}
 	memset(ws->dxn, 0, TC * sizeof(float));
-	if (c->fused) {
+	if (c->fused & LORA_FUSED_QKV) {
 		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
 		columns_join(ws->fz, (const float *const[]){ dqp, dkp, ws->dv }, T, w, 3);
 		BWD(ws->dxn, ws->fz, a->xn1, LLAMA_Q);
@@ -388,7 +392,7 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		embedding_scale(x0, TC, c->embed_scale);
 	if (neftune_mag > 0)
 		neftune_forward(x0, TC, neftune_mag, neftune_seed);
-	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, c->HD);
+	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, llama_rot(c));
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
 		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],

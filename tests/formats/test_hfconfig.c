@@ -256,8 +256,14 @@ static void test_families(void)
 		  "\"short_factor\": [1.0], \"long_factor\": [1.0]}", NULL, { 0, 0 },
 		  "\"longrope\" is not supported" },
 		{ "\"model_type\": \"phi3\", \"rope_parameters\": {\"rope_type\": \"default\", "
-		  "\"rope_theta\": 10000.0, \"partial_rotary_factor\": 0.75}", NULL, { 0, 0 },
-		  "partial_rotary_factor: 0.75 is not supported" },
+		  "\"rope_theta\": 10000.0, \"partial_rotary_factor\": 0.75}", "0000000", { 0, 0 },
+		  NULL }, /* 12 of 16 dims rotate */
+		{ "\"model_type\": \"phi3\", \"partial_rotary_factor\": 0.5625", NULL, { 0, 0 },
+		  "0.5625 does not give an even number of rotary dims" },
+		{ "\"model_type\": \"qwen2\", \"partial_rotary_factor\": 0.5", NULL, { 0, 0 },
+		  "0.5 is not supported for qwen2" },
+		{ "\"model_type\": \"glm\"", "1110000", { 0, 0 }, NULL },
+		{ "\"model_type\": \"glm4\", \"attention_bias\": false", "0000000", { 0, 0 }, NULL },
 		{ "\"model_type\": \"gpt_neox\"", NULL, { 0, 0 }, "\"gpt_neox\" is not supported" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

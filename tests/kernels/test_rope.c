@@ -13,12 +13,12 @@ static const struct rope_scaling scalings[4] = {
 	{ ROPE_LLAMA3, 32.0, 1.0, 4.0, 8192 },
 };
 
-struct fd_ctx { float *x, *y, *r, *c, *s; int T, NH, HD; };
+struct fd_ctx { float *x, *y, *r, *c, *s; int T, NH, HD, rot, il; };
 
 static double fd_loss(void *p)
 {
 	struct fd_ctx *c = p;
-	rope_forward(c->y, c->x, c->c, c->s, c->T, c->NH, c->HD);
+	rope_forward_part(c->y, c->x, c->c, c->s, c->T, c->NH, c->HD, c->rot, c->il);
 	return kc_dot(c->y, c->r, (size_t)c->T * c->NH * c->HD);
 }
 
@@ -94,9 +94,40 @@ int main(void)
 		kc_rand(x, 36, 1, 1.0f);
 		kc_rand(r, 36, 2, 1.0f);
 		rope_backward(dx, r, c, s, T, NH, HD);
-		struct fd_ctx ctx = { x, y, r, c, s, T, NH, HD };
+		struct fd_ctx ctx = { x, y, r, c, s, T, NH, HD, HD, 0 };
 		kc_fd("rope dx T=3 NH=2 HD=6", fd_loss, &ctx, x, dx, 36, 1e-2f, 1e-3);
 		(void)half;
+	}
+	/* partial (rot 4 of HD 8) and interleaved rotation: a hand-written reference of GLM's
+	 * apply_rotary_pos_emb, finite differences, and the pass-through dims untouched */
+	for (int il = 0; il < 2; il++) {
+		int T = 3, NH = 2, HD = 8, rot = 4;
+		int32_t pos[3] = { 0, 5, 1 };
+		float inv[2], c[6], s[6], x[48], y[48], r[48], dx[48], want[48];
+		rope_inv_freq(inv, rot, 10000, NULL);
+		rope_table(c, s, pos, inv, T, rot);
+		kc_rand(x, 48, 3, 1.0f);
+		kc_rand(r, 48, 4, 1.0f);
+		for (int t = 0; t < T; t++)
+			for (int h = 0; h < NH; h++) {
+				const float *xh = x + (t * NH + h) * HD;
+				float *w = want + (t * NH + h) * HD;
+				for (int d = 0; d < HD; d++)
+					w[d] = xh[d];
+				for (int j = 0; j < rot / 2; j++) {
+					int a = il ? 2 * j : j, b = il ? 2 * j + 1 : j + rot / 2;
+					w[a] = xh[a] * c[t * 2 + j] - xh[b] * s[t * 2 + j];
+					w[b] = xh[b] * c[t * 2 + j] + xh[a] * s[t * 2 + j];
+				}
+			}
+		rope_forward_part(y, x, c, s, T, NH, HD, rot, il);
+		char what[64];
+		snprintf(what, sizeof what, "rope part rot 4 of 8 interleaved %d", il);
+		kc_close(what, y, want, 48, 1e-6, 1e-7);
+		rope_backward_part(dx, r, c, s, T, NH, HD, rot, il);
+		struct fd_ctx ctx = { x, y, r, c, s, T, NH, HD, rot, il };
+		snprintf(what, sizeof what, "rope part dx interleaved %d", il);
+		kc_fd(what, fd_loss, &ctx, x, dx, 48, 1e-2f, 1e-3);
 	}
 	free(g.buf);
 	return test_main_end();

@@ -30,7 +30,9 @@
 # gemma2 (gemma's and sandwich norms, query_pre_attn_scalar 24 where head_dim is 32, attention
 # and final logit soft caps small enough to bend these scores and logits, sliding_window 6 on
 # layer 0 and full attention on layer 1 as Gemma2Config's default layer_types), phi3 (fused
-# qkv_proj and gate_up_proj, PEFT's LoRA on the fused modules, sliding_window 8 on every layer).
+# qkv_proj and gate_up_proj, PEFT's LoRA on the fused modules, sliding_window 8 on every layer),
+# glm (fused gate_up_proj, q/k/v biases, head_dim 32, half of each head rotated with interleaved
+# pairs) and glm4 (glm's with sandwich norms and three quarters of each head rotated).
 import sys
 import os
 import shutil
@@ -40,13 +42,15 @@ from peft import LoraConfig, get_peft_model
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM,
                           Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
                           GemmaConfig, GemmaForCausalLM, Gemma2Config, Gemma2ForCausalLM,
-                          Phi3Config, Phi3ForCausalLM)
+                          Phi3Config, Phi3ForCausalLM, GlmConfig, GlmForCausalLM, Glm4Config,
+                          Glm4ForCausalLM)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "data", "family")
 V = 512
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 FUSED_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]  # phi3
+GLM_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"]
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
               rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=2)
@@ -152,4 +156,9 @@ build("gemma2", Gemma2ForCausalLM,
                    final_logit_softcapping=3.0, sliding_window=6, tie_word_embeddings=True))
 build("phi3", Phi3ForCausalLM,
       Phi3Config(**COMMON, sliding_window=8, tie_word_embeddings=False), FUSED_TARGETS)
+build("glm", GlmForCausalLM, GlmConfig(**COMMON, head_dim=32, tie_word_embeddings=False),
+      GLM_TARGETS)
+build("glm4", Glm4ForCausalLM,
+      Glm4Config(**COMMON, head_dim=32, tie_word_embeddings=False, partial_rotary_factor=0.75),
+      GLM_TARGETS)
 print("ok")

@@ -1,12 +1,12 @@
 # Every tool on the tiny models of the other families (tests/ref/family_golden.py: Llama with
-# biases, Mistral with a sliding window, Qwen2 with and without sliding layers, Qwen3, Gemma, Gemma-2, Phi-3 with fused projections): lora-train on
+# biases, Mistral with a sliding window, Qwen2 with and without sliding layers, Qwen3, Gemma, Gemma-2, Phi-3 with fused projections, GLM, GLM-4): lora-train on
 # the float base, lora-merge of its adapter (the bias tensors carried, the merged model trains
 # again), quantize-nf4 (the biases stay float) and lora-train on the NF4 base. Their numbers
 # against transformers and PEFT are tests/kernels/model/test_families.c's; here every tool
 # must take the model.
 P="$QT_TEST_SRCDIR/data/lora_train/train.pack"
 A="--max-steps 3 --lr 1e-3 --quiet --device cpu"
-for f in llama-bias mistral-window qwen2 qwen2-window qwen3 gemma gemma2 phi3; do
+for f in llama-bias mistral-window qwen2 qwen2-window qwen3 gemma gemma2 phi3 glm glm4; do
 	M="$QT_TEST_SRCDIR/data/family/$f"
 	$EXEC_PREFIX lora-train -m "$M" --train "$P" -o "$f-t" $A || { echo "$f: train failed"; continue; }
 	$EXEC_PREFIX lora-merge -q -m "$M" -a "$f-t/adapter" -o "$f-merged" || { echo "$f: merge failed"; continue; }
