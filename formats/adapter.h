@@ -114,8 +114,7 @@ static inline struct lora_table *adapter_table(const struct adapter *a, struct l
 {
 	if (!a)
 		return NULL;
-	t->n_layers = a->dims.n_layers;
-	t->pairs = a->lora;
+	*t = (struct lora_table){ .n_layers = a->dims.n_layers, .pairs = a->lora };
 	return t;
 }
 /* adapter_table with a view living to the end of the enclosing block (for an argument). */

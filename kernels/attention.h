@@ -86,4 +86,29 @@ void attention_decode_fast(float *out, const float *q, const float *kc, const fl
                            const int32_t *past, const struct attn_opts *opt, int B, int TN,
                            int L, int NH, int NKV, int HD, int n_threads);
 
+/*
+ * Prefix tuning (PEFT's PREFIX_TUNING, P-Tuning v2): P learned key/value slots per layer that
+ * every query sees besides its own keys. They sit before the sequence, un-rotated: in cache
+ * coordinates slot p is at p and a token at local position pos[t] (restarting per packed
+ * segment) at P + pos[t], so a window W hides slot p from the token when
+ * P + pos[t] - p >= W (transformers' sliding mask over a cache that holds the prefix).
+ * pk, pv: slot p's (NKV, HD) keys at pk + p * ps (ps floats between slots; PEFT's layout
+ * interleaves layers); q, out: (T, NH, HD) of one sequence; lse: (NH, T).
+ *
+ * attention_prefix_forward merges the prefix into out and lse as the attention over the
+ * sequence's own keys left them (both required): afterwards they are those of the attention
+ * over prefix and keys together. attention_backward(_fast) with that merged out and lse gives
+ * the gradients through the sequence's keys; attention_prefix_backward adds those through the
+ * prefix: dq +=, dpk and dpv += (same layout as pk, pv).
+ */
+void attention_prefix_forward(float *out, float *lse, const float *q, const float *pk,
+                              const float *pv, size_t ps, const int32_t *pos,
+                              const struct attn_opts *opt, int T, int NH, int NKV, int HD,
+                              int P);
+void attention_prefix_backward(float *dq, float *dpk, float *dpv, const float *dout,
+                               const float *q, const float *pk, const float *pv, size_t ps,
+                               const float *out, const float *lse, const int32_t *pos,
+                               const struct attn_opts *opt, int T, int NH, int NKV, int HD,
+                               int P);
+
 #endif

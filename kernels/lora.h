@@ -30,16 +30,30 @@ struct lora_pair {
 	float *B;        /* [out, r] */
 };
 
-/* The pairs of n_layers layers: pairs[l * LORA_N_MODULES + m] (storage owned elsewhere). */
+/* The pairs of n_layers layers: pairs[l * LORA_N_MODULES + m] (storage owned elsewhere), and a
+ * prefix-tuning table (PEFT's PREFIX_TUNING): prefix_len slots, slot p at prefix + p * (L * 2 *
+ * NKV * HD) for the model's L layers, holding per layer the (NKV, HD) keys then values (PEFT's
+ * prompt_embeddings layout). A table may have pairs, a prefix, or (as a gradient) both shapes.
+ * prefix_pos0: the sequence's positions start at 0 (ChatGLM's P-Tuning v2) instead of after
+ * the prefix (PEFT with transformers). */
 struct lora_table {
-	int               n_layers;
+	int               n_layers;   /* 0 when there are no pairs (pairs NULL) */
 	struct lora_pair *pairs;
+	int               prefix_len; /* P, or 0 */
+	float            *prefix;
+	int               prefix_pos0;
 };
 
 /* Pair of layer l, module m. */
 static inline struct lora_pair *lora_table_at(const struct lora_table *t, int l, int m)
 {
 	return &t->pairs[(size_t)l * LORA_N_MODULES + (size_t)m];
+}
+
+/* The prefix slots of t, or 0 (t may be NULL). */
+static inline int lora_prefix_len(const struct lora_table *t)
+{
+	return t && t->prefix ? t->prefix_len : 0;
 }
 
 #endif

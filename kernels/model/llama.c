@@ -48,6 +48,30 @@ int llama_cache_init(struct llama_cache *c, const struct llama_config *cfg, int 
 	return QT_OK;
 }
 
+int llama_cache_prefix(struct llama_cache *c, const struct llama_config *cfg,
+                       const struct lora_table *lora, struct qt_err *err)
+{
+	int P = lora_prefix_len(lora);
+	if (P == 0)
+		return QT_OK;
+	if (P >= c->L)
+		return qt_err_set(err, QT_EDATA, "a prefix of %d slots does not fit a cache of %d", P,
+		                  c->L);
+	size_t kvd = (size_t)cfg->NKV * cfg->HD, ps = (size_t)cfg->n_layer * 2 * kvd;
+	for (int l = 0; l < cfg->n_layer; l++)
+		for (int b = 0; b < c->B; b++)
+			for (int p = 0; p < P; p++) {
+				size_t dst = (((size_t)l * c->B + b) * c->L + p) * kvd;
+				const float *src = lora->prefix + (size_t)p * ps + (size_t)2 * l * kvd;
+				memcpy(c->k + dst, src, kvd * sizeof(float));
+				memcpy(c->v + dst, src + kvd, kvd * sizeof(float));
+			}
+	for (int b = 0; b < c->B; b++)
+		c->past[b] = P;
+	c->pos_base = lora->prefix_pos0 ? P : 0;
+	return QT_OK;
+}
+
 void llama_cache_free(struct llama_cache *c)
 {
 	free(c->k);
@@ -114,13 +138,14 @@ struct acts {
 	float *x, *xn, *q, *k, *v, *att, *gate, *up, *cos_t, *sin_t, *scratch;
 	float *br; /* (n, C) a branch's output before its sandwich norm (Gemma-2) */
 	float *fz; /* (n, max(q + 2 kv, 2 H)) a fused projection's output (Phi-3), else empty */
+	float *lse; /* (NH, n) log-sum-exp of attention rows, to merge a prefix into */
 	int32_t *pos;
 	void *block;
 };
 
 static const struct lora_pair *lora_of(const struct lora_table *a, int l, int m)
 {
-	if (!a || l >= a->n_layers)
+	if (!a || l >= a->n_layers || !a->pairs)
 		return NULL;
 	const struct lora_pair *lo = lora_table_at(a, l, m);
 	return lo->A ? lo : NULL;
@@ -152,9 +177,9 @@ static int acts_alloc(struct acts *a, const struct llama_model *m, int n, int R,
 	                   (size_t)n * c->HD / 2, sc, (size_t)n * c->C,
 	                   c->fused ? (size_t)n * (qd + 2 * kd > 2 * (size_t)c->H ? qd + 2 * kd
 	                                                                        : 2 * (size_t)c->H)
-	                            : 0 };
+	                            : 0, (size_t)c->NH * n };
 	float **dst[] = { &a->x, &a->xn, &a->q, &a->k, &a->v, &a->att, &a->gate, &a->up,
-	                  &a->cos_t, &a->sin_t, &a->scratch, &a->br, &a->fz };
+	                  &a->cos_t, &a->sin_t, &a->scratch, &a->br, &a->fz, &a->lse };
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
 		total += sizes[i];
@@ -270,7 +295,7 @@ int llama_decode(const struct llama_model *m, const struct lora_table *lora, str
 	embed_rows(a.x, m, ids, n);
 	for (int b = 0; b < B; b++)
 		for (int i = 0; i < TN; i++)
-			a.pos[b * TN + i] = c->past[b] + i;
+			a.pos[b * TN + i] = c->past[b] + i - c->pos_base;
 	rope_table(a.cos_t, a.sin_t, a.pos, m->inv_freq, n, llama_rot(cf));
 	size_t row = (size_t)cf->NKV * cf->HD;
 	for (int l = 0; l < cf->n_layer; l++) {
@@ -311,12 +336,21 @@ int llama_forward(const struct llama_model *m, const struct lora_table *lora, co
 	if (acts_alloc(&a, m, T, max_rank(lora), err) != QT_OK)
 		return QT_ESOFTWARE;
 	embed_rows(a.x, m, ids, T);
-	rope_table(a.cos_t, a.sin_t, pos, m->inv_freq, T, llama_rot(cf));
+	/* prefix tuning: positions after the prefix, unless they start at 0 */
+	int P = lora_prefix_len(lora), shift = P && !lora->prefix_pos0 ? P : 0;
+	for (int t = 0; t < T; t++)
+		a.pos[t] = pos[t] + shift;
+	rope_table(a.cos_t, a.sin_t, a.pos, m->inv_freq, T, llama_rot(cf));
+	size_t kvd = (size_t)cf->NKV * cf->HD, ps = (size_t)cf->n_layer * 2 * kvd;
 	for (int l = 0; l < cf->n_layer; l++) {
 		layer_qkv(m, lora, l, &a, T);
 		struct attn_opts ao = llama_attn(cf, l);
-		attention_forward_fast(a.att, NULL, a.q, a.k, a.v, seg, &ao, 1, T, cf->NH, cf->NKV,
-		                       cf->HD, m->n_threads);
+		attention_forward_fast(a.att, P ? a.lse : NULL, a.q, a.k, a.v, seg, &ao, 1, T, cf->NH,
+		                       cf->NKV, cf->HD, m->n_threads);
+		if (P)
+			attention_prefix_forward(a.att, a.lse, a.q, lora->prefix + 2 * l * kvd,
+			                         lora->prefix + (2 * l + 1) * kvd, ps, pos, &ao, T, cf->NH,
+			                         cf->NKV, cf->HD, P);
 		layer_out_mlp(m, lora, l, &a, T);
 	}
 	rmsnorm_forward_fast(a.xn, NULL, a.x, m->final_norm, T, cf->C, cf->eps, m->n_threads);

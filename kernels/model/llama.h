@@ -125,12 +125,20 @@ struct llama_cache {
 	int      n_layer, B, L, NKV, HD;
 	float   *k, *v;     /* (n_layer, B, L, NKV, HD) */
 	int32_t *past;      /* (B) tokens already cached per row */
+	int      pos_base;  /* a token in slot s has position s - pos_base (prefix tuning with
+	                       positions from 0 puts the prefix in slots below pos_base) */
 };
 
 /* Allocates a cache for B rows of up to L tokens. QT_ESOFTWARE when out of memory. */
 int llama_cache_init(struct llama_cache *c, const struct llama_config *cfg, int B, int L,
                      struct qt_err *err);
 void llama_cache_free(struct llama_cache *c);
+
+/* Puts lora's prefix (if any) in the first slots of every row of an empty cache (keys as they
+ * are: the prefix is not rotated), so decoding sees it as transformers does a cache PEFT
+ * filled. QT_EDATA when it does not fit. */
+int llama_cache_prefix(struct llama_cache *c, const struct llama_config *cfg,
+                       const struct lora_table *lora, struct qt_err *err);
 
 /*
  * Runs TN new tokens for each of B rows through the model, appending their k/v to the cache at

@@ -43,6 +43,8 @@ struct llama_train_ws {
 	float *wbuf;                   /* one dequantized NF4 weight */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
+	const int32_t *pos;            /* this call's positions (per packed segment, from 0) */
+	int32_t *rpos;                 /* (T) the positions RoPE sees (after a prefix) */
 	float *lm_scratch, *losses, *xf, *rstdf;
 	void  *block;
 	size_t bytes;
@@ -50,7 +52,7 @@ struct llama_train_ws {
 
 static const struct lora_pair *lora_at(const struct lora_table *a, int l, int k)
 {
-	if (!a)
+	if (!a || l >= a->n_layers || !a->pairs)
 		return NULL;
 	const struct lora_pair *lo = lora_table_at(a, l, k);
 	return lo->A ? lo : NULL;
@@ -111,7 +113,13 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		free(ws);
 		return NULL;
 	}
-	ws->bytes = total * sizeof(float);
+	ws->bytes = total * sizeof(float) + (size_t)T * sizeof(int32_t);
+	if (!(ws->rpos = malloc((size_t)T * sizeof(int32_t)))) {
+		free(ws->block);
+		free(ws->acts);
+		free(ws);
+		return NULL;
+	}
 	float *p = ws->block;
 	for (size_t i = 0; i < NFIX; i++) {
 		*fixed[i].p = p;
@@ -138,6 +146,7 @@ void llama_train_ws_free(struct llama_train_ws *ws)
 	if (ws) {
 		free(ws->block);
 		free(ws->acts);
+		free(ws->rpos);
 	}
 	free(ws);
 }
@@ -263,6 +272,12 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	struct attn_opts ao = llama_attn(c, l);
 	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
 	                       th);
+	int P = lora_prefix_len(lora);
+	size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
+	if (P)
+		attention_prefix_forward(a->att, a->lse, a->q, lora->prefix + 2 * l * kvd,
+		                         lora->prefix + (2 * l + 1) * kvd, ps, ws->pos, &ao, T, c->NH,
+		                         c->NKV, c->HD, P);
 	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
 	if (L->post_attn_norm) {
 		FWD(a->ao, a->att, LLAMA_O, 0);
@@ -305,7 +320,8 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	size_t TC = (size_t)T * c->C, TH = (size_t)T * c->H;
 	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
 #define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
-                                grad ? lora_table_at(grad, l, k) : NULL, a->mid[k], T, ws, l, k)
+                                lora_at(lora, l, k) && grad ? lora_table_at(grad, l, k) : NULL, \
+                                a->mid[k], T, ws, l, k)
 	/* MLP: x_out = x_mid + [norm] down(act(gate(xn2), up(xn2))); dxn is free until the
 	 * gate and up gradients, so it holds the gradient of down's output under a norm */
 	const float *dmo = ws->dx;
@@ -347,6 +363,14 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	struct attn_opts ao = llama_attn(c, l);
 	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
 	                        seg, &ao, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
+	int P = lora_prefix_len(lora);
+	if (P && grad && grad->prefix) {
+		size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
+		attention_prefix_backward(ws->dq, grad->prefix + 2 * l * kvd,
+		                          grad->prefix + (2 * l + 1) * kvd, ws->datt, a->q,
+		                          lora->prefix + 2 * l * kvd, lora->prefix + (2 * l + 1) * kvd,
+		                          ps, a->att, a->lse, ws->pos, &ao, T, c->NH, c->NKV, c->HD, P);
+	}
 	rope_backward_part(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
 	                   c->rope_interleaved);
 	rope_backward_part(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
@@ -392,7 +416,12 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		embedding_scale(x0, TC, c->embed_scale);
 	if (neftune_mag > 0)
 		neftune_forward(x0, TC, neftune_mag, neftune_seed);
-	rope_table(ws->cos_t, ws->sin_t, pos, m->inv_freq, T, llama_rot(c));
+	/* prefix tuning: positions after the prefix, unless they start at 0 */
+	int P = lora_prefix_len(lora), shift = P && !lora->prefix_pos0 ? P : 0;
+	for (int t = 0; t < T; t++)
+		ws->rpos[t] = pos[t] + shift;
+	ws->pos = pos;
+	rope_table(ws->cos_t, ws->sin_t, ws->rpos, m->inv_freq, T, llama_rot(c));
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
 		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],
