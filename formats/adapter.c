@@ -236,6 +236,36 @@ static int load_tensors(struct adapter *a, const struct st_file *f,
 	return QT_OK;
 }
 
+/* A PREFIX_TUNING adapter: prompt_embeddings [P, 2 * num_layers * token_dim] for the base. */
+static int load_prefix(struct adapter *a, const struct st_file *f,
+                       const struct adapter_dims *base, struct qt_err *err)
+{
+	const struct adapter_config *c = &a->cfg;
+	if (base && (c->prefix_layers != base->n_layers || c->prefix_token_dim != base->kv_dim))
+		return qt_err_set(err, QT_EDATA, "%s: a prefix for %d layers of %d key/value dims, but "
+		                  "the base model has %d layers of %d", f->path, c->prefix_layers,
+		                  c->prefix_token_dim, base->n_layers, base->kv_dim);
+	if (base)
+		a->dims = *base;
+	else
+		a->dims = (struct adapter_dims){ .n_layers = c->prefix_layers,
+		                                 .kv_dim = c->prefix_token_dim };
+	size_t w = adapter_prefix_width(&a->dims);
+	const struct st_tensor *t = st_find(f, "prompt_embeddings");
+	if (!t || t->n_dims != 2 || t->shape[0] != c->prefix || (size_t)t->shape[1] != w)
+		return qt_err_set(err, QT_EDATA, "%s: prompt_embeddings: missing or not [%d, %zu]",
+		                  f->path, c->prefix, w);
+	if (f->n_tensors != 1)
+		return qt_err_set(err, QT_EDATA, "%s: tensors other than prompt_embeddings in a prefix "
+		                  "adapter (a projection MLP is not implemented)", f->path);
+	a->lora = calloc((size_t)a->dims.n_layers * ADAPTER_N_MODULES + 1, sizeof *a->lora);
+	a->prefix = malloc((size_t)c->prefix * w * sizeof(float));
+	if (!a->lora || !a->prefix)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	a->prefix_len = c->prefix;
+	return st_tensor_to_f32(t, a->prefix, err);
+}
+
 int adapter_load(struct adapter *a, const char *dir, const struct adapter_dims *base,
                  struct qt_err *err)
 {
@@ -273,7 +303,7 @@ int adapter_load(struct adapter *a, const char *dir, const struct adapter_dims *
 	if ((st = st_open(&f, wp, err)))
 		goto out;
 	opened = 1;
-	st = load_tensors(a, &f, base, err);
+	st = a->cfg.prefix ? load_prefix(a, &f, base, err) : load_tensors(a, &f, base, err);
 out:
 	if (opened)
 		st_close(&f);
@@ -384,9 +414,56 @@ fail:
 	return st;
 }
 
+int adapter_init_prefix(struct adapter *a, int P, const struct adapter_dims *dims, int heads,
+                        struct qt_err *err)
+{
+	memset(a, 0, sizeof *a);
+	a->dims = *dims;
+	a->cfg.prefix = a->prefix_len = P;
+	a->cfg.prefix_token_dim = dims->kv_dim;
+	a->cfg.prefix_layers = dims->n_layers;
+	a->cfg.prefix_heads = heads;
+	a->lora = calloc((size_t)dims->n_layers * ADAPTER_N_MODULES + 1, sizeof *a->lora);
+	a->prefix = calloc((size_t)P * adapter_prefix_width(dims), sizeof(float));
+	if (!a->lora || !a->prefix) {
+		adapter_free(a);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	return QT_OK;
+}
+
+int adapter_like(struct adapter *dst, const struct adapter *a, struct qt_err *err)
+{
+	if (a->prefix)
+		return adapter_init_prefix(dst, a->prefix_len, &a->dims, a->cfg.prefix_heads, err);
+	return adapter_init(dst, &a->cfg, &a->dims, err);
+}
+
+size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < (size_t)a->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		const struct lora_pair *p = &a->lora[i];
+		if (!p->A)
+			continue;
+		if (k < max)
+			ptr[k] = p->A, n[k] = (size_t)p->r * p->in;
+		k++;
+		if (k < max)
+			ptr[k] = p->B, n[k] = (size_t)p->out * p->r;
+		k++;
+	}
+	if (a->prefix) {
+		if (k < max)
+			ptr[k] = a->prefix, n[k] = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
+		k++;
+	}
+	return k;
+}
+
 size_t adapter_n_params(const struct adapter *a)
 {
-	size_t n = 0;
+	size_t n = a->prefix ? (size_t)a->prefix_len * adapter_prefix_width(&a->dims) : 0;
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
 			const struct lora_pair *p = adapter_at(a, l, m);
@@ -403,6 +480,7 @@ void adapter_free(struct adapter *a)
 			free(a->lora[i].B);
 		}
 	free(a->lora);
+	free(a->prefix);
 	adapter_config_free(&a->cfg);
 	memset(a, 0, sizeof *a);
 }
@@ -411,7 +489,7 @@ void adapter_free(struct adapter *a)
 static int save_weights(const struct adapter *a, const char *path, enum qt_dtype dtype,
                         struct qt_err *err)
 {
-	size_t n = 0, cap = (size_t)a->dims.n_layers * ADAPTER_N_MODULES * 2;
+	size_t n = 0, cap = (size_t)a->dims.n_layers * ADAPTER_N_MODULES * 2 + 1;
 	struct st_spec *specs = calloc(cap + 1, sizeof *specs);
 	char **names = calloc(cap + 1, sizeof *names);
 	void **bufs = calloc(cap + 1, sizeof *bufs);
@@ -451,6 +529,27 @@ static int save_weights(const struct adapter *a, const char *path, enum qt_dtype
 				specs[n].shape[1] = ab ? p->r : p->in;
 			}
 		}
+	if (a->prefix) {
+		size_t ne = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
+		names[n] = strdup("prompt_embeddings");
+		bufs[n] = malloc(ne * qt_dtype_size(dtype) + 1);
+		if (!names[n] || !bufs[n]) {
+			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+			n++;
+			goto out;
+		}
+		if (dtype == QT_DTYPE_F32)
+			memcpy(bufs[n], a->prefix, ne * sizeof(float));
+		else if (dtype == QT_DTYPE_BF16)
+			qt_f32_to_bf16_row(a->prefix, bufs[n], ne);
+		else
+			qt_f32_to_f16_row(a->prefix, bufs[n], ne);
+		specs[n] = (struct st_spec){ .name = names[n], .dtype = dtype, .n_dims = 2,
+		                             .data = bufs[n] };
+		specs[n].shape[0] = a->prefix_len;
+		specs[n].shape[1] = adapter_prefix_width(&a->dims);
+		n++;
+	}
 	struct st_kv meta = { "format", "pt" };
 	st = st_write_file(path, specs, n, &meta, 1, err);
 out:

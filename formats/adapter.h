@@ -95,13 +95,41 @@ struct adapter_config {
 	size_t  n_rank_pattern;
 	struct adapter_pattern *alpha_pattern;
 	size_t  n_alpha_pattern;
+	/* peft_type PREFIX_TUNING (prefix > 0): PrefixTuningConfig's fields; the LoRA ones above
+	 * are then unused */
+	int     prefix;                 /* num_virtual_tokens, or 0 for a LoRA adapter */
+	int     prefix_token_dim;       /* token_dim: kv heads * head_dim */
+	int     prefix_layers;          /* num_layers */
+	int     prefix_heads;           /* num_attention_heads: the kv heads */
 };
 
+/* A LoRA adapter (pairs), or a prefix-tuning one: no pairs (all r 0) and prefix, the
+ * (prefix_len, n_layers * 2 * kv_dim) prompt_embeddings of PEFT's file (kernels/lora.h). */
 struct adapter {
 	struct adapter_config cfg;
 	struct adapter_dims   dims;
 	struct lora_pair  *lora;  /* [dims.n_layers * ADAPTER_N_MODULES] */
+	int                prefix_len;
+	float             *prefix;
 };
+
+/* The prefix table's width: n_layers * 2 * kv_dim floats per slot. */
+static inline size_t adapter_prefix_width(const struct adapter_dims *d)
+{
+	return (size_t)d->n_layers * 2 * (size_t)d->kv_dim;
+}
+
+/* Every trainable tensor of a in table order (each adapted pair's A then B, then the prefix):
+ * ptr[i] and its length n[i], for the first max of them; returns how many there are. */
+size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t max);
+
+/* An adapter of a's shapes, zeroed (gradients, optimizer moments). */
+int adapter_like(struct adapter *dst, const struct adapter *a, struct qt_err *err);
+
+/* A prefix-tuning adapter of P slots for dims (zeroed table; heads: the kv heads written as
+ * num_attention_heads). */
+int adapter_init_prefix(struct adapter *a, int P, const struct adapter_dims *dims, int heads,
+                        struct qt_err *err);
 
 /* Pair of layer l, module m. */
 static inline struct lora_pair *adapter_at(const struct adapter *a, int l, int m)
@@ -114,7 +142,8 @@ static inline struct lora_table *adapter_table(const struct adapter *a, struct l
 {
 	if (!a)
 		return NULL;
-	*t = (struct lora_table){ .n_layers = a->dims.n_layers, .pairs = a->lora };
+	*t = (struct lora_table){ .n_layers = a->dims.n_layers, .pairs = a->lora,
+	                          .prefix_len = a->prefix_len, .prefix = a->prefix };
 	return t;
 }
 /* adapter_table with a view living to the end of the enclosing block (for an argument). */

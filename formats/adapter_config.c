@@ -277,14 +277,58 @@ static const struct {
 	{ "use_bdlora",              "this LoRA variant is not supported" },
 };
 
+/* A positive integer field (absent or null: 0). */
+static int pos_int(json_t *o, const char *key, int *out, const char *name, struct qt_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 1 << 24)
+		return qt_err_set(err, QT_EDATA, "%s: %s is not a positive integer", name, key);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+/* PrefixTuningConfig: the prompt table as PEFT saves it; the projection MLP is refused. */
+static int parse_prefix(struct adapter_config *c, json_t *o, const char *name,
+                        struct qt_err *err)
+{
+	int st, sub;
+	if ((st = pos_int(o, "num_virtual_tokens", &c->prefix, name, err)) ||
+	    (st = pos_int(o, "token_dim", &c->prefix_token_dim, name, err)) ||
+	    (st = pos_int(o, "num_layers", &c->prefix_layers, name, err)) ||
+	    (st = pos_int(o, "num_attention_heads", &c->prefix_heads, name, err)) ||
+	    (st = pos_int(o, "num_transformer_submodules", &sub, name, err)))
+		return st;
+	if (!c->prefix || !c->prefix_token_dim || !c->prefix_layers)
+		return qt_err_set(err, QT_EDATA, "%s: PREFIX_TUNING needs num_virtual_tokens, "
+		                  "token_dim and num_layers", name);
+	if (sub > 1)
+		return qt_err_set(err, QT_EDATA, "%s: num_transformer_submodules %d: only decoder-only "
+		                  "models (1)", name, sub);
+	if (json_is_true(json_object_get(o, "prefix_projection")))
+		return qt_err_set(err, QT_EDATA, "%s: prefix_projection is true: the projection MLP "
+		                  "is not implemented", name);
+	json_t *v = json_object_get(o, "task_type");
+	if (json_is_string(v) && !(c->task_type = strdup(json_string_value(v))))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	v = json_object_get(o, "base_model_name_or_path");
+	if (json_is_string(v) && !(c->base_model_name_or_path = strdup(json_string_value(v))))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	return 0;
+}
+
 static int parse_obj(struct adapter_config *c, json_t *o, const char *name, struct qt_err *err)
 {
 	json_t *v = json_object_get(o, "peft_type");
 	if (!json_is_string(v))
 		return qt_err_set(err, QT_EDATA, "%s: peft_type missing or not a string", name);
+	if (strcmp(json_string_value(v), "PREFIX_TUNING") == 0)
+		return parse_prefix(c, o, name, err);
 	if (strcmp(json_string_value(v), "LORA") != 0)
-		return qt_err_set(err, QT_EDATA, "%s: peft_type \"%s\" is not supported (only LORA)",
-		                  name, json_string_value(v));
+		return qt_err_set(err, QT_EDATA, "%s: peft_type \"%s\" is not supported (LORA, "
+		                  "PREFIX_TUNING)", name, json_string_value(v));
 	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
 		if (is_set(json_object_get(o, refused[i].field)))
 			return qt_err_set(err, QT_EDATA, "%s: %s is set: %s", name, refused[i].field,
@@ -437,8 +481,38 @@ static unsigned layer_mask(const struct adapter *a, int l)
 	return mask;
 }
 
+/* PrefixTuningConfig as PEFT 0.21 writes it (inference_mode true, no projection). */
+static char *dump_prefix(const struct adapter *a)
+{
+	const struct adapter_config *c = &a->cfg;
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "auto_mapping", json_null());
+	json_object_set_new(o, "base_model_name_or_path", c->base_model_name_or_path
+	                    ? json_string(c->base_model_name_or_path) : json_null());
+	json_object_set_new(o, "encoder_hidden_size", json_integer(a->dims.kv_dim));
+	json_object_set_new(o, "inference_mode", json_true());
+	json_object_set_new(o, "init_weights", json_null());
+	json_object_set_new(o, "modules_to_save", json_null());
+	json_object_set_new(o, "num_attention_heads", json_integer(c->prefix_heads));
+	json_object_set_new(o, "num_layers", json_integer(a->dims.n_layers));
+	json_object_set_new(o, "num_transformer_submodules", json_integer(1));
+	json_object_set_new(o, "num_virtual_tokens", json_integer(a->prefix_len));
+	json_object_set_new(o, "peft_type", json_string("PREFIX_TUNING"));
+	json_object_set_new(o, "prefix_projection", json_false());
+	json_object_set_new(o, "revision", json_null());
+	json_object_set_new(o, "task_type", json_string(c->task_type ? c->task_type : "CAUSAL_LM"));
+	json_object_set_new(o, "token_dim", json_integer(a->dims.kv_dim));
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
 char *adapter_config_dump(const struct adapter *a)
 {
+	if (a->prefix_len)
+		return dump_prefix(a);
 	const struct adapter_config *c = &a->cfg;
 	int prec = 1;
 	json_t *o = json_object(), *tm = json_array(), *rp = json_object(), *ap = json_object();

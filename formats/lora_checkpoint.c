@@ -30,7 +30,7 @@ static void tensor_key(char *key, size_t n, const struct adapter_dims *d, int l,
 static int save_moments(const char *path, const struct adapter *m1, const struct adapter *m2,
                         long step, struct qt_err *err)
 {
-	size_t cap = (size_t)m1->dims.n_layers * ADAPTER_N_MODULES * 4, n = 0;
+	size_t cap = (size_t)m1->dims.n_layers * ADAPTER_N_MODULES * 4 + 2, n = 0;
 	struct st_spec *specs = calloc(cap + 1, sizeof *specs);
 	char *names = malloc((cap + 1) * 192);
 	int st;
@@ -54,6 +54,14 @@ static int save_moments(const char *path, const struct adapter *m1, const struct
 				specs[n].shape[1] = ab ? p->r : p->in;
 			}
 		}
+	for (int k = 0; k < 2 && m1->prefix; k++, n++) {
+		char *key = names + n * 192;
+		snprintf(key, 192, "prompt_embeddings%s", k ? ".exp_avg_sq" : ".exp_avg");
+		specs[n] = (struct st_spec){ .name = key, .dtype = QT_DTYPE_F32, .n_dims = 2,
+		                             .data = k ? m2->prefix : m1->prefix };
+		specs[n].shape[0] = m1->prefix_len;
+		specs[n].shape[1] = adapter_prefix_width(&m1->dims);
+	}
 	char sbuf[32];
 	snprintf(sbuf, sizeof sbuf, "%ld", step);
 	struct st_kv meta[2] = { { "format", "pt" }, { "step", sbuf } };
@@ -244,12 +252,24 @@ static int load_moments(const char *path, struct adapter *m1, struct adapter *m2
 					memcpy(ab ? p->B : p->A, t->data, t->size);
 			}
 		}
+	for (int k = 0; k < 2 && m1->prefix && !st; k++) {
+		const char *key = k ? "prompt_embeddings.exp_avg_sq" : "prompt_embeddings.exp_avg";
+		const struct st_tensor *t = st_find(&f, key);
+		int64_t w = (int64_t)adapter_prefix_width(&m1->dims);
+		if (!t || t->dtype != QT_DTYPE_F32 || t->n_dims != 2 ||
+		    t->shape[0] != m1->prefix_len || t->shape[1] != w)
+			st = qt_err_set(err, QT_EDATA, "%s: %s: missing or not F32 [%d, %lld]", path, key,
+			                m1->prefix_len, (long long)w);
+		else
+			memcpy(k ? m2->prefix : m1->prefix, t->data, t->size);
+	}
 	size_t pairs = 0;
 	for (int i = 0; i < m1->dims.n_layers * ADAPTER_N_MODULES; i++)
 		pairs += m1->lora[i].r > 0;
-	if (!st && f.n_tensors != 4 * pairs)
+	size_t want = 4 * pairs + (m1->prefix ? 2 : 0);
+	if (!st && f.n_tensors != want)
 		st = qt_err_set(err, QT_EDATA, "%s: %zu tensors, expected %zu", path, f.n_tensors,
-		                4 * pairs);
+		                want);
 	st_close(&f);
 	return st;
 }
@@ -341,8 +361,7 @@ int lora_ckpt_load(const char *dir, const struct adapter_dims *dims, const char 
 		st = st == QT_ENOINPUT ? QT_EDATA : st;
 		goto fail;
 	}
-	if ((st = adapter_init(m1, &lora->cfg, dims, err)) ||
-	    (st = adapter_init(m2, &lora->cfg, dims, err)))
+	if ((st = adapter_like(m1, lora, err)) || (st = adapter_like(m2, lora, err)))
 		goto fail;
 	free(path);
 	path = qt_path_join(dir, LORA_CKPT_OPTIM_NAME);

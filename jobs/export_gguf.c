@@ -498,6 +498,9 @@ static int plan_adapter(struct job *j, struct qt_err *err)
 	if (st)
 		return st;
 	j->ad_open = 1;
+	if (j->ad.prefix)
+		return qt_err_set(err, QT_EDATA, "%s: a prefix-tuning adapter (PREFIX_TUNING): "
+		                  "llama.cpp's adapter GGUF holds LoRA pairs only", adir);
 	double alpha = j->ad.cfg.lora_alpha;
 	if (!(alpha > 0))
 		return qt_err_set(err, QT_EDATA, "%s/%s: lora_alpha: %g; llama.cpp reads alpha 0 as "

@@ -204,18 +204,23 @@ static int prefill(struct job *j, struct llama_cache *c, struct gen_cuda_cache *
 		return gen_cuda_prefill(j->dev, dc, b, (const int32_t *)pr->ids.v, T, logits, err);
 	struct llama_cache one = { 0 };
 	size_t row = (size_t)cf->NKV * cf->HD;
-	if ((st = llama_cache_init(&one, cf, 1, T, err)) != QT_OK)
-		return st;
 	struct lora_table t;
-	st = llama_decode(&j->m, adapter_table(j->has_lora ? &j->lora : NULL, &t), &one,
-	                  (const int32_t *)pr->ids.v, 1, T, logits, err);
-	for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
-		memcpy(c->k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * T * row,
-		       (size_t)T * row * sizeof(float));
-		memcpy(c->v + ((size_t)l * B + b) * L * row, one.v + (size_t)l * T * row,
-		       (size_t)T * row * sizeof(float));
+	const struct lora_table *lora = adapter_table(j->has_lora ? &j->lora : NULL, &t);
+	int P = lora_prefix_len(lora), S = P + T; /* a prefix takes the cache's first slots */
+	if ((st = llama_cache_init(&one, cf, 1, S, err)) != QT_OK ||
+	    (st = llama_cache_prefix(&one, cf, lora, err)) != QT_OK) {
+		llama_cache_free(&one);
+		return st;
 	}
-	c->past[b] = T;
+	st = llama_decode(&j->m, lora, &one, (const int32_t *)pr->ids.v, 1, T, logits, err);
+	for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
+		memcpy(c->k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * S * row,
+		       (size_t)S * row * sizeof(float));
+		memcpy(c->v + ((size_t)l * B + b) * L * row, one.v + (size_t)l * S * row,
+		       (size_t)S * row * sizeof(float));
+	}
+	c->past[b] = S;
+	c->pos_base = one.pos_base;
 	llama_cache_free(&one);
 	return st;
 }
@@ -234,7 +239,7 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	/* A row also stops when it fills the model's context (read_prompts left room for at least
 	 * one new token); finished rows are still fed filler tokens, hence the cache length. */
 	int64_t ctx = j->md.config.max_position_embeddings;
-	int L = maxp + o->max_new_tokens;
+	int L = lora_prefix_len(lora) + maxp + o->max_new_tokens;
 	struct llama_cache c = { 0 };
 	struct gen_cuda_cache *dc = NULL;
 	float *logits = malloc((size_t)B * cf->V * sizeof(float));
@@ -393,6 +398,9 @@ static int use_device(struct job *j, struct qt_err *err)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", j->o->device);
 	if (dev != QT_DEVICE_CUDA)
 		return llama_bf16_rows(&j->m, err);
+	if (j->has_lora && j->lora.prefix)
+		return qt_err_set(err, QT_EUSAGE, "cuda: prefix tuning is not implemented on the CUDA "
+		                  "backend yet; use --device cpu");
 	qt_info(3, "generating on the GPU (cuda)");
 	j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err);
 	return j->dev ? QT_OK : err->status;

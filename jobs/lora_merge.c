@@ -439,9 +439,17 @@ int merge_run(const struct merge_opts *o, struct merge_stats *stats, struct qt_e
 	j.dims = (struct adapter_dims){ (int)j.cfg.num_hidden_layers, (int)j.cfg.hidden_size,
 		(int)j.cfg.intermediate_size, (int)(j.cfg.num_attention_heads * j.cfg.head_dim),
 		(int)(j.cfg.num_key_value_heads * j.cfg.head_dim), hf_config_fused(&j.cfg) };
-	for (; j.n_ad < o->n_adapters; j.n_ad++)
+	for (; j.n_ad < o->n_adapters; j.n_ad++) {
 		if ((st = adapter_load(&j.ad[j.n_ad], o->adapter_dir[j.n_ad], &j.dims, err)))
 			goto out;
+		if (j.ad[j.n_ad].prefix) {
+			st = qt_err_set(err, QT_EDATA, "%s: a prefix-tuning adapter (PREFIX_TUNING) "
+			                "changes no weight, so there is nothing to merge; use it with "
+			                "gen --adapter", o->adapter_dir[j.n_ad]);
+			j.n_ad++;
+			goto out;
+		}
+	}
 	if ((st = st_set_open(&j.set, o->base_dir, err)))
 		goto out;
 	j.set_open = 1;
@@ -498,6 +506,14 @@ int merge_info(const char *dir, FILE *out, struct qt_err *err)
 	int st = adapter_load(&a, dir, NULL, err);
 	if (st)
 		return st;
+	if (a.prefix) {
+		fprintf(out, "adapter: %s\npeft_type: PREFIX_TUNING\nnum_virtual_tokens: %d\n"
+		        "layers: %d\nkv_dim: %d\nparameters: %zu\nbase_model_name_or_path: %s\n", dir,
+		        a.prefix_len, a.dims.n_layers, a.dims.kv_dim, adapter_n_params(&a),
+		        a.cfg.base_model_name_or_path ? a.cfg.base_model_name_or_path : "null");
+		adapter_free(&a);
+		return QT_OK;
+	}
 	unsigned mask = 0;
 	for (int l = 0; l < a.dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++)

@@ -92,12 +92,21 @@ static uint64_t block_inputs(const struct pack_block *b, int32_t *ids, int32_t *
 	return n;
 }
 
+/* The trainable tensors of an adapter (adapter_tensors), listed once: the pairs' A and B, then
+ * a prefix table; the gradient and moment adapters list theirs in the same order. */
+struct tensors {
+	size_t  n;
+	float **p;
+	size_t *len;
+};
+
 struct state {
 	struct model_dir md;
 	struct llama_model m;
 	struct pack_file tr, va;
 	int has_val;
 	struct adapter lora, grad, m1, m2;
+	struct tensors tl, tg, t1, t2, tb; /* CPU: the tensors of lora, grad, m1, m2, gblk */
 	struct adapter gblk;         /* CPU, > 1 block per rank and step: one block's gradient */
 	float *flat;                 /* CPU, > 1 rank: the gradients in one buffer to all-reduce */
 	size_t n_flat;
@@ -111,13 +120,44 @@ struct state {
 	int lock_fd;                 /* OUT/.lock held for the run, -1 before */
 };
 
-static void zero_grads(struct adapter *g)
+
+static int tensors_of(const struct adapter *a, struct tensors *t, struct qt_err *err)
 {
-	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++)
-		if (g->lora[i].A) {
-			memset(g->lora[i].A, 0, (size_t)g->lora[i].r * g->lora[i].in * sizeof(float));
-			memset(g->lora[i].B, 0, (size_t)g->lora[i].out * g->lora[i].r * sizeof(float));
-		}
+	t->n = adapter_tensors(a, NULL, NULL, 0);
+	t->p = malloc((t->n + 1) * sizeof *t->p);
+	t->len = malloc((t->n + 1) * sizeof *t->len);
+	if (!t->p || !t->len)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	adapter_tensors(a, t->p, t->len, t->n);
+	return QT_OK;
+}
+
+static void tensors_free(struct tensors *t)
+{
+	free(t->p);
+	free(t->len);
+	memset(t, 0, sizeof *t);
+}
+
+static void zero_grads(const struct tensors *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		memset(g->p[i], 0, g->len[i] * sizeof(float));
+}
+
+/* N(0, 1) by Box-Muller: nn.Embedding's init, which PEFT's prefix table keeps. */
+static void init_prefix(struct adapter *a, uint64_t seed)
+{
+	struct qt_rng r;
+	qt_rng_seed(&r, seed);
+	size_t n = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
+	for (size_t k = 0; k < n; k += 2) {
+		double u1 = qt_rng_double(&r), u2 = qt_rng_double(&r);
+		double rad = sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)), th = 2.0 * M_PI * u2;
+		a->prefix[k] = (float)(rad * cos(th));
+		if (k + 1 < n)
+			a->prefix[k + 1] = (float)(rad * sin(th));
+	}
 }
 
 /* PEFT's default init: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
@@ -156,11 +196,8 @@ static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 	*sumsq = 0;
 	if (s->dev)
 		return train_cuda_grad_sumsq(s->dev, sumsq, err);
-	for (int i = 0; i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++)
-		if (s->grad.lora[i].A) {
-			grad_sumsq(sumsq, s->grad.lora[i].A, (size_t)s->grad.lora[i].r * s->grad.lora[i].in);
-			grad_sumsq(sumsq, s->grad.lora[i].B, (size_t)s->grad.lora[i].out * s->grad.lora[i].r);
-		}
+	for (size_t i = 0; i < s->tg.n; i++)
+		grad_sumsq(sumsq, s->tg.p[i], s->tg.len[i]);
 	return QT_OK;
 }
 
@@ -169,6 +206,13 @@ static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
 {
 	snprintf(buf, n, "a LoRA gradient");
+	if (!s->dev && s->grad.prefix) {
+		size_t np = (size_t)s->grad.prefix_len * adapter_prefix_width(&s->grad.dims);
+		if (qt_first_nonfinite(s->grad.prefix, QT_DTYPE_F32, np) < np) {
+			snprintf(buf, n, "the gradient of prompt_embeddings");
+			return;
+		}
+	}
 	for (int i = 0; !s->dev && i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++) {
 		const struct lora_pair *g = &s->grad.lora[i];
 		if (!g->A)
@@ -205,17 +249,10 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
 {
 	if (s->dev)
 		return train_cuda_update(s->dev, coef, hp, err);
-	for (int i = 0; i < s->lora.dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct lora_pair *p = &s->lora.lora[i], *gr = &s->grad.lora[i];
-		if (!p->A)
-			continue;
-		size_t na = (size_t)p->r * p->in, nb2 = (size_t)p->out * p->r;
-		if (coef < 1.0f) {
-			grad_scale(gr->A, na, coef);
-			grad_scale(gr->B, nb2, coef);
-		}
-		adamw_step(p->A, gr->A, s->m1.lora[i].A, s->m2.lora[i].A, na, hp);
-		adamw_step(p->B, gr->B, s->m1.lora[i].B, s->m2.lora[i].B, nb2, hp);
+	for (size_t i = 0; i < s->tl.n; i++) {
+		if (coef < 1.0f)
+			grad_scale(s->tg.p[i], s->tg.len[i], coef);
+		adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i], hp);
 	}
 	return QT_OK;
 }
@@ -251,23 +288,15 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 		return QT_OK;
 	if (s->dev)
 		return train_cuda_allreduce(s->dev, err);
-	const struct adapter *g = &s->grad;
 	size_t at = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		at = 0;
-		for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
-			const struct lora_pair *l = &g->lora[i];
-			if (!l->A)
-				continue;
-			size_t na = (size_t)l->r * l->in, nb = (size_t)l->out * l->r;
-			if (pass == 0) {
-				memcpy(s->flat + at, l->A, na * sizeof(float));
-				memcpy(s->flat + at + na, l->B, nb * sizeof(float));
-			} else {
-				memcpy(l->A, s->flat + at, na * sizeof(float));
-				memcpy(l->B, s->flat + at + na, nb * sizeof(float));
-			}
-			at += na + nb;
+		for (size_t i = 0; i < s->tg.n; i++) {
+			if (pass == 0)
+				memcpy(s->flat + at, s->tg.p[i], s->tg.len[i] * sizeof(float));
+			else
+				memcpy(s->tg.p[i], s->flat + at, s->tg.len[i] * sizeof(float));
+			at += s->tg.len[i];
 		}
 		if (pass == 0)
 			dist_allreduce_f32(s->flat, at);
@@ -276,18 +305,11 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 }
 
 /* grad += one block's gradient in s->gblk (elementwise, in table order). */
-static void add_grads(struct adapter *g, const struct adapter *b)
+static void add_grads(const struct tensors *g, const struct tensors *b)
 {
-	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct lora_pair *d = &g->lora[i];
-		const struct lora_pair *x = &b->lora[i];
-		if (!d->A)
-			continue;
-		for (size_t k = 0; k < (size_t)d->r * d->in; k++)
-			d->A[k] += x->A[k];
-		for (size_t k = 0; k < (size_t)d->out * d->r; k++)
-			d->B[k] += x->B[k];
-	}
+	for (size_t i = 0; i < g->n; i++)
+		for (size_t k = 0; k < g->len[i]; k++)
+			g->p[i][k] += b->p[i][k];
 }
 
 /* Every rank must train the same run: the options and data of rank 0 (a hash of them). */
@@ -350,6 +372,9 @@ static char *options_json(const struct train_opts *o, const struct state *s)
 	         o->weight_decay, o->beta1, o->beta2, o->eps, o->max_grad_norm,
 	         o->grad_accum * dist_size(),
 	         o->micro_batch, o->neftune_alpha, o->dropout, o->shuffle ? "true" : "false");
+	if (o->prefix) /* only then, so LoRA checkpoints stay as they were */
+		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1,
+		         ",\"method\":\"prefix\",\"virtual_tokens\":%d}", o->prefix);
 	return buf;
 }
 
@@ -359,6 +384,12 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 {
 	if (o->init_adapter)
 		return adapter_load(&s->lora, o->init_adapter, dims, err);
+	if (o->prefix) {
+		int rc = adapter_init_prefix(&s->lora, o->prefix, dims, s->m.cfg.NKV, err);
+		if (rc == QT_OK)
+			init_prefix(&s->lora, o->seed);
+		return rc;
+	}
 	char cfg_json[1024];
 	const char *all = "\"all-linear\"";
 	char list[512] = "[";
@@ -513,15 +544,19 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		if (ck->seed != o->seed)
 			return qt_err_set(err, QT_EDATA, "%s: cannot resume: seed differs", o->resume);
 	} else {
-		if ((rc = new_adapter(o, s, &dims, err)) ||
-		    (rc = adapter_init(&s->m1, &s->lora.cfg, &dims, err)) ||
-		    (rc = adapter_init(&s->m2, &s->lora.cfg, &dims, err)))
+		if ((rc = new_adapter(o, s, &dims, err)) || (rc = adapter_like(&s->m1, &s->lora, err)) ||
+		    (rc = adapter_like(&s->m2, &s->lora, err)))
 			return rc;
 	}
 	if (!s->out_dir && !(s->out_dir = strdup(o->out_dir)))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-	if ((rc = adapter_init(&s->grad, &s->lora.cfg, &dims, err)))
+	if ((rc = adapter_like(&s->grad, &s->lora, err)))
 		return rc;
+	if (!!o->prefix != !!s->lora.prefix)
+		return qt_err_set(err, QT_EUSAGE, "%s: a %s adapter, but the options train %s",
+		                  o->init_adapter ? o->init_adapter : o->resume,
+		                  s->lora.prefix ? "prefix-tuning" : "LoRA",
+		                  o->prefix ? "a prefix (--method prefix)" : "LoRA");
 	int T = (int)s->tr.h.seq_len, Tv = s->has_val ? (int)s->va.h.seq_len : 0;
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
@@ -531,6 +566,9 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	int dev = device_select(o->device);
 	if (dev < 0)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
+	if (dev == QT_DEVICE_CUDA && s->lora.prefix)
+		return qt_err_set(err, QT_EUSAGE, "cuda: prefix tuning is not implemented on the CUDA "
+		                  "backend yet; use --device cpu");
 	if (dev == QT_DEVICE_CUDA) {
 		qt_info(3, "training on the GPU (cuda)");
 		/* this rank's GPU (node-local rank) and, with several ranks, the NCCL communicator */
@@ -554,7 +592,11 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	 * of separately computed block gradients, summed as the ranks' shares are summed: one
 	 * process with grad-accum N equals N ranks with grad-accum 1 bit for bit. */
 	if (!s->dev && (long)o->micro_batch * o->grad_accum > 1 &&
-	    (rc = adapter_init(&s->gblk, &s->lora.cfg, &dims, err)))
+	    ((rc = adapter_like(&s->gblk, &s->lora, err)) || (rc = tensors_of(&s->gblk, &s->tb, err))))
+		return rc;
+	if (!s->dev && ((rc = tensors_of(&s->lora, &s->tl, err)) ||
+	                (rc = tensors_of(&s->grad, &s->tg, err)) ||
+	                (rc = tensors_of(&s->m1, &s->t1, err)) || (rc = tensors_of(&s->m2, &s->t2, err))))
 		return rc;
 	if (!s->dev && dist_size() > 1) {
 		s->n_flat = adapter_n_params(&s->lora);
@@ -700,7 +742,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		if (s.dev)
 			train_cuda_zero_grad(s.dev);
 		else
-			zero_grads(&s.grad);
+			zero_grads(&s.tg);
 		double sum = 0;
 		for (long i = 0; i < share && n_step; i++) {
 			struct pack_block b;
@@ -712,7 +754,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k, gi };
 			struct adapter *into = &s.grad;
 			if (i > 0 && !s.dev) {
-				zero_grads(&s.gblk);
+				zero_grads(&s.tb);
 				into = &s.gblk;
 			}
 			if ((rc = run_block(&s, into, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
@@ -720,7 +762,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
 				goto alone;
 			if (into == &s.gblk)
-				add_grads(&s.grad, &s.gblk);
+				add_grads(&s.tg, &s.tb);
 		}
 		/* the loss sum and whether any rank was asked to stop, then the gradients */
 		double t_red = qt_now(), red[2] = { sum, o->stop && *o->stop };
@@ -850,6 +892,11 @@ out:
 	dist_nccl_free();
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
 	free(s.out_dir); free(s.options);
+	tensors_free(&s.tl);
+	tensors_free(&s.tg);
+	tensors_free(&s.t1);
+	tensors_free(&s.t2);
+	tensors_free(&s.tb);
 	if (s.lora.lora) adapter_free(&s.lora);
 	if (s.grad.lora) adapter_free(&s.grad);
 	if (s.gblk.lora) adapter_free(&s.gblk);

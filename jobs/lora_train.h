@@ -37,6 +37,8 @@ struct train_opts {
 	int         rank;
 	double      alpha;
 	int         rslora;
+	int         prefix;         /* --method prefix: virtual tokens (PEFT's PREFIX_TUNING) instead
+	                               of LoRA pairs; 0: LoRA */
 	uint64_t    seed;
 	double      lr, beta1, beta2, eps, weight_decay, max_grad_norm;
 	enum train_schedule schedule;

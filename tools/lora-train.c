@@ -17,6 +17,7 @@
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"
 	"           [--config file.json] [--resume dir] [--init-adapter dir]\n"
+	"           [--method lora|prefix] [--virtual-tokens n]\n"
 	"           [--target all-linear|list] [--rank r] [--alpha a] [--dropout p]\n"
 	"           [--rslora] [--seed n] [--lr x]\n"
 	"           [--schedule constant|linear|cosine|constant-with-warmup]\n"
@@ -40,6 +41,9 @@ static const char help[] =
 	"      --config file.json   options as a JSON object; the command line wins\n"
 	"      --resume dir         continue a run or a checkpoint-N exactly\n"
 	"      --init-adapter dir   start from a PEFT adapter\n"
+	"      --method m           lora (default) or prefix: PEFT's prefix tuning\n"
+	"                           (P-Tuning v2), a key/value prefix in every layer\n"
+	"      --virtual-tokens n   prefix slots of --method prefix (default 20)\n"
 	"      --target t           all-linear (default) or q_proj,v_proj,...\n"
 	"      --rank r             LoRA rank (default 8)\n"
 	"      --alpha a            LoRA alpha (default 16; scale alpha/r)\n"
@@ -87,7 +91,7 @@ enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, 
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h',
        O_VERSION = 'V', O_VERBOSE = 'v', O_INIT = 512, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT,
-       O_CKPT, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY };
+       O_CKPT, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -101,6 +105,8 @@ static const struct option longopts[] = {
 	{ "shuffle",       no_argument,       NULL, O_SHUFFLE },
 	{ "no-checkpointing", no_argument,    NULL, O_NOCKPT  },
 	{ "checkpointing", no_argument,       NULL, O_CKPT    },
+	{ "method",        required_argument, NULL, O_METHOD  },
+	{ "virtual-tokens", required_argument, NULL, O_VTOK   },
 	{ "target",        required_argument, NULL, O_TARGET  },
 	{ "rank",          required_argument, NULL, O_RANK    },
 	{ "alpha",         required_argument, NULL, O_ALPHA   },
@@ -170,7 +176,8 @@ int main(int argc, char **argv)
 		.schedule = TRAIN_LINEAR, .warmup_steps = -1, .warmup_ratio = 0, .grad_accum = 1,
 		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1, .eval_generate = 128,
 	};
-	int c;
+	static const char *const methods[] = { "lora", "prefix", NULL };
+	int c, method = 0, vtok = 20;
 	while ((c = getopt_long(argc, argv, "m:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -184,6 +191,8 @@ int main(int argc, char **argv)
 		case O_SHUFFLE: o.shuffle = 1; break;
 		case O_NOCKPT: o.no_checkpointing = 1; break;
 		case O_CKPT: o.no_checkpointing = 0; break;
+		case O_METHOD: method = qt_arg_word("--method", optarg, methods); break;
+		case O_VTOK: vtok = (int)qt_arg_i64("--virtual-tokens", optarg, 1, 65536); break;
 		case O_TARGET: o.targets = optarg; break;
 		case O_RANK: o.rank = (int)qt_arg_i64("--rank", optarg, 1, 4096); break;
 		case O_ALPHA: o.alpha = qt_arg_double("--alpha", optarg, 1e-9, 1e9); break;
@@ -232,6 +241,10 @@ int main(int argc, char **argv)
 	if ((int64_t)o.micro_batch * o.grad_accum > 1 << 20)
 		qt_usage_error("--micro-batch %d x --grad-accum %d: more than %d blocks a step",
 		               o.micro_batch, o.grad_accum, 1 << 20);
+	if (method == 1)
+		o.prefix = vtok;
+	if (method == 1 && o.dropout > 0)
+		qt_usage_error("--dropout: LoRA dropout does not apply to --method prefix");
 	if (o.eval_label_key && !o.eval_prompt_key)
 		qt_usage_error("--eval-label-key needs --eval-prompt-key");
 	if (o.eval_prompt_key && !o.eval_label_key)

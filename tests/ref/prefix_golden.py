@@ -16,6 +16,10 @@
 #   NAME-grad/            adapter_model.safetensors: the gradient of the token-mean CE of the
 #                         last prompt (positions 0..9 not trained) w.r.t. prompt_embeddings
 #   NAME.loss.txt         "summed_ce n_targets" of that sequence
+# and, for gen(1) on tests/data/gen/tiny (SmolLM2's tokenizer and ChatML template):
+#   gen-tiny-prefix/      a prefix adapter (16 slots, N(0, 64) values) of that model
+#   gen-tiny-greedy.ids   the greedy continuations (8 new tokens, stopping at eos 2) of the
+#                         prompts of tests/cli/gen/prefix.sh by full PeftModel forwards
 import os
 import shutil
 import struct
@@ -94,7 +98,40 @@ def build(name):
         f.write("%.9e %d\n" % (float(ce.detach()), n))
 
 
+def build_gen():
+    from transformers import AutoTokenizer
+    d = os.path.join(ROOT, "data", "gen", "tiny")
+    torch.manual_seed(3)
+    tok = AutoTokenizer.from_pretrained(d)
+    base = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32,
+                                                attn_implementation="eager")
+    pm = get_peft_model(base, PrefixTuningConfig(num_virtual_tokens=16, task_type="CAUSAL_LM"))
+    emb = pm.prompt_encoder["default"].embedding.weight
+    with torch.no_grad():  # large enough to change this tiny model's greedy choices
+        emb.copy_(8 * torch.randn(emb.shape))
+    out = os.path.join(OUT, "gen-tiny-prefix")
+    shutil.rmtree(out, ignore_errors=True)
+    pm.save_pretrained(out)
+    os.remove(os.path.join(out, "README.md"))
+    pm.eval()
+    with open(os.path.join(OUT, "gen-tiny-greedy.ids"), "w") as f:
+        for p in ["类型#上衣*颜色#白色", "hello", "What is the capital of France?"]:
+            seq = tok.apply_chat_template([{"role": "user", "content": p}],
+                                          add_generation_prompt=True, tokenize=True,
+                                          return_dict=True, return_tensors="pt")["input_ids"][0]
+            new = []
+            with torch.no_grad():
+                for _ in range(8):
+                    nxt = int(pm(input_ids=seq[None]).logits[0, -1].argmax())
+                    if nxt == 2:
+                        break
+                    new.append(nxt)
+                    seq = torch.cat([seq, torch.tensor([nxt])])
+            f.write(",".join(str(i) for i in new) + "\n")
+
+
 os.makedirs(OUT, exist_ok=True)
 for name in ("llama-bias", "mistral-window", "qwen3"):
     build(name)
+build_gen()
 print("ok")

@@ -6,12 +6,14 @@
  * slots within 1e-4 relative, greedy continuation (24 tokens) identical to PeftModel's, the
  * summed CE within 1e-5 and the gradient of prompt_embeddings within 1e-3 of PEFT's; two
  * sequences packed in one block give each one's logits alone (each segment sees the prefix,
- * never the other segment). Without the prefix the logits miss the golden.
+ * never the other segment). Without the prefix the logits miss the golden. The adapter loader
+ * reads PEFT's directory to the same table, and what adapter_save writes reads back equal.
  */
 #include <math.h>
 
 #include "common/io.h"
 #include "common/le.h"
+#include "formats/adapter.h"
 #include "formats/safetensors.h"
 #include "jobs/llama_load.h"
 #include "kernels/model/llama_train.h"
@@ -253,6 +255,24 @@ static void check_family(const char *name)
 	float *tab = st == QT_OK ? load_table(path, &P, &n) : NULL;
 	if (tab) {
 		CHECK(n == (size_t)m.cfg.n_layer * 2 * m.cfg.NKV * m.cfg.HD, "%s: table width", name);
+		struct adapter ad, back;
+		struct adapter_dims dims = llama_adapter_dims(&m.cfg);
+		CHECK(adapter_load(&ad, path, &dims, &err) == QT_OK && ad.prefix_len == P &&
+		      memcmp(ad.prefix, tab, (size_t)P * n * 4) == 0, "%s: adapter_load: %s", name,
+		      err.msg);
+		char tmpl[] = "/tmp/qt_prefix.XXXXXX", sub[64];
+		if (mkdtemp(tmpl) && ad.prefix) {
+			snprintf(sub, sizeof sub, "%s/a", tmpl);
+			CHECK(adapter_save(&ad, sub, QT_DTYPE_F32, &err) == QT_OK, "%s", err.msg);
+			CHECK(adapter_load(&back, sub, &dims, &err) == QT_OK && back.prefix_len == P &&
+			      memcmp(back.prefix, tab, (size_t)P * n * 4) == 0, "%s: round trip: %s",
+			      name, err.msg);
+			adapter_free(&back);
+			snprintf(path, sizeof path, "rm -rf '%s'", tmpl);
+			CHECK(system(path) == 0, "cleanup");
+		}
+		if (ad.lora)
+			adapter_free(&ad);
 		struct lora_table pre = { .prefix_len = P, .prefix = tab };
 		int32_t *last = NULL;
 		int T = 0;
