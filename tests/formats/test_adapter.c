@@ -209,7 +209,14 @@ static void test_refusals(void)
 	static const struct {
 		const char *json, *frag;
 	} bad[] = {
-		{ "{\"peft_type\": \"PREFIX_TUNING\"}", "peft_type \"PREFIX_TUNING\"" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\"}", "PREFIX_TUNING needs num_virtual_tokens" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
+		  "\"num_layers\": 2, \"prefix_projection\": true}", "prefix_projection is true" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
+		  "\"num_layers\": 2, \"num_transformer_submodules\": 2}", "only decoder-only" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": -1}",
+		  "num_virtual_tokens is not a positive integer" },
+		{ "{\"peft_type\": \"IA3\"}", "peft_type \"IA3\" is not supported" },
 		{ "{\"r\": 8}", "peft_type missing" },
 		{ "{\"peft_type\": \"LORA\", \"use_dora\": true}", "use_dora is set: DoRA" },
 		{ "{\"peft_type\": \"LORA\", \"bias\": \"all\"}", "bias is not \"none\"" },
