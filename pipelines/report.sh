@@ -18,6 +18,8 @@ echo "- data: $(wc -l < "$train") training records -> $(info "$out/train.pack" s
      "in $(info "$out/train.pack" blocks) blocks of $(info "$out/train.pack" seq_len) tokens;" \
      "$(info "$out/val.pack" samples) held out for eval loss;" \
      "$(wc -l < "$out/pred-base.jsonl") eval prompts"
+method=$(jq -r '.peft_type + (if .num_virtual_tokens then " (\(.num_virtual_tokens) prefix slots)" else " (rank \(.r), alpha \(.lora_alpha))" end)' "$out/run/adapter/adapter_config.json")
+echo "- adapter: $method"
 echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] | last | .tokens' "$log")" \
      "label tokens; $(last loss input_tokens_per_s) tokens/s through the model" \
      "($(last loss tokens_per_s) label tokens/s)"

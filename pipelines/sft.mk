@@ -28,6 +28,11 @@ GEN_BATCH    ?= 16
 # nf4: QLoRA, the frozen base quantized by quantize-nf4 (both models are evaluated on it);
 # none: LoRA on MODEL as it is.
 QUANT        ?= nf4
+# lora: LoRA pairs (RANK, ALPHA); prefix: P-Tuning v2 / PEFT's prefix tuning, VTOKENS slots
+# per layer (ChatGLM's recipe: 128 slots, LR 2e-2); a prefix changes no weight, so METHOD=prefix
+# has no merge and no GGUF export (llama.cpp has no prefix adapters).
+METHOD       ?= lora
+VTOKENS      ?= 128
 # export-gguf --type of the exported tuned model
 GGUF_TYPE    ?= q4_k_m
 # EVAL_GEN=n: lora-train also generates n tokens for DATA_EVAL's prompts at every evaluation
@@ -72,7 +77,8 @@ $(SFT_PACK) $(SFT_VAL) &: $(SFT_TOK)
 
 $(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
 	$(SFT_LAUNCH)$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
-	  --rank $(RANK) --alpha $(ALPHA) --lr $(LR) --max-steps $(STEPS) \
+	  $(if $(filter prefix,$(METHOD)),--method prefix --virtual-tokens $(VTOKENS),--rank $(RANK) --alpha $(ALPHA)) \
+	  --lr $(LR) --max-steps $(STEPS) \
 	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) \
 	  $(if $(filter-out 0,$(EVAL_GEN)),--eval-prompts $(DATA_EVAL) --eval-prompt-key $(PROMPT_KEY) \
 	  --eval-label-key $(RESPONSE_KEY) --eval-generate $(EVAL_GEN)) $(TRAIN_FLAGS)
@@ -104,8 +110,9 @@ $(OUT)/model-$(GGUF_TYPE).gguf: $(OUT)/merged/config.json
 export: $(OUT)/model-$(GGUF_TYPE).gguf
 .PHONY: export
 
+SFT_EXPORT   := $(if $(filter prefix,$(METHOD)),,$(OUT)/model-$(GGUF_TYPE).gguf)
 $(OUT)/report.md: $(OUT)/metrics-base.json $(OUT)/metrics-tuned.json $(OUT)/loss.png \
-                  $(OUT)/model-$(GGUF_TYPE).gguf $(SFT_DIR)/report.sh
+                  $(SFT_EXPORT) $(SFT_DIR)/report.sh
 	sh $(SFT_DIR)/report.sh $(OUT) $(DATA_TRAIN) $(QT_BIN) > $@.tmp && mv $@.tmp $@
 
 sft: $(OUT)/report.md
