@@ -46,6 +46,8 @@ static int to_conv(json_t *conv, struct chat_conv *c)
 		                                         &role))
 			return 0;
 		json_t *ct = json_object_get(m, "content");
+		if (!json_is_string(ct))
+			return 0;
 		chat_conv_add(c, role, json_string_value(ct), json_string_length(ct));
 	}
 	return 1;

@@ -4,7 +4,7 @@
 
 Run from the repository root with the reference venv (transformers, jinja2, tokenizers):
     /work/venv-ref/bin/python tests/ref/chat_templates.py
-Committed output made with transformers 5.24.0, jinja2 3.1.6, tokenizers 0.23.3.
+Committed output made with transformers 5.25.0, jinja2 3.1.6, tokenizers 0.23.3.
 
 Templates: tests/data/chat_templates/corpus/*.jinja, copied verbatim from llama.cpp's
 models/templates (the llama-cpp-python 0.3.36 source distribution on PyPI, vendor/llama.cpp),
@@ -86,6 +86,29 @@ CONVERSATIONS = [
     {"messages": [{"role": "assistant", "content": "I speak first."},
                   {"role": "user", "content": "ok"}], "add_generation_prompt": True},
     {"messages": [{"role": "system", "content": "Only a system prompt."}]},
+    # added for the whole-corpus count (issue 15): content as a list of text parts (the
+    # multimodal message form), reasoning_content beside content, an empty assistant turn,
+    # a generation prompt after an assistant turn, two system messages, no generation prompt
+    # after a lone user turn, a long multi-turn chat
+    {"messages": [{"role": "system", "content": [{"type": "text", "text": "Parts system."}]},
+                  {"role": "user", "content": [{"type": "text", "text": "Part one."},
+                                               {"type": "text", "text": "Part two."}]},
+                  {"role": "assistant", "content": [{"type": "text", "text": "Parts reply."}]}]},
+    {"messages": [{"role": "user", "content": "Why is the sky blue?"},
+                  {"role": "assistant", "content": "Rayleigh scattering.",
+                   "reasoning_content": "Short physics answer."},
+                  {"role": "user", "content": "Thanks"}], "add_generation_prompt": True},
+    {"messages": [{"role": "user", "content": "Say nothing."},
+                  {"role": "assistant", "content": ""}]},
+    {"messages": [{"role": "user", "content": "Continue:"},
+                  {"role": "assistant", "content": "Once upon"}], "add_generation_prompt": True},
+    {"messages": [{"role": "system", "content": "First system."},
+                  {"role": "system", "content": "Second system."},
+                  {"role": "user", "content": "Hi"}], "add_generation_prompt": True},
+    {"messages": [{"role": "user", "content": "No prompt after me."}]},
+    {"messages": [{"role": "system", "content": "Count."}] +
+     [{"role": r, "content": "%s %d" % (r, i)} for i in range(1, 5)
+      for r in ("user", "assistant")], "add_generation_prompt": False},
 ]
 
 # bos/eos strings by family (the tokens of each model's tokenizer_config.json); None: absent.

@@ -16,7 +16,7 @@ Run from the repository root (venv with transformers, gguf):
     tar xzf /tmp/lcp/llama_cpp_python-0.3.36.tar.gz -C /tmp/lcp
     /work/venv-ref/bin/python tests/ref/chat_templates_vocab.py \
         /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp/models [VOCAB_DIR]
-Committed output made with transformers 5.24.0, tokenizers 0.23.3.
+Committed output made with transformers 5.25.0, tokenizers 0.23.3.
 """
 import json
 import os
