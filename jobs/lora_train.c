@@ -258,22 +258,32 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
 }
 
 /* Mean CE over the validation blocks; with several ranks each takes a contiguous share and
- * the sums are reduced in rank order (equal to one process's up to double rounding). */
-static int eval_loss(struct state *s, double *loss, struct qt_err *err)
+ * the sums are reduced in rank order (equal to one process's up to double rounding). *acc:
+ * TRL's mean_token_accuracy with one block an eval batch: each block's share of label tokens
+ * whose logits' argmax is the label (0 for a block without labels, as TRL), averaged over the
+ * blocks; NaN on the device (not computed there) or without blocks. */
+static int eval_loss(struct state *s, double *loss, double *acc, struct qt_err *err)
 {
-	double sum = 0;
-	uint64_t n = 0, nb = s->va.h.n_blocks, P = (uint64_t)dist_size(), r = (uint64_t)dist_rank();
+	double sum[2] = { 0, 0 };
+	uint64_t n[2] = { 0, 0 }, nb = s->va.h.n_blocks, P = (uint64_t)dist_size(),
+	         r = (uint64_t)dist_rank();
 	for (uint64_t i = nb * r / P; i < nb * (r + 1) / P; i++) {
 		struct pack_block b;
 		pack_get_block(&s->va, i, &b);
-		n += block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
-		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, &sum, err);
+		uint64_t nt = block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
+		n[0] += nt;
+		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, &sum[0], err);
 		if (rc)
 			return rc;
+		if (!s->dev && nt)
+			sum[1] += (double)llama_train_correct(&s->m, s->ws, s->tgt, (int)b.seq_len) /
+			          (double)nt;
+		n[1]++;
 	}
-	dist_allreduce_f64(&sum, 1);
-	dist_allreduce_u64(&n, 1);
-	*loss = n ? sum / (double)n : NAN;
+	dist_allreduce_f64(sum, 2);
+	dist_allreduce_u64(n, 2);
+	*loss = n[0] ? sum[0] / (double)n[0] : NAN;
+	*acc = n[1] && !s->dev ? sum[1] / (double)n[1] : NAN;
 	return QT_OK;
 }
 
@@ -676,6 +686,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	s.lock_fd = -1;
 	memset(st, 0, sizeof *st);
 	st->final_eval_loss = NAN;
+	st->final_eval_accuracy = NAN;
 	for (int i = 0; i < TRAIN_EVAL_N_SCORES; i++)
 		st->final_eval_scores[i] = NAN;
 	/* Every rank learns whether all could start; the ones that could stop quietly (an empty
@@ -815,14 +826,18 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		/* one process reads its flag here, after the update; several agreed on it above */
 		int stop = (dist_size() > 1 ? stop_all : o->stop && *o->stop) && k < total;
 		if ((s.has_val || o->eval_prompts) && !stop && (k % o->eval_every == 0 || k == total)) {
-			double ev = NAN;
-			if (s.has_val && (rc = eval_loss(&s, &ev, err)))
+			double ev = NAN, acc = NAN;
+			if (s.has_val && (rc = eval_loss(&s, &ev, &acc, err)))
 				goto alone;
 			st->final_eval_loss = ev;
+			st->final_eval_accuracy = acc;
 			char line[320];
 			int n = snprintf(line, sizeof line, "{\"step\":%ld", k);
 			if (isfinite(ev))  /* NaN: no trained target in the validation blocks */
 				n += snprintf(line + n, sizeof line - (size_t)n, ",\"eval_loss\":%.6f", ev);
+			if (isfinite(ev) && isfinite(acc))
+				n += snprintf(line + n, sizeof line - (size_t)n,
+				              ",\"eval_mean_token_accuracy\":%.6f", acc);
 			/* rank 0 alone generates; the others wait for it in the next reduction */
 			if (lead && o->eval_prompts) {
 				if (s.dev && (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))

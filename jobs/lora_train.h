@@ -67,6 +67,7 @@ struct train_opts {
 struct train_stats {
 	long   steps;
 	double final_loss, final_eval_loss; /* eval: NaN when none */
+	double final_eval_accuracy;         /* eval_mean_token_accuracy; NaN when none */
 	double final_eval_scores[4];        /* rouge-1, rouge-2, rouge-l, bleu-4 of the last
 	                                       evaluation with eval_prompts (else NaN) */
 	double tokens_per_s, input_tokens_per_s, seconds;

@@ -41,4 +41,13 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
                 const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
                 float *scratch, int chunk);
 
+/*
+ * Token accuracy as TRL logs it (mean_token_accuracy): of the rows with 0 <= targets[t] < V,
+ * how many have their largest logit (x @ W^T, soft-capped when softcap > 0, as lm_head_ce)
+ * at targets[t], the first largest on ties (torch.argmax). Returns that count.
+ * x: (T, C); W: (V, C); targets: (T); scratch: lm_head_ce_scratch(chunk, C, V) floats.
+ */
+long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
+                     int V, float softcap, float *scratch, int chunk);
+
 #endif

@@ -128,3 +128,36 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 				dx[(size_t)rows[i] * C + c] += dxs[(size_t)i * C + c];
 	}
 }
+
+/* x: (T, C); W: (V, C); targets: (T). Logits rows are made as lm_head_ce makes them. */
+long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
+                     int V, float softcap, float *scratch, int chunk)
+{
+	float *logits = scratch, *xs = logits + (size_t)chunk * V;
+	int32_t *tg = (int32_t *)(xs + 2 * (size_t)chunk * C) + chunk; /* lm_head_ce's layout */
+	long hits = 0;
+	int t = 0;
+	while (t < T) {
+		int n = 0;
+		for (; t < T && n < chunk; t++)
+			if (targets[t] >= 0 && targets[t] < V) {
+				tg[n] = targets[t];
+				memcpy(xs + (size_t)n * C, x + (size_t)t * C, sizeof(float) * C);
+				n++;
+			}
+		if (n == 0)
+			break;
+		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
+		if (softcap > 0)
+			softcap_forward(logits, logits, (size_t)n * V, softcap);
+		for (int i = 0; i < n; i++) {
+			const float *row = logits + (size_t)i * V;
+			int b = 0;
+			for (int v = 1; v < V; v++) /* torch.argmax: a NaN is the largest */
+				if (row[v] > row[b] || (isnan(row[v]) && !isnan(row[b])))
+					b = v;
+			hits += b == tg[i];
+		}
+	}
+	return hits;
+}

@@ -453,3 +453,11 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 	ws->drop = NULL;
 	return QT_OK;
 }
+
+long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws,
+                         const int32_t *targets, int T)
+{
+	const struct llama_config *c = &m->cfg;
+	return lm_head_correct(ws->xf, m->lm_head.w, targets, T, c->C, c->V, c->final_softcap,
+	                       ws->lm_scratch, LM_CHUNK);
+}

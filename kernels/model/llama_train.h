@@ -51,4 +51,10 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
                       const struct llama_train_dropout *drop, double *loss_sum,
                       struct qt_err *err);
 
+/* Right after a loss-only llama_train_block (grad NULL) on ws with these targets and T: the
+ * targets that are the argmax of their logits (kernels/cross_entropy.h's lm_head_correct, TRL's
+ * token accuracy). The workspace still holds that block's final hidden states. */
+long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws,
+                         const int32_t *targets, int T);
+
 #endif

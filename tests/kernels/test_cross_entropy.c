@@ -113,6 +113,28 @@ int main(void)
 		kc_close("lm_head_ce softcap losses", l2, lz, 4, 1e-6, 1e-7);
 		c.cap = 4.0f;
 		kc_fd("lm_head_ce dx T4 C24 V7 softcap 4", fd_lm_loss, &c, x, d5, 4 * C, 1e-2f, 1e-3);
+		/* lm_head_correct: the argmax of the unchunked logits, over label rows only */
+		long want = 0;
+		int32_t tc[T];
+		linear_forward(lg, x, W, NULL, T, C, V, 1, 0); /* lg held dlogits */
+		for (int t = 0; t < T; t++) {
+			const float *row = lg + (size_t)t * V;
+			int b = 0;
+			for (int v = 1; v < V; v++)
+				b = row[v] > row[b] ? v : b;
+			/* every third row ignored, every other label row the argmax, the rest not */
+			tc[t] = t % 3 == 1 ? -100 : t % 2 ? b : (b + 1) % V;
+			want += t % 3 != 1 && t % 2;
+		}
+		long got = lm_head_correct(x, W, tc, T, C, V, 0, scr, K);
+		CHECK(got == want && want > 0, "lm_head_correct chunk=5: %ld, want %ld", got, want);
+		CHECK(lm_head_correct(x, W, tc, T, C, V, 4.0f, scr, K) == want,
+		      "lm_head_correct under a soft cap of 4");
+		/* ties: torch.argmax takes the first largest */
+		float xt[2] = { 1, 0 }, Wt[3 * 2] = { 0.5f, 0, 2, 0, 2, 0 };
+		int32_t t1 = 1, t2 = 2;
+		CHECK(lm_head_correct(xt, Wt, &t1, 1, 2, 3, 0, scr, K) == 1, "tie: the first largest");
+		CHECK(lm_head_correct(xt, Wt, &t2, 1, 2, 3, 0, scr, K) == 0, "tie: not the second");
 		free(x), free(W), free(lg), free(l1), free(l2), free(dx1), free(dx2), free(scr);
 	}
 	return test_main_end();
