@@ -25,6 +25,11 @@ echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] 
      "($(last loss tokens_per_s) label tokens/s)"
 echo "- final train loss $(last loss loss), eval loss $(last eval_loss eval_loss)" \
      "(first eval loss $(jq -r 'select(has("eval_loss")) | .eval_loss' "$log" | head -n 1))"
+if jq -e 'select(has("eval_mean_token_accuracy"))' "$log" > /dev/null; then
+	echo "- token accuracy on the held-out blocks (TRL's mean_token_accuracy):" \
+	     "$(jq -r 'select(has("eval_mean_token_accuracy")) | .eval_mean_token_accuracy' "$log" |
+	        head -n 1) first, $(last eval_mean_token_accuracy eval_mean_token_accuracy) last"
+fi
 if jq -e 'select(has("eval_rouge-l"))' "$log" > /dev/null; then
 	echo "- during training (--eval-prompts): ROUGE-L $(jq -r 'select(has("eval_rouge-l")) |
 	     "\(.["eval_rouge-l"]) at step \(.step)"' "$log" | paste -sd, - | sed 's/,/, /g')"

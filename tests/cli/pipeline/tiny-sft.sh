@@ -43,6 +43,8 @@ grep -q '^For llama.cpp: model-q4_k_m.gguf' out/report.md || fail "report: gguf 
 head -c 8 out/loss.png | od -An -c | grep -q 'P   N   G' || fail "loss.png"
 cmp -s report.out out/report.md || fail "stdout is not report.md"
 grep -q '^| tuned |' out/report.md || fail "report table"
+grep -q '^- token accuracy on the held-out blocks (TRL.s mean_token_accuracy): [0-9.]* first, [0-9.]* last$' \
+	out/report.md || fail "report: token accuracy line"
 # EVAL_GEN: generation metrics at each evaluation, the last equal to those of pred-tuned (the
 # same gen and rouge-zh on the same adapter and prompts)
 grep -q '^- during training (--eval-prompts): ROUGE-L .* at step 3, .* at step 6$' out/report.md ||
