@@ -212,11 +212,13 @@ int tk_model_load(struct tokenizer *t, json_t *m, const char *path, struct qt_er
 	int rc;
 	const char *type = json_string_value(json_object_get(m, "type"));
 	if (!type)
-		return qt_err_set(err, QT_EDATA, "%s: model.type: missing (only \"BPE\" is "
-		                  "supported)", path);
+		return qt_err_set(err, QT_EDATA, "%s: model.type: missing (\"BPE\" or \"Unigram\" "
+		                  "are supported)", path);
+	if (strcmp(type, "Unigram") == 0)
+		return tk_unigram_load(t, m, path, err);
 	if (strcmp(type, "BPE") != 0)
 		return qt_err_set(err, QT_EDATA, "%s: model.type: unsupported model type \"%s\" "
-		                  "(only \"BPE\" is supported)", path, type);
+		                  "(only \"BPE\" and \"Unigram\" are supported)", path, type);
 	json_t *d = json_object_get(m, "dropout");
 	if (d && !json_is_null(d)) {
 		if (!json_is_number(d) || json_number_value(d) < 0 || json_number_value(d) > 1)
@@ -266,6 +268,7 @@ int tk_model_load(struct tokenizer *t, json_t *m, const char *path, struct qt_er
 void tk_model_free(struct tokenizer *t)
 {
 	free(t->spm_score);
+	free(t->uni_score);
 	free(t->spm_type);
 	tk_strmap_free(&t->vocab);
 	free(t->blob);
@@ -549,7 +552,7 @@ static void bpe_word(struct tk_scratch *s, const char *w, size_t n, int bytes)
 			return;
 		}
 	}
-	if (t->spm_kind == TK_SPM_UNIGRAM) {
+	if (t->spm_kind == TK_SPM_UNIGRAM || t->hf_unigram) {
 		uint32_t m = tk_unigram_word(s, w, n);
 		for (uint32_t i = 0; i < m; i++)
 			tk_emit(s, s->sym[i]);

@@ -62,12 +62,18 @@ struct tk_step {
 };
 
 /* One normalizer of the (flattened) normalizer Sequence, applied in order. */
-enum tk_norm_kind { TK_NORM_NFC, TK_NORM_PREPEND, TK_NORM_REPLACE, TK_NORM_STRIP };
+enum tk_norm_kind { TK_NORM_NFC, TK_NORM_PREPEND, TK_NORM_REPLACE, TK_NORM_STRIP,
+                    TK_NORM_REPLACE_RE, TK_NORM_PRECOMPILED };
 struct tk_norm {
 	enum tk_norm_kind kind;
-	char    *a, *b;       /* PREPEND: a = the prefix; REPLACE: every a becomes b */
+	char    *a, *b;       /* PREPEND: a = the prefix; REPLACE: every a becomes b;
+	                       * REPLACE_RE: every match of re becomes b */
 	uint32_t alen, blen;
 	int left, right;      /* STRIP: which ends lose their white space */
+	pcre2_code *re;       /* REPLACE_RE */
+	uint32_t *units;      /* PRECOMPILED: the double-array trie (precompiled.c) */
+	uint32_t n_units, norm_len;
+	char    *norm;        /* PRECOMPILED: the normalized strings, NUL-separated */
 };
 
 /* One decoder of the (flattened) decoder Sequence, applied in order to the token strings. */
@@ -129,6 +135,11 @@ struct tokenizer {
 	uint8_t *spm_type;     /* per piece: 1 NORMAL ... 6 BYTE */
 	uint32_t spm_max_len;  /* longest NORMAL piece, bytes */
 	float spm_unk_score;   /* Unigram: an unknown character's score */
+	/* a tokenizer.json Unigram model (unigram_json.c): every piece may match, scores summed
+	 * in double as HF does (its spm_kind stays TK_SPM_NONE: no tokenizer.model pipeline) */
+	int hf_unigram;
+	double *uni_score;     /* per piece */
+	double uni_unk_score;  /* min score - 10 */
 
 	/* normalizer */
 	struct tk_norm *norms;
@@ -263,6 +274,19 @@ int tk_json_str(json_t *o, const char *k, int one_char, const char *field, const
 const char *tk_normalize(struct tk_scratch *s, const char *p, size_t n, size_t *outn);
 /* Same for load-time use: a malloc'd string (NULL on ENOMEM); t NULL: a plain copy. */
 char *tk_normalize_dup(const struct tokenizer *t, const char *p, size_t n, size_t *outn);
+
+/* ---- precompiled.c ---- */
+/* Reads a decoded precompiled_charsmap into z; -1 with msg when it is malformed or ENOMEM. */
+int tk_precompiled_init(struct tk_norm *z, const unsigned char *blob, size_t n, char *msg,
+                        size_t msgsz);
+/* HF's Precompiled normalizer on p[0..n): p itself when unchanged, a malloc'd string, or NULL
+ * on ENOMEM. */
+char *tk_precompiled_apply(const struct tk_norm *z, const char *p, size_t n, size_t *outn);
+
+/* ---- unigram_json.c ---- */
+/* A tokenizer.json model of type "Unigram" into t (HF's Unigram: vocab [piece, score] pairs,
+ * unk_id, byte_fallback); QT_EDATA naming what is refused. */
+int tk_unigram_load(struct tokenizer *t, json_t *m, const char *path, struct qt_err *err);
 
 /* ---- added.c ---- */
 int tk_added_load(struct tokenizer *t, json_t *arr, const char *path, struct qt_err *err);

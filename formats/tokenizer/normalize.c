@@ -197,6 +197,52 @@ static char *nfc_hf(const char *p, size_t n, size_t *outn)
 
 /* ---- applying ---- */
 
+/* Every match of z->re in p[0..n) replaced by z->b, left to right (HF's Replace with a
+ * {"Regex": ...} pattern; patterns that match the empty string are refused at load). */
+static char *replace_re(const struct tk_norm *z, const char *p, size_t n, size_t *outn)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(z->re, NULL);
+	if (!md)
+		return NULL;
+	char *d = NULL;
+	size_t o = 0, cap = 0, from = 0;
+	for (;;) {
+		int rc = from <= n ? pcre2_match(z->re, (PCRE2_SPTR)p, n, from, 0, md, NULL) : -1;
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		size_t a = rc > 0 ? ov[0] : n, b = rc > 0 ? ov[1] : n;
+		if (rc > 0 && b == a) /* cannot happen (refused at load); no endless loop */
+			rc = -1, a = b = n;
+		if (rc <= 0 && !d)
+			break;
+		size_t need = o + (a - from) + (rc > 0 ? z->blen : 0) + 1;
+		if (need > cap) {
+			cap = need * 2 + n;
+			char *e = realloc(d, cap);
+			if (!e) {
+				free(d);
+				pcre2_match_data_free(md);
+				return NULL;
+			}
+			d = e;
+		}
+		memcpy(d + o, p + from, a - from);
+		o += a - from;
+		if (rc <= 0)
+			break;
+		memcpy(d + o, z->b, z->blen);
+		o += z->blen;
+		from = b;
+	}
+	pcre2_match_data_free(md);
+	if (!d) {
+		*outn = n;
+		return (char *)p;
+	}
+	d[o] = 0;
+	*outn = o;
+	return d;
+}
+
 /* One normalizer on p[0..n): a malloc'd result (*outn), or p itself when it changes nothing,
  * or NULL on ENOMEM. *cut is set when characters at the start were removed. */
 static char *norm_one(const struct tk_norm *z, const char *p, size_t n, size_t *outn, int *cut)
@@ -243,6 +289,10 @@ static char *norm_one(const struct tk_norm *z, const char *p, size_t n, size_t *
 		*outn = o;
 		return d;
 	}
+	case TK_NORM_PRECOMPILED:
+		return tk_precompiled_apply(z, p, n, outn);
+	case TK_NORM_REPLACE_RE:
+		return replace_re(z, p, n, outn);
 	case TK_NORM_STRIP: {
 		size_t a = 0, b = n, l;
 		while (z->left && a < b && tk_is_space(tk_utf8_next((const unsigned char *)p + a, &l)))
@@ -387,6 +437,80 @@ static struct tk_norm *new_norm(struct tokenizer *t, enum tk_norm_kind kind)
 	return z;
 }
 
+/* A Replace's {"Regex": ...} pattern, compiled; one that matches "" is refused. */
+static int load_regex(struct tk_norm *z, json_t *pat, const char *field, const char *path,
+                      struct qt_err *err)
+{
+	json_t *rx = json_object_get(pat, "Regex");
+	if (!json_is_string(rx))
+		return qt_err_set(err, QT_EDATA, "%s: %s.pattern.Regex: expected a string", path,
+		                  field);
+	char msg[256];
+	z->re = tk_regex_compile(json_string_value(rx), json_string_length(rx), msg, sizeof msg);
+	if (!z->re)
+		return qt_err_set(err, QT_EDATA, "%s: %s.pattern.Regex: %s", path, field, msg);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(z->re, NULL);
+	if (!md)
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	int rc = pcre2_match(z->re, (PCRE2_SPTR)"", 0, 0, 0, md, NULL);
+	pcre2_match_data_free(md);
+	if (rc > 0)
+		return qt_err_set(err, QT_EDATA, "%s: %s.pattern.Regex: \"%s\" matches the empty "
+		                  "string (not supported)", path, field, json_string_value(rx));
+	return QT_OK;
+}
+
+static int b64(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 :
+	       c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Precompiled's precompiled_charsmap: standard base64 of the SentencePiece blob. */
+static int load_precompiled(struct tk_norm *z, json_t *nz, const char *field, const char *path,
+                            struct qt_err *err)
+{
+	json_t *v = json_object_get(nz, "precompiled_charsmap");
+	if (!json_is_string(v))
+		return qt_err_set(err, QT_EDATA, "%s: %s.precompiled_charsmap: expected a base64 "
+		                  "string", path, field);
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), o = 0;
+	if (n == 0)
+		return qt_err_set(err, QT_EDATA, "%s: %s.precompiled_charsmap: empty (an empty map "
+		                  "is not supported)", path, field);
+	unsigned char *d = malloc(n / 4 * 3 + 3);
+	if (!d)
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t i = 0;
+	for (; i < n && s[i] != '='; i++) {
+		int x = b64((unsigned char)s[i]);
+		if (x < 0)
+			break;
+		acc = acc << 6 | (uint32_t)x;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			d[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	size_t pad = 0;
+	while (i < n && s[i] == '=' && pad < 2)
+		i++, pad++;
+	if (i != n || (n % 4 != 0)) {
+		free(d);
+		return qt_err_set(err, QT_EDATA, "%s: %s.precompiled_charsmap: not base64 (at "
+		                  "character %zu)", path, field, i);
+	}
+	char msg[256];
+	int rc = tk_precompiled_init(z, d, o, msg, sizeof msg);
+	free(d);
+	if (rc != 0)
+		return qt_err_set(err, QT_EDATA, "%s: %s.%s", path, field, msg);
+	return QT_OK;
+}
+
 static int load_one(struct tokenizer *t, json_t *nz, const char *field, const char *path,
                     struct qt_err *err)
 {
@@ -419,10 +543,15 @@ static int load_one(struct tokenizer *t, json_t *nz, const char *field, const ch
 		kind = TK_NORM_REPLACE;
 	else if (strcmp(type, "Strip") == 0)
 		kind = TK_NORM_STRIP;
+	else if (strcmp(type, "Precompiled") == 0)
+		kind = TK_NORM_PRECOMPILED;
 	else
 		return qt_err_set(err, QT_EDATA, "%s: %s.type: unsupported normalizer \"%s\" "
-		                  "(supported: null, NFC, Prepend, Replace, Strip, Sequence)", path,
-		                  field, type);
+		                  "(supported: null, NFC, Prepend, Replace, Strip, Precompiled, "
+		                  "Sequence)", path, field, type);
+	json_t *pat = json_object_get(nz, "pattern");
+	if (kind == TK_NORM_REPLACE && json_is_object(pat) && json_object_get(pat, "Regex"))
+		kind = TK_NORM_REPLACE_RE;
 	struct tk_norm *z = new_norm(t, kind);
 	if (!z)
 		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
@@ -434,6 +563,11 @@ static int load_one(struct tokenizer *t, json_t *nz, const char *field, const ch
 	} else if (kind == TK_NORM_REPLACE) {
 		if ((rc = tk_json_pattern(nz, field, path, &z->a, &z->alen, err)) == QT_OK)
 			rc = tk_json_str(nz, "content", 0, field, path, &z->b, &z->blen, err);
+	} else if (kind == TK_NORM_REPLACE_RE) {
+		if ((rc = load_regex(z, pat, field, path, err)) == QT_OK)
+			rc = tk_json_str(nz, "content", 0, field, path, &z->b, &z->blen, err);
+	} else if (kind == TK_NORM_PRECOMPILED) {
+		rc = load_precompiled(z, nz, field, path, err);
 	} else {
 		json_t *l = json_object_get(nz, "strip_left"), *r = json_object_get(nz, "strip_right");
 		if (!json_is_boolean(l) || !json_is_boolean(r))
@@ -461,6 +595,9 @@ void tk_normalizer_free(struct tokenizer *t)
 	for (uint32_t i = 0; i < t->n_norms; i++) {
 		free(t->norms[i].a);
 		free(t->norms[i].b);
+		pcre2_code_free(t->norms[i].re);
+		free(t->norms[i].units);
+		free(t->norms[i].norm);
 	}
 	free(t->norms);
 }

@@ -6,13 +6,16 @@
  * character starts there) min_score - 10; a node keeps the first best path it is offered (the
  * library compares in double and stores in float, so this does too). Unknown pieces then
  * become <0xHH> pieces with byte_fallback, or one unknown id per run (fuse_unk).
+ * A tokenizer.json Unigram (hf_unigram, unigram_json.c) is HF's encode_optimized: the same
+ * walk with every piece matching and double sums.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/tokenizer/internal.h"
 
-struct node { float score; int32_t start; uint32_t id; };
+/* score: a float sum for a tokenizer.model (exact in double), a double sum for HF */
+struct node { double score; int32_t start; uint32_t id; };
 
 uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 {
@@ -24,13 +27,13 @@ uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 		return 0;
 	}
 	for (size_t i = 0; i <= n; i++)
-		nd[i] = (struct node){ 0.0f, -1, TK_NONE };
+		nd[i] = (struct node){ 0.0, -1, TK_NONE };
 	for (size_t at = 0; at < n;) {
 		size_t cl;
 		tk_utf8_next((const unsigned char *)w + at, &cl);
 		if (cl > n - at)
 			cl = n - at;
-		float here = nd[at].score;
+		double here = nd[at].score;
 		int single = 0;
 		size_t max = n - at < t->spm_max_len ? n - at : t->spm_max_len;
 		for (size_t len = 1; len <= max; len++) {
@@ -40,7 +43,8 @@ uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 			if (id == TK_NONE || t->spm_type[id] != 1)
 				continue;
 			struct node *e = &nd[at + len];
-			float cand = t->spm_score[id] + here;
+			double cand = t->hf_unigram ? t->uni_score[id] + here
+			                            : (double)(t->spm_score[id] + (float)here);
 			if (e->start < 0 || cand > e->score) {
 				e->score = cand;
 				e->start = (int32_t)at;
@@ -50,7 +54,8 @@ uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 		}
 		if (!single) {
 			struct node *e = &nd[at + cl];
-			float cand = t->spm_unk_score + here;
+			double cand = t->hf_unigram ? t->uni_unk_score + here
+			                            : (double)(t->spm_unk_score + (float)here);
 			if (e->start < 0 || cand > e->score) {
 				e->score = cand;
 				e->start = (int32_t)at;
@@ -80,6 +85,26 @@ uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 	int prev_unk = 0;
 	for (uint32_t i = 0; i < m; i++) {
 		size_t a = (size_t)from[i], b = i + 1 < m ? (size_t)from[i + 1] : n;
+		if (t->hf_unigram && tmp[i] == t->unk_id) {
+			/* HF: a run of unknown nodes (a matched unknown piece among them) is one
+			 * string, looked up whole, else its bytes with byte_fallback, else unk_id */
+			uint32_t j = i;
+			while (j + 1 < m && tmp[j + 1] == t->unk_id)
+				j++;
+			b = j + 1 < m ? (size_t)from[j + 1] : n;
+			uint32_t id = tk_strmap_get(&t->vocab, w + a, b - a);
+			size_t k = a;
+			while (id == TK_NONE && t->byte_fallback && k < b &&
+			       t->fallback_id[(unsigned char)w[k]] != TK_NONE)
+				k++;
+			if (id == TK_NONE && t->byte_fallback && k == b)
+				for (k = a; k < b; k++)
+					s->sym[o++] = t->fallback_id[(unsigned char)w[k]];
+			else
+				s->sym[o++] = id != TK_NONE ? id : t->unk_id;
+			i = j;
+			continue;
+		}
 		if (tmp[i] != TK_NONE && tmp[i] != t->unk_id) {
 			s->sym[o++] = tmp[i];
 			prev_unk = 0;

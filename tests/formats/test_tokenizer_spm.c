@@ -7,6 +7,10 @@
  * textual edits of variants.json (mistral, llama2, phi3, gemma, always, digits, never). Per
  * item: the ids (flags 0), TOKENIZER_TEXT_ONLY, TOKENIZER_ADD_SPECIAL, TOKENIZER_CONTINUE,
  * decode with and without skip_special; then random id sequences, decode only.
+ * The same for Unigram tokenizer.json files with the Precompiled normalizer
+ * (tests/ref/tokenizer_unigram.py: a SentencePiece nmt_nfkc Unigram model converted by
+ * transformers' T5, XLM-R and generic converters; t5, xlmr, fallback, spm) on those items
+ * and 2000 more of tests/data/tokenizer/unigram/extra.jsonl.
  */
 #include <stdint.h>
 #include <unistd.h>
@@ -18,13 +22,14 @@
 #include "test.h"
 #include "formats/tokgold.h"
 
-static struct item *load_corpus(size_t *count)
+static struct item *load_corpus(const char *extra, size_t *count)
 {
 	struct item *it = NULL;
 	size_t cap = 0;
 	*count = 0;
 	if (load_lines("data/tokenizer/corpus.jsonl", &it, count, &cap) ||
-	    load_lines("data/tokenizer/spm/llamacpp.jsonl", &it, count, &cap)) {
+	    load_lines("data/tokenizer/spm/llamacpp.jsonl", &it, count, &cap) ||
+	    (extra && load_lines(extra, &it, count, &cap))) {
 		free(it);
 		return NULL;
 	}
@@ -78,20 +83,21 @@ static void show(const char *name, const char *what, size_t i, const struct tok_
 
 struct counts { size_t ids, text, special, cont, dec, skip, rt, toks; };
 
-static void golden(const char *name, json_t *edits, const struct item *corpus, size_t count)
+static void golden(const char *dir, const char *name, json_t *edits, const struct item *corpus,
+                   size_t count)
 {
 	char path[4096], *buf;
 	size_t len;
 	struct qt_err err;
 	struct tokenizer *t;
 	snprintf(path, sizeof path, "/tmp/test_tokenizer_spm.%d.json", (int)getpid());
-	CHECK(make_variant(edits, path) == 0, "%s: cannot write %s", name, path);
+	CHECK(make_variant_in(dir, edits, path) == 0, "%s: cannot write %s", name, path);
 	int rc = tokenizer_load(path, &t, &err);
 	unlink(path);
 	CHECK(rc == QT_OK, "%s: %s", name, err.msg);
 	if (rc != QT_OK)
 		return;
-	snprintf(path, sizeof path, "%s/data/tokenizer/spm/%s.bin", test_srcdir(), name);
+	snprintf(path, sizeof path, "%s/data/tokenizer/%s/%s.bin", test_srcdir(), dir, name);
 	rc = qt_read_file(path, &buf, &len, &err);
 	CHECK(rc == QT_OK, "%s", err.msg);
 	if (rc != QT_OK) {
@@ -234,24 +240,31 @@ static void golden(const char *name, json_t *edits, const struct item *corpus, s
 	tokenizer_free(t);
 }
 
-int main(void)
+/* One fixture folder: its tokenizer.json, variants.json and one golden per variant. */
+static void folder(const char *dir, const char *extra, size_t min_items, size_t min_variants)
 {
 	size_t count = 0;
-	struct item *c = load_corpus(&count);
-	CHECK(c && count >= 900, "corpus: %zu items", count);
+	struct item *c = load_corpus(extra, &count);
+	CHECK(c && count >= min_items, "%s corpus: %zu items", dir, count);
 	char path[4096];
-	snprintf(path, sizeof path, "%s/data/tokenizer/spm/variants.json", test_srcdir());
+	snprintf(path, sizeof path, "%s/data/tokenizer/%s/variants.json", test_srcdir(), dir);
 	json_error_t je;
 	json_t *v = json_load_file(path, 0, &je);
-	CHECK(json_is_object(v) && json_object_size(v) >= 7, "%s: %s", path, je.text);
+	CHECK(json_is_object(v) && json_object_size(v) >= min_variants, "%s: %s", path, je.text);
 	const char *name;
 	json_t *edits;
 	if (c && v)
 		json_object_foreach(v, name, edits)
-			golden(name, edits, c, count);
+			golden(dir, name, edits, c, count);
 	json_decref(v);
 	for (size_t i = 0; c && i < count; i++)
 		free(c[i].s);
 	free(c);
+}
+
+int main(void)
+{
+	folder("spm", NULL, 900, 7);
+	folder("unigram", "data/tokenizer/unigram/extra.jsonl", 2900, 4);
 	return test_main_end();
 }

@@ -264,8 +264,29 @@ static void bad_files(void)
 	bad("version", buf, QT_EDATA, "version: expected \"1.0\"");
 	bad("WordPiece", "{\"version\":\"1.0\",\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}",
 	    QT_EDATA, "model.type: unsupported model type \"WordPiece\"");
-	bad("Unigram", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}",
-	    QT_EDATA, "model.type: unsupported model type \"Unigram\"");
+	bad("Unigram empty", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}",
+	    QT_EDATA, "model.vocab: expected a non-empty array of [piece, score] pairs");
+	bad("Unigram no unk", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+	    "null,\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "model.unk_id: expected the id of a piece");
+	bad("Unigram unk range", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+	    "1,\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "model.unk_id: expected the id of a piece");
+	bad("Unigram pair", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+	    "0,\"vocab\":[[\"a\",-1.0],[\"b\"]]}}", QT_EDATA, "model.vocab[1]: expected a [piece, "
+	    "score] pair");
+	bad("Unigram twice", "{\"version\":\"1.0\",\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+	    "0,\"vocab\":[[\"a\",-1.0],[\"a\",-2.0]]}}", QT_EDATA, "model.vocab[1]: piece \"a\" "
+	    "appears twice");
+	bad("Precompiled base64", "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"Precompiled\","
+	    "\"precompiled_charsmap\":\"AA=*\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
+	    "\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "normalizer.precompiled_charsmap: not base64");
+	bad("Precompiled trie", "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"Precompiled\","
+	    "\"precompiled_charsmap\":\"CAAAAAAAAAA=\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
+	    "\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "normalizer.precompiled_charsmap: trie size 8 "
+	    "does not fit in 8 bytes");
+	bad("Replace empty match", "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"Replace\","
+	    "\"pattern\":{\"Regex\":\" *\"},\"content\":\"x\"},\"model\":{\"type\":\"Unigram\","
+	    "\"unk_id\":0,\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "normalizer.pattern.Regex: \" *\" "
+	    "matches the empty string");
 	bad("no model", "{\"version\":\"1.0\"}", QT_EDATA, "model: missing or not an object");
 	bad("no vocab", "{\"version\":\"1.0\",\"model\":{\"type\":\"BPE\",\"merges\":[]}}",
 	    QT_EDATA, "model.vocab: missing");
@@ -318,9 +339,9 @@ static void bad_files(void)
 	p = strstr(buf, "\"normalizer\":null");
 	snprintf(p, sizeof buf - (size_t)(p - buf), "\"normalizer\":{\"type\":\"Sequence\","
 	         "\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"x\"},{\"type\":"
-	         "\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" \"}]}%s", tail);
-	bad("Replace Regex", buf, QT_EDATA, "normalizer.normalizers[1].pattern: a {\"Regex\": "
-	    "...} pattern is not supported here");
+	         "\"Replace\",\"pattern\":{\"Regex\":\"(a\"},\"content\":\" \"}]}%s", tail);
+	bad("Replace Regex", buf, QT_EDATA, "normalizer.normalizers[1].pattern.Regex: regex "
+	    "error");
 	snprintf(buf, sizeof buf, "%s", mk(NULL, v, "[]", NULL, NULL));
 	p = strstr(buf, "\"normalizer\":null");
 	snprintf(p, sizeof buf - (size_t)(p - buf), "\"normalizer\":{\"type\":\"Strip\","

@@ -106,12 +106,13 @@ static inline int same_ids(const struct tok_ids *a, const struct tok_ids *b)
 /* ---- the SentencePiece fixture's variants (tests/ref/tokenizer_spm.py) ---- */
 
 /* Writes the base tokenizer.json with the variant's edits (each must occur once) to path. */
-static inline int make_variant(json_t *edits, const char *path)
+/* The tokenizer.json of data/tokenizer/DIR with the textual edits applied, written to path. */
+static inline int make_variant_in(const char *dir, json_t *edits, const char *path)
 {
 	char src[4096], *buf;
 	size_t len;
 	struct qt_err err;
-	snprintf(src, sizeof src, "%s/data/tokenizer/spm/tokenizer.json", test_srcdir());
+	snprintf(src, sizeof src, "%s/data/tokenizer/%s/tokenizer.json", test_srcdir(), dir);
 	if (qt_read_file(src, &buf, &len, &err) != QT_OK)
 		return -1;
 	for (size_t k = 0; k < json_array_size(edits); k++) {
@@ -140,6 +141,11 @@ static inline int make_variant(json_t *edits, const char *path)
 		rc = -1;
 	free(buf);
 	return rc;
+}
+
+static inline int make_variant(json_t *edits, const char *path)
+{
+	return make_variant_in("spm", edits, path);
 }
 
 /* Loads variant name of tests/data/tokenizer/spm (its edits in variants.json). */

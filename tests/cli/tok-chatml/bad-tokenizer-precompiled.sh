@@ -1,4 +1,4 @@
-# A SentencePiece charsmap normalizer (T5, ALBERT, some multilingual SentencePiece models): refused by name.
+# A SentencePiece charsmap normalizer whose map is one byte (too short for its header).
 printf '%s' '{"version":"1.0","added_tokens":[],"normalizer":{"type":"Precompiled","precompiled_charsmap":"AA=="},"pre_tokenizer":null,' \
   '"post_processor":null,"decoder":null,"model":{"type":"BPE","byte_fallback":true,' \
   '"vocab":{"<unk>":0,"<s>":1,"a":2,"\u2581":3},"merges":[]}}' > tokenizer.json
