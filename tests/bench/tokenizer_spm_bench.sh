@@ -7,7 +7,8 @@
 #   tests/bench/tokenizer_spm_bench.sh [repeat] [variant ...]
 # Defaults: repeat 10, variants mistral (Metaspace "first", no split: each piece between added
 # tokens is one BPE word) and llama2 (Prepend/Replace normalizers, no pre-tokenizer); threads
-# from THREADS (default "1 2").
+# from THREADS (default "1 2"). FIXDIR=tests/data/tokenizer/unigram (variants t5 xlmr fallback
+# spm, tests/ref/tokenizer_unigram.py) measures the Unigram tokenizer.json files instead.
 set -e
 top=$(cd "$(dirname "$0")/../.." && pwd)
 rep=${1:-10}
@@ -17,7 +18,7 @@ py=${PYTHON:-/work/venv-ref/bin/python}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for v in $variants; do
-	"$py" - "$top/tests/data/tokenizer/spm" "$v" "$dir/$v.json" <<'PY'
+	"$py" - "${FIXDIR:-$top/tests/data/tokenizer/spm}" "$v" "$dir/$v.json" <<'PY'
 import json, sys
 d, name, out = sys.argv[1:4]
 text = open(d + "/tokenizer.json", encoding="utf-8").read()
