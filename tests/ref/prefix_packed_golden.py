@@ -17,7 +17,8 @@
 #   NAME.packed.txt       line 1: the block's ids; line 2: the segment lengths; line 3: the
 #                         targets of the block's positions (the next token, -1 for the first 2
 #                         positions' labels and a segment's last position); line 4:
-#                         "summed_ce N correct"
+#                         "summed_ce N correct"; line 5: summed_ce with positions from 0
+#   NAME-packed-pos0-grad/  the gradient with positions from 0 (ChatGLM's P-Tuning v2)
 #   NAME-packed-grad/     adapter_model.safetensors: d(summed_ce / N) / d prompt_embeddings
 import os
 import shutil
@@ -29,7 +30,7 @@ from transformers import AutoModelForCausalLM
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FAM = os.path.join(ROOT, "data", "family")
 OUT = os.path.join(ROOT, "data", "prefix")
-V = 512
+V, P = 512, 5  # P: the adapters' num_virtual_tokens
 LENS = (11, 19)
 SKIP = 2  # labels of a sequence's first SKIP tokens are -100 (a prompt)
 
@@ -80,6 +81,29 @@ def build(name):
     os.makedirs(gd)
     save_file({"prompt_embeddings": emb.grad.detach().contiguous()},
               os.path.join(gd, "adapter_model.safetensors"))
+    # ChatGLM's convention (lora_table.prefix_pos0): the real tokens' positions from 0. PEFT
+    # drops position_ids (its warning "Position ids are not supported"), so the base model is
+    # called with PEFT's prompt as the cache (pm.get_prompt: equal to pm(...) without
+    # position_ids) and explicit positions 0..T-1.
+    emb.grad = None
+    total0 = 0.0
+    for seq in seqs:
+        labels = seq.clone()
+        labels[:SKIP] = -100
+        T = len(seq)
+        logits = base(input_ids=seq[None], past_key_values=pm.get_prompt(1),
+                      position_ids=torch.arange(T)[None],
+                      attention_mask=torch.ones(1, P + T, dtype=torch.long)).logits[0].float()
+        ce = torch.nn.functional.cross_entropy(logits[:-1], labels[1:], ignore_index=-100,
+                                               reduction="sum")
+        (ce / n).backward()
+        total0 += float(ce.detach())
+    gd = os.path.join(OUT, name + "-packed-pos0-grad")
+    shutil.rmtree(gd, ignore_errors=True)
+    os.makedirs(gd)
+    save_file({"prompt_embeddings": emb.grad.detach().contiguous()},
+              os.path.join(gd, "adapter_model.safetensors"))
+    print(name, "positions from 0: summed CE %.6f (after the prefix: %.6f)" % (total0, total))
     tg = []
     for seq in seqs:
         tg += [int(seq[t + 1]) if t + 1 < len(seq) and t + 1 >= SKIP else -1
@@ -89,6 +113,7 @@ def build(name):
         f.write(" ".join(str(len(s)) for s in seqs) + "\n")
         f.write(" ".join(str(t) for t in tg) + "\n")
         f.write("%.9e %d %d\n" % (total, n, correct))
+        f.write("%.9e\n" % total0)
 
 
 for name in ("llama-bias", "mistral-window", "qwen3"):

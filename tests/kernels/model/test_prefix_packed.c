@@ -4,9 +4,11 @@
  * (tests/ref/prefix_packed_golden.py) on three tiny families: the summed CE within 1e-5 and the
  * gradient of prompt_embeddings within 1e-3 relative, TRL's token accuracy (label tokens whose
  * logits' argmax is the label) exactly; and the gradient against central finite differences of
- * the loss at the table entries with the largest gradients.
+ * the loss at the table entries with the largest gradients; and ChatGLM's convention (positions
+ * from 0, lora_table.prefix_pos0) against transformers given position_ids from 0.
  */
 #include <math.h>
+#include <string.h>
 
 #include "formats/safetensors.h"
 #include "jobs/llama_load.h"
@@ -57,7 +59,7 @@ static int read_ints(FILE *f, int32_t *v, int max)
 struct block {
 	int32_t ids[TMAX], pos[TMAX], seg[TMAX], tgt[TMAX];
 	int T, n;
-	double ce;
+	double ce, ce0; /* ce0: positions from 0 */
 	long correct;
 };
 
@@ -71,7 +73,7 @@ static int load_block(const char *path, struct block *b)
 	b->T = read_ints(f, b->ids, TMAX);
 	int ns = read_ints(f, lens, 8);
 	int nt = read_ints(f, b->tgt, TMAX);
-	int ok = fscanf(f, "%lf %d %ld", &b->ce, &b->n, &b->correct) == 3;
+	int ok = fscanf(f, "%lf %d %ld %lf", &b->ce, &b->n, &b->correct, &b->ce0) == 4;
 	fclose(f);
 	int t = 0;
 	for (int s = 0; s < ns; s++)
@@ -159,6 +161,30 @@ static void check_family(const char *name)
 		fd_worst = e > fd_worst ? e : fd_worst;
 		g[at] = 0; /* the next largest next time */
 	}
+	/* ChatGLM's positions from 0 (prefix_pos0) against transformers with position_ids 0.. */
+	snprintf(path, sizeof path, "%s/%s-packed-pos0-grad", dir, name);
+	float *want0 = load_table(path, &P2, &n2);
+	if (want0 && P2 == P && n2 == n) {
+		struct lora_table pre0 = { .prefix_len = P, .prefix = tab, .prefix_pos0 = 1 };
+		memset(g, 0, np * sizeof *g);
+		double s0 = 0, d0 = 0, r0 = 0, dx = 0;
+		CHECK(llama_train_block(&m, &pre0, &gt, ws, b.ids, b.pos, b.seg, b.tgt, b.T, 1.0f / b.n,
+		                        0, 0, NULL, &s0, &err) == QT_OK, "%s", err.msg);
+		for (size_t i = 0; i < np; i++) {
+			d0 += ((double)g[i] - want0[i]) * ((double)g[i] - want0[i]);
+			dx += ((double)g[i] - want[i]) * ((double)g[i] - want[i]);
+			r0 += (double)want0[i] * want0[i];
+		}
+		double l0 = fabs(s0 - b.ce0) / fabs(b.ce0), g0 = sqrt(d0 / (r0 > 0 ? r0 : 1));
+		double gx = sqrt(dx / (r0 > 0 ? r0 : 1));
+		CHECK(l0 <= 1e-5, "%s: positions from 0: summed CE %.9g, reference %.9g", name, s0,
+		      b.ce0);
+		CHECK(g0 <= 1e-3 && r0 > 0, "%s: positions from 0: gradient rel err %.3g", name, g0);
+		CHECK(gx > 1e-2, "%s: positions from 0 give the gradient after the prefix too", name);
+		printf("%s positions from 0: loss rel %.3g, gradient rel err %.3g (%.3g against the "
+		       "positions after the prefix)\n", name, l0, g0, gx);
+	}
+	free(want0);
 	printf("%s packed block (T=%d, %d labels): loss rel %.3g, prompt_embeddings gradient rel "
 	       "err %.3g, token accuracy %ld/%d as TRL, finite differences rel err <= %.3g\n",
 	       name, b.T, b.n, lerr, ge, hits, b.n, fd_worst);
