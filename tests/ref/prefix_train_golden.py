@@ -73,6 +73,8 @@ def main():
     emb = pm.prompt_encoder["default"].embedding.weight
     with torch.no_grad():
         emb.copy_(torch.randn(emb.shape))
+    # the config names the base as the repository sees it, not this checkout's absolute path
+    pm.peft_config["default"].base_model_name_or_path = "tests/data/llama/tiny"
     d = os.path.join(OUT, "train-init")
     shutil.rmtree(d, ignore_errors=True)
     pm.save_pretrained(d)
