@@ -52,6 +52,18 @@ int tk_precompiled_init(struct tk_norm *z, const unsigned char *blob, size_t n, 
 		z->units[i] = le32(blob + 4 + 4 * (size_t)i);
 	memcpy(z->norm, blob + 4 + ts, z->norm_len);
 	z->norm[z->norm_len] = 0;
+	/* the replacement strings go on through the pipeline: valid UTF-8 only */
+	for (size_t i = 0; i < z->norm_len;) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)z->norm + i,
+		                                      (utf8proc_ssize_t)(z->norm_len - i), &c);
+		if (l <= 0) {
+			snprintf(msg, msgsz, "precompiled_charsmap: replacement strings: invalid "
+			         "UTF-8 at byte %zu", i);
+			return -1;
+		}
+		i += (size_t)l;
+	}
 	return 0;
 }
 

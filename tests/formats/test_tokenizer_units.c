@@ -283,6 +283,10 @@ static void bad_files(void)
 	    "\"precompiled_charsmap\":\"CAAAAAAAAAA=\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
 	    "\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "normalizer.precompiled_charsmap: trie size 8 "
 	    "does not fit in 8 bytes");
+	bad("Precompiled UTF-8", "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"Precompiled\","
+	    "\"precompiled_charsmap\":\"BAAAAAAAAAD/\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
+	    "\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "precompiled_charsmap: replacement strings: "
+	    "invalid UTF-8 at byte 0");
 	bad("Replace empty match", "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"Replace\","
 	    "\"pattern\":{\"Regex\":\" *\"},\"content\":\"x\"},\"model\":{\"type\":\"Unigram\","
 	    "\"unk_id\":0,\"vocab\":[[\"a\",-1.0]]}}", QT_EDATA, "normalizer.pattern.Regex: \" *\" "
