@@ -271,6 +271,7 @@ void tk_model_free(struct tokenizer *t)
 	free(t->uni_score);
 	free(t->spm_type);
 	tk_strmap_free(&t->vocab);
+	tk_strmap_free(&t->uni_prefix);
 	free(t->blob);
 	free(t->merge_key);
 	free(t->merge_val);

@@ -140,6 +140,8 @@ struct tokenizer {
 	int hf_unigram;
 	double *uni_score;     /* per piece */
 	double uni_unk_score;  /* min score - 10 */
+	struct tk_strmap uni_prefix; /* every prefix of a piece at a character boundary: the
+	                              * Viterbi stops extending where none is (HF's trie walk) */
 
 	/* normalizer */
 	struct tk_norm *norms;

@@ -39,6 +39,8 @@ uint32_t tk_unigram_word(struct tk_scratch *s, const char *w, size_t n)
 		for (size_t len = 1; len <= max; len++) {
 			if (at + len < n && ((unsigned char)w[at + len] & 0xC0) == 0x80)
 				continue; /* pieces end on character boundaries */
+			if (t->hf_unigram && tk_strmap_get(&t->uni_prefix, w + at, len) == TK_NONE)
+				break; /* no piece starts with these bytes: none longer either */
 			uint32_t id = tk_strmap_get(&t->vocab, w + at, len);
 			if (id == TK_NONE || t->spm_type[id] != 1)
 				continue;

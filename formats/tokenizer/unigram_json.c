@@ -72,6 +72,16 @@ int tk_unigram_load(struct tokenizer *t, json_t *m, const char *path, struct qt_
 		p += len + 1;
 	}
 	t->vocab_count = (uint32_t)n;
+	if (tk_strmap_init(&t->uni_prefix, (uint32_t)n * 4) != 0)
+		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = t->vocab.str[i];
+		uint32_t len = t->vocab.len[i];
+		for (uint32_t k = 1; k <= len; k++)
+			if ((k == len || ((unsigned char)s[k] & 0xC0) != 0x80) &&
+			    tk_strmap_put(&t->uni_prefix, s, k, 1) != 0)
+				return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
+	}
 	t->uni_unk_score = min - 10.0;
 	t->unk_id = (uint32_t)json_integer_value(unk);
 	t->fuse_unk = 1;
