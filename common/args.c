@@ -45,6 +45,11 @@ int qt_parse_double(const char *s, double lo, double hi, double *out)
 	char *end;
 	if (!starts_number(s, 1) && !(*s == '-' && s[1] == '.'))
 		return -1;
+	/* Decimal only: strtod also reads C's hexadecimal floats ("0x1p-8"); an exponent
+	 * ("1e-3") is fine. */
+	for (const char *c = s; *c; c++)
+		if (*c == 'x' || *c == 'X')
+			return -1;
 	errno = 0;
 	double v = strtod(s, &end);
 	if (!*s || *end || errno || isnan(v) || v < lo || v > hi)
