@@ -141,6 +141,9 @@ struct parser {
 	struct qt_err    *err;
 	struct tok       *tk;
 	size_t            n, cap, pos;
+	int               depth; /* nesting of expressions and blocks, see JP_MAX_DEPTH */
+	size_t            lc_pos; /* the lexer's line count: newlines before lc_pos */
+	int               lc_nl;
 	jmp_buf           jb;
 };
 

@@ -139,6 +139,19 @@ static int count_lines(const char *s, size_t from, size_t to)
 	return c;
 }
 
+/* The line of offset i, counted on from the previous call (the lexer moves forward; counting
+ * from 0 for every token made a 40000-token template take seconds). */
+static int line_at(struct parser *p, const char *s, size_t i)
+{
+	if (i < p->lc_pos) {
+		p->lc_pos = 0;
+		p->lc_nl = 0;
+	}
+	p->lc_nl += count_lines(s, p->lc_pos, i);
+	p->lc_pos = i;
+	return 1 + p->lc_nl;
+}
+
 /* Appends the UTF-8 encoding of cp. */
 static size_t put_utf8(char *o, uint32_t cp)
 {
@@ -253,7 +266,7 @@ static size_t lex_tag(struct parser *p, const char *s, size_t n, size_t i, char 
 		}
 		if (s[i] == close && i + 1 < n && s[i + 1] == '}')
 			return i + 2;
-		int ln = 1 + count_lines(s, 0, i);
+		int ln = line_at(p, s, i);
 		char c = s[i];
 		if (c == '\'' || c == '"') {
 			size_t j = i + 1;
@@ -370,13 +383,13 @@ void jp_lex(struct parser *p, const char *src0, size_t n0)
 				tl = l;
 		}
 		if (tl) {
-			struct tok *k = push_tok(p, T_TEXT, 1 + count_lines(s, 0, i));
+			struct tok *k = push_tok(p, T_TEXT, line_at(p, s, i));
 			k->s = s + i;
 			k->n = tl;
 		}
 		if (j >= n)
 			break;
-		int line = 1 + count_lines(s, 0, j);
+		int line = line_at(p, s, j);
 		size_t at = j + 2 + (sign == '-' || (sign == '+' && kind != '{'));
 		if (kind == '#') {
 			const char *e = strstr(s + at, "#}");
@@ -400,12 +413,12 @@ void jp_lex(struct parser *p, const char *src0, size_t n0)
 		push_tok(p, kind == '{' ? T_VBEGIN : T_BBEGIN, line);
 		int rstrip = 0, keep = 0;
 		i = lex_tag(p, s, n, at, kind == '{' ? '}' : '%', &line, &rstrip, &keep);
-		push_tok(p, kind == '{' ? T_VEND : T_BEND, 1 + count_lines(s, 0, i));
+		push_tok(p, kind == '{' ? T_VEND : T_BEND, line_at(p, s, i));
 		if (rstrip)
 			strip_left = 1;
 		else if (kind == '%' && !keep && i < n && s[i] == '\n')
 			i++; /* trim_blocks */
 	}
-	push_tok(p, T_EOF, 1 + count_lines(s, 0, n));
+	push_tok(p, T_EOF, line_at(p, s, n));
 }
 

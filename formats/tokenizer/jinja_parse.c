@@ -91,6 +91,40 @@ static struct jnode *parse_unary(struct parser *p, int with_filter);
 static struct jnode *parse_primary(struct parser *p);
 static struct jnode *parse_postfix(struct parser *p, struct jnode *nd);
 
+/* Nesting of expressions and blocks: the parser and the renderer recurse once per level, so a
+ * template of 100000 '(' or {% if %} would overflow the stack (found by hand: SIGSEGV after
+ * minutes). Templates in the wild nest a few levels. */
+#define JP_MAX_DEPTH 100
+static void jp_enter(struct parser *p)
+{
+	if (++p->depth > JP_MAX_DEPTH)
+		jp_fail(p, cur(p)->line, "expressions or blocks nested deeper than %d", JP_MAX_DEPTH);
+}
+static struct jnode *parse_expr_in(struct parser *p);
+static struct jnode *parse_expr(struct parser *p)
+{
+	jp_enter(p);
+	struct jnode *e = parse_expr_in(p);
+	p->depth--;
+	return e;
+}
+static struct jnode *parse_unary_in(struct parser *p, int with_filter);
+static struct jnode *parse_unary(struct parser *p, int with_filter)
+{
+	jp_enter(p);
+	struct jnode *e = parse_unary_in(p, with_filter);
+	p->depth--;
+	return e;
+}
+static struct jnode *parse_not_in(struct parser *p);
+static struct jnode *parse_not(struct parser *p)
+{
+	jp_enter(p);
+	struct jnode *e = parse_not_in(p);
+	p->depth--;
+	return e;
+}
+
 /* A tuple or a single expression (jinja2 parse_tuple); explicit: inside parentheses. */
 static struct jnode *parse_tuple(struct parser *p, int with_cond, int explicit)
 {
@@ -120,7 +154,7 @@ static struct jnode *parse_tuple(struct parser *p, int with_cond, int explicit)
 	return t;
 }
 
-static struct jnode *parse_expr(struct parser *p)
+static struct jnode *parse_expr_in(struct parser *p)
 {
 	struct jnode *e = parse_or(p);
 	while (is_name(cur(p), "if")) {
@@ -200,7 +234,7 @@ static struct jnode *parse_compare(struct parser *p)
 	return res ? res : e;
 }
 
-static struct jnode *parse_not(struct parser *p)
+static struct jnode *parse_not_in(struct parser *p)
 {
 	if (is_name(cur(p), "not")) {
 		int line = p->tk[p->pos++].line;
@@ -285,7 +319,10 @@ static void parse_args(struct parser *p, struct jnode *nd)
 
 static struct jnode *parse_filter_expr(struct parser *p, struct jnode *e)
 {
+	int nest = 0; /* each filter, test, attribute, subscript or call is a level */
 	for (;;) {
+		jp_enter(p);
+		nest++;
 		struct tok *k = cur(p);
 		if (is_op(k, "|")) {
 			p->pos++;
@@ -327,12 +364,13 @@ static struct jnode *parse_filter_expr(struct parser *p, struct jnode *e)
 			parse_args(p, c);
 			e = c;
 		} else {
+			p->depth -= nest;
 			return e;
 		}
 	}
 }
 
-static struct jnode *parse_unary(struct parser *p, int with_filter)
+static struct jnode *parse_unary_in(struct parser *p, int with_filter)
 {
 	struct tok *k = cur(p);
 	struct jnode *e;
@@ -430,7 +468,10 @@ static struct jnode *parse_primary(struct parser *p)
 
 static struct jnode *parse_postfix(struct parser *p, struct jnode *e)
 {
+	int nest = 0; /* each filter, test, attribute, subscript or call is a level */
 	for (;;) {
+		jp_enter(p);
+		nest++;
 		struct tok *k = cur(p);
 		if (is_op(k, ".")) {
 			p->pos++;
@@ -485,6 +526,7 @@ static struct jnode *parse_postfix(struct parser *p, struct jnode *e)
 			parse_args(p, c);
 			e = c;
 		} else {
+			p->depth -= nest;
 			return e;
 		}
 	}
@@ -514,8 +556,16 @@ static void sv_push(struct parser *p, struct svec *v, struct jnode *nd)
  * Statements up to one of the block tags in ends (a NULL-terminated list; NULL ends: the end of
  * the template). Returns the end tag found, with the parser just after its name.
  */
+static const char *parse_body_in(struct parser *p, const char *const *ends, struct svec *out,
+                                 int open_line, const char *open);
 static const char *parse_body(struct parser *p, const char *const *ends, struct svec *out,
-                              int open_line, const char *open);
+                              int open_line, const char *open)
+{
+	jp_enter(p);
+	const char *r = parse_body_in(p, ends, out, open_line, open);
+	p->depth--;
+	return r;
+}
 
 static const char *const unsupported_tags[] = {
 	"include", "import", "from", "extends", "block", "call", "with", "do", "autoescape",
@@ -672,8 +722,8 @@ static struct jnode *parse_stmt(struct parser *p, int line, const char *name)
 	return nd;
 }
 
-static const char *parse_body(struct parser *p, const char *const *ends, struct svec *out,
-                              int open_line, const char *open)
+static const char *parse_body_in(struct parser *p, const char *const *ends, struct svec *out,
+                                 int open_line, const char *open)
 {
 	for (;;) {
 		struct tok *k = cur(p);
