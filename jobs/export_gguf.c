@@ -482,6 +482,18 @@ static int open_model(struct job *j, const char *dir, int flags, struct qt_err *
 	if (j->md.config.rope_scaling.type == HF_ROPE_LLAMA3)
 		return qt_err_set(err, QT_EDATA, "%s/config.json: rope_scaling: llama3 scaling (llama.cpp's "
 		                  "rope_freqs tensor) is not written by export-gguf", dir);
+	/* llama.cpp's llama architecture has no sliding window (its converter drops Mistral's):
+	 * a window shorter than the context would be silently lost, so it is refused */
+	const struct hf_config *c = &j->md.config;
+	for (int64_t l = 0; l < c->num_hidden_layers; l++) {
+		int64_t w = hf_config_layer_window(c, l);
+		if (w > 0 && w < c->max_position_embeddings)
+			return qt_err_set(err, QT_EDATA, "%s/config.json: sliding_window: %lld tokens, "
+			                  "shorter than the context (max_position_embeddings %lld): "
+			                  "llama.cpp's llama architecture has no sliding window, so the "
+			                  "exported model would attend past it", dir, (long long)w,
+			                  (long long)c->max_position_embeddings);
+	}
 	return QT_OK;
 }
 
