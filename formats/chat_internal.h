@@ -1,4 +1,6 @@
 /* qlora-tools: ISC license. */
+/* Not a file format of its own: the chat layer's internals; the formats are documented in
+ * man/man5/chat.5 and man/man5/chat-template.5. */
 /*
  * Shared between formats/chat.c (plain ChatML, encoding, truncation) and formats/chat_jinja.c
  * (renderings by the model's template). Not an API.

@@ -1,5 +1,6 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: the llama.cpp naming that gguf(5) documents. */
+/* Not a file format of its own: the llama.cpp naming that gguf(5) (man/man5/gguf.5)
+ * documents. */
 /*
  * llama.cpp's architecture names and tensor names for the HF model families we write
  * (gguf-py constants.py MODEL_ARCH_NAMES and tensor_mapping.py; convert_hf_to_gguf.py), as

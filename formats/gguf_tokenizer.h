@@ -1,5 +1,6 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: documented in import-gguf(1), export-gguf(1) and gguf(5). */
+/* Not a file format of its own: documented in import-gguf(1), export-gguf(1) and gguf(5)
+ * (man/man5/gguf.5). */
 /*
  * The GGUF tokenizer metadata <-> HF tokenizer files, both directions:
  * gguf_tokenizer_write (formats/gguf_tokenizer.c) rebuilds tokenizer.json and

@@ -149,11 +149,6 @@ float hf_config_embed_scale(const struct hf_config *c)
 	return is_gemma(c) ? (float)sqrt((double)c->hidden_size) : 0.0f;
 }
 
-int hf_config_has_sandwich_norms(const struct hf_config *c)
-{
-	return strcmp(c->model_type, "gemma2") == 0 || strcmp(c->model_type, "glm4") == 0;
-}
-
 struct hf_norm_names hf_config_norm_names(const struct hf_config *c)
 {
 	if (strcmp(c->model_type, "gemma2") == 0)

@@ -93,9 +93,6 @@ int hf_config_has_qk_norm(const struct hf_config *c);
  * float32); 0 for the other families. */
 int hf_config_norm_plus_one(const struct hf_config *c);
 float hf_config_embed_scale(const struct hf_config *c);
-/* gemma2, glm4: each layer normalizes the attention output and the MLP's output before adding
- * them to the residual stream (hf_config_norm_names). */
-int hf_config_has_sandwich_norms(const struct hf_config *c);
 /* kernels/lora.h's LORA_FUSED_* bits: phi3's q, k and v are one self_attn.qkv_proj (rows q,
  * then k, then v; LORA_FUSED_QKV); phi3's and glm's gate and up one mlp.gate_up_proj (rows
  * gate, then up; LORA_FUSED_GATE_UP). */

@@ -1,5 +1,6 @@
 /* qlora-tools: ISC license. */
-/* Documented in lora-checkpoint(5) (a directory format; the man page name uses a hyphen). */
+/* Documented in lora-checkpoint(5), man/man5/lora-checkpoint.5 (a directory format; the man
+ * page name uses a hyphen). */
 /*
  * lora-train checkpoints: a directory out/checkpoint-N that holds everything an exact resume
  * needs, documented in lora-checkpoint(5):

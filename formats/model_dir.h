@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: documented in model-dir(5). */
+/* Not a file format of its own: documented in model-dir(5), man/man5/model-dir.5. */
 /*
  * A HuggingFace model directory (model-dir(5)): config.json, the weights (model.safetensors or
  * shards + model.safetensors.index.json), tokenizer.json, and optionally tokenizer_config.json

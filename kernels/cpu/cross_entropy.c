@@ -79,6 +79,29 @@ size_t lm_head_ce_scratch(int chunk, int C, int V)
 	return (size_t)chunk * ((size_t)V + 2 * (size_t)C + 2) + (size_t)V;
 }
 
+/* Gathers the next chunk of at most `chunk` rows with a target, from row *t on: their indices
+ * in rows, targets in tg, rows of x in xs, and their logits (soft-capped when softcap > 0) in
+ * logits. Returns how many (0 when none is left). */
+static int chunk_logits(float *logits, float *xs, int32_t *rows, int32_t *tg, const float *x,
+                        const float *W, const int32_t *targets, int *t, int T, int C, int V,
+                        float softcap, int chunk)
+{
+	int n = 0;
+	for (; *t < T && n < chunk; (*t)++)
+		if (targets[*t] >= 0 && targets[*t] < V) {
+			rows[n] = *t;
+			tg[n] = targets[*t];
+			memcpy(xs + (size_t)n * C, x + (size_t)*t * C, sizeof(float) * C);
+			n++;
+		}
+	if (n > 0) {
+		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
+		if (softcap > 0)
+			softcap_forward(logits, logits, (size_t)n * V, softcap);
+	}
+	return n;
+}
+
 /* losses: (T); dx: (T, C) += or NULL; x: (T, C); W: (V, C); targets: (T) */
 void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
                 const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
@@ -89,21 +112,9 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 	float *drow = (float *)(tg + chunk); /* (V): one row's gradient before the cap's */
 	for (int t = 0; t < T; t++)
 		losses[t] = 0;
-	int t = 0;
-	while (t < T) {
-		int n = 0;
-		for (; t < T && n < chunk; t++)
-			if (targets[t] >= 0 && targets[t] < V) {
-				rows[n] = t;
-				tg[n] = targets[t];
-				memcpy(xs + (size_t)n * C, x + (size_t)t * C, sizeof(float) * C);
-				n++;
-			}
-		if (n == 0)
-			break;
-		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
-		if (softcap > 0)
-			softcap_forward(logits, logits, (size_t)n * V, softcap);
+	int t = 0, n;
+	while ((n = chunk_logits(logits, xs, rows, tg, x, W, targets, &t, T, C, V, softcap,
+	                         chunk)) > 0) {
 		if (!dx) {
 			cross_entropy_forward(dxs, NULL, logits, tg, n, V, 1.0f);
 			for (int i = 0; i < n; i++)
@@ -133,23 +144,12 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
                      int V, float softcap, float *scratch, int chunk)
 {
-	float *logits = scratch, *xs = logits + (size_t)chunk * V;
-	int32_t *tg = (int32_t *)(xs + 2 * (size_t)chunk * C) + chunk; /* lm_head_ce's layout */
+	float *logits = scratch, *xs = logits + (size_t)chunk * V; /* lm_head_ce's layout */
+	int32_t *rows = (int32_t *)(xs + 2 * (size_t)chunk * C), *tg = rows + chunk;
 	long hits = 0;
-	int t = 0;
-	while (t < T) {
-		int n = 0;
-		for (; t < T && n < chunk; t++)
-			if (targets[t] >= 0 && targets[t] < V) {
-				tg[n] = targets[t];
-				memcpy(xs + (size_t)n * C, x + (size_t)t * C, sizeof(float) * C);
-				n++;
-			}
-		if (n == 0)
-			break;
-		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
-		if (softcap > 0)
-			softcap_forward(logits, logits, (size_t)n * V, softcap);
+	int t = 0, n;
+	while ((n = chunk_logits(logits, xs, rows, tg, x, W, targets, &t, T, C, V, softcap,
+	                         chunk)) > 0) {
 		for (int i = 0; i < n; i++) {
 			const float *row = logits + (size_t)i * V;
 			int b = 0;

@@ -314,7 +314,7 @@ static void test_gemma2_caps(void)
 	CHECK(parse("{\"model_type\": \"gemma2\"}", &c, &err) == QT_OK, "%s", err.msg);
 	CHECK(c.query_pre_attn_scalar == 256 && c.attn_logit_softcapping == 50 &&
 	      c.final_logit_softcapping == 30 && c.num_key_value_heads == 4 && c.head_dim == 256 &&
-	      hf_config_has_sandwich_norms(&c) && hf_config_norm_plus_one(&c),
+	      hf_config_norm_names(&c).attn_out && hf_config_norm_plus_one(&c),
 	      "gemma2 defaults: %g %g %g kv %lld", c.query_pre_attn_scalar,
 	      c.attn_logit_softcapping, c.final_logit_softcapping, (long long)c.num_key_value_heads);
 	CHECK(parse("{\"model_type\": \"gemma2\", \"query_pre_attn_scalar\": 24, "
@@ -325,7 +325,7 @@ static void test_gemma2_caps(void)
 	      c.attn_logit_softcapping, c.final_logit_softcapping);
 	CHECK(parse("{\"model_type\": \"gemma\"}", &c, &err) == QT_OK && !c.query_pre_attn_scalar &&
 	      !c.attn_logit_softcapping && !c.final_logit_softcapping &&
-	      !hf_config_has_sandwich_norms(&c), "gemma has none of them");
+	      !hf_config_norm_names(&c).attn_out, "gemma has none of them");
 }
 
 static void test_write(void)
