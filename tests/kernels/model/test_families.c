@@ -22,17 +22,7 @@
 #include "kernels/model/llama_train.h"
 #include "test.h"
 
-/* max |a - b| / max |b| over n values */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		num = d > num ? d : num;
-		den = fabs(b[i]) > den ? fabs(b[i]) : den;
-	}
-	return den > 0 ? num / den : num;
-}
+#include "model_check.h"
 
 /* ||a - b|| / ||b|| */
 static double norm_err(const float *a, const float *b, size_t n)
@@ -44,15 +34,6 @@ static double norm_err(const float *a, const float *b, size_t n)
 		r += (double)b[i] * b[i];
 	}
 	return sqrt(d) / (sqrt(r) > 0 ? sqrt(r) : 1);
-}
-
-static int argmax(const float *x, int n)
-{
-	int b = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[b])
-			b = i;
-	return b;
 }
 
 /* Forward and decode of every prompt of NAME.logits.bin; the last prompt's ids are kept in

@@ -19,52 +19,7 @@
 #include "kernels/model/llama_train.h"
 #include "test.h"
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-	double num = 0, den = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		num = d > num ? d : num;
-		den = fabs(b[i]) > den ? fabs(b[i]) : den;
-	}
-	return den > 0 ? num / den : num;
-}
-
-static int argmax(const float *x, int n)
-{
-	int b = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[b])
-			b = i;
-	return b;
-}
-
-/* prompt_embeddings of dir/adapter_model.safetensors, (P, n) floats; NULL when missing. */
-static float *load_table(const char *dir, int *P, size_t *n)
-{
-	char path[1200];
-	snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-	struct st_file f;
-	struct qt_err err = { 0 };
-	if (st_open(&f, path, &err) != QT_OK) {
-		CHECK(0, "%s", err.msg);
-		return NULL;
-	}
-	const struct st_tensor *t = st_find(&f, "prompt_embeddings");
-	float *w = NULL;
-	if (t && t->n_dims == 2) {
-		*P = (int)t->shape[0];
-		*n = (size_t)t->shape[1];
-		w = malloc(t->n_elem * sizeof *w);
-		if (st_tensor_to_f32(t, w, &err) != QT_OK) {
-			free(w);
-			w = NULL;
-		}
-	}
-	CHECK(w != NULL, "%s: prompt_embeddings", path);
-	st_close(&f);
-	return w;
-}
+#include "model_check.h"
 
 static void check_logits(const char *name, const struct llama_model *m,
                          const struct lora_table *pre, const char *path, int32_t **last,
@@ -173,7 +128,7 @@ static void check_grad(const char *name, const struct llama_model *m,
 	snprintf(path, sizeof path, "%s/%s-grad", dir, name);
 	int P;
 	size_t n;
-	float *want = load_table(path, &P, &n);
+	float *want = load_prefix_table(path, &P, &n);
 	snprintf(path, sizeof path, "%s/%s.loss.txt", dir, name);
 	double ref_sum = 0;
 	int ref_n = 0;
@@ -252,7 +207,7 @@ static void check_family(const char *name)
 	int P = 0;
 	size_t n = 0;
 	snprintf(path, sizeof path, "%s/%s-prefix", dir, name);
-	float *tab = st == QT_OK ? load_table(path, &P, &n) : NULL;
+	float *tab = st == QT_OK ? load_prefix_table(path, &P, &n) : NULL;
 	if (tab) {
 		CHECK(n == (size_t)m.cfg.n_layer * 2 * m.cfg.NKV * m.cfg.HD, "%s: table width", name);
 		struct adapter ad, back;

@@ -15,34 +15,9 @@
 #include "kernels/model/llama_train.h"
 #include "test.h"
 
-enum { TMAX = 64 };
+#include "model_check.h"
 
-/* prompt_embeddings of dir/adapter_model.safetensors, (P, n) floats; NULL when missing. */
-static float *load_table(const char *dir, int *P, size_t *n)
-{
-	char path[1200];
-	snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
-	struct st_file f;
-	struct qt_err err = { 0 };
-	if (st_open(&f, path, &err) != QT_OK) {
-		CHECK(0, "%s", err.msg);
-		return NULL;
-	}
-	const struct st_tensor *t = st_find(&f, "prompt_embeddings");
-	float *w = NULL;
-	if (t && t->n_dims == 2) {
-		*P = (int)t->shape[0];
-		*n = (size_t)t->shape[1];
-		w = malloc(t->n_elem * sizeof *w);
-		if (st_tensor_to_f32(t, w, &err) != QT_OK) {
-			free(w);
-			w = NULL;
-		}
-	}
-	CHECK(w != NULL, "%s: prompt_embeddings", path);
-	st_close(&f);
-	return w;
-}
+enum { TMAX = 64 };
 
 /* Up to max integers of one line of f; returns how many. */
 static int read_ints(FILE *f, int32_t *v, int max)
@@ -114,9 +89,9 @@ static void check_family(const char *name)
 	int P = 0, P2 = 0;
 	size_t n = 0, n2 = 0;
 	snprintf(path, sizeof path, "%s/%s-prefix", dir, name);
-	float *tab = st == QT_OK ? load_table(path, &P, &n) : NULL;
+	float *tab = st == QT_OK ? load_prefix_table(path, &P, &n) : NULL;
 	snprintf(path, sizeof path, "%s/%s-packed-grad", dir, name);
-	float *want = tab ? load_table(path, &P2, &n2) : NULL;
+	float *want = tab ? load_prefix_table(path, &P2, &n2) : NULL;
 	snprintf(path, sizeof path, "%s/%s.packed.txt", dir, name);
 	if (!want || P2 != P || n2 != n || load_block(path, &b) != 0)
 		goto out;
@@ -163,7 +138,7 @@ static void check_family(const char *name)
 	}
 	/* ChatGLM's positions from 0 (prefix_pos0) against transformers with position_ids 0.. */
 	snprintf(path, sizeof path, "%s/%s-packed-pos0-grad", dir, name);
-	float *want0 = load_table(path, &P2, &n2);
+	float *want0 = load_prefix_table(path, &P2, &n2);
 	if (want0 && P2 == P && n2 == n) {
 		struct lora_table pre0 = { .prefix_len = P, .prefix = tab, .prefix_pos0 = 1 };
 		memset(g, 0, np * sizeof *g);
