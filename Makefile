@@ -75,7 +75,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=
 T ?= jsonl
 S ?= 60
 
-.PHONY: all deps test check test-sanitize test-tsan lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run
+.PHONY: all deps test check test-sanitize test-tsan lint lint-style install clean model cuda-info fuzz fuzz-ci fuzz-run fuzz-campaign fuzz-bins
 all: $(BUILD)/.deps $(TOOLS) cuda-info
 
 cuda-info:
@@ -131,6 +131,15 @@ fuzz:
 fuzz-ci:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
 	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(FUZZ_NAMES)' S=$(if $(filter command line,$(origin S)),$(S),3) fuzz-run
+# The CPU-hour campaign (tests/fuzz/campaign.sh): every harness, or T's, for S CPU-seconds each
+# (240 by default), then the per-harness table of all campaign runs so far.
+fuzz-campaign:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
+	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(if $(filter command line,$(origin T)),$(T),$(FUZZ_NAMES))' fuzz-bins
+	-sh tests/fuzz/campaign.sh $(FUZZ_BUILD) $(if $(filter command line,$(origin S)),$(S),240) \
+	  $(if $(filter command line,$(origin T)),$(T),$(FUZZ_NAMES))
+	@sh tests/fuzz/campaign.sh --table $(FUZZ_BUILD)
+fuzz-bins: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 	@sh tests/fuzz/run.sh $(BUILD) $(S) $(FUZZ_RUN)
 
