@@ -22,25 +22,24 @@ TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TEST_SRC  := $(sort $(shell find tests -name 'test_*.c' 2>/dev/null))
 TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
 
-# CUDA objects are compiled whenever nvcc exists, so CI proves they build. They go into
+# CUDA objects (kernels/cuda/*.cu with nvcc, and the C of kernels/cuda/*.c: the backend
+# table) are compiled whenever nvcc exists, so CI proves they build. They go into
 # build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test, and
-# --undefined=cuda_probe pulls the device in (kernels/device.c refers to it weakly); without
-# nvcc (or with NVCC=) there is simply no cuda_probe and tests/kernels/cuda/ is not built.
-# The jobs' device sides (jobs/cuda/*_cuda.c, C calling the CUDA backend) follow the same
-# rule: in libqlora_cuda.a with nvcc, jobs/cuda/stub.c in their place without.
+# --undefined pulls in cuda_probe and qt_backend_cuda (kernels/device.c and
+# kernels/backend.h refer to them weakly); without nvcc (or with NVCC=) there is simply no
+# CUDA backend, and tests/kernels/cuda/ is not built.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null)
 CU_SRC    := $(sort $(wildcard kernels/cuda/*.cu))
-JOB_CU_SRC := $(sort $(wildcard jobs/cuda/*_cuda.c))
+CU_C_SRC  := $(sort $(wildcard kernels/cuda/*.c))
 ifneq ($(NVCC),)
-CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o) $(JOB_CU_SRC:%.c=$(BUILD)/%.o)
+CU_OBJ    := $(CU_SRC:%.cu=$(BUILD)/%.o) $(CU_C_SRC:%.c=$(BUILD)/%.o)
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
 NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 -I.
 NVCCFLAGS += -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CUDA_LIB  := $(BUILD)/libqlora_cuda.a
-CUDA_PULL := -Wl,--undefined=cuda_probe
+CUDA_PULL := -Wl,--undefined=cuda_probe -Wl,--undefined=qt_backend_cuda
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
 else
-LIB_OBJ   += $(BUILD)/jobs/cuda/stub.o
 TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif
 

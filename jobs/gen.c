@@ -13,7 +13,6 @@
 #include "formats/adapter.h"
 #include "formats/model_dir.h"
 #include "formats/tokenizer.h"
-#include "jobs/cuda/jobs_cuda.h"
 #include "jobs/llama_load.h"
 #include "kernels/device.h"
 #include "kernels/gemm.h"
@@ -31,7 +30,11 @@ struct job {
 	struct llama_model       m;
 	struct adapter           lora;
 	int                      has_lora;
-	struct gen_cuda         *dev;     /* CUDA: model and adapter on the device; NULL: CPU */
+	struct llama_model       dm;      /* the model on the device's backend (not the CPU's) */
+	struct lora_table        dlora;   /* the adapter there */
+	const struct llama_model *run_m;  /* &m on the CPU, &dm on a device */
+	const struct lora_table  *run_lora; /* the adapter the model reads, or NULL */
+	struct lora_table        view;    /* the CPU's view of lora */
 	struct tokenizer        *tk;
 	struct chat_template     tpl;
 	uint32_t                 stop[64];
@@ -193,34 +196,20 @@ static void stream_text(const struct job *j, const uint32_t *ids, size_t n, size
 	free(s);
 }
 
-/* Prefills prompt pr alone, then moves its keys and values into row b of the batch cache
- * (c on the CPU, dc on the device); logits (V) of its last token. */
-static int prefill(struct job *j, struct llama_cache *c, struct gen_cuda_cache *dc, int b,
-                   const struct prompt *pr, float *logits, struct qt_err *err)
+/* Prefills prompt pr alone, then moves its keys and values into row b of the batch cache;
+ * logits (V) of its last token. */
+static int prefill(struct job *j, struct llama_cache *c, int b, const struct prompt *pr,
+                   float *logits, struct qt_err *err)
 {
-	const struct llama_config *cf = &j->m.cfg;
-	int T = (int)pr->ids.n, L = c->L, B = c->B, st;
-	if (j->dev)
-		return gen_cuda_prefill(j->dev, dc, b, (const int32_t *)pr->ids.v, T, logits, err);
+	int T = (int)pr->ids.n, st;
 	struct llama_cache one = { 0 };
-	size_t row = (size_t)cf->NKV * cf->HD;
-	struct lora_table t;
-	const struct lora_table *lora = adapter_table(j->has_lora ? &j->lora : NULL, &t);
-	int P = lora_prefix_len(lora), S = P + T; /* a prefix takes the cache's first slots */
-	if ((st = llama_cache_init(&one, cf, 1, S, err)) != QT_OK ||
-	    (st = llama_cache_prefix(&one, cf, lora, err)) != QT_OK) {
-		llama_cache_free(&one);
-		return st;
-	}
-	st = llama_decode(&j->m, lora, &one, (const int32_t *)pr->ids.v, 1, T, logits, err);
-	for (int l = 0; st == QT_OK && l < cf->n_layer; l++) {
-		memcpy(c->k + ((size_t)l * B + b) * L * row, one.k + (size_t)l * S * row,
-		       (size_t)S * row * sizeof(float));
-		memcpy(c->v + ((size_t)l * B + b) * L * row, one.v + (size_t)l * S * row,
-		       (size_t)S * row * sizeof(float));
-	}
-	c->past[b] = S;
-	c->pos_base = one.pos_base;
+	/* a prefix takes the cache's first slots */
+	int S = lora_prefix_len(j->run_lora) + T;
+	if ((st = llama_cache_init(&one, j->run_m, 1, S, err)) == QT_OK &&
+	    (st = llama_cache_prefix(&one, j->run_lora, err)) == QT_OK &&
+	    (st = llama_decode(j->run_m, j->run_lora, &one, (const int32_t *)pr->ids.v, 1, T, logits,
+	                       err)) == QT_OK)
+		st = llama_cache_put_row(c, b, &one, err);
 	llama_cache_free(&one);
 	return st;
 }
@@ -231,8 +220,7 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 {
 	const struct gen_opts *o = j->o;
 	const struct llama_config *cf = &j->m.cfg;
-	struct lora_table t;
-	const struct lora_table *lora = adapter_table(j->has_lora ? &j->lora : NULL, &t);
+	const struct lora_table *lora = j->run_lora;
 	int maxp = 0;
 	for (int b = 0; b < B; b++)
 		maxp = (int)j->p[p0 + b].ids.n > maxp ? (int)j->p[p0 + b].ids.n : maxp;
@@ -241,7 +229,6 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	int64_t ctx = j->md.config.max_position_embeddings;
 	int L = lora_prefix_len(lora) + maxp + o->max_new_tokens;
 	struct llama_cache c = { 0 };
-	struct gen_cuda_cache *dc = NULL;
 	float *logits = malloc((size_t)B * cf->V * sizeof(float));
 	int32_t *next = malloc((size_t)B * sizeof(int32_t));
 	uint32_t **gen = calloc((size_t)B, sizeof *gen);
@@ -252,11 +239,8 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		goto out;
 	}
-	if (j->dev ? !(dc = gen_cuda_cache_new(j->dev, B, L, err))
-	           : (st = llama_cache_init(&c, cf, B, L, err)) != QT_OK) {
-		st = err->status;
+	if ((st = llama_cache_init(&c, j->run_m, B, L, err)) != QT_OK)
 		goto out;
-	}
 	for (int b = 0; b < B; b++) {
 		const struct prompt *pr = &j->p[p0 + b];
 		gen[b] = malloc((size_t)o->max_new_tokens * sizeof **gen + 1);
@@ -265,7 +249,7 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 			st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
 			goto out;
 		}
-		if ((st = prefill(j, &c, dc, b, pr, logits + (size_t)b * cf->V, err)) != QT_OK)
+		if ((st = prefill(j, &c, b, pr, logits + (size_t)b * cf->V, err)) != QT_OK)
 			goto out;
 		gs->n_prompt_tokens += (uint64_t)pr->ids.n;
 	}
@@ -304,8 +288,7 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 		}
 		if (!active || step + 1 == o->max_new_tokens)
 			break;
-		st = j->dev ? gen_cuda_step(j->dev, dc, next, B, logits, err)
-		            : llama_decode(&j->m, lora, &c, next, B, 1, logits, err);
+		st = llama_decode(j->run_m, lora, &c, next, B, 1, logits, err);
 		if (st != QT_OK)
 			goto out;
 	}
@@ -341,7 +324,6 @@ static int run_batch(struct job *j, size_t p0, int B, struct qt_out *out, struct
 	}
 out:
 	llama_cache_free(&c);
-	gen_cuda_cache_free(dc);
 	if (gen)
 		for (int b = 0; b < B; b++)
 			free(gen[b]);
@@ -390,20 +372,35 @@ static int setup(struct job *j, struct qt_err *err)
 	return QT_OK;
 }
 
-/* The device, once the inputs are accepted (device_select's notice when it falls back). */
+/* The device, once the inputs are accepted (device_select's notice when it falls back): on
+ * the CPU the model reads the loaded weights; another backend gets copies of them and of the
+ * adapter. */
 static int use_device(struct job *j, struct qt_err *err)
 {
-	int dev = device_select(j->o->device);
+	int dev = device_select(j->o->device), st;
 	if (dev < 0)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", j->o->device);
-	if (dev != QT_DEVICE_CUDA)
+	const struct lora_table *lora = adapter_table(j->has_lora ? &j->lora : NULL, &j->view);
+	const struct qt_backend *be = qt_backend_of(dev);
+	j->run_m = &j->m;
+	j->run_lora = lora;
+	if (!be || be->host)
 		return llama_bf16_rows(&j->m, err);
-	if (j->has_lora && j->lora.prefix)
-		return qt_err_set(err, QT_EUSAGE, "cuda: prefix tuning is not implemented on the CUDA "
-		                  "backend yet; use --device cpu");
-	qt_info(3, "generating on the GPU (cuda)");
-	j->dev = gen_cuda_new(&j->m, j->has_lora ? &j->lora : NULL, err);
-	return j->dev ? QT_OK : err->status;
+	const char *missing = llama_backend_missing(&j->m, lora, be);
+	if (missing)
+		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on the %s backend yet; "
+		                  "use --device cpu", be->name, missing, be->name);
+	qt_info(3, "generating on the GPU (%s)", be->name);
+	if ((st = llama_model_upload(&j->dm, &j->m, be, err)) != QT_OK)
+		return st;
+	j->run_m = &j->dm;
+	j->run_lora = NULL;
+	if (lora) {
+		if ((st = lora_table_upload(&j->dlora, lora, be, 0, err)) != QT_OK)
+			return st;
+		j->run_lora = &j->dlora;
+	}
+	return QT_OK;
 }
 
 int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
@@ -456,7 +453,10 @@ int gen_run(const struct gen_opts *o, struct gen_stats *gs, struct qt_err *err)
 		free(j.p[i].labels);
 	}
 	free(j.p);
-	gen_cuda_free(j.dev);
+	if (j.dm.be) {
+		lora_table_release(&j.dlora, j.dm.be);
+		llama_free(&j.dm);
+	}
 	if (j.has_lora)
 		adapter_free(&j.lora);
 	chat_template_free(&j.tpl);

@@ -87,7 +87,7 @@ static float *take_norm(struct owned *o, const struct model_dir *d, const char *
  * once), and the kernel dequantizes one layer at a time when it runs.
  */
 static int take_nf4(struct owned *o, const struct model_dir *d, const char *prefix,
-                    struct llama_linear *lin, struct qt_err *err)
+                    struct frozen_linear *lin, struct qt_err *err)
 {
 	struct nf4_weight w;
 	struct qt_err e2;
@@ -131,7 +131,7 @@ static void drop_mapped(const struct model_dir *d)
 }
 
 /* A bf16 copy of lin->w when every value survives the round trip exactly. */
-static int add_bf16(struct owned *o, struct llama_linear *lin, const char *name,
+static int add_bf16(struct owned *o, struct frozen_linear *lin, const char *name,
                     struct qt_err *err)
 {
 	size_t n = (size_t)lin->OC * lin->C;
@@ -226,7 +226,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 	if (!(m->embed = take(o, d, "model.embed_tokens.weight", V * C, err)) ||
 	    !(m->final_norm = take_norm(o, d, "model.norm.weight", C, err)))
 		goto fail;
-	m->lm_head = (struct llama_linear){ .OC = c->V, .C = c->C };
+	m->lm_head = (struct frozen_linear){ .OC = c->V, .C = c->C };
 	if (h->tie_word_embeddings)
 		m->lm_head.w = m->embed;
 	else if (!(m->lm_head.w = take(o, d, "lm_head.weight", V * C, err)))
@@ -258,7 +258,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);
-			L->lin[k] = (struct llama_linear){ .OC = out, .C = in };
+			L->lin[k] = (struct frozen_linear){ .OC = out, .C = in };
 			const char *mod = adapter_module_name_of(&dims, k);
 			if (!mod)
 				continue; /* a part of a fused projection */

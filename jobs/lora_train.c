@@ -23,7 +23,6 @@
 #include "formats/lora_checkpoint.h"
 #include "formats/model_dir.h"
 #include "formats/pack.h"
-#include "jobs/cuda/jobs_cuda.h"
 #include "jobs/llama_load.h"
 #include "jobs/lora_train_eval.h"
 #include "kernels/adamw.h"
@@ -106,12 +105,19 @@ struct state {
 	struct pack_file tr, va;
 	int has_val;
 	struct adapter lora, grad, m1, m2;
-	struct tensors tl, tg, t1, t2, tb; /* CPU: the tensors of lora, grad, m1, m2, gblk */
-	struct adapter gblk;         /* CPU, > 1 block per rank and step: one block's gradient */
+	struct adapter gblk;         /* > 1 block per rank and step: one block's gradient */
+	/* The model and the tables it trains, in the memory of the backend: on the CPU the
+	 * loaded model and views of the adapters above; on a device, copies there (dm and the
+	 * tables owned, brought back to the adapters by sync_host). */
+	const struct qt_backend *be;
+	struct llama_model dm;
+	const struct llama_model *run_m;
+	struct lora_table pt, gt, bt, m1t, m2t; /* lora, grad, gblk, m1, m2 */
+	struct tensors tl, tg, t1, t2, tb; /* their tensors, in the backend's memory */
+	double *sumsq;               /* (1) in the backend's memory */
 	float *flat;                 /* CPU, > 1 rank: the gradients in one buffer to all-reduce */
 	size_t n_flat;
-	struct llama_train_ws *ws;   /* CPU */
-	struct train_cuda *dev;      /* CUDA (jobs/cuda/train_cuda.c): model, adapter, workspace */
+	struct llama_train_ws *ws;
 	int32_t *ids, *pos, *seg, *tgt;
 	uint64_t *perm, *bi;
 	int64_t perm_epoch;
@@ -121,14 +127,21 @@ struct state {
 };
 
 
-static int tensors_of(const struct adapter *a, struct tensors *t, struct qt_err *err)
+/* The tensors the model trains: those of adapter a on the CPU (prefix included), of its copy
+ * lt on a device (pairs only: a prefix is refused there). */
+static int tensors_of(const struct state *s, const struct adapter *a,
+                      const struct lora_table *lt, struct tensors *t, struct qt_err *err)
 {
-	t->n = adapter_tensors(a, NULL, NULL, 0);
+	int host = s->be->host;
+	t->n = host ? adapter_tensors(a, NULL, NULL, 0) : (size_t)lora_table_tensors(lt, NULL, NULL, 0);
 	t->p = malloc((t->n + 1) * sizeof *t->p);
 	t->len = malloc((t->n + 1) * sizeof *t->len);
 	if (!t->p || !t->len)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-	adapter_tensors(a, t->p, t->len, t->n);
+	if (host)
+		adapter_tensors(a, t->p, t->len, t->n);
+	else
+		lora_table_tensors(lt, t->p, t->len, (int)t->n);
 	return QT_OK;
 }
 
@@ -139,10 +152,31 @@ static void tensors_free(struct tensors *t)
 	memset(t, 0, sizeof *t);
 }
 
-static void zero_grads(const struct tensors *g)
+static void zero_grads(const struct state *s, const struct tensors *g)
 {
 	for (size_t i = 0; i < g->n; i++)
-		memset(g->p[i], 0, g->len[i] * sizeof(float));
+		s->be->zero(g->p[i], g->len[i] * sizeof(float));
+}
+
+static int backend_fail(const struct state *s, const char *what, struct qt_err *err)
+{
+	const char *e = s->be->error();
+	qt_err_set(err, QT_ESOFTWARE, "%s: %s: %s", s->be->name, what, e ? e : "failed");
+	s->be->error_clear();
+	return QT_ESOFTWARE;
+}
+
+/* The device's parameters and moments back into the host adapters (a checkpoint, the
+ * result, evaluation by generation); nothing to do on the CPU. */
+static int sync_host(struct state *s, struct qt_err *err)
+{
+	if (s->be->host)
+		return QT_OK;
+	if (lora_table_download(ADAPTER_TABLE(&s->lora), &s->pt, s->be) != 0 ||
+	    lora_table_download(ADAPTER_TABLE(&s->m1), &s->m1t, s->be) != 0 ||
+	    lora_table_download(ADAPTER_TABLE(&s->m2), &s->m2t, s->be) != 0)
+		return backend_fail(s, "downloading the adapter", err);
+	return QT_OK;
 }
 
 /* N(0, 1) by Box-Muller: nn.Embedding's init, which PEFT's prefix table keeps. */
@@ -175,29 +209,25 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	}
 }
 
-/* One block (already in s->ids ...) on the chosen device; grad NULL: loss only. The CPU
- * accumulates into grad (s->grad or s->gblk), the device into its own gradients. */
-static int run_block(struct state *s, struct adapter *grad, int T, float grad_scale,
+/* One block (already in s->ids ...) on the backend; grad (s->gt or s->bt) NULL: loss only. */
+static int run_block(struct state *s, struct lora_table *grad, int T, float grad_scale,
                      float mag, uint64_t seed, const struct llama_train_dropout *drop,
                      double *sum, struct qt_err *err)
 {
-	if (s->dev)
-		return train_cuda_block(s->dev, grad != NULL, s->ids, s->pos, s->seg, s->tgt, T,
-		                        grad_scale, mag, seed, drop, sum, err);
-	struct lora_table lt, gt;
-	return llama_train_block(&s->m, adapter_table(&s->lora, &lt), adapter_table(grad, &gt),
-	                         s->ws, s->ids, s->pos, s->seg, s->tgt, T, grad_scale, mag, seed,
-	                         drop, sum, err);
+	return llama_train_block(s->run_m, &s->pt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
+	                         grad_scale, mag, seed, drop, sum, err);
 }
 
-/* The gradients' sum of squares (a host double either way). */
+/* The gradients' sum of squares (a host double). */
 static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 {
+	const struct qt_backend *be = s->be;
 	*sumsq = 0;
-	if (s->dev)
-		return train_cuda_grad_sumsq(s->dev, sumsq, err);
+	be->zero(s->sumsq, sizeof *s->sumsq);
 	for (size_t i = 0; i < s->tg.n; i++)
-		grad_sumsq(sumsq, s->tg.p[i], s->tg.len[i]);
+		be->grad_sumsq(s->sumsq, s->tg.p[i], s->tg.len[i]);
+	if (be->download(sumsq, s->sumsq, sizeof *sumsq) != 0 || be->sync() != 0)
+		return backend_fail(s, "gradient norm", err);
 	return QT_OK;
 }
 
@@ -206,14 +236,14 @@ static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
 {
 	snprintf(buf, n, "a LoRA gradient");
-	if (!s->dev && s->grad.prefix) {
+	if (s->be->host && s->grad.prefix) {
 		size_t np = (size_t)s->grad.prefix_len * adapter_prefix_width(&s->grad.dims);
 		if (qt_first_nonfinite(s->grad.prefix, QT_DTYPE_F32, np) < np) {
 			snprintf(buf, n, "the gradient of prompt_embeddings");
 			return;
 		}
 	}
-	for (int i = 0; !s->dev && i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++) {
+	for (int i = 0; s->be->host && i < s->grad.dims.n_layers * ADAPTER_N_MODULES; i++) {
 		const struct lora_pair *g = &s->grad.lora[i];
 		if (!g->A)
 			continue;
@@ -247,26 +277,26 @@ static int nonfinite_stop(long k, const char *what, long last_ckpt, const char *
 static int update(struct state *s, float coef, const struct adamw_hparams *hp,
                   struct qt_err *err)
 {
-	if (s->dev)
-		return train_cuda_update(s->dev, coef, hp, err);
+	const struct qt_backend *be = s->be;
 	for (size_t i = 0; i < s->tl.n; i++) {
 		if (coef < 1.0f)
-			grad_scale(s->tg.p[i], s->tg.len[i], coef);
-		adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i], hp);
+			be->grad_scale(s->tg.p[i], s->tg.len[i], coef);
+		be->adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i], hp);
 	}
-	return QT_OK;
+	return be->sync() == 0 ? QT_OK : backend_fail(s, "optimizer step", err);
 }
 
 /* Mean CE over the validation blocks; with several ranks each takes a contiguous share and
  * the sums are reduced in rank order (equal to one process's up to double rounding). *acc:
  * TRL's mean_token_accuracy with one block an eval batch: each block's share of label tokens
  * whose logits' argmax is the label (0 for a block without labels, as TRL), averaged over the
- * blocks; NaN on the device (not computed there) or without blocks. */
+ * blocks; NaN where the backend cannot count them (llama_train_correct) or without blocks. */
 static int eval_loss(struct state *s, double *loss, double *acc, struct qt_err *err)
 {
 	double sum[2] = { 0, 0 };
 	uint64_t n[2] = { 0, 0 }, nb = s->va.h.n_blocks, P = (uint64_t)dist_size(),
 	         r = (uint64_t)dist_rank();
+	int counted = 1;
 	for (uint64_t i = nb * r / P; i < nb * (r + 1) / P; i++) {
 		struct pack_block b;
 		pack_get_block(&s->va, i, &b);
@@ -275,15 +305,15 @@ static int eval_loss(struct state *s, double *loss, double *acc, struct qt_err *
 		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, &sum[0], err);
 		if (rc)
 			return rc;
-		if (!s->dev && nt)
-			sum[1] += (double)llama_train_correct(&s->m, s->ws, s->tgt, (int)b.seq_len) /
-			          (double)nt;
+		long hit = nt ? llama_train_correct(s->run_m, s->ws, (int)b.seq_len) : 0;
+		counted = counted && hit >= 0; /* -1: the backend cannot count them */
+		sum[1] += hit > 0 ? (double)hit / (double)nt : 0;
 		n[1]++;
 	}
 	dist_allreduce_f64(sum, 2);
 	dist_allreduce_u64(n, 2);
 	*loss = n[0] ? sum[0] / (double)n[0] : NAN;
-	*acc = n[1] && !s->dev ? sum[1] / (double)n[1] : NAN;
+	*acc = n[1] && counted ? sum[1] / (double)n[1] : NAN;
 	return QT_OK;
 }
 
@@ -296,8 +326,11 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 {
 	if (dist_size() < 2)
 		return QT_OK;
-	if (s->dev)
-		return train_cuda_allreduce(s->dev, err);
+	if (!s->be->host) { /* NCCL on the device buffers */
+		if (s->be->sync() != 0)
+			return backend_fail(s, "gradients before the all-reduce", err);
+		return dist_nccl_allreduce_f32(s->tg.p, s->tg.len, (int)s->tg.n, err);
+	}
 	size_t at = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		at = 0;
@@ -315,11 +348,10 @@ static int reduce_grads(struct state *s, struct qt_err *err)
 }
 
 /* grad += one block's gradient in s->gblk (elementwise, in table order). */
-static void add_grads(const struct tensors *g, const struct tensors *b)
+static void add_grads(const struct state *s, const struct tensors *g, const struct tensors *b)
 {
 	for (size_t i = 0; i < g->n; i++)
-		for (size_t k = 0; k < g->len[i]; k++)
-			g->p[i][k] += b->p[i][k];
+		s->be->residual_add(g->p[i], b->p[i], g->len[i]);
 }
 
 /* Every rank must train the same run: the options and data of rank 0 (a hash of them). */
@@ -576,19 +608,49 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	int dev = device_select(o->device);
 	if (dev < 0)
 		return qt_err_set(err, QT_EUSAGE, "unknown device '%s'", o->device);
-	if (dev == QT_DEVICE_CUDA && s->lora.prefix)
-		return qt_err_set(err, QT_EUSAGE, "cuda: prefix tuning is not implemented on the CUDA "
-		                  "backend yet; use --device cpu");
-	if (dev == QT_DEVICE_CUDA) {
-		qt_info(3, "training on the GPU (cuda)");
+	s->be = qt_backend_of(dev);
+	if (!s->be)
+		s->be = &qt_backend_cpu;
+	s->run_m = &s->m;
+	const char *missing = llama_backend_missing(&s->m, ADAPTER_TABLE(&s->lora), s->be);
+	if (missing)
+		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on the %s backend yet; "
+		                  "use --device cpu", s->be->name, missing, s->be->name);
+	if (!s->be->host) {
+		qt_info(3, "training on the GPU (%s)", s->be->name);
 		/* this rank's GPU (node-local rank) and, with several ranks, the NCCL communicator */
-		if ((rc = dist_nccl_init(err)))
+		if ((rc = dist_nccl_init(err)) ||
+		    (rc = llama_model_upload(&s->dm, &s->m, s->be, err)))
 			return rc;
-		if (!(s->dev = train_cuda_new(&s->m, &s->lora, &s->m1, &s->m2, Tmax, rmax,
-		                              !o->no_checkpointing, err)))
-			return err->status;
-	} else
-		s->ws = llama_train_ws_new(&s->m, Tmax, rmax, !o->no_checkpointing);
+		s->run_m = &s->dm;
+	}
+	/* A rank's later blocks go through gblk so that the step's gradient is ((g0 + g1) + g2)...
+	 * of separately computed block gradients, summed as the ranks' shares are summed: one
+	 * process with grad-accum N equals N ranks with grad-accum 1 bit for bit. */
+	int blk = (long)o->micro_batch * o->grad_accum > 1;
+	if (blk && (rc = adapter_like(&s->gblk, &s->lora, err)))
+		return rc;
+	if (s->be->host) {
+		adapter_table(&s->lora, &s->pt);
+		adapter_table(&s->grad, &s->gt);
+		adapter_table(blk ? &s->gblk : NULL, &s->bt);
+		adapter_table(&s->m1, &s->m1t);
+		adapter_table(&s->m2, &s->m2t);
+	} else if ((rc = lora_table_upload(&s->pt, ADAPTER_TABLE(&s->lora), s->be, 0, err)) ||
+	           (rc = lora_table_upload(&s->gt, ADAPTER_TABLE(&s->grad), s->be, 1, err)) ||
+	           (blk && (rc = lora_table_upload(&s->bt, ADAPTER_TABLE(&s->gblk), s->be, 1, err))) ||
+	           /* the moments matter on a resume */
+	           (rc = lora_table_upload(&s->m1t, ADAPTER_TABLE(&s->m1), s->be, 0, err)) ||
+	           (rc = lora_table_upload(&s->m2t, ADAPTER_TABLE(&s->m2), s->be, 0, err)))
+		return rc;
+	if ((rc = tensors_of(s, &s->lora, &s->pt, &s->tl, err)) ||
+	    (rc = tensors_of(s, &s->grad, &s->gt, &s->tg, err)) ||
+	    (blk && (rc = tensors_of(s, &s->gblk, &s->bt, &s->tb, err))) ||
+	    (rc = tensors_of(s, &s->m1, &s->m1t, &s->t1, err)) ||
+	    (rc = tensors_of(s, &s->m2, &s->m2t, &s->t2, err)))
+		return rc;
+	s->ws = llama_train_ws_new(s->run_m, Tmax, rmax, !o->no_checkpointing);
+	s->sumsq = s->be->alloc(sizeof *s->sumsq);
 	s->ids = malloc((size_t)Tmax * 4);
 	s->pos = malloc((size_t)Tmax * 4);
 	s->seg = malloc((size_t)Tmax * 4);
@@ -596,19 +658,10 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	s->perm = o->shuffle ? malloc(s->tr.h.n_blocks * sizeof *s->perm) : NULL;
 	s->perm_epoch = -1;
 	s->bi = malloc((size_t)o->micro_batch * (size_t)o->grad_accum * sizeof *s->bi);
-	if ((!s->ws && !s->dev) || !s->ids || !s->pos || !s->seg || !s->tgt || (o->shuffle && !s->perm) || !s->bi)
+	if (!s->ws || !s->sumsq || !s->ids || !s->pos || !s->seg || !s->tgt ||
+	    (o->shuffle && !s->perm) || !s->bi)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
-	/* A rank's later blocks go through gblk so that the step's gradient is ((g0 + g1) + g2)...
-	 * of separately computed block gradients, summed as the ranks' shares are summed: one
-	 * process with grad-accum N equals N ranks with grad-accum 1 bit for bit. */
-	if (!s->dev && (long)o->micro_batch * o->grad_accum > 1 &&
-	    ((rc = adapter_like(&s->gblk, &s->lora, err)) || (rc = tensors_of(&s->gblk, &s->tb, err))))
-		return rc;
-	if (!s->dev && ((rc = tensors_of(&s->lora, &s->tl, err)) ||
-	                (rc = tensors_of(&s->grad, &s->tg, err)) ||
-	                (rc = tensors_of(&s->m1, &s->t1, err)) || (rc = tensors_of(&s->m2, &s->t2, err))))
-		return rc;
-	if (!s->dev && dist_size() > 1) {
+	if (s->be->host && dist_size() > 1) {
 		s->n_flat = adapter_n_params(&s->lora);
 		if (!(s->flat = malloc(s->n_flat * sizeof *s->flat)))
 			return qt_err_set(err, QT_ESOFTWARE, "out of memory for training");
@@ -647,7 +700,7 @@ static int save_checkpoint(struct state *s, const struct lora_ckpt_state *ck,
 	char name[64];
 	int rc;
 	/* the device's parameters and moments: the same files as a CPU run */
-	if (s->dev && (rc = train_cuda_download(s->dev, &s->lora, &s->m1, &s->m2, err)))
+	if ((rc = sync_host(s, err)))
 		return rc;
 	snprintf(name, sizeof name, "checkpoint-%ld", ck->step);
 	char *dir = qt_path_join(s->out_dir, name);
@@ -708,7 +761,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		goto out;
 	}
 	struct llama_model *m = &s.m;
-	st->activation_bytes = s.dev ? train_cuda_ws_bytes(s.dev) : llama_train_ws_bytes(s.ws);
+	st->activation_bytes = llama_train_ws_bytes(s.ws);
 	st->resumed_from = ck.step;
 	int lead = dist_rank() == 0; /* rank 0 alone writes the log, checkpoints and adapter */
 	rc = lead ? open_log(&s, ck.step, err) : QT_OK;
@@ -750,10 +803,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 		dist_allreduce_u64(cnt, 2);
 		uint64_t n_step = cnt[0], in_step = cnt[1];
 		g += (uint64_t)per_step;
-		if (s.dev)
-			train_cuda_zero_grad(s.dev);
-		else
-			zero_grads(&s.tg);
+		zero_grads(&s, &s.tg);
 		double sum = 0;
 		for (long i = 0; i < share && n_step; i++) {
 			struct pack_block b;
@@ -763,17 +813,17 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			          ? neftune_magnitude(o->neftune_alpha, (long)b.seq_len, m->cfg.C) : 0;
 			uint64_t gi = (uint64_t)(first + i); /* the block's place in the global step */
 			struct llama_train_dropout drop = { (float)o->dropout, o->seed, (uint64_t)k, gi };
-			struct adapter *into = &s.grad;
-			if (i > 0 && !s.dev) {
-				zero_grads(&s.tb);
-				into = &s.gblk;
+			struct lora_table *into = &s.gt;
+			if (i > 0) {
+				zero_grads(&s, &s.tb);
+				into = &s.bt;
 			}
 			if ((rc = run_block(&s, into, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
 			                    o->seed ^ ((uint64_t)k << 20 | gi),
 			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
 				goto alone;
-			if (into == &s.gblk)
-				add_grads(&s.tg, &s.tb);
+			if (into == &s.bt)
+				add_grads(&s, &s.tg, &s.tb);
 		}
 		/* the loss sum and whether any rank was asked to stop, then the gradients */
 		double t_red = qt_now(), red[2] = { sum, o->stop && *o->stop };
@@ -840,7 +890,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 				              ",\"eval_mean_token_accuracy\":%.6f", acc);
 			/* rank 0 alone generates; the others wait for it in the next reduction */
 			if (lead && o->eval_prompts) {
-				if (s.dev && (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
+				if ((rc = sync_host(&s, err)))
 					goto alone;
 				if ((rc = train_eval_generate(o, &s.lora, s.out_dir, k,
 				                              st->final_eval_scores, err)))
@@ -880,8 +930,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	st->tokens_per_s = st->seconds > 0 ? (tokens - tok0) / st->seconds : 0;
 	st->input_tokens_per_s = st->seconds > 0 ? (in_tokens - in0) / st->seconds : 0;
 	st->final_loss = loss;
-	if (lead && !st->interrupted && s.dev &&
-	    (rc = train_cuda_download(s.dev, &s.lora, &s.m1, &s.m2, err)))
+	if (lead && !st->interrupted && (rc = sync_host(&s, err)))
 		goto alone;
 	if (lead && !st->interrupted) {
 		char *dir = qt_path_join(s.out_dir, "adapter");
@@ -903,7 +952,16 @@ out:
 	if (s.lock_fd >= 0 && close(s.lock_fd) != 0 && rc == QT_OK)
 		rc = qt_err_set(err, QT_EIO, "%s/" QT_LOCK_NAME ": write error:", s.out_dir);
 	llama_train_ws_free(s.ws);
-	train_cuda_free(s.dev);
+	if (s.be && s.sumsq)
+		s.be->free(s.sumsq);
+	if (s.be && !s.be->host) {
+		lora_table_release(&s.pt, s.be);
+		lora_table_release(&s.gt, s.be);
+		lora_table_release(&s.bt, s.be);
+		lora_table_release(&s.m1t, s.be);
+		lora_table_release(&s.m2t, s.be);
+		llama_free(&s.dm);
+	}
 	dist_nccl_free();
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
 	free(s.out_dir); free(s.options);

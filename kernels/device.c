@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "kernels/backend.h"
 
 int device_cuda_probe(char *why, unsigned n)
 {
@@ -40,4 +41,23 @@ int device_select(const char *name)
 const char *device_name(int dev)
 {
 	return dev == QT_DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+const struct qt_backend *qt_backend_of(int dev)
+{
+	if (dev == QT_DEVICE_CPU)
+		return &qt_backend_cpu;
+	if (dev == QT_DEVICE_CUDA && &qt_backend_cuda)
+		return &qt_backend_cuda;
+	return NULL;
+}
+
+void *qt_backend_dup(const struct qt_backend *be, const void *src, size_t n)
+{
+	void *d = be->alloc(n);
+	if (d && be->upload(d, src, n) != 0) {
+		be->free(d);
+		return NULL;
+	}
+	return d;
 }

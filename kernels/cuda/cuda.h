@@ -42,6 +42,8 @@ void cuda_free(void *p);
 int cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
 int cuda_download(void *dst_host, const void *src_dev, size_t bytes);
 int cuda_memset(void *dst_dev, int byte, size_t bytes);
+/* Device-to-device copy on the stream, not waited for (errors sticky). */
+void cuda_copy(void *dst_dev, const void *src_dev, size_t bytes);
 
 /* ---- ops: one block per kernels/<op>.h, same arguments ---- */
 
@@ -69,6 +71,9 @@ void rope_forward_cuda(float *out, const float *x, const float *cos_t, const flo
                        int NH, int HD);
 void rope_backward_cuda(float *dx, const float *dout, const float *cos_t, const float *sin_t,
                         int T, int NH, int HD);
+
+/* softcap.cu (kernels/softcap.h) */
+void residual_add_cuda(float *x, const float *y, size_t N);
 
 /* swiglu.cu (kernels/swiglu.h) */
 void swiglu_forward_cuda(float *out, const float *gate, const float *up, size_t N);

@@ -167,3 +167,10 @@ extern "C" int cuda_memset(void *dst, int byte, size_t bytes)
 	}
 	return 0;
 }
+
+extern "C" void cuda_copy(void *dst, const void *src, size_t bytes)
+{
+	cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cur_stream);
+	if (e != cudaSuccess)
+		qt_cuda_fail(__FILE__, __LINE__, __func__, "cudaMemcpyAsync", cudaGetErrorString(e));
+}

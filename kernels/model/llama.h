@@ -9,11 +9,12 @@
  * lin[LLAMA_Q] is qkv_proj, whose output is split into q, k and v (Phi-3), and/or
  * lin[LLAMA_GATE] is gate_up_proj, split into gate and up (Phi-3, GLM); the slots a fusion
  * leaves (lin[LLAMA_K] and lin[LLAMA_V]; lin[LLAMA_UP]) are then empty (OC 0).
- * This file owns no arithmetic loops: every number is computed by an op. Weights are f32, or
- * NF4 for the seven linear layers. A linear layer over more than MATVEC_MAX_T rows (prefill,
- * evaluation) is SGEMM, on the whole layer dequantized into a scratch buffer when it is NF4;
- * over fewer (decoding) it is kernels/matvec.h, which dequantizes one NF4 row at a time.
- * Loading from a directory is jobs/llama_load.h's job; the LoRA pairs come as kernels/lora.h.
+ * Composed once, over a backend table (kernels/backend.h): the model's weights, the LoRA table,
+ * activations and caches live in the memory of the model's backend (m->be), and every number
+ * is computed by one of its ops; this file owns no arithmetic loops. Weights are f32, or NF4
+ * for the seven linear layers (kernels/frozen.h). Loading from a directory is
+ * jobs/llama_load.h's job (into host memory, the CPU's); llama_model_upload copies a loaded
+ * model to another backend; the LoRA pairs come as kernels/lora.h.
  */
 #ifndef QT_KERNELS_LLAMA_H
 #define QT_KERNELS_LLAMA_H
@@ -24,6 +25,8 @@
 #include "common/dtype.h"
 #include "common/err.h"
 #include "kernels/attention.h"
+#include "kernels/backend.h"
+#include "kernels/frozen.h"
 #include "kernels/kernels.h"
 #include "kernels/lora.h"
 
@@ -31,23 +34,6 @@
 enum llama_module { LLAMA_Q, LLAMA_K, LLAMA_V, LLAMA_O, LLAMA_GATE, LLAMA_UP, LLAMA_DOWN,
                     LLAMA_N_MODULES };
 _Static_assert((int)LLAMA_N_MODULES == LORA_N_MODULES, "module order as kernels/lora.h");
-
-/* A frozen weight W (OC, C): f32 rows, or NF4 codes + per-block absmax (kernels/nf4.h). */
-struct llama_linear {
-	int            OC, C;
-	const float   *w;          /* (OC, C) f32, or NULL when NF4 */
-	const uint16_t *wb;        /* w as bf16 bits when every value is bf16-exact (decoding reads
-	                              half the bytes; llama_bf16_rows), or NULL */
-	const uint8_t *nf4;        /* packed codes, (OC*C + 1) / 2 bytes */
-	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
-	const float   *code;       /* 16-entry NF4 table */
-	size_t         blocksize;
-	const float   *bias;       /* (OC) added to x W^T (attention_bias, mlp_bias, Qwen2's q/k/v),
-	                              or NULL */
-	enum qt_dtype  deq_dtype;  /* NF4 only: the quant_state dtype. bitsandbytes' dequantize_4bit
-	                            * returns f32(code * absmax) cast to it, so BF16/F16 round each
-	                            * dequantized value to that type; F32 (0) keeps it */
-};
 
 /* RMSNorm weights are the factors the normalized rows are multiplied by: Gemma's stored
  * weights w become 1 + w when loaded. */
@@ -61,7 +47,7 @@ struct llama_layer {
 	const float        *q_norm;     /* (HD) Qwen3's RMSNorm of each query head before RoPE, or
 	                                   NULL */
 	const float        *k_norm;     /* (HD) the same for each key head, or NULL */
-	struct llama_linear lin[LLAMA_N_MODULES];
+	struct frozen_linear lin[LLAMA_N_MODULES];
 };
 
 /* The MLP's gate: silu (Llama, Mistral, Qwen) or PyTorch's tanh-approximated gelu (Gemma). */
@@ -109,66 +95,97 @@ struct llama_model {
 	struct llama_config cfg;
 	const float        *embed;      /* (V, C) */
 	const float        *final_norm; /* (C) */
-	struct llama_linear lm_head;    /* (V, C); tied models point w at embed */
-	struct llama_layer *layers;     /* (n_layer) */
-	float              *inv_freq;   /* (HD/2) from rope_inv_freq */
-	int                 n_threads;  /* for the *_fast ops; <= 0: all cores */
+	struct frozen_linear lm_head;   /* (V, C); tied models point w at embed */
+	struct llama_layer *layers;     /* (n_layer) host array */
+	float              *inv_freq;   /* (HD/2) from rope_inv_freq; host memory (RoPE tables are
+	                                   made on the host, then uploaded) */
+	int                 n_threads;  /* for the CPU's threaded ops; <= 0: all cores */
+	const struct qt_backend *be;    /* whose memory the weights are in; NULL: the CPU */
 	void               *owned;      /* storage released by llama_free (loader-specific) */
 	void              (*release)(struct llama_model *);
 };
 
+/* The model's backend. */
+static inline const struct qt_backend *llama_be(const struct llama_model *m)
+{
+	return m->be ? m->be : &qt_backend_cpu;
+}
+
+/* NULL when be has every op m needs (forward, decode and training, with the prefix of lora
+ * when lora has one), else a phrase naming the first one it lacks ("Gemma's GeGLU MLP"). */
+const char *llama_backend_missing(const struct llama_model *m, const struct lora_table *lora,
+                                  const struct qt_backend *be);
+
+/* dst = a copy of the host model src in be's memory (weights, norms, biases; the bf16 decode
+ * rows are not copied), with dst->be = be. cfg.window and inv_freq stay src's host arrays:
+ * src must outlive dst. QT_EUSAGE when be lacks an op src needs (llama_backend_missing),
+ * QT_ESOFTWARE when out of memory. llama_free(dst) releases the copies. */
+int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
+                       const struct qt_backend *be, struct qt_err *err);
+
+/* A LoRA table in be's memory with src's pairs: a copy of their values, or zeros when
+ * zero != 0; dst->pairs is a host array. A prefix table is refused (QT_EUSAGE): no backend
+ * but the CPU's has the prefix ops yet. QT_ESOFTWARE when out of memory. */
+int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
+                      const struct qt_backend *be, int zero, struct qt_err *err);
+/* src's values (in be's memory) into the host table dst of the same shapes. 0 or -1. */
+int lora_table_download(struct lora_table *dst, const struct lora_table *src,
+                        const struct qt_backend *be);
+/* Releases what lora_table_upload allocated. */
+void lora_table_release(struct lora_table *t, const struct qt_backend *be);
+/* Every tensor of t's pairs (A and B in table order) into p and their float counts into n,
+ * while they fit in max; returns how many there are. */
+int lora_table_tensors(const struct lora_table *t, float **p, size_t *n, int max);
+
 /* Releases what the loader allocated. */
 void llama_free(struct llama_model *m);
 
-/* KV cache for generation: per layer (B, L, NKV, HD) keys (after RoPE) and values. */
+/* KV cache for generation: per layer (B, L, NKV, HD) keys (after RoPE) and values, in the
+ * memory of the backend it was made for. */
 struct llama_cache {
 	int      n_layer, B, L, NKV, HD;
+	const struct qt_backend *be;
 	float   *k, *v;     /* (n_layer, B, L, NKV, HD) */
-	int32_t *past;      /* (B) tokens already cached per row */
+	int32_t *past;      /* (B) tokens already cached per row (host) */
+	int32_t *past_dev;  /* past in be's memory (== past on the CPU) */
 	int      pos_base;  /* a token in slot s has position s - pos_base (prefix tuning with
 	                       positions from 0 puts the prefix in slots below pos_base) */
 };
 
-/* Allocates a cache for B rows of up to L tokens. QT_ESOFTWARE when out of memory. */
-int llama_cache_init(struct llama_cache *c, const struct llama_config *cfg, int B, int L,
+/* Allocates a cache for B rows of up to L tokens in the memory of m's backend. QT_ESOFTWARE
+ * when out of memory. */
+int llama_cache_init(struct llama_cache *c, const struct llama_model *m, int B, int L,
                      struct qt_err *err);
+/* Copies row 0 of src (its past tokens) into row b of dst, whose past there becomes src's
+ * (gen prefills each prompt alone, then decodes the batch). QT_EDATA when it does not fit. */
+int llama_cache_put_row(struct llama_cache *dst, int b, const struct llama_cache *src,
+                        struct qt_err *err);
 void llama_cache_free(struct llama_cache *c);
 
 /* Puts lora's prefix (if any) in the first slots of every row of an empty cache (keys as they
  * are: the prefix is not rotated), so decoding sees it as transformers does a cache PEFT
  * filled. QT_EDATA when it does not fit. */
-int llama_cache_prefix(struct llama_cache *c, const struct llama_config *cfg,
-                       const struct lora_table *lora, struct qt_err *err);
+int llama_cache_prefix(struct llama_cache *c, const struct lora_table *lora,
+                       struct qt_err *err);
 
 /*
  * Runs TN new tokens for each of B rows through the model, appending their k/v to the cache at
  * rows [past[b], past[b] + TN) with positions past[b] + i, then advances past.
- * ids: (B, TN); logits: (B, V) written for each row's LAST new token; lora may be NULL.
+ * ids: (B, TN); logits: (B, V) written for each row's LAST new token (host arrays); lora
+ * (NULL: none) in the model's backend memory, as the cache.
  * Requires past[b] + TN <= L. Returns QT_OK or QT_ESOFTWARE (out of memory).
  */
 int llama_decode(const struct llama_model *m, const struct lora_table *lora, struct llama_cache *c,
                  const int32_t *ids, int B, int TN, float *logits, struct qt_err *err);
 
 /*
- * Full forward of one packed sequence (no cache): ids, pos, seg: (T); logits: (T, V) written.
+ * Full forward of one packed sequence (no cache): ids, pos, seg: (T); logits: (T, V) written
+ * (host arrays).
  * Tokens attend only within their segment; pos are the per-token position ids (restarting per
  * sample). seg NULL = one segment. For tests and evaluation; training has its own path.
  */
 int llama_forward(const struct llama_model *m, const struct lora_table *lora, const int32_t *ids,
                   const int32_t *pos, const int32_t *seg, int T, float *logits,
                   struct qt_err *err);
-
-/* out (T, OC) = beta * out + x (T, C) @ W^T + bias + scale * (x A^T) B^T (the LoRA branch when
- * lo has A; beta 0 or 1);
- * scratch: at least llama_linear_scratch(lin, T, R) floats (NF4 dequantization, LoRA middle). */
-/* Dequantizes an NF4 weight (lin->w NULL) into out (OC * C floats) exactly as bitsandbytes'
- * dequantize_4bit, including the cast to lin->deq_dtype: the one place the engine (forward and
- * training) turns NF4 codes into the weight it multiplies by. */
-void llama_linear_dequant(const struct llama_linear *lin, float *out);
-
-size_t llama_linear_scratch(const struct llama_linear *lin, int T, int R);
-void llama_linear_forward(float *out, const float *x, const struct llama_linear *lin,
-                          const struct lora_pair *lo, int T, float beta, float *scratch,
-                          int n_threads);
 
 #endif

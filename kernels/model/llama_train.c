@@ -1,21 +1,13 @@
 /* qlora-tools: ISC license. */
-/* LoRA training forward/backward of one block; see llama_train.h. */
+/* LoRA training forward/backward of one block over the model's backend; see llama_train.h. */
 #include "kernels/model/llama_train.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/attention.h"
-#include "kernels/columns.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
-#include "kernels/embedding.h"
-#include "kernels/geglu.h"
-#include "kernels/matmul.h"
-#include "kernels/rmsnorm.h"
 #include "kernels/rope.h"
-#include "kernels/softcap.h"
-#include "kernels/swiglu.h"
 
 #define LM_CHUNK 64 /* rows of logits held at once by the chunked LM head */
 
@@ -30,6 +22,7 @@ struct layer_acts {
 };
 
 struct llama_train_ws {
+	const struct qt_backend *be;   /* whose memory the buffers below are in (but the host ones) */
 	int    T, R, n_layer, n_acts;  /* n_acts: 1 with checkpointing, else n_layer */
 	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
 	struct layer_acts *acts;       /* [n_acts] */
@@ -40,14 +33,17 @@ struct llama_train_ws {
 	float *br;                     /* (T, C) sandwich norms: a normed branch output */
 	float *fz;                     /* (T, max(q + 2 kv, 2 H)) fused projections (Phi-3): an
 	                                  output before its split, or its parts' joined gradient */
-	float *wbuf;                   /* one dequantized NF4 weight */
+	void  *wbuf;                   /* the frozen linears' scratch (an NF4 weight dequantized) */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
-	const int32_t *pos;            /* this call's positions (per packed segment, from 0) */
-	int32_t *rpos;                 /* (T) the positions RoPE sees (after a prefix) */
+	int32_t *ids, *dpos, *seg, *tg; /* (T) this call's inputs in the backend (dpos: positions per
+	                                   packed segment, from 0) */
 	float *lm_scratch, *losses, *xf, *rstdf;
 	void  *block;
 	size_t bytes;
+	/* host */
+	int32_t *rpos;                 /* (T) the positions RoPE sees (after a prefix) */
+	float *cos_h, *sin_h, *losses_h;
 };
 
 static const struct lora_pair *lora_at(const struct lora_table *a, int l, int k)
@@ -58,19 +54,29 @@ static const struct lora_pair *lora_at(const struct lora_table *a, int l, int k)
 	return lo->A ? lo : NULL;
 }
 
+static int fail(const struct qt_backend *be, const char *what, struct qt_err *err)
+{
+	const char *e = be->error();
+	qt_err_set(err, QT_ESOFTWARE, "%s: %s: %s", be->name, what, e ? e : "failed");
+	be->error_clear();
+	return QT_ESOFTWARE;
+}
+
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
                                           int checkpointing)
 {
 	const struct llama_config *c = &m->cfg;
+	const struct qt_backend *be = llama_be(m);
 	size_t C = (size_t)c->C, H = (size_t)c->H, QD = (size_t)c->NH * c->HD,
 	       KD = (size_t)c->NKV * c->HD, t = (size_t)T, r = (size_t)(R > 0 ? R : 1);
-	size_t wmax = 0, umax = C > H ? C : H;
+	size_t wmax = 0, umax = C > H ? C : H, half = (size_t)c->HD / 2;
 	umax = QD > umax ? QD : umax;
 	for (int l = 0; l < c->n_layer; l++)
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
-			size_t n = (size_t)m->layers[l].lin[k].OC * m->layers[l].lin[k].C;
-			wmax = !m->layers[l].lin[k].w && n > wmax ? n : wmax;
+			size_t n = be->frozen_scratch(&m->layers[l].lin[k], T);
+			wmax = n > wmax ? n : wmax;
 		}
+	wmax = (wmax + 255) / 256 * 256;
 	size_t qkn = m->cfg.n_layer > 0 && m->layers[0].q_norm ? 1 : 0; /* Qwen3 */
 	size_t sw = m->cfg.n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0; /* Gemma-2 */
 	size_t fzn = !c->fused ? 0 : QD + 2 * KD > 2 * H ? QD + 2 * KD : 2 * H; /* Phi-3 */
@@ -80,16 +86,17 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		free(ws);
 		return NULL;
 	}
+	ws->be = be;
 	ws->T = T;
 	ws->R = R;
 	ws->n_layer = c->n_layer;
 	ws->n_acts = na;
 	struct { float **p; size_t n; } fixed[] = {
 		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
-		{ &ws->cos_t, t * c->HD / 2 }, { &ws->sin_t, t * c->HD / 2 },
+		{ &ws->cos_t, t * half }, { &ws->sin_t, t * half },
 		{ &ws->dx, t * C }, { &ws->dxn, t * C }, { &ws->dq, t * QD }, { &ws->dk, t * KD },
 		{ &ws->dv, t * KD }, { &ws->datt, t * QD }, { &ws->dgate, t * H }, { &ws->dup, t * H },
-		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->wbuf, wmax }, { &ws->ubuf, t * umax },
+		{ &ws->dh, t * H }, { &ws->dmid, t * r }, { &ws->ubuf, t * umax },
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
 		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
 		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C }, { &ws->fz, t * fzn },
@@ -103,27 +110,26 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 	for (int k = 0; k < LLAMA_N_MODULES; k++)
 		act_n[NNAMED + k] = t * r;
 	size_t total = 0;
+	/* pieces aligned to 64 floats (256 bytes: cuBLAS) */
 	for (size_t i = 0; i < NFIX; i++)
-		total += fixed[i].n;
+		total += (fixed[i].n + 63) / 64 * 64;
 	for (size_t i = 0; i < NACT; i++)
-		total += act_n[i] * (size_t)na;
-	ws->block = malloc(total * sizeof(float));
-	if (!ws->block) {
-		free(ws->acts);
-		free(ws);
+		total += (act_n[i] + 63) / 64 * 64 * (size_t)na;
+	size_t bytes = total * sizeof(float) + wmax + 4 * t * sizeof(int32_t);
+	ws->block = be->alloc(bytes);
+	ws->rpos = malloc(t * sizeof(int32_t) + (2 * t * half + t) * sizeof(float));
+	if (!ws->block || !ws->rpos) {
+		llama_train_ws_free(ws);
 		return NULL;
 	}
-	ws->bytes = total * sizeof(float) + (size_t)T * sizeof(int32_t);
-	if (!(ws->rpos = malloc((size_t)T * sizeof(int32_t)))) {
-		free(ws->block);
-		free(ws->acts);
-		free(ws);
-		return NULL;
-	}
+	ws->bytes = bytes;
+	ws->cos_h = (float *)(ws->rpos + t);
+	ws->sin_h = ws->cos_h + t * half;
+	ws->losses_h = ws->sin_h + t * half;
 	float *p = ws->block;
 	for (size_t i = 0; i < NFIX; i++) {
 		*fixed[i].p = p;
-		p += fixed[i].n;
+		p += (fixed[i].n + 63) / 64 * 64;
 	}
 	for (int l = 0; l < na; l++) {
 		struct layer_acts *a = &ws->acts[l];
@@ -135,16 +141,22 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 			ap[NNAMED + k] = &a->mid[k];
 		for (size_t i = 0; i < NACT; i++) {
 			*ap[i] = p;
-			p += act_n[i];
+			p += (act_n[i] + 63) / 64 * 64;
 		}
 	}
+	ws->wbuf = p;
+	ws->ids = (int32_t *)((char *)ws->wbuf + wmax);
+	ws->dpos = ws->ids + t;
+	ws->seg = ws->dpos + t;
+	ws->tg = ws->seg + t;
 	return ws;
 }
 
 void llama_train_ws_free(struct llama_train_ws *ws)
 {
 	if (ws) {
-		free(ws->block);
+		if (ws->block)
+			ws->be->free(ws->block);
 		free(ws->acts);
 		free(ws->rpos);
 	}
@@ -152,16 +164,6 @@ void llama_train_ws_free(struct llama_train_ws *ws)
 }
 
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws) { return ws->bytes; }
-
-/* W of a linear layer: f32 as loaded, or an NF4 weight dequantized as the inference path does
- * (bitsandbytes' cast to the quant_state dtype). */
-static const float *weight_of(const struct llama_linear *lin, float *wbuf)
-{
-	if (lin->w)
-		return lin->w;
-	llama_linear_dequant(lin, wbuf);
-	return wbuf;
-}
 
 /* The dropout of branch (l, k) in this call, or NULL. */
 static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws)
@@ -192,51 +194,52 @@ static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 }
 
 /* out = beta*out + u W^T + bias (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
-static void lin_fwd(float *out, const float *u, const struct llama_linear *lin,
+static void lin_fwd(float *out, const float *u, const struct frozen_linear *lin,
                     const struct lora_pair *lo, float *mid, int T, float beta,
                     struct llama_train_ws *ws, int l, int k)
 {
-	linear_forward_fast(out, u, weight_of(lin, ws->wbuf), lin->bias, T, lin->C, lin->OC, 1.0f,
-	                    beta);
+	const struct qt_backend *be = ws->be;
+	be->frozen_train(out, u, lin, T, beta, ws->wbuf);
 	if (lo) {
 		const struct llama_train_dropout *d = drop_of(ws);
 		const float *ua = u;
 		if (d) {
-			dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
+			be->dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
 			                drop_seed(d, l, k));
 			ua = ws->ubuf;
 		}
-		linear_forward_fast(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
-		linear_forward_fast(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
+		be->linear_forward(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
+		be->linear_forward(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
 	}
 }
 
 /* du += G W (+ LoRA path); dA, dB += their gradients. The dropout mask is regenerated from
  * its counter seed. */
-static void lin_bwd(float *du, const float *G, const float *u, const struct llama_linear *lin,
+static void lin_bwd(float *du, const float *G, const float *u, const struct frozen_linear *lin,
                     const struct lora_pair *lo, struct lora_pair *g, const float *mid,
                     int T, struct llama_train_ws *ws, int l, int k)
 {
-	linear_backward_x_fast(du, G, weight_of(lin, ws->wbuf), T, lin->C, lin->OC, 1.0f);
+	const struct qt_backend *be = ws->be;
+	be->frozen_train_backward_x(du, G, lin, T, ws->wbuf);
 	if (lo && g) {
 		const struct llama_train_dropout *d = drop_of(ws);
 		float *dmid = ws->dmid;
-		linear_backward_w_fast(g->B, NULL, G, mid, T, lo->r, lin->OC, lo->scaling);
-		memset(dmid, 0, (size_t)T * lo->r * sizeof(float));
-		linear_backward_x_fast(dmid, G, lo->B, T, lo->r, lin->OC, lo->scaling);
+		be->linear_backward_w(g->B, NULL, G, mid, T, lo->r, lin->OC, lo->scaling);
+		be->zero(dmid, (size_t)T * lo->r * sizeof(float));
+		be->linear_backward_x(dmid, G, lo->B, T, lo->r, lin->OC, lo->scaling);
 		if (!d) {
-			linear_backward_w_fast(g->A, NULL, dmid, u, T, lin->C, lo->r, 1.0f);
-			linear_backward_x_fast(du, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+			be->linear_backward_w(g->A, NULL, dmid, u, T, lin->C, lo->r, 1.0f);
+			be->linear_backward_x(du, dmid, lo->A, T, lin->C, lo->r, 1.0f);
 			return;
 		}
 		size_t n = (size_t)T * lin->C;
 		float sc = dropout_scale(d->p);
 		uint64_t seed = drop_seed(d, l, k);
-		dropout_forward(ws->ubuf, u, n, d->p, sc, seed);
-		linear_backward_w_fast(g->A, NULL, dmid, ws->ubuf, T, lin->C, lo->r, 1.0f);
-		memset(ws->ubuf, 0, n * sizeof(float));
-		linear_backward_x_fast(ws->ubuf, dmid, lo->A, T, lin->C, lo->r, 1.0f);
-		dropout_backward(du, ws->ubuf, n, d->p, sc, seed);
+		be->dropout_forward(ws->ubuf, u, n, d->p, sc, seed);
+		be->linear_backward_w(g->A, NULL, dmid, ws->ubuf, T, lin->C, lo->r, 1.0f);
+		be->zero(ws->ubuf, n * sizeof(float));
+		be->linear_backward_x(ws->ubuf, dmid, lo->A, T, lin->C, lo->r, 1.0f);
+		be->dropout_backward(du, ws->ubuf, n, d->p, sc, seed);
 	}
 }
 
@@ -247,62 +250,63 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
+	const struct qt_backend *be = ws->be;
 	int th = m->n_threads;
 #define FWD(out, u, k, beta) \
 	lin_fwd(out, u, &L->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
-	rmsnorm_forward_fast(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
+	be->rmsnorm_forward(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
 	float *qd = L->q_norm ? a->qp : a->q, *kd = L->q_norm ? a->kp : a->k;
 	if (c->fused & LORA_FUSED_QKV) {
 		FWD(ws->fz, a->xn1, LLAMA_Q, 0);
 		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
-		columns_split((float *const[]){ qd, kd, a->v }, ws->fz, T, w, 3);
+		be->columns_split((float *const[]){ qd, kd, a->v }, ws->fz, T, w, 3);
 	} else {
 		FWD(qd, a->xn1, LLAMA_Q, 0);
 		FWD(kd, a->xn1, LLAMA_K, 0);
 		FWD(a->v, a->xn1, LLAMA_V, 0);
 	}
 	if (L->q_norm) {
-		rmsnorm_forward_fast(a->q, a->rstdq, a->qp, L->q_norm, T * c->NH, c->HD, c->eps, th);
-		rmsnorm_forward_fast(a->k, a->rstdk, a->kp, L->k_norm, T * c->NKV, c->HD, c->eps, th);
+		be->rmsnorm_forward(a->q, a->rstdq, a->qp, L->q_norm, T * c->NH, c->HD, c->eps, th);
+		be->rmsnorm_forward(a->k, a->rstdk, a->kp, L->k_norm, T * c->NKV, c->HD, c->eps, th);
 	}
-	rope_forward_part(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
+	be->rope_forward_part(a->q, a->q, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
 	                  c->rope_interleaved);
-	rope_forward_part(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
+	be->rope_forward_part(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
 	                  c->rope_interleaved);
 	struct attn_opts ao = llama_attn(c, l);
-	attention_forward_fast(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
+	be->attention_forward(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
 	                       th);
 	int P = lora_prefix_len(lora);
 	size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
 	if (P)
-		attention_prefix_forward(a->att, a->lse, a->q, lora->prefix + 2 * l * kvd,
-		                         lora->prefix + (2 * l + 1) * kvd, ps, ws->pos, &ao, T, c->NH,
+		be->attention_prefix_forward(a->att, a->lse, a->q, lora->prefix + 2 * l * kvd,
+		                         lora->prefix + (2 * l + 1) * kvd, ps, ws->dpos, &ao, T, c->NH,
 		                         c->NKV, c->HD, P);
-	memcpy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
+	be->copy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
 	if (L->post_attn_norm) {
 		FWD(a->ao, a->att, LLAMA_O, 0);
-		rmsnorm_forward_fast(ws->br, a->rstdao, a->ao, L->post_attn_norm, T, c->C, c->eps, th);
-		residual_add(a->xmid, ws->br, (size_t)T * c->C);
+		be->rmsnorm_forward(ws->br, a->rstdao, a->ao, L->post_attn_norm, T, c->C, c->eps, th);
+		be->residual_add(a->xmid, ws->br, (size_t)T * c->C);
 	} else {
 		FWD(a->xmid, a->att, LLAMA_O, 1);
 	}
-	rmsnorm_forward_fast(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
+	be->rmsnorm_forward(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
 	if (c->fused & LORA_FUSED_GATE_UP) {
 		FWD(ws->fz, a->xn2, LLAMA_GATE, 0);
-		columns_split((float *const[]){ a->gate, a->up }, ws->fz, T, (int[]){ c->H, c->H }, 2);
+		be->columns_split((float *const[]){ a->gate, a->up }, ws->fz, T, (int[]){ c->H, c->H }, 2);
 	} else {
 		FWD(a->gate, a->xn2, LLAMA_GATE, 0);
 		FWD(a->up, a->xn2, LLAMA_UP, 0);
 	}
 	if (c->act == LLAMA_ACT_GELU_TANH)
-		geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
+		be->geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	else
-		swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
-	memcpy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
+		be->swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
+	be->copy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
 	if (L->post_mlp_norm) {
 		FWD(a->mo, a->h, LLAMA_DOWN, 0);
-		rmsnorm_forward_fast(ws->br, a->rstdmo, a->mo, L->post_mlp_norm, T, c->C, c->eps, th);
-		residual_add(xout, ws->br, (size_t)T * c->C);
+		be->rmsnorm_forward(ws->br, a->rstdmo, a->mo, L->post_mlp_norm, T, c->C, c->eps, th);
+		be->residual_add(xout, ws->br, (size_t)T * c->C);
 	} else {
 		FWD(xout, a->h, LLAMA_DOWN, 1);
 	}
@@ -317,6 +321,7 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
+	const struct qt_backend *be = ws->be;
 	size_t TC = (size_t)T * c->C, TH = (size_t)T * c->H;
 	size_t TQ = (size_t)T * c->NH * c->HD, TK = (size_t)T * c->NKV * c->HD;
 #define BWD(du, G, u, k) lin_bwd(du, G, u, &L->lin[k], lora_at(lora, l, k), \
@@ -326,75 +331,75 @@ static void layer_backward(const struct llama_model *m, const struct lora_table 
 	 * gate and up gradients, so it holds the gradient of down's output under a norm */
 	const float *dmo = ws->dx;
 	if (L->post_mlp_norm) {
-		memset(ws->dxn, 0, TC * sizeof(float));
-		rmsnorm_backward(ws->dxn, ws->dx, a->mo, L->post_mlp_norm, a->rstdmo, T, c->C);
+		be->zero(ws->dxn, TC * sizeof(float));
+		be->rmsnorm_backward(ws->dxn, ws->dx, a->mo, L->post_mlp_norm, a->rstdmo, T, c->C);
 		dmo = ws->dxn;
 	}
-	memset(ws->dh, 0, TH * sizeof(float));
+	be->zero(ws->dh, TH * sizeof(float));
 	BWD(ws->dh, dmo, a->h, LLAMA_DOWN);
-	memset(ws->dgate, 0, TH * sizeof(float));
-	memset(ws->dup, 0, TH * sizeof(float));
+	be->zero(ws->dgate, TH * sizeof(float));
+	be->zero(ws->dup, TH * sizeof(float));
 	if (c->act == LLAMA_ACT_GELU_TANH)
-		geglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
+		be->geglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
 	else
-		swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
-	memset(ws->dxn, 0, TC * sizeof(float));
+		be->swiglu_backward(ws->dgate, ws->dup, ws->dh, a->gate, a->up, TH);
+	be->zero(ws->dxn, TC * sizeof(float));
 	if (c->fused & LORA_FUSED_GATE_UP) {
-		columns_join(ws->fz, (const float *const[]){ ws->dgate, ws->dup }, T,
+		be->columns_join(ws->fz, (const float *const[]){ ws->dgate, ws->dup }, T,
 		             (int[]){ c->H, c->H }, 2);
 		BWD(ws->dxn, ws->fz, a->xn2, LLAMA_GATE);
 	} else {
 		BWD(ws->dxn, ws->dgate, a->xn2, LLAMA_GATE);
 		BWD(ws->dxn, ws->dup, a->xn2, LLAMA_UP);
 	}
-	rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
+	be->rmsnorm_backward(ws->dx, ws->dxn, a->xmid, L->mlp_norm, a->rstd2, T, c->C);
 	/* Attention: x_mid = x_in + [norm] o(attn(rope(q), rope(k), v)) */
 	const float *dao = ws->dx;
 	if (L->post_attn_norm) {
-		memset(ws->dxn, 0, TC * sizeof(float));
-		rmsnorm_backward(ws->dxn, ws->dx, a->ao, L->post_attn_norm, a->rstdao, T, c->C);
+		be->zero(ws->dxn, TC * sizeof(float));
+		be->rmsnorm_backward(ws->dxn, ws->dx, a->ao, L->post_attn_norm, a->rstdao, T, c->C);
 		dao = ws->dxn;
 	}
-	memset(ws->datt, 0, TQ * sizeof(float));
+	be->zero(ws->datt, TQ * sizeof(float));
 	BWD(ws->datt, dao, a->att, LLAMA_O);
-	memset(ws->dq, 0, TQ * sizeof(float));
-	memset(ws->dk, 0, TK * sizeof(float));
-	memset(ws->dv, 0, TK * sizeof(float));
+	be->zero(ws->dq, TQ * sizeof(float));
+	be->zero(ws->dk, TK * sizeof(float));
+	be->zero(ws->dv, TK * sizeof(float));
 	struct attn_opts ao = llama_attn(c, l);
-	attention_backward_fast(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
+	be->attention_backward(ws->dq, ws->dk, ws->dv, ws->datt, a->q, a->k, a->v, a->att, a->lse,
 	                        seg, &ao, 1, T, c->NH, c->NKV, c->HD, m->n_threads);
 	int P = lora_prefix_len(lora);
 	if (P && grad && grad->prefix) {
 		size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
-		attention_prefix_backward(ws->dq, grad->prefix + 2 * l * kvd,
+		be->attention_prefix_backward(ws->dq, grad->prefix + 2 * l * kvd,
 		                          grad->prefix + (2 * l + 1) * kvd, ws->datt, a->q,
 		                          lora->prefix + 2 * l * kvd, lora->prefix + (2 * l + 1) * kvd,
-		                          ps, a->att, a->lse, ws->pos, &ao, T, c->NH, c->NKV, c->HD, P);
+		                          ps, a->att, a->lse, ws->dpos, &ao, T, c->NH, c->NKV, c->HD, P);
 	}
-	rope_backward_part(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
+	be->rope_backward_part(ws->dq, ws->dq, ws->cos_t, ws->sin_t, T, c->NH, c->HD, llama_rot(c),
 	                   c->rope_interleaved);
-	rope_backward_part(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
+	be->rope_backward_part(ws->dk, ws->dk, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
 	                   c->rope_interleaved);
 	const float *dqp = ws->dq, *dkp = ws->dk;
 	if (L->q_norm) {
-		memset(ws->dqp, 0, TQ * sizeof(float));
-		memset(ws->dkp, 0, TK * sizeof(float));
-		rmsnorm_backward(ws->dqp, ws->dq, a->qp, L->q_norm, a->rstdq, T * c->NH, c->HD);
-		rmsnorm_backward(ws->dkp, ws->dk, a->kp, L->k_norm, a->rstdk, T * c->NKV, c->HD);
+		be->zero(ws->dqp, TQ * sizeof(float));
+		be->zero(ws->dkp, TK * sizeof(float));
+		be->rmsnorm_backward(ws->dqp, ws->dq, a->qp, L->q_norm, a->rstdq, T * c->NH, c->HD);
+		be->rmsnorm_backward(ws->dkp, ws->dk, a->kp, L->k_norm, a->rstdk, T * c->NKV, c->HD);
 		dqp = ws->dqp;
 		dkp = ws->dkp;
 	}
-	memset(ws->dxn, 0, TC * sizeof(float));
+	be->zero(ws->dxn, TC * sizeof(float));
 	if (c->fused & LORA_FUSED_QKV) {
 		int w[3] = { c->NH * c->HD, c->NKV * c->HD, c->NKV * c->HD };
-		columns_join(ws->fz, (const float *const[]){ dqp, dkp, ws->dv }, T, w, 3);
+		be->columns_join(ws->fz, (const float *const[]){ dqp, dkp, ws->dv }, T, w, 3);
 		BWD(ws->dxn, ws->fz, a->xn1, LLAMA_Q);
 	} else {
 		BWD(ws->dxn, dqp, a->xn1, LLAMA_Q);
 		BWD(ws->dxn, dkp, a->xn1, LLAMA_K);
 		BWD(ws->dxn, ws->dv, a->xn1, LLAMA_V);
 	}
-	rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
+	be->rmsnorm_backward(ws->dx, ws->dxn, xin, L->attn_norm, a->rstd1, T, c->C);
 #undef BWD
 }
 
@@ -406,58 +411,69 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
                       struct qt_err *err)
 {
 	const struct llama_config *c = &m->cfg;
+	const struct qt_backend *be = ws->be;
 	if (T > ws->T)
 		return qt_err_set(err, QT_ESOFTWARE, "block of %d tokens exceeds the workspace (%d)",
 		                  T, ws->T);
-	size_t TC = (size_t)T * c->C;
-	float *x0 = ws->xin;
-	embedding_forward(x0, ids, m->embed, T, c->C, c->V);
-	if (c->embed_scale)
-		embedding_scale(x0, TC, c->embed_scale);
-	if (neftune_mag > 0)
-		neftune_forward(x0, TC, neftune_mag, neftune_seed);
+	size_t TC = (size_t)T * c->C, half = (size_t)c->HD / 2, ti = (size_t)T * sizeof(int32_t);
 	/* prefix tuning: positions after the prefix, unless they start at 0 */
 	int P = lora_prefix_len(lora), shift = P && !lora->prefix_pos0 ? P : 0;
 	for (int t = 0; t < T; t++)
 		ws->rpos[t] = pos[t] + shift;
-	ws->pos = pos;
-	rope_table(ws->cos_t, ws->sin_t, ws->rpos, m->inv_freq, T, llama_rot(c));
+	/* the RoPE table is made on the host whatever the backend (the same numbers) */
+	rope_table(ws->cos_h, ws->sin_h, ws->rpos, m->inv_freq, T, llama_rot(c));
+	if (be->upload(ws->ids, ids, ti) || be->upload(ws->dpos, pos, ti) ||
+	    be->upload(ws->tg, targets, ti) || (seg && be->upload(ws->seg, seg, ti)) ||
+	    be->upload(ws->cos_t, ws->cos_h, (size_t)T * half * sizeof(float)) ||
+	    be->upload(ws->sin_t, ws->sin_h, (size_t)T * half * sizeof(float)))
+		return fail(be, "uploading the block", err);
+	const int32_t *dseg = seg ? ws->seg : NULL;
+	float *x0 = ws->xin;
+	be->embedding_forward(x0, ws->ids, m->embed, T, c->C, c->V);
+	if (c->embed_scale)
+		be->embedding_scale(x0, TC, c->embed_scale);
+	if (neftune_mag > 0)
+		be->neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
 		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],
-		              ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC, seg, T);
+		              ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC, dseg, T);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
-	rmsnorm_forward_fast(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
-	memset(ws->dxn, 0, TC * sizeof(float));
-	lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, targets, T, c->C, c->V,
-	           grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
+	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
+	be->zero(ws->dxn, TC * sizeof(float));
+	be->lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, ws->tg, T, c->C,
+	               c->V, grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
+	if (be->download(ws->losses_h, ws->losses, (size_t)T * sizeof(float)) != 0) {
+		ws->drop = NULL;
+		return fail(be, "forward", err);
+	}
 	double s = 0;
 	for (int t = 0; t < T; t++)
-		s += ws->losses[t];
+		s += ws->losses_h[t];
 	*loss_sum += s;
-	if (!grad) {
-		ws->drop = NULL;
-		return QT_OK;
-	}
-	memset(ws->dx, 0, TC * sizeof(float));
-	rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
-	for (int l = c->n_layer - 1; l >= 0; l--) {
-		const float *xin = ws->xin + (size_t)l * TC;
-		struct layer_acts *a = &ws->acts[ws->n_acts > 1 ? l : 0];
-		/* With checkpointing, recompute this layer's activations (the same dropout masks:
-		 * they are counter-based), then go back through it. */
-		if (ws->n_acts == 1)
-			layer_forward(m, lora, l, ws, a, xin, ws->xf, seg, T);
-		layer_backward(m, lora, grad, l, ws, a, xin, seg, T);
+	if (grad) {
+		be->zero(ws->dx, TC * sizeof(float));
+		be->rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
+		for (int l = c->n_layer - 1; l >= 0; l--) {
+			const float *xin = ws->xin + (size_t)l * TC;
+			struct layer_acts *a = &ws->acts[ws->n_acts > 1 ? l : 0];
+			/* With checkpointing, recompute this layer's activations (the same dropout
+			 * masks: they are counter-based), then go back through it. */
+			if (ws->n_acts == 1)
+				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T);
+			layer_backward(m, lora, grad, l, ws, a, xin, dseg, T);
+		}
 	}
 	ws->drop = NULL;
-	return QT_OK;
+	return be->sync() == 0 ? QT_OK : fail(be, "training block", err);
 }
 
 long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws,
-                         const int32_t *targets, int T)
+                         int T)
 {
 	const struct llama_config *c = &m->cfg;
-	return lm_head_correct(ws->xf, m->lm_head.w, targets, T, c->C, c->V, c->final_softcap,
-	                       ws->lm_scratch, LM_CHUNK);
+	if (!ws->be->lm_head_correct)
+		return -1;
+	return ws->be->lm_head_correct(ws->xf, m->lm_head.w, ws->tg, T, c->C, c->V,
+	                               c->final_softcap, ws->lm_scratch, LM_CHUNK);
 }

@@ -15,7 +15,8 @@
 
 struct llama_train_ws;
 
-/* Workspace for blocks of up to T tokens with LoRA ranks up to R; checkpointing != 0 keeps one
+/* Workspace in the memory of m's backend for blocks of up to T tokens with LoRA ranks up to R;
+ * checkpointing != 0 keeps one
  * layer's activations (recomputed in backward), 0 keeps all n_layer. NULL when out of memory. */
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
                                           int checkpointing);
@@ -37,8 +38,9 @@ uint64_t llama_train_dropout_seed(uint64_t seed, uint64_t step, uint64_t block, 
                                   int module);
 
 /*
- * Forward and backward of one block. ids, pos, seg: (T) (pos restarting per segment);
- * targets: (T) the id each position predicts, or -1. LoRA gradients are ACCUMULATED into grad
+ * Forward and backward of one block over the model's backend. ids, pos, seg, targets are host
+ * arrays (T): pos restarting per segment, targets the id each position predicts, or -1; lora
+ * and grad are in the backend's memory. LoRA gradients are ACCUMULATED into grad
  * (a LoRA table with lora's shapes) scaled by grad_scale (1 / trained tokens of the optimizer
  * step). neftune_mag > 0 adds NEFTune noise with neftune_seed; drop (NULL: none) applies LoRA
  * dropout. *loss_sum += the summed CE over targets (unscaled). With grad NULL only the loss is
@@ -51,10 +53,10 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
                       const struct llama_train_dropout *drop, double *loss_sum,
                       struct qt_err *err);
 
-/* Right after a loss-only llama_train_block (grad NULL) on ws with these targets and T: the
- * targets that are the argmax of their logits (kernels/cross_entropy.h's lm_head_correct, TRL's
- * token accuracy). The workspace still holds that block's final hidden states. */
-long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws,
-                         const int32_t *targets, int T);
+/* Right after a loss-only llama_train_block (grad NULL) on ws of T tokens: the targets that
+ * are the argmax of their logits (kernels/cross_entropy.h's lm_head_correct, TRL's token
+ * accuracy). The workspace still holds that block's final hidden states and targets. -1 when
+ * the backend cannot count them. */
+long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws, int T);
 
 #endif

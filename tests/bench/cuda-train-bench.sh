@@ -3,7 +3,7 @@
 # from it yet; the first run on an H100/H200 must be checked line by line before any figure is
 # reported.
 #
-# GPU training speed of the CUDA backend (kernels/cuda/llama_train_cuda: QLoRA NF4 base, LoRA
+# GPU training speed of the CUDA backend (llama_train_block over the CUDA backend table: QLoRA NF4 base, LoRA
 # r16 all-linear, checkpointing, one block per step) against PyTorch + PEFT (+ bitsandbytes) on
 # the same GPU, same shapes, same step:
 #   - the card's measured bf16 GEMM rate and copy bandwidth (cuda_train_bench gemm), the
@@ -11,7 +11,7 @@
 #   - training tokens/s, MFU and peak GPU memory on the SmolLM2-135M shape (T 512) and the
 #     Llama-3.2-1B shape (T 2048), both with random weights;
 #   - decode tokens/s at batch 1 against the measured copy bandwidth: ours through
-#     llama_decode_cuda on the NF4 model (tools/gen has no --device yet), the peer in bf16.
+#     llama_decode over the CUDA table on the NF4 model (tools/gen has no --device yet), the peer in bf16.
 #   tests/bench/cuda-train-bench.sh   (repository root; PYTHON, STEPS)
 set -e
 py=${PYTHON:-python3}

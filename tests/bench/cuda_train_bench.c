@@ -5,10 +5,10 @@
  *   gemm                     the card's bf16 GEMM rate (cublasGemmEx, bf16 in, fp32 accumulate,
  *                            M = N = K = 8192, median of 20) and device-to-device copy
  *                            bandwidth (1 GiB, read + write bytes): "gemm_tflops X" / "bw_gbs X"
- *   decode SHAPE N           batch-1 decode of N tokens with llama_decode_cuda on the same
+ *   decode SHAPE N           batch-1 decode of N tokens with llama_decode over the CUDA backend table on the same
  *                            random NF4 model (matvec path): "tokens_s X" and "weight_gbs X"
  *                            (NF4 codes + absmax + the f32 LM head read per token, times tokens/s)
- *   train SHAPE T STEPS      QLoRA training steps of llama_train_block_cuda on a random model
+ *   train SHAPE T STEPS      QLoRA training steps of llama_train_block over the CUDA table on a random model
  *                            (NF4 base, blocksize 64; LoRA r16 alpha 32 all-linear; checkpointing;
  *                            AdamW + clipping on the device), one block of T tokens per step:
  *                            "tokens_s X", "model_tflops_per_token X", "peak_mib X"
@@ -30,7 +30,8 @@
 #include "jobs/llama_load.h"
 #include "kernels/adamw.h"
 #include "kernels/cuda/cuda.h"
-#include "kernels/cuda/llama_train_cuda.h"
+#include "kernels/backend.h"
+#include "kernels/model/llama_train.h"
 #include "kernels/nf4.h"
 #include "kernels/rope.h"
 
@@ -113,7 +114,7 @@ static float *rnd(size_t n, float scale, struct qt_rng *r)
 	return x;
 }
 
-static void nf4_linear(struct llama_linear *l, int OC, int C, struct qt_rng *r)
+static void nf4_linear(struct frozen_linear *l, int OC, int C, struct qt_rng *r)
 {
 	size_t n = (size_t)OC * C;
 	float *w = rnd(n, 0.02f, r);
@@ -133,9 +134,11 @@ static int build(struct llama_model *mp, const char *shape, double *n_lin_out, d
 {
 	struct llama_config c;
 	if (strcmp(shape, "smollm2-135m") == 0)
-		c = (struct llama_config){ 30, 576, 1536, 9, 3, 64, 49152, 1e-5f };
+		c = (struct llama_config){ .n_layer = 30, .C = 576, .H = 1536, .NH = 9, .NKV = 3,
+		                           .HD = 64, .V = 49152, .eps = 1e-5f };
 	else if (strcmp(shape, "llama-1b") == 0)
-		c = (struct llama_config){ 16, 2048, 8192, 32, 8, 64, 128256, 1e-5f };
+		c = (struct llama_config){ .n_layer = 16, .C = 2048, .H = 8192, .NH = 32, .NKV = 8,
+		                           .HD = 64, .V = 128256, .eps = 1e-5f };
 	else {
 		fprintf(stderr, "cuda_train_bench: unknown shape %s\n", shape);
 		return 64;
@@ -196,13 +199,29 @@ static int train(const char *shape, int T, int steps)
 			lo->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.02f;
 		n_lora += (double)lo->r * (lo->in + lo->out);
 	}
-	struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
-	struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(ADAPTER_TABLE(&a), &err) : NULL;
-	struct llama_cuda_ws *ws = dl ? llama_cuda_ws_new(dm, T, 16, 1, &err) : NULL;
-	if (!ws) {
+	const struct qt_backend *be = &qt_backend_cuda;
+	struct llama_model dm;
+	struct lora_table dl, dg, d1, d2;
+	struct llama_train_ws *ws = NULL;
+	if (llama_model_upload(&dm, &m, be, &err) == QT_OK &&
+	    lora_table_upload(&dl, ADAPTER_TABLE(&a), be, 0, &err) == QT_OK &&
+	    lora_table_upload(&dg, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK &&
+	    lora_table_upload(&d1, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK &&
+	    lora_table_upload(&d2, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK)
+		ws = llama_train_ws_new(&dm, T, 16, 1);
+	int nt = ws ? lora_table_tensors(&dl, NULL, NULL, 0) : 0;
+	float **tp = calloc((size_t)nt * 4 + 1, sizeof *tp), **tgr = tp + nt, **t1 = tgr + nt,
+	      **t2 = t1 + nt;
+	size_t *len = calloc((size_t)nt + 1, sizeof *len);
+	double *dsum = ws ? be->alloc(sizeof(double)) : NULL;
+	if (!ws || !tp || !len || !dsum) {
 		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
 		return 70;
 	}
+	lora_table_tensors(&dl, tp, len, nt);
+	lora_table_tensors(&dg, tgr, len, nt);
+	lora_table_tensors(&d1, t1, len, nt);
+	lora_table_tensors(&d2, t2, len, nt);
 	int32_t *ids = malloc(sizeof(int32_t) * 4 * (size_t)T), *pos = ids + T, *seg = pos + T,
 	        *tg = seg + T;
 	for (int t = 0; t < T; t++) {
@@ -216,18 +235,26 @@ static int train(const char *shape, int T, int steps)
 	for (int s = 0; s <= steps; s++) {
 		if (s == 1) /* step 0 is warm-up */
 			t0 = now();
-		llama_cuda_lora_zero_grad(dl);
-		if (llama_train_block_cuda(dm, dl, 1, ws, ids, pos, seg, tg, T, 1.0f / (T - 1), 0, 0,
-		                           NULL, &loss, &err)) {
+		for (int k = 0; k < nt; k++)
+			be->zero(tgr[k], len[k] * sizeof(float));
+		if (llama_train_block(&dm, &dl, &dg, ws, ids, pos, seg, tg, T, 1.0f / (T - 1), 0, 0,
+		                      NULL, &loss, &err)) {
 			fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
 			return 70;
 		}
-		double ss;
-		llama_cuda_lora_grad_sumsq(dl, &ss);
-		llama_cuda_lora_scale_grad(dl, grad_clip_coef(ss, 1.0, NULL));
+		double ss = 0;
+		be->zero(dsum, sizeof(double));
+		for (int k = 0; k < nt; k++)
+			be->grad_sumsq(dsum, tgr[k], len[k]);
+		be->download(&ss, dsum, sizeof ss);
+		float coef = grad_clip_coef(ss, 1.0, NULL);
 		struct adamw_hparams h;
 		adamw_hparams_init(&h, 2e-4, 0.9, 0.999, 1e-8, 0.0, s + 1);
-		llama_cuda_lora_adamw(dl, &h);
+		for (int k = 0; k < nt; k++) {
+			if (coef < 1.0f)
+				be->grad_scale(tgr[k], len[k], coef);
+			be->adamw_step(tp[k], tgr[k], t1[k], t2[k], len[k], &h);
+		}
 		if (cuda_sync()) {
 			fprintf(stderr, "cuda_train_bench: %s\n", cuda_error());
 			return 70;
@@ -253,17 +280,19 @@ static int decode(const char *shape, int n)
 	if (build(&m, shape, &n_lin, &wbytes))
 		return 64;
 	struct qt_err err = { 0 };
-	struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
-	struct llama_cuda_cache *kc = dm ? llama_cuda_cache_new(dm, 1, n + 8, &err) : NULL;
+	struct llama_model dm;
+	struct llama_cache kc;
 	float *logits = malloc(sizeof(float) * (size_t)m.cfg.V);
 	int32_t ids[4] = { 1, 2, 3, 4 };
-	if (!kc || llama_decode_cuda(dm, NULL, kc, ids, 1, 4, logits, &err)) {
+	if (llama_model_upload(&dm, &m, &qt_backend_cuda, &err) ||
+	    llama_cache_init(&kc, &dm, 1, n + 8, &err) ||
+	    llama_decode(&dm, NULL, &kc, ids, 1, 4, logits, &err)) {
 		fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
 		return 70;
 	}
 	double t0 = now();
 	for (int i = 0; i < n; i++)
-		if (llama_decode_cuda(dm, NULL, kc, ids, 1, 1, logits, &err)) {
+		if (llama_decode(&dm, NULL, &kc, ids, 1, 1, logits, &err)) {
 			fprintf(stderr, "cuda_train_bench: %s\n", err.msg);
 			return 70;
 		}

@@ -1,6 +1,6 @@
 # No two source files that end in the same archive or test tree share a basename: the objects
-# of common/ formats/ jobs/ kernels/ metrics/ (build/libqlora.a, and kernels/cuda/ with
-# jobs/cuda/ in build/libqlora_cuda.a) are members named <basename>.o, so two files with one
+# of common/ formats/ jobs/ kernels/ metrics/ (build/libqlora.a, and kernels/cuda/ in
+# build/libqlora_cuda.a) are members named <basename>.o, so two files with one
 # basename would collide there; tests/ names its binaries after their files. tools/<tool>.c is
 # a program of its own and shares its name with its job on purpose (tools/gen.c, jobs/gen.c).
 set -eu
@@ -11,8 +11,8 @@ src() { find "$@" -type f \( -name '*.c' -o -name '*.cu' \) 2>/dev/null; }
 bad=0
 for set in "lib" "cuda" "tests"; do
 	case $set in
-	lib)   list=$(src common formats jobs kernels metrics | grep -v -e '^kernels/cuda/' -e '^jobs/cuda/') ;;
-	cuda)  list=$(src kernels/cuda jobs/cuda) ;;
+	lib)   list=$(src common formats jobs kernels metrics | grep -v -e '^kernels/cuda/') ;;
+	cuda)  list=$(src kernels/cuda) ;;
 	tests) list=$(src tests | grep '/test_[^/]*\.c$') ;;
 	esac
 	d=$(printf '%s\n' "$list" | dups)

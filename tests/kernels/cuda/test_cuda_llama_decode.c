@@ -1,11 +1,13 @@
 /* qlora-tools: ISC license. */
 /*
- * CUDA vs CPU generation on the tiny random model (f32 weights, with and without a LoRA
- * adapter): a 2-row prompt of 5 tokens (matvec path), a 1-row prompt of 40 tokens (SGEMM
- * path), then greedy steps; logits within fp32 tolerance at every step and the greedy tokens
- * identical (the issue's "greedy gen output on the GPU equals the CPU's for f32 weights").
+ * CUDA vs CPU generation through the same model code (kernels/model/llama.c) over the two
+ * backend tables, on the tiny random model (f32 weights, with and without a LoRA adapter): a
+ * 2-row prompt of 5 tokens (matvec path), a 1-row prompt of 40 tokens (SGEMM path), then
+ * greedy steps; logits within fp32 tolerance at every step and the greedy tokens identical
+ * (the issue's "greedy gen output on the GPU equals the CPU's for f32 weights"); then a full
+ * llama_forward of a packed sequence.
  */
-#include "kernels/cuda/llama_train_cuda.h"
+#include "kernels/backend.h"
 #include "kernels/model/llama.h"
 #include "kernels/sample.h"
 
@@ -19,7 +21,7 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 	int V = m->cfg.V, L = TP + steps + 1;
 	struct qt_err err = { 0 };
 	struct llama_cache cc;
-	CHECK(llama_cache_init(&cc, &m->cfg, B, L, &err) == QT_OK, "%s", err.msg);
+	CHECK(llama_cache_init(&cc, m, B, L, &err) == QT_OK, "%s", err.msg);
 	int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * TP), *next = malloc(sizeof(int32_t) * B);
 	int32_t *gnext = malloc(sizeof(int32_t) * B);
 	float *lg = malloc(sizeof(float) * (size_t)B * V), *glg = malloc(sizeof(float) * (size_t)B * V);
@@ -29,21 +31,27 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 		ids[i] = (int32_t)qt_rng_below(&r, (uint64_t)V);
 	char what[80];
 	snprintf(what, sizeof what, "decode B=%d prompt=%d%s", B, TP, lora ? " lora" : "");
-	int gpu = cc_have_gpu(what);
-	struct llama_cuda_model *dm = gpu ? llama_cuda_model_upload(m, &err) : NULL;
-	struct llama_cuda_lora *dl = dm && lora ? llama_cuda_lora_upload(ADAPTER_TABLE(lora), &err) : NULL;
-	struct llama_cuda_cache *dc = dm ? llama_cuda_cache_new(dm, B, L, &err) : NULL;
-	if (gpu)
-		CHECK(dc && (!lora || dl), "%s", err.msg);
+	int gpu = cc_have_gpu(what), ok = 0;
+	struct llama_model dm = { 0 };
+	struct lora_table dl = { 0 };
+	struct llama_cache dc = { 0 };
+	const struct qt_backend *be = &qt_backend_cuda;
+	if (gpu) {
+		ok = llama_model_upload(&dm, m, be, &err) == QT_OK &&
+		     (!lora || lora_table_upload(&dl, ADAPTER_TABLE(lora), be, 0, &err) == QT_OK) &&
+		     llama_cache_init(&dc, &dm, B, L, &err) == QT_OK;
+		CHECK(ok, "%s", err.msg);
+	}
 	for (int s = 0; s <= steps; s++) {
 		const int32_t *in = s == 0 ? ids : next;
 		int tn = s == 0 ? TP : 1;
 		CHECK(llama_decode(m, ADAPTER_TABLE(lora), &cc, in, B, tn, lg, &err) == QT_OK, "%s", err.msg);
 		for (int b = 0; b < B; b++)
 			next[b] = sample_argmax(lg + (size_t)b * V, V);
-		if (!dc)
+		if (!ok)
 			continue;
-		CHECK(llama_decode_cuda(dm, dl, dc, in, B, tn, glg, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_decode(&dm, lora ? &dl : NULL, &dc, in, B, tn, glg, &err) == QT_OK, "%s",
+		      err.msg);
 		snprintf(what, sizeof what, "decode B=%d step %d%s", B, s, lora ? " lora" : "");
 		cc_close(what, glg, lg, (size_t)B * V, 1e-3, 1e-4, 1e-9);
 		for (int b = 0; b < B; b++) {
@@ -52,11 +60,42 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 			      next[b]);
 		}
 	}
-	llama_cuda_cache_free(dc);
-	llama_cuda_lora_free(dl);
-	llama_cuda_model_free(dm);
+	if (gpu) {
+		llama_cache_free(&dc);
+		lora_table_release(&dl, be);
+		llama_free(&dm);
+	}
 	llama_cache_free(&cc);
 	free(ids), free(next), free(gnext), free(lg), free(glg);
+}
+
+/* llama_forward of two packed segments with the adapter, both backends. */
+static void forward(const struct llama_model *m, const struct adapter *lora)
+{
+	enum { T = 37 };
+	int V = m->cfg.V;
+	int32_t ids[T], pos[T], seg[T];
+	for (int t = 0; t < T; t++) {
+		ids[t] = (int32_t)((t * 7919) % V);
+		seg[t] = t < 15 ? 1 : 2;
+		pos[t] = t < 15 ? t : t - 15;
+	}
+	struct qt_err err = { 0 };
+	float *lg = malloc(sizeof(float) * (size_t)T * V), *glg = malloc(sizeof(float) * (size_t)T * V);
+	CHECK(llama_forward(m, ADAPTER_TABLE(lora), ids, pos, seg, T, lg, &err) == QT_OK, "%s",
+	      err.msg);
+	if (cc_have_gpu("llama_forward")) {
+		struct llama_model dm;
+		struct lora_table dl;
+		const struct qt_backend *be = &qt_backend_cuda;
+		CHECK(llama_model_upload(&dm, m, be, &err) == QT_OK, "%s", err.msg);
+		CHECK(lora_table_upload(&dl, ADAPTER_TABLE(lora), be, 0, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_forward(&dm, &dl, ids, pos, seg, T, glg, &err) == QT_OK, "%s", err.msg);
+		cc_close("llama_forward packed lora", glg, lg, (size_t)T * V, 1e-3, 1e-4, 1e-9);
+		lora_table_release(&dl, be);
+		llama_free(&dm);
+	}
+	free(lg), free(glg);
 }
 
 int main(void)
@@ -90,6 +129,7 @@ int main(void)
 	run(&m, NULL, 2, 5, 8, 1);
 	run(&m, NULL, 1, 40, 4, 2);
 	run(&m, &a, 2, 5, 6, 3);
+	forward(&m, &a);
 	adapter_free(&a);
 	adapter_config_free(&cfg);
 	llama_free(&m);

@@ -1,12 +1,13 @@
 /* qlora-tools: ISC license. */
 /*
- * CUDA vs CPU training block on the tiny random model (tests/data/llama/tiny, f32 weights):
- * loss and every LoRA gradient of llama_train_block_cuda against llama_train_block, with and
- * without checkpointing, with NEFTune and LoRA dropout, two packed segments; then three AdamW
- * steps on the device against the same steps on the host (fp32 state both sides).
+ * CUDA vs CPU training block: the same llama_train_block (kernels/model/llama_train.c) over
+ * the two backend tables, on the tiny random model (tests/data/llama/tiny, f32 weights): loss
+ * and every LoRA gradient, with and without checkpointing, with NEFTune and LoRA dropout, two
+ * packed segments; then three AdamW steps through the CUDA table against the same steps
+ * through the CPU's (fp32 state both sides).
  */
 #include "kernels/adamw.h"
-#include "kernels/cuda/llama_train_cuda.h"
+#include "kernels/backend.h"
 #include "kernels/embedding.h"
 #include "kernels/model/llama_train.h"
 
@@ -108,17 +109,31 @@ int main(void)
 		snprintf(what, sizeof what, "llama_train_block_cuda mode %d", mode);
 		if (!cc_have_gpu(what))
 			continue;
-		struct llama_cuda_model *dm = llama_cuda_model_upload(&m, &err);
-		struct llama_cuda_lora *dl = dm ? llama_cuda_lora_upload(ADAPTER_TABLE(&a), &err) : NULL;
-		struct llama_cuda_ws *dw = dl ? llama_cuda_ws_new(dm, T, 4, !mode, &err) : NULL;
+		const struct qt_backend *be = &qt_backend_cuda;
+		struct llama_model dm;
+		struct lora_table dl = { 0 }, dg = { 0 }, dmm = { 0 }, dvv = { 0 };
+		int ok = llama_model_upload(&dm, &m, be, &err) == QT_OK &&
+		         lora_table_upload(&dl, ADAPTER_TABLE(&a), be, 0, &err) == QT_OK &&
+		         lora_table_upload(&dg, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK &&
+		         lora_table_upload(&dmm, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK &&
+		         lora_table_upload(&dvv, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK;
+		struct llama_train_ws *dw = ok ? llama_train_ws_new(&dm, T, 4, !mode) : NULL;
 		CHECK(dw != NULL, "%s", err.msg);
+		enum { NT = 7 * 2 * 64 };
+		float *tp[NT], *tg[NT], *tm[NT], *tv[NT];
+		size_t len[NT];
+		int nt = dw ? lora_table_tensors(&dl, tp, len, NT) : 0;
+		lora_table_tensors(&dg, tg, len, NT);
+		lora_table_tensors(&dmm, tm, len, NT);
+		lora_table_tensors(&dvv, tv, len, NT);
+		CHECK(nt <= NT, "%d tensors", nt);
 		if (dw) {
 			double dloss = 0;
-			CHECK(llama_train_block_cuda(dm, dl, 1, dw, ids, pos, seg, tgt, T, 1.0f / n, mag,
-			                             99, dp, &dloss, &err) == QT_OK, "%s", err.msg);
+			CHECK(llama_train_block(&dm, &dl, &dg, dw, ids, pos, seg, tgt, T, 1.0f / n, mag,
+			                        99, dp, &dloss, &err) == QT_OK, "%s", err.msg);
 			printf("%s: loss gpu %.9g cpu %.9g\n", what, dloss / n, loss / n);
 			CHECK(fabs(dloss - loss) <= 1e-5 * fabs(loss), "loss %g vs %g", dloss, loss);
-			CHECK(llama_cuda_lora_sync(dl, NULL, ADAPTER_TABLE(&g2), NULL, NULL, 0) == 0, "download");
+			CHECK(lora_table_download(ADAPTER_TABLE(&g2), &dg, be) == 0, "download");
 			compare(what, &g2, &g, 1e-3, 1e-6, 1e-8);
 			double ss = 0, dss = -1;
 			for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
@@ -126,14 +141,27 @@ int main(void)
 					grad_sumsq(&ss, g.lora[i].A, (size_t)g.lora[i].r * g.lora[i].in);
 					grad_sumsq(&ss, g.lora[i].B, (size_t)g.lora[i].out * g.lora[i].r);
 				}
-			CHECK(llama_cuda_lora_grad_sumsq(dl, &dss) == 0, "sumsq");
+			double *dsum = be->alloc(sizeof(double));
+			be->zero(dsum, sizeof(double));
+			for (int i = 0; i < nt; i++)
+				be->grad_sumsq(dsum, tg[i], len[i]);
+			CHECK(be->download(&dss, dsum, sizeof dss) == 0, "sumsq");
+			be->free(dsum);
 			CHECK(fabs(dss - ss) <= 1e-5 * ss, "grad sumsq %g vs %g", dss, ss);
 		}
 		if (dw && mode == 0) {
-			/* three AdamW steps from these gradients, both sides */
+			/* three AdamW steps from these gradients, both tables */
 			struct adapter p2;
 			CHECK(adapter_init(&p2, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
 			zero(&mm), zero(&vv);
+			/* the device starts from the CPU's gradients: upload them */
+			struct lora_table gt;
+			adapter_table(&g, &gt);
+			for (int i = 0, k = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
+				if (gt.pairs[i].A) {
+					be->upload(tg[k], gt.pairs[i].A, len[k] * sizeof(float)), k++;
+					be->upload(tg[k], gt.pairs[i].B, len[k] * sizeof(float)), k++;
+				}
 			for (long t = 1; t <= 3; t++) {
 				struct adamw_hparams h;
 				adamw_hparams_init(&h, 1e-3, 0.9, 0.999, 1e-8, 0.01, t);
@@ -146,12 +174,11 @@ int main(void)
 					adamw_step(p->B, gg->B, mm.lora[i].B, vv.lora[i].B,
 					           (size_t)p->out * p->r, &h);
 				}
-				/* the device starts from the CPU's gradients: upload them */
-				llama_cuda_lora_sync(dl, NULL, ADAPTER_TABLE(&g), NULL, NULL, 1);
-				llama_cuda_lora_adamw(dl, &h);
+				for (int k = 0; k < nt; k++)
+					be->adamw_step(tp[k], tg[k], tm[k], tv[k], len[k], &h);
 			}
 			cc_ok("adamw steps");
-			CHECK(llama_cuda_lora_sync(dl, ADAPTER_TABLE(&p2), NULL, NULL, NULL, 0) == 0, "download");
+			CHECK(lora_table_download(ADAPTER_TABLE(&p2), &dl, be) == 0, "download");
 			for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
 				if (a.lora[i].A) {
 					cc_exact("adamw A", p2.lora[i].A, a.lora[i].A,
@@ -162,9 +189,11 @@ int main(void)
 			adapter_free(&p2);
 			randomize(&a, 3); /* back to the parameters mode 1 expects */
 		}
-		llama_cuda_ws_free(dw);
-		llama_cuda_lora_free(dl);
-		llama_cuda_model_free(dm);
+		llama_train_ws_free(dw);
+		lora_table_release(&dl, be), lora_table_release(&dg, be);
+		lora_table_release(&dmm, be), lora_table_release(&dvv, be);
+		if (ok)
+			llama_free(&dm);
 	}
 	adapter_free(&a), adapter_free(&g), adapter_free(&g2), adapter_free(&mm), adapter_free(&vv);
 	adapter_config_free(&cfg);

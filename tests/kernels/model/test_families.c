@@ -105,7 +105,7 @@ static void check_logits(const char *name, const struct llama_model *m, const ch
 		}
 		/* decoding: prefill a third, then one token at a time */
 		struct llama_cache c;
-		CHECK(llama_cache_init(&c, &m->cfg, 1, T, &err) == QT_OK, "cache");
+		CHECK(llama_cache_init(&c, m, 1, T, &err) == QT_OK, "cache");
 		int pre = T / 3 > 0 ? T / 3 : 1;
 		float *row = malloc(V * sizeof *row);
 		llama_decode(m, NULL, &c, ids, 1, pre, row, &err);
@@ -150,7 +150,7 @@ static void check_greedy(const char *name, const struct llama_model *m, const ch
 	int want_new = n - np, same = 0;
 	struct qt_err err = { 0 };
 	struct llama_cache cache;
-	CHECK(llama_cache_init(&cache, &m->cfg, 1, n + 1, &err) == QT_OK, "cache");
+	CHECK(llama_cache_init(&cache, m, 1, n + 1, &err) == QT_OK, "cache");
 	float *row = malloc((size_t)m->cfg.V * sizeof *row);
 	llama_decode(m, NULL, &cache, ids, 1, np, row, &err);
 	for (int i = 0; i < want_new; i++) {

@@ -74,7 +74,7 @@ static void check_model(const char *name)
 
 		/* Decoding: prefill half, then one token at a time; each step's logits = row t. */
 		struct llama_cache c;
-		CHECK(llama_cache_init(&c, &m.cfg, 1, T, &err) == QT_OK, "cache");
+		CHECK(llama_cache_init(&c, &m, 1, T, &err) == QT_OK, "cache");
 		int pre = T / 2 > 0 ? T / 2 : 1;
 		float *row = malloc(V * sizeof *row);
 		llama_decode(&m, NULL, &c, ids, 1, pre, row, &err);

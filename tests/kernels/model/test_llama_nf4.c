@@ -65,7 +65,7 @@ static void check(const struct llama_model *m, const struct adapter *lora, const
 		/* cached decoding: the prompt in two halves, then one token at a time */
 		struct llama_cache c;
 		float *row = malloc(V * 4);
-		CHECK(llama_cache_init(&c, &m->cfg, 1, T, &err) == QT_OK, "cache");
+		CHECK(llama_cache_init(&c, m, 1, T, &err) == QT_OK, "cache");
 		int pre = T / 2 > 0 ? T / 2 : 1;
 		CHECK(llama_decode(m, ADAPTER_TABLE(lora), &c, ids, 1, pre, row, &err) == QT_OK,
 		      "%s", err.msg);

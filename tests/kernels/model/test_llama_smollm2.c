@@ -83,7 +83,7 @@ static double check_model(const struct llama_model *m, const char *golden_path, 
 		if (k == 0) {  /* cached decode: all but the last token, then the last */
 			struct llama_cache c;
 			float *row = malloc(g.V * 4);
-			CHECK(llama_cache_init(&c, &m->cfg, 1, T, &err) == QT_OK, "cache");
+			CHECK(llama_cache_init(&c, m, 1, T, &err) == QT_OK, "cache");
 			CHECK(llama_decode(m, NULL, &c, ids, 1, T - 1, row, &err) == QT_OK, "%s", err.msg);
 			CHECK(llama_decode(m, NULL, &c, ids + T - 1, 1, 1, row, &err) == QT_OK, "%s",
 			      err.msg);

@@ -205,11 +205,11 @@ static void nf4_base(void)
 	for (int l = 0; l < m.cfg.n_layer && l < 64; l++) {
 		layers[l] = m.layers[l];
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
-			struct llama_linear *lin = &layers[l].lin[k];
+			struct frozen_linear *lin = &layers[l].lin[k];
 			if (lin->w)
 				continue;
 			float *w = malloc((size_t)lin->OC * lin->C * sizeof *w);
-			llama_linear_dequant(lin, w);
+			frozen_dequant(lin, w, 1);
 			bufs[nq++] = w;
 			lin->w = w;
 			lin->nf4 = NULL;

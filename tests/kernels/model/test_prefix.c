@@ -58,8 +58,8 @@ static void check_logits(const char *name, const struct llama_model *m,
 		}
 		/* decoding: the prefix in the cache, a third of the prompt, then a token at a time */
 		struct llama_cache c;
-		CHECK(llama_cache_init(&c, &m->cfg, 1, T + pre->prefix_len, &err) == QT_OK, "cache");
-		CHECK(llama_cache_prefix(&c, &m->cfg, pre, &err) == QT_OK, "%s", err.msg);
+		CHECK(llama_cache_init(&c, m, 1, T + pre->prefix_len, &err) == QT_OK, "cache");
+		CHECK(llama_cache_prefix(&c, pre, &err) == QT_OK, "%s", err.msg);
 		int first = T / 3 > 0 ? T / 3 : 1;
 		float *row = malloc(V * 4);
 		llama_decode(m, pre, &c, ids, 1, first, row, &err);
@@ -103,8 +103,8 @@ static void check_greedy(const char *name, const struct llama_model *m,
 	fclose(f);
 	struct qt_err err = { 0 };
 	struct llama_cache c;
-	llama_cache_init(&c, &m->cfg, 1, n + pre->prefix_len + 1, &err);
-	llama_cache_prefix(&c, &m->cfg, pre, &err);
+	llama_cache_init(&c, m, 1, n + pre->prefix_len + 1, &err);
+	llama_cache_prefix(&c, pre, &err);
 	float *row = malloc((size_t)m->cfg.V * 4);
 	llama_decode(m, pre, &c, ids, 1, np, row, &err);
 	int same = 0;

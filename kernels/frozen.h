@@ -1,0 +1,60 @@
+/* qlora-tools: ISC license. */
+/*
+ * The frozen weight of a linear layer as the ops see it: f32 rows (optionally also as bf16 bits
+ * for decoding), or NF4 codes with per-block absmax (kernels/nf4.h), plus an optional bias. The
+ * model (kernels/model/) holds one per linear module; each backend (kernels/backend.h) turns it
+ * into x W^T its own way. Pointers are in the memory of the backend that reads them.
+ */
+#ifndef QT_KERNELS_FROZEN_H
+#define QT_KERNELS_FROZEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dtype.h"
+
+/* W (OC, C): f32 rows, or NF4 codes + per-block absmax. */
+struct frozen_linear {
+	int            OC, C;
+	const float   *w;          /* (OC, C) f32, or NULL when NF4 */
+	const uint16_t *wb;        /* w as bf16 bits when every value is bf16-exact (decoding reads
+	                              half the bytes; llama_bf16_rows), or NULL */
+	const uint8_t *nf4;        /* packed codes, (OC*C + 1) / 2 bytes */
+	const float   *absmax;     /* (ceil(OC*C / blocksize)) dequantized block maxima */
+	const float   *code;       /* 16-entry NF4 table */
+	size_t         blocksize;
+	const float   *bias;       /* (OC) added to x W^T (attention_bias, mlp_bias, Qwen2's q/k/v),
+	                              or NULL */
+	enum qt_dtype  deq_dtype;  /* NF4 only: the quant_state dtype. bitsandbytes' dequantize_4bit
+	                            * returns f32(code * absmax) cast to it, so BF16/F16 round each
+	                            * dequantized value to that type; F32 (0) keeps it */
+};
+
+/* kernels/matvec.h's round_to for w's dequantized values: 0 none, 1 bf16, 2 f16. */
+static inline int frozen_round_to(const struct frozen_linear *w)
+{
+	return w->deq_dtype == QT_DTYPE_BF16 ? 1 : w->deq_dtype == QT_DTYPE_F16 ? 2 : 0;
+}
+
+/* The CPU's frozen-weight ops (the CUDA twins, _cuda, in kernels/cuda/cuda.h; both reached
+ * through kernels/backend.h). scratch: at least frozen_scratch(w, T) bytes. */
+
+/* Bytes of scratch the ops need for T rows (an NF4 weight dequantized whole). */
+size_t frozen_scratch(const struct frozen_linear *w, int T);
+/* Dequantizes an NF4 weight into out (OC * C floats) exactly as bitsandbytes'
+ * dequantize_4bit, including the cast to w->deq_dtype: the one place the CPU turns NF4 codes
+ * into the weight it multiplies by. */
+void frozen_dequant(const struct frozen_linear *w, float *out, int n_threads);
+/* Inference: out = beta * out + x W^T + bias. Up to MATVEC_MAX_T rows are matrix-vector
+ * products (bf16 rows when w->wb, NF4 one row at a time), more are SGEMM on the whole weight
+ * (dequantized into scratch when NF4). beta 0 or 1. */
+void frozen_infer(float *out, const float *x, const struct frozen_linear *w, int T, float beta,
+                  void *scratch, int n_threads);
+/* Training: the same product, always SGEMM (an NF4 weight dequantized into scratch), and its
+ * input gradient dx += dout W. */
+void frozen_train(float *out, const float *x, const struct frozen_linear *w, int T, float beta,
+                  void *scratch);
+void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_linear *w, int T,
+                             void *scratch);
+
+#endif

@@ -1,0 +1,231 @@
+/* qlora-tools: ISC license. */
+/*
+ * The model on a backend other than the host's: what the backend must have for a model, and
+ * copies of a loaded model and of LoRA tables into its memory (llama.h).
+ */
+#include "kernels/model/llama.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/nf4.h"
+
+const char *llama_backend_missing(const struct llama_model *m, const struct lora_table *lora,
+                                  const struct qt_backend *be)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L0 = c->n_layer > 0 ? &m->layers[0] : NULL;
+	if (!m->lm_head.w && !(be->caps & QT_CAP_NF4_LM_HEAD))
+		return "an NF4 lm_head";
+	if (c->fused && (!be->columns_split || !be->columns_join))
+		return "fused qkv_proj or gate_up_proj (Phi-3, GLM)";
+	if ((c->rope_interleaved || llama_rot(c) != c->HD) && !(be->caps & QT_CAP_ROPE_PARTIAL))
+		return "partial or interleaved rotary embeddings (GLM, Phi-3)";
+	if ((c->attn_scale || c->attn_softcap || c->final_softcap) &&
+	    !(be->caps & QT_CAP_ATTN_SCALE_CAP))
+		return "Gemma-2's attention scale and soft caps";
+	if (c->final_softcap && !be->softcap_forward)
+		return "Gemma-2's final logit soft cap";
+	if (L0 && L0->post_attn_norm && !be->residual_add)
+		return "Gemma-2's sandwich norms";
+	if (c->act == LLAMA_ACT_GELU_TANH && (!be->geglu_forward || !be->geglu_backward))
+		return "Gemma's GeGLU MLP";
+	if (c->embed_scale && !be->embedding_scale)
+		return "Gemma's embedding scale";
+	if (lora_prefix_len(lora) && (!be->attention_prefix_forward || !be->attention_prefix_backward))
+		return "prefix tuning";
+	return NULL;
+}
+
+/* Allocations of an uploaded model, released together. */
+struct owned {
+	const struct qt_backend *be;
+	size_t n, cap;
+	void **p;
+	struct llama_layer *layers;
+};
+
+static void release_owned(struct llama_model *m)
+{
+	struct owned *o = m->owned;
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->n; i++)
+		o->be->free(o->p[i]);
+	free(o->p);
+	free(o->layers);
+	free(o);
+}
+
+/* A copy of n host bytes at src in the backend, kept in o; NULL src gives NULL. *ok cleared on
+ * failure. */
+static void *dup_into(struct owned *o, const void *src, size_t n, int *ok)
+{
+	if (!src || !*ok)
+		return NULL;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		void **p = realloc(o->p, cap * sizeof *p);
+		if (!p) {
+			*ok = 0;
+			return NULL;
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	void *d = qt_backend_dup(o->be, src, n);
+	if (!d) {
+		*ok = 0;
+		return NULL;
+	}
+	return o->p[o->n++] = d;
+}
+
+static void upload_linear(struct owned *o, struct frozen_linear *d, const struct frozen_linear *s,
+                          int *ok)
+{
+	size_t n = (size_t)s->OC * s->C;
+	*d = *s;
+	d->wb = NULL; /* the CPU's decoding copy */
+	d->w = dup_into(o, s->w, n * sizeof(float), ok);
+	d->bias = dup_into(o, s->bias, (size_t)s->OC * sizeof(float), ok);
+	if (!s->w) {
+		d->nf4 = dup_into(o, s->nf4, nf4_packed_bytes(n), ok);
+		d->absmax = dup_into(o, s->absmax, nf4_n_blocks(n, s->blocksize) * sizeof(float), ok);
+		d->code = dup_into(o, s->code, 16 * sizeof(float), ok);
+	}
+}
+
+int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
+                       const struct qt_backend *be, struct qt_err *err)
+{
+	const struct llama_config *c = &src->cfg;
+	const char *missing = llama_backend_missing(src, NULL, be);
+	memset(dst, 0, sizeof *dst);
+	if (missing)
+		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on this backend yet; use "
+		                  "--device cpu", be->name, missing);
+	struct owned *o = calloc(1, sizeof *o);
+	if (!o || !(o->layers = calloc((size_t)c->n_layer + 1, sizeof *o->layers))) {
+		free(o);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	}
+	o->be = be;
+	*dst = *src;
+	dst->be = be;
+	dst->owned = o;
+	dst->release = release_owned;
+	dst->layers = o->layers;
+	int ok = 1;
+	size_t C = (size_t)c->C * sizeof(float), HD = (size_t)c->HD * sizeof(float);
+	dst->embed = dup_into(o, src->embed, (size_t)c->V * C, &ok);
+	dst->final_norm = dup_into(o, src->final_norm, C, &ok);
+	if (src->lm_head.w == src->embed) { /* tied */
+		dst->lm_head = src->lm_head;
+		dst->lm_head.w = dst->embed;
+		dst->lm_head.wb = NULL;
+	} else {
+		upload_linear(o, &dst->lm_head, &src->lm_head, &ok);
+	}
+	for (int l = 0; ok && l < c->n_layer; l++) {
+		const struct llama_layer *S = &src->layers[l];
+		struct llama_layer *D = &o->layers[l];
+		D->attn_norm = dup_into(o, S->attn_norm, C, &ok);
+		D->mlp_norm = dup_into(o, S->mlp_norm, C, &ok);
+		D->post_attn_norm = dup_into(o, S->post_attn_norm, C, &ok);
+		D->post_mlp_norm = dup_into(o, S->post_mlp_norm, C, &ok);
+		D->q_norm = dup_into(o, S->q_norm, HD, &ok);
+		D->k_norm = dup_into(o, S->k_norm, HD, &ok);
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			upload_linear(o, &D->lin[k], &S->lin[k], &ok);
+	}
+	if (!ok) {
+		const char *e = be->error();
+		qt_err_set(err, QT_ESOFTWARE, "%s: uploading the model: %s", be->name,
+		           e ? e : "out of memory");
+		be->error_clear();
+		llama_free(dst);
+		return QT_ESOFTWARE;
+	}
+	return QT_OK;
+}
+
+int lora_table_tensors(const struct lora_table *t, float **p, size_t *n, int max)
+{
+	int k = 0;
+	for (int i = 0; i < t->n_layers * LORA_N_MODULES; i++) {
+		const struct lora_pair *q = &t->pairs[i];
+		if (!q->A)
+			continue;
+		if (k + 1 < max) {
+			p[k] = q->A, n[k] = (size_t)q->r * q->in;
+			p[k + 1] = q->B, n[k + 1] = (size_t)q->out * q->r;
+		}
+		k += 2;
+	}
+	return k;
+}
+
+void lora_table_release(struct lora_table *t, const struct qt_backend *be)
+{
+	for (int i = 0; t->pairs && i < t->n_layers * LORA_N_MODULES; i++) {
+		be->free(t->pairs[i].A);
+		be->free(t->pairs[i].B);
+	}
+	free(t->pairs);
+	memset(t, 0, sizeof *t);
+}
+
+int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
+                      const struct qt_backend *be, int zero, struct qt_err *err)
+{
+	memset(dst, 0, sizeof *dst);
+	if (lora_prefix_len(src))
+		return qt_err_set(err, QT_EUSAGE, "%s: prefix tuning is not implemented on this "
+		                  "backend yet; use --device cpu", be->name);
+	int n = src->n_layers * LORA_N_MODULES;
+	if (!(dst->pairs = calloc((size_t)n + 1, sizeof *dst->pairs)))
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	dst->n_layers = src->n_layers;
+	int ok = 1;
+	for (int i = 0; ok && i < n; i++) {
+		const struct lora_pair *s = &src->pairs[i];
+		struct lora_pair *d = &dst->pairs[i];
+		*d = *s;
+		d->A = d->B = NULL;
+		if (!s->A)
+			continue;
+		size_t na = (size_t)s->r * s->in * sizeof(float), nb = (size_t)s->out * s->r * sizeof(float);
+		d->A = zero ? be->alloc(na) : qt_backend_dup(be, s->A, na);
+		d->B = zero ? be->alloc(nb) : qt_backend_dup(be, s->B, nb);
+		ok = d->A && d->B;
+		if (ok && zero) {
+			be->zero(d->A, na);
+			be->zero(d->B, nb);
+		}
+	}
+	if (!ok) {
+		const char *e = be->error();
+		qt_err_set(err, QT_ESOFTWARE, "%s: uploading the adapter: %s", be->name,
+		           e ? e : "out of memory");
+		be->error_clear();
+		lora_table_release(dst, be);
+		return QT_ESOFTWARE;
+	}
+	return QT_OK;
+}
+
+int lora_table_download(struct lora_table *dst, const struct lora_table *src,
+                        const struct qt_backend *be)
+{
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < src->n_layers * LORA_N_MODULES; i++) {
+		const struct lora_pair *s = &src->pairs[i];
+		struct lora_pair *d = &dst->pairs[i];
+		if (!s->A)
+			continue;
+		rc = be->download(d->A, s->A, (size_t)s->r * s->in * sizeof(float)) |
+		     be->download(d->B, s->B, (size_t)s->out * s->r * sizeof(float));
+	}
+	return rc ? -1 : be->sync();
+}
