@@ -5,7 +5,7 @@ set -e
 pkgs="libarchive-dev libxxhash-dev libjansson-dev libpcre2-dev libutf8proc-dev libopenblas-dev
       libopenmpi-dev openmpi-bin
       mandoc python3-jieba gnuplot-nox zstd xz-utils zip unzip python3-venv python3-pip
-      xxhash jq clang"
+      xxhash jq clang time"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
