@@ -82,7 +82,7 @@ static void str(struct buf *b, const char *s)
 }
 
 /* Offsets of interesting fields, filled by build(). */
-static size_t off_kv_type, off_arr_count, off_align_val, off_name_len, off_ndims, off_ne0,
+static size_t off_key_len, off_str_len, off_elem_len, off_kv_type, off_arr_count, off_align_val, off_name_len, off_ndims, off_ne0,
 	off_type, off_offset, off_t2_offset;
 
 static const char *third_key = "general.alignment";
@@ -95,9 +95,11 @@ static void build(struct buf *b)
 	u32(b, 3);
 	u64(b, 2);          /* tensors */
 	u64(b, 3);          /* kvs */
+	off_key_len = b->n;
 	str(b, "general.architecture");
 	off_kv_type = b->n;
 	u32(b, GGUF_VT_STRING);
+	off_str_len = b->n;
 	str(b, "llama");
 	str(b, "tokenizer.ggml.tokens");
 	u32(b, GGUF_VT_ARRAY);
@@ -105,6 +107,7 @@ static void build(struct buf *b)
 	off_arr_count = b->n;
 	u64(b, 2);
 	str(b, "a");
+	off_elem_len = b->n;
 	str(b, "bc");
 	str(b, third_key);
 	u32(b, GGUF_VT_U32);
@@ -185,6 +188,11 @@ static void test_corrupt(void)
 		{ "tensor count",     NULL, 8,  8, 1ull << 40, "tensor count" },
 		{ "value type",       &off_kv_type, 0, 4, 99,  "unknown value type 99" },
 		{ "array count",      &off_arr_count, 0, 8, 1ull << 40, "runs past the end" },
+		/* strings of 2^62 bytes (and 2^64 - 1): checked against the file, nothing allocated */
+		{ "key length",       &off_key_len, 0, 8, 1ull << 62, "runs past the end" },
+		{ "string length",    &off_str_len, 0, 8, 1ull << 62, "runs past the end" },
+		{ "string length max", &off_str_len, 0, 8, ~0ull,     "runs past the end" },
+		{ "element length",   &off_elem_len, 0, 8, 1ull << 62, "runs past the end" },
 		{ "alignment",        &off_align_val, 0, 4, 24, "general.alignment" },
 		{ "name length",      &off_name_len, 0, 8, 64, "tensor name of 64 bytes" },
 		{ "n_dims",           &off_ndims, 0, 4, 5,     "5 dimensions" },
