@@ -170,6 +170,9 @@ int gguf_writer_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v
                         struct qt_err *err);
 int gguf_writer_arr_f32(struct gguf_writer *w, const char *key, const float *v, uint64_t n,
                         struct qt_err *err);
+/* Array of n bools (each v[i] != 0 stored as one byte 0 or 1). */
+int gguf_writer_arr_bool(struct gguf_writer *w, const char *key, const uint8_t *v, uint64_t n,
+                         struct qt_err *err);
 
 /* Adds a tensor info: name 1..63 bytes and unique, 1..4 dims each >= 1 (ne[0] fastest), a
  * known type with ne[0] a multiple of its block size. QT_EUSAGE naming the problem. */

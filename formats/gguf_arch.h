@@ -5,8 +5,9 @@
  * llama.cpp's architecture names and tensor names for the HF model families we write
  * (gguf-py constants.py MODEL_ARCH_NAMES and tensor_mapping.py; convert_hf_to_gguf.py), as
  * tables: adding a family is one gguf_family entry (its HF model_type, the llama.cpp
- * architecture, its per-layer tensor names and which rows llama.cpp permutes).
- * Used by export-gguf (jobs/export_gguf.c).
+ * architecture, its per-layer tensor names, which rows llama.cpp permutes and flags for what
+ * the architecture does differently). Used by export-gguf (jobs/export_gguf.c) and
+ * import-gguf (jobs/import_gguf.c).
  */
 #ifndef QT_FORMATS_GGUF_ARCH_H
 #define QT_FORMATS_GGUF_ARCH_H
@@ -21,7 +22,16 @@ enum gguf_permute {
 };
 
 /* Which config dimension a tensor dimension is (shapes are derived from the config). */
-enum gguf_dim { GGUF_DIM_C = 1, GGUF_DIM_I, GGUF_DIM_V, GGUF_DIM_Q, GGUF_DIM_KV };
+enum gguf_dim {
+	GGUF_DIM_C = 1,   /* hidden_size */
+	GGUF_DIM_I,       /* intermediate_size */
+	GGUF_DIM_V,       /* vocab_size */
+	GGUF_DIM_Q,       /* num_attention_heads * head_dim */
+	GGUF_DIM_KV,      /* num_key_value_heads * head_dim */
+	GGUF_DIM_HD,      /* head_dim (qwen3's q_norm, k_norm) */
+	GGUF_DIM_QKV,     /* Q + 2 KV (phi3's fused qkv_proj) */
+	GGUF_DIM_I2,      /* 2 intermediate_size (fused gate_up_proj) */
+};
 
 /* One per-layer tensor: "model.layers.N.<hf>" <-> "blk.N.<gguf>". */
 struct gguf_tname {
@@ -30,20 +40,37 @@ struct gguf_tname {
 	enum gguf_permute permute;
 	enum gguf_dim     rows;     /* HF shape [rows, cols]; cols 0 for a vector */
 	enum gguf_dim     cols;
-	int               bias;     /* 1: present only with attention_bias, 2: only with mlp_bias */
+	int               bias;     /* 0: always present; 1 + k: the bias of linear module k
+	                               (kernels/lora.h's order q k v o gate up down), present
+	                               when hf_config_has_bias says so */
 };
+
+/* Family flags: what llama.cpp's architecture does or lacks. */
+#define GGUF_FAM_NORM_PLUS_ONE 1  /* every *norm.weight is stored as 1 + w (gemma) */
+#define GGUF_FAM_TIED          2  /* output is always token_embd: lm_head must be tied */
+#define GGUF_FAM_SQUARE_O      4  /* attn_output is [C, C]: heads * head_dim must be C */
+#define GGUF_FAM_SWA           8  /* per-layer sliding windows (sliding_window and
+                                     sliding_window_pattern); without it a window shorter
+                                     than the context is refused */
+#define GGUF_FAM_SOFTCAP      16  /* gemma2: attn/final logit soft caps, fixed query scale */
+#define GGUF_FAM_PARTIAL_ROPE 32  /* rope.dimension_count may be below head_dim */
 
 struct gguf_family {
 	const char               *model_type;  /* HF config.json model_type */
 	const char               *arch;        /* general.architecture */
 	const struct gguf_tname  *layer;       /* per-layer tensors */
 	size_t                    n_layer;
+	unsigned                  flags;       /* GGUF_FAM_* */
 };
 
 /* The family of an HF model_type, or NULL when llama.cpp has no architecture we write. */
 const struct gguf_family *gguf_family_find(const char *model_type);
-/* "llama, mistral": the model types gguf_family_find knows, for messages. */
+/* The family whose llama.cpp architecture is arch (the first such: llama for "llama"). */
+const struct gguf_family *gguf_family_of_arch(const char *arch);
+/* "llama, mistral, ...": the model types gguf_family_find knows, for messages. */
 const char *gguf_family_list(void);
+/* "llama, qwen2, ...": the architectures, for messages. */
+const char *gguf_arch_list(void);
 
 /* The tensors outside the layers (same names for every family we write so far). */
 #define GGUF_TOKEN_EMBD  "token_embd.weight"   /* model.embed_tokens.weight [V, C] */

@@ -149,6 +149,21 @@ int gguf_writer_arr_i32(struct gguf_writer *w, const char *k, const int32_t *v, 
 	return DONE(w, err);
 }
 
+int gguf_writer_arr_bool(struct gguf_writer *w, const char *k, const uint8_t *v, uint64_t n,
+                         struct qt_err *err)
+{
+	int st = key(w, k, GGUF_VT_ARRAY, err);
+	if (st)
+		return st;
+	put_u32(w, GGUF_VT_BOOL);
+	put_u64(w, n);
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t b = v[i] != 0;
+		put(w, &b, 1);
+	}
+	return DONE(w, err);
+}
+
 int gguf_writer_arr_f32(struct gguf_writer *w, const char *k, const float *v, uint64_t n,
                         struct qt_err *err)
 {

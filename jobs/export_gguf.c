@@ -71,6 +71,7 @@ struct item {
 	char                    prefix[160];/* SRC_NF4: module prefix */
 	const float            *mem;        /* SRC_MEM: rows x cols row-major */
 	float                   mul;        /* SRC_MEM: factor applied to every value */
+	float                   add;        /* added to every value (gemma's norms: 1 + w) */
 	int64_t                 rows, cols; /* HF shape; cols 0 for a vector */
 	int64_t                 heads;      /* > 0: llama.cpp's Q/K row permutation with H heads */
 	uint32_t                type;       /* ggml type written */
@@ -129,6 +130,9 @@ static int64_t dim_of(const struct hf_config *c, enum gguf_dim d)
 	case GGUF_DIM_V:  return c->vocab_size;
 	case GGUF_DIM_Q:  return c->num_attention_heads * c->head_dim;
 	case GGUF_DIM_KV: return c->num_key_value_heads * c->head_dim;
+	case GGUF_DIM_HD: return c->head_dim;
+	case GGUF_DIM_QKV: return (c->num_attention_heads + 2 * c->num_key_value_heads) * c->head_dim;
+	case GGUF_DIM_I2: return 2 * c->intermediate_size;
 	}
 	return 0;
 }
@@ -173,18 +177,44 @@ static int bind_source(struct job *j, struct item *it, const char *hf, struct qt
 	return QT_OK;
 }
 
+/* The HF bias of each linear module, for messages (kernels/lora.h's order). */
+static const char *const bias_name[7] = {
+	"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+	"self_attn.o_proj.bias", "mlp.gate_proj.bias", "mlp.up_proj.bias", "mlp.down_proj.bias",
+};
+
+/* gemma's norms are stored as 1 + w (GemmaModel.modify_tensors adds 1 to every norm.weight). */
+static void norm_add(const struct job *j, struct item *it)
+{
+	size_t len = strlen(it->name);
+	if ((j->fam->flags & GGUF_FAM_NORM_PLUS_ONE) && len >= 11 &&
+	    strcmp(it->name + len - 11, "norm.weight") == 0)
+		it->add = 1.0f;
+}
+
 static int plan_model(struct job *j, struct qt_err *err)
 {
 	const struct hf_config *c = &j->md.config;
 	struct item *it;
 	int st;
 	char hf[200], name[GGUF_MAX_NAME];
+	/* every bias the model has must have a tensor in the architecture */
+	for (int k = 0; k < 7; k++) {
+		int has = 0;
+		for (size_t i = 0; i < j->fam->n_layer; i++)
+			has |= j->fam->layer[i].bias == k + 1;
+		if (hf_config_has_bias(c, k) && !has)
+			return qt_err_set(err, QT_EDATA, "%s/config.json: the model has %s (%s): llama.cpp's "
+			                  "%s architecture has no such tensor", j->o->model_dir,
+			                  bias_name[k], k < 4 ? "attention_bias" : "mlp_bias", j->fam->arch);
+	}
 	if (!(it = add_item(j, GGUF_TOKEN_EMBD, -1, c->vocab_size, c->hidden_size, err)) ||
 	    (st = bind_source(j, it, "model.embed_tokens.weight", err)))
 		return err->status;
 	if (!(it = add_item(j, GGUF_OUTPUT_NORM, -1, c->hidden_size, 0, err)) ||
 	    (st = bind_source(j, it, "model.norm.weight", err)))
 		return err->status;
+	norm_add(j, it);
 	if (!c->tie_word_embeddings &&
 	    (!(it = add_item(j, GGUF_OUTPUT, -1, c->vocab_size, c->hidden_size, err)) ||
 	     (st = bind_source(j, it, "lm_head.weight", err))))
@@ -192,7 +222,7 @@ static int plan_model(struct job *j, struct qt_err *err)
 	for (int64_t l = 0; l < c->num_hidden_layers; l++)
 		for (size_t k = 0; k < j->fam->n_layer; k++) {
 			const struct gguf_tname *tn = &j->fam->layer[k];
-			if ((tn->bias == 1 && !c->attention_bias) || (tn->bias == 2 && !c->mlp_bias))
+			if (tn->bias && !hf_config_has_bias(c, tn->bias - 1))
 				continue;
 			snprintf(hf, sizeof hf, "model.layers.%lld.%s", (long long)l, tn->hf);
 			snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, tn->gguf);
@@ -200,6 +230,7 @@ static int plan_model(struct job *j, struct qt_err *err)
 			              err);
 			if (!it || (st = bind_source(j, it, hf, err)))
 				return err->status;
+			norm_add(j, it);
 			it->heads = tn->permute == GGUF_PERMUTE_Q ? c->num_attention_heads :
 			            tn->permute == GGUF_PERMUTE_K ? c->num_key_value_heads : 0;
 		}
@@ -228,15 +259,25 @@ static uint32_t fallback(uint32_t t, int64_t ne0)
 	return ne0 % ggml_type_get(r)->blck ? GGML_TYPE_F16 : r;
 }
 
+/* llama-quant.cpp's category_is_attn_v: attn_v, and the fused attn_qkv (phi3). */
+static int is_attn_v(const char *name)
+{
+	return strstr(name, "attn_v.weight") || strstr(name, "attn_qkv.weight");
+}
+
 /* Sets every item's type for file type ft, in item (= llama.cpp's processing) order. */
 static void choose_types(struct job *j, int ft)
 {
 	const struct hf_config *c = &j->md.config;
 	uint32_t dflt = ftypes[ft].dflt;
 	int n_attn_v = 0, i_attn_v = 0, i_ffn_down = 0, tied = 1;
-	int is_70b = c->num_hidden_layers == 80 && c->num_attention_heads != c->num_key_value_heads;
+	/* LLM_TYPE_70B: llama's 80 layers with GQA, qwen2's 80 layers */
+	int is_70b = c->num_hidden_layers == 80 &&
+	             ((strcmp(j->fam->arch, "llama") == 0 &&
+	               c->num_attention_heads != c->num_key_value_heads) ||
+	              strcmp(j->fam->arch, "qwen2") == 0);
 	for (size_t i = 0; i < j->n; i++) {
-		n_attn_v += strstr(j->it[i].name, "attn_v.weight") != NULL;
+		n_attn_v += is_attn_v(j->it[i].name);
 		tied &= strcmp(j->it[i].name, GGUF_OUTPUT) != 0;
 	}
 	for (size_t i = 0; i < j->n; i++) {
@@ -258,7 +299,7 @@ static void choose_types(struct job *j, int ft)
 					t = GGML_TYPE_Q6_K;
 			} else if (strcmp(it->name, GGUF_TOKEN_EMBD) == 0) {
 				/* the default type */
-			} else if (strstr(it->name, "attn_v.weight")) {
+			} else if (is_attn_v(it->name)) {
 				if ((ft == EXPORT_GGUF_Q4_K_M || ft == EXPORT_GGUF_Q5_K_M) &&
 				    use_more_bits(i_attn_v, n_attn_v))
 					t = GGML_TYPE_Q6_K;
@@ -302,6 +343,8 @@ static int load_f32(struct job *j, const struct item *it, float *f, struct qt_er
 		if (st)
 			return st;
 	}
+	for (uint64_t k = 0; k < n && it->add != 0.0f; k++)
+		f[k] += it->add;
 	for (uint64_t k = 0; k < n; k++)
 		if (!isfinite(f[k]))
 			return qt_err_set(err, QT_EDATA, "%s: tensor \"%s\": non-finite value at element %llu",
@@ -442,8 +485,24 @@ static int kv_model(struct job *j, struct qt_err *err)
 	}
 	if ((st = gguf_writer_u32(&j->w, "general.file_type", ftypes[j->o->type].ftype, err)) ||
 	    (st = kv_u32(j, a, "vocab_size", c->vocab_size, err)) ||
-	    (st = kv_u32(j, a, "rope.dimension_count", c->head_dim, err)) ||
+	    (st = kv_u32(j, a, "rope.dimension_count", hf_config_rotary_dim(c), err)) ||
 	    (st = gguf_writer_u32(&j->w, "general.quantization_version", 2, err)))
+		return st;
+	if (j->fam->flags & GGUF_FAM_SOFTCAP) {
+		char k[128];
+		uint8_t pattern[HF_MAX_LAYER_TYPES];
+		int64_t win = c->sliding_window > 0 ? c->sliding_window : c->max_position_embeddings;
+		for (int64_t l = 0; l < c->num_hidden_layers; l++)
+			pattern[l] = hf_config_layer_window(c, l) > 0;
+		snprintf(k, sizeof k, "%s.attention.sliding_window_pattern", a);
+		if ((st = kv_f32(j, a, "attn_logit_softcapping", c->attn_logit_softcapping, err)) ||
+		    (st = kv_f32(j, a, "final_logit_softcapping", c->final_logit_softcapping, err)) ||
+		    (st = kv_u32(j, a, "attention.sliding_window", win, err)) ||
+		    (st = gguf_writer_arr_bool(&j->w, k, pattern, (uint64_t)c->num_hidden_layers, err)))
+			return st;
+	}
+	if (strcmp(j->fam->model_type, "phi3") == 0 && /* as Phi3MiniModel: 0 when null */
+	    (st = kv_u32(j, a, "attention.sliding_window", c->sliding_window, err)))
 		return st;
 	return gguf_tokenizer_put(&j->w, j->o->model_dir, c, err);
 }
@@ -471,6 +530,55 @@ static int find_family(struct job *j, const char *dir, struct qt_err *err)
 	return st;
 }
 
+/* Refuses what llama.cpp's architecture for the family cannot compute as the model does. */
+static int check_representable(struct job *j, const char *dir, struct qt_err *err)
+{
+	const struct hf_config *c = &j->md.config;
+	const char *a = j->fam->arch;
+	unsigned fl = j->fam->flags;
+	/* llama.cpp's llama, qwen2, qwen3, phi3 (SWA disabled), chatglm and glm4 have no sliding
+	 * window (the converters drop Mistral's and Qwen's): a window shorter than the context
+	 * would be silently lost, so it is refused; gemma2 has one per layer */
+	for (int64_t l = 0; l < c->num_hidden_layers && !(fl & GGUF_FAM_SWA); l++) {
+		int64_t w = hf_config_layer_window(c, l);
+		if (w > 0 && w < c->max_position_embeddings)
+			return qt_err_set(err, QT_EDATA, "%s/config.json: sliding_window: %lld tokens, "
+			                  "shorter than the context (max_position_embeddings %lld): "
+			                  "llama.cpp's %s architecture has no sliding window, so the "
+			                  "exported model would attend past it", dir, (long long)w,
+			                  (long long)c->max_position_embeddings, a);
+	}
+	if ((fl & GGUF_FAM_SQUARE_O) && c->num_attention_heads * c->head_dim != c->hidden_size)
+		return qt_err_set(err, QT_EDATA, "%s/config.json: head_dim: %lld heads of %lld are not "
+		                  "hidden_size %lld: llama.cpp's %s architecture needs them equal", dir,
+		                  (long long)c->num_attention_heads, (long long)c->head_dim,
+		                  (long long)c->hidden_size, a);
+	if ((fl & GGUF_FAM_TIED) && !c->tie_word_embeddings)
+		return qt_err_set(err, QT_EDATA, "%s/config.json: tie_word_embeddings: false: llama.cpp's "
+		                  "%s architecture takes the output from token_embd (its converter "
+		                  "drops lm_head)", dir, a);
+	if (!(fl & GGUF_FAM_PARTIAL_ROPE) && hf_config_rotary_dim(c) != c->head_dim)
+		return qt_err_set(err, QT_EDATA, "%s/config.json: partial_rotary_factor: llama.cpp's %s "
+		                  "architecture rotates whole heads", dir, a);
+	if (fl & GGUF_FAM_SOFTCAP) {
+		/* llama.cpp's gemma2 scales queries by head_dim^-0.5, or (hidden / heads)^-0.5 at 46
+		 * layers (27B), whatever query_pre_attn_scalar says, and always soft-caps */
+		int64_t q = c->num_hidden_layers == 46 ? c->hidden_size / c->num_attention_heads
+		                                       : c->head_dim;
+		if (c->query_pre_attn_scalar != (double)q)
+			return qt_err_set(err, QT_EDATA, "%s/config.json: query_pre_attn_scalar: %g: "
+			                  "llama.cpp's %s architecture scales queries by %lld^-0.5 for "
+			                  "this model", dir, c->query_pre_attn_scalar, a, (long long)q);
+		if (!(c->attn_logit_softcapping > 0) || !(c->final_logit_softcapping > 0))
+			return qt_err_set(err, QT_EDATA, "%s/config.json: %s: null: llama.cpp's %s "
+			                  "architecture always soft-caps (default %s)", dir,
+			                  c->attn_logit_softcapping > 0 ? "final_logit_softcapping"
+			                                                : "attn_logit_softcapping", a,
+			                  c->attn_logit_softcapping > 0 ? "30" : "50");
+	}
+	return QT_OK;
+}
+
 static int open_model(struct job *j, const char *dir, int flags, struct qt_err *err)
 {
 	int st = find_family(j, dir, err);
@@ -482,19 +590,7 @@ static int open_model(struct job *j, const char *dir, int flags, struct qt_err *
 	if (j->md.config.rope_scaling.type == HF_ROPE_LLAMA3)
 		return qt_err_set(err, QT_EDATA, "%s/config.json: rope_scaling: llama3 scaling (llama.cpp's "
 		                  "rope_freqs tensor) is not written by export-gguf", dir);
-	/* llama.cpp's llama architecture has no sliding window (its converter drops Mistral's):
-	 * a window shorter than the context would be silently lost, so it is refused */
-	const struct hf_config *c = &j->md.config;
-	for (int64_t l = 0; l < c->num_hidden_layers; l++) {
-		int64_t w = hf_config_layer_window(c, l);
-		if (w > 0 && w < c->max_position_embeddings)
-			return qt_err_set(err, QT_EDATA, "%s/config.json: sliding_window: %lld tokens, "
-			                  "shorter than the context (max_position_embeddings %lld): "
-			                  "llama.cpp's llama architecture has no sliding window, so the "
-			                  "exported model would attend past it", dir, (long long)w,
-			                  (long long)c->max_position_embeddings);
-	}
-	return QT_OK;
+	return check_representable(j, dir, err);
 }
 
 static int plan_adapter(struct job *j, struct qt_err *err)

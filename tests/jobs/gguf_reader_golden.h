@@ -1,6 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
- * tests/data/export/gguf-reader.txt (tests/ref/export_gguf_llamacpp.py): for each file
+ * tests/data/export/gguf-reader.txt (tests/ref/export_gguf_llamacpp.py) and
+ * tests/data/export/family/gguf-reader.txt (tests/ref/export_family_llamacpp.py): for each file
  * export-gguf wrote there, what gguf-py's GGUFReader read, one line
  *   "<model> <type> tensors N kv N general.type T bytes N xxh3 H"
  * (kv counts gguf-py's fields, which include its three header pseudo-fields GGUF.version,
@@ -21,10 +22,12 @@
 #include "formats/gguf.h"
 #include "test.h"
 
-/* path: our export of `model` at `type` ("tiny", "q4_k_m"). Returns 1 when everything agreed. */
-static inline int gguf_reader_check(const char *model, const char *type, const char *path)
+/* path: our export of `model` at `type` ("tiny", "q4_k_m") against the golden `golden` (relative
+ * to tests/, in the format above). Returns 1 when everything agreed. */
+static inline int gguf_reader_check_in(const char *golden, const char *model, const char *type,
+                                       const char *path)
 {
-	char *gold = qt_path_join(test_srcdir(), "data/export/gguf-reader.txt"), *txt = NULL;
+	char *gold = qt_path_join(test_srcdir(), golden), *txt = NULL;
 	size_t len;
 	struct qt_err err = { 0 };
 	int found = 0, ok = 0;
@@ -47,8 +50,8 @@ static inline int gguf_reader_check(const char *model, const char *type, const c
 			int same = stat(path, &sb) == 0 && (unsigned long long)sb.st_size == bytes &&
 			           qt_xxh3_file(path, &ours, &err) == QT_OK && ours == h;
 			CHECK(same, "%s %s: %s is not the file gguf-py read (%llu bytes, xxh3 %016llx): "
-			      "rerun tests/ref/export_gguf_llamacpp.py if the change is meant", model, type,
-			      path, bytes, h);
+			      "rerun the script that wrote %s if the change is meant", model, type,
+			      path, bytes, h, golden);
 			char *s = NULL;
 			int counts = gguf_open(&g, path, &err) == QT_OK;
 			CHECK(counts, "%s", err.msg);
@@ -71,6 +74,12 @@ static inline int gguf_reader_check(const char *model, const char *type, const c
 	free(txt);
 	free(gold);
 	return ok;
+}
+
+/* The same against tests/data/export/gguf-reader.txt. */
+static inline int gguf_reader_check(const char *model, const char *type, const char *path)
+{
+	return gguf_reader_check_in("data/export/gguf-reader.txt", model, type, path);
 }
 
 #endif
