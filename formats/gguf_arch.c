@@ -102,17 +102,21 @@ static const struct gguf_tname glm4_layer[] = {
 
 /* HF model_type -> llama.cpp architecture. Mistral is converted as LLAMA by llama.cpp
  * (convert_hf_to_gguf.py registers MistralForCausalLM with LlamaModel). */
+#define TABLE(t) t, N(t)
 static const struct gguf_family families[] = {
-	{ "llama",   "llama",   llama_layer,  N(llama_layer),  0 },
-	{ "mistral", "llama",   llama_layer,  N(llama_layer),  0 },
-	{ "qwen2",   "qwen2",   qwen2_layer,  N(qwen2_layer),  GGUF_FAM_SQUARE_O },
-	{ "qwen3",   "qwen3",   qwen3_layer,  N(qwen3_layer),  0 },
-	{ "gemma",   "gemma",   gemma_layer,  N(gemma_layer),  GGUF_FAM_NORM_PLUS_ONE | GGUF_FAM_TIED },
-	{ "gemma2",  "gemma2",  gemma2_layer, N(gemma2_layer), GGUF_FAM_NORM_PLUS_ONE | GGUF_FAM_TIED |
-	                                                        GGUF_FAM_SWA | GGUF_FAM_SOFTCAP },
-	{ "phi3",    "phi3",    phi3_layer,   N(phi3_layer),   GGUF_FAM_SQUARE_O | GGUF_FAM_PARTIAL_ROPE },
-	{ "glm",     "chatglm", glm_layer,    N(glm_layer),    GGUF_FAM_SQUARE_O | GGUF_FAM_PARTIAL_ROPE },
-	{ "glm4",    "glm4",    glm4_layer,   N(glm4_layer),   GGUF_FAM_PARTIAL_ROPE },
+	{ "llama",   "llama",   "LlamaForCausalLM",   TABLE(llama_layer),  0 },
+	{ "mistral", "llama",   "MistralForCausalLM", TABLE(llama_layer),  0 },
+	{ "qwen2",   "qwen2",   "Qwen2ForCausalLM",   TABLE(qwen2_layer),  GGUF_FAM_SQUARE_O },
+	{ "qwen3",   "qwen3",   "Qwen3ForCausalLM",   TABLE(qwen3_layer),  0 },
+	{ "gemma",   "gemma",   "GemmaForCausalLM",   TABLE(gemma_layer),
+	  GGUF_FAM_NORM_PLUS_ONE | GGUF_FAM_TIED },
+	{ "gemma2",  "gemma2",  "Gemma2ForCausalLM",  TABLE(gemma2_layer),
+	  GGUF_FAM_NORM_PLUS_ONE | GGUF_FAM_TIED | GGUF_FAM_SWA | GGUF_FAM_SOFTCAP },
+	{ "phi3",    "phi3",    "Phi3ForCausalLM",    TABLE(phi3_layer),
+	  GGUF_FAM_SQUARE_O | GGUF_FAM_PARTIAL_ROPE },
+	{ "glm",     "chatglm", "GlmForCausalLM",     TABLE(glm_layer),
+	  GGUF_FAM_SQUARE_O | GGUF_FAM_PARTIAL_ROPE },
+	{ "glm4",    "glm4",    "Glm4ForCausalLM",    TABLE(glm4_layer),   GGUF_FAM_PARTIAL_ROPE },
 };
 
 const struct gguf_family *gguf_family_find(const char *model_type)

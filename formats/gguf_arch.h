@@ -58,6 +58,7 @@ struct gguf_tname {
 struct gguf_family {
 	const char               *model_type;  /* HF config.json model_type */
 	const char               *arch;        /* general.architecture */
+	const char               *hf_arch;     /* config.json architectures[0] */
 	const struct gguf_tname  *layer;       /* per-layer tensors */
 	size_t                    n_layer;
 	unsigned                  flags;       /* GGUF_FAM_* */

@@ -603,7 +603,7 @@ double hf_f32_shortest(float f)
 }
 
 /* One "key": value line of the top-level object; value already formatted. */
-struct kv { const char *key; char val[256]; };
+struct kv { const char *key; char val[256]; const char *big; /* printed instead of val */ };
 
 static int cmp_kv(const void *a, const void *b)
 {
@@ -632,15 +632,18 @@ static int write_kvs(const char *path, struct kv *kv, size_t n, struct qt_err *e
 		return st;
 	fputs("{\n", o.fp);
 	for (size_t i = 0; i < n; i++)
-		fprintf(o.fp, "  \"%s\": %s%s\n", kv[i].key, kv[i].val, i + 1 < n ? "," : "");
+		fprintf(o.fp, "  \"%s\": %s%s\n", kv[i].key, kv[i].big ? kv[i].big : kv[i].val,
+		        i + 1 < n ? "," : "");
 	fputs("}\n", o.fp);
 	return qt_out_commit(&o, err);
 }
 
 int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *err)
 {
-	struct kv kv[40];
+	struct kv kv[48];
 	size_t n = 0;
+	char *layer_types = NULL;
+	memset(kv, 0, sizeof kv);
 #define S(k, ...) do { kv[n].key = k; snprintf(kv[n].val, sizeof kv[n].val, __VA_ARGS__); n++; } while (0)
 #define I(k, v) S(k, "%lld", (long long)(v))
 #define B(k, v) S(k, "%s", (v) ? "true" : "false")
@@ -652,7 +655,7 @@ int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *
 	if (c->eos.n) { kv[n].key = "eos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, &c->eos); n++; }
 	if (c->pad.n) { kv[n].key = "pad_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, &c->pad); n++; }
 	I("head_dim", c->head_dim);
-	S("hidden_act", "\"silu\"");
+	S("hidden_act", "\"%s\"", is_gemma(c) ? "gelu_pytorch_tanh" : "silu");
 	I("hidden_size", c->hidden_size);
 	D("initializer_range", c->initializer_range);
 	I("intermediate_size", c->intermediate_size);
@@ -681,9 +684,37 @@ int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *
 			  (long long)c->rope_scaling.original_max_position_embeddings);
 		}
 	}
-	if (strcmp(c->model_type, "mistral") == 0) {
+	const char *mt = c->model_type;
+	int gemma2 = strcmp(mt, "gemma2") == 0, phi3 = strcmp(mt, "phi3") == 0;
+	if (strcmp(mt, "mistral") == 0 || is_qwen(c) || gemma2 || phi3) {
 		if (c->sliding_window) I("sliding_window", c->sliding_window);
 		else S("sliding_window", "null");
+	}
+	if (is_qwen(c)) {
+		B("use_sliding_window", c->use_sliding_window);
+		I("max_window_layers", c->max_window_layers);
+	}
+	if (gemma2) {
+		S("hidden_activation", "\"gelu_pytorch_tanh\"");
+		D("query_pre_attn_scalar", c->query_pre_attn_scalar);
+		if (c->attn_logit_softcapping > 0) D("attn_logit_softcapping", c->attn_logit_softcapping);
+		else S("attn_logit_softcapping", "null");
+		if (c->final_logit_softcapping > 0) D("final_logit_softcapping", c->final_logit_softcapping);
+		else S("final_logit_softcapping", "null");
+	}
+	if (phi3 || is_glm(c))
+		D("partial_rotary_factor", c->partial_rotary_factor);
+	if (c->n_layer_types && (is_qwen(c) || gemma2)) {
+		size_t cap = 32 + 24 * (size_t)c->n_layer_types, at = 0;
+		if (!(layer_types = malloc(cap)))
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+		at += (size_t)snprintf(layer_types + at, cap - at, "[");
+		for (int l = 0; l < c->n_layer_types; l++)
+			at += (size_t)snprintf(layer_types + at, cap - at, "%s\n    \"%s\"", l ? "," : "",
+			                       c->layer_sliding[l] ? "sliding_attention" : "full_attention");
+		snprintf(layer_types + at, cap - at, "\n  ]");
+		kv[n].key = "layer_types";
+		kv[n++].big = layer_types;
 	}
 	B("tie_word_embeddings", c->tie_word_embeddings);
 	if (c->torch_dtype[0])
@@ -694,7 +725,9 @@ int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *
 #undef I
 #undef B
 #undef D
-	return write_kvs(path, kv, n, err);
+	int st = write_kvs(path, kv, n, err);
+	free(layer_types);
+	return st;
 }
 
 int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
@@ -703,6 +736,7 @@ int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
 {
 	struct kv kv[3];
 	size_t n = 0;
+	memset(kv, 0, sizeof kv);
 	if (bos->n) { kv[n].key = "bos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, bos); n++; }
 	if (eos->n) { kv[n].key = "eos_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, eos); n++; }
 	if (pad->n) { kv[n].key = "pad_token_id"; fmt_ids(kv[n].val, sizeof kv[n].val, pad); n++; }

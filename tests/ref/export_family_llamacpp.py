@@ -19,6 +19,20 @@ Writes, per family NAME, tests/data/export/family/:
   NAME.llamacpp.greedy.txt  per prompt one line: the 24 ids llama.cpp's greedy decoding adds
                             (argmax of each new position, eos not special), token by token
                             through its cache
+  NAME.llamacpp-f32gelu.{logits.bin,greedy.txt}
+                            gemma and gemma2 only, with --f32-gelu: the same from a llama.cpp
+                            whose CPU GELU is computed in float32. Stock llama.cpp looks GELU
+                            up in a table of half-precision values (ggml-cpu/vec.h defines
+                            GGML_GELU_FP16), which moves gemma's logits by 1e-4..5e-4 of the
+                            row's max; this run shows the rest of the computation agrees as
+                            closely as the other families'. Build it from the sdist's
+                            vendor/llama.cpp: delete the line "#define GGML_GELU_FP16" in
+                            ggml/src/ggml-cpu/vec.h, then
+                              cmake -S . -B b -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=ON
+                              cmake --build b --target ggml-cpu
+                            copy llama_cpp/lib of the venv to LIB, b/bin/libggml-cpu.so* over
+                            it, and run this script with --f32-gelu and
+                            LLAMA_CPP_LIB_PATH=LIB LD_LIBRARY_PATH=LIB.
   gguf-reader.txt           for each family's file at each --type (f32 and every quantized type),
                             the line tests/jobs/gguf_reader_golden.h reads: what gguf-py's
                             GGUFReader read, the file's size and XXH3-64. A quantized type is
@@ -117,7 +131,23 @@ def quant_check(name, src, f32, tmp, reader):
         reader.append(reader_line(ours, f"{name} {tn}"))
 
 
+def f32_gelu():
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ["gemma", "gemma2"]:
+            src = os.path.join(tmp, name, "tiny")
+            os.makedirs(os.path.dirname(src))
+            os.symlink(os.path.join(DATA, name), src)
+            f32 = export(src, ["--type", "f32"], os.path.join(tmp, f"{name}.gguf"))
+            llm = llama_cpp.Llama(model_path=f32, **LLAMA_OPTS)
+            logits_file(llm, llm.n_vocab(), os.path.join(DATA, f"{name}.llamacpp-f32gelu.logits.bin"))
+            with open(os.path.join(DATA, f"{name}.llamacpp-f32gelu.greedy.txt"), "w") as f:
+                f.writelines(greedy(llm))
+            print(f"{name}: wrote {name}.llamacpp-f32gelu.logits.bin and .greedy.txt")
+
+
 def main():
+    if sys.argv[1:] == ["--f32-gelu"]:
+        return f32_gelu()
     names = FAMILIES
     reader = []
     with tempfile.TemporaryDirectory() as tmp:
