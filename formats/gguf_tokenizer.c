@@ -138,6 +138,23 @@ static const char *const re_deepseek_coder[] = {
 	"\\p{N}", NULL,
 };
 
+/* deepseek-v3 (DeepSeek-V3's tokenizer.json; llama.cpp's DEEPSEEK3_LLM) */
+static const char *const re_deepseek_v3[] = {
+	"\\p{N}{1,3}",
+	"[一-龥぀-ゟ゠-ヿ]+",
+	"[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?"
+	"[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL,
+};
+/* tekken: llama.cpp's form, not Mistral-Nemo's tokenizer.json: std::regex has no \p{Lu} and
+ * \p{Ll}, so an upper-case letter is "a letter but not a-z" and a lower-case one "a letter but
+ * not A-Z": a letter outside ASCII is both (tokenizer.json's \p{Lu}/\p{Ll} split "aÉ" in two,
+ * llama.cpp does not). Ids follow llama.cpp. */
+static const char *const re_tekken[] = {
+	"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?"
+	"((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|"
+	"\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", NULL,
+};
+
 static const char *const re_falcon[] = {
 	"[\\p{P}\\$\\+<=>\\^~\\|`]+",
 	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
@@ -158,14 +175,19 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		{ "llama3", "llama-bpe" }, { "llama-v3", "llama-bpe" }, { "falcon3", "llama-bpe" },
 		{ "falcon-h1", "llama-bpe" }, { "pixtral", "llama-bpe" }, { "midm-2.0", "llama-bpe" },
 		{ "lfm2", "llama-bpe" }, { "dbrx", "llama-bpe-merges" }, { "smaug-bpe", "llama-bpe-merges" },
-		{ "deepseek-r1-qwen", "qwen2" },
+		{ "deepseek-r1-qwen", "qwen2" }, { "chatglm-bpe", "llama-bpe-merges" },
+		{ "glm4", "llama-bpe" }, { "glm5", "llama-bpe" }, { "hunyuan-dense", "deepseek-v3" },
+		{ "hy_v4", "deepseek-v3" }, { "joyai-llm", "deepseek-v3" },
 	};
 	for (size_t k = 0; k < sizeof alias / sizeof *alias; k++)
 		if (strcmp(pre, alias[k][0]) == 0)
 			pre = alias[k][1];
 	const char *const *seq = strcmp(pre, "deepseek-llm") == 0 ? re_deepseek_llm :
 	                         strcmp(pre, "deepseek-coder") == 0 ? re_deepseek_coder :
+	                         strcmp(pre, "deepseek-v3") == 0 ? re_deepseek_v3 :
+	                         strcmp(pre, "tekken") == 0 ? re_tekken :
 	                         strcmp(pre, "falcon") == 0 ? re_falcon : NULL;
+	ignore_merges = strcmp(pre, "tekken") == 0; /* llama.cpp: ignore_merges for tekken */
 	if (seq) {
 		size_t o = (size_t)snprintf(pretok, sizeof pretok, "{\"type\":\"Sequence\","
 		                            "\"pretokenizers\":[");
@@ -198,7 +220,9 @@ static int write_tokenizer_json(const struct gguf_file *g, const struct tokarr *
 		                  "(smollm, starcoder, refact, command-r, codeshell, exaone, minerva-7b, "
 		                  "gpt-2, mpt, olmo, phi-2, llama-bpe, llama3, llama-v3, falcon3, "
 		                  "falcon-h1, pixtral, midm-2.0, lfm2, dbrx, smaug-bpe, qwen2, "
-		                  "deepseek-r1-qwen, qwen35, deepseek-llm, deepseek-coder, falcon)", g->path, pre);
+		                  "deepseek-r1-qwen, qwen35, deepseek-llm, deepseek-coder, deepseek-v3, "
+		                  "hunyuan-dense, hy_v4, joyai-llm, chatglm-bpe, glm4, glm5, tekken, "
+		                  "falcon)", g->path, pre);
 	}
 	struct qt_out o;
 	int st = qt_out_open(&o, path, err);

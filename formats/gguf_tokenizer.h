@@ -5,8 +5,9 @@
  * The GGUF tokenizer metadata <-> HF tokenizer files, both directions:
  * gguf_tokenizer_write (formats/gguf_tokenizer.c) rebuilds tokenizer.json and
  * tokenizer_config.json from a GGUF (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with
- * the pre-tokenizer that tokenizer.ggml.pre names: smollm, gpt-2, llama-bpe, qwen2 (a missing
- * pre is refused); SentencePiece BPE ("llama" model) as transformers builds it. Output
+ * the pre-tokenizer that tokenizer.ggml.pre names (smollm, gpt-2, llama-bpe, qwen2, qwen35,
+ * deepseek-llm/-coder/-v3, falcon, tekken and the names llama.cpp splits as one of these; a
+ * missing or unknown pre is refused); SentencePiece BPE ("llama" model) as transformers builds it. Output
  * layout, byte for byte, as tests/ref/smollm2_tokenizer.py writes it (json.dumps(
  * ensure_ascii=False, separators=(",", ":")) with keys in HF's order).
  * gguf_tokenizer_put (formats/gguf_vocab.c) is the reverse, for export-gguf.

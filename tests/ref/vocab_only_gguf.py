@@ -37,10 +37,11 @@ w.close()
 
 # The same with tokenizer.ggml.pre "starcoder", which llama.cpp splits exactly as "smollm"
 # (digits one by one, then the GPT-2 regex): import-gguf writes the same tokenizer.json; and
-# with "tekken" (not rebuilt): refused. Writes
-# tests/data/gguf/tiny-vocab-starcoder.gguf, tiny-vocab-tekken.gguf and (deepseek-llm: several
+# with "chameleon" (not rebuilt): refused. Writes
+# tests/data/gguf/tiny-vocab-starcoder.gguf, tiny-vocab-chameleon.gguf and (deepseek-llm: several
 # regexes in turn, tests/cli/import-gguf/pre-deepseek.sh) tiny-vocab-deepseek-llm.gguf.
-for pre in ("starcoder", "tekken", "deepseek-llm"):
+# (tiny-vocab-tekken.gguf and the other names of tests/ref/import_gguf_pre_check.py: that script.)
+for pre in ("starcoder", "chameleon", "deepseek-llm"):
     w = gguf.GGUFWriter("tests/data/gguf/tiny-vocab-%s.gguf" % pre, arch="llama")
     for name, f in r.fields.items():
         if name.startswith("GGUF.") or name == "general.architecture":
