@@ -179,13 +179,35 @@ static void scratch_trim(struct tk_scratch *s)
 
 /* ---- encode ---- */
 
-/* A tokenizer.model's normalization of the whole input, as the library's Normalizer:
- * remove_extra_whitespaces drops leading and trailing spaces and squeezes runs of them;
+/* A tokenizer.model's normalization of the whole input, as the library's Normalizer: the
+ * precompiled_charsmap (longest match), then remove_extra_whitespaces drops leading and trailing spaces and squeezes runs of them;
  * add_dummy_prefix puts U+2581 before a non-empty result (not before a TOKENIZER_CONTINUE
  * part). The text in the arena (s->input follows it), or text itself. */
 static const char *spm_prepare(struct tk_scratch *s, const char *text, size_t *len)
 {
 	const struct tokenizer *t = s->t;
+	if (t->spm_map.units) { /* the charsmap first: it may make spaces */
+		size_t m;
+		char *z = tk_precompiled_apply_spm(&t->spm_map, text, *len, &m);
+		if (!z) {
+			s->oom = 1;
+			return text;
+		}
+		if (z != text) {
+			char *q = tk_arena_alloc(s, m + 1);
+			if (q)
+				memcpy(q, z, m + 1);
+			free(z);
+			if (!q) {
+				s->oom = 1;
+				return text;
+			}
+			if (s->input)
+				s->input = q;
+			text = q;
+			*len = m;
+		}
+	}
 	size_t n = *len, a = 0, b = n;
 	if (t->spm_extra_ws) {
 		while (a < b && text[a] == ' ')

@@ -135,6 +135,7 @@ struct tokenizer {
 	uint8_t *spm_type;     /* per piece: 1 NORMAL ... 6 BYTE */
 	uint32_t spm_max_len;  /* longest NORMAL piece, bytes */
 	float spm_unk_score;   /* Unigram: an unknown character's score */
+	struct tk_norm spm_map; /* normalizer_spec.precompiled_charsmap (units NULL: identity) */
 	/* a tokenizer.json Unigram model (unigram_json.c): every piece may match, scores summed
 	 * in double as HF does (its spm_kind stays TK_SPM_NONE: no tokenizer.model pipeline) */
 	int hf_unigram;
@@ -284,6 +285,10 @@ int tk_precompiled_init(struct tk_norm *z, const unsigned char *blob, size_t n, 
 /* HF's Precompiled normalizer on p[0..n): p itself when unchanged, a malloc'd string, or NULL
  * on ENOMEM. */
 char *tk_precompiled_apply(const struct tk_norm *z, const char *p, size_t n, size_t *outn);
+/* The sentencepiece library's Normalizer on p[0..n) (a tokenizer.model's charsmap): at each
+ * position the longest key replaced, else one character kept (a byte that is not UTF-8:
+ * U+FFFD). Returns as tk_precompiled_apply. */
+char *tk_precompiled_apply_spm(const struct tk_norm *z, const char *p, size_t n, size_t *outn);
 
 /* ---- unigram_json.c ---- */
 /* A tokenizer.json model of type "Unigram" into t (HF's Unigram: vocab [piece, score] pairs,

@@ -600,4 +600,6 @@ void tk_normalizer_free(struct tokenizer *t)
 		free(t->norms[i].norm);
 	}
 	free(t->norms);
+	free(t->spm_map.units);
+	free(t->spm_map.norm);
 }

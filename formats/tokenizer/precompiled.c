@@ -14,6 +14,10 @@
  * string of the shortest such key (so a combining mark after a mapped base character is
  * dropped, as HF does); otherwise each character is replaced by its own key's string, or kept.
  * A byte 0 ends the search, as in the crate.
+ *
+ * A tokenizer.model's map is applied as the sentencepiece library's Normalizer does
+ * (tk_precompiled_apply_spm): no clusters; at each position the longest key that starts there
+ * (Darts commonPrefixSearch) is replaced; where none starts, one UTF-8 character is kept.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +156,78 @@ char *tk_precompiled_apply(const struct tk_norm *z, const char *p, size_t n, siz
 				goto oom;
 		}
 		at = end;
+	}
+	if (!changed) {
+		free(d);
+		*outn = n;
+		return (char *)p;
+	}
+	d[o] = 0;
+	*outn = o;
+	return d;
+oom:
+	free(d);
+	return NULL;
+}
+
+/* The length of the longest key that starts p[0..n) (0: none); its string *v, length *vlen. */
+static size_t longest(const struct tk_norm *z, const unsigned char *p, size_t n,
+                      const char **v, size_t *vlen)
+{
+	const uint32_t *a = z->units;
+	size_t pos = unit_offset(a[0]), best = 0;
+	for (size_t i = 0; i < n && p[i]; i++) {
+		pos ^= p[i];
+		if (pos >= z->n_units)
+			break;
+		uint32_t u = a[pos];
+		if ((u & (0x80000000u | 0xFFu)) != p[i])
+			break;
+		pos ^= unit_offset(u);
+		if (pos >= z->n_units)
+			break;
+		if ((u >> 8) & 1) {
+			uint32_t x = a[pos] & 0x7FFFFFFFu;
+			if (x >= z->norm_len + 1)
+				break;
+			best = i + 1;
+			*v = z->norm + x;
+			*vlen = strlen(*v);
+		}
+	}
+	return best;
+}
+
+char *tk_precompiled_apply_spm(const struct tk_norm *z, const char *p, size_t n, size_t *outn)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t cap = n + 16, o = 0;
+	char *d = malloc(cap);
+	if (!d)
+		return NULL;
+	int changed = 0;
+	for (size_t at = 0; at < n;) {
+		const char *v;
+		size_t vl, k = longest(z, u + at, n - at, &v, &vl);
+		if (k) {
+			changed = 1;
+			if (put(&d, &o, &cap, v, vl) != 0)
+				goto oom;
+			at += k;
+			continue;
+		}
+		utf8proc_int32_t c;
+		utf8proc_ssize_t l = utf8proc_iterate(u + at, (utf8proc_ssize_t)(n - at), &c);
+		if (l <= 0) { /* the library: U+FFFD for one byte */
+			changed = 1;
+			if (put(&d, &o, &cap, "\xEF\xBF\xBD", 3) != 0)
+				goto oom;
+			at++;
+			continue;
+		}
+		if (put(&d, &o, &cap, p + at, (size_t)l) != 0)
+			goto oom;
+		at += (size_t)l;
 	}
 	if (!changed) {
 		free(d);

@@ -6,13 +6,15 @@
  *     score, leftmost first = the BPE of bpe.c with a merge (a, b) for every split of every
  *     normal piece into two normal pieces, ranked by the merged piece's score;
  *   Unigram (model_type 1): the Viterbi segmentation of unigram.c.
- * Normalization: only the identity (an empty precompiled_charsmap); remove_extra_whitespaces
- * and add_dummy_prefix are done on the whole input by tokenizer_encode; spaces become U+2581
- * through a Metaspace step. CONTROL pieces (<s>, </s>) become special added tokens (never
- * matched by the library: compare with TOKENIZER_TEXT_ONLY), USER_DEFINED pieces non-special
- * added tokens (matched in the text); unknown characters become <0xHH> pieces with
- * byte_fallback, else the unknown piece. Not read: UNUSED pieces, precompiled normalization
- * maps, treat_whitespace_as_suffix, model types WORD and CHAR: refused with the reason.
+ * Normalization: the precompiled_charsmap (nmt_nfkc and the like; empty: the identity),
+ * remove_extra_whitespaces and add_dummy_prefix are done on the whole input by
+ * tokenizer_encode as the library's Normalizer does (longest match, precompiled.c); spaces
+ * become U+2581 through a Metaspace step. CONTROL pieces (<s>, </s>) become special added
+ * tokens (never matched by the library: compare with TOKENIZER_TEXT_ONLY), USER_DEFINED pieces
+ * non-special added tokens (matched after the charsmap; the library leaves them unmapped, which
+ * differs only for a piece holding a character the map changes); unknown characters become <0xHH> pieces with byte_fallback, else the unknown
+ * piece. Not read: UNUSED pieces, treat_whitespace_as_suffix, model types WORD and CHAR:
+ * refused with the reason.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -100,6 +102,7 @@ struct piece { const unsigned char *s; uint32_t len; float score; int type; };
 struct spec {
 	int model_type, byte_fallback, ws_suffix;
 	int dummy, extra_ws, escape;     /* normalizer_spec */
+	const unsigned char *charsmap;
 	size_t charsmap_len;
 	const unsigned char *name;
 	size_t name_len;
@@ -167,6 +170,7 @@ static int parse(struct pb *b, struct piece **pieces, uint32_t *n, struct spec *
 						sp->name = x.p;
 						sp->name_len = (size_t)(x.end - x.p);
 					} else {
+						sp->charsmap = x.p;
 						sp->charsmap_len = (size_t)(x.end - x.p);
 					}
 				} else {
@@ -301,7 +305,7 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 	struct pb b = { (const unsigned char *)buf, (const unsigned char *)buf + len, 0 };
 	struct piece *pc = NULL;
 	uint32_t n = 0;
-	struct spec sp = { 1, 0, 0, 1, 1, 1, 0, NULL, 0 };
+	struct spec sp = { 1, 0, 0, 1, 1, 1, NULL, 0, NULL, 0 };
 	int rc = parse(&b, &pc, &n, &sp, path, err);
 	if (rc == QT_OK && (b.bad || n == 0))
 		rc = qt_err_set(err, QT_EDATA, "%s: not a tokenizer.json (JSON) nor a SentencePiece "
@@ -310,10 +314,13 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 	if (rc == QT_OK && sp.model_type != 1 && sp.model_type != 2)
 		rc = qt_err_set(err, QT_EDATA, "%s: trainer_spec.model_type %d is not supported (only "
 		                "1 UNIGRAM and 2 BPE)", path, sp.model_type);
-	if (rc == QT_OK && sp.charsmap_len)
-		rc = qt_err_set(err, QT_EDATA, "%s: normalizer_spec \"%.*s\": a precompiled "
-		                "normalization map is not supported (only the identity)", path,
-		                (int)sp.name_len, sp.name ? (const char *)sp.name : "");
+	if (rc == QT_OK && sp.charsmap_len) {
+		char msg[160];
+		if (tk_precompiled_init(&t->spm_map, sp.charsmap, sp.charsmap_len, msg,
+		                        sizeof msg) != 0)
+			rc = qt_err_set(err, QT_EDATA, "%s: normalizer_spec \"%.*s\": %s", path,
+			                (int)sp.name_len, sp.name ? (const char *)sp.name : "", msg);
+	}
 	if (rc == QT_OK && (sp.ws_suffix || !sp.escape))
 		rc = qt_err_set(err, QT_EDATA, "%s: %s is not supported", path, sp.ws_suffix ?
 		                "trainer_spec.treat_whitespace_as_suffix" :

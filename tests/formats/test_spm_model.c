@@ -4,7 +4,8 @@
  * sentencepiece library's EncodeAsIds (tests/ref/spm_model.py, sentencepiece 0.2.3) on
  * tests/data/tokenizer/corpus.jsonl, llama.cpp's vocab test strings and a few more, for
  * Llama-2's model (BPE, byte_fallback) and three trained here (Unigram with byte_fallback and
- * user-defined pieces, Unigram with unknown characters, BPE). The library never matches
+ * user-defined pieces, Unigram with unknown characters, BPE; Unigram with nmt_nfkc's and BPE
+ * with nfkc_cf's precompiled_charsmap, on spm-model/norm.jsonl too). The library never matches
  * control pieces in text, so the encode is TOKENIZER_TEXT_ONLY. Decode is compared with
  * DecodeIds where the library's decoder and ours agree by construction (reported, not
  * required: the library writes " \u2047 " for an unknown piece).
@@ -110,6 +111,11 @@ int main(void)
 	check("uni", c, count);
 	check("uni-unk", c, count);
 	check("bpe", c, count);
+	/* with a precompiled_charsmap, on the same items and strings the maps change */
+	if (load_lines("data/tokenizer/spm-model/norm.jsonl", &c, &count, &cap))
+		return 1;
+	check("uni-nfkc", c, count);
+	check("bpe-nfkc", c, count);
 	for (size_t i = 0; i < count; i++)
 		free(c[i].s);
 	free(c);

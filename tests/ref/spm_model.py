@@ -18,6 +18,11 @@ Writes tests/data/tokenizer/spm-model/:
   uni-unk.model Unigram without byte_fallback nor dummy prefix (unknown characters)
   bpe.model     a BPE model trained here (vocabulary up to 2500, no byte_fallback, user-defined
                 <sep>)
+  uni-nfkc.model  Unigram with the nmt_nfkc precompiled_charsmap (T5 and ALBERT's rule),
+                remove_extra_whitespaces and dummy prefix, no byte_fallback
+  bpe-nfkc.model  BPE with nfkc_cf (NFKC and case folding), byte_fallback
+                (these two: the items below plus NORM, strings the maps change, also
+                written to norm.jsonl)
   <name>.bin    QTTOKGLD version 1 (tests/ref/tokenizer_golden.py) for the items of
                 tests/data/tokenizer/corpus.jsonl, tests/data/tokenizer/spm/llamacpp.jsonl and
                 EXTRA below: EncodeAsIds(text) (the library never matches control pieces such as
@@ -38,6 +43,16 @@ OUT = os.path.join(TOP, "spm-model")
 EXTRA = ["a<sep>b", "<sep>", " <sep> x", "[MASK] is [MASK]", "   lots   of   spaces   ",
          " ", "  ", "\t tab", "x" * 300, "<s>not control</s>", "ab<sep><sep>cd", "▁▁x▁",
          "日本語のテキスト", "🙂🙂 emoji", "\u00a0nbsp", ""]
+
+
+# What nmt_nfkc / nfkc_cf change: compatibility forms (fullwidth, ligatures, circled, super-
+# scripts), half-width katakana with voicing marks (two characters, one key: the longest match),
+# combining sequences, control characters and odd spaces (mapped to a space, then squeezed),
+# case (nfkc_cf), and text the maps leave alone.
+NORM = ["ＡＢＣ１２３　ｆｕｌｌ", "ﬁnance ﬂow ﬀ", "①②③ ⑴ ㈱", "x² H₂O ½", "ｶﾞｷﾞｸﾞ ﾊﾟﾋﾟ ｱｲｳ",
+        "e\u0301 a\u0308 n\u0303", "tab\there\nnew\rline", "a\u3000\u3000b\u00a0c\u2003d",
+        "zero\u200bwidth\u200djoin", "\u0007bell\u001fus", "ÀÉÎÕÜ straße ǅ", "ℌℍℎ ℡ ™",
+        "Ｈｅｌｌｏ，ｗｏｒｌｄ！", "㍻ ㌔ ㎏", "  lead and trail  ", "Ω Å K", "\ufeffbom"]
 
 
 def corpus():
@@ -70,10 +85,10 @@ def llama(models):
     return m.SerializeToString()
 
 
-def train(lines, **kw):
+def train(lines, normalization_rule_name="identity", **kw):
     w = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=w,
-                                   normalization_rule_name="identity", vocab_size=2500, hard_vocab_limit=False,
+                                   normalization_rule_name=normalization_rule_name, vocab_size=2500, hard_vocab_limit=False,
                                    character_coverage=0.98, num_threads=1, seed_sentencepiece_size=200000,
                                    minloglevel=2, **kw)
     return w.getvalue()
@@ -102,14 +117,22 @@ def main():
         "bpe": train(lines, model_type="bpe", remove_extra_whitespaces=False,
                      user_defined_symbols=["<sep>"]),
     }
+    nlines = lines + [s for s in NORM if s.strip()]
+    models["uni-nfkc"] = train(nlines, model_type="unigram", normalization_rule_name="nmt_nfkc")
+    models["bpe-nfkc"] = train(nlines, model_type="bpe", byte_fallback=True,
+                               normalization_rule_name="nfkc_cf")
     os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "norm.jsonl"), "w", encoding="utf-8") as f:
+        for text in NORM:
+            f.write(json.dumps(text, ensure_ascii=False) + "\n")
     for name, data in models.items():
         with open(os.path.join(OUT, name + ".model"), "wb") as f:
             f.write(data)
         sp = spm.SentencePieceProcessor(model_proto=data)
-        out = bytearray(b"QTTOKGLD" + struct.pack("<II", 1, len(items)))
+        its = items + NORM if name.endswith("-nfkc") else items
+        out = bytearray(b"QTTOKGLD" + struct.pack("<II", 1, len(its)))
         ntok = same = 0
-        for text in items:
+        for text in its:
             ids = sp.encode(text)
             out += varint(len(ids)) + b"".join(varint(i) for i in ids)
             ntok += len(ids)
@@ -124,7 +147,7 @@ def main():
         with open(os.path.join(OUT, name + ".bin"), "wb") as f:
             f.write(out)
         print("%s: %d pieces, %d bytes; %d items, %d ids, %d decode to the text (sentencepiece %s)"
-              % (name, sp.get_piece_size(), len(data), len(items), ntok, same, spm.__version__))
+              % (name, sp.get_piece_size(), len(data), len(its), ntok, same, spm.__version__))
 
 
 if __name__ == "__main__":
