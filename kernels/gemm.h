@@ -1,8 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * Row-major SGEMM for the fast CPU kernels: C = alpha * op(A) op(B) + beta * C, with op(X) = X
- * or X^T, as cblas_sgemm(CblasRowMajor, ...). Large products are cut into column tiles of C
- * whose width depends on the shape alone (sgemm_tile_width), each a single-threaded OpenBLAS
+ * or X^T, as cblas_sgemm(CblasRowMajor, ...). Large products are cut into a grid of tiles of
+ * C whose sides depend on the shape alone (sgemm_tile_shape), each a single-threaded OpenBLAS
  * call, handed out to however many common/pool.h threads there are.
  *
  * Why not OpenBLAS's own threads: its idle workers wait in a sched_yield loop. Between GEMMs
@@ -19,9 +19,9 @@
 void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
               int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Width of the column tiles sgemm_rm cuts C into (the last may be narrower): a function of
- * the shape only, at least 1 and at most N (one call) for N > 0. */
-int sgemm_tile_width(int M, int N, int K);
+/* Rows and columns of the tiles sgemm_rm cuts C into (the last row or column of tiles may be
+ * smaller): a function of the shape only; 1 <= rows <= M and 1 <= cols <= N for M, N > 0. */
+void sgemm_tile_shape(int M, int N, int K, int *rows, int *cols);
 
 /* Threads for sgemm_rm: n <= 0 restores the default (qt_pool_default_threads()). */
 void sgemm_set_threads(int n);

@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* Column-tiled SGEMM on the project's threads; see kernels/gemm.h. */
+/* Tiled SGEMM on the project's threads; see kernels/gemm.h. */
 #include "kernels/gemm.h"
 
 #include <cblas.h>
@@ -10,15 +10,15 @@
 #include "common/pool.h"
 
 /*
- * The tiles of C are a function of the shape (M, N, K) alone, never of the thread count: every
+ * The tiles of C (a grid of rows x columns) are a function of the shape (M, N, K) alone, never of the thread count: every
  * tile is one single-threaded OpenBLAS call whose arguments do not change with the number of
  * threads, so the result is bit-identical at any thread count on any CPU. (OpenBLAS's result
  * for an element depends on the width of the call it is in: its edge kernels and its
  * small-matrix kernels, taken at M*N*K <= 1e6 on x86-64, sum in other orders. Bands derived from
  * the thread count therefore gave different bits at 2 and 3 threads on AVX2 machines.)
  */
-#define TILE_ALIGN     16        /* tile widths a multiple of the widest SGEMM micro-tile */
-#define TILE_MAX       12        /* at most this many tiles: divides evenly over 1, 2, 3, 4, 6 */
+#define TILE_ALIGN     16        /* tile sides a multiple of the widest SGEMM micro-tile */
+#define TILE_AREA      (256 * 256) /* elements of C per tile aimed at: packing stays ~5% */
 #define MIN_TILE_FLOPS (1 << 21) /* a tile does at least this much work: less is not worth a thread */
 
 static int gemm_threads;        /* 0: qt_pool_default_threads() */
@@ -69,44 +69,68 @@ void sgemm_set_threads(int n)
 	gemm_threads = n > 0 ? n : 0;
 }
 
-int sgemm_tile_width(int M, int N, int K)
+static int round_up(int x, int to)
 {
-	if (N <= 0)
-		return 0;
-	double per_col = 2.0 * (M > 0 ? M : 1) * (K > 0 ? K : 1);
-	int w = (N + TILE_MAX - 1) / TILE_MAX;
-	double need = MIN_TILE_FLOPS / per_col;
-	if (need > N)
-		return N;
-	if (w < (int)need + 1)
-		w = (int)need + 1;
-	w = (w + TILE_ALIGN - 1) / TILE_ALIGN * TILE_ALIGN;
-	return w >= N ? N : w;
+	return (x + to - 1) / to * to;
+}
+
+/*
+ * Each tile is one OpenBLAS call that packs its rows of op(A) and its columns of op(B) again:
+ * K * (rows + cols) copies for 2 * rows * cols * K FLOPs. Thin column tiles (the former
+ * 1 x 12 grid: 512 x 48 tiles for a 512 x 576 product) spent a fifth of a training step
+ * copying; near-square tiles of about TILE_AREA elements copy ~3x less. The count is 1, 2,
+ * 4, 6 or 12 (even over 2 threads, 6 and 12 over 3; fewer where rounding the sides to
+ * TILE_ALIGN leaves fewer), chosen from the shape alone.
+ */
+void sgemm_tile_shape(int M, int N, int K, int *rows, int *cols)
+{
+	*rows = M > 0 ? M : 1;
+	*cols = N > 0 ? N : 1;
+	if (M <= 0 || N <= 0)
+		return;
+	double flops = 2.0 * M * N * (K > 0 ? K : 1), area = (double)M * N;
+	int counts[] = { 12, 6, 4, 2 }, want = 1;
+	for (int i = 0; i < 4 && want == 1; i++)
+		if (area >= (double)counts[i] * TILE_AREA && flops >= (double)counts[i] * MIN_TILE_FLOPS)
+			want = counts[i];
+	if (want == 1 && flops >= 2.0 * MIN_TILE_FLOPS)
+		want = 2;
+	double best = 0;
+	int most = 0;
+	for (int gm = 1; gm <= want; gm++) {
+		if (want % gm)
+			continue;
+		int gn = want / gm;
+		int r = round_up((M + gm - 1) / gm, TILE_ALIGN), c = round_up((N + gn - 1) / gn, TILE_ALIGN);
+		r = r < M ? r : M, c = c < N ? c : N;
+		int tiles = ((M + r - 1) / r) * ((N + c - 1) / c);
+		double copies = 1.0 / r + 1.0 / c; /* per FLOP, up to a constant */
+		if (tiles > most || (tiles == most && copies < best))
+			most = tiles, best = copies, *rows = r, *cols = c;
+	}
 }
 
 struct gemm_job {
-	int ta, tb, M, N, K, lda, ldb, ldc, width;
+	int ta, tb, M, N, K, lda, ldb, ldc, rows, cols, col_tiles;
 	float alpha, beta;
 	const float *A, *B;
 	float *C;
 };
 
-static void tile(const struct gemm_job *g, int j0, int n)
-{
-	const float *B = g->tb ? g->B + (size_t)j0 * g->ldb : g->B + j0;
-	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
-	            g->tb ? CblasTrans : CblasNoTrans, g->M, n, g->K, g->alpha, g->A, g->lda, B,
-	            g->ldb, g->beta, g->C + j0, g->ldc);
-}
-
 static void tile_task(void *ctx, size_t i, int worker)
 {
 	(void)worker;
 	const struct gemm_job *g = ctx;
-	int j0 = (int)i * g->width;
-	int n = g->N - j0 < g->width ? g->N - j0 : g->width;
-	if (n > 0)
-		tile(g, j0, n);
+	int i0 = (int)(i / (size_t)g->col_tiles) * g->rows, j0 = (int)(i % (size_t)g->col_tiles) * g->cols;
+	int m = g->M - i0 < g->rows ? g->M - i0 : g->rows;
+	int n = g->N - j0 < g->cols ? g->N - j0 : g->cols;
+	if (m <= 0 || n <= 0)
+		return;
+	const float *A = g->ta ? g->A + i0 : g->A + (size_t)i0 * g->lda;
+	const float *B = g->tb ? g->B + (size_t)j0 * g->ldb : g->B + j0;
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+	            g->tb ? CblasTrans : CblasNoTrans, m, n, g->K, g->alpha, A, g->lda, B,
+	            g->ldb, g->beta, g->C + (size_t)i0 * g->ldc + j0, g->ldc);
 }
 
 void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
@@ -115,9 +139,11 @@ void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 	pthread_once(&blas_once, blas_single);
 	if (M <= 0 || N <= 0)
 		return;
-	int width = sgemm_tile_width(M, N, K);
-	struct gemm_job g = { trans_a, trans_b, M, N, K, lda, ldb, ldc, width, alpha, beta, A, B, C };
-	int tiles = (N + width - 1) / width;
+	int rows, cols;
+	sgemm_tile_shape(M, N, K, &rows, &cols);
+	int col_tiles = (N + cols - 1) / cols, tiles = (M + rows - 1) / rows * col_tiles;
+	struct gemm_job g = { trans_a, trans_b, M, N, K, lda, ldb, ldc, rows, cols, col_tiles,
+	                      alpha, beta, A, B, C };
 	int threads = gemm_threads ? gemm_threads : qt_pool_default_threads();
 	if (qt_pool_nested())
 		threads = 1;  /* the same tiles, in order on this thread */

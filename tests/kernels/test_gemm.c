@@ -1,7 +1,7 @@
 /* qlora-tools: ISC license. */
 /*
- * kernels/gemm.h: the column-tiled SGEMM against a plain double-precision loop, for every
- * transpose combination, beta 0 / 1 / other, strides wider than the matrix and column counts
+ * kernels/gemm.h: the tiled SGEMM against a plain double-precision loop, for every transpose
+ * combination, beta 0 / 1 / other, strides wider than the matrix and row and column counts
  * that do not divide into the tiles; and bit-identical results at 1, 2, 3 and 7 threads.
  * The thread check runs again, in child processes, under every OpenBLAS core type this CPU can
  * execute (OPENBLAS_CORETYPE=Haswell on AVX2, SkylakeX on AVX-512): an AVX2 machine's
@@ -127,9 +127,10 @@ int main(int argc, char **argv)
 			CHECK(rc == 0, "under OPENBLAS_CORETYPE=%s (CPU %s): exit %d", cores[i], cpu_model, rc);
 		}
 	}
-	/* sizes under and over the banding threshold; N = 1, 17, 577 leave ragged bands */
+	/* sizes under and over the tiling thresholds; N = 1, 17, 577 leave ragged tiles; 600 x 700
+	 * is cut into a 2 x 3 grid whose last row and column of tiles are narrower */
 	int shapes[][3] = { { 3, 5, 7 }, { 64, 17, 64 }, { 130, 577, 96 }, { 200, 1, 300 },
-	                    { 96, 300, 150 } };
+	                    { 96, 300, 150 }, { 600, 700, 64 } };
 	float betas[] = { 0.0f, 1.0f, 0.5f };
 	uint64_t seed = 1;
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
