@@ -6,6 +6,8 @@
 #   peft DIR STEPS     STEPS optimizer steps of PEFT LoRA r 16 all-linear (alpha 32, dropout 0)
 #                      with gradient checkpointing, AdamW, clipping 1.0, one block per step, on
 #                      THREADS threads; prints trained tokens/s over steps 2..STEPS
+#   sgemm              the machine's f32 GEMM rate through torch (2048^3, best of 5, THREADS
+#                      threads) in GFLOP/s: the yardstick for the model FLOP rates
 # Uses torch, peft, transformers, xxhash from /work/venv-ref.
 import os
 import struct
@@ -81,8 +83,24 @@ def peft_run(d, steps):
     print("%.3f" % ((steps - 1) * (T - 1) / el))
 
 
+def sgemm_rate():
+    import torch
+    torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count())))
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2.0 * n ** 3 / (time.perf_counter() - t0) * 1e-9)
+    print("%.1f" % best)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "make-fixture":
+    if sys.argv[1] == "sgemm":
+        sgemm_rate()
+    elif sys.argv[1] == "make-fixture":
         make_fixture(sys.argv[2])
     else:
         peft_run(sys.argv[2], int(sys.argv[3]))

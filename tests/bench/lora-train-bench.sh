@@ -5,14 +5,29 @@
 #   tests/bench/lora-train-bench.sh   (repository root, after `make`; THREADS, STEPS, TMPDIR)
 # The fixture is made once under ${TMPDIR:-/tmp}/qt-train-bench. Each side runs STEPS steps
 # (default 3) in one process; tokens/s = trained tokens (511 per block) per second over steps
-# 2..STEPS (step 1 is warm-up); peak RSS is the whole process's (/usr/bin/time %M).
+# 2..STEPS (step 1 is warm-up); peak RSS is the whole process's (/usr/bin/time %M). Both
+# sides' model FLOP rates are also given as a share of the SGEMM rate torch measures on the
+# same threads. Needs numpy, torch, transformers, peft and xxhash in PYTHON (exit 69 naming
+# the one missing). On a shared machine run it whole under one nice level and note the load.
 set -e
 py=${PYTHON:-/work/venv-ref/bin/python}
 bin=${BIN:-bin}
 dir=${TMPDIR:-/tmp}/qt-train-bench
 threads=${THREADS:-$(nproc)}
 steps=${STEPS:-3}
-[ -f "$dir/train.pack" ] || { mkdir -p "$dir"; "$py" tests/bench/lora-train-bench.py make-fixture "$dir" >/dev/null 2>&1; }
+# The reference side's packages, checked first: a missing one is named here instead of
+# surfacing as an empty figure (the fixture maker's output used to be thrown away).
+if ! err=$("$py" -c 'import numpy, torch, transformers, peft, xxhash' 2>&1); then
+	printf '%s: %s cannot import the reference packages (numpy torch transformers peft xxhash):\n%s\n' \
+		"$0" "$py" "$(printf '%s\n' "$err" | tail -n 1)" >&2
+	echo "install them (e.g. $py -m pip install xxhash) or set PYTHON" >&2
+	exit 69
+fi
+if [ ! -f "$dir/train.pack" ]; then
+	mkdir -p "$dir"
+	"$py" tests/bench/lora-train-bench.py make-fixture "$dir" >/dev/null ||
+		{ echo "$0: making the fixture in $dir failed" >&2; rm -f "$dir/train.pack"; exit 1; }
+fi
 rm -rf "$dir/out"
 ours_rss=$(/usr/bin/time -f '%M' "$bin/lora-train" -m "$dir/base" --train "$dir/train.pack" \
 	-o "$dir/out" --rank 16 --alpha 32 --schedule constant --max-steps "$steps" \
@@ -23,10 +38,19 @@ ours=$(sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g' "$dir/out/log.jsonl" |
 line=$(THREADS=$threads /usr/bin/time -f 'rss %M' "$py" tests/bench/lora-train-bench.py peft "$dir" "$steps" 2>&1 | grep -v Warning)
 tp=$(printf '%s\n' "$line" | grep -E '^[0-9.]+$' | tail -n 1)
 tp_rss=$(printf '%s\n' "$line" | sed -n 's/^rss //p' | tail -n 1)
+[ -n "$tp" ] || { printf '%s: the PyTorch + PEFT side printed no rate:\n%s\n' "$0" "$line" >&2; exit 1; }
+gemm=$(THREADS=$threads "$py" tests/bench/lora-train-bench.py sgemm)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v to="$ours" -v tp="$tp" -v ro="$ours_rss" -v rp="$tp_rss" -v th="$threads" 'BEGIN {
+# Model FLOPs per trained token (issue 22's count): forward 0.27 GFLOP (linears 0.21, lm_head
+# 0.06), input-gradient backward 0.27, recompute under checkpointing 0.21, dense causal
+# attention ~0.14 (work either side skips counts in its favour).
+awk -v to="$ours" -v tp="$tp" -v ro="$ours_rss" -v rp="$tp_rss" -v th="$threads" -v g="$gemm" 'BEGIN {
+	f = 0.89
 	printf "lora-train, SmolLM2-135M-shaped f32 base, T=512, LoRA r16 all-linear, %d threads\n", th
 	printf "  qlora-tools lora-train   %9.1f trained tokens/s   peak RSS %6.0f MiB\n", to, ro / 1024
 	printf "  PyTorch + PEFT           %9.1f trained tokens/s   peak RSS %6.0f MiB\n", tp, rp / 1024
 	printf "  ratio (ours / PyTorch tokens/s): %.2fx\n", to / tp
+	printf "  model FLOP rate: ours %.1f GFLOP/s (%.0f%%), PyTorch %.1f GFLOP/s (%.0f%%) of the\n", \
+		to * f, 100 * to * f / g, tp * f, 100 * tp * f / g
+	printf "  measured SGEMM rate, %.1f GFLOP/s (torch 2048^3, %d threads; %.2f GFLOP per token)\n", g, th, f
 }'
