@@ -2,8 +2,11 @@
 /*
  * Fast CPU attention: per (batch, head, block of QB query rows) the score block
  * S = scale * Q K^T over the keys the block can see, masked softmax rows on the pool, then
- * SGEMMs for P V (forward) and dQ, dK, dV (backward). GEMMs run one after another so that
- * OpenBLAS threads them itself; the elementwise row work is spread with common/pool.h.
+ * SGEMMs for P V (forward) and dQ, dK, dV (backward). GEMMs run one after another, each
+ * tiled over the threads by kernels/gemm.h; the elementwise row work is spread with
+ * common/pool.h. Rows whose visible keys form one range (contiguous segments, no soft cap:
+ * every model so far but Gemma-2) take the vectorised exp of kernels/cpu/vexp.h over that
+ * range; the others test each key and use libm's expf.
  * Tested against kernels/cpu/attention.c.
  */
 #include "kernels/attention.h"
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 
 #include "common/pool.h"
+#include "kernels/cpu/vexp.h"
 #include "kernels/gemm.h"
 
 enum { QB = 128 };
@@ -19,6 +23,8 @@ enum { QB = 128 };
 struct rows {
 	float *S, *dP;              /* (QB, n) blocks */
 	const int32_t *seg;         /* (T) of this batch row, or NULL */
+	const int *first;           /* (T) first key each row sees, when ranged */
+	int ranged;                 /* row t sees exactly keys first[t]..t: no per-key test */
 	int window;                 /* keys more than window - 1 back are hidden; 0: none */
 	float cap;                  /* soft cap of the scores; 0: none */
 	const float *dout, *out;    /* this head's rows, stride qs */
@@ -35,12 +41,45 @@ static int visible(const struct rows *c, int t, int j)
 	return j <= t && j >= window_start(t, c->window) && (!c->seg || c->seg[j] == c->seg[t]);
 }
 
+static void zero(float *x, int n)
+{
+	for (int j = 0; j < n; j++)
+		x[j] = 0;
+}
+
+/* A row whose visible keys are the range [lo, hi] of its n columns, without a soft cap: the
+ * vectorised exp of kernels/cpu/vexp.h over the range, zeros around it. */
+static void ranged_row(const struct rows *c, int t, float *s, float *dp)
+{
+	int lo = c->first[t] - c->k0, hi = t - c->k0, w = hi - lo + 1;
+	if (!c->backward) {
+		float m = vx_max(s + lo, w);
+		float sum = vx_exp_sum(s + lo, w, m);
+		vx_div(s + lo, w, sum);
+		zero(s, lo), zero(s + hi + 1, c->n - hi - 1);
+		if (c->lse)
+			c->lse[t] = m + logf(sum);
+		return;
+	}
+	const float *dor = c->dout + (size_t)t * c->qs, *orow = c->out + (size_t)t * c->qs;
+	float D = 0;
+	for (int d = 0; d < c->HD; d++)
+		D += dor[d] * orow[d];
+	vx_softmax_grad(s + lo, dp + lo, w, c->lse_in[t], D, c->scale);
+	zero(s, lo), zero(s + hi + 1, c->n - hi - 1);
+	zero(dp, lo), zero(dp + hi + 1, c->n - hi - 1);
+}
+
 static void row_task(void *p, size_t i, int worker)
 {
 	const struct rows *c = p;
 	(void)worker;
 	int t = c->r0 + (int)i;
 	float *s = c->S + i * c->n;
+	if (c->ranged) {
+		ranged_row(c, t, s, c->backward ? c->dP + i * c->n : NULL);
+		return;
+	}
 	if (!c->backward) {
 		float m = -INFINITY, sum = 0;
 		if (c->cap > 0)
@@ -87,6 +126,21 @@ static void first_keys(int *first, const int32_t *seg, int window, int T)
 	}
 }
 
+/* 1 when every row t sees exactly the keys first[t]..t (segments are contiguous runs), so
+ * rows need no per-key test: keys between first[t] and t all share t's segment. */
+static int contiguous(const int *first, const int32_t *seg, int T)
+{
+	if (!seg)
+		return 1;
+	for (int t = 1, run = 0; t < T; t++) {
+		if (seg[t] != seg[t - 1])
+			run = t;
+		if (first[t] < run)
+			return 0;
+	}
+	return 1;
+}
+
 static int block_k0(const int *first, int r0, int r1)
 {
 	int k0 = first[r0];
@@ -109,6 +163,7 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 	for (int b = 0; b < B; b++) {
 		const int32_t *sb = seg ? seg + (size_t)b * T : NULL;
 		first_keys(first, sb, window, T);
+		int ranged = cap == 0 && contiguous(first, sb, T);
 		for (int h = 0; h < NH; h++) {
 			size_t qo = (size_t)b * T * qs + (size_t)h * HD;
 			size_t ko = (size_t)b * T * ks + (size_t)(h / (NH / NKV)) * HD;
@@ -118,7 +173,7 @@ static void run(int backward, float *out, float *lse, float *dq, float *dk, floa
 				int k0 = block_k0(first, r0, r1), n = r1 - k0;
 				const float *Qb = q + qo + r0 * qs, *Kb = k + ko + k0 * ks, *Vb = v + ko + k0 * ks;
 				sgemm_rm(0, 1, m, n, HD, scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
-				struct rows c = { S, dP, sb, window, cap, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
+				struct rows c = { S, dP, sb, first, ranged, window, cap, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
 				                  lse ? lse + lo : NULL, lse_in ? lse_in + lo : NULL, r0, k0, n,
 				                  HD, qs, scale, backward };
 				if (!backward) {

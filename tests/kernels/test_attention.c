@@ -1,10 +1,15 @@
 /* qlora-tools: ISC license. */
 /* attention: against transformers' eager_attention_forward with a causal + segment mask (and
  * its autograd), finite differences for dq/dk/dv, fast == reference, decode == full forward;
- * the last three also with another scale and a soft cap (Gemma-2). */
+ * the last three also with another scale and a soft cap (Gemma-2). The fast op's checks run
+ * under every exp path of kernels/cpu/vexp.h this CPU can execute (AVX-512, AVX2, scalar). */
 #include "kernels/attention.h"
 
 #include "kcheck.h"
+#include "kernels/cpu/vexp.h"
+
+static const char *tags[] = { " (scalar exp)", " (AVX2 exp)", " (AVX-512 exp)" };
+static const char *isa_tag = "";
 
 struct fd_ctx {
 	float *q, *k, *v, *out, *r;
@@ -41,7 +46,8 @@ static void golden(void)
 			else
 				attention_forward(out, lse, q, k, v, seg, NULL, B, T, NH, NKV, HD);
 			char w[96];
-			const char *nm = fast ? "attn fast" : "attn ref";
+			char nm[32];
+			snprintf(nm, sizeof nm, "%s%s", fast ? "attn fast" : "attn ref", fast ? isa_tag : "");
 			snprintf(w, sizeof w, "%s out B%d T%d NH%d NKV%d HD%d", nm, B, T, NH, NKV, HD);
 			kc_close(w, out, kc_f(&g, "out%d", i), nq, 1e-5, 1e-5);
 			snprintf(w, sizeof w, "%s lse case %d", nm, i);
@@ -108,17 +114,17 @@ static void fast_vs_ref(int W, float scale, float cap)
 	attention_forward(o1, l1, q, k, v, seg, &ow, B, T, NH, NKV, HD);
 	attention_forward_fast(o2, l2, q, k, v, seg, &ow, B, T, NH, NKV, HD, 3);
 	char w[96];
-	snprintf(w, sizeof w, "attn fast vs ref out T=300 window %d cap %g", W, cap);
+	snprintf(w, sizeof w, "attn fast vs ref out T=300 window %d cap %g%s", W, cap, isa_tag);
 	kc_close(w, o2, o1, nq, 1e-5, 1e-5);
-	snprintf(w, sizeof w, "attn fast vs ref lse window %d cap %g", W, cap);
+	snprintf(w, sizeof w, "attn fast vs ref lse window %d cap %g%s", W, cap, isa_tag);
 	kc_close(w, l2, l1, (size_t)B * NH * T, 1e-5, 1e-5);
 	attention_backward(g1, g1 + nq, g1 + nq + nk, dout, q, k, v, o1, l1, seg, &ow, B, T, NH, NKV,
 	                   HD);
 	attention_backward_fast(g2, g2 + nq, g2 + nq + nk, dout, q, k, v, o1, l1, seg, &ow, B, T, NH,
 	                        NKV, HD, 3);
-	snprintf(w, sizeof w, "attn fast vs ref dq window %d cap %g", W, cap);
+	snprintf(w, sizeof w, "attn fast vs ref dq window %d cap %g%s", W, cap, isa_tag);
 	kc_close(w, g2, g1, nq, 1e-4, 1e-5);
-	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d cap %g", W, cap);
+	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d cap %g%s", W, cap, isa_tag);
 	kc_close(w, g2 + nq, g1 + nq, 2 * nk, 1e-4, 1e-5);
 
 	/* decode: cache of capacity L, B rows with different past lengths; compare with the rows
@@ -153,6 +159,7 @@ static void fast_vs_ref(int W, float scale, float cap)
 
 int main(void)
 {
+	isa_tag = tags[vx_get_isa()];
 	golden();
 	fd(NULL);
 	/* q . k / 2 reaches about 6 here, so a cap of 3 bends the scores */
@@ -163,5 +170,16 @@ int main(void)
 	fast_vs_ref(1, 0, 0);
 	fast_vs_ref(0, 0.4f, 5.0f);
 	fast_vs_ref(50, 0.4f, 5.0f);
+	for (int isa = VX_AVX2; isa >= VX_SCALAR; isa--) {
+		vx_set_isa((enum vx_isa)isa);
+		if (vx_get_isa() != (enum vx_isa)isa)
+			continue;
+		isa_tag = tags[isa];
+		golden();
+		fast_vs_ref(0, 0, 0);
+		fast_vs_ref(50, 0, 0);
+		fast_vs_ref(1, 0, 0);
+	}
+	vx_set_isa(VX_AVX512);
 	return test_main_end();
 }
