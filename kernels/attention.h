@@ -51,8 +51,9 @@ int window_start(int t, int window);
 void attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                        const int32_t *seg, const struct attn_opts *opt, int B, int T, int NH,
                        int NKV, int HD);
-/* Same contract; per head: S = Q K^T and O = P V through OpenBLAS SGEMM, softmax rows on
- * common/pool.h threads. Allocates a (T, T) score block per thread while it runs. */
+/* Same contract; per (batch row, head, block of 128 queries), one common/pool.h task each:
+ * S = Q K^T and O = P V through SGEMM, softmax rows between. Allocates two (128, T) blocks
+ * per thread while it runs. The same bits at any thread count. */
 void attention_forward_fast(float *out, float *lse, const float *q, const float *k,
                             const float *v, const int32_t *seg, const struct attn_opts *opt,
                             int B, int T, int NH, int NKV, int HD, int n_threads);
@@ -64,7 +65,9 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         const float *k, const float *v, const float *out, const float *lse,
                         const int32_t *seg, const struct attn_opts *opt, int B, int T, int NH,
                         int NKV, int HD);
-/* Same contract through SGEMM (P and dS recomputed per head); allocates (T, T) blocks. */
+/* Same contract through SGEMM (P and dS recomputed per block), one task per (batch row,
+ * head); each head's dk, dv sums go to a buffer of its own (at most 64 MiB of them at a time)
+ * and are added in head order: the same bits at any thread count. */
 void attention_backward_fast(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
                              const int32_t *seg, const struct attn_opts *opt, int B, int T,

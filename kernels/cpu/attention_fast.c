@@ -21,7 +21,7 @@
 enum { QB = 128 };
 
 struct rows {
-	float *S, *dP;              /* (QB, n) blocks */
+	float *S, *dP;              /* (m, n) blocks */
 	const int32_t *seg;         /* (T) of this batch row, or NULL */
 	const int *first;           /* (T) first key each row sees, when ranged */
 	int ranged;                 /* row t sees exactly keys first[t]..t: no per-key test */
@@ -149,49 +149,124 @@ static int block_k0(const int *first, int r0, int r1)
 	return k0;
 }
 
+/*
+ * Tasks. Forward: one (batch row, head, query block) each, its two GEMMs and its rows on the
+ * thread that takes it, so a layer costs one dispatch instead of three per block (on a loaded
+ * 2-core machine every dispatch waits for the slowest thread to be scheduled). Backward: one
+ * (batch row, head) each; dq's rows of a head are its own, dk and dv are summed into a buffer
+ * of the head's (PART_MAX bounds them: heads go in waves) and added to dk, dv afterwards in
+ * head order. Every GEMM inside a task runs its tiles in order on that thread
+ * (qt_pool_nested), so no result depends on the thread count.
+ */
+#define PART_MAX ((size_t)64 << 20) /* bytes of per-head dk, dv buffers at a time */
+
+struct att {
+	int backward;
+	float *out, *lse, *dq, *part;  /* part: (heads of the wave, 2, T, HD) */
+	const float *dout, *q, *k, *v, *out_in, *lse_in;
+	const int32_t *seg;
+	const int *first, *ranged;     /* (B, T) first keys; (B) rows need no per-key test */
+	int window, B, T, NH, NKV, HD, qb, nblk, h0;  /* h0: first (b * NH + h) of the wave */
+	float cap, scale;
+	float *buf;                    /* per worker: S and dP, (qb, T) each */
+};
+
+static void block(const struct att *a, int b, int h, int r0, float *S, float *dP, float *dkp,
+                  float *dvp)
+{
+	int T = a->T, HD = a->HD;
+	size_t qs = (size_t)a->NH * HD, ks = (size_t)a->NKV * HD;
+	size_t qo = (size_t)b * T * qs + (size_t)h * HD;
+	size_t ko = (size_t)b * T * ks + (size_t)(h / (a->NH / a->NKV)) * HD;
+	size_t lo = ((size_t)b * a->NH + h) * T;
+	const int *first = a->first + (size_t)b * T;
+	int r1 = r0 + a->qb < T ? r0 + a->qb : T, m = r1 - r0;
+	int k0 = block_k0(first, r0, r1), n = r1 - k0;
+	const float *Qb = a->q + qo + r0 * qs, *Kb = a->k + ko + k0 * ks, *Vb = a->v + ko + k0 * ks;
+	sgemm_rm(0, 1, m, n, HD, a->scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
+	struct rows c = { S, dP, a->seg ? a->seg + (size_t)b * T : NULL, first, a->ranged[b],
+	                  a->window, a->cap, a->dout ? a->dout + qo : NULL,
+	                  a->out_in ? a->out_in + qo : NULL, a->lse ? a->lse + lo : NULL,
+	                  a->lse_in ? a->lse_in + lo : NULL, r0, k0, n, HD, qs, a->scale,
+	                  a->backward };
+	if (!a->backward) {
+		for (int i = 0; i < m; i++)
+			row_task(&c, (size_t)i, 0);
+		sgemm_rm(0, 0, m, HD, n, 1.0f, S, n, Vb, (int)ks, 0.0f, a->out + qo + r0 * qs, (int)qs);
+		return;
+	}
+	const float *dOb = a->dout + qo + r0 * qs;
+	/* dP = dO V^T, then rows turn S into P and dP into dS (scaled) */
+	sgemm_rm(0, 1, m, n, HD, 1.0f, dOb, (int)qs, Vb, (int)ks, 0.0f, dP, n);
+	for (int i = 0; i < m; i++)
+		row_task(&c, (size_t)i, 0);
+	sgemm_rm(0, 0, m, HD, n, 1.0f, dP, n, Kb, (int)ks, 1.0f, a->dq + qo + r0 * qs, (int)qs);
+	sgemm_rm(1, 0, n, HD, m, 1.0f, dP, n, Qb, (int)qs, 1.0f, dkp + (size_t)k0 * HD, HD);
+	sgemm_rm(1, 0, n, HD, m, 1.0f, S, n, dOb, (int)qs, 1.0f, dvp + (size_t)k0 * HD, HD);
+}
+
+static void att_task(void *p, size_t i, int worker)
+{
+	const struct att *a = p;
+	float *S = a->buf + (size_t)worker * 2 * a->qb * a->T, *dP = S + (size_t)a->qb * a->T;
+	if (!a->backward) {
+		int bh = (int)(i / (size_t)a->nblk), blk = a->nblk - 1 - (int)(i % (size_t)a->nblk);
+		block(a, bh / a->NH, bh % a->NH, blk * a->qb, S, dP, NULL, NULL);
+		return;
+	}
+	int bh = a->h0 + (int)i;
+	float *dkp = a->part + i * 2 * (size_t)a->T * a->HD, *dvp = dkp + (size_t)a->T * a->HD;
+	for (int blk = 0; blk < a->nblk; blk++)
+		block(a, bh / a->NH, bh % a->NH, blk * a->qb, S, dP, dkp, dvp);
+}
+
 static void run(int backward, float *out, float *lse, float *dq, float *dk, float *dv,
                 const float *dout, const float *q, const float *k, const float *v,
                 const float *out_in, const float *lse_in, const int32_t *seg,
                 const struct attn_opts *opt, int B, int T, int NH, int NKV, int HD, int n_threads)
 {
-	float scale = attn_scale(opt, HD), cap = opt ? opt->softcap : 0;
-	int window = attn_window(opt);
-	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
-	int qb = T < QB ? T : QB;
-	float *S = malloc(sizeof(float) * qb * T), *dP = backward ? malloc(sizeof(float) * qb * T) : NULL;
-	int *first = malloc(sizeof(int) * T);
+	int threads = n_threads > 0 ? n_threads : qt_pool_default_threads();
+	int qb = T < QB ? T : QB, nblk = (T + qb - 1) / qb;
+	struct att a = { backward, out, lse, dq, NULL, dout, q, k, v, out_in, lse_in, seg, NULL,
+	                 NULL, attn_window(opt), B, T, NH, NKV, HD, qb, nblk, 0,
+	                 opt ? opt->softcap : 0, attn_scale(opt, HD), NULL };
+	int *first = malloc(sizeof(int) * (size_t)B * T), *ranged = malloc(sizeof(int) * (size_t)B);
+	a.buf = malloc(sizeof(float) * 2 * (size_t)threads * qb * T);
 	for (int b = 0; b < B; b++) {
 		const int32_t *sb = seg ? seg + (size_t)b * T : NULL;
-		first_keys(first, sb, window, T);
-		int ranged = cap == 0 && contiguous(first, sb, T);
-		for (int h = 0; h < NH; h++) {
-			size_t qo = (size_t)b * T * qs + (size_t)h * HD;
-			size_t ko = (size_t)b * T * ks + (size_t)(h / (NH / NKV)) * HD;
-			size_t lo = ((size_t)b * NH + h) * T;
-			for (int r0 = 0; r0 < T; r0 += qb) {
-				int r1 = r0 + qb < T ? r0 + qb : T, m = r1 - r0;
-				int k0 = block_k0(first, r0, r1), n = r1 - k0;
-				const float *Qb = q + qo + r0 * qs, *Kb = k + ko + k0 * ks, *Vb = v + ko + k0 * ks;
-				sgemm_rm(0, 1, m, n, HD, scale, Qb, (int)qs, Kb, (int)ks, 0.0f, S, n);
-				struct rows c = { S, dP, sb, first, ranged, window, cap, dout ? dout + qo : NULL, out_in ? out_in + qo : NULL,
-				                  lse ? lse + lo : NULL, lse_in ? lse_in + lo : NULL, r0, k0, n,
-				                  HD, qs, scale, backward };
-				if (!backward) {
-					qt_pool_for(m * n > 8192 ? n_threads : 1, (size_t)m, row_task, &c);
-					sgemm_rm(0, 0, m, HD, n, 1.0f, S, n, Vb, (int)ks, 0.0f, out + qo + r0 * qs, (int)qs);
-					continue;
+		first_keys(first + (size_t)b * T, sb, a.window, T);
+		ranged[b] = a.cap == 0 && contiguous(first + (size_t)b * T, sb, T);
+	}
+	a.first = first, a.ranged = ranged;
+	if (!backward) {
+		qt_pool_for(threads, (size_t)B * NH * nblk, att_task, &a);
+		free(first), free(ranged), free(a.buf);
+		return;
+	}
+	size_t head = 2 * (size_t)T * HD, wave = PART_MAX / (head * sizeof(float));
+	int total = B * NH, per = wave < 1 ? 1 : wave > (size_t)total ? total : (int)wave;
+	a.part = malloc(sizeof(float) * head * per);
+	size_t ks = (size_t)NKV * HD;
+	for (a.h0 = 0; a.h0 < total; a.h0 += per) {
+		int n = total - a.h0 < per ? total - a.h0 : per;
+		for (size_t i = 0; i < head * n; i++)
+			a.part[i] = 0;
+		qt_pool_for(threads, (size_t)n, att_task, &a);
+		/* dk, dv += each head's sums, in head order */
+		for (int i = 0; i < n; i++) {
+			int b = (a.h0 + i) / NH, g = (a.h0 + i) % NH / (NH / NKV);
+			const float *dkp = a.part + i * head, *dvp = dkp + (size_t)T * HD;
+			for (int t = 0; t < T; t++) {
+				float *dkr = dk + ((size_t)b * T + t) * ks + (size_t)g * HD;
+				float *dvr = dv + ((size_t)b * T + t) * ks + (size_t)g * HD;
+				for (int d = 0; d < HD; d++) {
+					dkr[d] += dkp[(size_t)t * HD + d];
+					dvr[d] += dvp[(size_t)t * HD + d];
 				}
-				const float *dOb = dout + qo + r0 * qs;
-				/* dP = dO V^T, then rows turn S into P and dP into dS (scaled) */
-				sgemm_rm(0, 1, m, n, HD, 1.0f, dOb, (int)qs, Vb, (int)ks, 0.0f, dP, n);
-				qt_pool_for(m * n > 8192 ? n_threads : 1, (size_t)m, row_task, &c);
-				sgemm_rm(0, 0, m, HD, n, 1.0f, dP, n, Kb, (int)ks, 1.0f, dq + qo + r0 * qs, (int)qs);
-				sgemm_rm(1, 0, n, HD, m, 1.0f, dP, n, Qb, (int)qs, 1.0f, dk + ko + k0 * ks, (int)ks);
-				sgemm_rm(1, 0, n, HD, m, 1.0f, S, n, dOb, (int)qs, 1.0f, dv + ko + k0 * ks, (int)ks);
 			}
 		}
 	}
-	free(S), free(dP), free(first);
+	free(first), free(ranged), free(a.buf), free(a.part);
 }
 
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
@@ -212,58 +287,4 @@ void attention_backward_fast(float *dq, float *dk, float *dv, const float *dout,
 {
 	run(1, NULL, NULL, dq, dk, dv, dout, q, k, v, out, lse, seg, opt, B, T, NH, NKV, HD,
 	    n_threads);
-}
-
-struct dec {
-	float *out;
-	const float *q, *kc, *vc;
-	const int32_t *past;
-	int window, TN, L, NH, NKV, HD;
-	float scale, cap;
-};
-
-static void dec_task(void *p, size_t i, int worker)
-{
-	const struct dec *c = p;
-	(void)worker;
-	int b = (int)(i / c->NH), h = (int)(i % c->NH), HD = c->HD;
-	size_t qs = (size_t)c->NH * HD, ks = (size_t)c->NKV * HD;
-	size_t kvo = (size_t)b * c->L * ks + (size_t)(h / (c->NH / c->NKV)) * HD;
-	float *s = malloc(sizeof(float) * (size_t)(c->past[b] + c->TN));
-	for (int t = 0; t < c->TN; t++) {
-		size_t o = ((size_t)b * c->TN + t) * qs + (size_t)h * HD;
-		const float *qr = c->q + o;
-		int n = c->past[b] + t + 1, lo = window_start(n - 1, c->window);
-		float m = -INFINITY, sum = 0;
-		for (int j = lo; j < n; j++) {
-			const float *kr = c->kc + kvo + j * ks;
-			float d = 0;
-			for (int e = 0; e < HD; e++)
-				d += qr[e] * kr[e];
-			s[j] = attn_softcap(d * c->scale, c->cap);
-			m = s[j] > m ? s[j] : m;
-		}
-		for (int j = lo; j < n; j++)
-			sum += s[j] = expf(s[j] - m);
-		float *orow = c->out + o;
-		for (int e = 0; e < HD; e++)
-			orow[e] = 0;
-		for (int j = lo; j < n; j++) {
-			const float *vr = c->vc + kvo + j * ks;
-			float pj = s[j] / sum;
-			for (int e = 0; e < HD; e++)
-				orow[e] += pj * vr[e];
-		}
-	}
-	free(s);
-}
-
-/* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) */
-void attention_decode_fast(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, const struct attn_opts *opt, int B, int TN,
-                           int L, int NH, int NKV, int HD, int n_threads)
-{
-	struct dec c = { out, q, kc, vc, past, attn_window(opt), TN, L, NH, NKV, HD,
-	                 attn_scale(opt, HD), opt ? opt->softcap : 0 };
-	qt_pool_for(n_threads, (size_t)B * NH, dec_task, &c);
 }

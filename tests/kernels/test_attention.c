@@ -1,8 +1,9 @@
 /* qlora-tools: ISC license. */
 /* attention: against transformers' eager_attention_forward with a causal + segment mask (and
- * its autograd), finite differences for dq/dk/dv, fast == reference, decode == full forward;
- * the last three also with another scale and a soft cap (Gemma-2). The fast op's checks run
- * under every exp path of kernels/cpu/vexp.h this CPU can execute (AVX-512, AVX2, scalar). */
+ * its autograd), finite differences for dq/dk/dv, fast == reference (the same bits at 1, 2 and
+ * 3 threads), decode == full forward; the last three also with another scale and a soft cap
+ * (Gemma-2). The fast op's checks run under every exp path of kernels/cpu/vexp.h this CPU can
+ * execute (AVX-512, AVX2, scalar). */
 #include "kernels/attention.h"
 
 #include "kcheck.h"
@@ -126,6 +127,17 @@ static void fast_vs_ref(int W, float scale, float cap)
 	kc_close(w, g2, g1, nq, 1e-4, 1e-5);
 	snprintf(w, sizeof w, "attn fast vs ref dk,dv window %d cap %g%s", W, cap, isa_tag);
 	kc_close(w, g2 + nq, g1 + nq, 2 * nk, 1e-4, 1e-5);
+	/* the same bits at 1 and 2 threads as at 3 */
+	for (int th = 1; th <= 2; th++) {
+		float *o3 = malloc(nq * 4), *l3 = malloc(B * NH * T * 4), *g3 = calloc(nq + 2 * nk, 4);
+		attention_forward_fast(o3, l3, q, k, v, seg, &ow, B, T, NH, NKV, HD, th);
+		attention_backward_fast(g3, g3 + nq, g3 + nq + nk, dout, q, k, v, o1, l1, seg, &ow, B, T,
+		                        NH, NKV, HD, th);
+		CHECK(memcmp(o3, o2, nq * 4) == 0 && memcmp(l3, l2, (size_t)B * NH * T * 4) == 0 &&
+		      memcmp(g3, g2, (nq + 2 * nk) * 4) == 0,
+		      "attn fast window %d cap %g%s: %d threads differ from 3", W, cap, isa_tag, th);
+		free(o3), free(l3), free(g3);
+	}
 
 	/* decode: cache of capacity L, B rows with different past lengths; compare with the rows
 	 * of a full forward over the same tokens (no segments) */
