@@ -15,6 +15,9 @@
  * the tolerance for those two families says so rather than hides it; and the same llama.cpp
  * with that GELU in float32 (NAME.llamacpp-f32gelu.*, how to build it in the script) is held
  * to 1e-4 like the others.
+ * With a LoRA adapter (NAME-lora, PEFT's, all linear modules of the family, phi3's and glm's
+ * fused ones too): llama.cpp ran our F32 GGUF with our LoRA GGUF of it applied
+ * (NAME.llamacpp-lora.*); our forward with the adapter unmerged is held to the same limits.
  * And the files: export-gguf of each model (through a link named "tiny", as the script) at every
  * --type must be the very file llama.cpp ran (f32) or whose tensors the script found
  * byte-identical to llama_model_quantize's (family/gguf-reader.txt).
@@ -32,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/io.h"
+#include "formats/adapter.h"
 #include "formats/safetensors.h"
 #include "gguf_reader_golden.h"
 #include "jobs/import_gguf.h"
@@ -40,12 +44,17 @@
 #include "logits_golden.h"
 #include "test.h"
 
-/* name, the goldens' suffix, the limit */
+/* name, the goldens' suffix, the limit (NAME-lora applied when the suffix says lora) */
 static const struct { const char *name, *ref; double tol; } goldens[] = {
-	{ "qwen2", "llamacpp", 1e-4 }, { "qwen3", "llamacpp", 1e-4 }, { "gemma", "llamacpp", 3e-3 },
-	{ "gemma", "llamacpp-f32gelu", 1e-4 }, { "gemma2", "llamacpp", 3e-3 },
-	{ "gemma2", "llamacpp-f32gelu", 1e-4 }, { "phi3", "llamacpp", 1e-4 },
-	{ "glm", "llamacpp", 1e-4 }, { "glm4", "llamacpp", 1e-4 },
+	{ "qwen2", "llamacpp", 1e-4 },           { "qwen2", "llamacpp-lora", 1e-4 },
+	{ "qwen3", "llamacpp", 1e-4 },           { "qwen3", "llamacpp-lora", 1e-4 },
+	{ "gemma", "llamacpp", 3e-3 },           { "gemma", "llamacpp-lora", 3e-3 },
+	{ "gemma", "llamacpp-f32gelu", 1e-4 },   { "gemma", "llamacpp-lora-f32gelu", 1e-4 },
+	{ "gemma2", "llamacpp", 3e-3 },          { "gemma2", "llamacpp-lora", 3e-3 },
+	{ "gemma2", "llamacpp-f32gelu", 1e-4 },  { "gemma2", "llamacpp-lora-f32gelu", 1e-4 },
+	{ "phi3", "llamacpp", 1e-4 },            { "phi3", "llamacpp-lora", 1e-4 },
+	{ "glm", "llamacpp", 1e-4 },             { "glm", "llamacpp-lora", 1e-4 },
+	{ "glm4", "llamacpp", 1e-4 },            { "glm4", "llamacpp-lora", 1e-4 },
 };
 static const char *const families[] = { "qwen2", "qwen3", "gemma", "gemma2", "phi3", "glm",
                                         "glm4" };
@@ -61,8 +70,8 @@ static int argmax_row(const float *x, int n)
 }
 
 /* Our greedy continuation of prompt k (full forward per step) against llama.cpp's line. */
-static int check_greedy(const struct llama_model *m, const struct logits_golden *g, uint32_t k,
-                        const char *line)
+static int check_greedy(const struct llama_model *m, const struct lora_table *lora,
+                        const struct logits_golden *g, uint32_t k, const char *line)
 {
 	int T = g->T[k], V = m->cfg.V, same = 1;
 	int32_t *ids = malloc((size_t)(T + MAX_NEW) * 4), *pos = malloc((size_t)(T + MAX_NEW) * 4);
@@ -74,7 +83,7 @@ static int check_greedy(const struct llama_model *m, const struct logits_golden 
 		pos[t] = t;
 	const char *p = line;
 	for (int n = 0; n < MAX_NEW && same; n++) {
-		if (llama_forward(m, NULL, ids, pos, NULL, T + n, lg, &err) != QT_OK) {
+		if (llama_forward(m, lora, ids, pos, NULL, T + n, lg, &err) != QT_OK) {
 			CHECK(0, "%s", err.msg);
 			same = 0;
 			break;
@@ -107,10 +116,25 @@ static void check_family(const char *name, const char *ref, double tol)
 	int st = logits_golden_open(&g, lpath) ? QT_EDATA : QT_OK;
 	if (st == QT_OK && (st = qt_read_file(gpath, &greedy, &glen, &err)) != QT_OK)
 		CHECK(0, "%s", err.msg);
-	if (st == QT_OK && (st = model_dir_open(&md, dir, MODEL_DIR_NO_TOKENIZER, &err)) == QT_OK) {
-		st = llama_load(&m, &md, &err);
-		model_dir_close(&md);
+	if (st == QT_OK) {
+		if ((st = model_dir_open(&md, dir, MODEL_DIR_NO_TOKENIZER, &err)) == QT_OK) {
+			st = llama_load(&m, &md, &err);
+			model_dir_close(&md);
+		}
 		CHECK(st == QT_OK, "%s: %s", dir, err.msg);
+	}
+	struct adapter ad;
+	struct lora_table lt, *lora = NULL;
+	if (st == QT_OK && strstr(ref, "lora")) {
+		snprintf(rel, sizeof rel, "data/export/family/%s-lora", name);
+		char *adir = qt_path_join(test_srcdir(), rel);
+		struct adapter_dims dims = llama_adapter_dims(&m.cfg);
+		st = adapter_load(&ad, adir, &dims, &err);
+		CHECK(st == QT_OK, "%s: %s", adir, err.msg);
+		lora = st == QT_OK ? adapter_table(&ad, &lt) : NULL;
+		free(adir);
+		if (st != QT_OK)
+			llama_free(&m);
 	}
 	if (st == QT_OK) {
 		m.n_threads = 2;
@@ -124,7 +148,7 @@ static void check_family(const char *name, const char *ref, double tol)
 			float *got = malloc((size_t)T * g.V * 4);
 			for (int t = 0; t < T; t++)
 				ids[t] = logits_golden_id(&g, k, t), pos[t] = t;
-			st = llama_forward(&m, NULL, ids, pos, NULL, T, got, &err);
+			st = llama_forward(&m, lora, ids, pos, NULL, T, got, &err);
 			CHECK(st == QT_OK, "%s", err.msg);
 			if (st == QT_OK) {
 				double abs_err, e = logits_golden_err(&g, k, got, &abs_err, &am);
@@ -135,7 +159,7 @@ static void check_family(const char *name, const char *ref, double tol)
 				worst_abs = abs_err > worst_abs ? abs_err : worst_abs;
 			}
 			free(ids), free(pos), free(got);
-			int same = line && check_greedy(&m, &g, k, line);
+			int same = line && check_greedy(&m, lora, &g, k, line);
 			CHECK(same, "%s prompt %u: greedy ids differ from llama.cpp's", name, k);
 			greedy_same += same;
 			line = line ? strchr(line, '\n') : NULL;
@@ -145,6 +169,8 @@ static void check_family(const char *name, const char *ref, double tol)
 		       "(limit %g), greedy %d of %u prompts identical (24 ids each)\n", name, ref,
 		       worst_abs, worst, tol, greedy_same, g.n);
 		llama_free(&m);
+		if (lora)
+			adapter_free(&ad);
 	}
 	if (g.map.data)
 		logits_golden_close(&g);
@@ -278,6 +304,19 @@ static void check_files(const char *name)
 	}
 	printf("%-6s: %d of %d types the file llama.cpp ran (f32) or quantized alike\n", name, same,
 	       EXPORT_GGUF_N_TYPES);
+	snprintf(rel, sizeof rel, "data/export/family/%s-lora", name);
+	char *adir = qt_path_join(test_srcdir(), rel), label[64];
+	struct export_gguf_opts ao = { .model_dir = "tiny", .adapter_dir = adir, .output = "l.gguf",
+	                               .type = EXPORT_GGUF_F32, .n_threads = 2 };
+	struct qt_err aerr = { 0 };
+	int ast = export_gguf_run(&ao, NULL, &aerr);
+	CHECK(ast == QT_OK, "export %s-lora: %s", name, aerr.msg);
+	snprintf(label, sizeof label, "%s-lora", name);
+	if (ast == QT_OK && gguf_reader_check_in("data/export/family/gguf-reader.txt", label, "f32",
+	                                         "l.gguf"))
+		printf("%-6s: the LoRA GGUF llama.cpp applied\n", name);
+	unlink("l.gguf");
+	free(adir);
 	check_round_trip(name);
 	unlink("tiny");
 	free(dir);

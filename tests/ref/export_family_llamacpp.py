@@ -19,7 +19,11 @@ Writes, per family NAME, tests/data/export/family/:
   NAME.llamacpp.greedy.txt  per prompt one line: the 24 ids llama.cpp's greedy decoding adds
                             (argmax of each new position, eos not special), token by token
                             through its cache
-  NAME.llamacpp-f32gelu.{logits.bin,greedy.txt}
+  NAME.llamacpp-lora.{logits.bin,greedy.txt}
+                            the same with export-gguf's LoRA GGUF of NAME-lora (a PEFT adapter,
+                            tests/ref/export_family_models.py --lora) applied by llama.cpp
+                            (lora_path)
+  NAME.llamacpp-f32gelu.{logits.bin,greedy.txt}, NAME.llamacpp-lora-f32gelu.*
                             gemma and gemma2 only, with --f32-gelu: the same from a llama.cpp
                             whose CPU GELU is computed in float32. Stock llama.cpp looks GELU
                             up in a table of half-precision values (ggml-cpu/vec.h defines
@@ -67,7 +71,8 @@ PROMPTS = [rng.randint(3, 320, size=n).tolist() for n in (4, 13, 29)]
 
 
 def export(src, args, out):
-    subprocess.run([os.path.join(BIN, "export-gguf"), "-q"] + args + ["-o", out, src], check=True)
+    subprocess.run([os.path.join(BIN, "export-gguf"), "-q"] + args + ["-o", out] +
+                   ([src] if src else []), check=True)
     return out
 
 
@@ -131,6 +136,17 @@ def quant_check(name, src, f32, tmp, reader):
         reader.append(reader_line(ours, f"{name} {tn}"))
 
 
+def goldens(f32, lora, name, suffix):
+    """llama.cpp's logits and greedy ids on f32 (with the LoRA GGUF lora when given)."""
+    opts = dict(LLAMA_OPTS, lora_path=lora) if lora else LLAMA_OPTS
+    llm = llama_cpp.Llama(model_path=f32, **opts)
+    logits_file(llm, llm.n_vocab(), os.path.join(DATA, f"{name}.{suffix}.logits.bin"))
+    with open(os.path.join(DATA, f"{name}.{suffix}.greedy.txt"), "w") as f:
+        f.writelines(greedy(llm))
+    del llm
+    print(f"{name}: wrote {name}.{suffix}.logits.bin and {name}.{suffix}.greedy.txt")
+
+
 def f32_gelu():
     with tempfile.TemporaryDirectory() as tmp:
         for name in ["gemma", "gemma2"]:
@@ -138,11 +154,10 @@ def f32_gelu():
             os.makedirs(os.path.dirname(src))
             os.symlink(os.path.join(DATA, name), src)
             f32 = export(src, ["--type", "f32"], os.path.join(tmp, f"{name}.gguf"))
-            llm = llama_cpp.Llama(model_path=f32, **LLAMA_OPTS)
-            logits_file(llm, llm.n_vocab(), os.path.join(DATA, f"{name}.llamacpp-f32gelu.logits.bin"))
-            with open(os.path.join(DATA, f"{name}.llamacpp-f32gelu.greedy.txt"), "w") as f:
-                f.writelines(greedy(llm))
-            print(f"{name}: wrote {name}.llamacpp-f32gelu.logits.bin and .greedy.txt")
+            lora = export(None, ["--adapter", os.path.join(DATA, f"{name}-lora"), "-m", src],
+                          os.path.join(tmp, f"{name}-lora.gguf"))
+            goldens(f32, None, name, "llamacpp-f32gelu")
+            goldens(f32, lora, name, "llamacpp-lora-f32gelu")
 
 
 def main():
@@ -157,13 +172,11 @@ def main():
             os.symlink(os.path.join(DATA, name), src)
             f32 = export(src, ["--type", "f32"], os.path.join(tmp, f"{name}.gguf"))
             reader.append(reader_line(f32, f"{name} f32"))
-            llm = llama_cpp.Llama(model_path=f32, **LLAMA_OPTS)
-            V = llm.n_vocab()
-            logits_file(llm, V, os.path.join(DATA, f"{name}.llamacpp.logits.bin"))
-            with open(os.path.join(DATA, f"{name}.llamacpp.greedy.txt"), "w") as f:
-                f.writelines(greedy(llm))
-            del llm
-            print(f"{name}: wrote {name}.llamacpp.logits.bin and {name}.llamacpp.greedy.txt")
+            goldens(f32, None, name, "llamacpp")
+            lora = export(None, ["--adapter", os.path.join(DATA, f"{name}-lora"), "-m", src],
+                          os.path.join(tmp, f"{name}-lora.gguf"))
+            reader.append(reader_line(lora, f"{name}-lora f32"))
+            goldens(f32, lora, name, "llamacpp-lora")
             quant_check(name, src, f32, tmp, reader)
     with open(os.path.join(DATA, "gguf-reader.txt"), "w") as f:
         f.writelines(reader)

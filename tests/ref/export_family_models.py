@@ -21,11 +21,17 @@ tests/data/export/tiny, whose 320 tokens are the models' vocabulary):
   glm     fused gate_up_proj, q/k/v biases, half of each head rotated in interleaved pairs,
           heads * head_dim = hidden (llama.cpp's chatglm needs it)
   glm4    glm's with sandwich norms, head_dim 32, three quarters rotated
-tests/ref/export_family_llamacpp.py runs llama.cpp on their F32 GGUFs.
+With --lora, writes instead (the models untouched) NAME-lora/ for each: a PEFT LoRA adapter
+(r 4, alpha 8, every linear module of the family under PEFT's names: phi3's fused qkv_proj and
+gate_up_proj, glm's and glm4's fused gate_up_proj) with random non-zero A and B.
+tests/ref/export_family_llamacpp.py runs llama.cpp on their F32 GGUFs, with and without the
+adapters' GGUFs.
 """
+import sys
 import os
 import shutil
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import (Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM,
                           GemmaConfig, GemmaForCausalLM, Gemma2Config, Gemma2ForCausalLM,
                           Phi3Config, Phi3ForCausalLM, GlmConfig, GlmForCausalLM, Glm4Config,
@@ -39,7 +45,34 @@ COMMON = dict(vocab_size=320, hidden_size=64, intermediate_size=160, num_hidden_
               rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=2)
 
 
+TARGETS = {"phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+           "glm": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"],
+           "glm4": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"]}
+ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def lora(name, cls):
+    torch.manual_seed(sum(map(ord, name)) + 16)
+    base = cls.from_pretrained(os.path.join(OUT, name), dtype=torch.float32)
+    pm = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0,
+                                         target_modules=TARGETS.get(name, ALL),
+                                         task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for k, p in pm.named_parameters():
+            if "lora_" in k:
+                p.copy_(torch.randn(p.shape) * (0.2 if "lora_A" in k else 0.05))
+    d = os.path.join(OUT, name + "-lora")
+    shutil.rmtree(d, ignore_errors=True)
+    pm.save_pretrained(d)
+    for f in os.listdir(d):
+        if f not in ("adapter_config.json", "adapter_model.safetensors"):
+            p = os.path.join(d, f)
+            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+
+
 def build(name, cls, cfg):
+    if sys.argv[1:] == ["--lora"]:
+        return lora(name, cls)
     torch.manual_seed(sum(map(ord, name)) + 19)
     m = cls(cfg).float().eval()
     with torch.no_grad():  # larger weights than the default init, so errors are visible
