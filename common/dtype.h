@@ -50,6 +50,15 @@ static inline int qt_dtype_parse(const char *s)
 	return -1;
 }
 
+/* The names a --dtype option takes for the float types a tool writes: ours, then those
+ * transformers and PyTorch use, with their types (one table, so every tool reads "bfloat16"
+ * alike). NULL-terminated. */
+static const char *const qt_dtype_option_names[] = { "bf16", "f16", "f32", "bfloat16", "fp16",
+                                                     "float16", "fp32", "float32", NULL };
+static const enum qt_dtype qt_dtype_option_types[] = { QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F32,
+                                                       QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F16,
+                                                       QT_DTYPE_F32, QT_DTYPE_F32 };
+
 /* 1 for F32, F16, BF16, F64. */
 static inline int qt_dtype_is_float(enum qt_dtype t)
 {

@@ -15,8 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "kernels/lora.h"
+
+struct json_t;
 
 #define HF_CONFIG_NAME     "config.json"
 #define HF_GENCONFIG_NAME  "generation_config.json"
@@ -148,6 +151,10 @@ int hf_config_write(const char *path, const struct hf_config *c, struct qt_err *
 int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
                        const struct hf_token_ids *eos, const struct hf_token_ids *pad,
                        struct qt_err *err);
+
+/* Appends v as transformers writes config.json: json.dumps(v, indent=2, sort_keys=True) (ASCII
+ * escapes, reals as Python's repr) and a newline; out of memory sets b->oom. */
+void hf_config_dump(struct qt_buf *b, struct json_t *v);
 
 /* Python repr() of a double ("1e-05", "100000.0", "0.041666666666666664"); buf >= 32. */
 void hf_format_double(double v, char *buf, size_t cap);

@@ -13,63 +13,13 @@
 #include "common/io.h"
 #include "formats/hfconfig.h"
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Python's json.dumps(v, indent=2, sort_keys=True) (ensure_ascii, reals as repr), which is how
- * transformers writes config.json. */
-static void emit(FILE *fp, json_t *v, int depth)
-{
-	if (json_is_object(v) || json_is_array(v)) {
-		int obj = json_is_object(v);
-		size_t n = obj ? json_object_size(v) : json_array_size(v);
-		if (n == 0) {
-			fputs(obj ? "{}" : "[]", fp);
-			return;
-		}
-		const char **keys = obj ? calloc(n, sizeof *keys) : NULL;
-		size_t k = 0;
-		const char *key;
-		json_t *e;
-		if (obj) {
-			json_object_foreach(v, key, e)
-				if (keys)
-					keys[k++] = key;
-			if (keys)
-				qsort(keys, n, sizeof *keys, cmp_str);
-		}
-		fputc(obj ? '{' : '[', fp);
-		for (size_t i = 0; i < n; i++) {
-			fprintf(fp, "%s\n%*s", i ? "," : "", 2 * (depth + 1), "");
-			if (obj && keys) {
-				json_t *ks = json_string(keys[i]);
-				json_dumpf(ks, fp, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
-				json_decref(ks);
-				fputs(": ", fp);
-			}
-			emit(fp, obj ? (keys ? json_object_get(v, keys[i]) : NULL) : json_array_get(v, i),
-			     depth + 1);
-		}
-		fprintf(fp, "\n%*s%c", 2 * depth, "", obj ? '}' : ']');
-		free(keys);
-	} else if (json_is_real(v)) {
-		char b[40];
-		hf_format_double(json_real_value(v), b, sizeof b);
-		fputs(b, fp);
-	} else if (v) {
-		json_dumpf(v, fp, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
-	}
-}
-
 static const char *torch_dtype_name(int t)
 {
 	return t == QT_DTYPE_BF16 ? "bfloat16" : t == QT_DTYPE_F16 ? "float16" : "float32";
 }
 
 /* config.json: the base's keys, without quantization_config, dtype set to the linears' dtype;
- * written as transformers writes it (see emit). */
+ * written as transformers writes it (hf_config_dump). */
 int merge_write_config(const char *base_dir, const char *out_dir, int dtype, struct qt_err *err)
 {
 	char *in = qt_path_join(base_dir, HF_CONFIG_NAME), *outp = qt_path_join(out_dir, HF_CONFIG_NAME);
@@ -88,12 +38,16 @@ int merge_write_config(const char *base_dir, const char *out_dir, int dtype, str
 		had = 1, json_object_set_new(o, "dtype", json_string(torch_dtype_name(dtype)));
 	if (!had)
 		json_object_set_new(o, "torch_dtype", json_string(torch_dtype_name(dtype)));
+	struct qt_buf b = { 0 };
 	struct qt_out f;
-	if (!(st = qt_out_open(&f, outp, err))) {
-		emit(f.fp, o, 0);
-		fputc('\n', f.fp);
+	hf_config_dump(&b, o);
+	if (b.oom)
+		st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	else if (!(st = qt_out_open(&f, outp, err))) {
+		fwrite(b.p, 1, b.n, f.fp);
 		st = qt_out_commit(&f, err);
 	}
+	qt_buf_free(&b);
 	json_decref(o);
 out:
 	free(in), free(outp);

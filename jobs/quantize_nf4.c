@@ -17,152 +17,11 @@
 #include <unistd.h>
 
 #include "common/io.h"
+#include "common/buf.h"
 #include "common/progress.h"
 #include "formats/hfconfig.h"
 #include "formats/model_dir.h"
 #include "formats/nf4.h"
-
-/* ---- config.json in transformers' layout: json.dumps(indent=2, sort_keys=True) + "\n" ---- */
-
-struct sbuf {
-	char  *p;
-	size_t n, cap;
-	int    oom;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p, b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void puts_(struct sbuf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-/* A JSON string as Python's json.dumps writes it (ensure_ascii: \uXXXX, surrogate pairs). */
-static void put_str(struct sbuf *b, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	char tmp[16];
-	puts_(b, "\"");
-	while (*u) {
-		uint32_t c = *u;
-		int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-		if (len > 1) {
-			c &= 0xFFu >> (len + 1);
-			for (int i = 1; i < len && u[i]; i++)
-				c = c << 6 | (u[i] & 0x3F);
-		}
-		u += len;
-		if (c == '"')
-			puts_(b, "\\\"");
-		else if (c == '\\')
-			puts_(b, "\\\\");
-		else if (c == '\n')
-			puts_(b, "\\n");
-		else if (c == '\r')
-			puts_(b, "\\r");
-		else if (c == '\t')
-			puts_(b, "\\t");
-		else if (c == '\b')
-			puts_(b, "\\b");
-		else if (c == '\f')
-			puts_(b, "\\f");
-		else if (c >= 0x20 && c < 0x7F)
-			put(b, (const char *)&c, 1);
-		else if (c < 0x10000)
-			put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04x", c));
-		else {
-			c -= 0x10000;
-			put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "\\u%04x\\u%04x", 0xD800 + (c >> 10),
-			                             0xDC00 + (c & 0x3FF)));
-		}
-	}
-	puts_(b, "\"");
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void put_indent(struct sbuf *b, int depth)
-{
-	puts_(b, "\n");
-	for (int i = 0; i < depth; i++)
-		puts_(b, "  ");
-}
-
-static void put_json(struct sbuf *b, json_t *v, int depth)
-{
-	char tmp[48];
-	if (json_is_object(v)) {
-		size_t n = json_object_size(v), i = 0;
-		if (!n) {
-			puts_(b, "{}");
-			return;
-		}
-		const char **keys = malloc(n * sizeof *keys);
-		if (!keys) {
-			b->oom = 1;
-			return;
-		}
-		const char *k;
-		json_t *x;
-		json_object_foreach(v, k, x) keys[i++] = k;
-		qsort(keys, n, sizeof *keys, cmp_str);
-		puts_(b, "{");
-		for (i = 0; i < n; i++) {
-			put_indent(b, depth + 1);
-			put_str(b, keys[i]);
-			puts_(b, ": ");
-			put_json(b, json_object_get(v, keys[i]), depth + 1);
-			if (i + 1 < n)
-				puts_(b, ",");
-		}
-		put_indent(b, depth);
-		puts_(b, "}");
-		free(keys);
-	} else if (json_is_array(v)) {
-		size_t n = json_array_size(v);
-		if (!n) {
-			puts_(b, "[]");
-			return;
-		}
-		puts_(b, "[");
-		for (size_t i = 0; i < n; i++) {
-			put_indent(b, depth + 1);
-			put_json(b, json_array_get(v, i), depth + 1);
-			if (i + 1 < n)
-				puts_(b, ",");
-		}
-		put_indent(b, depth);
-		puts_(b, "]");
-	} else if (json_is_string(v)) {
-		put_str(b, json_string_value(v));
-	} else if (json_is_integer(v)) {
-		put(b, tmp, (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v)));
-	} else if (json_is_real(v)) {
-		hf_format_double(json_real_value(v), tmp, sizeof tmp);
-		puts_(b, tmp);
-	} else {
-		puts_(b, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
-	}
-}
 
 /* The BitsAndBytesConfig.to_dict() of load_in_4bit + nf4 (reference.md 5.10). */
 static json_t *quant_config(int double_quant, const char *compute_dtype, const char *skip)
@@ -591,9 +450,8 @@ int nf4_quantize_dir(const struct nf4_quantize_opts *o, struct nf4_summary *sum,
 	/* Second pass: write, quantizing each weight when the writer reaches it. */
 	const char *cdt = m.config.torch_dtype[0] ? m.config.torch_dtype : "float32";
 	json_object_set_new(cfg, "quantization_config", quant_config(o->double_quant, cdt, o->skip));
-	struct sbuf b = { 0 };
-	put_json(&b, cfg, 0);
-	puts_(&b, "\n");
+	struct qt_buf b = { 0 };
+	hf_config_dump(&b, cfg);
 	if (b.oom) {
 		free(b.p);
 		free(counts);

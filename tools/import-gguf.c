@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "common/dtype.h"
 #include "common/err.h"
 #include "common/io.h"
 #include "common/progress.h"
@@ -24,6 +25,7 @@ static const char help[] =
 	"replaced).\n\n"
 	"  -o, --output dir     directory to create\n"
 	"      --dtype t        tensor type in model.safetensors: bf16 (default), f16, f32\n"
+	"                       (or bfloat16, float16, fp16, float32, fp32)\n"
 	"      --tokenizer-only write tokenizer.json and tokenizer_config.json only (for a\n"
 	"                       vocabulary-only GGUF, which has no weights)\n"
 	"  -q, --quiet          no summary;  --progress: progress on stderr\n"
@@ -46,8 +48,6 @@ static const struct option longopts[] = {
 
 int main(int argc, char **argv)
 {
-	static const char *const dtypes[] = { "bf16", "f16", "f32", NULL };
-	static const enum qt_dtype dtype_ids[] = { QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F32 };
 	struct gguf_import_opts o = { .dtype = QT_DTYPE_BF16 };
 	struct gguf_import_stats stats;
 	struct qt_err err;
@@ -59,7 +59,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':          o.outdir = optarg; break;
-		case OPT_DTYPE:    o.dtype = dtype_ids[qt_arg_word("--dtype", optarg, dtypes)]; break;
+		case OPT_DTYPE:
+			o.dtype = qt_dtype_option_types[qt_arg_word("--dtype", optarg,
+			                                            qt_dtype_option_names)];
+			break;
 		case OPT_TOKENIZER_ONLY: o.tokenizer_only = 1; break;
 		case 'q':          qt_verbosity = 1; break;
 		case OPT_PROGRESS: qt_verbosity = 3; break;

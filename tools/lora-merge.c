@@ -40,12 +40,6 @@ static const char help[] =
 
 enum { OPT_DTYPE = 256, OPT_UNMERGE, OPT_INFO, OPT_PROGRESS, OPT_THREADS };
 
-/* --dtype: the short names, then the long ones transformers and PyTorch use. */
-static const char *const dtypes[] = { "bf16", "f16", "f32", "bfloat16", "fp16", "float16",
-                                      "fp32", "float32", NULL };
-static const enum qt_dtype dtype_ids[] = { QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F32,
-                                           QT_DTYPE_BF16, QT_DTYPE_F16, QT_DTYPE_F16,
-                                           QT_DTYPE_F32, QT_DTYPE_F32 };
 
 static const struct option long_opts[] = {
 	{ "model",    required_argument, NULL, 'm'          },
@@ -87,7 +81,7 @@ int main(int argc, char **argv)
 			o.scale[o.n_adapters - 1] = qt_arg_double("--scale", optarg, -1e6, 1e6);
 			break;
 		case OPT_DTYPE:
-			o.out_dtype = (int)dtype_ids[qt_arg_word("--dtype", optarg, dtypes)];
+			o.out_dtype = (int)qt_dtype_option_types[qt_arg_word("--dtype", optarg, qt_dtype_option_names)];
 			break;
 		case OPT_UNMERGE: o.unmerge = 1; break;
 		case OPT_INFO: info = optarg; break;

@@ -9,28 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "formats/tokenizer/internal.h"
-
-struct bytes { char *p; size_t n, cap; int oom; };
-
-static void put(struct bytes *b, const void *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 256;
-		while (c < b->n + n + 1)
-			c *= 2;
-		char *p = realloc(b->p, c);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = c;
-	}
-	if (n) /* s may be NULL for an empty string */
-		memcpy(b->p + b->n, s, n);
-	b->n += n;
-}
 
 /* Byte of a byte-level char, or -1 (reference.md 1.4's table read backwards). */
 static int char_byte(uint32_t c)
@@ -47,22 +27,22 @@ static int char_byte(uint32_t c)
 }
 
 /* One token through the ByteLevel decoder: its bytes if every char maps, else as is. */
-static void bytelevel_token(struct bytes *b, const char *s, size_t n)
+static void bytelevel_token(struct qt_buf *b, const char *s, size_t n)
 {
 	size_t i, l;
 	for (i = 0; i < n; i += l)
 		if (char_byte(tk_utf8_next((const unsigned char *)s + i, &l)) < 0) {
-			put(b, s, n);
+			qt_buf_add(b, s, n);
 			return;
 		}
 	for (i = 0; i < n; i += l) {
 		char c = (char)char_byte(tk_utf8_next((const unsigned char *)s + i, &l));
-		put(b, &c, 1);
+		qt_buf_add(b, &c, 1);
 	}
 }
 
 /* Rust String::from_utf8_lossy: each maximal invalid subpart becomes one U+FFFD. */
-static void lossy(struct bytes *o, const unsigned char *s, size_t n)
+static void lossy(struct qt_buf *o, const unsigned char *s, size_t n)
 {
 	static const char fffd[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
 	for (size_t i = 0; i < n;) {
@@ -71,7 +51,7 @@ static void lossy(struct bytes *o, const unsigned char *s, size_t n)
 			size_t j = i + 1;
 			while (j < n && s[j] < 0x80)
 				j++;
-			put(o, s + i, j - i);
+			qt_buf_add(o, s + i, j - i);
 			i = j;
 			continue;
 		}
@@ -84,7 +64,7 @@ static void lossy(struct bytes *o, const unsigned char *s, size_t n)
 		else if (c == 0xF4) { need = 3; hi = 0x8F; }
 		else if (c >= 0xF1 && c <= 0xF3) need = 3;
 		else {
-			put(o, fffd, 3);
+			qt_buf_add(o, fffd, 3);
 			i++;
 			continue;
 		}
@@ -96,9 +76,9 @@ static void lossy(struct bytes *o, const unsigned char *s, size_t n)
 				break;
 		}
 		if (k == need)
-			put(o, s + i, j - i);
+			qt_buf_add(o, s + i, j - i);
 		else
-			put(o, fffd, 3);
+			qt_buf_add(o, fffd, 3);
 		i = j;
 	}
 }
@@ -121,7 +101,7 @@ static const char *token_string(const struct tokenizer *t, uint32_t id, size_t *
 /* ---- a list of token strings ---- */
 
 struct toks {
-	struct bytes b;       /* the strings, back to back */
+	struct qt_buf b;       /* the strings, back to back */
 	size_t *off;          /* token i is b.p[off[i] .. off[i + 1]) */
 	size_t n, cap;
 	int oom;
@@ -148,7 +128,7 @@ static void tok_new(struct toks *t)
 
 static void tok_put(struct toks *t, const void *s, size_t n)
 {
-	put(&t->b, s, n);
+	qt_buf_add(&t->b, s, n);
 	if (t->n && !t->b.oom)
 		t->off[t->n] = t->b.n;
 }
@@ -183,11 +163,11 @@ static int fallback_byte(const char *s, size_t n)
 
 /* The bytes collected from <0xHH> tokens: one token if they are valid UTF-8, else one U+FFFD
  * token per byte (HF ByteFallback). */
-static void flush_bytes(struct toks *o, struct bytes *pend)
+static void flush_bytes(struct toks *o, struct qt_buf *pend)
 {
 	if (pend->n == 0)
 		return;
-	struct bytes chk = { 0 };
+	struct qt_buf chk = { 0 };
 	lossy(&chk, (const unsigned char *)pend->p, pend->n);
 	if (!chk.oom && chk.n == pend->n && memcmp(chk.p, pend->p, pend->n) == 0) {
 		tok_new(o);
@@ -206,18 +186,18 @@ static void flush_bytes(struct toks *o, struct bytes *pend)
 /* One decoder step: in -> out (HF decode_chain). */
 static void step(const struct tk_dec *d, const struct toks *in, struct toks *o)
 {
-	struct bytes pend = { 0 };
+	struct qt_buf pend = { 0 };
 	if (d->kind == TK_DEC_BYTELEVEL || d->kind == TK_DEC_FUSE) {
-		struct bytes raw = { 0 };
+		struct qt_buf raw = { 0 };
 		for (size_t i = 0; i < in->n; i++) {
 			if (d->kind == TK_DEC_BYTELEVEL)
 				bytelevel_token(&raw, TOK(in, i), TOKLEN(in, i));
 			else
-				put(&raw, TOK(in, i), TOKLEN(in, i));
+				qt_buf_add(&raw, TOK(in, i), TOKLEN(in, i));
 		}
 		tok_new(o);
 		if (d->kind == TK_DEC_BYTELEVEL) {
-			struct bytes l = { 0 };
+			struct qt_buf l = { 0 };
 			lossy(&l, (const unsigned char *)raw.p, raw.n);
 			tok_put(o, l.p, l.n);
 			o->oom |= l.oom;
@@ -237,7 +217,7 @@ static void step(const struct tk_dec *d, const struct toks *in, struct toks *o)
 			int b = fallback_byte(s, n);
 			if (b >= 0) {
 				char c = (char)b;
-				put(&pend, &c, 1);
+				qt_buf_add(&pend, &c, 1);
 				continue;
 			}
 			flush_bytes(o, &pend);
@@ -290,7 +270,7 @@ int tokenizer_decode(const struct tokenizer *t, const uint32_t *ids, size_t n,
                      int skip_special, char **out, size_t *len, struct qt_err *err)
 {
 	struct toks a = { 0 }, b = { 0 };
-	struct bytes o = { 0 }, j = { 0 };
+	struct qt_buf o = { 0 }, j = { 0 };
 	*out = NULL;
 	*len = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -312,11 +292,11 @@ int tokenizer_decode(const struct tokenizer *t, const uint32_t *ids, size_t n,
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		if (i && !t->has_decoder)
-			put(&j, " ", 1);
-		put(&j, TOK(&a, i), TOKLEN(&a, i));
+			qt_buf_add(&j, " ", 1);
+		qt_buf_add(&j, TOK(&a, i), TOKLEN(&a, i));
 	}
 	lossy(&o, (const unsigned char *)j.p, j.n);
-	put(&o, "", 0);
+	qt_buf_add(&o, "", 0);
 	int oom = a.oom || a.b.oom || j.oom || o.oom;
 	toks_free(&a);
 	free(j.p);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "formats/tokenizer/internal.h"
 
 /* ---- Oniguruma (Ruby syntax, UTF-8) to PCRE2 ---- */
@@ -33,31 +34,10 @@
 	"\\x{16130}-\\x{16139}\\x{16D70}-\\x{16D79}\\x{1CCF0}-\\x{1CCF9}\\x{1D2C0}-\\x{1D2D3}" \
 	"\\x{1E4F0}-\\x{1E4F9}\\x{1E5F1}-\\x{1E5FA}"
 
-struct sbuf { char *p; size_t n, cap; int oom; };
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t c = (b->cap + n + 1) * 2;
-		char *p = realloc(b->p, c);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = c;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 /* Translates \s \S \h \H \w \W to explicit classes and widens \p{L} \p{N} to Oniguruma's
  * Unicode version; everything else is copied. Returns 0, or -1 with msg for an escape PCRE2
  * cannot express in that position. */
-static int translate(const char *pat, size_t len, struct sbuf *o, char *msg, size_t msgsz)
+static int translate(const char *pat, size_t len, struct qt_buf *o, char *msg, size_t msgsz)
 {
 	int in_class = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -70,47 +50,47 @@ static int translate(const char *pat, size_t len, struct sbuf *o, char *msg, siz
 			if (e == 'p' && i + 3 < len && pat[i + 1] == '{' && pat[i + 3] == '}' &&
 			    (pat[i + 2] == 'L' || pat[i + 2] == 'N')) {
 				if (!in_class)
-					sb_str(o, "[");
-				sb_str(o, pat[i + 2] == 'L' ? "\\p{L}" ONIG_L_NEW : "\\p{N}" ONIG_N_NEW);
+					qt_buf_str(o, "[");
+				qt_buf_str(o, pat[i + 2] == 'L' ? "\\p{L}" ONIG_L_NEW : "\\p{N}" ONIG_N_NEW);
 				if (!in_class)
-					sb_str(o, "]");
+					qt_buf_str(o, "]");
 				i += 3;
 				continue;
 			}
 			if (!cls) {
 				char two[2] = { '\\', e };
-				sb_add(o, two, 2);
+				qt_buf_add(o, two, 2);
 				continue;
 			}
 			int neg = e == 'S' || e == 'H' || e == 'W';
 			if (in_class && neg) {
 				if (e == 'S') {
-					sb_str(o, "\\P{White_Space}");
+					qt_buf_str(o, "\\P{White_Space}");
 					continue;
 				}
 				snprintf(msg, msgsz, "\\%c inside a character class is not supported", e);
 				return -1;
 			}
 			if (!in_class)
-				sb_str(o, neg ? "[^" : "[");
-			sb_str(o, cls);
+				qt_buf_str(o, neg ? "[^" : "[");
+			qt_buf_str(o, cls);
 			if (!in_class)
-				sb_str(o, "]");
+				qt_buf_str(o, "]");
 			continue;
 		}
 		if (!in_class && c == '[') {
 			in_class = 1;
-			sb_add(o, &c, 1);
+			qt_buf_add(o, &c, 1);
 			if (i + 1 < len && pat[i + 1] == '^')
-				sb_add(o, &pat[++i], 1);
+				qt_buf_add(o, &pat[++i], 1);
 			if (i + 1 < len && pat[i + 1] == ']')
-				sb_add(o, &pat[++i], 1); /* a literal ] first in the class */
+				qt_buf_add(o, &pat[++i], 1); /* a literal ] first in the class */
 			continue;
 		}
 		if (in_class && c == '[' && i + 1 < len && pat[i + 1] == ':') {
 			const char *end = strstr(pat + i, ":]");
 			if (end && (size_t)(end - pat) < len) {
-				sb_add(o, pat + i, (size_t)(end + 2 - (pat + i)));
+				qt_buf_add(o, pat + i, (size_t)(end + 2 - (pat + i)));
 				i = (size_t)(end + 1 - pat);
 				continue;
 			}
@@ -120,18 +100,18 @@ static int translate(const char *pat, size_t len, struct sbuf *o, char *msg, siz
 		} else if (in_class && c == ']') {
 			in_class--;
 		}
-		sb_add(o, &c, 1);
+		qt_buf_add(o, &c, 1);
 	}
 	return 0;
 }
 
 pcre2_code *tk_regex_compile(const char *pat, size_t len, char *msg, size_t msgsz)
 {
-	struct sbuf o = { 0 };
+	struct qt_buf o = { 0 };
 	if (translate(pat, len, &o, msg, msgsz) != 0 || o.oom) {
 		if (o.oom)
 			snprintf(msg, msgsz, "out of memory");
-		free(o.p);
+		qt_buf_free(&o);
 		return NULL;
 	}
 	int ec;
@@ -143,10 +123,10 @@ pcre2_code *tk_regex_compile(const char *pat, size_t len, char *msg, size_t msgs
 		pcre2_get_error_message(ec, m, sizeof m);
 		snprintf(msg, msgsz, "regex error at offset %zu of \"%s\": %s", (size_t)eo,
 		         o.p ? o.p : "", (char *)m);
-		free(o.p);
+		qt_buf_free(&o);
 		return NULL;
 	}
-	free(o.p);
+	qt_buf_free(&o);
 	pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if it fails */
 	return re;
 }
@@ -220,18 +200,18 @@ static int load_split(struct tk_step *st, json_t *o, const char *field, const ch
 		                          sizeof msg);
 	} else {
 		/* a literal: escape every ASCII punctuation character */
-		struct sbuf e = { 0 };
+		struct qt_buf e = { 0 };
 		const char *s = json_string_value(str);
 		for (size_t i = 0; i < json_string_length(str); i++) {
 			if ((unsigned char)s[i] < 0x80 && !((s[i] >= '0' && s[i] <= '9') ||
 			    (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-				sb_add(&e, "\\", 1);
-			sb_add(&e, s + i, 1);
+				qt_buf_add(&e, "\\", 1);
+			qt_buf_add(&e, s + i, 1);
 		}
 		st->re = e.oom ? NULL : tk_regex_compile(e.p ? e.p : "", e.n, msg, sizeof msg);
 		if (e.oom)
 			snprintf(msg, sizeof msg, "out of memory");
-		free(e.p);
+		qt_buf_free(&e);
 	}
 	if (!st->re)
 		return qt_err_set(err, QT_EDATA, "%s: %s.pattern: %s", path, field, msg);
