@@ -135,9 +135,9 @@ fuzz-ci:
 fuzz-campaign:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin CC=clang OPT=-O1 \
 	  SANFLAGS='$(FUZZ_SAN)' NVCC= FUZZ_RUN='$(if $(filter command line,$(origin T)),$(T),$(FUZZ_NAMES))' fuzz-bins
-	-sh tests/fuzz/campaign.sh $(FUZZ_BUILD) $(if $(filter command line,$(origin S)),$(S),240) \
-	  $(if $(filter command line,$(origin T)),$(T),$(FUZZ_NAMES))
-	@sh tests/fuzz/campaign.sh --table $(FUZZ_BUILD)
+	@sh tests/fuzz/campaign.sh $(FUZZ_BUILD) $(if $(filter command line,$(origin S)),$(S),240) \
+	  $(if $(filter command line,$(origin T)),$(T),$(FUZZ_NAMES)); rc=$$?; \
+	  sh tests/fuzz/campaign.sh --table $(FUZZ_BUILD); exit $$rc
 fuzz-bins: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 fuzz-run: $(BUILD)/.deps $(FUZZ_RUN:%=$(BUILD)/fuzz/fuzz_%)
 	@sh tests/fuzz/run.sh $(BUILD) $(S) $(FUZZ_RUN)

@@ -4,7 +4,7 @@
 # -max_total_time (wall seconds) overstates the work done.
 #   tests/fuzz/campaign.sh BUILD CPU_SECONDS name...   run each harness in turn (make fuzz-campaign)
 #   tests/fuzz/campaign.sh --table BUILD               the per-harness totals over all runs
-# Each harness runs at nice 19 under libFuzzer with run.sh's limits (64 KB inputs, 1 GB resident,
+# Each harness runs at nice 19 (its autogroup too) under libFuzzer with run.sh's limits (64 KB inputs, 1 GB resident,
 # no allocation over 256 MB) until its process has used CPU_SECONDS of user+sys time (read from
 # /proc/PID/stat every few seconds; the figure recorded is /usr/bin/time's), then gets SIGINT and prints its final statistics. A finding
 # (crash-, leak-, timeout-, oom- file in BUILD/fuzz/crash/<name>/) ends that harness's run early.
@@ -50,7 +50,11 @@ for n in "$@"; do
 	[ -f "tests/fuzz/dict/$n.dict" ] && dict="-dict=tests/fuzz/dict/$n.dict"
 	timef="$build/fuzz/campaign-$n.time"
 	rm -f "$timef"
-	nice -n 19 /usr/bin/time -f '%U %S' -o "$timef" "$bin" -max_total_time=1000000 -timeout=60 \
+	# its own session, so that its nice 19 is also its autogroup's (with autogroups, a nice
+	# value only orders the processes of one session: a session's group competes with the
+	# others as nice 0 unless its own nice is raised)
+	setsid sh -c '{ echo 19 > /proc/self/autogroup; } 2>/dev/null; exec "$@"' sh \
+		nice -n 19 /usr/bin/time -f '%U %S' -o "$timef" "$bin" -max_total_time=1000000 -timeout=60 \
 		-report_slow_units=1000000 -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=65536 \
 		-print_final_stats=1 -artifact_prefix="$art" $dict "$work" "tests/fuzz/corpus/$n" \
 		> "$log" 2>&1 &
