@@ -9,8 +9,11 @@
  * every token into two tokens, ranked by the token's score, then the left part's and the right
  * part's length in characters (longest first), ties in vocabulary order. CONTROL tokens and
  * LlamaTokenizer's own <unk>, <s>, </s> become special added tokens, USER_DEFINED ones plain
- * added tokens. Gemma's
- * architectures (respelled tokens, positional scores) are refused.
+ * added tokens, except those llama.cpp takes for end-of-generation tokens and makes CONTROL
+ * (<end_of_turn>, <|im_end|>, ...: special). With add_space_prefix false (Gemma 1-3, whose converter writes it), the
+ * Replace normalizer (spaces to U+2581) alone and no Strip decoder, as llama.cpp tokenizes
+ * them (tests/ref/import_gguf_gemma_check.py); transformers' GGUF loader, which respells
+ * Gemma's tokens, is not followed there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,24 @@ static int gen_merges(const struct gguf_value *tok, const struct gguf_value *sco
 	return 0;
 }
 
+/* Token strings llama.cpp (llama-vocab.cpp) makes end-of-generation tokens, and CONTROL
+ * whatever their type: never matched in text without parse_special. Not "</s>" (llama.cpp's
+ * list has it for paddleocr): Phi-3's is USER_DEFINED, and transformers (whose tokenizer.json
+ * this is, byte for byte, for phi3: tests/ref/gguf_spm_check.py) matches it in text. */
+static int eog_looking(const char *s, uint64_t n)
+{
+	static const char *const names[] = {
+		"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
+		"<|calls|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
+		"[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>",
+		"<|tool_response>",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
 /* The items of a TemplateProcessing template: bos, the sequence, eos (those >= 0). */
 static void template_items(FILE *fp, const struct gguf_value *tok, const int64_t sp[2],
                            const char *seq, int type_id)
@@ -168,14 +189,11 @@ int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct 
 	if (gguf_get_str(g, "general.architecture", &arch, err) != QT_OK)
 		arch = NULL;
 	int phi3 = arch && strcmp(arch, "phi3") == 0;
-	if (arch && strncmp(arch, "gemma", 5) == 0) {
-		int st = qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.model \"llama\" with architecture "
-		                    "\"%s\": Gemma's respelled tokens and positional merge order are not "
-		                    "supported", g->path, arch);
-		free(arch);
-		return st;
-	}
 	free(arch);
+	/* add_space_prefix (llama.cpp's default for this model: true); Gemma's converter writes
+	 * false, and llama.cpp then only turns spaces into U+2581 */
+	int space_prefix = 1;
+	gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &space_prefix, err);
 	const struct gguf_kv *kt = gguf_find(g, "tokenizer.ggml.tokens");
 	const struct gguf_kv *ks = gguf_find(g, "tokenizer.ggml.scores");
 	const struct gguf_kv *ky = gguf_find(g, "tokenizer.ggml.token_type");
@@ -230,6 +248,8 @@ int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct 
 		           (len == 4 && !memcmp(s, "</s>", 4));
 		if (ty != TT_CONTROL && ty != TT_USER && !dflt)
 			continue;
+		if (ty == TT_USER && eog_looking(s, len))
+			ty = TT_CONTROL;
 		fprintf(fp, "%s{\"id\":%llu,\"content\":", first ? "" : ",", (unsigned long long)i);
 		gguf_json_str(fp, s, len);
 		fprintf(fp, ",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":"
@@ -237,7 +257,10 @@ int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct 
 		first = 0;
 	}
 	fputs("],", fp);
-	if (phi3)
+	if (!space_prefix)
+		fputs("\"normalizer\":{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":"
+		      "\"\xE2\x96\x81\"},\"pre_tokenizer\":null,", fp);
+	else if (phi3)
 		fputs("\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\","
 		      "\"prepend\":\"\xE2\x96\x81\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},"
 		      "\"content\":\"\xE2\x96\x81\"}]},\"pre_tokenizer\":null,", fp);
@@ -268,8 +291,10 @@ int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct 
 	}
 	fputs("}},\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":"
 	      "{\"String\":\"\xE2\x96\x81\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":"
-	      "\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":0}]},"
-	      "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,"
+	      "\"Fuse\"}", fp);
+	if (space_prefix)
+		fputs(",{\"type\":\"Strip\",\"content\":\" \",\"start\":1,\"stop\":0}", fp);
+	fputs("]},\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,"
 	      "\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":true,"
 	      "\"byte_fallback\":true,\"ignore_merges\":false,\"vocab\":{", fp);
 	for (uint64_t i = 0; i < tok->len; i++) {
