@@ -116,6 +116,7 @@ int main(void)
 		return 1;
 	check("uni-nfkc", c, count);
 	check("bpe-nfkc", c, count);
+	check("rules", c, count); /* five custom rules, one a two-character key */
 	for (size_t i = 0; i < count; i++)
 		free(c[i].s);
 	free(c);

@@ -64,6 +64,22 @@ for name, src in (('smollm2', 'smollm2'), ('fallback', 'fallback'), ('legacy', '
 # Metaspace, a TemplateProcessing post-processor, the whole decoder chain
 # a SentencePiece tokenizer.model (Unigram, trained by tests/ref/spm_model.py)
 put('tokenizer', 'uni.model', read(f'{D}/tokenizer/spm-model/uni.model'))
+# a tokenizer.model with a precompiled_charsmap: five custom rules, one a two-character key
+put('tokenizer', 'rules.model', read(f'{D}/tokenizer/spm-model/rules.model'))
+# an HF Unigram tokenizer.json (the t5 shape of tests/ref/tokenizer_unigram.py: Precompiled,
+# Strip, Replace, Metaspace, TemplateProcessing) cut to <unk> <s> </s> and 300 pieces, its
+# nmt_nfkc charsmap (240 KB) replaced by the five-rule one (tests/ref/spm_model.py); and the
+# same with byte_fallback and the byte pieces <0x00>-<0xFF> kept
+import base64
+def small_unigram(keep, byte_fallback):
+    d = json.loads(read(f'{D}/tokenizer/unigram/tokenizer.json'))
+    d['normalizer']['normalizers'][0]['precompiled_charsmap'] = base64.b64encode(
+        read(f'{D}/tokenizer/spm-model/rules.charsmap')).decode()
+    d['model']['vocab'] = keep(d['model']['vocab'])
+    d['model']['byte_fallback'] = byte_fallback
+    return json.dumps(d, ensure_ascii=False, separators=(',', ':'))
+put('tokenizer', 'unigram.json', small_unigram(lambda v: v[:3] + v[259:559], False))
+put('tokenizer', 'unigram-bytes.json', small_unigram(lambda v: v[:300], True))
 put('tokenizer', 'spm-all.json', '{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"<unk>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},{"id":1,"content":"<s>","single_word":false,"lstrip":false,"rstrip":true,"normalized":false,"special":true},{"id":2,"content":"</s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":false}],"normalizer":{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"Strip","strip_left":false,"strip_right":true},{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"Metaspace","replacement":"▁","prepend_scheme":"first","split":true}]},"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"</s>","type_id":0}}],"pair":[],"special_tokens":{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]},"</s>":{"id":"</s>","ids":[2],"tokens":["</s>"]}}},"decoder":{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"ByteFallback"},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":1},{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}]},"model":{"type":"BPE","dropout":null,"unk_token":"<unk>","continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":true,"byte_fallback":true,"ignore_merges":false,"vocab":{"<unk>":0,"<s>":1,"</s>":2,"<0x0A>":3,"<0xE4>":4,"<0xB8>":5,"<0xAD>":6,"▁":7,"H":8,"e":9,"l":10,"o":11,"▁H":12,"He":13,"ll":14,"▁He":15,"llo":16,"▁Hello":17,"1":18,"2":19,"w":20,"r":21,"d":22},"merges":[["▁","H"],["H","e"],["l","l"],["▁H","e"],["ll","o"],["▁He","llo"]]}}\n')
 
 # chat_template: tokenizer_config.json files

@@ -23,6 +23,9 @@ Writes tests/data/tokenizer/spm-model/:
   bpe-nfkc.model  BPE with nfkc_cf (NFKC and case folding), byte_fallback
                 (these two: the items below plus NORM, strings the maps change, also
                 written to norm.jsonl)
+  rules.model   a small Unigram model (vocabulary 300, trained on the ASCII items) whose charsmap is compiled from the
+                five RULES below (a two-character key among them), and rules.charsmap, that
+                map alone: small enough for the fuzz seeds (tests/fuzz/make_seeds.py)
   <name>.bin    QTTOKGLD version 1 (tests/ref/tokenizer_golden.py) for the items of
                 tests/data/tokenizer/corpus.jsonl, tests/data/tokenizer/spm/llamacpp.jsonl and
                 EXTRA below: EncodeAsIds(text) (the library never matches control pieces such as
@@ -53,6 +56,10 @@ NORM = ["ＡＢＣ１２３　ｆｕｌｌ", "ﬁnance ﬂow ﬀ", "①②③ �
         "e\u0301 a\u0308 n\u0303", "tab\there\nnew\rline", "a\u3000\u3000b\u00a0c\u2003d",
         "zero\u200bwidth\u200djoin", "\u0007bell\u001fus", "ÀÉÎÕÜ straße ǅ", "ℌℍℎ ℡ ™",
         "Ｈｅｌｌｏ，ｗｏｒｌｄ！", "㍻ ㌔ ㎏", "  lead and trail  ", "Ω Å K", "\ufeffbom"]
+
+
+# normalization_rule_tsv lines: source code points -> target code points (hex)
+RULES = ["FF21\t41", "FB01\t66 69", "3000\t20", "FF76 FF9E\t30AC", "2460\t28 31 29"]
 
 
 def corpus():
@@ -121,6 +128,21 @@ def main():
     models["uni-nfkc"] = train(nlines, model_type="unigram", normalization_rule_name="nmt_nfkc")
     models["bpe-nfkc"] = train(nlines, model_type="bpe", byte_fallback=True,
                                normalization_rule_name="nfkc_cf")
+    tsv = os.path.join(OUT, "rules.tsv.tmp")
+    with open(tsv, "w") as f:
+        f.write("\n".join(RULES) + "\n")
+    w = io.BytesIO()
+    small = [x for x in nlines if all(ord(c) < 128 for c in x)] + ["Ａbc ﬁne　x ｶﾞ ①"] * 3
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(small), model_writer=w,
+                                   normalization_rule_tsv=tsv, vocab_size=300,
+                                   hard_vocab_limit=False, character_coverage=0.98,
+                                   num_threads=1, minloglevel=2, model_type="unigram")
+    os.unlink(tsv)
+    models["rules"] = w.getvalue()
+    m = pb.ModelProto()
+    m.ParseFromString(models["rules"])
+    with open(os.path.join(OUT, "rules.charsmap"), "wb") as f:
+        f.write(m.normalizer_spec.precompiled_charsmap)
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "norm.jsonl"), "w", encoding="utf-8") as f:
         for text in NORM:
@@ -129,7 +151,7 @@ def main():
         with open(os.path.join(OUT, name + ".model"), "wb") as f:
             f.write(data)
         sp = spm.SentencePieceProcessor(model_proto=data)
-        its = items + NORM if name.endswith("-nfkc") else items
+        its = items + NORM if name.endswith("-nfkc") or name == "rules" else items
         out = bytearray(b"QTTOKGLD" + struct.pack("<II", 1, len(its)))
         ntok = same = 0
         for text in its:
