@@ -368,10 +368,10 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 		return qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.model: missing", g->path);
 	if (st != QT_OK)
 		return st;
-	int spm = strcmp(model, "llama") == 0;
+	int t5 = strcmp(model, "t5") == 0, spm = t5 || strcmp(model, "llama") == 0;
 	if (!spm && strcmp(model, "gpt2") != 0) {
 		st = qt_err_set(err, QT_EDATA, "%s: tokenizer.ggml.model: \"%s\" is not supported (gpt2: "
-		                "byte-level BPE; llama: SentencePiece BPE)", g->path, model);
+		                "byte-level BPE; llama: SentencePiece BPE; t5: Unigram)", g->path, model);
 		free(model);
 		return st;
 	}
@@ -405,9 +405,11 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 		                "tokens", g->path, (unsigned long long)t.types->len, (unsigned long long)t.n);
 	if (st == QT_OK)
 		st = check_unique_tokens(g, &t, err);
-	char *p1 = qt_path_join(dir, "tokenizer.json"), *p2 = qt_path_join(dir, "tokenizer_config.json");
+	char *p1 = qt_path_join(dir, t5 ? "tokenizer.model" : "tokenizer.json");
+	char *p2 = qt_path_join(dir, "tokenizer_config.json");
 	if (st == QT_OK)
-		st = spm ? gguf_spm_tokenizer_json(g, p1, err) : write_tokenizer_json(g, &t, pre, p1, err);
+		st = t5 ? gguf_t5_tokenizer_model(g, p1, err) : spm ? gguf_spm_tokenizer_json(g, p1, err) :
+		     write_tokenizer_json(g, &t, pre, p1, err);
 	if (st == QT_OK)
 		st = write_tokenizer_config(g, &t, max_len, p2, err);
 	free(p1);

@@ -7,7 +7,8 @@
  * tokenizer_config.json from a GGUF (reference.md 3.8-3.9): byte-level BPE ("gpt2" model) with
  * the pre-tokenizer that tokenizer.ggml.pre names (smollm, gpt-2, llama-bpe, qwen2, qwen35,
  * deepseek-llm/-coder/-v3, falcon, tekken and the names llama.cpp splits as one of these; a
- * missing or unknown pre is refused); SentencePiece BPE ("llama" model) as transformers builds it. Output
+ * missing or unknown pre is refused); SentencePiece BPE ("llama" model) as transformers builds it;
+ * for a Unigram ("t5" model), tokenizer.model instead of tokenizer.json. Output
  * layout, byte for byte, as tests/ref/smollm2_tokenizer.py writes it (json.dumps(
  * ensure_ascii=False, separators=(",", ":")) with keys in HF's order).
  * gguf_tokenizer_put (formats/gguf_vocab.c) is the reverse, for export-gguf.
@@ -37,6 +38,9 @@ int gguf_tokenizer_write(const struct gguf_file *g, const char *dir, int64_t max
 /* tokenizer.json at path for a SentencePiece GGUF (tokenizer.ggml.model "llama"), as
  * transformers' GGUF loader builds it (formats/gguf_spm.c). */
 int gguf_spm_tokenizer_json(const struct gguf_file *g, const char *path, struct qt_err *err);
+/* tokenizer.model (a SentencePiece ModelProto, Unigram) at path for a GGUF whose
+ * tokenizer.ggml.model is "t5" (formats/gguf_t5.c). */
+int gguf_t5_tokenizer_model(const struct gguf_file *g, const char *path, struct qt_err *err);
 /* s[0..n) as a JSON string, as Python's json.dumps(ensure_ascii=False) writes it. */
 void gguf_json_str(FILE *fp, const char *s, uint64_t n);
 

@@ -13,7 +13,8 @@
  * tokens (never matched by the library: compare with TOKENIZER_TEXT_ONLY), USER_DEFINED pieces
  * non-special added tokens (matched after the charsmap; the library leaves them unmapped, which
  * differs only for a piece holding a character the map changes); unknown characters become <0xHH> pieces with byte_fallback, else the unknown
- * piece. Not read: UNUSED pieces, treat_whitespace_as_suffix, model types WORD and CHAR:
+ * piece. UNUSED pieces are never produced (as in the library; llama.cpp's converter pads
+ * vocabularies with them). Not read: treat_whitespace_as_suffix, model types WORD and CHAR:
  * refused with the reason.
  */
 #include <math.h>
@@ -329,7 +330,7 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 	uint32_t n_added = 0;
 	for (uint32_t i = 0; rc == QT_OK && i < n; i++) {
 		total += pc[i].len + 1;
-		if (pc[i].type < PIECE_NORMAL || pc[i].type > PIECE_BYTE || pc[i].type == PIECE_UNUSED)
+		if (pc[i].type < PIECE_NORMAL || pc[i].type > PIECE_BYTE)
 			rc = qt_err_set(err, QT_EDATA, "%s: pieces[%u] \"%.*s\": type %d is not supported",
 			                path, i, (int)pc[i].len, (const char *)pc[i].s, pc[i].type);
 		else if (pc[i].len == 0 || !isfinite(pc[i].score))
