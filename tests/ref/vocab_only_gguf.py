@@ -54,3 +54,18 @@ for pre in ("starcoder", "chameleon", "deepseek-llm"):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+# The same with tokenizer.ggml.model "bert" (WordPiece, not rebuilt): refused by name.
+# Writes tests/data/gguf/tiny-vocab-bert.gguf.
+w = gguf.GGUFWriter("tests/data/gguf/tiny-vocab-bert.gguf", arch="llama")
+for name, f in r.fields.items():
+    if name.startswith("GGUF.") or name == "general.architecture":
+        continue
+    vt = f.types[0]
+    sub = f.types[1] if vt == gguf.GGUFValueType.ARRAY else None
+    w.add_key_value(name, "bert" if name == "tokenizer.ggml.model" else f.contents(), vt,
+                    sub_type=sub)
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
