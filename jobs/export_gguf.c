@@ -569,6 +569,12 @@ static int check_representable(struct job *j, const char *dir, struct qt_err *er
 			return qt_err_set(err, QT_EDATA, "%s/config.json: query_pre_attn_scalar: %g: "
 			                  "llama.cpp's %s architecture scales queries by %lld^-0.5 for "
 			                  "this model", dir, c->query_pre_attn_scalar, a, (long long)q);
+		int sliding = 0;
+		for (int64_t l = 0; l < c->num_hidden_layers; l++)
+			sliding |= hf_config_layer_window(c, l) > 0;
+		if (!sliding) /* llama.cpp asserts is_swa_any() for gemma2 and aborts */
+			return qt_err_set(err, QT_EDATA, "%s/config.json: layer_types: no sliding layer: "
+			                  "llama.cpp's %s architecture needs at least one", dir, a);
 		if (!(c->attn_logit_softcapping > 0) || !(c->final_logit_softcapping > 0))
 			return qt_err_set(err, QT_EDATA, "%s/config.json: %s: null: llama.cpp's %s "
 			                  "architecture always soft-caps (default %s)", dir,

@@ -25,6 +25,8 @@ try gemma-bias data/family/gemma
 try gemma2-scale data/family/gemma2
 try gemma2-cap data/export/family/gemma2 's/"final_logit_softcapping": 3.0/"final_logit_softcapping": null/'
 try gemma2-attn-cap data/export/family/gemma2 's/"attn_logit_softcapping": 2.0/"attn_logit_softcapping": null/'
+# gemma2 without a sliding layer: llama.cpp aborts on it (GGML_ASSERT is_swa_any)
+try gemma2-no-window data/export/family/gemma2 's/"sliding_attention"/"full_attention"/g'
 # gemma's output is always token_embd
 try gemma-untied data/export/family/gemma 's/"tie_word_embeddings": true/"tie_word_embeddings": false/'
 # chatglm's attn_output is [hidden, hidden]
