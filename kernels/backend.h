@@ -3,7 +3,7 @@
  * The backend table: every op the model (kernels/model/) composes, forward and backward, and
  * the memory operations around them, as one struct of function pointers per backend. The
  * model is written once over it; kernels/cpu/backend.c fills qt_backend_cpu and
- * kernels/cuda/backend.cu fills qt_backend_cuda (only in a build with nvcc: a build without it
+ * kernels/cuda/backend_cuda.c fills qt_backend_cuda (only in a build with nvcc: a build without it
  * simply has no CUDA table to find, see qt_backend_of).
  *
  * Every op takes the arguments of its CPU declaration in kernels/<op>.h, on pointers in the
@@ -32,6 +32,7 @@ struct qt_backend {
 	const char *name;  /* "cpu", "cuda" */
 	int host;          /* 1: its memory is host memory, read and written directly */
 	unsigned caps;
+	int attn_max_hd;   /* the largest head_dim its attention ops take; 0: any */
 
 	/* memory; alloc NULL when out of memory. upload/download/sync: 0, or -1 (see error) */
 	void *(*alloc)(size_t bytes);
@@ -129,7 +130,7 @@ struct qt_backend {
 };
 
 extern const struct qt_backend qt_backend_cpu;
-/* Defined by kernels/cuda/backend.cu in a build with nvcc; a weak reference, so a build
+/* Defined by kernels/cuda/backend_cuda.c in a build with nvcc; a weak reference, so a build
  * without CUDA has none (its address is NULL). */
 extern const struct qt_backend qt_backend_cuda __attribute__((weak));
 

@@ -50,6 +50,7 @@ void cuda_copy(void *dst_dev, const void *src_dev, size_t bytes);
 /* embedding.cu (kernels/embedding.h); noise bit-identical to neftune_forward. */
 void embedding_forward_cuda(float *out, const int32_t *ids, const float *table, int T, int C,
                             int V);
+void embedding_scale_cuda(float *x, size_t n, float s);
 void neftune_forward_cuda(float *x, size_t n, float mag, uint64_t seed);
 
 /* dropout.cu (kernels/dropout.h); mask bit-identical to the CPU. */
@@ -74,6 +75,16 @@ void rope_backward_cuda(float *dx, const float *dout, const float *cos_t, const 
 
 /* softcap.cu (kernels/softcap.h) */
 void residual_add_cuda(float *x, const float *y, size_t N);
+void softcap_forward_cuda(float *y, const float *x, size_t N, float c);
+
+/* geglu.cu (kernels/geglu.h) */
+void geglu_forward_cuda(float *out, const float *gate, const float *up, size_t N);
+void geglu_backward_cuda(float *dgate, float *dup, const float *dout, const float *gate,
+                         const float *up, size_t N);
+
+/* columns.cu (kernels/columns.h) */
+void columns_split_cuda(float *const *dst, const float *src, int T, const int *w, int n);
+void columns_join_cuda(float *dst, const float *const *src, int T, const int *w, int n);
 
 /* swiglu.cu (kernels/swiglu.h) */
 void swiglu_forward_cuda(float *out, const float *gate, const float *up, size_t N);

@@ -44,3 +44,19 @@ extern "C" void neftune_forward_cuda(float *x, size_t n, float mag, uint64_t see
 	neftune_kernel<<<qt_blocks(n, 256), 256, 0, qt_cuda_stream()>>>(x, n, mag, seed);
 	CUDA_LAUNCHED();
 }
+
+static __global__ void scale_kernel(float *x, size_t n, float s)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+	     i += (size_t)gridDim.x * blockDim.x)
+		x[i] = __fmul_rn(x[i], s);
+}
+
+/* x: (n) *= s (Gemma's sqrt(hidden)): bit-identical */
+extern "C" void embedding_scale_cuda(float *x, size_t n, float s)
+{
+	if (n == 0)
+		return;
+	scale_kernel<<<qt_blocks(n, 256), 256, 0, qt_cuda_stream()>>>(x, n, s);
+	CUDA_LAUNCHED();
+}

@@ -1,5 +1,6 @@
 /* qlora-tools: ISC license. */
-/* CUDA twin of kernels/cpu/softcap.c's residual_add (the sum of two floats: bit-identical).
+/* CUDA twins of kernels/cpu/softcap.c: residual_add (the sum of two floats: bit-identical) and
+ * softcap_forward (tanhf: within an ulp or so).
  * Not yet run on a GPU (kernels/cuda/README). */
 #include "kernels/cuda/common.cuh"
 
@@ -16,5 +17,21 @@ extern "C" void residual_add_cuda(float *x, const float *y, size_t N)
 	if (N == 0)
 		return;
 	residual_add_kernel<<<qt_blocks(N, 256), 256, 0, qt_cuda_stream()>>>(x, y, N);
+	CUDA_LAUNCHED();
+}
+
+static __global__ void softcap_kernel(float *y, const float *x, size_t N, float c)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < N;
+	     i += (size_t)gridDim.x * blockDim.x)
+		y[i] = __fmul_rn(tanhf(__fdiv_rn(x[i], c)), c);
+}
+
+/* y = tanh(x / c) * c, elementwise (y may be x); tanhf within an ulp or so of glibc's */
+extern "C" void softcap_forward_cuda(float *y, const float *x, size_t N, float c)
+{
+	if (N == 0)
+		return;
+	softcap_kernel<<<qt_blocks(N, 256), 256, 0, qt_cuda_stream()>>>(y, x, N, c);
 	CUDA_LAUNCHED();
 }

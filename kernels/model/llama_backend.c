@@ -17,6 +17,8 @@ const char *llama_backend_missing(const struct llama_model *m, const struct lora
 	const struct llama_layer *L0 = c->n_layer > 0 ? &m->layers[0] : NULL;
 	if (!m->lm_head.w && !(be->caps & QT_CAP_NF4_LM_HEAD))
 		return "an NF4 lm_head";
+	if (be->attn_max_hd && c->HD > be->attn_max_hd)
+		return "attention with a head_dim above 128 (Gemma's 256)";
 	if (c->fused && (!be->columns_split || !be->columns_join))
 		return "fused qkv_proj or gate_up_proj (Phi-3, GLM)";
 	if ((c->rope_interleaved || llama_rot(c) != c->HD) && !(be->caps & QT_CAP_ROPE_PARTIAL))

@@ -6,7 +6,8 @@
  * each layer's input, and the backward recomputes one layer at a time (checkpointing changes
  * memory, never values); without it every layer's activations are kept. LoRA dropout (PEFT:
  * on the adapter input only, training only) uses the counter-based masks of kernels/dropout.h,
- * regenerated in the backward pass. Composed from kernels/ ops; no arithmetic loops here.
+ * regenerated in the backward pass. Composed from the ops of the model's backend table
+ * (kernels/backend.h), the same code on every backend; no arithmetic loops here.
  */
 #ifndef QT_KERNELS_LLAMA_TRAIN_H
 #define QT_KERNELS_LLAMA_TRAIN_H

@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
-/* CUDA vs CPU: embedding gather (ids out of range give zero rows) and NEFTune noise, both
- * bit-identical; awkward shapes; guard regions. */
+/* CUDA vs CPU: embedding gather (ids out of range give zero rows), Gemma's embedding scale and
+ * NEFTune noise, all bit-identical; awkward shapes; guard regions. */
 #include "kernels/embedding.h"
 
 #include "cuda_check.h"
@@ -23,6 +23,9 @@ int main(void)
 		float *noisy = malloc(n * 4);
 		memcpy(noisy, ref, n * 4);
 		neftune_forward(noisy, n, mag, 0xC0FFEEull + s);
+		float *scaled = malloc(n * 4);
+		memcpy(scaled, noisy, n * 4);
+		embedding_scale(scaled, n, 24.0f);
 		char what[64];
 		snprintf(what, sizeof what, "embedding T=%d C=%d V=%d", T, C, V);
 		if (cc_have_gpu(what)) {
@@ -37,9 +40,14 @@ int main(void)
 			cc_ok(what);
 			cc_get(what, got, dout, n * 4);
 			cc_exact(what, got, noisy, n * 4);
+			embedding_scale_cuda(dout, n, 24.0f);
+			snprintf(what, sizeof what, "embedding_scale n=%zu", n);
+			cc_ok(what);
+			cc_get(what, got, dout, n * 4);
+			cc_exact(what, got, scaled, n * 4);
 			cuda_free(dt), cuda_free(dout), cuda_free(di);
 		}
-		free(table), free(ref), free(got), free(ids), free(noisy);
+		free(table), free(ref), free(got), free(ids), free(noisy), free(scaled);
 	}
 	return test_main_end();
 }
