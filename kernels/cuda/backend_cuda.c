@@ -21,21 +21,6 @@ static void rmsnorm_forward_c(float *out, float *rstd, const float *x, const flo
 	rmsnorm_forward_cuda(out, rstd, x, w, T, C, eps);
 }
 
-/* The model asks for partial or interleaved rotation only where the caps allow it. */
-static void rope_forward_c(float *out, const float *x, const float *cos_t, const float *sin_t,
-                           int T, int NH, int HD, int rot, int interleaved)
-{
-	(void)rot, (void)interleaved;
-	rope_forward_cuda(out, x, cos_t, sin_t, T, NH, HD);
-}
-
-static void rope_backward_c(float *dx, const float *dout, const float *cos_t, const float *sin_t,
-                            int T, int NH, int HD, int rot, int interleaved)
-{
-	(void)rot, (void)interleaved;
-	rope_backward_cuda(dx, dout, cos_t, sin_t, T, NH, HD);
-}
-
 /* Window only: scale and soft cap are refused by caps. */
 static void attention_forward_c(float *out, float *lse, const float *q, const float *k,
                                 const float *v, const int32_t *seg, const struct attn_opts *o,
@@ -131,7 +116,7 @@ static void frozen_train_backward_x_c(float *dx, const float *dout,
 const struct qt_backend qt_backend_cuda = {
 	.name = "cuda",
 	.host = 0,
-	.caps = 0,
+	.caps = QT_CAP_ROPE_PARTIAL,
 	.attn_max_hd = 128,
 	.alloc = cuda_malloc,
 	.free = cuda_free,
@@ -158,8 +143,8 @@ const struct qt_backend qt_backend_cuda = {
 	.columns_split = columns_split_cuda,
 	.columns_join = columns_join_cuda,
 	.softcap_forward = softcap_forward_cuda,
-	.rope_forward_part = rope_forward_c,
-	.rope_backward_part = rope_backward_c,
+	.rope_forward_part = rope_forward_part_cuda,
+	.rope_backward_part = rope_backward_part_cuda,
 	.attention_forward = attention_forward_c,
 	.attention_backward = attention_backward_c,
 	.attention_decode = attention_decode_c,

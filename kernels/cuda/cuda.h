@@ -72,6 +72,11 @@ void rope_forward_cuda(float *out, const float *x, const float *cos_t, const flo
                        int NH, int HD);
 void rope_backward_cuda(float *dx, const float *dout, const float *cos_t, const float *sin_t,
                         int T, int NH, int HD);
+void rope_forward_part_cuda(float *out, const float *x, const float *cos_t, const float *sin_t,
+                            int T, int NH, int HD, int rot, int interleaved);
+void rope_backward_part_cuda(float *dx, const float *dout, const float *cos_t,
+                             const float *sin_t, int T, int NH, int HD, int rot,
+                             int interleaved);
 
 /* softcap.cu (kernels/softcap.h) */
 void residual_add_cuda(float *x, const float *y, size_t N);
