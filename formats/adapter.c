@@ -257,7 +257,7 @@ static int load_prefix(struct adapter *a, const struct st_file *f,
 		                  f->path, c->prefix, w);
 	if (f->n_tensors != 1)
 		return qt_err_set(err, QT_EDATA, "%s: tensors other than prompt_embeddings in a prefix "
-		                  "adapter (a projection MLP is not implemented)", f->path);
+		                  "adapter", f->path);
 	a->lora = calloc((size_t)a->dims.n_layers * ADAPTER_N_MODULES + 1, sizeof *a->lora);
 	a->prefix = malloc((size_t)c->prefix * w * sizeof(float));
 	if (!a->lora || !a->prefix)
@@ -304,6 +304,12 @@ int adapter_load(struct adapter *a, const char *dir, const struct adapter_dims *
 		goto out;
 	opened = 1;
 	st = a->cfg.prefix ? load_prefix(a, &f, base, err) : load_tensors(a, &f, base, err);
+	free(pp);
+	pp = a->cfg.prefix ? qt_path_join(dir, ADAPTER_PREFIX_MLP_NAME) : NULL;
+	if (!st && pp && file_exists(pp))  /* the MLP that made the table (lora-train's) */
+		st = a->cfg.prefix_projection ? adapter_mlp_load(a, pp, err)
+		   : qt_err_set(err, QT_EDATA, "%s: a projection MLP, but prefix_projection is not "
+		                "true in %s", pp, ADAPTER_CONFIG_NAME);
 out:
 	if (opened)
 		st_close(&f);
@@ -434,9 +440,12 @@ int adapter_init_prefix(struct adapter *a, int P, const struct adapter_dims *dim
 
 int adapter_like(struct adapter *dst, const struct adapter *a, struct qt_err *err)
 {
-	if (a->prefix)
-		return adapter_init_prefix(dst, a->prefix_len, &a->dims, a->cfg.prefix_heads, err);
-	return adapter_init(dst, &a->cfg, &a->dims, err);
+	if (!a->prefix)
+		return adapter_init(dst, &a->cfg, &a->dims, err);
+	int st = adapter_init_prefix(dst, a->prefix_len, &a->dims, a->cfg.prefix_heads, err);
+	if (!st && a->mlp.emb && (st = adapter_mlp_init(dst, a->mlp.H, err)))
+		adapter_free(dst);
+	return st;
 }
 
 size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t max)
@@ -453,7 +462,13 @@ size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t m
 			ptr[k] = p->B, n[k] = (size_t)p->out * p->r;
 		k++;
 	}
-	if (a->prefix) {
+	for (int i = 0; a->mlp.emb && i < ADAPTER_MLP_N; i++, k++) {
+		int64_t sh[2];
+		float *t = adapter_mlp_tensor(&a->mlp, i, sh);
+		if (k < max)
+			ptr[k] = t, n[k] = (size_t)sh[0] * (size_t)(sh[1] ? sh[1] : 1);
+	}
+	if (a->prefix && !a->mlp.emb) {
 		if (k < max)
 			ptr[k] = a->prefix, n[k] = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
 		k++;
@@ -463,7 +478,13 @@ size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t m
 
 size_t adapter_n_params(const struct adapter *a)
 {
-	size_t n = a->prefix ? (size_t)a->prefix_len * adapter_prefix_width(&a->dims) : 0;
+	size_t n = a->prefix && !a->mlp.emb ? (size_t)a->prefix_len * adapter_prefix_width(&a->dims)
+	         : 0;
+	for (int i = 0; a->mlp.emb && i < ADAPTER_MLP_N; i++) {
+		int64_t sh[2];
+		adapter_mlp_tensor(&a->mlp, i, sh);
+		n += (size_t)sh[0] * (size_t)(sh[1] ? sh[1] : 1);
+	}
 	for (int l = 0; l < a->dims.n_layers; l++)
 		for (int m = 0; m < ADAPTER_N_MODULES; m++) {
 			const struct lora_pair *p = adapter_at(a, l, m);
@@ -481,6 +502,7 @@ void adapter_free(struct adapter *a)
 		}
 	free(a->lora);
 	free(a->prefix);
+	free(a->mlp.emb);
 	adapter_config_free(&a->cfg);
 	memset(a, 0, sizeof *a);
 }
@@ -591,6 +613,11 @@ int adapter_save(const struct adapter *a, const char *dir, enum qt_dtype dtype,
 		goto fail;
 	qt_crashpoint("adapter-weights");
 	if ((st = save_weights(a, wp, dtype, err)))
+		goto fail;
+	free(cp);
+	cp = a->mlp.emb ? qt_path_join(tmp, ADAPTER_PREFIX_MLP_NAME) : NULL;
+	if (a->mlp.emb && (st = cp ? adapter_mlp_save(a, cp, err)
+	                           : qt_err_set(err, QT_ESOFTWARE, "out of memory")))
 		goto fail;
 	st = qt_dir_commit(tmp, dir, err);
 	if (st)

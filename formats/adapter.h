@@ -31,6 +31,7 @@
 #define QT_FORMATS_ADAPTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/dtype.h"
 #include "common/err.h"
@@ -39,6 +40,13 @@
 #define ADAPTER_CONFIG_NAME  "adapter_config.json"
 #define ADAPTER_WEIGHTS_NAME "adapter_model.safetensors"
 #define ADAPTER_PICKLE_NAME  "adapter_model.bin"
+/* Our key in a PREFIX_TUNING config: 0 when the sequence's positions start at 0 (ChatGLM's
+ * P-Tuning v2); absent when they start after the prefix (PEFT). PEFT warns and ignores it. */
+#define ADAPTER_PREFIX_POSITIONS_KEY "qlora_tools_prefix_positions"
+/* Beside a PREFIX_TUNING adapter trained with prefix_projection: the projection MLP that made
+ * its prompt_embeddings (our file: PEFT reads neither it nor the MLP from a saved adapter), so
+ * training can continue through it. Keys as PEFT's PrefixEncoder state_dict. */
+#define ADAPTER_PREFIX_MLP_NAME "prefix_encoder.safetensors"
 #define ADAPTER_KEY_PREFIX   "base_model.model." /* PeftModel -> LoraModel -> the HF model */
 
 /* The seven adapted linear modules of a Llama layer, in the order used everywhere. */
@@ -101,6 +109,11 @@ struct adapter_config {
 	int     prefix_token_dim;       /* token_dim: kv heads * head_dim */
 	int     prefix_layers;          /* num_layers */
 	int     prefix_heads;           /* num_attention_heads: the kv heads */
+	int     prefix_pos0;            /* qlora_tools_prefix_positions 0 (our key, which PEFT
+	                                   ignores): the sequence's positions start at 0, ChatGLM's
+	                                   P-Tuning v2, instead of after the prefix */
+	int     prefix_projection;      /* prefix_projection: the table was made by the MLP */
+	int     prefix_hidden;          /* encoder_hidden_size, or 0 when absent (token_dim) */
 };
 
 /* A LoRA adapter (pairs), or a prefix-tuning one: no pairs (all r 0) and prefix, the
@@ -111,6 +124,9 @@ struct adapter {
 	struct lora_pair  *lora;  /* [dims.n_layers * ADAPTER_N_MODULES] */
 	int                prefix_len;
 	float             *prefix;
+	struct prefix_mlp  mlp;   /* prefix_projection's MLP when it was trained or loaded with
+	                             ADAPTER_PREFIX_MLP_NAME (mlp.emb NULL: none); its tensors then
+	                             replace the table in adapter_tensors */
 };
 
 /* The prefix table's width: n_layers * 2 * kv_dim floats per slot. */
@@ -119,9 +135,32 @@ static inline size_t adapter_prefix_width(const struct adapter_dims *d)
 	return (size_t)d->n_layers * 2 * (size_t)d->kv_dim;
 }
 
-/* Every trainable tensor of a in table order (each adapted pair's A then B, then the prefix):
- * ptr[i] and its length n[i], for the first max of them; returns how many there are. */
+/* Every trainable tensor of a in table order (each adapted pair's A then B, then the prefix, or
+ * the five tensors of its MLP instead): ptr[i] and its length n[i], for the first max of them;
+ * returns how many there are. */
 size_t adapter_tensors(const struct adapter *a, float **ptr, size_t *n, size_t max);
+
+/* ---- the prefix projection MLP (formats/adapter_prefix.c) ---- */
+
+/* The MLP's tensors in PEFT's PrefixEncoder order and names: "embedding.weight",
+ * "transform.0.weight", "transform.0.bias", "transform.2.weight", "transform.2.bias". */
+enum { ADAPTER_MLP_N = 5 };
+extern const char *const adapter_mlp_names[ADAPTER_MLP_N];
+/* Tensor i of m: its data, and its shape (shape[1] 0 for a bias, a vector). */
+float *adapter_mlp_tensor(const struct prefix_mlp *m, int i, int64_t shape[2]);
+/* 1 for a bias: the HF Trainer leaves biases out of weight decay. */
+int adapter_mlp_is_bias(int i);
+
+/* A zeroed MLP of hidden size H for a's table (D = kv_dim, W = its width) in a->mlp, and
+ * cfg.prefix_projection / prefix_hidden set. */
+int adapter_mlp_init(struct adapter *a, int H, struct qt_err *err);
+
+/* Writes a->mlp to path (F32 safetensors, adapter_mlp_names). */
+int adapter_mlp_save(const struct adapter *a, const char *path, struct qt_err *err);
+
+/* Reads path into a->mlp for a's table (QT_EDATA naming the tensor when one is missing, not
+ * F32 or of another shape, or when others are present). */
+int adapter_mlp_load(struct adapter *a, const char *path, struct qt_err *err);
 
 /* An adapter of a's shapes, zeroed (gradients, optimizer moments). */
 int adapter_like(struct adapter *dst, const struct adapter *a, struct qt_err *err);
@@ -143,7 +182,8 @@ static inline struct lora_table *adapter_table(const struct adapter *a, struct l
 	if (!a)
 		return NULL;
 	*t = (struct lora_table){ .n_layers = a->dims.n_layers, .pairs = a->lora,
-	                          .prefix_len = a->prefix_len, .prefix = a->prefix };
+	                          .prefix_len = a->prefix_len, .prefix = a->prefix,
+	                          .prefix_pos0 = a->prefix ? a->cfg.prefix_pos0 : 0 };
 	return t;
 }
 /* adapter_table with a view living to the end of the enclosing block (for an argument). */

@@ -290,7 +290,7 @@ static int pos_int(json_t *o, const char *key, int *out, const char *name, struc
 	return 0;
 }
 
-/* PrefixTuningConfig: the prompt table as PEFT saves it; the projection MLP is refused. */
+/* PrefixTuningConfig: the table as PEFT saves it (with prefix_projection: the MLP output). */
 static int parse_prefix(struct adapter_config *c, json_t *o, const char *name,
                         struct qt_err *err)
 {
@@ -307,9 +307,15 @@ static int parse_prefix(struct adapter_config *c, json_t *o, const char *name,
 	if (sub > 1)
 		return qt_err_set(err, QT_EDATA, "%s: num_transformer_submodules %d: only decoder-only "
 		                  "models (1)", name, sub);
-	if (json_is_true(json_object_get(o, "prefix_projection")))
-		return qt_err_set(err, QT_EDATA, "%s: prefix_projection is true: the projection MLP "
-		                  "is not implemented", name);
+	json_t *pp = json_object_get(o, ADAPTER_PREFIX_POSITIONS_KEY);
+	if (pp && !json_is_null(pp) && !(json_is_integer(pp) && json_integer_value(pp) == 0))
+		return qt_err_set(err, QT_EDATA, "%s: " ADAPTER_PREFIX_POSITIONS_KEY " is not 0 "
+		                  "(positions from 0; absent: after the prefix)", name);
+	c->prefix_pos0 = pp && json_is_integer(pp);
+	/* with the projection, PEFT saves the table the MLP made: read as any table */
+	c->prefix_projection = json_is_true(json_object_get(o, "prefix_projection"));
+	if ((st = pos_int(o, "encoder_hidden_size", &c->prefix_hidden, name, err)))
+		return st;
 	json_t *v = json_object_get(o, "task_type");
 	if (json_is_string(v) && !(c->task_type = strdup(json_string_value(v))))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
@@ -481,7 +487,7 @@ static unsigned layer_mask(const struct adapter *a, int l)
 	return mask;
 }
 
-/* PrefixTuningConfig as PEFT 0.21 writes it (inference_mode true, no projection). */
+/* PrefixTuningConfig as PEFT 0.21 writes it (inference_mode true). */
 static char *dump_prefix(const struct adapter *a)
 {
 	const struct adapter_config *c = &a->cfg;
@@ -491,7 +497,9 @@ static char *dump_prefix(const struct adapter *a)
 	json_object_set_new(o, "auto_mapping", json_null());
 	json_object_set_new(o, "base_model_name_or_path", c->base_model_name_or_path
 	                    ? json_string(c->base_model_name_or_path) : json_null());
-	json_object_set_new(o, "encoder_hidden_size", json_integer(a->dims.kv_dim));
+	json_object_set_new(o, "encoder_hidden_size", json_integer(c->prefix_hidden
+	                                                           ? c->prefix_hidden
+	                                                           : a->dims.kv_dim));
 	json_object_set_new(o, "inference_mode", json_true());
 	json_object_set_new(o, "init_weights", json_null());
 	json_object_set_new(o, "modules_to_save", json_null());
@@ -500,7 +508,9 @@ static char *dump_prefix(const struct adapter *a)
 	json_object_set_new(o, "num_transformer_submodules", json_integer(1));
 	json_object_set_new(o, "num_virtual_tokens", json_integer(a->prefix_len));
 	json_object_set_new(o, "peft_type", json_string("PREFIX_TUNING"));
-	json_object_set_new(o, "prefix_projection", json_false());
+	json_object_set_new(o, "prefix_projection", json_boolean(c->prefix_projection));
+	if (c->prefix_pos0)
+		json_object_set_new(o, ADAPTER_PREFIX_POSITIONS_KEY, json_integer(0));
 	json_object_set_new(o, "revision", json_null());
 	json_object_set_new(o, "task_type", json_string(c->task_type ? c->task_type : "CAUSAL_LM"));
 	json_object_set_new(o, "token_dim", json_integer(a->dims.kv_dim));

@@ -15,8 +15,9 @@
 #include "common/io.h"
 #include "formats/safetensors.h"
 
+/* the last one only with a projection MLP (prefix tuning) */
 static const char *const ckpt_files[] = { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME,
-                                          LORA_CKPT_OPTIM_NAME };
+                                          LORA_CKPT_OPTIM_NAME, ADAPTER_PREFIX_MLP_NAME };
 enum { N_CKPT_FILES = 3 };
 
 static void tensor_key(char *key, size_t n, const struct adapter_dims *d, int l, int m, int ab,
@@ -30,7 +31,7 @@ static void tensor_key(char *key, size_t n, const struct adapter_dims *d, int l,
 static int save_moments(const char *path, const struct adapter *m1, const struct adapter *m2,
                         long step, struct qt_err *err)
 {
-	size_t cap = (size_t)m1->dims.n_layers * ADAPTER_N_MODULES * 4 + 2, n = 0;
+	size_t cap = (size_t)m1->dims.n_layers * ADAPTER_N_MODULES * 4 + 2 * ADAPTER_MLP_N + 2, n = 0;
 	struct st_spec *specs = calloc(cap + 1, sizeof *specs);
 	char *names = malloc((cap + 1) * 192);
 	int st;
@@ -54,7 +55,17 @@ static int save_moments(const char *path, const struct adapter *m1, const struct
 				specs[n].shape[1] = ab ? p->r : p->in;
 			}
 		}
-	for (int k = 0; k < 2 && m1->prefix; k++, n++) {
+	for (int k = 0; k < 2 * ADAPTER_MLP_N && m1->mlp.emb; k++, n++) {
+		char *key = names + n * 192;
+		int64_t sh[2];
+		float *t = adapter_mlp_tensor(k % 2 ? &m2->mlp : &m1->mlp, k / 2, sh);
+		snprintf(key, 192, "%s%s", adapter_mlp_names[k / 2], k % 2 ? ".exp_avg_sq" : ".exp_avg");
+		specs[n] = (struct st_spec){ .name = key, .dtype = QT_DTYPE_F32, .data = t,
+		                             .n_dims = sh[1] ? 2 : 1 };
+		specs[n].shape[0] = sh[0];
+		specs[n].shape[1] = sh[1];
+	}
+	for (int k = 0; k < 2 && m1->prefix && !m1->mlp.emb; k++, n++) {
 		char *key = names + n * 192;
 		snprintf(key, 192, "prompt_embeddings%s", k ? ".exp_avg_sq" : ".exp_avg");
 		specs[n] = (struct st_spec){ .name = key, .dtype = QT_DTYPE_F32, .n_dims = 2,
@@ -112,7 +123,7 @@ int lora_ckpt_save(const char *dir, const struct adapter *lora, const struct ada
 	if ((st = save_moments(path, m1, m2, s->step, err)))
 		goto fail;
 	files = json_object();
-	for (int i = 0; i < N_CKPT_FILES; i++) {
+	for (int i = 0; i < N_CKPT_FILES + !!lora->mlp.emb; i++) {
 		free(path);
 		path = qt_path_join(tmp, ckpt_files[i]);
 		uint64_t h;
@@ -252,7 +263,22 @@ static int load_moments(const char *path, struct adapter *m1, struct adapter *m2
 					memcpy(ab ? p->B : p->A, t->data, t->size);
 			}
 		}
-	for (int k = 0; k < 2 && m1->prefix && !st; k++) {
+	for (int k = 0; k < 2 * ADAPTER_MLP_N && m1->mlp.emb && !st; k++) {
+		char key[64];
+		int64_t sh[2];
+		float *dst = adapter_mlp_tensor(k % 2 ? &m2->mlp : &m1->mlp, k / 2, sh);
+		int nd = sh[1] ? 2 : 1;
+		snprintf(key, sizeof key, "%s%s", adapter_mlp_names[k / 2],
+		         k % 2 ? ".exp_avg_sq" : ".exp_avg");
+		const struct st_tensor *t = st_find(&f, key);
+		if (!t || t->dtype != QT_DTYPE_F32 || t->n_dims != nd || t->shape[0] != sh[0] ||
+		    (nd == 2 && t->shape[1] != sh[1]))
+			st = qt_err_set(err, QT_EDATA, "%s: %s: missing or not F32 of the MLP's shape", path,
+			                key);
+		else
+			memcpy(dst, t->data, t->size);
+	}
+	for (int k = 0; k < 2 && m1->prefix && !m1->mlp.emb && !st; k++) {
 		const char *key = k ? "prompt_embeddings.exp_avg_sq" : "prompt_embeddings.exp_avg";
 		const struct st_tensor *t = st_find(&f, key);
 		int64_t w = (int64_t)adapter_prefix_width(&m1->dims);
@@ -266,7 +292,7 @@ static int load_moments(const char *path, struct adapter *m1, struct adapter *m2
 	size_t pairs = 0;
 	for (int i = 0; i < m1->dims.n_layers * ADAPTER_N_MODULES; i++)
 		pairs += m1->lora[i].r > 0;
-	size_t want = 4 * pairs + (m1->prefix ? 2 : 0);
+	size_t want = 4 * pairs + (m1->mlp.emb ? 2 * ADAPTER_MLP_N : m1->prefix ? 2 : 0);
 	if (!st && f.n_tensors != want)
 		st = qt_err_set(err, QT_EDATA, "%s: %zu tensors, expected %zu", path, f.n_tensors,
 		                want);
@@ -317,7 +343,13 @@ int lora_ckpt_load(const char *dir, const struct adapter_dims *dims, const char 
 		st = qt_err_set(err, QT_EDATA, "%s: step, data position or seed out of range", sp);
 		goto fail;
 	}
-	for (int i = 0; i < N_CKPT_FILES; i++) {
+	/* the MLP's file: listed when present, present when listed */
+	free(path);
+	path = qt_path_join(dir, ADAPTER_PREFIX_MLP_NAME);
+	struct stat mb;
+	int n_files = N_CKPT_FILES + (json_object_get(files, ADAPTER_PREFIX_MLP_NAME) ||
+	                              (path && stat(path, &mb) == 0));
+	for (int i = 0; i < n_files; i++) {
 		const char *want = json_string_value(json_object_get(files, ckpt_files[i]));
 		uint64_t h;
 		char hex[17];

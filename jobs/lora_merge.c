@@ -508,9 +508,11 @@ int merge_info(const char *dir, FILE *out, struct qt_err *err)
 		return st;
 	if (a.prefix) {
 		fprintf(out, "adapter: %s\npeft_type: PREFIX_TUNING\nnum_virtual_tokens: %d\n"
-		        "layers: %d\nkv_dim: %d\nparameters: %zu\nbase_model_name_or_path: %s\n", dir,
-		        a.prefix_len, a.dims.n_layers, a.dims.kv_dim, adapter_n_params(&a),
-		        a.cfg.base_model_name_or_path ? a.cfg.base_model_name_or_path : "null");
+		        "layers: %d\nkv_dim: %d\nparameters: %zu\nbase_model_name_or_path: %s\n"
+		        "positions: %s\n", dir, a.prefix_len, a.dims.n_layers, a.dims.kv_dim,
+		        adapter_n_params(&a),
+		        a.cfg.base_model_name_or_path ? a.cfg.base_model_name_or_path : "null",
+		        a.cfg.prefix_pos0 ? "from 0" : "after the prefix");
 		adapter_free(&a);
 		return QT_OK;
 	}

@@ -25,6 +25,7 @@
 #include "formats/pack.h"
 #include "jobs/llama_load.h"
 #include "jobs/lora_train_eval.h"
+#include "jobs/lora_train_prefix.h"
 #include "kernels/adamw.h"
 #include "kernels/device.h"
 #include "kernels/embedding.h"
@@ -97,6 +98,7 @@ struct tensors {
 	size_t  n;
 	float **p;
 	size_t *len;
+	char   *bias;  /* a bias (the projection MLP's): no weight decay */
 };
 
 struct state {
@@ -118,6 +120,7 @@ struct state {
 	float *flat;                 /* CPU, > 1 rank: the gradients in one buffer to all-reduce */
 	size_t n_flat;
 	struct llama_train_ws *ws;
+	struct prefix_train pfx;     /* prefix (CPU): dropout and projection buffers */
 	int32_t *ids, *pos, *seg, *tgt;
 	uint64_t *perm, *bi;
 	int64_t perm_epoch;
@@ -136,12 +139,15 @@ static int tensors_of(const struct state *s, const struct adapter *a,
 	t->n = host ? adapter_tensors(a, NULL, NULL, 0) : (size_t)lora_table_tensors(lt, NULL, NULL, 0);
 	t->p = malloc((t->n + 1) * sizeof *t->p);
 	t->len = malloc((t->n + 1) * sizeof *t->len);
-	if (!t->p || !t->len)
+	t->bias = calloc(t->n + 1, 1);
+	if (!t->p || !t->len || !t->bias)
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	if (host)
 		adapter_tensors(a, t->p, t->len, t->n);
 	else
 		lora_table_tensors(lt, t->p, t->len, (int)t->n);
+	for (int i = 0; host && a->mlp.emb && i < ADAPTER_MLP_N; i++) /* listed last */
+		t->bias[t->n - ADAPTER_MLP_N + (size_t)i] = (char)adapter_mlp_is_bias(i);
 	return QT_OK;
 }
 
@@ -149,6 +155,7 @@ static void tensors_free(struct tensors *t)
 {
 	free(t->p);
 	free(t->len);
+	free(t->bias);
 	memset(t, 0, sizeof *t);
 }
 
@@ -179,21 +186,6 @@ static int sync_host(struct state *s, struct qt_err *err)
 	return QT_OK;
 }
 
-/* N(0, 1) by Box-Muller: nn.Embedding's init, which PEFT's prefix table keeps. */
-static void init_prefix(struct adapter *a, uint64_t seed)
-{
-	struct qt_rng r;
-	qt_rng_seed(&r, seed);
-	size_t n = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
-	for (size_t k = 0; k < n; k += 2) {
-		double u1 = qt_rng_double(&r), u2 = qt_rng_double(&r);
-		double rad = sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)), th = 2.0 * M_PI * u2;
-		a->prefix[k] = (float)(rad * cos(th));
-		if (k + 1 < n)
-			a->prefix[k + 1] = (float)(rad * sin(th));
-	}
-}
-
 /* PEFT's default init: A ~ kaiming_uniform(a = sqrt 5) = U(-1/sqrt(in), 1/sqrt(in)), B = 0. */
 static void init_lora(struct adapter *a, uint64_t seed)
 {
@@ -209,13 +201,24 @@ static void init_lora(struct adapter *a, uint64_t seed)
 	}
 }
 
-/* One block (already in s->ids ...) on the backend; grad (s->gt or s->bt) NULL: loss only. */
+/* One block (already in s->ids ...) on the backend; grad (s->gt or s->bt) NULL: loss only.
+ * pseed: the block's --prefix-dropout mask (a prefix is the CPU's alone). */
 static int run_block(struct state *s, struct lora_table *grad, int T, float grad_scale,
                      float mag, uint64_t seed, const struct llama_train_dropout *drop,
-                     double *sum, struct qt_err *err)
+                     uint64_t pseed, double *sum, struct qt_err *err)
 {
-	return llama_train_block(s->run_m, &s->pt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
-	                         grad_scale, mag, seed, drop, sum, err);
+	if (!s->lora.prefix)
+		return llama_train_block(s->run_m, &s->pt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt,
+		                         T, grad_scale, mag, seed, drop, sum, err);
+	/* the adapter behind the gradient table: its prefix gradient is this block's alone */
+	struct adapter *ga = grad == &s->gt ? &s->grad : grad == &s->bt ? &s->gblk : NULL;
+	struct lora_table lt = s->pt;
+	lt.prefix = (float *)prefix_train_table(&s->pfx, &s->lora, ga, pseed);
+	int rc = llama_train_block(s->run_m, &lt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
+	                           grad_scale, mag, seed, drop, sum, err);
+	if (rc == QT_OK && ga)
+		prefix_train_grad(&s->pfx, &s->lora, ga, pseed);
+	return rc;
 }
 
 /* The gradients' sum of squares (a host double). */
@@ -236,7 +239,16 @@ static int grad_sumsq_all(struct state *s, double *sumsq, struct qt_err *err)
 static void nonfinite_grad_name(const struct state *s, char *buf, size_t n)
 {
 	snprintf(buf, n, "a LoRA gradient");
-	if (s->be->host && s->grad.prefix) {
+	for (int i = 0; s->be->host && s->grad.mlp.emb && i < ADAPTER_MLP_N; i++) {
+		int64_t sh[2];
+		const float *t = adapter_mlp_tensor(&s->grad.mlp, i, sh);
+		size_t k = (size_t)sh[0] * (size_t)(sh[1] ? sh[1] : 1);
+		if (qt_first_nonfinite(t, QT_DTYPE_F32, k) < k) {
+			snprintf(buf, n, "the gradient of the prefix encoder's %s", adapter_mlp_names[i]);
+			return;
+		}
+	}
+	if (s->be->host && s->grad.prefix && !s->grad.mlp.emb) {
 		size_t np = (size_t)s->grad.prefix_len * adapter_prefix_width(&s->grad.dims);
 		if (qt_first_nonfinite(s->grad.prefix, QT_DTYPE_F32, np) < np) {
 			snprintf(buf, n, "the gradient of prompt_embeddings");
@@ -278,11 +290,15 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
                   struct qt_err *err)
 {
 	const struct qt_backend *be = s->be;
+	struct adamw_hparams nd = *hp;
+	nd.decay = 1.0f; /* the HF Trainer decays no bias (the projection MLP's) */
 	for (size_t i = 0; i < s->tl.n; i++) {
 		if (coef < 1.0f)
 			be->grad_scale(s->tg.p[i], s->tg.len[i], coef);
-		be->adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i], hp);
+		be->adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i],
+		               s->tl.bias[i] ? &nd : hp);
 	}
+	prefix_train_refresh(&s->pfx, &s->lora); /* the projection's table after the update */
 	return be->sync() == 0 ? QT_OK : backend_fail(s, "optimizer step", err);
 }
 
@@ -302,7 +318,7 @@ static int eval_loss(struct state *s, double *loss, double *acc, struct qt_err *
 		pack_get_block(&s->va, i, &b);
 		uint64_t nt = block_inputs(&b, s->ids, s->pos, s->seg, s->tgt, NULL);
 		n[0] += nt;
-		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, &sum[0], err);
+		int rc = run_block(s, NULL, (int)b.seq_len, 0, 0, 0, NULL, 0, &sum[0], err);
 		if (rc)
 			return rc;
 		long hit = nt ? llama_train_correct(s->run_m, s->ws, (int)b.seq_len) : 0;
@@ -390,7 +406,7 @@ static void json_str(char *dst, size_t n, const char *src)
 /* The options a resume must repeat (lora-checkpoint(5)), as a JSON object. grad_accum is the
  * global accumulation, --grad-accum times the ranks: the blocks one optimizer step consumes
  * are the same for any split of that product into ranks. */
-static char *options_json(const struct train_opts *o, const struct state *s)
+static char *options_json(const struct train_opts *o, const struct state *s, int pos0)
 {
 	const struct llama_config *c = &s->m.cfg;
 	char ia[1024] = "null", tg[1024], *buf = malloc(4096);
@@ -417,6 +433,15 @@ static char *options_json(const struct train_opts *o, const struct state *s)
 	if (o->prefix) /* only then, so LoRA checkpoints stay as they were */
 		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1,
 		         ",\"method\":\"prefix\",\"virtual_tokens\":%d}", o->prefix);
+	if (o->prefix && pos0) /* ChatGLM's options only when used: older checkpoints stay valid */
+		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1, ",\"prefix_positions\":0}");
+	if (o->prefix && o->prefix_projection)
+		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1, ",\"prefix_projection\":%d}",
+		         s->lora.mlp.emb ? s->lora.mlp.H  /* --init-adapter's */
+		         : o->prefix_hidden ? o->prefix_hidden : c->NKV * c->HD);
+	if (o->prefix && o->prefix_dropout > 0)
+		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1, ",\"prefix_dropout\":%.17g}",
+		         o->prefix_dropout);
 	return buf;
 }
 
@@ -429,7 +454,12 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 	if (o->prefix) {
 		int rc = adapter_init_prefix(&s->lora, o->prefix, dims, s->m.cfg.NKV, err);
 		if (rc == QT_OK)
-			init_prefix(&s->lora, o->seed);
+			prefix_init_table(&s->lora, o->seed);
+		if (rc == QT_OK && o->prefix_projection &&
+		    (rc = adapter_mlp_init(&s->lora, o->prefix_hidden ? o->prefix_hidden : dims->kv_dim,
+		                           err)) == QT_OK)
+			prefix_init_mlp(&s->lora, o->seed);
+		s->lora.cfg.prefix_pos0 = o->prefix_pos0 > 0;
 		return rc;
 	}
 	char cfg_json[1024];
@@ -469,6 +499,29 @@ static int new_adapter(const struct train_opts *o, struct state *s,
 	}
 	init_lora(&s->lora, o->seed);
 	return rc;
+}
+
+/* --init-adapter and --prefix-projection: the adapter's MLP is trained with the option (its
+ * hidden size given or not), and without it dropped (the table is trained itself). */
+static int init_projection(const struct train_opts *o, struct state *s, struct qt_err *err)
+{
+	struct adapter *a = &s->lora;
+	if (!o->init_adapter || !a->prefix || (!o->prefix_projection && !a->mlp.emb))
+		return QT_OK;
+	if (!o->prefix_projection) {
+		free(a->mlp.emb);
+		memset(&a->mlp, 0, sizeof a->mlp);
+		a->cfg.prefix_projection = a->cfg.prefix_hidden = 0;
+		return QT_OK;
+	}
+	if (!a->mlp.emb)
+		return qt_err_set(err, QT_EUSAGE, "%s: no %s: --prefix-projection continues only from "
+		                  "an adapter or checkpoint lora-train wrote with it", o->init_adapter,
+		                  ADAPTER_PREFIX_MLP_NAME);
+	if (o->prefix_hidden && o->prefix_hidden != a->mlp.H)
+		return qt_err_set(err, QT_EUSAGE, "%s: --prefix-hidden %d, but its MLP has %d",
+		                  o->init_adapter, o->prefix_hidden, a->mlp.H);
+	return QT_OK;
 }
 
 /* log.jsonl of a resumed run: the lines of steps <= step, rewritten atomically. */
@@ -559,9 +612,9 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	if ((rc = pack_verify(&s->tr, err)) || (s->has_val && (rc = pack_verify(&s->va, err))))
 		return rc;
 	struct adapter_dims dims = llama_adapter_dims(&s->m.cfg);
-	if (!(s->options = options_json(o, s)))
-		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	if (o->resume) {
+		if (!(s->options = options_json(o, s, o->prefix_pos0 > 0)))
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 		char *dir;
 		if ((rc = lora_ckpt_find(o->resume, &dir, err)))
 			return rc;
@@ -586,9 +639,15 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		if (ck->seed != o->seed)
 			return qt_err_set(err, QT_EDATA, "%s: cannot resume: seed differs", o->resume);
 	} else {
-		if ((rc = new_adapter(o, s, &dims, err)) || (rc = adapter_like(&s->m1, &s->lora, err)) ||
+		if ((rc = new_adapter(o, s, &dims, err)) || (rc = init_projection(o, s, err)) ||
+		    (rc = adapter_like(&s->m1, &s->lora, err)) ||
 		    (rc = adapter_like(&s->m2, &s->lora, err)))
 			return rc;
+		/* --prefix-positions given wins over --init-adapter's; not given, the adapter's stays */
+		if (o->prefix_pos0 >= 0)
+			s->lora.cfg.prefix_pos0 = o->prefix_pos0;
+		if (!(s->options = options_json(o, s, s->lora.cfg.prefix_pos0)))
+			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
 	}
 	if (!s->out_dir && !(s->out_dir = strdup(o->out_dir)))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
@@ -599,6 +658,11 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		                  o->init_adapter ? o->init_adapter : o->resume,
 		                  s->lora.prefix ? "prefix-tuning" : "LoRA",
 		                  o->prefix ? "a prefix (--method prefix)" : "LoRA");
+	if (o->prefix && !!o->prefix_projection != !!s->lora.mlp.emb)
+		return qt_err_set(err, QT_EDATA, "%s: %s the projection MLP (%s), but the options %s",
+		                  o->init_adapter ? o->init_adapter : o->resume,
+		                  s->lora.mlp.emb ? "holds" : "lacks", ADAPTER_PREFIX_MLP_NAME,
+		                  o->prefix_projection ? "train it (--prefix-projection)" : "do not");
 	int T = (int)s->tr.h.seq_len, Tv = s->has_val ? (int)s->va.h.seq_len : 0;
 	int Tmax = T > Tv ? T : Tv, rmax = 1;
 	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
@@ -651,6 +715,9 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 		return rc;
 	s->ws = llama_train_ws_new(s->run_m, Tmax, rmax, !o->no_checkpointing);
 	s->sumsq = s->be->alloc(sizeof *s->sumsq);
+	if (s->lora.prefix && (rc = prefix_train_init(&s->pfx, &s->lora, (float)o->prefix_dropout,
+	                                              err)))
+		return rc;
 	s->ids = malloc((size_t)Tmax * 4);
 	s->pos = malloc((size_t)Tmax * 4);
 	s->seg = malloc((size_t)Tmax * 4);
@@ -820,7 +887,8 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 			}
 			if ((rc = run_block(&s, into, (int)b.seq_len, (float)(1.0 / (double)n_step), mag,
 			                    o->seed ^ ((uint64_t)k << 20 | gi),
-			                    o->dropout > 0 ? &drop : NULL, &sum, err)))
+			                    o->dropout > 0 ? &drop : NULL,
+			                    prefix_drop_seed(o->seed, (uint64_t)k, gi), &sum, err)))
 				goto alone;
 			if (into == &s.bt)
 				add_grads(&s, &s.tg, &s.tb);
@@ -963,6 +1031,7 @@ out:
 		llama_free(&s.dm);
 	}
 	dist_nccl_free();
+	prefix_train_free(&s.pfx);
 	free(s.ids); free(s.pos); free(s.seg); free(s.tgt); free(s.perm); free(s.bi);
 	free(s.out_dir); free(s.options);
 	tensors_free(&s.tl);

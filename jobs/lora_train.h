@@ -39,6 +39,13 @@ struct train_opts {
 	int         rslora;
 	int         prefix;         /* --method prefix: virtual tokens (PEFT's PREFIX_TUNING) instead
 	                               of LoRA pairs; 0: LoRA */
+	int         prefix_pos0;    /* prefix: 1: the sequence's positions from 0 (ChatGLM); 0: after
+	                               the prefix (PEFT); -1: --init-adapter's choice, else 0.
+	                               Recorded in the adapter */
+	double      prefix_dropout; /* prefix: dropout p in [0, 1) on the table, training only */
+	int         prefix_projection; /* prefix: train PEFT's projection MLP, whose output is the
+	                                  table (prefix_projection) */
+	int         prefix_hidden;  /* its encoder_hidden_size; 0: the kv width (PEFT's default) */
 	uint64_t    seed;
 	double      lr, beta1, beta2, eps, weight_decay, max_grad_norm;
 	enum train_schedule schedule;

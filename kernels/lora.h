@@ -44,6 +44,17 @@ struct lora_table {
 	int               prefix_pos0;
 };
 
+/* PEFT's prefix encoder with prefix_projection (its PrefixEncoder): the prefix table, P rows of
+ * W = L * 2 * kv_dim, is transform(embedding) = W2 tanh(W1 e_p + b1) + b2 per slot p, from an
+ * embedding E [P, D] (D: PEFT's token_dim, the kv width), W1 [H, D], b1 [H] (H: its
+ * encoder_hidden_size), W2 [W, H], b2 [W], row-major f32 as torch's Linear. emb NULL: none.
+ * The five arrays are one allocation starting at emb. Its gradients are a struct of the same
+ * shapes. */
+struct prefix_mlp {
+	int    P, D, H, W;
+	float *emb, *w1, *b1, *w2, *b2;
+};
+
 /* Pair of layer l, module m. */
 static inline struct lora_pair *lora_table_at(const struct lora_table *t, int l, int m)
 {

@@ -17,7 +17,8 @@
 static const char synopsis[] =
 	"usage: lora-train -m model_dir --train file.pack [--val file.pack] -o out_dir\n"
 	"           [--config file.json] [--resume dir] [--init-adapter dir]\n"
-	"           [--method lora|prefix] [--virtual-tokens n]\n"
+	"           [--method lora|prefix] [--virtual-tokens n] [--prefix-positions after|0]\n"
+	"           [--prefix-dropout p] [--prefix-projection [--prefix-hidden n]]\n"
 	"           [--target all-linear|list] [--rank r] [--alpha a] [--dropout p]\n"
 	"           [--rslora] [--seed n] [--lr x]\n"
 	"           [--schedule constant|linear|cosine|constant-with-warmup]\n"
@@ -44,6 +45,12 @@ static const char help[] =
 	"      --method m           lora (default) or prefix: PEFT's prefix tuning\n"
 	"                           (P-Tuning v2), a key/value prefix in every layer\n"
 	"      --virtual-tokens n   prefix slots of --method prefix (default 20)\n"
+	"      --prefix-positions s after (default: PEFT's, positions after the\n"
+	"                           slots) or 0 (ChatGLM's P-Tuning v2: from 0)\n"
+	"      --prefix-dropout p   dropout on the prefix in training (default 0;\n"
+	"                           ChatGLM's 0.1)\n"
+	"      --prefix-projection  train PEFT's MLP that makes the prefix\n"
+	"      --prefix-hidden n    its hidden size (default: the key/value width)\n"
 	"      --target t           all-linear (default) or q_proj,v_proj,...\n"
 	"      --rank r             LoRA rank (default 8)\n"
 	"      --alpha a            LoRA alpha (default 16; scale alpha/r)\n"
@@ -91,7 +98,7 @@ enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, 
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h',
        O_VERSION = 'V', O_VERBOSE = 'v', O_INIT = 512, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT,
-       O_CKPT, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK };
+       O_CKPT, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK, O_PPOS, O_PDROP, O_PPROJ, O_PHID };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -107,6 +114,10 @@ static const struct option longopts[] = {
 	{ "checkpointing", no_argument,       NULL, O_CKPT    },
 	{ "method",        required_argument, NULL, O_METHOD  },
 	{ "virtual-tokens", required_argument, NULL, O_VTOK   },
+	{ "prefix-positions", required_argument, NULL, O_PPOS },
+	{ "prefix-dropout", required_argument, NULL, O_PDROP  },
+	{ "prefix-projection", no_argument,   NULL, O_PPROJ  },
+	{ "prefix-hidden", required_argument, NULL, O_PHID   },
 	{ "target",        required_argument, NULL, O_TARGET  },
 	{ "rank",          required_argument, NULL, O_RANK    },
 	{ "alpha",         required_argument, NULL, O_ALPHA   },
@@ -175,9 +186,11 @@ int main(int argc, char **argv)
 		.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0, .max_grad_norm = 1.0,
 		.schedule = TRAIN_LINEAR, .warmup_steps = -1, .warmup_ratio = 0, .grad_accum = 1,
 		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1, .eval_generate = 128,
+		.prefix_pos0 = -1,
 	};
 	static const char *const methods[] = { "lora", "prefix", NULL };
-	int c, method = 0, vtok = 20;
+	static const char *const positions[] = { "after", "0", NULL };
+	int c, method = 0, vtok = 20, prefix_only = 0;
 	while ((c = getopt_long(argc, argv, "m:o:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model_dir = optarg; break;
@@ -193,6 +206,21 @@ int main(int argc, char **argv)
 		case O_CKPT: o.no_checkpointing = 0; break;
 		case O_METHOD: method = qt_arg_word("--method", optarg, methods); break;
 		case O_VTOK: vtok = (int)qt_arg_i64("--virtual-tokens", optarg, 1, 65536); break;
+		case O_PPOS:
+			o.prefix_pos0 = qt_arg_word("--prefix-positions", optarg, positions);
+			prefix_only = prefix_only ? prefix_only : O_PPOS;
+			break;
+		case O_PDROP:
+			o.prefix_dropout = qt_arg_double("--prefix-dropout", optarg, 0, 0.999999);
+			prefix_only = prefix_only ? prefix_only : O_PDROP;
+			break;
+		case O_PPROJ:
+			o.prefix_projection = 1;
+			prefix_only = prefix_only ? prefix_only : O_PPROJ;
+			break;
+		case O_PHID:
+			o.prefix_hidden = (int)qt_arg_i64("--prefix-hidden", optarg, 1, 1 << 16);
+			break;
 		case O_TARGET: o.targets = optarg; break;
 		case O_RANK: o.rank = (int)qt_arg_i64("--rank", optarg, 1, 4096); break;
 		case O_ALPHA: o.alpha = qt_arg_double("--alpha", optarg, 1e-9, 1e9); break;
@@ -243,6 +271,11 @@ int main(int argc, char **argv)
 		               o.micro_batch, o.grad_accum, 1 << 20);
 	if (method == 1)
 		o.prefix = vtok;
+	if (method != 1 && prefix_only)
+		qt_usage_error("%s needs --method prefix", prefix_only == O_PPOS ? "--prefix-positions"
+		               : prefix_only == O_PDROP ? "--prefix-dropout" : "--prefix-projection");
+	if (o.prefix_hidden && !o.prefix_projection)
+		qt_usage_error("--prefix-hidden needs --prefix-projection");
 	if (method == 1 && o.dropout > 0)
 		qt_usage_error("--dropout: LoRA dropout does not apply to --method prefix");
 	if (o.eval_label_key && !o.eval_prompt_key)

@@ -211,9 +211,16 @@ static void test_refusals(void)
 	} bad[] = {
 		{ "{\"peft_type\": \"PREFIX_TUNING\"}", "PREFIX_TUNING needs num_virtual_tokens" },
 		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
-		  "\"num_layers\": 2, \"prefix_projection\": true}", "prefix_projection is true" },
+		  "\"num_layers\": 2, \"prefix_projection\": true, \"encoder_hidden_size\": 0}",
+		  "encoder_hidden_size is not a positive integer" },
 		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
 		  "\"num_layers\": 2, \"num_transformer_submodules\": 2}", "only decoder-only" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
+		  "\"num_layers\": 2, \"qlora_tools_prefix_positions\": 4}",
+		  "qlora_tools_prefix_positions is not 0" },
+		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 8, "
+		  "\"num_layers\": 2, \"qlora_tools_prefix_positions\": \"0\"}",
+		  "qlora_tools_prefix_positions is not 0" },
 		{ "{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": -1}",
 		  "num_virtual_tokens is not a positive integer" },
 		{ "{\"peft_type\": \"IA3\"}", "peft_type \"IA3\" is not supported" },
@@ -318,6 +325,42 @@ static void test_load_errors(void)
 	free(p);
 }
 
+/* qlora_tools_prefix_positions: 0 read as positions from 0 (the model's table says so), written
+ * back only then; absent or null: after the prefix. */
+static void test_prefix_positions(void)
+{
+	static const char *const js[] = {
+		"{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 64, "
+		"\"num_layers\": 2, \"qlora_tools_prefix_positions\": 0}",
+		"{\"peft_type\": \"PREFIX_TUNING\", \"num_virtual_tokens\": 4, \"token_dim\": 64, "
+		"\"num_layers\": 2, \"qlora_tools_prefix_positions\": null}",
+	};
+	for (int i = 0; i < 2; i++) {
+		struct adapter_config c;
+		struct adapter a;
+		struct qt_err err;
+		struct lora_table t;
+		if (parse(js[i], &c, &err) != QT_OK) {
+			CHECK(0, "%s", err.msg);
+			continue;
+		}
+		CHECK(c.prefix_pos0 == !i, "case %d: prefix_pos0 %d", i, c.prefix_pos0);
+		if (adapter_init_prefix(&a, 4, &tiny, 2, &err) != QT_OK) {
+			CHECK(0, "%s", err.msg);
+			adapter_config_free(&c);
+			continue;
+		}
+		a.cfg.prefix_pos0 = c.prefix_pos0;
+		CHECK(adapter_table(&a, &t)->prefix_pos0 == !i, "case %d: the table's prefix_pos0", i);
+		char *j = adapter_config_dump(&a);
+		CHECK(j && !!strstr(j, "\"qlora_tools_prefix_positions\": 0") == !i, "case %d: %s", i,
+		      j ? j : "NULL");
+		free(j);
+		adapter_free(&a);
+		adapter_config_free(&c);
+	}
+}
+
 static void test_init(void)
 {
 	struct adapter_config c;
@@ -347,5 +390,6 @@ int main(void)
 	test_targets();
 	test_load_errors();
 	test_init();
+	test_prefix_positions();
 	return test_main_end();
 }

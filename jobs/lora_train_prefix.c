@@ -1,0 +1,121 @@
+/* qlora-tools: ISC license. */
+/* Prefix-tuning extras of lora-train's blocks; see lora_train_prefix.h. */
+#include "jobs/lora_train_prefix.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "kernels/dropout.h"
+#include "kernels/model/llama_train.h"
+#include "kernels/model/prefix_encoder.h"
+
+/* x: (n) N(0, 1) by Box-Muller from r. */
+static void normal_fill(float *x, size_t n, struct qt_rng *r)
+{
+	for (size_t k = 0; k < n; k += 2) {
+		double u1 = qt_rng_double(r), u2 = qt_rng_double(r);
+		double rad = sqrt(-2.0 * log(u1 > 0 ? u1 : 1e-300)), th = 2.0 * M_PI * u2;
+		x[k] = (float)(rad * cos(th));
+		if (k + 1 < n)
+			x[k + 1] = (float)(rad * sin(th));
+	}
+}
+
+void prefix_init_table(struct adapter *a, uint64_t seed)
+{
+	struct qt_rng r;
+	qt_rng_seed(&r, seed);
+	normal_fill(a->prefix, (size_t)a->prefix_len * adapter_prefix_width(&a->dims), &r);
+}
+
+void prefix_init_mlp(struct adapter *a, uint64_t seed)
+{
+	struct qt_rng r;
+	qt_rng_seed(&r, seed);
+	for (int i = 0; i < ADAPTER_MLP_N; i++) {
+		int64_t sh[2];
+		float *t = adapter_mlp_tensor(&a->mlp, i, sh);
+		if (i == 0) {
+			normal_fill(t, (size_t)sh[0] * (size_t)sh[1], &r);
+			continue;
+		}
+		/* fan_in: the weight's columns (the bias of a Linear shares its weight's) */
+		double bound = 1.0 / sqrt((double)(i <= 2 ? a->mlp.D : a->mlp.H));
+		size_t n = (size_t)sh[0] * (size_t)(sh[1] ? sh[1] : 1);
+		for (size_t k = 0; k < n; k++)
+			t[k] = (float)((2.0 * qt_rng_double(&r) - 1.0) * bound);
+	}
+}
+
+uint64_t prefix_drop_seed(uint64_t seed, uint64_t step, uint64_t block)
+{
+	/* layer -1 and module LORA_N_MODULES: never a LoRA branch's */
+	return llama_train_dropout_seed(seed, step, block, -1, LORA_N_MODULES);
+}
+
+static size_t table_len(const struct adapter *a)
+{
+	return (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
+}
+
+const float *prefix_drop_table(const struct adapter *a, float *buf, float p, uint64_t seed)
+{
+	if (p <= 0)
+		return a->prefix;
+	dropout_forward(buf, a->prefix, table_len(a), p, dropout_scale(p), seed);
+	return buf;
+}
+
+void prefix_drop_grad(struct adapter *grad, float p, uint64_t seed)
+{
+	/* d table = keep ? d dropped * scale : 0: the forward's mask applied in place */
+	if (p > 0)
+		dropout_forward(grad->prefix, grad->prefix, table_len(grad), p, dropout_scale(p), seed);
+}
+
+int prefix_train_init(struct prefix_train *pt, struct adapter *a, float p, struct qt_err *err)
+{
+	memset(pt, 0, sizeof *pt);
+	pt->p = p;
+	size_t nh = a->mlp.emb ? (size_t)a->mlp.P * a->mlp.H : 0;
+	if ((p > 0 && !(pt->drop = malloc(table_len(a) * sizeof(float)))) ||
+	    (nh && (!(pt->act = malloc(nh * sizeof(float))) ||
+	            !(pt->scratch = malloc(nh * sizeof(float)))))) {
+		prefix_train_free(pt);
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory for the prefix");
+	}
+	prefix_train_refresh(pt, a);
+	return QT_OK;
+}
+
+void prefix_train_free(struct prefix_train *pt)
+{
+	free(pt->drop), free(pt->act), free(pt->scratch);
+	memset(pt, 0, sizeof *pt);
+}
+
+const float *prefix_train_table(struct prefix_train *pt, const struct adapter *a,
+                                struct adapter *grad, uint64_t seed)
+{
+	if (!grad)
+		return a->prefix;
+	if (a->mlp.emb) /* not among the zeroed tensors: the block's own */
+		memset(grad->prefix, 0, table_len(grad) * sizeof(float));
+	return prefix_drop_table(a, pt->drop, pt->p, seed);
+}
+
+void prefix_train_grad(struct prefix_train *pt, const struct adapter *a, struct adapter *grad,
+                       uint64_t seed)
+{
+	prefix_drop_grad(grad, pt->p, seed);
+	if (a->mlp.emb)
+		prefix_mlp_backward(&a->mlp, &grad->mlp, pt->act, grad->prefix, pt->scratch);
+}
+
+void prefix_train_refresh(struct prefix_train *pt, struct adapter *a)
+{
+	if (a->mlp.emb)
+		prefix_mlp_forward(&a->mlp, pt->act, a->prefix);
+}
