@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/io.h"
+#include "common/pyfloat.h"
 
 /* LlamaConfig defaults (transformers models/llama/configuration_llama.py). */
 void hf_config_defaults(struct hf_config *c)
@@ -546,49 +547,14 @@ int hf_config_load(const char *path, struct hf_config *c, struct qt_err *err)
 
 void hf_format_double(double v, char *buf, size_t cap)
 {
-	if (isnan(v)) { snprintf(buf, cap, "NaN"); return; }
-	if (isinf(v)) { snprintf(buf, cap, v < 0 ? "-Infinity" : "Infinity"); return; }
-	if (v == 0) { snprintf(buf, cap, signbit(v) ? "-0.0" : "0.0"); return; }
-	/* shortest digits that round-trip, then Python's repr layout (fixed for 1e-4 <= |v| < 1e16) */
-	char e[40];
-	int p;
-	for (p = 1; p <= 17; p++) {
-		snprintf(e, sizeof e, "%.*e", p - 1, v);
-		if (strtod(e, NULL) == v)
-			break;
-	}
-	char digits[24];
-	int nd = 0, neg = e[0] == '-';
-	const char *s = e + neg;
-	for (; *s && *s != 'e'; s++)
-		if (*s != '.')
-			digits[nd++] = *s;
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = '\0';
-	int exp = atoi(s + 1);
-	char *o = buf;
-	size_t left = cap;
-#define PUT(...) do { int w_ = snprintf(o, left, __VA_ARGS__); o += w_; left -= (size_t)w_; } while (0)
-	if (neg) PUT("-");
-	if (exp >= -4 && exp < 16) {
-		if (exp < 0) {
-			PUT("0.");
-			for (int i = 0; i < -exp - 1; i++) PUT("0");
-			PUT("%s", digits);
-		} else if (nd <= exp + 1) {
-			PUT("%s", digits);
-			for (int i = nd; i < exp + 1; i++) PUT("0");
-			PUT(".0");
-		} else {
-			PUT("%.*s.%s", exp + 1, digits, digits + exp + 1);
-		}
-	} else {
-		PUT("%c", digits[0]);
-		if (nd > 1) PUT(".%s", digits + 1);
-		PUT("e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-	}
-#undef PUT
+	/* Python's json.dumps spells the non-finite values as JavaScript does; the rest is repr */
+	char r[40];
+	if (isnan(v))
+		snprintf(buf, cap, "NaN");
+	else if (isinf(v))
+		snprintf(buf, cap, v < 0 ? "-Infinity" : "Infinity");
+	else
+		snprintf(buf, cap, "%s", py_float_repr(v, r));
 }
 
 double hf_f32_shortest(float f)

@@ -156,7 +156,8 @@ int hf_genconfig_write(const char *path, const struct hf_token_ids *bos,
  * escapes, reals as Python's repr) and a newline; out of memory sets b->oom. */
 void hf_config_dump(struct qt_buf *b, struct json_t *v);
 
-/* Python repr() of a double ("1e-05", "100000.0", "0.041666666666666664"); buf >= 32. */
+/* A double as Python's json.dumps writes it: repr() ("1e-05", "100000.0",
+ * "0.041666666666666664", common/pyfloat.h's py_float_repr), NaN, Infinity, -Infinity. */
 void hf_format_double(double v, char *buf, size_t cap);
 /* The double nearest the shortest decimal that round-trips f as a float32: turns the f32
  * 1e-5 of a GGUF into the 1e-05 of the original config. */
