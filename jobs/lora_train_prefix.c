@@ -1,5 +1,6 @@
 /* qlora-tools: ISC license. */
-/* Prefix-tuning extras of lora-train's blocks; see lora_train_prefix.h. */
+/* Prefix-tuning extras of lora-train's blocks; see lora_train_prefix.h. They run on the CPU's
+ * table: prefix tuning is CPU-only (llama_backend_missing names it for other backends). */
 #include "jobs/lora_train_prefix.h"
 
 #include <math.h>
@@ -111,11 +112,12 @@ void prefix_train_grad(struct prefix_train *pt, const struct adapter *a, struct 
 {
 	prefix_drop_grad(grad, pt->p, seed);
 	if (a->mlp.emb)
-		prefix_mlp_backward(&a->mlp, &grad->mlp, pt->act, grad->prefix, pt->scratch);
+		prefix_mlp_backward(&qt_backend_cpu, &a->mlp, &grad->mlp, pt->act, grad->prefix,
+		                    pt->scratch);
 }
 
 void prefix_train_refresh(struct prefix_train *pt, struct adapter *a)
 {
 	if (a->mlp.emb)
-		prefix_mlp_forward(&a->mlp, pt->act, a->prefix);
+		prefix_mlp_forward(&qt_backend_cpu, &a->mlp, pt->act, a->prefix);
 }

@@ -78,6 +78,7 @@ struct qt_backend {
 	void (*columns_join)(float *dst, const float *const *src, int T, const int *w, int n);
 	void (*residual_add)(float *x, const float *y, size_t N);
 	void (*softcap_forward)(float *y, const float *x, size_t N, float c);
+	void (*softcap_backward)(float *dx, const float *dy, const float *y, size_t N, float c);
 	/* kernels/rope.h */
 	void (*rope_forward_part)(float *out, const float *x, const float *cos_t, const float *sin_t,
 	                          int T, int NH, int HD, int rot, int interleaved);

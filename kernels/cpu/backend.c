@@ -61,6 +61,7 @@ const struct qt_backend qt_backend_cpu = {
 	.columns_join = columns_join,
 	.residual_add = residual_add,
 	.softcap_forward = softcap_forward,
+	.softcap_backward = softcap_backward,
 	.rope_forward_part = rope_forward_part,
 	.rope_backward_part = rope_backward_part,
 	.attention_forward = attention_forward_fast,
