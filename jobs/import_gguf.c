@@ -447,7 +447,7 @@ int gguf_import_dir(const struct gguf_import_opts *o, struct gguf_import_stats *
 		                "tokenizer_config.json", o->input);
 		goto out;
 	}
-	const struct gguf_family *fam;
+	const struct gguf_family *fam = NULL; /* set by find_family on success */
 	if ((st = find_family(&g, &fam, err)) || (st = build_config(&g, fam, o->dtype, &c, err)) ||
 	    (st = make_plan(&g, fam, &c, o->dtype, &p, err)))
 		goto out;
