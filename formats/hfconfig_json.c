@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A JSON string as Python's json.dumps writes it (ensure_ascii: \uXXXX, surrogate pairs). */
+/* A JSON string as Python's json.dumps writes it: with ensure_ascii, every character outside
+ * printable ASCII as a \u escape of 4 lower-case hex digits, astral ones as surrogate pairs. */
 static void put_str(struct qt_buf *b, const char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;

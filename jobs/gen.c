@@ -386,10 +386,8 @@ static int use_device(struct job *j, struct qt_err *err)
 	j->run_lora = lora;
 	if (!be || be->host)
 		return llama_bf16_rows(&j->m, err);
-	const char *missing = llama_backend_missing(&j->m, lora, be);
-	if (missing)
-		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on the %s backend yet; "
-		                  "use --device cpu", be->name, missing, be->name);
+	if ((st = llama_backend_check(&j->m, lora, be, err)) != QT_OK)
+		return st;
 	qt_info(3, "generating on the GPU (%s)", be->name);
 	if ((st = llama_model_upload(&j->dm, &j->m, be, err)) != QT_OK)
 		return st;

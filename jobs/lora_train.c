@@ -676,10 +676,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	if (!s->be)
 		s->be = &qt_backend_cpu;
 	s->run_m = &s->m;
-	const char *missing = llama_backend_missing(&s->m, ADAPTER_TABLE(&s->lora), s->be);
-	if (missing)
-		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on the %s backend yet; "
-		                  "use --device cpu", s->be->name, missing, s->be->name);
+	if ((rc = llama_backend_check(&s->m, ADAPTER_TABLE(&s->lora), s->be, err)))
+		return rc;
 	if (!s->be->host) {
 		qt_info(3, "training on the GPU (%s)", s->be->name);
 		/* this rank's GPU (node-local rank) and, with several ranks, the NCCL communicator */

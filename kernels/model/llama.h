@@ -116,6 +116,10 @@ static inline const struct qt_backend *llama_be(const struct llama_model *m)
 const char *llama_backend_missing(const struct llama_model *m, const struct lora_table *lora,
                                   const struct qt_backend *be);
 
+/* QT_OK, or QT_EUSAGE naming in err what be lacks for m (and lora's prefix). */
+int llama_backend_check(const struct llama_model *m, const struct lora_table *lora,
+                        const struct qt_backend *be, struct qt_err *err);
+
 /* dst = a copy of the host model src in be's memory (weights, norms, biases; the bf16 decode
  * rows are not copied), with dst->be = be. cfg.window and inv_freq stay src's host arrays:
  * src must outlive dst. QT_EUSAGE when be lacks an op src needs (llama_backend_missing),

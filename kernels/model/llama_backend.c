@@ -39,6 +39,16 @@ const char *llama_backend_missing(const struct llama_model *m, const struct lora
 	return NULL;
 }
 
+int llama_backend_check(const struct llama_model *m, const struct lora_table *lora,
+                        const struct qt_backend *be, struct qt_err *err)
+{
+	const char *missing = llama_backend_missing(m, lora, be);
+	if (!missing)
+		return QT_OK;
+	return qt_err_set(err, QT_EUSAGE, "%s: the %s backend has no op for %s; use --device cpu",
+	                  be->name, be->name, missing);
+}
+
 /* Allocations of an uploaded model, released together. */
 struct owned {
 	const struct qt_backend *be;
@@ -102,11 +112,10 @@ int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
                        const struct qt_backend *be, struct qt_err *err)
 {
 	const struct llama_config *c = &src->cfg;
-	const char *missing = llama_backend_missing(src, NULL, be);
+	int st = llama_backend_check(src, NULL, be, err);
 	memset(dst, 0, sizeof *dst);
-	if (missing)
-		return qt_err_set(err, QT_EUSAGE, "%s: %s is not implemented on this backend yet; use "
-		                  "--device cpu", be->name, missing);
+	if (st != QT_OK)
+		return st;
 	struct owned *o = calloc(1, sizeof *o);
 	if (!o || !(o->layers = calloc((size_t)c->n_layer + 1, sizeof *o->layers))) {
 		free(o);
@@ -183,8 +192,8 @@ int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
 {
 	memset(dst, 0, sizeof *dst);
 	if (lora_prefix_len(src))
-		return qt_err_set(err, QT_EUSAGE, "%s: prefix tuning is not implemented on this "
-		                  "backend yet; use --device cpu", be->name);
+		return qt_err_set(err, QT_EUSAGE, "%s: the %s backend has no op for prefix tuning; use "
+		                  "--device cpu", be->name, be->name);
 	int n = src->n_layers * LORA_N_MODULES;
 	if (!(dst->pairs = calloc((size_t)n + 1, sizeof *dst->pairs)))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
