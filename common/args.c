@@ -57,3 +57,25 @@ int qt_parse_double(const char *s, double lo, double hi, double *out)
 	*out = v;
 	return 0;
 }
+
+int qt_parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	if (!starts_number(s, 0))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+	switch (*end) {
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	case 'T': shift = 40; break;
+	}
+	if (shift)
+		end++;
+	if (*end || errno || v > (1ULL << 62) >> shift)
+		return -1;
+	*out = (int64_t)(v << shift);
+	return 0;
+}

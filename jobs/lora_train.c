@@ -17,6 +17,7 @@
 #include "common/half.h"
 #include "common/hash.h"
 #include "common/io.h"
+#include "common/meminfo.h"
 #include "common/progress.h"
 #include "common/rng.h"
 #include "formats/adapter.h"
@@ -127,6 +128,7 @@ struct state {
 	char *out_dir, *options;
 	FILE *log;
 	int lock_fd;                 /* OUT/.lock held for the run, -1 before */
+	int kept;                    /* layers whose activations the workspace keeps */
 };
 
 
@@ -171,6 +173,23 @@ static int backend_fail(const struct state *s, const char *what, struct qt_err *
 	qt_err_set(err, QT_ESOFTWARE, "%s: %s: %s", s->be->name, what, e ? e : "failed");
 	s->be->error_clear();
 	return QT_ESOFTWARE;
+}
+
+/* How many layers keep their activations for the backward pass: as many as fit in budget
+ * bytes (the rest are recomputed). Auto (budget < 0) gives them an eighth of the memory
+ * available at the start on the host (all of a small model's layers, part of a 7B's at long
+ * blocks), none on a device, whose free memory the backend table does not report. Which layers
+ * are kept never changes a value. */
+static int kept_layers(const struct llama_model *m, const struct qt_backend *be, int T, int R,
+                       long long budget)
+{
+	if (budget < 0) {
+		long long avail = be->host ? qt_mem_available() : -1;
+		budget = avail > 0 ? avail / 8 : 0;
+	}
+	size_t per = llama_train_layer_bytes(m, T, R);
+	long long n = per ? budget / (long long)per : m->cfg.n_layer;
+	return n > m->cfg.n_layer ? m->cfg.n_layer : (int)n;
 }
 
 /* The device's parameters and moments back into the host adapters (a checkpoint, the
@@ -711,7 +730,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	    (rc = tensors_of(s, &s->m1, &s->m1t, &s->t1, err)) ||
 	    (rc = tensors_of(s, &s->m2, &s->m2t, &s->t2, err)))
 		return rc;
-	s->ws = llama_train_ws_new(s->run_m, Tmax, rmax, !o->no_checkpointing);
+	s->kept = kept_layers(s->run_m, s->be, Tmax, rmax, o->act_memory);
+	s->ws = llama_train_ws_new_kept(s->run_m, Tmax, rmax, s->kept);
 	s->sumsq = s->be->alloc(sizeof *s->sumsq);
 	if (s->lora.prefix && (rc = prefix_train_init(&s->pfx, &s->lora, (float)o->prefix_dropout,
 	                                              err)))
@@ -827,6 +847,8 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	}
 	struct llama_model *m = &s.m;
 	st->activation_bytes = llama_train_ws_bytes(s.ws);
+	st->kept_layers = s.kept;
+	st->n_layers = s.run_m->cfg.n_layer;
 	st->resumed_from = ck.step;
 	int lead = dist_rank() == 0; /* rank 0 alone writes the log, checkpoints and adapter */
 	rc = lead ? open_log(&s, ck.step, err) : QT_OK;

@@ -57,7 +57,9 @@ struct train_opts {
 	double      neftune_alpha;  /* 0: off */
 	double      dropout;        /* LoRA dropout p in [0, 1); 0: off */
 	int         shuffle;        /* 1: a seeded permutation of the blocks per epoch */
-	int         no_checkpointing; /* 1: keep every layer's activations */
+	long long   act_memory;     /* bytes for the kept layers' activations (the others are
+	                               recomputed: checkpointing); < 0: auto, a share of the
+	                               available memory (jobs/lora_train.c) */
 	long        eval_every, save_every, log_every;
 	const char *eval_prompts;   /* NULL, or prompts JSONL generated and scored at each
 	                               evaluation (jobs/lora_train_eval.h) */
@@ -79,6 +81,7 @@ struct train_stats {
 	                                       evaluation with eval_prompts (else NaN) */
 	double tokens_per_s, input_tokens_per_s, seconds;
 	size_t activation_bytes;            /* the training workspace */
+	int    kept_layers, n_layers;       /* layers whose activations were kept, of all */
 	long   peak_rss_kib;                /* getrusage maxrss at the end */
 	long   resumed_from;                /* step of the checkpoint resumed from, or 0 */
 	int    interrupted;                 /* stopped by o->stop; checkpoint-<steps> written */

@@ -25,7 +25,8 @@ static const char synopsis[] =
 	"           [--warmup-steps n | --warmup-ratio x] [--weight-decay x] [--adam-beta1 x]\n"
 	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
-	"           [--shuffle] [--no-checkpointing] [--eval-every n]\n"
+	"           [--shuffle] [--checkpointing | --no-checkpointing]\n"
+	"           [--activation-memory size|auto] [--eval-every n]\n"
 	"           [--eval-prompts file.jsonl [--eval-generate n] [--eval-prompt-key key]\n"
 	"           [--eval-label-key key]] [--save-every n]\n"
 	"           [--log-every n] [--threads n] [--device cpu|cuda|auto]\n"
@@ -71,8 +72,11 @@ static const char help[] =
 	"      --epochs x           passes over the blocks (default 1)\n"
 	"      --neftune-alpha x    NEFTune noise (default 0 = off)\n"
 	"      --shuffle            reshuffle the blocks every epoch\n"
-	"      --no-checkpointing   keep all activations (default: recompute;\n"
-	"                           --checkpointing restores the default)\n"
+	"      --activation-memory s  bytes (K, M, G) for kept layer activations; the\n"
+	"                           other layers are recomputed (default auto: 1/8 of\n"
+	"                           available memory on the CPU, 0 on a GPU)\n"
+	"      --checkpointing      recompute every layer (--activation-memory 0);\n"
+	"                           --no-checkpointing: keep every layer's activations\n"
 	"      --eval-every n       eval interval in steps (default 50)\n"
 	"      --eval-prompts file  at each eval, gen's greedy output for these prompts\n"
 	"                           scored by rouge-zh (ROUGE-1/2/L, BLEU-4) in the log\n"
@@ -98,7 +102,7 @@ enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, 
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h',
        O_VERSION = 'V', O_VERBOSE = 'v', O_INIT = 512, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT,
-       O_CKPT, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK, O_PPOS, O_PDROP, O_PPROJ, O_PHID };
+       O_CKPT, O_ACTMEM, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK, O_PPOS, O_PDROP, O_PPROJ, O_PHID };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -112,6 +116,7 @@ static const struct option longopts[] = {
 	{ "shuffle",       no_argument,       NULL, O_SHUFFLE },
 	{ "no-checkpointing", no_argument,    NULL, O_NOCKPT  },
 	{ "checkpointing", no_argument,       NULL, O_CKPT    },
+	{ "activation-memory", required_argument, NULL, O_ACTMEM },
 	{ "method",        required_argument, NULL, O_METHOD  },
 	{ "virtual-tokens", required_argument, NULL, O_VTOK   },
 	{ "prefix-positions", required_argument, NULL, O_PPOS },
@@ -154,6 +159,18 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* --activation-memory: a byte count (K, M, G, T suffixes) or auto (-1). */
+static long long activation_memory(const char *s)
+{
+	int64_t v;
+	if (strcmp(s, "auto") == 0)
+		return -1;
+	if (qt_parse_size(s, &v) != 0)
+		qt_usage_error("--activation-memory: \"%s\" is not a size (such as 512M or 2G) "
+		               "or auto", s);
+	return v;
+}
+
 static volatile sig_atomic_t stop_flag;
 static char **volatile config_argv; /* the vector built from --config, kept (reachable) */
 
@@ -186,7 +203,7 @@ int main(int argc, char **argv)
 		.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0, .max_grad_norm = 1.0,
 		.schedule = TRAIN_LINEAR, .warmup_steps = -1, .warmup_ratio = 0, .grad_accum = 1,
 		.micro_batch = 1, .epochs = 1, .eval_every = 50, .log_every = 1, .eval_generate = 128,
-		.prefix_pos0 = -1,
+		.prefix_pos0 = -1, .act_memory = -1,
 	};
 	static const char *const methods[] = { "lora", "prefix", NULL };
 	static const char *const positions[] = { "after", "0", NULL };
@@ -202,8 +219,9 @@ int main(int argc, char **argv)
 		case O_RESUME: o.resume = optarg; break;
 		case O_DROPOUT: o.dropout = qt_arg_double("--dropout", optarg, 0, 0.999999); break;
 		case O_SHUFFLE: o.shuffle = 1; break;
-		case O_NOCKPT: o.no_checkpointing = 1; break;
-		case O_CKPT: o.no_checkpointing = 0; break;
+		case O_NOCKPT: o.act_memory = INT64_MAX; break;
+		case O_CKPT: o.act_memory = 0; break;
+		case O_ACTMEM: o.act_memory = activation_memory(optarg); break;
 		case O_METHOD: method = qt_arg_word("--method", optarg, methods); break;
 		case O_VTOK: vtok = (int)qt_arg_i64("--virtual-tokens", optarg, 1, 65536); break;
 		case O_PPOS:
@@ -318,9 +336,10 @@ int main(int argc, char **argv)
 		snprintf(eval + strlen(eval), sizeof eval - strlen(eval), ", eval rouge-l %.2f",
 		         st.final_eval_scores[2]);
 	qt_info(2, "%ld steps in %.1f s, %.1f tokens/s (%.1f trained), final loss %.4f%s, "
-	        "workspace %.1f MiB, peak RSS %.1f MiB", st.steps - st.resumed_from, st.seconds,
-	        st.input_tokens_per_s, st.tokens_per_s, st.final_loss, eval,
-	        st.activation_bytes / 1048576.0, st.peak_rss_kib / 1024.0);
+	        "workspace %.1f MiB (%d of %d layers' activations kept), peak RSS %.1f MiB",
+	        st.steps - st.resumed_from, st.seconds, st.input_tokens_per_s, st.tokens_per_s,
+	        st.final_loss, eval, st.activation_bytes / 1048576.0, st.kept_layers, st.n_layers,
+	        st.peak_rss_kib / 1024.0);
 	long n = st.steps - st.resumed_from;
 	if (dist_size() > 1 && n > 0)
 		qt_info(2, "%d ranks: all-reduce %.1f ms per step (%.1f%% of the step, waiting for "

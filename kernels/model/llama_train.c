@@ -11,7 +11,7 @@
 
 #define LM_CHUNK 64 /* rows of logits held at once by the chunked LM head */
 
-/* One layer's recomputed activations (checkpointing: only one layer lives at a time). */
+/* One layer's activations: kept from the forward, or recomputed in the backward pass. */
 struct layer_acts {
 	float *xn1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *xn2, *rstd2, *gate, *up, *h;
 	float *qp, *kp, *rstdq, *rstdk; /* q_norm/k_norm: q and k before them, their 1/rms; else
@@ -23,7 +23,8 @@ struct layer_acts {
 
 struct llama_train_ws {
 	const struct qt_backend *be;   /* whose memory the buffers below are in (but the host ones) */
-	int    T, R, n_layer, n_acts;  /* n_acts: 1 with checkpointing, else n_layer */
+	int    T, R, n_layer, n_acts;  /* n_acts: kept layers, + 1 shared by the recomputed ones */
+	int    first_kept;             /* layers below it are recomputed in the backward pass */
 	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
 	struct layer_acts *acts;       /* [n_acts] */
 	float *cos_t, *sin_t;
@@ -62,8 +63,44 @@ static int fail(const struct qt_backend *be, const char *what, struct qt_err *er
 	return QT_ESOFTWARE;
 }
 
+/* The element counts of one layer's activations (layer_acts' fields in order) and of the
+ * step's fixed buffers depend on the same shapes; act_n[] gets the former. */
+enum { NNAMED = 21, NACT = NNAMED + LLAMA_N_MODULES };
+
+static void layer_act_sizes(const struct llama_model *m, int T, int R, size_t act_n[NACT])
+{
+	const struct llama_config *c = &m->cfg;
+	size_t C = (size_t)c->C, H = (size_t)c->H, QD = (size_t)c->NH * c->HD,
+	       KD = (size_t)c->NKV * c->HD, t = (size_t)T, r = (size_t)(R > 0 ? R : 1);
+	size_t qkn = c->n_layer > 0 && m->layers[0].q_norm ? 1 : 0;         /* Qwen3 */
+	size_t sw = c->n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0;  /* Gemma-2 */
+	size_t named[NNAMED] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t,
+	                         t * C, t * C, t, t * H, t * H, t * H, qkn * t * QD, qkn * t * KD,
+	                         qkn * t * c->NH, qkn * t * c->NKV, sw * t * C, sw * t, sw * t * C,
+	                         sw * t };
+	for (int i = 0; i < NNAMED; i++)
+		act_n[i] = named[i];
+	for (int k = 0; k < LLAMA_N_MODULES; k++)
+		act_n[NNAMED + k] = t * r;
+}
+
+size_t llama_train_layer_bytes(const struct llama_model *m, int T, int R)
+{
+	size_t act_n[NACT], total = 0;
+	layer_act_sizes(m, T, R, act_n);
+	for (size_t i = 0; i < NACT; i++)
+		total += (act_n[i] + 63) / 64 * 64;
+	return total * sizeof(float);
+}
+
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
                                           int checkpointing)
+{
+	return llama_train_ws_new_kept(m, T, R, checkpointing ? 0 : m->cfg.n_layer);
+}
+
+struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int T, int R,
+                                               int kept)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct qt_backend *be = llama_be(m);
@@ -81,7 +118,8 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 	size_t sw = m->cfg.n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0; /* Gemma-2 */
 	size_t fzn = !c->fused ? 0 : QD + 2 * KD > 2 * H ? QD + 2 * KD : 2 * H; /* Phi-3 */
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
-	int na = checkpointing ? 1 : (c->n_layer > 0 ? c->n_layer : 1);
+	kept = kept < 0 ? 0 : kept > c->n_layer ? c->n_layer : kept;
+	int na = kept + (kept < c->n_layer || kept == 0);
 	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
 		free(ws);
 		return NULL;
@@ -91,6 +129,7 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 	ws->R = R;
 	ws->n_layer = c->n_layer;
 	ws->n_acts = na;
+	ws->first_kept = c->n_layer - kept;
 	struct { float **p; size_t n; } fixed[] = {
 		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
 		{ &ws->cos_t, t * half }, { &ws->sin_t, t * half },
@@ -101,14 +140,10 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
 		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C }, { &ws->fz, t * fzn },
 	};
-	enum { NFIX = sizeof fixed / sizeof *fixed, NNAMED = 21, NACT = NNAMED + LLAMA_N_MODULES };
+	enum { NFIX = sizeof fixed / sizeof *fixed };
 	/* One layer's activations, n_acts times. */
-	size_t act_n[NACT] = { t * C, t, t * QD, t * KD, t * KD, t * QD, (size_t)c->NH * t, t * C,
-	                       t * C, t, t * H, t * H, t * H, qkn * t * QD, qkn * t * KD,
-	                       qkn * t * c->NH, qkn * t * c->NKV, sw * t * C, sw * t, sw * t * C,
-	                       sw * t };
-	for (int k = 0; k < LLAMA_N_MODULES; k++)
-		act_n[NNAMED + k] = t * r;
+	size_t act_n[NACT];
+	layer_act_sizes(m, T, R, act_n);
 	size_t total = 0;
 	/* pieces aligned to 64 floats (256 bytes: cuBLAS) */
 	for (size_t i = 0; i < NFIX; i++)
@@ -164,6 +199,12 @@ void llama_train_ws_free(struct llama_train_ws *ws)
 }
 
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws) { return ws->bytes; }
+
+/* Layer l's activations: its own slot when kept, else the one the recomputed layers share. */
+static struct layer_acts *acts_of(struct llama_train_ws *ws, int l)
+{
+	return &ws->acts[l >= ws->first_kept ? l - ws->first_kept : ws->n_acts - 1];
+}
 
 /* The dropout of branch (l, k) in this call, or NULL. */
 static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws)
@@ -436,8 +477,8 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		be->neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
-		layer_forward(m, lora, l, ws, &ws->acts[ws->n_acts > 1 ? l : 0],
-		              ws->xin + (size_t)l * TC, ws->xin + (size_t)(l + 1) * TC, dseg, T);
+		layer_forward(m, lora, l, ws, acts_of(ws, l), ws->xin + (size_t)l * TC,
+		              ws->xin + (size_t)(l + 1) * TC, dseg, T);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	be->zero(ws->dxn, TC * sizeof(float));
@@ -456,10 +497,10 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		be->rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
 		for (int l = c->n_layer - 1; l >= 0; l--) {
 			const float *xin = ws->xin + (size_t)l * TC;
-			struct layer_acts *a = &ws->acts[ws->n_acts > 1 ? l : 0];
-			/* With checkpointing, recompute this layer's activations (the same dropout
-			 * masks: they are counter-based), then go back through it. */
-			if (ws->n_acts == 1)
+			struct layer_acts *a = acts_of(ws, l);
+			/* A layer whose activations were not kept is recomputed (the same dropout
+			 * masks: they are counter-based), then gone back through. */
+			if (l < ws->first_kept)
 				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T);
 			layer_backward(m, lora, grad, l, ws, a, xin, dseg, T);
 		}

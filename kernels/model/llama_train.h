@@ -2,11 +2,11 @@
 /*
  * Training step pieces for LoRA on a frozen Llama (reference.md 7.8-7.10): the forward of one
  * packed block with the LoRA branches, the causal-LM loss through the chunked LM head, and the
- * backward to every LoRA A and B. Gradient checkpointing is built in: the forward keeps only
- * each layer's input, and the backward recomputes one layer at a time (checkpointing changes
- * memory, never values); without it every layer's activations are kept. LoRA dropout (PEFT:
- * on the adapter input only, training only) uses the counter-based masks of kernels/dropout.h,
- * regenerated in the backward pass. Composed from the ops of the model's backend table
+ * backward to every LoRA A and B. Gradient checkpointing is built in, per layer: the forward
+ * keeps each layer's input and the activations of the layers chosen to be kept; the backward
+ * recomputes the others one at a time (which layers are kept changes memory and time, never
+ * values). LoRA dropout (PEFT: on the adapter input only, training only) uses the
+ * counter-based masks of kernels/dropout.h, regenerated in the backward pass. Composed from the ops of the model's backend table
  * (kernels/backend.h), the same code on every backend; no arithmetic loops here.
  */
 #ifndef QT_KERNELS_LLAMA_TRAIN_H
@@ -16,11 +16,16 @@
 
 struct llama_train_ws;
 
-/* Workspace in the memory of m's backend for blocks of up to T tokens with LoRA ranks up to R;
- * checkpointing != 0 keeps one
- * layer's activations (recomputed in backward), 0 keeps all n_layer. NULL when out of memory. */
+/* Workspace in the memory of m's backend for blocks of up to T tokens with LoRA ranks up to R
+ * that keeps the activations of the last `kept` layers (0..n_layer, clamped) from the forward
+ * pass and recomputes the others', one at a time, in the backward pass. NULL when out of
+ * memory. llama_train_ws_new: checkpointing != 0 keeps none, 0 keeps all. */
+struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int T, int R,
+                                               int kept);
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
                                           int checkpointing);
+/* Bytes of one layer's activations in such a workspace: what keeping one more layer costs. */
+size_t llama_train_layer_bytes(const struct llama_model *m, int T, int R);
 void llama_train_ws_free(struct llama_train_ws *ws);
 /* Bytes the workspace holds (the training step's activation memory). */
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws);

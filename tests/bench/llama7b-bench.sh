@@ -84,7 +84,7 @@ echo "model: $(du -sh "$dir/base" | cut -f1) in $(ls "$dir/base"/*.safetensors |
 
 if want quantize; then
 rm -rf "$dir/nf4"
-measure quantize "$bin/quantize-nf4" -t "$threads" -o "$dir/nf4" "$dir/base"
+measure quantize "$bin/quantize-nf4" --threads "$threads" -o "$dir/nf4" "$dir/base"
 report "quantize-nf4"
 fi
 
@@ -115,7 +115,7 @@ fi
 
 if want merge; then
 rm -rf "$dir/merged"
-measure merge "$bin/lora-merge" -t "$threads" -q -m "$dir/base" -a "$dir/run/adapter" -o "$dir/merged"
+measure merge "$bin/lora-merge" --threads "$threads" --quiet -m "$dir/base" -a "$dir/run/adapter" -o "$dir/merged"
 report "lora-merge (bf16 out)"
 rm -rf "$dir/merged"
 fi

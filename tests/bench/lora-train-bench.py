@@ -3,9 +3,11 @@
 #   make-fixture DIR   random SmolLM2-135M-shaped f32 Llama in DIR/base, DIR/train.pack with 4
 #                      blocks of T = 512 tokens (one segment each, every token but the first
 #                      trained) written with our .pack layout (pack(5))
-#   peft DIR STEPS     STEPS optimizer steps of PEFT LoRA r 16 all-linear (alpha 32, dropout 0)
-#                      with gradient checkpointing, AdamW, clipping 1.0, one block per step, on
-#                      THREADS threads; prints trained tokens/s over steps 2..STEPS
+#   peft DIR STEPS [no-checkpointing]
+#                      STEPS optimizer steps of PEFT LoRA r 16 all-linear (alpha 32, dropout 0)
+#                      with gradient checkpointing (unless no-checkpointing), AdamW, clipping
+#                      1.0, one block per step, on THREADS threads; prints trained tokens/s
+#                      over steps 2..STEPS
 #   sgemm              the machine's f32 GEMM rate through torch (2048^3, best of 5, THREADS
 #                      threads) in GFLOP/s: the yardstick for the model FLOP rates
 # Uses torch, peft, transformers, xxhash from /work/venv-ref.
@@ -53,7 +55,7 @@ def make_fixture(d):
         f.write(bytes(hdr) + data)
 
 
-def peft_run(d, steps):
+def peft_run(d, steps, ckpt):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaForCausalLM
@@ -61,8 +63,9 @@ def peft_run(d, steps):
     rng = np.random.default_rng(1)
     blocks = [torch.tensor(rng.integers(3, V, T))[None] for _ in range(NB)]
     model = LlamaForCausalLM.from_pretrained(os.path.join(d, "base"), dtype=torch.float32)
-    model.gradient_checkpointing_enable()
-    model.enable_input_require_grads()
+    if ckpt:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
     model.config.use_cache = False
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
                                              target_modules="all-linear", task_type="CAUSAL_LM"))
@@ -103,4 +106,4 @@ if __name__ == "__main__":
     elif sys.argv[1] == "make-fixture":
         make_fixture(sys.argv[2])
     else:
-        peft_run(sys.argv[2], int(sys.argv[3]))
+        peft_run(sys.argv[2], int(sys.argv[3]), sys.argv[4:] != ["no-checkpointing"])

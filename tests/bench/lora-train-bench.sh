@@ -1,7 +1,9 @@
 #!/bin/sh
 # lora-train speed and peak memory against PyTorch + PEFT on the CPU: one optimizer step of a
 # block of T = 512 tokens on a random SmolLM2-135M-shaped f32 model, LoRA r 16 (alpha 32) on
-# all linear modules, gradient checkpointing on both sides, AdamW, clipping 1.0, same threads.
+# all linear modules, AdamW, clipping 1.0, same threads; each side with gradient checkpointing
+# of every layer and without (ours: --checkpointing, and the default --activation-memory auto,
+# which keeps every layer of this model).
 #   tests/bench/lora-train-bench.sh   (repository root, after `make`; THREADS, STEPS, TMPDIR)
 # The fixture is made once under ${TMPDIR:-/tmp}/qt-train-bench. Each side runs STEPS steps
 # (default 3) in one process; tokens/s = trained tokens (511 per block) per second over steps
@@ -28,29 +30,42 @@ if [ ! -f "$dir/train.pack" ]; then
 	"$py" tests/bench/lora-train-bench.py make-fixture "$dir" >/dev/null ||
 		{ echo "$0: making the fixture in $dir failed" >&2; rm -f "$dir/train.pack"; exit 1; }
 fi
-rm -rf "$dir/out"
-ours_rss=$(/usr/bin/time -f '%M' "$bin/lora-train" -m "$dir/base" --train "$dir/train.pack" \
-	-o "$dir/out" --rank 16 --alpha 32 --schedule constant --max-steps "$steps" \
-	--threads "$threads" --quiet 2>&1 | tail -n 1)
-# elapsed at step k = tokens_k / tokens_per_s_k; rate over steps 2..N
-ours=$(sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g' "$dir/out/log.jsonl" |
-	awk 'NR == 1 { t1 = $5; e1 = $5 / $6 } { t = $5; e = $5 / $6 } END { printf "%.3f", (t - t1) / (e - e1) }')
-line=$(THREADS=$threads /usr/bin/time -f 'rss %M' "$py" tests/bench/lora-train-bench.py peft "$dir" "$steps" 2>&1 | grep -v Warning)
-tp=$(printf '%s\n' "$line" | grep -E '^[0-9.]+$' | tail -n 1)
-tp_rss=$(printf '%s\n' "$line" | sed -n 's/^rss //p' | tail -n 1)
-[ -n "$tp" ] || { printf '%s: the PyTorch + PEFT side printed no rate:\n%s\n' "$0" "$line" >&2; exit 1; }
+# ours: tokens/s over steps 2..N (elapsed at step k = tokens_k / tokens_per_s_k), peak RSS KiB
+ours_run() {
+	rm -rf "$dir/out"
+	rss=$(/usr/bin/time -f '%M' "$bin/lora-train" -m "$dir/base" --train "$dir/train.pack" \
+		-o "$dir/out" --rank 16 --alpha 32 --schedule constant --max-steps "$steps" \
+		--threads "$threads" --quiet "$@" 2>&1 | tail -n 1)
+	rate=$(sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g' "$dir/out/log.jsonl" |
+		awk 'NR == 1 { t1 = $5; e1 = $5 / $6 } { t = $5; e = $5 / $6 } END { printf "%.3f", (t - t1) / (e - e1) }')
+	echo "$rate $rss"
+}
+# PyTorch + PEFT: tokens/s and peak RSS KiB
+peft_run() {
+	line=$(THREADS=$threads /usr/bin/time -f 'rss %M' "$py" tests/bench/lora-train-bench.py peft "$dir" "$steps" "$@" 2>&1 | grep -v Warning)
+	tp=$(printf '%s\n' "$line" | grep -E '^[0-9.]+$' | tail -n 1)
+	[ -n "$tp" ] || { printf '%s: the PyTorch + PEFT side printed no rate:\n%s\n' "$0" "$line" >&2; exit 1; }
+	echo "$tp $(printf '%s\n' "$line" | sed -n 's/^rss //p' | tail -n 1)"
+}
+o_ck=$(ours_run --checkpointing)
+o_auto=$(ours_run)
+p_ck=$(peft_run)
+p_all=$(peft_run no-checkpointing)
 gemm=$(THREADS=$threads "$py" tests/bench/lora-train-bench.py sgemm)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # Model FLOPs per trained token (issue 22's count): forward 0.27 GFLOP (linears 0.21, lm_head
 # 0.06), input-gradient backward 0.27, recompute under checkpointing 0.21, dense causal
-# attention ~0.14 (work either side skips counts in its favour).
-awk -v to="$ours" -v tp="$tp" -v ro="$ours_rss" -v rp="$tp_rss" -v th="$threads" -v g="$gemm" 'BEGIN {
+# attention ~0.14 (work either side skips counts in its favour: 0.89 whether or not it
+# recomputes).
+echo "$o_ck $o_auto $p_ck $p_all" | awk -v th="$threads" -v g="$gemm" '{
 	f = 0.89
+	split("qlora-tools, --checkpointing|qlora-tools, default (auto)|PyTorch + PEFT, checkpointing|PyTorch + PEFT, no checkpointing", name, "|")
 	printf "lora-train, SmolLM2-135M-shaped f32 base, T=512, LoRA r16 all-linear, %d threads\n", th
-	printf "  qlora-tools lora-train   %9.1f trained tokens/s   peak RSS %6.0f MiB\n", to, ro / 1024
-	printf "  PyTorch + PEFT           %9.1f trained tokens/s   peak RSS %6.0f MiB\n", tp, rp / 1024
-	printf "  ratio (ours / PyTorch tokens/s): %.2fx\n", to / tp
-	printf "  model FLOP rate: ours %.1f GFLOP/s (%.0f%%), PyTorch %.1f GFLOP/s (%.0f%%) of the\n", \
-		to * f, 100 * to * f / g, tp * f, 100 * tp * f / g
-	printf "  measured SGEMM rate, %.1f GFLOP/s (torch 2048^3, %d threads; %.2f GFLOP per token)\n", g, th, f
+	for (i = 1; i <= 4; i++)
+		printf "  %-34s %7.1f trained tokens/s  %5.1f%% of SGEMM  peak RSS %6.0f MiB\n", \
+			name[i], $(2 * i - 1), 100 * $(2 * i - 1) * f / g, $(2 * i) / 1024
+	printf "  ratio, both checkpointing:          %.2fx\n", $1 / $5
+	printf "  ratio, ours default / PyTorch ckpt: %.2fx (the QLoRA recipes checkpoint)\n", $3 / $5
+	printf "  ratio, ours default / PyTorch none: %.2fx\n", $3 / $7
+	printf "  SGEMM rate %.1f GFLOP/s (torch 2048^3, %d threads); %.2f model GFLOP per token\n", g, th, f
 }'

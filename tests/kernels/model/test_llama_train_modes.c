@@ -150,6 +150,22 @@ static void modes(const struct llama_model *m)
 	CHECK(ld == ldn && same_grads(&g, &g2), "checkpointing changes loss or gradients (dropout)");
 	l1 = run(m, &a, &g2, all, &b, NULL);
 	CHECK(l1 == l0, "checkpointing changes the loss");
+	/* Some layers kept, the others recomputed: the same step again, in less memory than
+	 * keeping all and more than keeping none. */
+	for (int kept = 1; kept < m->cfg.n_layer; kept++) {
+		struct llama_train_ws *part = llama_train_ws_new_kept(m, T, 4, kept);
+		CHECK(llama_train_ws_bytes(part) > llama_train_ws_bytes(ck) &&
+		      (kept == m->cfg.n_layer - 1 ||
+		       llama_train_ws_bytes(part) < llama_train_ws_bytes(all)),
+		      "%d layers kept: %zu bytes", kept, llama_train_ws_bytes(part));
+		CHECK(llama_train_ws_bytes(part) - llama_train_ws_bytes(ck) ==
+		      (size_t)kept * llama_train_layer_bytes(m, T, 4),
+		      "%d layers kept: not %d layers' activations more than none", kept, kept);
+		double lp = run(m, &a, &g2, part, &b, &d);
+		CHECK(lp == ld && same_grads(&g, &g2), "%d of %d layers kept: the step changes", kept,
+		      m->cfg.n_layer);
+		llama_train_ws_free(part);
+	}
 
 	/* Finite differences of the dropout training loss, masks fixed by the seed. */
 	run(m, &a, &g, ck, &b, &d);
