@@ -320,6 +320,15 @@ void qt_unmap(struct qt_map *m)
 	memset(m, 0, sizeof *m);
 }
 
+void qt_map_drop(const void *p, uint64_t n)
+{
+	uintptr_t a = (uintptr_t)p, e = a + n, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	a = (a + pg - 1) / pg * pg;
+	e = e / pg * pg;
+	if (e > a)
+		madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 int qt_write(FILE *fp, const void *p, size_t n, const char *what, struct qt_err *err)
 {
 	if (n && fwrite(p, 1, n, fp) != n)

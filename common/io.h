@@ -98,6 +98,10 @@ struct qt_map {
 };
 int qt_map_file(const char *path, struct qt_map *m, struct qt_err *err);
 void qt_unmap(struct qt_map *m);
+/* Drops the pages wholly inside [p, p + n) of such a mapping from this process once they are
+ * read: the kernel keeps them in the page cache, a later access faults them back in, and the
+ * process's RSS stops counting a streamed model's whole input. */
+void qt_map_drop(const void *p, uint64_t n);
 
 /* fwrite that sets err (naming what) and returns QT_EIO on a short write. */
 int qt_write(FILE *fp, const void *p, size_t n, const char *what, struct qt_err *err);

@@ -342,6 +342,8 @@ static int write_shard(struct job *j, size_t shard, const char *path, struct qt_
 		const void *data = NULL;
 		if (!(st = produce(j, s, &data, err)))
 			st = st_writer_put(&w, data, out_bytes(s), err);
+		if (s->t) /* read once: out of RSS (a 7B base is 13 GB of mapped pages) */
+			qt_map_drop(s->t->data, s->t->size);
 		j->st.bytes_written += out_bytes(s);
 		j->st.n_tensors++;
 		qt_progress_update(&j->prog, j->st.bytes_written);

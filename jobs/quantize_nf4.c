@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,17 +132,6 @@ struct qweight {
 	double   err_sum, err_max; /* from the second pass */
 };
 
-/* Drops the pages wholly inside [p, p + n) of a read-only file mapping from this process (the
- * kernel keeps them in the page cache; a later access faults them back in). */
-static void drop_pages(const void *p, uint64_t n)
-{
-	uintptr_t a = (uintptr_t)p, e = a + n, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	a = (a + pg - 1) / pg * pg;
-	e = e / pg * pg;
-	if (e > a)
-		madvise((void *)a, e - a, MADV_DONTNEED);
-}
-
 /* Elements [e0, e0 + n) of t as f32 into x. */
 static int chunk_to_f32(const struct st_tensor *t, uint64_t e0, uint64_t n, float *x,
                         struct qt_err *err)
@@ -193,7 +181,7 @@ static int weight_stats(struct qweight *q, const struct nf4_quantize_opts *o, fl
 			q->absmax[(e0 + s) / bs] = m;
 		}
 	}
-	drop_pages(t->data, t->size);
+	qt_map_drop(t->data, t->size);
 	q->state = (struct nf4_state){ .blocksize = bs, .dtype = t->dtype,
 		.rows = t->shape[0], .cols = t->shape[1], .nested = o->double_quant,
 		.nested_blocksize = NF4_NESTED_BLOCKSIZE };
@@ -241,7 +229,7 @@ static int weight_quantize(struct qweight *q, const struct nf4_quantize_opts *o,
 				mx = e;
 		}
 	}
-	drop_pages(t->data, t->size);
+	qt_map_drop(t->data, t->size);
 	q->err_sum = sum;
 	q->err_max = mx;
 	return QT_OK;
@@ -301,7 +289,7 @@ static int write_tensors(struct st_writer *w, const struct st_spec *specs,
 		}
 		st = st_writer_put(w, data, st_spec_size(&specs[i]), err);
 		if (s->part == PART_KEPT)
-			drop_pages(s->kept->data, s->kept->size);
+			qt_map_drop(s->kept->data, s->kept->size);
 	}
 	qt_progress_end(&pr);
 	return st;

@@ -6,6 +6,9 @@
 #                                  decode tokens/s from the difference, peak RSS
 #   lora-train, one step           T = 512, LoRA r16 all-linear, checkpointing: time, peak RSS
 #   lora-merge                     the adapter of that step into the bf16 base: time, peak RSS
+# PEER=1: the Python stack's side of quantize, gen and merge after ours (tests/bench/llama7b-peer.py:
+# bitsandbytes NF4, transformers bf16 generate, PEFT merge_and_unload); a PEFT training step
+# is not part of it (the f32 model does not fit in 24 GiB).
 # Not part of `make test`. Needs ~13 GB of disk for the model, ~4 GB for the NF4 copy, ~13 GB
 # transiently for the merged model (deleted at once), and MIN_GB (default 10) GiB available.
 #   tests/bench/llama7b-bench.sh   (repository root, after `make`)
@@ -86,6 +89,12 @@ if want quantize; then
 rm -rf "$dir/nf4"
 measure quantize "$bin/quantize-nf4" --threads "$threads" -o "$dir/nf4" "$dir/base"
 report "quantize-nf4"
+if [ "${PEER:-0}" = 1 ]; then
+	rm -rf "$dir/bnb"
+	measure quantize-peer env THREADS="$threads" "$py" tests/bench/llama7b-peer.py quantize "$dir/base" "$dir/bnb"
+	report "transformers + bitsandbytes NF4"
+	rm -rf "$dir/bnb"
+fi
 fi
 
 if want gen; then
@@ -101,6 +110,11 @@ pt=$(sed -n 's/.*"prompt_tokens":\([0-9]*\).*/\1/p' "$dir/genN.out")
 echo "  gen: prompt $pt tokens; $((got - 1)) more tokens cost $(echo "$tn - $t1" | bc) s wall," \
 	"$(echo "$cn - $c1" | bc) s CPU: decode $(echo "scale=3; ($got - 1) / ($tn - $t1)" | bc) tokens/s" \
 	"wall, $(echo "scale=3; ($got - 1) * $threads / ($cn - $c1)" | bc) tokens/s at $threads CPU-bound threads"
+if [ "${PEER:-0}" = 1 ]; then
+	measure gen-peer env THREADS="$threads" "$py" tests/bench/llama7b-peer.py gen "$dir/base" "$dir/prompt.jsonl" "$new"
+	report "transformers bf16 generate"
+	echo "  transformers: $(tail -n 1 "$dir/gen-peer.out")"
+fi
 fi
 
 if want train; then
@@ -118,6 +132,11 @@ rm -rf "$dir/merged"
 measure merge "$bin/lora-merge" --threads "$threads" --quiet -m "$dir/base" -a "$dir/run/adapter" -o "$dir/merged"
 report "lora-merge (bf16 out)"
 rm -rf "$dir/merged"
+if [ "${PEER:-0}" = 1 ]; then
+	measure merge-peer env THREADS="$threads" "$py" tests/bench/llama7b-peer.py merge "$dir/base" "$dir/run/adapter" "$dir/merged"
+	report "PEFT merge_and_unload (bf16)"
+	rm -rf "$dir/merged"
+fi
 fi
 
 if [ "${KEEP:-0}" != 1 ]; then
