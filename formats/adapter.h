@@ -176,14 +176,17 @@ static inline struct lora_pair *adapter_at(const struct adapter *a, int l, int m
 	return &a->lora[(size_t)l * ADAPTER_N_MODULES + (size_t)m];
 }
 
-/* The model's view of a (kernels/lora.h): the same pairs, not copied, in t; NULL when a is. */
+/* The model's view of a (kernels/lora.h): the same pairs, prefix and projection MLP, not
+ * copied, in t; NULL when a is. */
 static inline struct lora_table *adapter_table(const struct adapter *a, struct lora_table *t)
 {
 	if (!a)
 		return NULL;
 	*t = (struct lora_table){ .n_layers = a->dims.n_layers, .pairs = a->lora,
 	                          .prefix_len = a->prefix_len, .prefix = a->prefix,
-	                          .prefix_pos0 = a->prefix ? a->cfg.prefix_pos0 : 0 };
+	                          .prefix_pos0 = a->prefix ? a->cfg.prefix_pos0 : 0,
+	                          .prefix_width = a->prefix ? adapter_prefix_width(&a->dims) : 0,
+	                          .mlp = a->mlp };
 	return t;
 }
 /* adapter_table with a view living to the end of the enclosing block (for an argument). */

@@ -121,7 +121,7 @@ struct state {
 	float *flat;                 /* CPU, > 1 rank: the gradients in one buffer to all-reduce */
 	size_t n_flat;
 	struct llama_train_ws *ws;
-	struct prefix_train pfx;     /* prefix (CPU): dropout and projection buffers */
+	struct prefix_train pfx;     /* prefix: dropout and projection buffers, in the backend */
 	int32_t *ids, *pos, *seg, *tgt;
 	uint64_t *perm, *bi;
 	int64_t perm_epoch;
@@ -132,8 +132,8 @@ struct state {
 };
 
 
-/* The tensors the model trains: those of adapter a on the CPU (prefix included), of its copy
- * lt on a device (pairs only: a prefix is refused there). */
+/* The tensors the model trains: those of adapter a on the CPU, of its copy lt on a device (the
+ * same list: pairs, then the prefix MLP's or the prefix table). */
 static int tensors_of(const struct state *s, const struct adapter *a,
                       const struct lora_table *lt, struct tensors *t, struct qt_err *err)
 {
@@ -148,7 +148,7 @@ static int tensors_of(const struct state *s, const struct adapter *a,
 		adapter_tensors(a, t->p, t->len, t->n);
 	else
 		lora_table_tensors(lt, t->p, t->len, (int)t->n);
-	for (int i = 0; host && a->mlp.emb && i < ADAPTER_MLP_N; i++) /* listed last */
+	for (int i = 0; a->mlp.emb && i < ADAPTER_MLP_N; i++) /* listed last */
 		t->bias[t->n - ADAPTER_MLP_N + (size_t)i] = (char)adapter_mlp_is_bias(i);
 	return QT_OK;
 }
@@ -221,22 +221,21 @@ static void init_lora(struct adapter *a, uint64_t seed)
 }
 
 /* One block (already in s->ids ...) on the backend; grad (s->gt or s->bt) NULL: loss only.
- * pseed: the block's --prefix-dropout mask (a prefix is the CPU's alone). */
+ * pseed: the block's --prefix-dropout mask. */
 static int run_block(struct state *s, struct lora_table *grad, int T, float grad_scale,
                      float mag, uint64_t seed, const struct llama_train_dropout *drop,
                      uint64_t pseed, double *sum, struct qt_err *err)
 {
-	if (!s->lora.prefix)
+	if (!s->pt.prefix)
 		return llama_train_block(s->run_m, &s->pt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt,
 		                         T, grad_scale, mag, seed, drop, sum, err);
-	/* the adapter behind the gradient table: its prefix gradient is this block's alone */
-	struct adapter *ga = grad == &s->gt ? &s->grad : grad == &s->bt ? &s->gblk : NULL;
+	/* grad's prefix gradient is this block's alone (gt, or bt added to it after) */
 	struct lora_table lt = s->pt;
-	lt.prefix = (float *)prefix_train_table(&s->pfx, &s->lora, ga, pseed);
+	lt.prefix = (float *)prefix_train_table(&s->pfx, &s->pt, grad, pseed);
 	int rc = llama_train_block(s->run_m, &lt, grad, s->ws, s->ids, s->pos, s->seg, s->tgt, T,
 	                           grad_scale, mag, seed, drop, sum, err);
-	if (rc == QT_OK && ga)
-		prefix_train_grad(&s->pfx, &s->lora, ga, pseed);
+	if (rc == QT_OK && grad)
+		prefix_train_grad(&s->pfx, &s->pt, grad, pseed);
 	return rc;
 }
 
@@ -317,7 +316,7 @@ static int update(struct state *s, float coef, const struct adamw_hparams *hp,
 		be->adamw_step(s->tl.p[i], s->tg.p[i], s->t1.p[i], s->t2.p[i], s->tl.len[i],
 		               s->tl.bias[i] ? &nd : hp);
 	}
-	prefix_train_refresh(&s->pfx, &s->lora); /* the projection's table after the update */
+	prefix_train_refresh(&s->pfx, &s->pt); /* the projection's table after the update */
 	return be->sync() == 0 ? QT_OK : backend_fail(s, "optimizer step", err);
 }
 
@@ -733,8 +732,8 @@ static int setup(const struct train_opts *o, struct state *s, struct lora_ckpt_s
 	s->kept = kept_layers(s->run_m, s->be, Tmax, rmax, o->act_memory);
 	s->ws = llama_train_ws_new_kept(s->run_m, Tmax, rmax, s->kept);
 	s->sumsq = s->be->alloc(sizeof *s->sumsq);
-	if (s->lora.prefix && (rc = prefix_train_init(&s->pfx, &s->lora, (float)o->prefix_dropout,
-	                                              err)))
+	if (s->lora.prefix && (rc = prefix_train_init(&s->pfx, s->be, &s->pt,
+	                                              (float)o->prefix_dropout, err)))
 		return rc;
 	s->ids = malloc((size_t)Tmax * 4);
 	s->pos = malloc((size_t)Tmax * 4);

@@ -1,6 +1,7 @@
 /* qlora-tools: ISC license. */
-/* Prefix-tuning extras of lora-train's blocks; see lora_train_prefix.h. They run on the CPU's
- * table: prefix tuning is CPU-only (llama_backend_missing names it for other backends). */
+/* Prefix-tuning extras of lora-train's blocks; see lora_train_prefix.h. The run's extras go
+ * through the backend table that trains (the CPU's or CUDA's); prefix_drop_table and
+ * prefix_drop_grad are the CPU's same mask on an adapter. */
 #include "jobs/lora_train_prefix.h"
 
 #include <math.h>
@@ -76,48 +77,64 @@ void prefix_drop_grad(struct adapter *grad, float p, uint64_t seed)
 		dropout_forward(grad->prefix, grad->prefix, table_len(grad), p, dropout_scale(p), seed);
 }
 
-int prefix_train_init(struct prefix_train *pt, struct adapter *a, float p, struct qt_err *err)
+static size_t tab_len(const struct lora_table *t)
+{
+	return (size_t)t->prefix_len * t->prefix_width;
+}
+
+int prefix_train_init(struct prefix_train *pt, const struct qt_backend *be,
+                      const struct lora_table *t, float p, struct qt_err *err)
 {
 	memset(pt, 0, sizeof *pt);
+	pt->be = be;
 	pt->p = p;
-	size_t nh = a->mlp.emb ? (size_t)a->mlp.P * a->mlp.H : 0;
-	if ((p > 0 && !(pt->drop = malloc(table_len(a) * sizeof(float)))) ||
-	    (nh && (!(pt->act = malloc(nh * sizeof(float))) ||
-	            !(pt->scratch = malloc(nh * sizeof(float)))))) {
+	size_t nh = t->mlp.emb ? (size_t)t->mlp.P * t->mlp.H : 0;
+	if ((p > 0 && !(pt->drop = be->alloc(tab_len(t) * sizeof(float)))) ||
+	    (nh && (!(pt->act = be->alloc(nh * sizeof(float))) ||
+	            !(pt->scratch = be->alloc(nh * sizeof(float)))))) {
 		prefix_train_free(pt);
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory for the prefix");
 	}
-	prefix_train_refresh(pt, a);
+	prefix_train_refresh(pt, t);
 	return QT_OK;
 }
 
 void prefix_train_free(struct prefix_train *pt)
 {
-	free(pt->drop), free(pt->act), free(pt->scratch);
+	if (pt->be) {
+		pt->be->free(pt->drop);
+		pt->be->free(pt->act);
+		pt->be->free(pt->scratch);
+	}
 	memset(pt, 0, sizeof *pt);
 }
 
-const float *prefix_train_table(struct prefix_train *pt, const struct adapter *a,
-                                struct adapter *grad, uint64_t seed)
+const float *prefix_train_table(struct prefix_train *pt, const struct lora_table *t,
+                                const struct lora_table *grad, uint64_t seed)
 {
 	if (!grad)
-		return a->prefix;
-	if (a->mlp.emb) /* not among the zeroed tensors: the block's own */
-		memset(grad->prefix, 0, table_len(grad) * sizeof(float));
-	return prefix_drop_table(a, pt->drop, pt->p, seed);
+		return t->prefix;
+	if (t->mlp.emb) /* not among the zeroed tensors: the block's own */
+		pt->be->zero(grad->prefix, tab_len(grad) * sizeof(float));
+	if (pt->p <= 0)
+		return t->prefix;
+	pt->be->dropout_forward(pt->drop, t->prefix, tab_len(t), pt->p, dropout_scale(pt->p), seed);
+	return pt->drop;
 }
 
-void prefix_train_grad(struct prefix_train *pt, const struct adapter *a, struct adapter *grad,
-                       uint64_t seed)
+void prefix_train_grad(struct prefix_train *pt, const struct lora_table *t,
+                       const struct lora_table *grad, uint64_t seed)
 {
-	prefix_drop_grad(grad, pt->p, seed);
-	if (a->mlp.emb)
-		prefix_mlp_backward(&qt_backend_cpu, &a->mlp, &grad->mlp, pt->act, grad->prefix,
-		                    pt->scratch);
+	/* d table = keep ? d dropped * scale : 0: the forward's mask applied in place */
+	if (pt->p > 0)
+		pt->be->dropout_forward(grad->prefix, grad->prefix, tab_len(grad), pt->p,
+		                        dropout_scale(pt->p), seed);
+	if (t->mlp.emb)
+		prefix_mlp_backward(pt->be, &t->mlp, &grad->mlp, pt->act, grad->prefix, pt->scratch);
 }
 
-void prefix_train_refresh(struct prefix_train *pt, struct adapter *a)
+void prefix_train_refresh(struct prefix_train *pt, const struct lora_table *t)
 {
-	if (a->mlp.emb)
-		prefix_mlp_forward(&qt_backend_cpu, &a->mlp, pt->act, a->prefix);
+	if (t->mlp.emb)
+		prefix_mlp_forward(pt->be, &t->mlp, pt->act, t->prefix);
 }

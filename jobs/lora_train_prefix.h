@@ -23,6 +23,7 @@
 
 #include "common/err.h"
 #include "formats/adapter.h"
+#include "kernels/backend.h"
 
 /* N(0, 1) values for the table from seed (nn.Embedding's init, which PEFT keeps). */
 void prefix_init_table(struct adapter *a, uint64_t seed);
@@ -42,26 +43,32 @@ const float *prefix_drop_table(const struct adapter *a, float *buf, float p, uin
  * zero before the block); it becomes the gradient of the table (p > 0; nothing for p = 0). */
 void prefix_drop_grad(struct adapter *grad, float p, uint64_t seed);
 
-/* The buffers of a run: the dropped table, the MLP's activations. */
+/* The buffers of a run, in the memory of the backend that trains (the CPU's or a device's):
+ * the dropped table, the MLP's activations. */
 struct prefix_train {
+	const struct qt_backend *be;
 	float  p;            /* --prefix-dropout */
 	float *drop;         /* p > 0: (P, W) */
 	float *act, *scratch; /* with the MLP: (P, H) each */
 };
 
-/* For adapter a (a->mlp.emb: with the projection, whose table is then made here). */
-int prefix_train_init(struct prefix_train *pt, struct adapter *a, float p, struct qt_err *err);
+/* For the table t in be's memory that a run trains (t->mlp.emb: with the projection, whose
+ * output t->prefix is, made here), through be's ops (kernels/model/prefix_encoder.h,
+ * be->dropout_forward): the same code on the CPU and a device. */
+int prefix_train_init(struct prefix_train *pt, const struct qt_backend *be,
+                      const struct lora_table *t, float p, struct qt_err *err);
 void prefix_train_free(struct prefix_train *pt);
 
-/* Before a block that trains into grad (NULL: loss only): the table to read. */
-const float *prefix_train_table(struct prefix_train *pt, const struct adapter *a,
-                                struct adapter *grad, uint64_t seed);
+/* Before a block that trains into grad (a table of t's shapes in be; NULL: loss only): the
+ * table to read. */
+const float *prefix_train_table(struct prefix_train *pt, const struct lora_table *t,
+                                const struct lora_table *grad, uint64_t seed);
 
 /* After it: grad's table gradient through the mask, and into the MLP's gradients. */
-void prefix_train_grad(struct prefix_train *pt, const struct adapter *a, struct adapter *grad,
-                       uint64_t seed);
+void prefix_train_grad(struct prefix_train *pt, const struct lora_table *t,
+                       const struct lora_table *grad, uint64_t seed);
 
 /* After an update of the MLP: its table again. */
-void prefix_train_refresh(struct prefix_train *pt, struct adapter *a);
+void prefix_train_refresh(struct prefix_train *pt, const struct lora_table *t);
 
 #endif

@@ -30,20 +30,6 @@ struct lora_pair {
 	float *B;        /* [out, r] */
 };
 
-/* The pairs of n_layers layers: pairs[l * LORA_N_MODULES + m] (storage owned elsewhere), and a
- * prefix-tuning table (PEFT's PREFIX_TUNING): prefix_len slots, slot p at prefix + p * (L * 2 *
- * NKV * HD) for the model's L layers, holding per layer the (NKV, HD) keys then values (PEFT's
- * prompt_embeddings layout). A table may have pairs, a prefix, or (as a gradient) both shapes.
- * prefix_pos0: the sequence's positions start at 0 (ChatGLM's P-Tuning v2) instead of after
- * the prefix (PEFT with transformers). */
-struct lora_table {
-	int               n_layers;   /* 0 when there are no pairs (pairs NULL) */
-	struct lora_pair *pairs;
-	int               prefix_len; /* P, or 0 */
-	float            *prefix;
-	int               prefix_pos0;
-};
-
 /* PEFT's prefix encoder with prefix_projection (its PrefixEncoder): the prefix table, P rows of
  * W = L * 2 * kv_dim, is transform(embedding) = W2 tanh(W1 e_p + b1) + b2 per slot p, from an
  * embedding E [P, D] (D: PEFT's token_dim, the kv width), W1 [H, D], b1 [H] (H: its
@@ -53,6 +39,32 @@ struct lora_table {
 struct prefix_mlp {
 	int    P, D, H, W;
 	float *emb, *w1, *b1, *w2, *b2;
+};
+
+/* Floats of m's five arrays together (the one allocation at emb). */
+static inline size_t prefix_mlp_floats(const struct prefix_mlp *m)
+{
+	return (size_t)m->P * m->D + (size_t)m->H * m->D + (size_t)m->H + (size_t)m->W * m->H +
+	       (size_t)m->W;
+}
+
+/* The pairs of n_layers layers: pairs[l * LORA_N_MODULES + m] (storage owned elsewhere), and a
+ * prefix-tuning table (PEFT's PREFIX_TUNING): prefix_len slots, slot p at prefix + p * (L * 2 *
+ * NKV * HD) for the model's L layers, holding per layer the (NKV, HD) keys then values (PEFT's
+ * prompt_embeddings layout). A table may have pairs, a prefix, or (as a gradient) both shapes.
+ * prefix_pos0: the sequence's positions start at 0 (ChatGLM's P-Tuning v2) instead of after
+ * the prefix (PEFT with transformers). prefix_width: the floats of a slot (L * 2 * NKV * HD),
+ * which copies of the table need (0: unknown). mlp: with PEFT's prefix_projection, the
+ * encoder whose output the prefix is (mlp.emb NULL: none); its tensors are then the trained
+ * ones (lora_table_tensors). */
+struct lora_table {
+	int               n_layers;   /* 0 when there are no pairs (pairs NULL) */
+	struct lora_pair *pairs;
+	int               prefix_len; /* P, or 0 */
+	float            *prefix;
+	int               prefix_pos0;
+	size_t            prefix_width;
+	struct prefix_mlp mlp;
 };
 
 /* Pair of layer l, module m. */

@@ -1,7 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
- * CUDA twin of kernels/cpu/attention.c: causal GQA attention with segment ids, forward (with
- * the row log-sum-exp), backward and KV-cache decode, FlashAttention-style: K/V (and Q/dO)
+ * CUDA twin of kernels/cpu/attention.c: causal GQA attention with segment ids, a sliding
+ * window, a score scale and Gemma-2's soft cap (struct attn_opts), forward (with the row
+ * log-sum-exp), backward and KV-cache decode, FlashAttention-style: K/V (and Q/dO)
  * tiles go through shared memory, softmax is computed online, and no (T, T) score or
  * probability buffer ever exists in global memory. fp32 on CUDA cores (SIMT, no tensor cores
  * yet). Deterministic: no atomics (dK/dV are owned by one block per key tile and KV head,
@@ -11,15 +12,22 @@
  *   forward / decode / dQ: block = 4 warps, BQ query rows per block, each warp owns BQ/4 rows;
  *     per key tile lane j scores key j, the warp reduces max/sum, and each lane accumulates
  *     HD/32 output dimensions.
- *   dK/dV: block = 4 warps over a tile of 32 keys (8 per warp); per query tile lane i scores
- *     query i against each of the warp's keys, and each lane accumulates HD/32 dimensions of
- *     dK and dV for those keys.
- * HD <= 128 (DPL = ceil(HD/32) dims per lane, a template parameter). The backward allocates
- * D = rowsum(dO * O), (B, NH, T) floats, stream-ordered (cudaMallocAsync) while it runs.
+ *   dK/dV: block = 4 warps over a tile of KB keys (KB/4 per warp; KB 32, or 16 above
+ *     HD 128 to stay in 99 KiB of shared memory, the opt-in limit of sm_86/89/120); per query
+ *     tile lane i scores query i against each of the warp's keys, and each lane accumulates
+ *     HD/32 dimensions of dK and dV for those keys.
+ * HD <= 256 (DPL = dims per lane, a template parameter: 1, 2, 3, 4, 6 or 8; a head narrower
+ * than 32 * DPL is zero-padded in shared memory). Shared memory per block at HD 256: forward
+ * 82 KB, dQ 99 KB, dK/dV 97 KB. The soft cap s = tanh(s / c) * c follows the scale, as
+ * transformers' eager attention; its backward multiplies dS by 1 - tanh(s / c)^2 (from the
+ * uncapped score, as the CPU). Tiles wholly outside a sliding window are skipped. The
+ * backward allocates D = rowsum(dO * O), (B, NH, T) floats, stream-ordered (cudaMallocAsync)
+ * while it runs.
  * Not yet run on a GPU (kernels/cuda/README).
  */
 #include <math.h>
 
+#include "kernels/attention.h"
 #include "kernels/cuda/common.cuh"
 
 #define ATT_WARPS 4
@@ -27,6 +35,29 @@
 #define ATT_BK 32  /* keys per tile (one per lane) */
 #define ATT_BQ 16  /* query rows per block in forward and dQ */
 #define ATT_RPW (ATT_BQ / ATT_WARPS)
+#define ATT_MAX_HD 256
+
+/* The score after the soft cap c (0: none): tanh(s / c) * c, as kernels/attention.h. */
+static __device__ __forceinline__ float att_cap(float s, float c)
+{
+	return c > 0 ? __fmul_rn(tanhf(__fdiv_rn(s, c)), c) : s;
+}
+
+/* dS of a capped score from the uncapped one's: ds * (1 - tanh(raw / c)^2). */
+static __device__ __forceinline__ float att_cap_grad(float ds, float raw, float c)
+{
+	if (c <= 0)
+		return ds;
+	float th = tanhf(__fdiv_rn(raw, c));
+	return __fmul_rn(ds, __fsub_rn(1.0f, __fmul_rn(th, th)));
+}
+
+/* The first key tile (a multiple of ATT_BK) a query at position t0 or later can see. */
+static __device__ __forceinline__ int att_first_tile(int t0, int window)
+{
+	int j = window > 0 && t0 - window + 1 > 0 ? t0 - window + 1 : 0;
+	return j / ATT_BK * ATT_BK;
+}
 
 /* Loads rows [r0, r0 + nrows) of a (rows, heads, HD) tensor, head hd, into s[nrows][ld],
  * zero beyond the tensor's rows (limit) and beyond HD. */
@@ -48,7 +79,7 @@ template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_fwd_kernel(float *out, float *lse, const float *q, const float *k, const float *v,
                 const int32_t *seg, const int32_t *past, int window, int Tq, int Lk, int NH,
-                int NKV, int HD, float scale)
+                int NKV, int HD, float scale, float cap)
 {
 	constexpr int W = 32 * DPL, P = W + 1;
 	extern __shared__ float smem[];
@@ -78,7 +109,7 @@ attn_fwd_kernel(float *out, float *lse, const float *q, const float *k, const fl
 	}
 	int tlast = min(t0 + ATT_BQ, Tq) - 1;
 	int nkeys = base + tlast + 1;
-	for (int kt = 0; kt < nkeys; kt += ATT_BK) {
+	for (int kt = att_first_tile(base + t0, window); kt < nkeys; kt += ATT_BK) {
 		__syncthreads();
 		load_tile(sk, P, kb, kt, ATT_BK, nkeys, ks, HD, W);
 		load_tile(sv, W, vb, kt, ATT_BK, nkeys, ks, HD, W);
@@ -97,7 +128,7 @@ attn_fwd_kernel(float *out, float *lse, const float *q, const float *k, const fl
 #pragma unroll 8
 			for (int d = 0; d < W; d++)
 				s += sq[row * W + d] * sk[lane * P + d];
-			s = valid ? s * scale : -INFINITY;
+			s = valid ? att_cap(s * scale, cap) : -INFINITY;
 			float tmax = warp_max(s);
 			if (tmax == -INFINITY)
 				continue;
@@ -159,7 +190,7 @@ template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, const float *v,
                const float *lse, const float *D, const int32_t *seg, int window, int T, int NH,
-               int NKV, int HD, float scale)
+               int NKV, int HD, float scale, float cap)
 {
 	constexpr int W = 32 * DPL, P = W + 1;
 	extern __shared__ float smem[];
@@ -190,7 +221,7 @@ attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, con
 			acc[r][c] = 0;
 	}
 	int nkeys = min(t0 + ATT_BQ, T);
-	for (int kt = 0; kt < nkeys; kt += ATT_BK) {
+	for (int kt = att_first_tile(t0, window); kt < nkeys; kt += ATT_BK) {
 		__syncthreads();
 		load_tile(sk, P, kb, kt, ATT_BK, nkeys, ks, HD, W);
 		load_tile(sv, P, vb, kt, ATT_BK, nkeys, ks, HD, W);
@@ -211,8 +242,9 @@ attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, con
 				s += sq[row * W + d] * sk[lane * P + d];
 				dp += sdo[row * W + d] * sv[lane * P + d];
 			}
-			float p = valid ? expf(s * scale - lr[r]) : 0.0f;
-			float ds = p * (dp - Dr[r]) * scale;
+			float raw = s * scale;
+			float p = valid ? expf(att_cap(raw, cap) - lr[r]) : 0.0f;
+			float ds = att_cap_grad(p * (dp - Dr[r]) * scale, raw, cap);
 			for (int jj = 0; jj < ATT_BK; jj++) {
 				float dj = __shfl_sync(0xffffffffu, ds, jj);
 #pragma unroll
@@ -234,29 +266,33 @@ attn_dq_kernel(float *dq, const float *dout, const float *q, const float *k, con
 	}
 }
 
-#define ATT_KPW (ATT_BK / ATT_WARPS) /* keys per warp in dK/dV */
+/* Keys per block in dK/dV: 32, or 16 above HD 128 (shared memory). */
+#define ATT_KB(DPL) ((DPL) > 4 ? 16 : 32)
 
-/* dk_j += sum_{h in group, t} ds_tj q_t;  dv_j += sum p_tj dout_t; block: 32 keys, one KV head. */
+/* dk_j += sum_{h in group, t} ds_tj q_t;  dv_j += sum p_tj dout_t; block: KB keys, one KV
+ * head, KB / 4 keys per warp. */
 template <int DPL>
 static __global__ void __launch_bounds__(ATT_THREADS)
 attn_dkv_kernel(float *dk, float *dv, const float *dout, const float *q, const float *k,
                 const float *v, const float *lse, const float *D, const int32_t *seg, int window,
-                int T, int NH, int NKV, int HD, float scale)
+                int T, int NH, int NKV, int HD, float scale, float cap)
 {
-	constexpr int W = 32 * DPL, P = W + 1;
+	constexpr int W = 32 * DPL, P = W + 1, KB = ATT_KB(DPL), ATT_KPW = KB / ATT_WARPS;
 	extern __shared__ float smem[];
-	float *sq = smem, *sdo = sq + ATT_BK * P, *sk = sdo + ATT_BK * P, *sv = sk + ATT_BK * W;
-	float *slse = sv + ATT_BK * W, *sD = slse + ATT_BK;
+	float *sq = smem, *sdo = sq + ATT_BK * P, *sk = sdo + ATT_BK * P, *sv = sk + KB * W;
+	float *slse = sv + KB * W, *sD = slse + ATT_BK;
 	int *sseg = (int *)(sD + ATT_BK);
-	int b = blockIdx.z, g = blockIdx.y, j0 = blockIdx.x * ATT_BK;
+	int b = blockIdx.z, g = blockIdx.y, j0 = blockIdx.x * KB;
 	int lane = threadIdx.x & 31, w = threadIdx.x >> 5, G = NH / NKV;
 	size_t qs = (size_t)NH * HD, ks = (size_t)NKV * HD;
 	const float *kb = k + (size_t)b * T * ks + (size_t)g * HD;
 	const float *vb = v + (size_t)b * T * ks + (size_t)g * HD;
 	const int32_t *sb = seg ? seg + (size_t)b * T : NULL;
 
-	load_tile(sk, W, kb, j0, ATT_BK, T, ks, HD, W);
-	load_tile(sv, W, vb, j0, ATT_BK, T, ks, HD, W);
+	load_tile(sk, W, kb, j0, KB, T, ks, HD, W);
+	load_tile(sv, W, vb, j0, KB, T, ks, HD, W);
+	/* the last query that sees a key of the tile under a window: j0 + KB - 1 + window - 1 */
+	int qend = window > 0 ? min(T, j0 + KB - 1 + window) : T;
 	float ak[ATT_KPW][DPL], av[ATT_KPW][DPL];
 	int segk[ATT_KPW];
 #pragma unroll
@@ -272,7 +308,7 @@ attn_dkv_kernel(float *dk, float *dv, const float *dout, const float *q, const f
 		const float *qb = q + (size_t)b * T * qs + (size_t)h * HD;
 		const float *db = dout + (size_t)b * T * qs + (size_t)h * HD;
 		size_t lrow = ((size_t)b * NH + h) * T;
-		for (int qt = j0; qt < T; qt += ATT_BK) {
+		for (int qt = j0; qt < qend; qt += ATT_BK) {
 			__syncthreads();
 			load_tile(sq, P, qb, qt, ATT_BK, T, qs, HD, W);
 			load_tile(sdo, P, db, qt, ATT_BK, T, qs, HD, W);
@@ -297,8 +333,9 @@ attn_dkv_kernel(float *dk, float *dv, const float *dout, const float *q, const f
 					s += sq[lane * P + d] * sk[jl * W + d];
 					dp += sdo[lane * P + d] * sv[jl * W + d];
 				}
-				float p = valid ? expf(s * scale - slse[lane]) : 0.0f;
-				float ds = p * (dp - sD[lane]) * scale;
+				float raw = s * scale;
+				float p = valid ? expf(att_cap(raw, cap) - slse[lane]) : 0.0f;
+				float ds = att_cap_grad(p * (dp - sD[lane]) * scale, raw, cap);
 				for (int ii = 0; ii < ATT_BK; ii++) {
 					float pi = __shfl_sync(0xffffffffu, p, ii);
 					float di = __shfl_sync(0xffffffffu, ds, ii);
@@ -345,108 +382,136 @@ static size_t dq_smem(int DPL)
 static size_t dkv_smem(int DPL)
 {
 	int W = 32 * DPL;
-	return sizeof(float) * (2 * (size_t)ATT_BK * (W + 1) + 2 * (size_t)ATT_BK * W + 2 * ATT_BK) +
+	return sizeof(float) * (2 * (size_t)ATT_BK * (W + 1) + 2 * (size_t)ATT_KB(DPL) * W +
+	                        2 * ATT_BK) +
 	       sizeof(int) * ATT_BK;
+}
+
+/* What one call runs with: the layer's options resolved as the CPU resolves them. */
+struct att_run {
+	int window;
+	float scale, cap;
+};
+
+static att_run att_opts(const struct attn_opts *o, int HD)
+{
+	att_run r = { attn_window(o), attn_scale(o, HD), o ? o->softcap : 0.0f };
+	return r;
 }
 
 template <int DPL>
 static void fwd_launch(float *out, float *lse, const float *q, const float *k, const float *v,
-                       const int32_t *seg, const int32_t *past, int window, int B, int Tq, int Lk,
-                       int NH, int NKV, int HD, float scale)
+                       const int32_t *seg, const int32_t *past, att_run r, int B, int Tq, int Lk,
+                       int NH, int NKV, int HD)
 {
 	size_t sm = fwd_smem(DPL);
 	CUDA_CHECK(cudaFuncSetAttribute(attn_fwd_kernel<DPL>,
 	                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm));
 	dim3 grid((Tq + ATT_BQ - 1) / ATT_BQ, NH, B);
 	attn_fwd_kernel<DPL><<<grid, ATT_THREADS, sm, qt_cuda_stream()>>>(
-		out, lse, q, k, v, seg, past, window, Tq, Lk, NH, NKV, HD, scale);
+		out, lse, q, k, v, seg, past, r.window, Tq, Lk, NH, NKV, HD, r.scale, r.cap);
 	CUDA_LAUNCHED();
 }
 
 template <int DPL>
 static void bwd_launch(float *dq, float *dk, float *dv, const float *dout, const float *q,
                        const float *k, const float *v, const float *lse, const float *D,
-                       const int32_t *seg, int window, int B, int T, int NH, int NKV, int HD,
-                       float scale)
+                       const int32_t *seg, att_run r, int B, int T, int NH, int NKV, int HD)
 {
 	size_t s1 = dq_smem(DPL), s2 = dkv_smem(DPL);
+	int kb = ATT_KB(DPL);
 	CUDA_CHECK(cudaFuncSetAttribute(attn_dq_kernel<DPL>,
 	                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s1));
 	CUDA_CHECK(cudaFuncSetAttribute(attn_dkv_kernel<DPL>,
 	                                cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s2));
-	dim3 g1((T + ATT_BQ - 1) / ATT_BQ, NH, B), g2((T + ATT_BK - 1) / ATT_BK, NKV, B);
-	attn_dq_kernel<DPL><<<g1, ATT_THREADS, s1, qt_cuda_stream()>>>(dq, dout, q, k, v, lse, D,
-	                                                               seg, window, T, NH, NKV, HD, scale);
+	dim3 g1((T + ATT_BQ - 1) / ATT_BQ, NH, B), g2((T + kb - 1) / kb, NKV, B);
+	attn_dq_kernel<DPL><<<g1, ATT_THREADS, s1, qt_cuda_stream()>>>(
+		dq, dout, q, k, v, lse, D, seg, r.window, T, NH, NKV, HD, r.scale, r.cap);
 	CUDA_LAUNCHED();
 	attn_dkv_kernel<DPL><<<g2, ATT_THREADS, s2, qt_cuda_stream()>>>(
-		dk, dv, dout, q, k, v, lse, D, seg, window, T, NH, NKV, HD, scale);
+		dk, dv, dout, q, k, v, lse, D, seg, r.window, T, NH, NKV, HD, r.scale, r.cap);
 	CUDA_LAUNCHED();
 }
 
+/* Dims per lane for a head of HD: the smallest instantiated 32 * DPL >= HD. */
+static int att_dpl(int HD)
+{
+	int n = (HD + 31) / 32;
+	return n <= 4 ? n : n <= 6 ? 6 : 8;
+}
+
+/* One instantiation per DPL, chosen at run time: CALL(D) expands to a launch with DPL D. */
+#define ATT_DISPATCH(HD, CALL)                                                                \
+	switch (att_dpl(HD)) {                                                                \
+	case 1: CALL(1); break;                                                               \
+	case 2: CALL(2); break;                                                               \
+	case 3: CALL(3); break;                                                               \
+	case 4: CALL(4); break;                                                               \
+	case 6: CALL(6); break;                                                               \
+	default: CALL(8); break;                                                              \
+	}
+
 #define ATT_SHAPE_OK(NH, NKV, HD)                                                            \
-	((NH) > 0 && (NKV) > 0 && (NH) % (NKV) == 0 && (HD) > 0 && (HD) <= 128)
+	((NH) > 0 && (NKV) > 0 && (NH) % (NKV) == 0 && (HD) > 0 && (HD) <= ATT_MAX_HD)
+#define ATT_SHAPE_MSG "need NH % NKV == 0 and 0 < HD <= 256"
 
 /* out: (B, T, NH, HD); lse: (B, NH, T) or NULL; q: (B, T, NH, HD); k, v: (B, T, NKV, HD);
- * seg: (B, T) or NULL */
+ * seg: (B, T) or NULL; opt: host, or NULL */
 extern "C" void attention_forward_cuda(float *out, float *lse, const float *q, const float *k,
-                                       const float *v, const int32_t *seg, int window, int B,
-                                       int T, int NH, int NKV, int HD)
+                                       const float *v, const int32_t *seg,
+                                       const struct attn_opts *opt, int B, int T, int NH,
+                                       int NKV, int HD)
 {
-	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
+	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), ATT_SHAPE_MSG);
 	CUDA_REQUIRE(B >= 0 && T >= 0 && T <= 65535 * ATT_BQ, "bad B or T");
 	if (B == 0 || T == 0)
 		return;
-	float scale = (float)pow(HD, -0.5);
-	switch ((HD + 31) / 32) {
-	case 1: fwd_launch<1>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
-	case 2: fwd_launch<2>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
-	case 3: fwd_launch<3>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
-	default: fwd_launch<4>(out, lse, q, k, v, seg, NULL, window, B, T, T, NH, NKV, HD, scale); break;
-	}
+	att_run r = att_opts(opt, HD);
+#define FWD(D) fwd_launch<D>(out, lse, q, k, v, seg, NULL, r, B, T, T, NH, NKV, HD)
+	ATT_DISPATCH(HD, FWD)
+#undef FWD
 }
 
-/* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) device, past[b] + TN <= L */
+/* out, q: (B, TN, NH, HD); kc, vc: (B, L, NKV, HD); past: (B) device, past[b] + TN <= L;
+ * opt: host, or NULL */
 extern "C" void attention_decode_cuda(float *out, const float *q, const float *kc,
-                                      const float *vc, const int32_t *past, int window, int B,
-                                      int TN, int L, int NH, int NKV, int HD)
+                                      const float *vc, const int32_t *past,
+                                      const struct attn_opts *opt, int B, int TN, int L, int NH,
+                                      int NKV, int HD)
 {
-	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
+	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), ATT_SHAPE_MSG);
 	CUDA_REQUIRE(B >= 0 && TN >= 0 && TN <= L, "bad B, TN or L");
 	if (B == 0 || TN == 0)
 		return;
-	float scale = (float)pow(HD, -0.5);
-	switch ((HD + 31) / 32) {
-	case 1: fwd_launch<1>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
-	case 2: fwd_launch<2>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
-	case 3: fwd_launch<3>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
-	default: fwd_launch<4>(out, NULL, q, kc, vc, NULL, past, window, B, TN, L, NH, NKV, HD, scale); break;
-	}
+	att_run r = att_opts(opt, HD);
+#define DEC(D) fwd_launch<D>(out, NULL, q, kc, vc, NULL, past, r, B, TN, L, NH, NKV, HD)
+	ATT_DISPATCH(HD, DEC)
+#undef DEC
 }
 
 /* dq: (B, T, NH, HD) +=; dk, dv: (B, T, NKV, HD) +=; dout, q, out: (B, T, NH, HD);
- * k, v: (B, T, NKV, HD); lse: (B, NH, T); seg: (B, T) or NULL */
+ * k, v: (B, T, NKV, HD); lse: (B, NH, T); seg: (B, T) or NULL; opt: host, or NULL */
 extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout,
                                         const float *q, const float *k, const float *v,
                                         const float *out, const float *lse, const int32_t *seg,
-                                        int window, int B, int T, int NH, int NKV, int HD)
+                                        const struct attn_opts *opt, int B, int T, int NH,
+                                        int NKV, int HD)
 {
-	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), "need NH % NKV == 0 and 0 < HD <= 128");
+	CUDA_REQUIRE(ATT_SHAPE_OK(NH, NKV, HD), ATT_SHAPE_MSG);
 	CUDA_REQUIRE(B >= 0 && T >= 0 && T <= 65535 * ATT_BQ, "bad B or T");
 	if (B == 0 || T == 0)
 		return;
 	cudaStream_t st = qt_cuda_stream();
-	float scale = (float)pow(HD, -0.5), *D = NULL;
+	att_run r = att_opts(opt, HD);
+	float *D = NULL;
 	size_t rows = (size_t)B * T * NH;
 	CUDA_CHECK(cudaMallocAsync((void **)&D, sizeof(float) * rows, st));
 	attn_dsum_kernel<<<qt_blocks(rows * 32, 256), 256, 0, st>>>(D, dout, out, B, T, NH, HD);
 	cudaError_t e = cudaGetLastError();
 	if (e == cudaSuccess) {
-		switch ((HD + 31) / 32) {
-		case 1: bwd_launch<1>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
-		case 2: bwd_launch<2>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
-		case 3: bwd_launch<3>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
-		default: bwd_launch<4>(dq, dk, dv, dout, q, k, v, lse, D, seg, window, B, T, NH, NKV, HD, scale); break;
-		}
+#define BWD(D_) bwd_launch<D_>(dq, dk, dv, dout, q, k, v, lse, D, seg, r, B, T, NH, NKV, HD)
+		ATT_DISPATCH(HD, BWD)
+#undef BWD
 	} else {
 		qt_cuda_fail(__FILE__, __LINE__, __func__, "attn_dsum_kernel", cudaGetErrorString(e));
 	}

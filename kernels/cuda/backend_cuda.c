@@ -1,10 +1,11 @@
 /* qlora-tools: ISC license. */
 /*
  * The CUDA backend table (kernels/backend.h): kernels/cuda/cuda.h's ops, adapted to the CPU's
- * argument lists where they differ (no thread counts; attention by window only). Entries left
- * NULL are ops the CUDA backend does not have yet; the model refuses what needs them before it
- * runs (llama_backend_missing). Host code, built with the CUDA objects (status:
- * kernels/cuda/README).
+ * argument lists where they differ (no thread counts). Every entry of the CPU's table is
+ * filled, every cap the CPU has is set, and attention takes head dims up to 256, so no family
+ * or method is refused on CUDA (llama_backend_missing names what a backend lacks); only an
+ * NF4 lm_head (QT_CAP_NF4_LM_HEAD) is missing, as on the CPU. Host code, built with the CUDA
+ * objects (status: kernels/cuda/README).
  */
 #include "kernels/backend.h"
 
@@ -21,13 +22,12 @@ static void rmsnorm_forward_c(float *out, float *rstd, const float *x, const flo
 	rmsnorm_forward_cuda(out, rstd, x, w, T, C, eps);
 }
 
-/* Window only: scale and soft cap are refused by caps. */
 static void attention_forward_c(float *out, float *lse, const float *q, const float *k,
                                 const float *v, const int32_t *seg, const struct attn_opts *o,
                                 int B, int T, int NH, int NKV, int HD, int n_threads)
 {
 	(void)n_threads;
-	attention_forward_cuda(out, lse, q, k, v, seg, attn_window(o), B, T, NH, NKV, HD);
+	attention_forward_cuda(out, lse, q, k, v, seg, o, B, T, NH, NKV, HD);
 }
 
 static void attention_backward_c(float *dq, float *dk, float *dv, const float *dout,
@@ -36,8 +36,7 @@ static void attention_backward_c(float *dq, float *dk, float *dv, const float *d
                                  int B, int T, int NH, int NKV, int HD, int n_threads)
 {
 	(void)n_threads;
-	attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, seg, attn_window(o), B, T, NH,
-	                        NKV, HD);
+	attention_backward_cuda(dq, dk, dv, dout, q, k, v, out, lse, seg, o, B, T, NH, NKV, HD);
 }
 
 static void attention_decode_c(float *out, const float *q, const float *kc, const float *vc,
@@ -45,16 +44,7 @@ static void attention_decode_c(float *out, const float *q, const float *kc, cons
                                int L, int NH, int NKV, int HD, int n_threads)
 {
 	(void)n_threads;
-	attention_decode_cuda(out, q, kc, vc, past, attn_window(o), B, TN, L, NH, NKV, HD);
-}
-
-/* No soft cap (caps). */
-static void lm_head_ce_c(float *losses, float *dx, const float *x, const float *W,
-                         const int32_t *targets, int T, int C, int V, float grad_scale,
-                         float softcap, float *scratch, int chunk)
-{
-	(void)softcap;
-	lm_head_ce_cuda(losses, dx, x, W, targets, T, C, V, grad_scale, scratch, chunk);
+	attention_decode_cuda(out, q, kc, vc, past, o, B, TN, L, NH, NKV, HD);
 }
 
 /* ---- frozen weights: NF4 through bf16 tensor-core GEMMs (kernels/cuda/nf4.cu) ---- */
@@ -116,8 +106,8 @@ static void frozen_train_backward_x_c(float *dx, const float *dout,
 const struct qt_backend qt_backend_cuda = {
 	.name = "cuda",
 	.host = 0,
-	.caps = QT_CAP_ROPE_PARTIAL,
-	.attn_max_hd = 128,
+	.caps = QT_CAP_ATTN_SCALE_CAP | QT_CAP_ROPE_PARTIAL,
+	.attn_max_hd = 256,
 	.alloc = cuda_malloc,
 	.free = cuda_free,
 	.upload = cuda_upload,
@@ -143,11 +133,14 @@ const struct qt_backend qt_backend_cuda = {
 	.columns_split = columns_split_cuda,
 	.columns_join = columns_join_cuda,
 	.softcap_forward = softcap_forward_cuda,
+	.softcap_backward = softcap_backward_cuda,
 	.rope_forward_part = rope_forward_part_cuda,
 	.rope_backward_part = rope_backward_part_cuda,
 	.attention_forward = attention_forward_c,
 	.attention_backward = attention_backward_c,
 	.attention_decode = attention_decode_c,
+	.attention_prefix_forward = attention_prefix_forward_cuda,
+	.attention_prefix_backward = attention_prefix_backward_cuda,
 	.residual_add = residual_add_cuda,
 	.swiglu_forward = swiglu_forward_cuda,
 	.swiglu_backward = swiglu_backward_cuda,
@@ -155,7 +148,8 @@ const struct qt_backend qt_backend_cuda = {
 	.geglu_backward = geglu_backward_cuda,
 	.dropout_forward = dropout_forward_cuda,
 	.dropout_backward = dropout_backward_cuda,
-	.lm_head_ce = lm_head_ce_c,
+	.lm_head_ce = lm_head_ce_cuda,
+	.lm_head_correct = lm_head_correct_cuda,
 	.adamw_step = adamw_step_cuda,
 	.grad_sumsq = grad_sumsq_cuda,
 	.grad_scale = grad_scale_cuda,

@@ -26,6 +26,8 @@
 extern "C" {
 #endif
 
+struct attn_opts; /* kernels/attention.h */
+
 /* ---- device layer (kernels/cuda/device.cu) ---- */
 
 /* The first error since cuda_error_clear() ("file:line: func: what: message"), or NULL. */
@@ -81,6 +83,7 @@ void rope_backward_part_cuda(float *dx, const float *dout, const float *cos_t,
 /* softcap.cu (kernels/softcap.h) */
 void residual_add_cuda(float *x, const float *y, size_t N);
 void softcap_forward_cuda(float *y, const float *x, size_t N, float c);
+void softcap_backward_cuda(float *dx, const float *dy, const float *y, size_t N, float c);
 
 /* geglu.cu (kernels/geglu.h) */
 void geglu_forward_cuda(float *out, const float *gate, const float *up, size_t N);
@@ -151,8 +154,10 @@ void matvec_nf4_dequant_cuda(float *out, const uint8_t *packed, const float *abs
                              int n_threads);
 
 /* cross_entropy.cu (kernels/cross_entropy.h); loss a DEVICE float (+=). lm_head_ce_cuda's
- * scratch is device memory of lm_head_ce_scratch(chunk, C, V) floats; it copies targets to
- * the host once per call (allocating T int32 there) to pick the rows, as the CPU does. */
+ * and lm_head_correct_cuda's scratch is device memory of lm_head_ce_scratch(chunk, C, V)
+ * floats; they copy targets to the host once per call (allocating T int32 there) to pick the
+ * rows, as the CPU does. lm_head_correct_cuda returns the count on the host (waiting for the
+ * device once per chunk); 0 with the error recorded when something failed. */
 void cross_entropy_forward_cuda(float *losses, float *loss, const float *logits,
                                 const int32_t *targets, int T, int V, float normalizer);
 void cross_entropy_backward_cuda(float *dlogits, float *losses, const float *logits,
@@ -160,20 +165,36 @@ void cross_entropy_backward_cuda(float *dlogits, float *losses, const float *log
 void softmax_forward_cuda(float *probs, const float *logits, int T, int V);
 void lm_head_ce_cuda(float *losses, float *dx, const float *x, const float *W,
                      const int32_t *targets, int T, int C, int V, float grad_scale,
-                     float *scratch, int chunk);
+                     float softcap, float *scratch, int chunk);
+long lm_head_correct_cuda(const float *x, const float *W, const int32_t *targets, int T, int C,
+                          int V, float softcap, float *scratch, int chunk);
 
 /* attention.cu (kernels/attention.h): fused, tiled, online softmax; no (T, T) buffer.
- * HD <= 128. past in attention_decode_cuda is a device array. */
+ * HD <= 256. opt is a HOST pointer (window, scale, soft cap; NULL: none); past in
+ * attention_decode_cuda is a device array. */
 void attention_forward_cuda(float *out, float *lse, const float *q, const float *k,
-                            const float *v, const int32_t *seg, int window, int B, int T, int NH,
-                            int NKV, int HD);
+                            const float *v, const int32_t *seg, const struct attn_opts *opt,
+                            int B, int T, int NH, int NKV, int HD);
 void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                              const float *k, const float *v, const float *out, const float *lse,
-                             const int32_t *seg, int window, int B, int T, int NH, int NKV,
-                             int HD);
+                             const int32_t *seg, const struct attn_opts *opt, int B, int T,
+                             int NH, int NKV, int HD);
 void attention_decode_cuda(float *out, const float *q, const float *kc, const float *vc,
-                           const int32_t *past, int window, int B, int TN, int L, int NH, int NKV,
-                           int HD);
+                           const int32_t *past, const struct attn_opts *opt, int B, int TN, int L,
+                           int NH, int NKV, int HD);
+
+/* attention_prefix.cu (kernels/attention.h): prefix tuning's slots merged into an attention's
+ * out and lse, and their gradients. pos is a device array (T), opt a HOST pointer; HD <= 256.
+ * The backward allocates (NH, T) floats stream-ordered while it runs. */
+void attention_prefix_forward_cuda(float *out, float *lse, const float *q, const float *pk,
+                                   const float *pv, size_t ps, const int32_t *pos,
+                                   const struct attn_opts *opt, int T, int NH, int NKV, int HD,
+                                   int P);
+void attention_prefix_backward_cuda(float *dq, float *dpk, float *dpv, const float *dout,
+                                    const float *q, const float *pk, const float *pv, size_t ps,
+                                    const float *out, const float *lse, const int32_t *pos,
+                                    const struct attn_opts *opt, int T, int NH, int NKV, int HD,
+                                    int P);
 
 #ifdef __cplusplus
 }

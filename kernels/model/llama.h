@@ -127,18 +127,20 @@ int llama_backend_check(const struct llama_model *m, const struct lora_table *lo
 int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
                        const struct qt_backend *be, struct qt_err *err);
 
-/* A LoRA table in be's memory with src's pairs: a copy of their values, or zeros when
- * zero != 0; dst->pairs is a host array. A prefix table is refused (QT_EUSAGE): no backend
- * but the CPU's has the prefix ops yet. QT_ESOFTWARE when out of memory. */
+/* A LoRA table in be's memory with src's pairs, prefix table and projection MLP: a copy of
+ * their values, or zeros when zero != 0; dst->pairs is a host array. A prefix needs
+ * src->prefix_width (QT_ESOFTWARE without it, as when out of memory). */
 int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
                       const struct qt_backend *be, int zero, struct qt_err *err);
-/* src's values (in be's memory) into the host table dst of the same shapes. 0 or -1. */
+/* src's values (in be's memory) into the host table dst of the same shapes (pairs, prefix and
+ * MLP where dst has them). 0 or -1. */
 int lora_table_download(struct lora_table *dst, const struct lora_table *src,
                         const struct qt_backend *be);
 /* Releases what lora_table_upload allocated. */
 void lora_table_release(struct lora_table *t, const struct qt_backend *be);
-/* Every tensor of t's pairs (A and B in table order) into p and their float counts into n,
- * while they fit in max; returns how many there are. */
+/* Every trainable tensor of t into p and their float counts into n, while they fit in max
+ * (formats/adapter.h's adapter_tensors order: each pair's A and B in table order, then the
+ * prefix MLP's five arrays, or else the prefix table); returns how many there are. */
 int lora_table_tensors(const struct lora_table *t, float **p, size_t *n, int max);
 
 /* Releases what the loader allocated. */

@@ -1,7 +1,8 @@
 /* qlora-tools: ISC license. */
 /*
  * The model on a backend other than the host's: what the backend must have for a model, and
- * copies of a loaded model and of LoRA tables into its memory (llama.h).
+ * copies of a loaded model and of LoRA tables (pairs, a prefix table and its projection MLP)
+ * into its memory (llama.h).
  */
 #include "kernels/model/llama.h"
 
@@ -18,7 +19,7 @@ const char *llama_backend_missing(const struct llama_model *m, const struct lora
 	if (!m->lm_head.w && !(be->caps & QT_CAP_NF4_LM_HEAD))
 		return "an NF4 lm_head";
 	if (be->attn_max_hd && c->HD > be->attn_max_hd)
-		return "attention with a head_dim above 128 (Gemma's 256)";
+		return "attention with a head_dim above its attn_max_hd";
 	if (c->fused && (!be->columns_split || !be->columns_join))
 		return "fused qkv_proj or gate_up_proj (Phi-3, GLM)";
 	if ((c->rope_interleaved || llama_rot(c) != c->HD) && !(be->caps & QT_CAP_ROPE_PARTIAL))
@@ -36,6 +37,8 @@ const char *llama_backend_missing(const struct llama_model *m, const struct lora
 		return "Gemma's embedding scale";
 	if (lora_prefix_len(lora) && (!be->attention_prefix_forward || !be->attention_prefix_backward))
 		return "prefix tuning";
+	if (lora_prefix_len(lora) && lora->mlp.emb && (!be->softcap_forward || !be->softcap_backward))
+		return "the prefix projection's tanh";
 	return NULL;
 }
 
@@ -164,7 +167,7 @@ int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
 int lora_table_tensors(const struct lora_table *t, float **p, size_t *n, int max)
 {
 	int k = 0;
-	for (int i = 0; i < t->n_layers * LORA_N_MODULES; i++) {
+	for (int i = 0; t->pairs && i < t->n_layers * LORA_N_MODULES; i++) {
 		const struct lora_pair *q = &t->pairs[i];
 		if (!q->A)
 			continue;
@@ -173,6 +176,19 @@ int lora_table_tensors(const struct lora_table *t, float **p, size_t *n, int max
 			p[k + 1] = q->B, n[k + 1] = (size_t)q->out * q->r;
 		}
 		k += 2;
+	}
+	const struct prefix_mlp *m = &t->mlp;
+	if (t->prefix && m->emb) { /* formats/adapter.h's order: embedding, transform.0, .2 */
+		float *mp[5] = { m->emb, m->w1, m->b1, m->w2, m->b2 };
+		size_t mn[5] = { (size_t)m->P * m->D, (size_t)m->H * m->D, (size_t)m->H,
+		                 (size_t)m->W * m->H, (size_t)m->W };
+		for (int i = 0; i < 5; i++, k++)
+			if (k < max)
+				p[k] = mp[i], n[k] = mn[i];
+	} else if (t->prefix) {
+		if (k < max)
+			p[k] = t->prefix, n[k] = (size_t)t->prefix_len * t->prefix_width;
+		k++;
 	}
 	return k;
 }
@@ -184,20 +200,44 @@ void lora_table_release(struct lora_table *t, const struct qt_backend *be)
 		be->free(t->pairs[i].B);
 	}
 	free(t->pairs);
+	be->free(t->prefix);
+	be->free(t->mlp.emb);
 	memset(t, 0, sizeof *t);
+}
+
+/* A copy of n floats at src in be (zeroed instead when zero), or NULL. */
+static float *copy_or_zero(const struct qt_backend *be, const float *src, size_t n, int zero)
+{
+	if (!zero)
+		return qt_backend_dup(be, src, n * sizeof(float));
+	float *d = be->alloc(n * sizeof(float));
+	if (d)
+		be->zero(d, n * sizeof(float));
+	return d;
+}
+
+/* dst->mlp as src's, its arrays pointing into the one allocation at base. */
+static void mlp_point(struct prefix_mlp *dst, const struct prefix_mlp *src, float *base)
+{
+	*dst = *src;
+	dst->emb = base;
+	dst->w1 = base + (size_t)src->P * src->D;
+	dst->b1 = dst->w1 + (size_t)src->H * src->D;
+	dst->w2 = dst->b1 + src->H;
+	dst->b2 = dst->w2 + (size_t)src->W * src->H;
 }
 
 int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
                       const struct qt_backend *be, int zero, struct qt_err *err)
 {
 	memset(dst, 0, sizeof *dst);
-	if (lora_prefix_len(src))
-		return qt_err_set(err, QT_EUSAGE, "%s: the %s backend has no op for prefix tuning; use "
-		                  "--device cpu", be->name, be->name);
-	int n = src->n_layers * LORA_N_MODULES;
+	int P = lora_prefix_len(src);
+	if (P && !src->prefix_width)
+		return qt_err_set(err, QT_ESOFTWARE, "a prefix table without its width");
+	int n = src->pairs ? src->n_layers * LORA_N_MODULES : 0;
 	if (!(dst->pairs = calloc((size_t)n + 1, sizeof *dst->pairs)))
 		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-	dst->n_layers = src->n_layers;
+	dst->n_layers = src->pairs ? src->n_layers : 0;
 	int ok = 1;
 	for (int i = 0; ok && i < n; i++) {
 		const struct lora_pair *s = &src->pairs[i];
@@ -206,13 +246,21 @@ int lora_table_upload(struct lora_table *dst, const struct lora_table *src,
 		d->A = d->B = NULL;
 		if (!s->A)
 			continue;
-		size_t na = (size_t)s->r * s->in * sizeof(float), nb = (size_t)s->out * s->r * sizeof(float);
-		d->A = zero ? be->alloc(na) : qt_backend_dup(be, s->A, na);
-		d->B = zero ? be->alloc(nb) : qt_backend_dup(be, s->B, nb);
+		d->A = copy_or_zero(be, s->A, (size_t)s->r * s->in, zero);
+		d->B = copy_or_zero(be, s->B, (size_t)s->out * s->r, zero);
 		ok = d->A && d->B;
-		if (ok && zero) {
-			be->zero(d->A, na);
-			be->zero(d->B, nb);
+	}
+	if (ok && P) {
+		dst->prefix_len = P;
+		dst->prefix_pos0 = src->prefix_pos0;
+		dst->prefix_width = src->prefix_width;
+		ok = (dst->prefix = copy_or_zero(be, src->prefix, (size_t)P * src->prefix_width,
+		                                 zero)) != NULL;
+		float *mb = NULL;
+		if (ok && src->mlp.emb) {
+			ok = (mb = copy_or_zero(be, src->mlp.emb, prefix_mlp_floats(&src->mlp), zero)) != NULL;
+			if (ok)
+				mlp_point(&dst->mlp, &src->mlp, mb);
 		}
 	}
 	if (!ok) {
@@ -230,7 +278,7 @@ int lora_table_download(struct lora_table *dst, const struct lora_table *src,
                         const struct qt_backend *be)
 {
 	int rc = 0;
-	for (int i = 0; rc == 0 && i < src->n_layers * LORA_N_MODULES; i++) {
+	for (int i = 0; rc == 0 && src->pairs && i < src->n_layers * LORA_N_MODULES; i++) {
 		const struct lora_pair *s = &src->pairs[i];
 		struct lora_pair *d = &dst->pairs[i];
 		if (!s->A)
@@ -238,5 +286,10 @@ int lora_table_download(struct lora_table *dst, const struct lora_table *src,
 		rc = be->download(d->A, s->A, (size_t)s->r * s->in * sizeof(float)) |
 		     be->download(d->B, s->B, (size_t)s->out * s->r * sizeof(float));
 	}
+	if (rc == 0 && src->prefix && dst->prefix)
+		rc = be->download(dst->prefix, src->prefix,
+		                  (size_t)src->prefix_len * src->prefix_width * sizeof(float));
+	if (rc == 0 && src->mlp.emb && dst->mlp.emb)
+		rc = be->download(dst->mlp.emb, src->mlp.emb, prefix_mlp_floats(&src->mlp) * sizeof(float));
 	return rc ? -1 : be->sync();
 }

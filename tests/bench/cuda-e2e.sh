@@ -2,8 +2,14 @@
 # NEVER RUN YET: written on a machine without a GPU (CUDA toolkit only); nothing below has been
 # executed against a device, so expect to debug it on the first GPU machine.
 #
-# Issue 10's end-to-end check of the CUDA backend on the default model, on a machine with an
-# NVIDIA GPU (compute capability >= 8.0) and a build made there with nvcc (`make`):
+# The one-go GPU check of the CUDA backend, on a machine with an NVIDIA GPU (compute capability
+# >= 8.0) and a build made there with nvcc (`make`; BUILD and BIN as given to it):
+#   0. the parity tests, `make check T="tests/kernels/cuda tests/kernels/model/test_lora_table.c"`:
+#      every CUDA op against its CPU twin (attention with Gemma-2's scale and soft caps and
+#      head dims up to 256, the prefix attention, soft cap backward, the soft-capped LM head
+#      and token accuracy, ...) and the model code over both tables (every family, Gemma-2 at
+#      head_dim 256, LoRA and prefix training blocks with the projection and dropout, decode
+#      with a prefix); PARITY=0 skips it;
 #   1. lora-train, STEPS (default 50) steps, --device cuda vs --device cpu, on the f32-loaded
 #      base (fp32 SGEMM on the GPU) and on its NF4 quantization (bf16 GEMMs with fp32
 #      accumulation on the GPU): every logged loss and grad_norm within TOL (default 1e-2,
@@ -11,14 +17,21 @@
 #   2. checkpoints are device-independent: the GPU run's checkpoint at STEPS/2 resumed with
 #      --device cpu tracks the GPU run's remaining losses within TOL;
 #   3. gen, greedy, f32 weights, base and base + the CPU run's adapter, --batch 4: the
-#      generated token ids on the GPU equal the CPU's exactly.
+#      generated token ids on the GPU equal the CPU's exactly;
+#   4. prefix tuning (issue 18) on the GPU: lora-train --method prefix, PSTEPS (default 20)
+#      steps with the projection MLP and --prefix-dropout 0.1, and with --prefix-positions 0,
+#      cuda vs cpu within TOL; gen --adapter with each CPU run's prefix adapter: greedy ids
+#      equal on both devices.
 # Usage (repository root): tests/bench/cuda-e2e.sh
-#   env: QT_MODEL_DIR (default models/SmolLM2-135M-Instruct), STEPS, SEQ (default 256),
-#        TOL, THREADS, BIN (default bin), TMPDIR. Exit 0 when every check passes, 1 otherwise.
+#   env: QT_MODEL_DIR (default models/SmolLM2-135M-Instruct), STEPS, PSTEPS, SEQ (default
+#        256), TOL, THREADS, BUILD (default build), BIN (default bin), PARITY (default 1),
+#        TMPDIR. Exit 0 when every check passes, 1 otherwise.
 set -eu
 model=${QT_MODEL_DIR:-models/SmolLM2-135M-Instruct}
 bin=${BIN:-bin}
+build=${BUILD:-build}
 steps=${STEPS:-50}
+psteps=${PSTEPS:-20}
 seq=${SEQ:-256}
 tol=${TOL:-1e-2}
 threads=${THREADS:-$(nproc)}
@@ -30,6 +43,15 @@ mkdir -p "$dir"
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
+if [ "${PARITY:-1}" != 0 ]; then
+	make BUILD="$build" BIN="$bin" check \
+		T="tests/kernels/cuda tests/kernels/model/test_lora_table.c" > "$dir/parity.log" 2>&1 ||
+		bad "parity tests (tests/kernels/cuda): see $dir/parity.log"
+	! grep -q 'skipped)' "$dir/parity.log" ||
+		bad "parity tests skipped checks: no usable GPU? ($dir/parity.log)"
+	grep -E '^(ok|FAIL|    )|passed' "$dir/parity.log"
+fi
+
 # data: synthetic ADGEN records, chat-formatted and packed for the model's tokenizer
 "$bin/adgen-data" 11 400 > "$dir/train.jsonl"
 "$bin/adgen-data" 12 8 > "$dir/eval.jsonl"
@@ -38,11 +60,11 @@ bad() { echo "FAIL: $*"; fail=1; }
 "$bin/pack" -q --seq-len "$seq" --seed 42 -o "$dir/train.pack" "$dir/train.tok"
 "$bin/quantize-nf4" --quiet -o "$dir/base-nf4" "$model"
 
-train() { # name base device [options]
+train() { # name base device [options]: LoRA r8 unless the options say otherwise
 	n=$1 b=$2 d=$3
 	shift 3
-	"$bin/lora-train" -m "$b" --train "$dir/train.pack" -o "$dir/$n" --rank 8 --alpha 16 \
-		--lr 2e-4 --max-steps "$steps" --save-every "$half" --threads "$threads" \
+	[ $# -gt 0 ] || set -- --rank 8 --alpha 16 --lr 2e-4 --max-steps "$steps" --save-every "$half"
+	"$bin/lora-train" -m "$b" --train "$dir/train.pack" -o "$dir/$n" --threads "$threads" \
 		--device "$d" "$@" 2> "$dir/$n.err" || { cat "$dir/$n.err"; exit 1; }
 	if [ "$d" = cuda ] && grep -q 'no CUDA device' "$dir/$n.err"; then
 		cat "$dir/$n.err"
@@ -97,6 +119,32 @@ for a in "" "--adapter $dir/cpu-f32/adapter"; do
 		echo "$lab: $(wc -l < "$dir/gen-cpu.jsonl") predictions identical"
 	else
 		bad "$lab: predictions differ"
+		diff "$dir/gen-cpu.jsonl" "$dir/gen-cuda.jsonl" | head -6
+	fi
+done
+
+# prefix tuning on the GPU: training curves, then greedy generation with the prefix adapters
+for v in proj pos0; do
+	set -- --method prefix --virtual-tokens 16 --lr 2e-3 --max-steps "$psteps"
+	if [ "$v" = proj ]; then
+		set -- "$@" --prefix-projection --prefix-hidden 64 --prefix-dropout 0.1
+	else
+		set -- "$@" --prefix-positions 0
+	fi
+	train "cpu-prefix-$v" "$model" cpu "$@"
+	train "cuda-prefix-$v" "$model" cuda "$@"
+	compare "$dir/cpu-prefix-$v/log.jsonl" "$dir/cuda-prefix-$v/log.jsonl" \
+		"train prefix ($v), cuda vs cpu"
+	for d in cpu cuda; do
+		"$bin/gen" -q -m "$model" --adapter "$dir/cpu-prefix-$v/adapter" --prompt-key content \
+			--label-key summary --greedy --max-new-tokens 64 --batch 4 --ids \
+			--threads "$threads" --device "$d" -o "$dir/gen-$d.jsonl" "$dir/eval.jsonl" ||
+			bad "gen --device $d --adapter (prefix $v)"
+	done
+	if cmp -s "$dir/gen-cpu.jsonl" "$dir/gen-cuda.jsonl"; then
+		echo "gen greedy f32 + prefix adapter ($v): $(wc -l < "$dir/gen-cpu.jsonl") predictions identical"
+	else
+		bad "gen greedy f32 + prefix adapter ($v): predictions differ"
 		diff "$dir/gen-cpu.jsonl" "$dir/gen-cuda.jsonl" | head -6
 	fi
 done

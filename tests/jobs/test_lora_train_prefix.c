@@ -166,7 +166,7 @@ static double rel_l2(const float *a, const float *b, size_t n)
 static double proj_loss(const struct llama_model *m, struct adapter *a, struct prefix_train *pt,
                         struct llama_train_ws *ws, const struct block *b)
 {
-	prefix_train_refresh(pt, a);
+	prefix_train_refresh(pt, ADAPTER_TABLE(a));
 	return loss_of(m, a, NULL, 0, 0, ws, b);
 }
 
@@ -193,7 +193,8 @@ static void check_projection(void)
 	size_t n = (size_t)a.prefix_len * adapter_prefix_width(&a.dims);
 	float *saved = malloc(n * sizeof *saved);
 	memcpy(saved, a.prefix, n * sizeof *saved);
-	CHECK(prefix_train_init(&pt, &a, 0, &err) == QT_OK, "%s", err.msg);
+	CHECK(prefix_train_init(&pt, &qt_backend_cpu, ADAPTER_TABLE(&a), 0, &err) == QT_OK, "%s",
+	      err.msg);
 	double te = rel_err(a.prefix, saved, n);
 	CHECK(te <= 1e-6, "the MLP's table against PEFT's prompt_embeddings: rel err %.3g", te);
 	/* one block's loss and MLP gradients against PEFT's */
@@ -207,11 +208,11 @@ static void check_projection(void)
 	struct llama_train_ws *ws = llama_train_ws_new(&m, b.T, 1, 1);
 	struct lora_table lt = { .prefix_len = a.prefix_len }, gt = { .prefix_len = a.prefix_len,
 	                                                              .prefix = g.prefix };
-	lt.prefix = (float *)prefix_train_table(&pt, &a, &g, 0);
+	lt.prefix = (float *)prefix_train_table(&pt, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), 0);
 	double sum = 0;
 	CHECK(llama_train_block(&m, &lt, &gt, ws, b.ids, b.pos, b.seg, b.tgt, b.T, 1.0f / b.n, 0, 0,
 	                        NULL, &sum, &err) == QT_OK, "%s", err.msg);
-	prefix_train_grad(&pt, &a, &g, 0);
+	prefix_train_grad(&pt, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), 0);
 	double le = fabs(sum - ce) / fabs(ce), worst = 0;
 	CHECK(le <= 1e-5, "summed CE %.9g, PEFT %.9g", sum, ce);
 	struct st_file gf;

@@ -2,31 +2,28 @@
 /*
  * Every model family through the same model code on the CUDA backend table as on the CPU's
  * (tests/data/family/, tiny random models from tests/ref/family_golden.py, with their PEFT
- * init adapters). Runs here: the refusals, which are properties of the table (the families
- * whose ops the CUDA backend lacks are named, and only those: Gemma-2 today). On a GPU: the packed forward's
- * logits and one training block's loss and LoRA gradients against the CPU's.
+ * init adapters), plus Gemma-2 with Gemma's head_dim 256 (the tiny gemma2 model with its q, k,
+ * v and o projections made again at 256 dims per head: random, in memory). Runs here: the
+ * refusals, which are properties of the table (the CUDA table lacks nothing any family needs,
+ * with a LoRA adapter or a prefix). On a GPU, per family: the packed forward's logits and one
+ * training block's loss and LoRA gradients against the CPU's; then the same with a prefix
+ * (5 slots, random; positions after the prefix, or from 0 for every other family) instead of
+ * the pairs: logits, loss and the prefix table's gradient.
  */
 #include "kernels/backend.h"
 #include "kernels/model/llama_train.h"
+#include "kernels/rope.h"
 
+#include "common/rng.h"
 #include "jobs/llama_load.h"
 #include "cuda_check.h"
 
-/* What the CUDA table cannot run yet, per family (NULL: it runs all of it). */
-static const struct { const char *name, *missing; } families[] = {
-	{ "llama-bias", NULL },
-	{ "mistral-window", NULL },
-	{ "qwen2", NULL },
-	{ "qwen2-window", NULL },
-	{ "qwen3", NULL },
-	{ "gemma", NULL },
-	{ "phi3", NULL },
-	{ "gemma2", "Gemma-2's attention scale and soft caps" },
-	{ "glm", NULL },
-	{ "glm4", NULL },
+static const char *const families[] = {
+	"llama-bias", "mistral-window", "qwen2", "qwen2-window", "qwen3",
+	"gemma",      "phi3",           "gemma2", "glm",        "glm4",
 };
 
-/* Summed loss and the LoRA gradients of one block of T tokens (two packed segments) through
+/* Summed loss and the gradients of one block of T tokens (two packed segments) through
  * model m and adapter a (in m's backend memory), downloaded into g. */
 static int block(const struct llama_model *m, const struct lora_table *a, struct lora_table *dg,
                  struct adapter *g, const int32_t *ids, int T, double *loss)
@@ -52,7 +49,91 @@ static int block(const struct llama_model *m, const struct lora_table *a, struct
 	return st;
 }
 
-static void family(const char *name, const char *missing)
+static void close_all(const char *name, const char *what, const float *got, const float *ref,
+                      size_t n)
+{
+	char w[128];
+	snprintf(w, sizeof w, "%s %s", name, what);
+	cc_close(w, got, ref, n, 1e-3, 1e-6, 1e-8);
+}
+
+/* m's forward and one block with adapter a (pairs or a prefix) on the CPU and on CUDA. */
+static void compare(const char *name, const struct llama_model *m, const struct adapter *a)
+{
+	const struct qt_backend *be = &qt_backend_cuda;
+	const char *why = llama_backend_missing(m, ADAPTER_TABLE(a), be);
+	CHECK(!why, "%s%s on cuda: lacks \"%s\"", name, a->prefix ? " with a prefix" : "",
+	      why ? why : "");
+	struct qt_err err = { 0 };
+	struct adapter g, gd;
+	CHECK(adapter_like(&g, a, &err) == QT_OK && adapter_like(&gd, a, &err) == QT_OK, "%s",
+	      err.msg);
+	enum { T = 29 };
+	int32_t ids[T], pos[T], seg[T];
+	for (int t = 0; t < T; t++) {
+		ids[t] = (int32_t)((t * 7919 + 13) % m->cfg.V);
+		seg[t] = t < 11 ? 1 : 2;
+		pos[t] = t < 11 ? t : t - 11;
+	}
+	size_t nl = (size_t)T * m->cfg.V;
+	float *lg = malloc(nl * sizeof *lg), *glg = malloc(nl * sizeof *glg);
+	double loss = 0, gloss = 0;
+	CHECK(llama_forward(m, ADAPTER_TABLE(a), ids, pos, seg, T, lg, &err) == QT_OK, "%s",
+	      err.msg);
+	block(m, ADAPTER_TABLE(a), ADAPTER_TABLE(&g), &g, ids, T, &loss);
+	char what[128];
+	snprintf(what, sizeof what, "family %s%s on cuda", name, a->prefix ? " prefix" : "");
+	if (!why && cc_have_gpu(what)) {
+		struct llama_model dm;
+		struct lora_table dl = { 0 }, dg = { 0 };
+		if (llama_model_upload(&dm, m, be, &err) == QT_OK &&
+		    lora_table_upload(&dl, ADAPTER_TABLE(a), be, 0, &err) == QT_OK &&
+		    lora_table_upload(&dg, ADAPTER_TABLE(a), be, 1, &err) == QT_OK) {
+			CHECK(llama_forward(&dm, &dl, ids, pos, seg, T, glg, &err) == QT_OK, "%s",
+			      err.msg);
+			snprintf(what, sizeof what, "%s%s forward", name, a->prefix ? " prefix" : "");
+			cc_close(what, glg, lg, nl, 1e-3, 1e-4, 1e-9);
+			if (block(&dm, &dl, &dg, &gd, ids, T, &gloss) == QT_OK) {
+				CHECK(fabs(gloss - loss) <= 1e-5 * fabs(loss), "%s loss %.9g vs %.9g", name,
+				      gloss, loss);
+				for (int i = 0; i < a->dims.n_layers * ADAPTER_N_MODULES; i++)
+					if (g.lora[i].A) {
+						snprintf(what, sizeof what, "pair %d A", i);
+						close_all(name, what, gd.lora[i].A, g.lora[i].A,
+						          (size_t)g.lora[i].r * g.lora[i].in);
+						snprintf(what, sizeof what, "pair %d B", i);
+						close_all(name, what, gd.lora[i].B, g.lora[i].B,
+						          (size_t)g.lora[i].out * g.lora[i].r);
+					}
+				if (g.prefix)
+					close_all(name, "prefix gradient", gd.prefix, g.prefix,
+					          (size_t)g.prefix_len * adapter_prefix_width(&g.dims));
+			}
+		} else {
+			CHECK(0, "%s: %s", name, err.msg);
+		}
+		lora_table_release(&dl, be), lora_table_release(&dg, be);
+		llama_free(&dm);
+	}
+	free(lg), free(glg);
+	adapter_free(&g), adapter_free(&gd);
+}
+
+/* A prefix adapter of 5 random slots for m (positions from 0 when pos0). */
+static int prefix_adapter(struct adapter *p, const struct llama_model *m, int pos0, uint64_t seed)
+{
+	struct qt_err err = { 0 };
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	if (adapter_init_prefix(p, 5, &dims, m->cfg.NKV, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return -1;
+	}
+	p->cfg.prefix_pos0 = pos0;
+	kc_rand(p->prefix, (size_t)p->prefix_len * adapter_prefix_width(&dims), seed, 1.0f);
+	return 0;
+}
+
+static void family(const char *name, int k)
 {
 	char dir[1024], init[1100];
 	snprintf(dir, sizeof dir, "%s/data/family/%s", test_srcdir(), name);
@@ -66,60 +147,100 @@ static void family(const char *name, const char *missing)
 		return;
 	}
 	struct adapter_dims dims = llama_adapter_dims(&m.cfg);
-	struct adapter a, g, gd;
-	CHECK(adapter_load(&a, init, &dims, &err) == QT_OK, "%s", err.msg);
-	CHECK(adapter_init(&g, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
-	CHECK(adapter_init(&gd, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
-	const struct qt_backend *be = &qt_backend_cuda;
-	const char *why = llama_backend_missing(&m, ADAPTER_TABLE(&a), be);
-	CHECK(missing ? why && strcmp(why, missing) == 0 : !why, "%s on cuda: lacks \"%s\", "
-	      "expected \"%s\"", name, why ? why : "nothing", missing ? missing : "nothing");
-	enum { T = 29 };
-	int32_t ids[T], pos[T], seg[T];
-	for (int t = 0; t < T; t++) {
-		ids[t] = (int32_t)((t * 7919 + 13) % m.cfg.V);
-		seg[t] = t < 11 ? 1 : 2;
-		pos[t] = t < 11 ? t : t - 11;
+	struct adapter a, p;
+	if (adapter_load(&a, init, &dims, &err) == QT_OK) {
+		compare(name, &m, &a);
+		adapter_free(&a);
+	} else {
+		CHECK(0, "%s", err.msg);
 	}
-	size_t nl = (size_t)T * m.cfg.V;
-	float *lg = malloc(nl * sizeof *lg), *glg = malloc(nl * sizeof *glg);
-	double loss = 0, gloss = 0;
-	CHECK(llama_forward(&m, ADAPTER_TABLE(&a), ids, pos, seg, T, lg, &err) == QT_OK, "%s",
-	      err.msg);
-	block(&m, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g), &g, ids, T, &loss);
-	char what[96];
-	snprintf(what, sizeof what, "family %s on cuda", name);
-	if (!why && cc_have_gpu(what)) {
-		struct llama_model dm;
-		struct lora_table dl = { 0 }, dg = { 0 };
-		if (llama_model_upload(&dm, &m, be, &err) == QT_OK &&
-		    lora_table_upload(&dl, ADAPTER_TABLE(&a), be, 0, &err) == QT_OK &&
-		    lora_table_upload(&dg, ADAPTER_TABLE(&a), be, 1, &err) == QT_OK) {
-			CHECK(llama_forward(&dm, &dl, ids, pos, seg, T, glg, &err) == QT_OK, "%s",
-			      err.msg);
-			snprintf(what, sizeof what, "%s forward", name);
-			cc_close(what, glg, lg, nl, 1e-3, 1e-4, 1e-9);
-			if (block(&dm, &dl, &dg, &gd, ids, T, &gloss) == QT_OK) {
-				CHECK(fabs(gloss - loss) <= 1e-5 * fabs(loss), "%s loss %.9g vs %.9g", name,
-				      gloss, loss);
-				for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++)
-					if (g.lora[i].A) {
-						snprintf(what, sizeof what, "%s pair %d A", name, i);
-						cc_close(what, gd.lora[i].A, g.lora[i].A,
-						         (size_t)g.lora[i].r * g.lora[i].in, 1e-3, 1e-6, 1e-8);
-						snprintf(what, sizeof what, "%s pair %d B", name, i);
-						cc_close(what, gd.lora[i].B, g.lora[i].B,
-						         (size_t)g.lora[i].out * g.lora[i].r, 1e-3, 1e-6, 1e-8);
-					}
-			}
-		} else {
-			CHECK(0, "%s: %s", name, err.msg);
+	if (prefix_adapter(&p, &m, k % 2, 40 + (uint64_t)k) == 0) {
+		compare(name, &m, &p);
+		adapter_free(&p);
+	}
+	llama_free(&m);
+	model_dir_close(&md);
+}
+
+/* ---- Gemma-2 at head_dim 256 ---- */
+
+static float *rnd(size_t n, float scale, struct qt_rng *r)
+{
+	float *x = malloc(n * sizeof *x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(qt_rng_double(r) * 2 - 1) * scale;
+	return x;
+}
+
+/* The tiny gemma2 model (soft caps, query_pre_attn_scalar, sliding and full layers, sandwich
+ * norms, GeGLU, tied embeddings) with q, k, v, o made again for head_dim 256, and a LoRA
+ * adapter (r 4, all linear layers) and a prefix for it. */
+static void gemma2_hd256(void)
+{
+	const char *name = "gemma2 head_dim 256";
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/data/family/gemma2", test_srcdir());
+	struct qt_err err = { 0 };
+	struct model_dir md;
+	struct llama_model m;
+	if (model_dir_open(&md, dir, MODEL_DIR_NO_TOKENIZER, &err) != QT_OK ||
+	    llama_load(&m, &md, &err) != QT_OK) {
+		CHECK(0, "%s: %s", name, err.msg);
+		return;
+	}
+	CHECK(m.cfg.attn_softcap > 0 && m.cfg.final_softcap > 0 && m.cfg.attn_scale > 0 &&
+	      m.layers[0].post_attn_norm, "%s: not Gemma-2's options", name);
+	struct llama_model h = m; /* the loaded model's other weights, borrowed */
+	h.owned = NULL, h.release = NULL;
+	h.cfg.HD = 256;
+	struct qt_rng r;
+	qt_rng_seed(&r, 256);
+	struct llama_layer *layers = calloc((size_t)m.cfg.n_layer, sizeof *layers);
+	int C = m.cfg.C, QD = m.cfg.NH * 256, KD = m.cfg.NKV * 256;
+	int oc[4] = { QD, KD, KD, C }, in[4] = { C, C, C, QD };
+	for (int l = 0; l < m.cfg.n_layer; l++) {
+		layers[l] = m.layers[l];
+		for (int k = LLAMA_Q; k <= LLAMA_O; k++) {
+			struct frozen_linear *w = &layers[l].lin[k];
+			memset(w, 0, sizeof *w);
+			w->OC = oc[k], w->C = in[k];
+			w->w = rnd((size_t)oc[k] * in[k], 1.0f / sqrtf((float)in[k]), &r);
 		}
-		lora_table_release(&dl, be), lora_table_release(&dg, be);
-		llama_free(&dm);
 	}
-	free(lg), free(glg);
-	adapter_free(&a), adapter_free(&g), adapter_free(&gd);
+	h.layers = layers;
+	h.inv_freq = malloc(128 * sizeof(float));
+	rope_inv_freq(h.inv_freq, 256, 10000.0, NULL);
+	const char *js = "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":"
+	                 "\"all-linear\"}";
+	struct adapter_config cfg;
+	struct adapter_dims dims = llama_adapter_dims(&h.cfg);
+	struct adapter a, p;
+	CHECK(adapter_config_parse(&cfg, js, strlen(js), "test", &err) == QT_OK, "%s", err.msg);
+	if (adapter_init(&a, &cfg, &dims, &err) == QT_OK) {
+		for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
+			struct lora_pair *lo = &a.lora[i];
+			if (!lo->A)
+				continue;
+			for (int k = 0; k < lo->r * lo->in; k++)
+				lo->A[k] = (float)(qt_rng_double(&r) - 0.5) * 0.5f;
+			for (int k = 0; k < lo->out * lo->r; k++)
+				lo->B[k] = (float)(qt_rng_double(&r) - 0.5) * 0.5f;
+		}
+		compare(name, &h, &a);
+		adapter_free(&a);
+	} else {
+		CHECK(0, "%s", err.msg);
+	}
+	if (prefix_adapter(&p, &h, 0, 77) == 0) {
+		compare(name, &h, &p);
+		adapter_free(&p);
+	}
+	adapter_config_free(&cfg);
+	for (int l = 0; l < m.cfg.n_layer; l++)
+		for (int k = LLAMA_Q; k <= LLAMA_O; k++)
+			free((void *)layers[l].lin[k].w);
+	free(layers);
+	free(h.inv_freq);
 	llama_free(&m);
 	model_dir_close(&md);
 }
@@ -127,6 +248,7 @@ static void family(const char *name, const char *missing)
 int main(void)
 {
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-		family(families[i].name, families[i].missing);
+		family(families[i], (int)i);
+	gemma2_hd256();
 	return test_main_end();
 }

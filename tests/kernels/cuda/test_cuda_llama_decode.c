@@ -5,7 +5,9 @@
  * 2-row prompt of 5 tokens (matvec path), a 1-row prompt of 40 tokens (SGEMM path), then
  * greedy steps; logits within fp32 tolerance at every step and the greedy tokens identical
  * (the issue's "greedy gen output on the GPU equals the CPU's for f32 weights"); then a full
- * llama_forward of a packed sequence.
+ * llama_forward of a packed sequence. The same with a prefix adapter (prefix tuning, 7
+ * random slots in the caches' first slots as gen puts them; positions after the prefix, and
+ * from 0), and llama_forward of the packed sequence with it.
  */
 #include "kernels/backend.h"
 #include "kernels/model/llama.h"
@@ -18,10 +20,11 @@
 static void run(const struct llama_model *m, const struct adapter *lora, int B, int TP,
                 int steps, uint64_t seed)
 {
-	int V = m->cfg.V, L = TP + steps + 1;
+	int P = lora ? lora->prefix_len : 0, V = m->cfg.V, L = P + TP + steps + 1;
 	struct qt_err err = { 0 };
 	struct llama_cache cc;
 	CHECK(llama_cache_init(&cc, m, B, L, &err) == QT_OK, "%s", err.msg);
+	CHECK(llama_cache_prefix(&cc, ADAPTER_TABLE(lora), &err) == QT_OK, "%s", err.msg);
 	int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * TP), *next = malloc(sizeof(int32_t) * B);
 	int32_t *gnext = malloc(sizeof(int32_t) * B);
 	float *lg = malloc(sizeof(float) * (size_t)B * V), *glg = malloc(sizeof(float) * (size_t)B * V);
@@ -30,7 +33,9 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 	for (int i = 0; i < B * TP; i++)
 		ids[i] = (int32_t)qt_rng_below(&r, (uint64_t)V);
 	char what[80];
-	snprintf(what, sizeof what, "decode B=%d prompt=%d%s", B, TP, lora ? " lora" : "");
+	const char *kind = !lora ? "" : P ? (lora->cfg.prefix_pos0 ? " prefix pos0" : " prefix")
+	                                  : " lora";
+	snprintf(what, sizeof what, "decode B=%d prompt=%d%s", B, TP, kind);
 	int gpu = cc_have_gpu(what), ok = 0;
 	struct llama_model dm = { 0 };
 	struct lora_table dl = { 0 };
@@ -39,7 +44,8 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 	if (gpu) {
 		ok = llama_model_upload(&dm, m, be, &err) == QT_OK &&
 		     (!lora || lora_table_upload(&dl, ADAPTER_TABLE(lora), be, 0, &err) == QT_OK) &&
-		     llama_cache_init(&dc, &dm, B, L, &err) == QT_OK;
+		     llama_cache_init(&dc, &dm, B, L, &err) == QT_OK &&
+		     llama_cache_prefix(&dc, lora ? &dl : NULL, &err) == QT_OK;
 		CHECK(ok, "%s", err.msg);
 	}
 	for (int s = 0; s <= steps; s++) {
@@ -52,7 +58,7 @@ static void run(const struct llama_model *m, const struct adapter *lora, int B, 
 			continue;
 		CHECK(llama_decode(&dm, lora ? &dl : NULL, &dc, in, B, tn, glg, &err) == QT_OK, "%s",
 		      err.msg);
-		snprintf(what, sizeof what, "decode B=%d step %d%s", B, s, lora ? " lora" : "");
+		snprintf(what, sizeof what, "decode B=%d step %d%s", B, s, kind);
 		cc_close(what, glg, lg, (size_t)B * V, 1e-3, 1e-4, 1e-9);
 		for (int b = 0; b < B; b++) {
 			gnext[b] = sample_argmax(glg + (size_t)b * V, V);
@@ -91,7 +97,8 @@ static void forward(const struct llama_model *m, const struct adapter *lora)
 		CHECK(llama_model_upload(&dm, m, be, &err) == QT_OK, "%s", err.msg);
 		CHECK(lora_table_upload(&dl, ADAPTER_TABLE(lora), be, 0, &err) == QT_OK, "%s", err.msg);
 		CHECK(llama_forward(&dm, &dl, ids, pos, seg, T, glg, &err) == QT_OK, "%s", err.msg);
-		cc_close("llama_forward packed lora", glg, lg, (size_t)T * V, 1e-3, 1e-4, 1e-9);
+		cc_close(lora->prefix ? "llama_forward packed prefix" : "llama_forward packed lora", glg,
+		         lg, (size_t)T * V, 1e-3, 1e-4, 1e-9);
 		lora_table_release(&dl, be);
 		llama_free(&dm);
 	}
@@ -130,6 +137,19 @@ int main(void)
 	run(&m, NULL, 1, 40, 4, 2);
 	run(&m, &a, 2, 5, 6, 3);
 	forward(&m, &a);
+	struct adapter p;
+	if (adapter_init_prefix(&p, 7, &dims, m.cfg.NKV, &err) == QT_OK) {
+		kc_rand(p.prefix, (size_t)p.prefix_len * adapter_prefix_width(&dims), 10, 1.0f);
+		run(&m, &p, 2, 5, 6, 4);
+		run(&m, &p, 1, 40, 4, 5);
+		forward(&m, &p);
+		p.cfg.prefix_pos0 = 1;
+		run(&m, &p, 2, 5, 6, 6);
+		forward(&m, &p);
+		adapter_free(&p);
+	} else {
+		CHECK(0, "%s", err.msg);
+	}
 	adapter_free(&a);
 	adapter_config_free(&cfg);
 	llama_free(&m);

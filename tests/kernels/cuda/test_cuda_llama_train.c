@@ -4,7 +4,12 @@
  * the two backend tables, on the tiny random model (tests/data/llama/tiny, f32 weights): loss
  * and every LoRA gradient, with and without checkpointing, with NEFTune and LoRA dropout, two
  * packed segments; then three AdamW steps through the CUDA table against the same steps
- * through the CPU's (fp32 state both sides).
+ * through the CPU's (fp32 state both sides). Then prefix tuning as lora-train runs it
+ * (jobs/lora_train_prefix.h over each table): a prefix of 6 slots, positions after it or from
+ * 0, with --prefix-dropout's mask (bit-identical on both sides) and with PEFT's projection
+ * MLP (the table made by prefix_encoder on each backend): the table, the loss, the table's and
+ * the MLP's gradients, the trainable tensors listed alike (lora_table_tensors of the device
+ * copy against adapter_tensors), and token accuracy from a loss-only pass (lm_head_correct).
  */
 #include "kernels/adamw.h"
 #include "kernels/backend.h"
@@ -13,6 +18,7 @@
 
 #include "common/rng.h"
 #include "jobs/llama_load.h"
+#include "jobs/lora_train_prefix.h"
 #include "cuda_check.h"
 
 static void randomize(struct adapter *a, uint64_t seed)
@@ -53,6 +59,121 @@ static void compare(const char *what, const struct adapter *got, const struct ad
 		snprintf(w, sizeof w, "%s pair %d B", what, i);
 		cc_close(w, g->B, r->B, (size_t)r->out * r->r, rtol, atol, nmse);
 	}
+}
+
+/* One block with a prefix through the table be (the model m in its memory, the adapter's host
+ * tables at and gt); dl, dg: copies in be (or at, gt themselves on the CPU). The gradient and
+ * the table end in host adapter go (downloaded when be is a device). */
+static int prefix_block(const struct llama_model *m, const struct lora_table *dl,
+                        struct lora_table *dg, float pdrop, const int32_t *ids,
+                        const int32_t *pos, const int32_t *seg, const int32_t *tgt, int T, int n,
+                        double *loss, long *hits, struct adapter *go, struct adapter *ao)
+{
+	const struct qt_backend *be = llama_be(m);
+	struct qt_err err = { 0 };
+	struct prefix_train pt;
+	if (prefix_train_init(&pt, be, dl, pdrop, &err) != QT_OK) {
+		CHECK(0, "%s", err.msg);
+		return -1;
+	}
+	struct llama_train_ws *ws = llama_train_ws_new(m, T, 4, 1);
+	struct lora_table lt = *dl;
+	lt.prefix = (float *)prefix_train_table(&pt, dl, dg, 123);
+	*loss = 0;
+	int st = llama_train_block(m, &lt, dg, ws, ids, pos, seg, tgt, T, 1.0f / n, 0, 0, NULL, loss,
+	                           &err);
+	CHECK(st == QT_OK, "%s", err.msg);
+	prefix_train_grad(&pt, dl, dg, 123);
+	double l2 = 0;
+	CHECK(llama_train_block(m, dl, NULL, ws, ids, pos, seg, tgt, T, 0, 0, 0, NULL, &l2, &err) ==
+	      QT_OK, "%s", err.msg);
+	*hits = llama_train_correct(m, ws, T);
+	if (!be->host) {
+		CHECK(lora_table_download(ADAPTER_TABLE(go), dg, be) == 0, "download the gradient");
+		CHECK(lora_table_download(ADAPTER_TABLE(ao), dl, be) == 0, "download the table");
+	}
+	llama_train_ws_free(ws);
+	prefix_train_free(&pt);
+	return st;
+}
+
+/* The GPU's side of prefix_case: the same block through the CUDA table, against the CPU's
+ * loss, hits, table (a) and gradients (g). */
+static void prefix_gpu(const struct llama_model *m, const struct adapter *a,
+                       const struct adapter *g, const struct lora_table *at, float pdrop,
+                       const int32_t *ids, const int32_t *pos, const int32_t *seg,
+                       const int32_t *tgt, int T, int n, double loss, long hits, const char *what)
+{
+	const struct qt_backend *be = &qt_backend_cuda;
+	struct qt_err err = { 0 };
+	struct adapter ad, gd;
+	struct llama_model dm;
+	struct lora_table dl = { 0 }, dg = { 0 };
+	int ok = adapter_like(&gd, a, &err) == QT_OK && adapter_like(&ad, a, &err) == QT_OK &&
+	         llama_model_upload(&dm, m, be, &err) == QT_OK &&
+	         lora_table_upload(&dl, at, be, 0, &err) == QT_OK &&
+	         lora_table_upload(&dg, at, be, 1, &err) == QT_OK;
+	CHECK(ok, "%s: %s", what, err.msg);
+	/* the trainable tensors as lora-train lists them on either side */
+	enum { NT = 16 };
+	float *tp[NT];
+	size_t tn[NT], an[NT], np = (size_t)a->prefix_len * adapter_prefix_width(&a->dims);
+	int k = ok ? lora_table_tensors(&dl, tp, tn, NT) : 0, mlp = a->mlp.emb != NULL;
+	size_t ka = adapter_tensors(a, tp, an, NT);
+	CHECK(!ok || ((size_t)k == ka && ka == (mlp ? 5u : 1u) && !memcmp(tn, an, ka * sizeof *tn)),
+	      "%s: %d device tensors, %zu adapter tensors", what, k, ka);
+	double dloss;
+	long dhits;
+	if (ok && prefix_block(&dm, &dl, &dg, pdrop, ids, pos, seg, tgt, T, n, &dloss, &dhits, &gd,
+	                       &ad) == QT_OK) {
+		printf("%s: loss gpu %.9g cpu %.9g, token accuracy %ld vs %ld of %d\n", what,
+		       dloss / n, loss / n, dhits, hits, n);
+		CHECK(fabs(dloss - loss) <= 1e-5 * fabs(loss), "%s: loss %g vs %g", what, dloss, loss);
+		CHECK(dhits == hits, "%s: %ld tokens predicted, CPU %ld", what, dhits, hits);
+		cc_close("prefix table", ad.prefix, a->prefix, np, 1e-4, 1e-6, 1e-10);
+		cc_close("prefix table gradient", gd.prefix, g->prefix, np, 1e-3, 1e-6, 1e-8);
+		if (mlp)
+			cc_close("prefix MLP gradients", gd.mlp.emb, g->mlp.emb,
+			         prefix_mlp_floats(&g->mlp), 1e-3, 1e-6, 1e-8);
+	}
+	lora_table_release(&dl, be), lora_table_release(&dg, be);
+	if (ok)
+		llama_free(&dm);
+	adapter_free(&gd), adapter_free(&ad);
+}
+
+static void prefix_case(const struct llama_model *m, int pos0, float pdrop, int mlp,
+                        const int32_t *ids, const int32_t *pos, const int32_t *seg,
+                        const int32_t *tgt, int T, int n)
+{
+	struct qt_err err = { 0 };
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	struct adapter a, g;
+	if (adapter_init_prefix(&a, 6, &dims, m->cfg.NKV, &err) != QT_OK ||
+	    (mlp && adapter_mlp_init(&a, 16, &err) != QT_OK)) {
+		CHECK(0, "%s", err.msg);
+		return;
+	}
+	a.cfg.prefix_pos0 = pos0;
+	size_t np = (size_t)a.prefix_len * adapter_prefix_width(&dims);
+	kc_rand(a.prefix, np, 31, 1.0f);
+	if (mlp)
+		kc_rand(a.mlp.emb, prefix_mlp_floats(&a.mlp), 32, 0.5f);
+	CHECK(adapter_like(&g, &a, &err) == QT_OK, "%s", err.msg);
+	struct lora_table at, gt;
+	adapter_table(&a, &at), adapter_table(&g, &gt);
+	double loss;
+	long hits;
+	prefix_block(m, &at, &gt, pdrop, ids, pos, seg, tgt, T, n, &loss, &hits, NULL, NULL);
+	char what[96];
+	snprintf(what, sizeof what, "prefix%s%s dropout %g", pos0 ? " pos0" : "",
+	         mlp ? " projection" : "", pdrop);
+	CHECK(hits >= 0, "%s: the CPU counts no token accuracy", what);
+	const struct qt_backend *be = &qt_backend_cuda;
+	CHECK(!llama_backend_missing(m, &at, be), "%s: refused on cuda", what);
+	if (cc_have_gpu(what))
+		prefix_gpu(m, &a, &g, &at, pdrop, ids, pos, seg, tgt, T, n, loss, hits, what);
+	adapter_free(&a), adapter_free(&g);
 }
 
 int main(void)
@@ -195,6 +316,10 @@ int main(void)
 		if (ok)
 			llama_free(&dm);
 	}
+	/* prefix tuning: plain, positions from 0 with dropout, the projection with dropout */
+	prefix_case(&m, 0, 0.0f, 0, ids, pos, seg, tgt, T, n);
+	prefix_case(&m, 1, 0.1f, 0, ids, pos, seg, tgt, T, n);
+	prefix_case(&m, 0, 0.1f, 1, ids, pos, seg, tgt, T, n);
 	adapter_free(&a), adapter_free(&g), adapter_free(&g2), adapter_free(&mm), adapter_free(&vv);
 	adapter_config_free(&cfg);
 	llama_free(&m);

@@ -1,6 +1,7 @@
 /* qlora-tools: ISC license. */
-/* CUDA vs CPU: Gemma-2's soft cap tanh(x / c) * c (tanhf within ulps) and the residual add
- * (bit-identical), odd sizes. */
+/* CUDA vs CPU: Gemma-2's soft cap tanh(x / c) * c (tanhf within ulps), its backward
+ * dy (1 - (y / c)^2) (bit-identical: a division and rounded products, no FMA), in place too
+ * (the prefix projection's tanh), and the residual add (bit-identical), odd sizes. */
 #include "kernels/softcap.h"
 
 #include "cuda_check.h"
@@ -26,7 +27,19 @@ int main(void)
 			residual_add(r, x, n);
 			cc_get("residual_add", got, dr, n * 4);
 			cc_exact("residual_add", got, r, n * 4);
-			cuda_free(dx), cuda_free(dy), cuda_free(dr);
+			/* backward from the CPU's y, into a fresh buffer and in place over dy */
+			float *dd = malloc(n * 4), *dg = cc_devf(r, n), *dDX = cc_devf(NULL, n);
+			cuda_upload(dy, y, n * 4);
+			softcap_backward(dd, r, y, n, 30.0f);
+			softcap_backward_cuda(dDX, dg, dy, n, 30.0f);
+			softcap_backward_cuda(dg, dg, dy, n, 30.0f);
+			cc_ok("softcap_backward");
+			cc_get("softcap_backward", got, dDX, n * 4);
+			cc_exact("softcap_backward", got, dd, n * 4);
+			cc_get("softcap_backward in place", got, dg, n * 4);
+			cc_exact("softcap_backward in place", got, dd, n * 4);
+			free(dd);
+			cuda_free(dx), cuda_free(dy), cuda_free(dr), cuda_free(dg), cuda_free(dDX);
 		}
 		free(x), free(y), free(r), free(got);
 	}
