@@ -18,7 +18,10 @@ echo "- data: $(wc -l < "$train") training records -> $(info "$out/train.pack" s
      "in $(info "$out/train.pack" blocks) blocks of $(info "$out/train.pack" seq_len) tokens;" \
      "$(info "$out/val.pack" samples) held out for eval loss;" \
      "$(wc -l < "$out/pred-base.jsonl") eval prompts"
-method=$(jq -r '.peft_type + (if .num_virtual_tokens then " (\(.num_virtual_tokens) prefix slots)" else " (rank \(.r), alpha \(.lora_alpha))" end)' "$out/run/adapter/adapter_config.json")
+method=$(jq -r '.peft_type + if .num_virtual_tokens then " (\(.num_virtual_tokens) prefix slots" +
+	(if .qlora_tools_prefix_positions == 0 then ", positions from 0" else "" end) +
+	(if .prefix_projection then ", projection MLP of \(.encoder_hidden_size)" else "" end) + ")"
+	else " (rank \(.r), alpha \(.lora_alpha))" end' "$out/run/adapter/adapter_config.json")
 echo "- adapter: $method"
 echo "- training: $(last loss step) steps, $(jq -s '[.[] | select(has("loss"))] | last | .tokens' "$log")" \
      "label tokens; $(last loss input_tokens_per_s) tokens/s through the model" \
@@ -41,7 +44,8 @@ for m in base tuned; do
 	echo "| $m | $(metric $m rouge-1) | $(metric $m rouge-2) | $(metric $m rouge-l) | $(metric $m bleu-4) |"
 done
 echo
-echo "Loss curve: loss.png (train and eval loss against step)."
+echo "Loss curve: loss.png (train and eval loss against step, and the evaluations' token" \
+     "accuracy and ROUGE/BLEU when logged)."
 for g in "$out"/model-*.gguf; do
 	[ -f "$g" ] || continue
 	echo

@@ -19,7 +19,8 @@ VAL_COUNT    ?= 32
 RANK         ?= 16
 ALPHA        ?= 32
 STEPS        ?= 100
-LR           ?= 2e-4
+# LoRA's 2e-4, or ChatGLM2 P-Tuning v2's 2e-2 with METHOD=prefix
+LR           ?= $(if $(filter prefix,$(METHOD)),2e-2,2e-4)
 GRAD_ACCUM   ?= 1
 EVAL_EVERY   ?= 25
 SEED         ?= 42
@@ -29,10 +30,24 @@ GEN_BATCH    ?= 16
 # none: LoRA on MODEL as it is.
 QUANT        ?= nf4
 # lora: LoRA pairs (RANK, ALPHA); prefix: P-Tuning v2 / PEFT's prefix tuning, VTOKENS slots
-# per layer (ChatGLM's recipe: 128 slots, LR 2e-2); a prefix changes no weight, so METHOD=prefix
-# has no merge and no GGUF export (llama.cpp has no prefix adapters).
+# per layer (ChatGLM2's recipe: PRE_SEQ_LEN 128, LR 2e-2); a prefix changes no weight, so
+# METHOD=prefix has no merge and no GGUF export (llama.cpp has no prefix adapters).
 METHOD       ?= lora
 VTOKENS      ?= 128
+# METHOD=prefix, lora-train(1)'s --prefix-* options, ChatGLM2's conventions by default:
+# PREFIX_POSITIONS 0 numbers the real tokens from 0 as ChatGLM2's model does (after: from
+# VTOKENS on, as PEFT with transformers does); PREFIX_DROPOUT, its dropout on the prefix's keys
+# and values in training; PREFIX_PROJECTION=1, PEFT's reparametrisation MLP (ChatGLM2's
+# prefix_projection, off in its recipe) with PREFIX_HIDDEN hidden units (empty: lora-train's
+# default, the key/value width).
+PREFIX_POSITIONS  ?= 0
+PREFIX_DROPOUT    ?= 0.1
+PREFIX_PROJECTION ?= 0
+PREFIX_HIDDEN     ?=
+SFT_PREFIX_FLAGS  = --method prefix --virtual-tokens $(VTOKENS) \
+  --prefix-positions $(PREFIX_POSITIONS) --prefix-dropout $(PREFIX_DROPOUT) \
+  $(if $(filter 1,$(PREFIX_PROJECTION)),--prefix-projection \
+  $(if $(PREFIX_HIDDEN),--prefix-hidden $(PREFIX_HIDDEN)))
 # export-gguf --type of the exported tuned model
 GGUF_TYPE    ?= q4_k_m
 # EVAL_GEN=n: lora-train also generates n tokens for DATA_EVAL's prompts at every evaluation
@@ -77,7 +92,7 @@ $(SFT_PACK) $(SFT_VAL) &: $(SFT_TOK)
 
 $(SFT_ADAPTER): $(SFT_PACK) $(SFT_VAL) $(SFT_BASE_DEP)
 	$(SFT_LAUNCH)$(QT_BIN)/lora-train -m $(SFT_BASE) --train $(SFT_PACK) --val $(SFT_VAL) -o $(OUT)/run \
-	  $(if $(filter prefix,$(METHOD)),--method prefix --virtual-tokens $(VTOKENS),--rank $(RANK) --alpha $(ALPHA)) \
+	  $(if $(filter prefix,$(METHOD)),$(SFT_PREFIX_FLAGS),--rank $(RANK) --alpha $(ALPHA)) \
 	  --lr $(LR) --max-steps $(STEPS) \
 	  --grad-accum $(GRAD_ACCUM) --eval-every $(EVAL_EVERY) --seed $(SEED) \
 	  $(if $(filter-out 0,$(EVAL_GEN)),--eval-prompts $(DATA_EVAL) --eval-prompt-key $(PROMPT_KEY) \

@@ -3,11 +3,13 @@
 # tests/data/family, the numbers our engine must reproduce (tests/kernels/model/test_prefix.c).
 # Run from the repository root:
 #
-#     /work/venv-ref/bin/python tests/ref/prefix_golden.py
+#     /work/venv-ref/bin/python tests/ref/prefix_golden.py [NAME ...]
 #
-# Committed output made with torch 2.15.0, transformers 5.25.0, peft 0.21.2. For each base
-# NAME (llama-bias: GQA 4/2; mistral-window: a window of 8 that hides the 5 prefix slots from
-# later tokens; qwen3: head_dim 32 with hidden / heads 16, q/k norms) writes tests/data/prefix/:
+# (NAMEs: only those families, and not gen-tiny.) Committed output made with torch 2.15.0,
+# transformers 5.25.0, peft 0.21.2. For each base NAME of tests/ref/family_golden.py (llama-bias:
+# GQA 4/2; mistral-window: a window of 8 that hides the 5 prefix slots from later tokens; qwen3:
+# head_dim 32 with hidden / heads 16, q/k norms; qwen2, qwen2-window, gemma, gemma2, phi3, glm,
+# glm4: every other family LoRA trains) writes tests/data/prefix/:
 #   NAME-prefix/          the adapter as PEFT saves it (num_virtual_tokens 5, prompt_embeddings
 #                         [5, 2 * layers * kv_heads * head_dim], random N(0, 1) values)
 #   NAME.logits.bin       QTLOGIT1 logits of PeftModel(ids) for the prompts of
@@ -23,6 +25,7 @@
 import os
 import shutil
 import struct
+import sys
 import torch
 from peft import PrefixTuningConfig, get_peft_model
 from safetensors.torch import save_file
@@ -42,6 +45,8 @@ def build(name):
     emb = pm.prompt_encoder["default"].embedding.weight
     with torch.no_grad():
         emb.copy_(torch.randn(emb.shape))
+    # the base as the repository sees it, not this checkout's absolute path
+    pm.peft_config["default"].base_model_name_or_path = "tests/data/family/" + name
     d = os.path.join(OUT, name + "-prefix")
     shutil.rmtree(d, ignore_errors=True)
     pm.save_pretrained(d)
@@ -109,6 +114,7 @@ def build_gen():
     emb = pm.prompt_encoder["default"].embedding.weight
     with torch.no_grad():  # large enough to change this tiny model's greedy choices
         emb.copy_(8 * torch.randn(emb.shape))
+    pm.peft_config["default"].base_model_name_or_path = "tests/data/gen/tiny"
     out = os.path.join(OUT, "gen-tiny-prefix")
     shutil.rmtree(out, ignore_errors=True)
     pm.save_pretrained(out)
@@ -130,8 +136,11 @@ def build_gen():
             f.write(",".join(str(i) for i in new) + "\n")
 
 
+ALL = ("llama-bias", "mistral-window", "qwen3", "qwen2", "qwen2-window", "gemma", "gemma2",
+       "phi3", "glm", "glm4")
 os.makedirs(OUT, exist_ok=True)
-for name in ("llama-bias", "mistral-window", "qwen3"):
+for name in sys.argv[1:] or ALL:
     build(name)
-build_gen()
+if not sys.argv[1:]:
+    build_gen()
 print("ok")

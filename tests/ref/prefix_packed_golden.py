@@ -2,7 +2,7 @@
 # One packed training block under PEFT's prefix tuning, and TRL's token accuracy on it, for
 # tests/kernels/model/test_prefix_packed.c. Run from the repository root:
 #
-#     /work/venv-ref/bin/python tests/ref/prefix_packed_golden.py
+#     /work/venv-ref/bin/python tests/ref/prefix_packed_golden.py [NAME ...]
 #
 # Committed output made with torch 2.15.0, transformers 5.25.0, peft 0.21.2. The adapters are
 # the ones tests/ref/prefix_golden.py wrote (tests/data/prefix/NAME-prefix). A block of two
@@ -22,6 +22,7 @@
 #   NAME-packed-grad/     adapter_model.safetensors: d(summed_ce / N) / d prompt_embeddings
 import os
 import shutil
+import sys
 import torch
 from peft import PeftModel
 from safetensors.torch import save_file
@@ -116,6 +117,8 @@ def build(name):
         f.write("%.9e\n" % total0)
 
 
-for name in ("llama-bias", "mistral-window", "qwen3"):
+# NAMEs on the command line: only those (tests/ref/prefix_golden.py's families)
+for name in sys.argv[1:] or ("llama-bias", "mistral-window", "qwen3", "qwen2", "qwen2-window",
+                             "gemma", "gemma2", "phi3", "glm", "glm4"):
     build(name)
 print("ok")

@@ -1,13 +1,16 @@
 /* qlora-tools: ISC license. */
 /*
- * Prefix tuning against PEFT's PREFIX_TUNING (tests/ref/prefix_golden.py) on three tiny
- * families (GQA; a sliding window that hides the prefix from later tokens; Qwen3's head_dim
- * and q/k norms): the forward's logits and cached decoding with the prefix in the cache's first
- * slots within 1e-4 relative, greedy continuation (24 tokens) identical to PeftModel's, the
- * summed CE within 1e-5 and the gradient of prompt_embeddings within 1e-3 of PEFT's; two
- * sequences packed in one block give each one's logits alone (each segment sees the prefix,
- * never the other segment). Without the prefix the logits miss the golden. The adapter loader
- * reads PEFT's directory to the same table, and what adapter_save writes reads back equal.
+ * Prefix tuning against PEFT's PREFIX_TUNING (tests/ref/prefix_golden.py) on the tiny model of
+ * every family (tests/ref/family_golden.py: GQA; a sliding window that hides the prefix from
+ * later tokens; Qwen3's head_dim and q/k norms; Qwen2's biases and mixed sliding layers; Gemma's
+ * scaled embeddings and GeGLU; Gemma-2's soft caps, query scale and sandwich norms; Phi-3's
+ * fused projections; GLM's partial interleaved rotation): the forward's logits and cached
+ * decoding with the prefix in the cache's first slots within 1e-4 relative, greedy continuation
+ * (24 tokens) identical to PeftModel's, the summed CE within 1e-5 and the gradient of
+ * prompt_embeddings within 1e-3 of PEFT's; two sequences packed in one block give each one's
+ * logits alone (each segment sees the prefix, never the other segment). Without the prefix the
+ * logits miss the golden. The adapter loader reads PEFT's directory to the same table, and what
+ * adapter_save writes reads back equal.
  */
 #include <math.h>
 
@@ -248,8 +251,10 @@ static void check_family(const char *name)
 
 int main(void)
 {
-	check_family("llama-bias");
-	check_family("mistral-window");
-	check_family("qwen3");
+	static const char *const fam[] = { "llama-bias", "mistral-window", "qwen3", "qwen2",
+	                                    "qwen2-window", "gemma", "gemma2", "phi3", "glm",
+	                                    "glm4" };
+	for (size_t i = 0; i < sizeof fam / sizeof *fam; i++)
+		check_family(fam[i]);
 	return test_main_end();
 }

@@ -1,11 +1,12 @@
 /* qlora-tools: ISC license. */
 /*
  * One packed training block (two sequences) under prefix tuning against PEFT 0.21.2
- * (tests/ref/prefix_packed_golden.py) on three tiny families: the summed CE within 1e-5 and the
- * gradient of prompt_embeddings within 1e-3 relative, TRL's token accuracy (label tokens whose
- * logits' argmax is the label) exactly; and the gradient against central finite differences of
- * the loss at the table entries with the largest gradients; and ChatGLM's convention (positions
- * from 0, lora_table.prefix_pos0) against transformers given position_ids from 0.
+ * (tests/ref/prefix_packed_golden.py) on the tiny model of every family: the summed CE within
+ * 1e-5 and the gradient of prompt_embeddings within 1e-3 relative, TRL's token accuracy (label
+ * tokens whose logits' argmax is the label) exactly; and the gradient against central finite
+ * differences of the loss at the table entries with the largest gradients; and ChatGLM's
+ * convention (positions from 0, lora_table.prefix_pos0) against transformers given position_ids
+ * from 0.
  */
 #include <math.h>
 #include <string.h>
@@ -174,8 +175,10 @@ out:
 
 int main(void)
 {
-	check_family("llama-bias");
-	check_family("mistral-window");
-	check_family("qwen3");
+	static const char *const fam[] = { "llama-bias", "mistral-window", "qwen3", "qwen2",
+	                                    "qwen2-window", "gemma", "gemma2", "phi3", "glm",
+	                                    "glm4" };
+	for (size_t i = 0; i < sizeof fam / sizeof *fam; i++)
+		check_family(fam[i]);
 	return test_main_end();
 }
