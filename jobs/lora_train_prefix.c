@@ -5,9 +5,11 @@
 #include "jobs/lora_train_prefix.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "common/rng.h"
 #include "kernels/dropout.h"
 #include "kernels/model/llama_train.h"
@@ -137,4 +139,79 @@ void prefix_train_refresh(struct prefix_train *pt, const struct lora_table *t)
 {
 	if (t->mlp.emb)
 		prefix_mlp_forward(pt->be, &t->mlp, pt->act, t->prefix);
+}
+
+/* ---- the adapter a run starts from, and the options a resume must repeat ---- */
+
+int prefix_new_adapter(const struct train_opts *o, struct adapter *a,
+                       const struct adapter_dims *dims, int nkv, struct qt_err *err)
+{
+	int rc = adapter_init_prefix(a, o->prefix, dims, nkv, err);
+	if (rc == QT_OK)
+		prefix_init_table(a, o->seed);
+	if (rc == QT_OK && o->prefix_projection &&
+	    (rc = adapter_mlp_init(a, o->prefix_hidden ? o->prefix_hidden : dims->kv_dim,
+	                           err)) == QT_OK)
+		prefix_init_mlp(a, o->seed);
+	a->cfg.prefix_pos0 = o->prefix_pos0 > 0;
+	return rc;
+}
+
+int prefix_init_projection(const struct train_opts *o, struct adapter *a, struct qt_err *err)
+{
+	if (!o->init_adapter || !a->prefix || (!o->prefix_projection && !a->mlp.emb))
+		return QT_OK;
+	if (!o->prefix_projection) {
+		free(a->mlp.emb);
+		memset(&a->mlp, 0, sizeof a->mlp);
+		a->cfg.prefix_projection = a->cfg.prefix_hidden = 0;
+		return QT_OK;
+	}
+	if (!a->mlp.emb)
+		return qt_err_set(err, QT_EUSAGE, "%s: no %s: --prefix-projection continues only from "
+		                  "an adapter or checkpoint lora-train wrote with it", o->init_adapter,
+		                  ADAPTER_PREFIX_MLP_NAME);
+	if (o->prefix_hidden && o->prefix_hidden != a->mlp.H)
+		return qt_err_set(err, QT_EUSAGE, "%s: --prefix-hidden %d, but its MLP has %d",
+		                  o->init_adapter, o->prefix_hidden, a->mlp.H);
+	return QT_OK;
+}
+
+void prefix_options_json(const struct train_opts *o, const struct adapter *a, int kv_width,
+                         int pos0, char *buf, size_t n)
+{
+	if (!o->prefix) /* only then, so LoRA checkpoints stay as they were */
+		return;
+	snprintf(buf + strlen(buf) - 1, n - strlen(buf) + 1,
+	         ",\"method\":\"prefix\",\"virtual_tokens\":%d}", o->prefix);
+	if (pos0) /* ChatGLM's options only when used: older checkpoints stay valid */
+		snprintf(buf + strlen(buf) - 1, n - strlen(buf) + 1, ",\"prefix_positions\":0}");
+	if (o->prefix_projection)
+		snprintf(buf + strlen(buf) - 1, n - strlen(buf) + 1, ",\"prefix_projection\":%d}",
+		         a->mlp.emb ? a->mlp.H  /* --init-adapter's */
+		         : o->prefix_hidden ? o->prefix_hidden : kv_width);
+	if (o->prefix_dropout > 0)
+		snprintf(buf + strlen(buf) - 1, n - strlen(buf) + 1, ",\"prefix_dropout\":%.17g}",
+		         o->prefix_dropout);
+}
+
+int prefix_nonfinite_name(const struct adapter *grad, char *buf, size_t n)
+{
+	for (int i = 0; grad->mlp.emb && i < ADAPTER_MLP_N; i++) {
+		int64_t sh[2];
+		const float *t = adapter_mlp_tensor(&grad->mlp, i, sh);
+		size_t k = (size_t)sh[0] * (size_t)(sh[1] ? sh[1] : 1);
+		if (qt_first_nonfinite(t, QT_DTYPE_F32, k) < k) {
+			snprintf(buf, n, "the gradient of the prefix encoder's %s", adapter_mlp_names[i]);
+			return 1;
+		}
+	}
+	if (grad->prefix && !grad->mlp.emb) {
+		size_t np = (size_t)grad->prefix_len * adapter_prefix_width(&grad->dims);
+		if (qt_first_nonfinite(grad->prefix, QT_DTYPE_F32, np) < np) {
+			snprintf(buf, n, "the gradient of prompt_embeddings");
+			return 1;
+		}
+	}
+	return 0;
 }

@@ -19,11 +19,39 @@
 #ifndef QT_JOBS_LORA_TRAIN_PREFIX_H
 #define QT_JOBS_LORA_TRAIN_PREFIX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
 #include "formats/adapter.h"
+#include "jobs/lora_train.h"
 #include "kernels/backend.h"
+
+/* ---- the adapter a run starts from, and the options a resume must repeat ---- */
+
+/* A fresh prefix adapter for the options into a (o->prefix slots; PEFT's seeded init of the
+ * table, or of the projection MLP with o->prefix_projection; o->prefix_pos0 recorded). nkv:
+ * the model's key/value heads. */
+int prefix_new_adapter(const struct train_opts *o, struct adapter *a,
+                       const struct adapter_dims *dims, int nkv, struct qt_err *err);
+
+/* --init-adapter and --prefix-projection: the adapter's MLP is trained with the option (its
+ * hidden size given or not), and without it dropped (the table is trained itself). QT_EUSAGE
+ * when the option asks for an MLP a lacks or one of another hidden size. */
+int prefix_init_projection(const struct train_opts *o, struct adapter *a, struct qt_err *err);
+
+/* Appends the prefix options a resume must repeat to the JSON object in buf (n bytes, its
+ * closing brace last), nothing for LoRA: method and virtual_tokens, then prefix_positions 0
+ * (pos0), the projection's hidden size (a's MLP, else --prefix-hidden, else kv_width) and
+ * prefix_dropout only when used, so that older checkpoints stay valid. */
+void prefix_options_json(const struct train_opts *o, const struct adapter *a, int kv_width,
+                         int pos0, char *buf, size_t n);
+
+/* Names (into buf, n bytes) the first tensor of grad's prefix (the projection MLP's, else the
+ * table) holding a NaN or infinity; returns 1 when one does, 0 otherwise (buf untouched). */
+int prefix_nonfinite_name(const struct adapter *grad, char *buf, size_t n);
+
+/* ---- around a training block ---- */
 
 /* N(0, 1) values for the table from seed (nn.Embedding's init, which PEFT keeps). */
 void prefix_init_table(struct adapter *a, uint64_t seed);

@@ -150,7 +150,7 @@ class Xoshiro:
 
 
 def seeded_init(model, seed):
-    """lora-train's init (jobs/lora_train.c init_lora): layer-major, modules in TARGETS order,
+    """lora-train's init (jobs/lora_train_init.c init_lora): layer-major, modules in TARGETS order,
     A[k] = float((2u - 1) / sqrt(in)), B = 0."""
     r = Xoshiro(seed)
     params = dict(lora_params(model))
