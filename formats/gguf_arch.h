@@ -13,6 +13,11 @@
 #define QT_FORMATS_GGUF_ARCH_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "formats/gguf.h"
+#include "formats/hfconfig.h"
 
 /* How llama.cpp stores a tensor's rows relative to HF. */
 enum gguf_permute {
@@ -72,6 +77,24 @@ const struct gguf_family *gguf_family_of_arch(const char *arch);
 const char *gguf_family_list(void);
 /* "llama, qwen2, ...": the architectures, for messages. */
 const char *gguf_arch_list(void);
+
+/* ---- keys (formats/gguf_arch_kv.c) ---- */
+
+/* QT_EDATA "dir/config.json: key: why" for what llama.cpp's architecture fam cannot compute as
+ * the model c does (a sliding window shorter than the context outside gemma2, heads * head_dim
+ * other than hidden_size where attn_output is square, an untied gemma, partial rotary outside
+ * phi3/glm/glm4, gemma2's query scale, sliding layers and soft caps); QT_OK otherwise. */
+int gguf_arch_check(const struct gguf_family *fam, const struct hf_config *c, const char *dir,
+                    struct qt_err *err);
+/* Adds general.architecture, general.type (type), general.name (dir's base name) to w. */
+int gguf_arch_put_general(struct gguf_writer *w, const struct gguf_family *fam, const char *type,
+                          const char *dir, struct qt_err *err);
+/* Adds general.* and <arch>.* for model c as convert_hf_to_gguf.py's set_gguf_parameters
+ * write them (block_count, context_length, ..., rope.dimension_count, gemma2's soft caps and
+ * sliding window pattern, phi3's sliding_window), general.file_type ftype (a llama_ftype) and
+ * general.quantization_version 2. QT_EDATA for a value that does not fit its key's type. */
+int gguf_arch_put(struct gguf_writer *w, const struct gguf_family *fam, const struct hf_config *c,
+                  const char *dir, uint32_t ftype, struct qt_err *err);
 
 /* The tensors outside the layers (same names for every family we write so far). */
 #define GGUF_TOKEN_EMBD  "token_embd.weight"   /* model.embed_tokens.weight [V, C] */

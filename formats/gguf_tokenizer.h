@@ -45,18 +45,31 @@ int gguf_t5_tokenizer_model(const struct gguf_file *g, const char *path, struct 
 void gguf_json_str(FILE *fp, const char *s, uint64_t n);
 
 /*
- * Adds the tokenizer KVs of HF model directory dir to w, as convert_hf_to_gguf.py's
- * _set_vocab_gpt2 and gguf-py's SpecialVocab do: tokenizer.ggml.model "gpt2", pre (from the
- * shape of tokenizer.json's pre_tokenizer), tokens (c->vocab_size of them; ids without a token
- * become "[PADn]", type UNUSED), token_type (added special or special-looking tokens CONTROL,
- * other added tokens USER_DEFINED, the rest NORMAL), merges ("a b"), the special token ids
- * (tokenizer_config.json's *_token strings, then config.json's *_token_id), add_bos_token /
- * add_eos_token, add_space_prefix, and tokenizer.chat_template (tokenizer_config.json or
- * chat_template.jinja). QT_ENOINPUT without tokenizer.json; QT_EDATA "path: what" for a
- * tokenizer llama.cpp's gpt2 model cannot hold (not BPE, byte_fallback, an unknown
- * pre-tokenizer, ids outside vocab_size).
+ * Adds the tokenizer KVs of HF model directory dir to w as convert_hf_to_gguf.py writes them
+ * for llama.cpp's architecture arch (formats/gguf_vocab*.c, reference.md 3.8):
+ *   - with a tokenizer.model (llama, qwen2, qwen3, gemma, gemma2, phi3 but Phi-4's
+ *     GPT2Tokenizer): tokenizer.ggml.model "llama", pre "default", the pieces as tokens with
+ *     their scores and types (UNKNOWN, CONTROL, UNUSED, BYTE <0xHH>, the rest NORMAL), then the
+ *     added tokens of added_tokens.json, tokenizer_config.json's added_tokens_decoder (and for
+ *     phi3 tokenizer.json's added_tokens) as USER_DEFINED or CONTROL with score -1000, ids
+ *     without a piece "[PADn]" UNUSED; gemma and gemma2 add add_space_prefix false, gemma the
+ *     eot id 107;
+ *   - else tokenizer.json's byte-level BPE: model "gpt2", pre named from the pre-tokenizer's
+ *     shape (smollm, gpt-2, llama-bpe, smaug-bpe, qwen2; chatglm-bpe or glm4 for chatglm and
+ *     glm4), tokens (c->vocab_size of them; missing ids "[PADn]" UNUSED), token_type (added
+ *     special or special-looking tokens CONTROL, other added tokens USER_DEFINED, the rest
+ *     NORMAL), merges ("a b"); GLM's eos, eot, unk (glm4: bos) from <|endoftext|>, <|user|>;
+ *   - for both, gguf-py's SpecialVocab: special ids (tokenizer_config.json's *_token strings
+ *     in tokenizer.json's added_tokens, then config.json's *_token_id), add_bos_token /
+ *     add_eos_token / add_sep_token, tokenizer.chat_template (tokenizer_config.json,
+ *     chat_template.jinja or chat_template.json); llama's add_space_prefix from
+ *     tokenizer_config.json's add_prefix_space.
+ * QT_ENOINPUT without tokenizer.json or tokenizer.model; QT_EDATA "path: what" for a tokenizer
+ * llama.cpp's vocabularies cannot hold (not BPE, a SentencePiece-style tokenizer.json without
+ * its tokenizer.model, a Unigram or normalizing tokenizer.model, an unknown pre-tokenizer, ids
+ * outside vocab_size).
  */
 int gguf_tokenizer_put(struct gguf_writer *w, const char *dir, const struct hf_config *c,
-                       struct qt_err *err);
+                       const char *arch, struct qt_err *err);
 
 #endif

@@ -1,10 +1,13 @@
 /* qlora-tools: ISC license. */
 /*
  * GGUF tokenizer metadata (tokenizer.ggml.*, tokenizer.chat_template) from an HF model
- * directory, as convert_hf_to_gguf.py's _set_vocab_gpt2 + gguf-py SpecialVocab write it
- * (reference.md 3.8); see gguf_tokenizer.h. The reverse direction is gguf_tokenizer.c.
+ * directory (reference.md 3.8); see gguf_tokenizer.h: which vocabulary convert_hf_to_gguf.py
+ * writes for the architecture, the byte-level BPE one (_set_vocab_gpt2, GLM's get_vocab_base)
+ * here, the SentencePiece one in gguf_vocab_spm.c, SpecialVocab in gguf_vocab_special.c. The
+ * reverse direction is gguf_tokenizer.c.
  */
 #include "formats/gguf_tokenizer.h"
+#include "formats/gguf_vocab.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -13,8 +16,8 @@
 
 #include "common/io.h"
 
-/* token_type values (gguf-py TokenType) */
-enum { TT_NORMAL = 1, TT_CONTROL = 3, TT_USER = 4, TT_UNUSED = 5 };
+enum { TT_NORMAL = GGUF_TT_NORMAL, TT_CONTROL = GGUF_TT_CONTROL, TT_USER = GGUF_TT_USER,
+       TT_UNUSED = GGUF_TT_UNUSED };
 
 static int is_bytelevel(json_t *p, int use_regex)
 {
@@ -41,8 +44,10 @@ static int is_split(json_t *p, const char *re)
 
 /* llama.cpp's tokenizer.ggml.pre for the pre-tokenizer (and normalizer) of tokenizer.json: the
  * inverse of gguf_tokenizer.c's table. NULL when none fits. */
-static const char *pre_name(json_t *root)
+static const char *pre_name(json_t *root, int glm)
 {
+	int ignore_merges = json_is_true(json_object_get(json_object_get(root, "model"),
+	                                                 "ignore_merges"));
 	json_t *pt = json_object_get(root, "pre_tokenizer"), *nm = json_object_get(root, "normalizer");
 	int nfc = json_is_object(nm) && strcmp(type_of(nm), "NFC") == 0;
 	if (!json_is_null(nm) && nm && !nfc)
@@ -56,41 +61,14 @@ static const char *pre_name(json_t *root)
 	if (!nfc && strcmp(type_of(a), "Digits") == 0 &&
 	    json_is_true(json_object_get(a, "individual_digits")) && is_bytelevel(b, 1))
 		return "smollm";
+	/* the Llama-3 split: llama.cpp ignores merges for llama-bpe and glm4 (a word in the
+	 * vocabulary is one token), not for smaug-bpe and chatglm-bpe (same regex) */
 	if (!nfc && is_split(a, GGUF_RE_LLAMA3) && is_bytelevel(b, 0))
-		return "llama-bpe";
+		return glm ? (ignore_merges ? "glm4" : "chatglm-bpe")
+		           : (ignore_merges ? "llama-bpe" : "smaug-bpe");
 	if (nfc && is_split(a, GGUF_RE_QWEN2) && is_bytelevel(b, 0))
 		return "qwen2";
 	return NULL;
-}
-
-/* convert_hf_to_gguf.py does_token_look_special */
-static int looks_special(const char *s)
-{
-	size_t n = strlen(s);
-	static const char *const exact[] = { "<pad>", "<mask>", "<2mass>", "[@BOS@]" };
-	for (size_t i = 0; i < 4; i++)
-		if (strcmp(s, exact[i]) == 0)
-			return 1;
-	if (n >= 4 && strncmp(s, "<|", 2) == 0 && strcmp(s + n - 2, "|>") == 0)
-		return 1;
-	if (n >= 6 && strncmp(s, "<\xef\xbd\x9c", 4) == 0 && strcmp(s + n - 4, "\xef\xbd\x9c>") == 0)
-		return 1;
-	return n >= 8 && strncmp(s, "<unused", 7) == 0 && s[n - 1] == '>';
-}
-
-/* "\xe2\x96\x81" (U+2581) -> " " in place (user-defined tokens are pre-normalized). */
-static void unescape_space(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p;) {
-		if (strncmp(p, "\xe2\x96\x81", 3) == 0) {
-			*o++ = ' ';
-			p += 3;
-		} else {
-			*o++ = *p++;
-		}
-	}
-	*o = '\0';
 }
 
 /* A merge as gguf-py writes it: "a b" with a space inside a part as U+0120. */
@@ -121,57 +99,6 @@ static char *merge_str(json_t *m)
 	*o = '\0';
 	return s;
 }
-
-/* Content string of a tokenizer_config special token entry (string or {"content": ...}). */
-static const char *entry_content(json_t *e)
-{
-	if (json_is_object(e))
-		e = json_object_get(e, "content");
-	return json_is_string(e) ? json_string_value(e) : NULL;
-}
-
-static json_t *load(const char *dir, const char *name, int required, int *st, struct qt_err *err)
-{
-	char *p = qt_path_join(dir, name), *txt = NULL;
-	size_t len;
-	json_t *j = NULL;
-	if (!p) {
-		*st = qt_err_set(err, QT_ESOFTWARE, "out of memory");
-		return NULL;
-	}
-	FILE *f = fopen(p, "rb");
-	if (!f) {
-		if (required)
-			*st = qt_err_set(err, QT_ENOINPUT, "%s: cannot open", p);
-		free(p);
-		return NULL;
-	}
-	fclose(f);
-	if ((*st = qt_read_file(p, &txt, &len, err)) == QT_OK) {
-		json_error_t je;
-		j = json_loadb(txt, len, 0, &je);
-		if (!j || !json_is_object(j))
-			*st = qt_err_set(err, QT_EDATA, "%s:%d: %s", p, je.line,
-			                 j ? "not a JSON object" : je.text);
-	}
-	if (*st && j) {
-		json_decref(j);
-		j = NULL;
-	}
-	free(txt);
-	free(p);
-	return j;
-}
-
-/* The special token kinds of SpecialVocab, with their GGUF keys. */
-static const char *const sp_type[] = { "bos", "eos", "unk", "sep", "pad", "cls", "mask" };
-static const char *const sp_key[] = {
-	"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-	"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.seperator_token_id",
-	"tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id",
-	"tokenizer.ggml.mask_token_id",
-};
-#define N_SP 7
 
 struct vocab {
 	char  **tok;
@@ -225,10 +152,10 @@ static int build_vocab(json_t *root, const char *path, int64_t n, struct vocab *
 		free(v->tok[i]);
 		if (!(v->tok[i] = strdup(c)))
 			return qt_err_set(err, QT_ESOFTWARE, "out of memory");
-		if (json_is_true(json_object_get(a, "special")) || looks_special(c)) {
+		if (json_is_true(json_object_get(a, "special")) || gguf_vocab_looks_special(c)) {
 			v->type[i] = TT_CONTROL;
 		} else {
-			unescape_space(v->tok[i]);
+			gguf_vocab_unescape_space(v->tok[i]);
 			v->type[i] = TT_USER;
 		}
 	}
@@ -253,131 +180,122 @@ static int build_vocab(json_t *root, const char *path, int64_t n, struct vocab *
 	return QT_OK;
 }
 
-int gguf_tokenizer_put(struct gguf_writer *w, const char *dir, const struct hf_config *c,
-                       struct qt_err *err)
+/* GLM's converters (ChatGLMModel, Glm4Model) take eos, eot, unk (and glm4's bos) from these
+ * added tokens when still unset; they fail without them, we leave those ids unset. */
+static void glm_specials(struct gguf_special *sp, json_t *root, int glm4)
 {
-	int st = QT_OK;
-	char *path = qt_path_join(dir, "tokenizer.json");
-	json_t *root = load(dir, "tokenizer.json", 1, &st, err), *tc = NULL;
+	static const char *const name[2] = { "<|endoftext|>", "<|user|>" };
+	int64_t id[2] = { -1, -1 };
+	size_t i;
+	json_t *a;
+	json_array_foreach(json_object_get(root, "added_tokens"), i, a) {
+		json_t *c = json_object_get(a, "content"), *ji = json_object_get(a, "id");
+		for (int k = 0; k < 2; k++)
+			if (json_is_string(c) && json_is_integer(ji) && id[k] < 0 &&
+			    strcmp(json_string_value(c), name[k]) == 0)
+				id[k] = json_integer_value(ji);
+	}
+	gguf_special_set(sp, GGUF_SP_EOS, id[0]);
+	gguf_special_set(sp, GGUF_SP_EOT, id[1]);
+	gguf_special_set(sp, GGUF_SP_UNK, id[0]);
+	if (glm4)
+		gguf_special_set(sp, GGUF_SP_BOS, id[0]);
+	else if (sp->add_bos < 0) /* ChatGLMModel.set_gguf_parameters: add_bos_token false */
+		sp->add_bos = 0;
+}
+
+/* The byte-level BPE vocabulary ("gpt2": _set_vocab_gpt2, or GLM's get_vocab_base). */
+static int put_gpt2(struct gguf_writer *w, const char *dir, const char *path, json_t *root,
+                    json_t *tc, const struct hf_config *c, const char *arch,
+                    struct gguf_special *sp, struct qt_err *err)
+{
 	struct vocab v = { 0 };
-	if (!root)
-		goto out;
-	tc = load(dir, "tokenizer_config.json", 0, &st, err);
-	if (st)
-		goto out;
+	int glm = strcmp(arch, "chatglm") == 0 || strcmp(arch, "glm4") == 0, st;
 	json_t *model = json_object_get(root, "model");
 	const char *mt = type_of(model);
-	if (strcmp(mt, "BPE") != 0 || json_is_true(json_object_get(model, "byte_fallback"))) {
-		st = qt_err_set(err, QT_EDATA, "%s: model: a %s%s tokenizer; export-gguf writes byte-level "
-		                "BPE vocabularies (llama.cpp's gpt2 model) only", path, *mt ? mt : "typeless",
-		                *mt && json_is_true(json_object_get(model, "byte_fallback")) ?
-		                " (byte_fallback)" : "");
+	if (strcmp(mt, "BPE") == 0 && json_is_true(json_object_get(model, "byte_fallback")))
+		return qt_err_set(err, QT_EDATA, "%s: model: a SentencePiece-style BPE (byte_fallback) "
+		                  "without its tokenizer.model: llama.cpp's llama vocabulary merges by "
+		                  "the pieces' scores, which only tokenizer.model holds", path);
+	if (strcmp(mt, "BPE") != 0)
+		return qt_err_set(err, QT_EDATA, "%s: model: a %s tokenizer; export-gguf writes "
+		                  "byte-level BPE (llama.cpp's gpt2 model) and, from a tokenizer.model, "
+		                  "SentencePiece BPE (its llama model)", path, *mt ? mt : "typeless");
+	const char *pre = pre_name(root, glm);
+	if (!pre)
+		return qt_err_set(err, QT_EDATA, "%s: pre_tokenizer: llama.cpp has no pre-tokenizer name "
+		                  "for it (known: smollm, gpt-2, llama-bpe, smaug-bpe, qwen2, chatglm-bpe, "
+		                  "glm4)", path);
+	if ((st = build_vocab(root, path, c->vocab_size, &v, err)) ||
+	    (st = gguf_special_load(sp, dir, root, tc, c, -1, err)))
 		goto out;
-	}
-	const char *pre = pre_name(root);
-	if (!pre) {
-		st = qt_err_set(err, QT_EDATA, "%s: pre_tokenizer: llama.cpp has no pre-tokenizer name for "
-		                "it (known: smollm, gpt-2, llama-bpe, qwen2)", path);
-		goto out;
-	}
-	if ((st = build_vocab(root, path, c->vocab_size, &v, err)))
-		goto out;
+	if (glm)
+		glm_specials(sp, root, strcmp(arch, "glm4") == 0);
 	if ((st = gguf_writer_str(w, "tokenizer.ggml.model", "gpt2", 4, err)) ||
 	    (st = gguf_writer_str(w, "tokenizer.ggml.pre", pre, strlen(pre), err)) ||
 	    (st = gguf_writer_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v.tok, NULL,
 	                              (uint64_t)v.n, err)) ||
-	    (st = gguf_writer_arr_i32(w, "tokenizer.ggml.token_type", v.type, (uint64_t)v.n, err)) ||
-	    (v.n_merges && (st = gguf_writer_arr_str(w, "tokenizer.ggml.merges",
-	                                            (const char *const *)v.merges, NULL,
-	                                            v.n_merges, err))))
+	    (st = gguf_writer_arr_i32(w, "tokenizer.ggml.token_type", v.type, (uint64_t)v.n, err)))
 		goto out;
-	/* special ids: tokenizer_config's *_token strings looked up in added_tokens, then
-	 * config.json's *_token_id (SpecialVocab._try_load_from_*) */
-	int64_t ids[N_SP];
-	json_t *added = json_object_get(root, "added_tokens");
-	for (int k = 0; k < N_SP; k++) {
-		char key[32];
-		ids[k] = -1;
-		snprintf(key, sizeof key, "%s_token", sp_type[k]);
-		const char *want = entry_content(json_object_get(tc, key));
-		size_t ai;
-		json_t *a;
-		json_array_foreach(added, ai, a) {
-			const char *cc = json_string_value(json_object_get(a, "content"));
-			if (want && cc && strcmp(cc, want) == 0) {
-				ids[k] = json_integer_value(json_object_get(a, "id"));
-				break;
-			}
-		}
-	}
-	const struct hf_token_ids *cfg_ids[N_SP] = { &c->bos, &c->eos, NULL, NULL, &c->pad, NULL, NULL };
-	for (int k = 0; k < N_SP; k++)
-		if (ids[k] < 0 && cfg_ids[k] && cfg_ids[k]->n == 1 && !cfg_ids[k]->is_list &&
-		    cfg_ids[k]->id[0] >= 0)
-			ids[k] = cfg_ids[k]->id[0];
-	for (int k = 0; k < N_SP; k++)
-		if (ids[k] >= 0 && (st = gguf_writer_u32(w, sp_key[k], (uint32_t)ids[k], err)))
-			goto out;
-	/* add_bos / add_eos: a ByteLevel post-processor says no; a TemplateProcessing names them;
-	 * else tokenizer_config's add_*_token */
-	int add[2] = { -1, -1 };
-	json_t *pp = json_object_get(root, "post_processor");
-	json_t *procs = json_object_get(pp, "processors");
-	size_t pi, npp = procs ? json_array_size(procs) : pp && !json_is_null(pp) ? 1 : 0;
-	for (pi = 0; pi < npp; pi++) {
-		json_t *p = procs ? json_array_get(procs, pi) : pp;
-		if (strcmp(type_of(p), "ByteLevel") == 0) {
-			for (int k = 0; k < 2; k++)
-				if (add[k] < 0)
-					add[k] = 0;
-		} else if (strcmp(type_of(p), "TemplateProcessing") == 0) {
-			json_t *single = json_object_get(p, "single");
-			size_t ns = json_array_size(single);
-			if (ns > 1) {
-				for (int k = 0; k < 2; k++) {
-					const char *sid = json_string_value(json_object_get(json_object_get(
-						json_array_get(single, k ? ns - 1 : 0), "SpecialToken"), "id"));
-					const char *want = entry_content(json_object_get(tc, k ? "eos_token"
-					                                                      : "bos_token"));
-					if (sid)
-						add[k] = want && strcmp(sid, want) == 0;
-				}
-			}
-		}
-	}
-	for (int k = 0; k < 2; k++) {
-		json_t *b = json_object_get(tc, k ? "add_eos_token" : "add_bos_token");
-		if (add[k] < 0 && json_is_boolean(b))
-			add[k] = json_is_true(b);
-	}
-	if (c->vocab_size == 49152) /* LlamaModel.set_vocab: "granite small models" */
-		add[0] = 0;
-	for (int k = 0; k < 2; k++)
-		if (add[k] >= 0 && (st = gguf_writer_bool(w, k ? "tokenizer.ggml.add_eos_token"
-		                                                : "tokenizer.ggml.add_bos_token", add[k], err)))
-			goto out;
-	json_t *aps = json_object_get(tc, "add_prefix_space");
-	if (json_is_boolean(aps) &&
-	    (st = gguf_writer_bool(w, "tokenizer.ggml.add_space_prefix", json_is_true(aps), err)))
-		goto out;
-	json_t *tmpl = json_object_get(tc, "chat_template");
-	if (json_is_string(tmpl)) {
-		st = gguf_writer_str(w, "tokenizer.chat_template", json_string_value(tmpl),
-		                     json_string_length(tmpl), err);
-	} else {
-		char *jp = qt_path_join(dir, "chat_template.jinja"), *txt = NULL;
-		size_t len;
-		FILE *f = jp ? fopen(jp, "rb") : NULL;
-		if (f) {
-			fclose(f);
-			if ((st = qt_read_file(jp, &txt, &len, err)) == QT_OK)
-				st = gguf_writer_str(w, "tokenizer.chat_template", txt, len, err);
-		}
-		free(txt);
-		free(jp);
-	}
+	if (v.n_merges)
+		st = gguf_writer_arr_str(w, "tokenizer.ggml.merges", (const char *const *)v.merges,
+		                         NULL, v.n_merges, err);
 out:
 	vocab_free(&v);
+	return st;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char *p = qt_path_join(dir, name);
+	FILE *f = p ? fopen(p, "rb") : NULL;
+	free(p);
+	if (f)
+		fclose(f);
+	return f != NULL;
+}
+
+int gguf_tokenizer_put(struct gguf_writer *w, const char *dir, const struct hf_config *c,
+                       const char *arch, struct qt_err *err)
+{
+	int st = QT_OK;
+	char *path = qt_path_join(dir, "tokenizer.json");
+	json_t *root = NULL, *tc = NULL;
+	struct gguf_special sp = { .chat_template = NULL };
+	int llama = strcmp(arch, "llama") == 0;
+	if (!path)
+		return qt_err_set(err, QT_ESOFTWARE, "out of memory");
+	if ((tc = gguf_vocab_json(dir, "tokenizer_config.json", 0, &st, err), st))
+		goto out;
+	/* which vocabulary convert_hf_to_gguf.py writes for the architecture: SentencePiece
+	 * when a tokenizer.model is there (llama, qwen2, qwen3 try it first; gemma, gemma2 and
+	 * phi3 need it, but Phi-4's GPT2Tokenizer), else the byte-level BPE of tokenizer.json */
+	json_t *cls = json_object_get(tc, "tokenizer_class");
+	int gpt2_class = json_is_string(cls) && strcmp(json_string_value(cls), "GPT2Tokenizer") == 0;
+	int spm = exists(dir, "tokenizer.model") && strcmp(arch, "chatglm") != 0 &&
+	          strcmp(arch, "glm4") != 0 && !(strcmp(arch, "phi3") == 0 && gpt2_class);
+	if (spm) {
+		st = gguf_vocab_spm_put(w, dir, c, arch, tc, &sp, err);
+	} else if ((root = gguf_vocab_json(dir, "tokenizer.json", 1, &st, err))) {
+		st = put_gpt2(w, dir, path, root, tc, c, arch, &sp, err);
+	}
+	if (st)
+		goto out;
+	/* what the architectures' set_vocab add (a later write of a key wins in gguf-py) */
+	json_t *aps = json_object_get(tc, "add_prefix_space");
+	if (llama && json_is_boolean(aps)) /* LlamaModel.set_vocab, before the vocabulary */
+		sp.add_space_prefix = json_is_true(aps);
+	if (llama && c->vocab_size == 32016) /* CodeLlama's <EOT> */
+		gguf_special_set(&sp, GGUF_SP_EOT, 32010);
+	if (llama && c->vocab_size == 49152) /* "granite small models" */
+		sp.add_bos = 0;
+	if (spm && strcmp(arch, "gemma") == 0) /* GemmaModel.set_vocab: <end_of_turn> (its FIM */
+		gguf_special_set(&sp, GGUF_SP_EOT, 107); /* ids have no GGUF key and are dropped) */
+	if (spm && strncmp(arch, "gemma", 5) == 0)
+		sp.add_space_prefix = 0;
+	st = gguf_special_put(w, &sp, err);
+out:
+	gguf_special_free(&sp);
 	json_decref(root);
 	json_decref(tc);
 	free(path);

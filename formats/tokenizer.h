@@ -75,6 +75,22 @@ enum {
 	TOKENIZER_ADDED_NORMALIZED  = 1 << 3, /* matched in the normalized text */
 };
 unsigned tokenizer_added_flags(const struct tokenizer *t, uint32_t id);
+/* What a SentencePiece tokenizer.model holds beyond the vocabulary (export-gguf writes it as
+ * llama.cpp's "llama" vocabulary). model_type 0 for a tokenizer.json. */
+struct tokenizer_spm {
+	int      model_type;        /* trainer_spec.model_type: 1 UNIGRAM, 2 BPE; 0: none */
+	uint32_t n_pieces;
+	int      byte_fallback;     /* trainer_spec.byte_fallback */
+	int      add_dummy_prefix;  /* normalizer_spec */
+	int      remove_extra_whitespaces;
+	int      has_charsmap;      /* a non-empty precompiled_charsmap (not the identity) */
+};
+void tokenizer_spm_get(const struct tokenizer *t, struct tokenizer_spm *out);
+/* Piece id of a tokenizer.model: its string (NUL-terminated; *len bytes), and in *score and
+ * *type its score and type (1 NORMAL, 2 UNKNOWN, 3 CONTROL, 4 USER_DEFINED, 5 UNUSED, 6 BYTE).
+ * NULL for a tokenizer.json or an id beyond the pieces. */
+const char *tokenizer_spm_piece(const struct tokenizer *t, uint32_t id, size_t *len,
+                                float *score, int *type);
 /* One more than the largest id (model vocab and added tokens). */
 uint32_t tokenizer_vocab_size(const struct tokenizer *t);
 /* XXH3-64 of the tokenizer.json bytes: identifies the tokenizer in .tok and .pack files. */

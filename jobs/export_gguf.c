@@ -423,90 +423,6 @@ static int write_tensors(struct job *j, struct qt_err *err)
 	return st;
 }
 
-/* ---- metadata ---- */
-
-static int kv_u32(struct job *j, const char *arch, const char *key, int64_t v, struct qt_err *err)
-{
-	char k[128];
-	snprintf(k, sizeof k, "%s.%s", arch, key);
-	if (v < 0 || v > UINT32_MAX)
-		return qt_err_set(err, QT_EDATA, "%s: %s = %lld does not fit a u32", j->o->model_dir, k,
-		                  (long long)v);
-	return gguf_writer_u32(&j->w, k, (uint32_t)v, err);
-}
-
-static int kv_f32(struct job *j, const char *arch, const char *key, double v, struct qt_err *err)
-{
-	char k[128];
-	snprintf(k, sizeof k, "%s.%s", arch, key);
-	return gguf_writer_f32(&j->w, k, (float)v, err);
-}
-
-/* general.*: architecture, type, name (the directory's base name). */
-static int kv_general(struct job *j, const char *type, const char *dir, struct qt_err *err)
-{
-	const char *arch = j->fam->arch, *base = strrchr(dir, '/');
-	char name[256];
-	snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : dir);
-	size_t n = strlen(name);
-	while (n > 1 && name[n - 1] == '/')
-		name[--n] = '\0';
-	int st;
-	if ((st = gguf_writer_str(&j->w, "general.architecture", arch, strlen(arch), err)) ||
-	    (st = gguf_writer_str(&j->w, "general.type", type, strlen(type), err)) ||
-	    (st = gguf_writer_str(&j->w, "general.name", name, n, err)))
-		return st;
-	return QT_OK;
-}
-
-static int kv_model(struct job *j, struct qt_err *err)
-{
-	const struct hf_config *c = &j->md.config;
-	const char *a = j->fam->arch;
-	int st;
-	if ((st = kv_general(j, "model", j->o->model_dir, err)) ||
-	    (st = kv_u32(j, a, "block_count", c->num_hidden_layers, err)) ||
-	    (st = kv_u32(j, a, "context_length", c->max_position_embeddings, err)) ||
-	    (st = kv_u32(j, a, "embedding_length", c->hidden_size, err)) ||
-	    (st = kv_u32(j, a, "feed_forward_length", c->intermediate_size, err)) ||
-	    (st = kv_u32(j, a, "attention.head_count", c->num_attention_heads, err)) ||
-	    (st = kv_u32(j, a, "attention.head_count_kv", c->num_key_value_heads, err)) ||
-	    (st = kv_f32(j, a, "rope.freq_base", c->rope_theta, err)) ||
-	    (st = kv_f32(j, a, "attention.layer_norm_rms_epsilon", c->rms_norm_eps, err)) ||
-	    (st = kv_u32(j, a, "attention.key_length", c->head_dim, err)) ||
-	    (st = kv_u32(j, a, "attention.value_length", c->head_dim, err)))
-		return st;
-	if (c->rope_scaling.type == HF_ROPE_LINEAR) {
-		char k[128];
-		snprintf(k, sizeof k, "%s.rope.scaling.type", a);
-		if ((st = gguf_writer_str(&j->w, k, "linear", 6, err)) ||
-		    (st = kv_f32(j, a, "rope.scaling.factor", c->rope_scaling.factor, err)))
-			return st;
-	}
-	if ((st = gguf_writer_u32(&j->w, "general.file_type", ftypes[j->o->type].ftype, err)) ||
-	    (st = kv_u32(j, a, "vocab_size", c->vocab_size, err)) ||
-	    (st = kv_u32(j, a, "rope.dimension_count", hf_config_rotary_dim(c), err)) ||
-	    (st = gguf_writer_u32(&j->w, "general.quantization_version", 2, err)))
-		return st;
-	if (j->fam->flags & GGUF_FAM_SOFTCAP) {
-		char k[128];
-		uint8_t pattern[HF_MAX_LAYER_TYPES];
-		int64_t win = c->sliding_window > 0 ? c->sliding_window : c->max_position_embeddings;
-		for (int64_t l = 0; l < c->num_hidden_layers; l++)
-			pattern[l] = hf_config_layer_window(c, l) > 0;
-		snprintf(k, sizeof k, "%s.attention.sliding_window_pattern", a);
-		if ((st = kv_f32(j, a, "attn_logit_softcapping", c->attn_logit_softcapping, err)) ||
-		    (st = kv_f32(j, a, "final_logit_softcapping", c->final_logit_softcapping, err)) ||
-		    (st = kv_u32(j, a, "attention.sliding_window", win, err)) ||
-		    (st = gguf_writer_arr_bool(&j->w, k, pattern, (uint64_t)c->num_hidden_layers, err)))
-			return st;
-	}
-	if (strcmp(j->fam->model_type, "phi3") == 0 && /* as Phi3MiniModel: 0 when null */
-	    (st = kv_u32(j, a, "attention.sliding_window", c->sliding_window, err)))
-		return st;
-	return gguf_tokenizer_put(&j->w, j->o->model_dir, c, err);
-}
-
 /* ---- the two modes ---- */
 
 /* The family of dir's config.json model_type (read raw, before the config is validated, so
@@ -530,61 +446,6 @@ static int find_family(struct job *j, const char *dir, struct qt_err *err)
 	return st;
 }
 
-/* Refuses what llama.cpp's architecture for the family cannot compute as the model does. */
-static int check_representable(struct job *j, const char *dir, struct qt_err *err)
-{
-	const struct hf_config *c = &j->md.config;
-	const char *a = j->fam->arch;
-	unsigned fl = j->fam->flags;
-	/* llama.cpp's llama, qwen2, qwen3, phi3 (SWA disabled), chatglm and glm4 have no sliding
-	 * window (the converters drop Mistral's and Qwen's): a window shorter than the context
-	 * would be silently lost, so it is refused; gemma2 has one per layer */
-	for (int64_t l = 0; l < c->num_hidden_layers && !(fl & GGUF_FAM_SWA); l++) {
-		int64_t w = hf_config_layer_window(c, l);
-		if (w > 0 && w < c->max_position_embeddings)
-			return qt_err_set(err, QT_EDATA, "%s/config.json: sliding_window: %lld tokens, "
-			                  "shorter than the context (max_position_embeddings %lld): "
-			                  "llama.cpp's %s architecture has no sliding window, so the "
-			                  "exported model would attend past it", dir, (long long)w,
-			                  (long long)c->max_position_embeddings, a);
-	}
-	if ((fl & GGUF_FAM_SQUARE_O) && c->num_attention_heads * c->head_dim != c->hidden_size)
-		return qt_err_set(err, QT_EDATA, "%s/config.json: head_dim: %lld heads of %lld are not "
-		                  "hidden_size %lld: llama.cpp's %s architecture needs them equal", dir,
-		                  (long long)c->num_attention_heads, (long long)c->head_dim,
-		                  (long long)c->hidden_size, a);
-	if ((fl & GGUF_FAM_TIED) && !c->tie_word_embeddings)
-		return qt_err_set(err, QT_EDATA, "%s/config.json: tie_word_embeddings: false: llama.cpp's "
-		                  "%s architecture takes the output from token_embd (its converter "
-		                  "drops lm_head)", dir, a);
-	if (!(fl & GGUF_FAM_PARTIAL_ROPE) && hf_config_rotary_dim(c) != c->head_dim)
-		return qt_err_set(err, QT_EDATA, "%s/config.json: partial_rotary_factor: llama.cpp's %s "
-		                  "architecture rotates whole heads", dir, a);
-	if (fl & GGUF_FAM_SOFTCAP) {
-		/* llama.cpp's gemma2 scales queries by head_dim^-0.5, or (hidden / heads)^-0.5 at 46
-		 * layers (27B), whatever query_pre_attn_scalar says, and always soft-caps */
-		int64_t q = c->num_hidden_layers == 46 ? c->hidden_size / c->num_attention_heads
-		                                       : c->head_dim;
-		if (c->query_pre_attn_scalar != (double)q)
-			return qt_err_set(err, QT_EDATA, "%s/config.json: query_pre_attn_scalar: %g: "
-			                  "llama.cpp's %s architecture scales queries by %lld^-0.5 for "
-			                  "this model", dir, c->query_pre_attn_scalar, a, (long long)q);
-		int sliding = 0;
-		for (int64_t l = 0; l < c->num_hidden_layers; l++)
-			sliding |= hf_config_layer_window(c, l) > 0;
-		if (!sliding) /* llama.cpp asserts is_swa_any() for gemma2 and aborts */
-			return qt_err_set(err, QT_EDATA, "%s/config.json: layer_types: no sliding layer: "
-			                  "llama.cpp's %s architecture needs at least one", dir, a);
-		if (!(c->attn_logit_softcapping > 0) || !(c->final_logit_softcapping > 0))
-			return qt_err_set(err, QT_EDATA, "%s/config.json: %s: null: llama.cpp's %s "
-			                  "architecture always soft-caps (default %s)", dir,
-			                  c->attn_logit_softcapping > 0 ? "final_logit_softcapping"
-			                                                : "attn_logit_softcapping", a,
-			                  c->attn_logit_softcapping > 0 ? "30" : "50");
-	}
-	return QT_OK;
-}
-
 static int open_model(struct job *j, const char *dir, int flags, struct qt_err *err)
 {
 	int st = find_family(j, dir, err);
@@ -596,7 +457,7 @@ static int open_model(struct job *j, const char *dir, int flags, struct qt_err *
 	if (j->md.config.rope_scaling.type == HF_ROPE_LLAMA3)
 		return qt_err_set(err, QT_EDATA, "%s/config.json: rope_scaling: llama3 scaling (llama.cpp's "
 		                  "rope_freqs tensor) is not written by export-gguf", dir);
-	return check_representable(j, dir, err);
+	return gguf_arch_check(j->fam, &j->md.config, dir, err);
 }
 
 static int plan_adapter(struct job *j, struct qt_err *err)
@@ -659,7 +520,7 @@ static int plan_adapter(struct job *j, struct qt_err *err)
 static int kv_adapter(struct job *j, struct qt_err *err)
 {
 	int st;
-	if ((st = kv_general(j, "adapter", j->o->adapter_dir, err)) ||
+	if ((st = gguf_arch_put_general(&j->w, j->fam, "adapter", j->o->adapter_dir, err)) ||
 	    (st = gguf_writer_str(&j->w, "adapter.type", "lora", 4, err)) ||
 	    (st = gguf_writer_f32(&j->w, "adapter.lora.alpha", (float)j->ad.cfg.lora_alpha, err)) ||
 	    (st = gguf_writer_u32(&j->w, "general.file_type", ftypes[j->o->type].ftype, err)) ||
@@ -693,7 +554,9 @@ int export_gguf_run(const struct export_gguf_opts *o, struct export_gguf_stats *
 			j.it[i].type = ftypes[o->type].dflt;
 	} else {
 		if ((st = open_model(&j, o->model_dir, 0, err)) || (st = plan_model(&j, err)) ||
-		    (st = kv_model(&j, err)))
+		    (st = gguf_arch_put(&j.w, j.fam, &j.md.config, o->model_dir, ftypes[o->type].ftype,
+		                        err)) ||
+		    (st = gguf_tokenizer_put(&j.w, o->model_dir, &j.md.config, j.fam->arch, err)))
 			goto out;
 	}
 	qsort(j.it, j.n, sizeof *j.it, cmp_item);

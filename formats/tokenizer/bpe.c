@@ -268,6 +268,7 @@ int tk_model_load(struct tokenizer *t, json_t *m, const char *path, struct qt_er
 void tk_model_free(struct tokenizer *t)
 {
 	free(t->spm_score);
+	free(t->spm_off);
 	free(t->uni_score);
 	free(t->spm_type);
 	tk_strmap_free(&t->vocab);

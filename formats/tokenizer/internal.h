@@ -133,6 +133,8 @@ struct tokenizer {
 	int spm_extra_ws;      /* remove_extra_whitespaces: strip and squeeze ' ' first */
 	float *spm_score;      /* per piece */
 	uint8_t *spm_type;     /* per piece: 1 NORMAL ... 6 BYTE */
+	size_t *spm_off;       /* per piece: its string's offset in blob */
+	uint32_t spm_n;        /* pieces */
 	uint32_t spm_max_len;  /* longest NORMAL piece, bytes */
 	float spm_unk_score;   /* Unigram: an unknown character's score */
 	struct tk_norm spm_map; /* normalizer_spec.precompiled_charsmap (units NULL: identity) */

@@ -352,9 +352,11 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 	t->blob = malloc(total);
 	t->spm_score = malloc(n * sizeof *t->spm_score);
 	t->spm_type = malloc(n);
+	t->spm_off = malloc(n * sizeof *t->spm_off);
+	t->spm_n = n;
 	t->added = calloc(n_added ? n_added : 1, sizeof *t->added);
 	t->steps = calloc(1, sizeof *t->steps);
-	if (!t->blob || !t->spm_score || !t->spm_type || !t->added || !t->steps ||
+	if (!t->blob || !t->spm_score || !t->spm_type || !t->spm_off || !t->added || !t->steps ||
 	    tk_strmap_init(&t->vocab, n) != 0) {
 		free(pc);
 		return qt_err_set(err, QT_ESOFTWARE, "%s: out of memory", path);
@@ -365,6 +367,7 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 		memcpy(p, pc[i].s, pc[i].len);
 		p[pc[i].len] = 0;
 		pc[i].s = (const unsigned char *)p;
+		t->spm_off[i] = (size_t)(p - t->blob);
 		/* the first of a duplicated piece keeps it, as the library's map */
 		if (tk_strmap_get(&t->vocab, p, pc[i].len) == TK_NONE &&
 		    tk_strmap_put(&t->vocab, p, pc[i].len, i) != 0)
@@ -414,4 +417,29 @@ int tk_spm_model_load(struct tokenizer *t, const char *buf, size_t len, const ch
 	if (t->spm_kind == TK_SPM_BPE)
 		tk_bpe_parts_init(t);
 	return QT_OK;
+}
+
+void tokenizer_spm_get(const struct tokenizer *t, struct tokenizer_spm *out)
+{
+	memset(out, 0, sizeof *out);
+	if (t->spm_kind == TK_SPM_NONE)
+		return;
+	out->model_type = t->spm_kind == TK_SPM_BPE ? 2 : 1;
+	out->n_pieces = t->spm_n;
+	out->byte_fallback = t->byte_fallback;
+	out->add_dummy_prefix = t->spm_dummy;
+	out->remove_extra_whitespaces = t->spm_extra_ws;
+	out->has_charsmap = t->spm_map.units != NULL;
+}
+
+const char *tokenizer_spm_piece(const struct tokenizer *t, uint32_t id, size_t *len,
+                                float *score, int *type)
+{
+	if (t->spm_kind == TK_SPM_NONE || id >= t->spm_n)
+		return NULL;
+	const char *s = t->blob + t->spm_off[id];
+	*len = strlen(s);
+	*score = t->spm_score[id];
+	*type = t->spm_type[id];
+	return s;
 }
