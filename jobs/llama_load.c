@@ -118,6 +118,33 @@ static int take_nf4(struct owned *o, const struct model_dir *d, const char *pref
 	return QT_OK;
 }
 
+/*
+ * One owned buffer for the f32 weights of the modules that read the same input, q, k, v (from
+ * k == LLAMA_Q) or gate, up (from k == LLAMA_GATE), in that order: kernels/model multiplies by
+ * weights that lie one after another as one GEMM. NULL when any of them is absent, a part of a
+ * fused projection or NF4 (or memory is short): each is then read on its own.
+ */
+static float *take_group(struct owned *o, const struct model_dir *d,
+                         const struct adapter_dims *dims, int l, int k, struct qt_err *err)
+{
+	int n = k == LLAMA_Q ? 3 : 2;
+	size_t total = 0;
+	for (int i = k; i < k + n; i++) {
+		int in, out;
+		char name[128];
+		const char *mod = adapter_module_name_of(dims, i);
+		if (!mod)
+			return NULL;
+		snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, adapter_module_block[i], mod);
+		if (nf4_weight_present(&d->weights, name))
+			return NULL;
+		adapter_module_shape(dims, i, &in, &out);
+		total += (size_t)in * out;
+	}
+	float *p = malloc(total * sizeof(float));
+	return p ? own(o, p, "a layer's projections", err) : NULL; /* NULL: read them one by one */
+}
+
 /* Every tensor is copied out of the mapped weight files, so their pages need not stay resident:
  * dropped as loading goes (a 7B NF4 model's 3.9 GB of mapped pages counted in RSS). A later read,
  * if any, faults them back in from the page cache. */
@@ -255,6 +282,7 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 			if (!(L->k_norm = take(o, d, name, (size_t)c->HD, err)))
 				goto fail;
 		}
+		float *group = NULL; /* the f32 weights of q, k, v or of gate, up, one after another */
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);
@@ -267,10 +295,17 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
 					goto fail;
 			} else {
+				if (k == LLAMA_Q || k == LLAMA_GATE)
+					group = take_group(o, d, &dims, l, k, err);
 				snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", l,
 				         adapter_module_block[k], mod);
-				if (!(L->lin[k].w = take(o, d, name, (size_t)in * out, err)))
+				size_t n = (size_t)in * out;
+				float *w = group ? group : take(o, d, name, n, err);
+				if (!w || (group && model_dir_tensor_f32(d, name, w, n, err) != QT_OK))
 					goto fail;
+				L->lin[k].w = w;
+				if (group)
+					group = k == LLAMA_V || k == LLAMA_UP ? NULL : group + n;
 			}
 			snprintf(name, sizeof name, "model.layers.%d.%s.%s.bias", l, adapter_module_block[k],
 			         mod);

@@ -73,6 +73,10 @@ struct qt_backend {
 	                     float beta, void *scratch);
 	void (*frozen_train_backward_x)(float *dx, const float *dout, const struct frozen_linear *w,
 	                                int T, void *scratch);
+	/* out (OC * C floats) = an NF4 w as the f32 weight its frozen_train multiplies by, so that
+	 * training can dequantize a layer once for its forward, recompute and backward. NULL where
+	 * the training GEMMs do not multiply by that weight (CUDA's bf16 tensor-core path): optional */
+	void (*frozen_dequant)(const struct frozen_linear *w, float *out, int n_threads);
 	/* kernels/columns.h, kernels/softcap.h (residual_add) */
 	void (*columns_split)(float *const *dst, const float *src, int T, const int *w, int n);
 	void (*columns_join)(float *dst, const float *const *src, int T, const int *w, int n);

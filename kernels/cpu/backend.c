@@ -57,6 +57,7 @@ const struct qt_backend qt_backend_cpu = {
 	.frozen_infer = frozen_infer,
 	.frozen_train = frozen_train,
 	.frozen_train_backward_x = frozen_train_backward_x,
+	.frozen_dequant = frozen_dequant,
 	.columns_split = columns_split,
 	.columns_join = columns_join,
 	.residual_add = residual_add,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "formats/safetensors.h"
+#include "kernels/model/llama.h"
 #include "test.h"
 
 /* max |a - b| / max |b| over n values */
@@ -57,6 +58,38 @@ static inline float *load_prefix_table(const char *dir, int *P, size_t *n)
 	CHECK(w != NULL, "%s: prompt_embeddings", path);
 	st_close(&f);
 	return w;
+}
+
+/* f = m (shallow) with every NF4 linear dequantized to f32 up front (frozen_dequant), the whole
+ * model's weights in one buffer, each layer's module after module as llama_train dequantizes
+ * an NF4 layer: both then take the same fused GEMMs (kernels/model/llama_train.c), so an NF4
+ * base and its dequantized copy agree bit for bit. *nq: the NF4 linears. Returns the buffer;
+ * the caller frees it and f->layers. */
+static inline float *dequant_layers(struct llama_model *f, const struct llama_model *m, int *nq)
+{
+	size_t n = 0;
+	for (int l = 0; l < m->cfg.n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++)
+			n += (size_t)m->layers[l].lin[k].OC * m->layers[l].lin[k].C;
+	struct llama_layer *layers = malloc((size_t)m->cfg.n_layer * sizeof *layers);
+	float *buf = malloc((n ? n : 1) * sizeof *buf), *w = buf;
+	*f = *m;
+	f->layers = layers;
+	*nq = 0;
+	for (int l = 0; l < m->cfg.n_layer; l++) {
+		layers[l] = m->layers[l];
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			struct frozen_linear *lin = &layers[l].lin[k];
+			if (lin->w || !lin->nf4)
+				continue;
+			frozen_dequant(lin, w, 1);
+			(*nq)++;
+			lin->w = w;
+			lin->nf4 = NULL;
+			w += (size_t)lin->OC * lin->C;
+		}
+	}
+	return buf;
 }
 
 #endif

@@ -19,6 +19,7 @@
 #include "common/rng.h"
 #include "jobs/llama_load.h"
 #include "kernels/dropout.h"
+#include "model_check.h"
 #include "test.h"
 
 enum { T = 14 };
@@ -214,24 +215,10 @@ static void nf4_base(void)
 		CHECK(0, "%s: %s", dir, err.msg);
 		return;
 	}
-	struct llama_model f = m;
-	struct llama_layer *layers = malloc((size_t)m.cfg.n_layer * sizeof *layers);
-	float *bufs[64 * LLAMA_N_MODULES] = { 0 };
-	int nq = 0;
-	for (int l = 0; l < m.cfg.n_layer && l < 64; l++) {
-		layers[l] = m.layers[l];
-		for (int k = 0; k < LLAMA_N_MODULES; k++) {
-			struct frozen_linear *lin = &layers[l].lin[k];
-			if (lin->w)
-				continue;
-			float *w = malloc((size_t)lin->OC * lin->C * sizeof *w);
-			frozen_dequant(lin, w, 1);
-			bufs[nq++] = w;
-			lin->w = w;
-			lin->nf4 = NULL;
-		}
-	}
-	f.layers = layers;
+	/* dequantized as llama_train dequantizes an NF4 layer (model_check.h) */
+	struct llama_model f;
+	int nq;
+	float *deq = dequant_layers(&f, &m, &nq);
 	CHECK(nq == m.cfg.n_layer * LLAMA_N_MODULES, "base-nf4: %d NF4 linears", nq);
 	struct qt_rng r;
 	qt_rng_seed(&r, 5);
@@ -251,9 +238,8 @@ static void nf4_base(void)
 	adapter_free(&a);
 	adapter_free(&g);
 	adapter_free(&g2);
-	for (int i = 0; i < nq; i++)
-		free(bufs[i]);
-	free(layers);
+	free(deq);
+	free(f.layers);
 	llama_free(&m);
 	model_dir_close(&md);
 }

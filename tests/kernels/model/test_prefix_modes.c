@@ -20,6 +20,7 @@
 #include "common/rng.h"
 #include "jobs/llama_load.h"
 #include "kernels/embedding.h"
+#include "model_check.h"
 #include "test.h"
 
 enum { T = 14, P = 3 };
@@ -126,31 +127,14 @@ int main(void)
 		return test_main_end();
 	}
 	/* the same model with every NF4 linear dequantized up front */
-	struct llama_model f = m;
-	struct llama_layer *layers = malloc((size_t)m.cfg.n_layer * sizeof *layers);
-	float **bufs = calloc((size_t)m.cfg.n_layer * LLAMA_N_MODULES, sizeof *bufs);
-	int nq = 0;
-	for (int l = 0; l < m.cfg.n_layer; l++) {
-		layers[l] = m.layers[l];
-		for (int k = 0; k < LLAMA_N_MODULES; k++) {
-			struct frozen_linear *lin = &layers[l].lin[k];
-			if (lin->w)
-				continue;
-			float *w = malloc((size_t)lin->OC * lin->C * sizeof *w);
-			frozen_dequant(lin, w, 1);
-			bufs[nq++] = w;
-			lin->w = w;
-			lin->nf4 = NULL;
-		}
-	}
-	f.layers = layers;
+	struct llama_model f;
+	int nq;
+	float *deq = dequant_layers(&f, &m, &nq);
 	CHECK(nq == m.cfg.n_layer * LLAMA_N_MODULES, "base-nf4: %d NF4 linears", nq);
 	modes(&m, &f, 0);
 	modes(&m, &f, 1);
-	for (int i = 0; i < nq; i++)
-		free(bufs[i]);
-	free(bufs);
-	free(layers);
+	free(deq);
+	free(f.layers);
 	llama_free(&m);
 	model_dir_close(&md);
 	return test_main_end();
