@@ -52,14 +52,21 @@ static void store(const struct matvec_nf4_args *j, int t, int o, float v)
 
 /* ---- AVX-512F: one 16-lane accumulator per row of x ---- */
 
-__attribute__((target("avx512f"))) static __m512 table512(const float *code, float a,
-                                                          int round_to)
+/* table512 for a non-finite a: rare, kept out of line. */
+__attribute__((target("avx512f"), noinline)) static __m512 table512_scalar(const float *code,
+                                                                          float a, int round_to)
 {
-	if (!isfinite(a)) {
-		float t[16];
-		table_scalar(code, a, round_to, t);
-		return _mm512_loadu_ps(t);
-	}
+	float t[16];
+	table_scalar(code, a, round_to, t);
+	return _mm512_loadu_ps(t);
+}
+
+/* Inlined, as table256. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512
+table512(const float *code, float a, int round_to)
+{
+	if (__builtin_expect(!isfinite(a), 0))
+		return table512_scalar(code, a, round_to);
 	__m512 v = _mm512_mul_ps(_mm512_loadu_ps(code), _mm512_set1_ps(a));
 	if (round_to == 1) { /* round to nearest even on the low 16 bits */
 		__m512i u = _mm512_castps_si512(v);
@@ -153,7 +160,8 @@ __attribute__((target("avx512f"))) static void rows512(const struct matvec_nf4_a
 
 /* ---- AVX2+FMA+F16C: two 8-lane accumulators per row of x (dot_avx2's s0, s1) ---- */
 
-__attribute__((target("avx2,fma,f16c"))) static __m256 round256(__m256 v, int round_to)
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256
+round256(__m256 v, int round_to)
 {
 	if (round_to == 1) {
 		__m256i u = _mm256_castps_si256(v);
@@ -166,16 +174,26 @@ __attribute__((target("avx2,fma,f16c"))) static __m256 round256(__m256 v, int ro
 	return v;
 }
 
-/* Codes 0..7 of a block into *lo, 8..15 into *hi. */
-__attribute__((target("avx2,fma,f16c"))) static void table256(const float *code, float a,
-                                                              int round_to, __m256 *lo,
-                                                              __m256 *hi)
+/* table256 for a non-finite a: rare, kept out of line. */
+__attribute__((target("avx2,fma,f16c"), noinline)) static void table256_scalar(const float *code,
+                                                                               float a,
+                                                                               int round_to,
+                                                                               __m256 *lo,
+                                                                               __m256 *hi)
 {
-	if (!isfinite(a)) {
-		float t[16];
-		table_scalar(code, a, round_to, t);
-		*lo = _mm256_loadu_ps(t);
-		*hi = _mm256_loadu_ps(t + 8);
+	float t[16];
+	table_scalar(code, a, round_to, t);
+	*lo = _mm256_loadu_ps(t);
+	*hi = _mm256_loadu_ps(t + 8);
+}
+
+/* Codes 0..7 of a block into *lo, 8..15 into *hi. Inlined: once per block of every row, a call
+ * (stack frame, vzeroupper, the tables through memory) cost a quarter of the decode matvec. */
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+table256(const float *code, float a, int round_to, __m256 *lo, __m256 *hi)
+{
+	if (__builtin_expect(!isfinite(a), 0)) {
+		table256_scalar(code, a, round_to, lo, hi);
 		return;
 	}
 	__m256 va = _mm256_set1_ps(a);
@@ -222,6 +240,8 @@ rows256_nt(const struct matvec_nf4_args *j, int o, int t0, const int NR, const i
 			#pragma GCC unroll 4
 			for (int r = 0; r < NR; r++) {
 				const uint8_t *pr = p + r * C / 2 + c / 2;
+				if ((c & 127) == 0) /* a cache line of codes ahead of the streams */
+					_mm_prefetch((const char *)pr + 768, _MM_HINT_T0);
 				__m256 w0 = lookup256(pr, lo[r], hi[r]), w1 = lookup256(pr + 4, lo[r], hi[r]);
 				#pragma GCC unroll 4
 				for (int k = 0; k < NT; k++) {
