@@ -16,4 +16,10 @@ void swiglu_forward(float *out, const float *gate, const float *up, size_t N);
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                      const float *up, size_t N);
 
+/* The same contracts through kernels/cpu/vexp.h's sigmoid (within a few ulp of the loops above,
+ * which use libm's expf; the same bits at any thread count): the backend's. */
+void swiglu_forward_fast(float *out, const float *gate, const float *up, size_t N);
+void swiglu_backward_fast(float *dgate, float *dup, const float *dout, const float *gate,
+                          const float *up, size_t N);
+
 #endif

@@ -207,7 +207,40 @@ static T256 void grad_256(float *s, float *dp, int n, float lse, float D, float 
 		_mm256_maskstore_ps(dp + i, k, _mm256_mul_ps(_mm256_mul_ps(p, g), sc));
 	}
 }
+
+static T512 void sigmoid_512(float *s, const float *x, int n)
+{
+	__m512 one = _mm512_set1_ps(1.0f);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(k, x + i)));
+		_mm512_mask_storeu_ps(s + i, k, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+	}
+}
+
+static T256 void sigmoid_256(float *s, const float *x, int n)
+{
+	__m256 one = _mm256_set1_ps(1.0f);
+	for (int i = 0; i < n; i += 8) {
+		__m256i k = mask8(n - i);
+		__m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_maskload_ps(x + i, k)));
+		_mm256_maskstore_ps(s + i, k, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+	}
+}
 #endif
+
+void vx_sigmoid(float *s, const float *x, int n)
+{
+#ifdef VX_X86
+	switch (vx_get_isa()) {
+	case VX_AVX512: sigmoid_512(s, x, n); return;
+	case VX_AVX2: sigmoid_256(s, x, n); return;
+	default: break;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		s[i] = 1.0f / (1.0f + expf(-x[i]));
+}
 
 float vx_max(const float *x, int n)
 {
