@@ -1,5 +1,5 @@
 /* qlora-tools: ISC license. */
-/* Not a file format of its own: the tokenizer.* keys that gguf(5) documents. */
+/* Not a file format of its own: the tokenizer.* keys that gguf(5) (man/man5/gguf.5) documents. */
 /*
  * What formats/gguf_vocab.c (byte-level BPE, the dispatcher), gguf_vocab_spm.c (SentencePiece)
  * and gguf_vocab_special.c (special ids, add_bos/add_eos, chat template) share to write a GGUF's
