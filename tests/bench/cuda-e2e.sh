@@ -25,7 +25,10 @@
 # Usage (repository root): tests/bench/cuda-e2e.sh
 #   env: QT_MODEL_DIR (default models/SmolLM2-135M-Instruct), STEPS, PSTEPS, SEQ (default
 #        256), TOL, THREADS, BUILD (default build), BIN (default bin), PARITY (default 1),
-#        E2E (default 1), TMPDIR. Exit 0 when every check passes, 1 otherwise.
+#        E2E (default 1), TMPDIR; PAR=1 runs each CPU and GPU training pair at once (the CPU
+#        one with THREADS, the GPU one with 2); GPUDEV (default cuda) names the device of the
+#        "cuda" side, so GPUDEV=cpu rehearses the script on a machine without a GPU.
+#        Exit 0 when every check passes, 1 otherwise.
 set -eu
 model=${QT_MODEL_DIR:-models/SmolLM2-135M-Instruct}
 bin=${BIN:-bin}
@@ -37,6 +40,8 @@ tol=${TOL:-1e-2}
 threads=${THREADS:-$(nproc)}
 dir=${TMPDIR:-/tmp}/qt-cuda-e2e
 half=$((steps / 2))
+gpudev=${GPUDEV:-cuda}
+dev() { if [ "$1" = cuda ]; then echo "$gpudev"; else echo "$1"; fi; }
 [ "${E2E:-1}" = 0 ] || [ -f "$model/config.json" ] ||
 	{ echo "cuda-e2e: no model at $model (make model)" >&2; exit 1; }
 rm -rf "$dir"
@@ -69,7 +74,9 @@ train() { # name base device [options]: LoRA r8 unless the options say otherwise
 	n=$1 b=$2 d=$3
 	shift 3
 	[ $# -gt 0 ] || set -- --rank 8 --alpha 16 --lr 2e-4 --max-steps "$steps" --save-every "$half"
-	"$bin/lora-train" -m "$b" --train "$dir/train.pack" -o "$dir/$n" --threads "$threads" \
+	th=$threads
+	[ "$d" = cuda ] && d=$gpudev && [ "${PAR:-0}" = 1 ] && th=2
+	"$bin/lora-train" -m "$b" --train "$dir/train.pack" -o "$dir/$n" --threads "$th" \
 		--device "$d" "$@" 2> "$dir/$n.err" || { cat "$dir/$n.err"; exit 1; }
 	if [ "$d" = cuda ] && grep -q 'no CUDA device' "$dir/$n.err"; then
 		cat "$dir/$n.err"
@@ -97,8 +104,14 @@ compare() {
 for base in f32 nf4; do
 	b=$model
 	[ "$base" = nf4 ] && b=$dir/base-nf4
-	train "cpu-$base" "$b" cpu
-	train "cuda-$base" "$b" cuda
+	if [ "${PAR:-0}" = 1 ]; then
+		train "cpu-$base" "$b" cpu &
+		train "cuda-$base" "$b" cuda
+		wait $! || bad "train cpu-$base"
+	else
+		train "cpu-$base" "$b" cpu
+		train "cuda-$base" "$b" cuda
+	fi
 	compare "$dir/cpu-$base/log.jsonl" "$dir/cuda-$base/log.jsonl" "train $base, cuda vs cpu"
 done
 
@@ -116,7 +129,7 @@ for a in "" "--adapter $dir/cpu-f32/adapter"; do
 	for d in cpu cuda; do
 		# shellcheck disable=SC2086
 		"$bin/gen" -q -m "$model" $a --prompt-key content --label-key summary --greedy \
-			--max-new-tokens 64 --batch 4 --ids --threads "$threads" --device "$d" \
+			--max-new-tokens 64 --batch 4 --ids --threads "$threads" --device "$(dev "$d")" \
 			-o "$dir/gen-$d.jsonl" "$dir/eval.jsonl" || bad "gen --device $d $a"
 	done
 	lab="gen greedy f32${a:+ + adapter}"
@@ -136,14 +149,20 @@ for v in proj pos0; do
 	else
 		set -- "$@" --prefix-positions 0
 	fi
-	train "cpu-prefix-$v" "$model" cpu "$@"
-	train "cuda-prefix-$v" "$model" cuda "$@"
+	if [ "${PAR:-0}" = 1 ]; then
+		train "cpu-prefix-$v" "$model" cpu "$@" &
+		train "cuda-prefix-$v" "$model" cuda "$@"
+		wait $! || bad "train cpu-prefix-$v"
+	else
+		train "cpu-prefix-$v" "$model" cpu "$@"
+		train "cuda-prefix-$v" "$model" cuda "$@"
+	fi
 	compare "$dir/cpu-prefix-$v/log.jsonl" "$dir/cuda-prefix-$v/log.jsonl" \
 		"train prefix ($v), cuda vs cpu"
 	for d in cpu cuda; do
 		"$bin/gen" -q -m "$model" --adapter "$dir/cpu-prefix-$v/adapter" --prompt-key content \
 			--label-key summary --greedy --max-new-tokens 64 --batch 4 --ids \
-			--threads "$threads" --device "$d" -o "$dir/gen-$d.jsonl" "$dir/eval.jsonl" ||
+			--threads "$threads" --device "$(dev "$d")" -o "$dir/gen-$d.jsonl" "$dir/eval.jsonl" ||
 			bad "gen --device $d --adapter (prefix $v)"
 	done
 	if cmp -s "$dir/gen-cpu.jsonl" "$dir/gen-cuda.jsonl"; then
