@@ -104,7 +104,7 @@ static void upload_linear(struct owned *o, struct frozen_linear *d, const struct
 	d->wb = NULL; /* the CPU's decoding copy */
 	d->w = dup_into(o, s->w, n * sizeof(float), ok);
 	d->bias = dup_into(o, s->bias, (size_t)s->OC * sizeof(float), ok);
-	if (!s->w) {
+	if (!s->w && s->nf4) { /* neither: a module the family lacks (Phi-3's fused k, v, up) */
 		d->nf4 = dup_into(o, s->nf4, nf4_packed_bytes(n), ok);
 		d->absmax = dup_into(o, s->absmax, nf4_n_blocks(n, s->blocksize) * sizeof(float), ok);
 		d->code = dup_into(o, s->code, 16 * sizeof(float), ok);
