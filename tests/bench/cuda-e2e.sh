@@ -1,6 +1,6 @@
 #!/bin/sh
-# NEVER RUN YET: written on a machine without a GPU (CUDA toolkit only); nothing below has been
-# executed against a device, so expect to debug it on the first GPU machine.
+# First run on a GPU (an H200) on 2026-12-04 through tests/gpu/check.sh, which calls it with
+# PARITY=0 PAR=1; figures in kernels/cuda/README.
 #
 # The one-go GPU check of the CUDA backend, on a machine with an NVIDIA GPU (compute capability
 # >= 8.0) and a build made there with nvcc (`make`; BUILD and BIN as given to it):
