@@ -1,6 +1,6 @@
 # The ChatGLM recipe's shape through pipelines/sft.mk with METHOD=prefix (P-Tuning v2: a
-# learned key/value prefix, ChatGLM2's conventions by default: LR 2e-2, positions from 0,
-# dropout 0.1 on the prefix; here with the projection MLP too) on the tiny model of
+# learned key/value prefix, ChatGLM2's conventions by default: positions from 0, dropout 0.1
+# on the prefix; made by the projection MLP, the recipe's default) on the tiny model of
 # tiny-sft.sh, the QLoRA base and evaluation by generation during training: a PREFIX_TUNING
 # adapter that records the options, both prediction sets, metrics, the report naming the
 # method with the tuned-vs-untuned table, token accuracy and ROUGE during training, the loss
@@ -16,7 +16,7 @@ cp "$src/data/sft-tiny/config.json" "$src/data/sft-tiny/generation_config.json" 
 "$QT_BIN/adgen-data" 8 4 > eval.jsonl
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -s -f "$top/pipelines/sft.mk" QT_BIN="$QT_BIN" MODEL=model OUT=out \
   DATA_TRAIN=train.jsonl DATA_EVAL=eval.jsonl SEQ_LEN=256 VAL_COUNT=8 METHOD=prefix VTOKENS=8 \
-  PREFIX_PROJECTION=1 PREFIX_HIDDEN=16 STEPS=6 EVAL_EVERY=3 EVAL_GEN=8 MAX_NEW=8 GEN_BATCH=4 \
+  PREFIX_HIDDEN=16 STEPS=6 EVAL_EVERY=3 EVAL_GEN=8 MAX_NEW=8 GEN_BATCH=4 \
   TRAIN_FLAGS=--quiet GEN_FLAGS=--quiet sft \
   > report.out 2> make.err || { cat make.err >&2; exit 1; }
 grep -o '"peft_type": "PREFIX_TUNING"\|"prefix_projection": true\|"qlora_tools_prefix_positions": 0' \
