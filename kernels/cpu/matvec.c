@@ -244,11 +244,11 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	                 .beta = beta, .rowbuf = work };
 	int inter;
 	float *xi = NULL;
-	j.nf4rows = matvec_nf4_rows_pick(C, blocksize, &inter);
-	if (j.nf4rows && inter) {
+	j.nf4rows = matvec_nf4_rows_pick(C, blocksize, round_to, &inter);
+	if (j.nf4rows && inter != MATVEC_NF4_ORDER_NONE) {
 		xi = malloc((size_t)T * C * sizeof *xi);
 		if (xi)
-			matvec_nf4_interleave(x, T, C, xi);
+			matvec_nf4_interleave(x, T, C, xi, inter);
 		else
 			j.nf4rows = NULL; /* out of memory: the reference needs none */
 	}

@@ -25,18 +25,22 @@ struct matvec_nf4_args {
 /* Computes out rows [o0, o1) (every t), bit-identical to the reference. */
 typedef void (*matvec_nf4_rows_fn)(const struct matvec_nf4_args *j, int o0, int o1);
 
+/* The order of x in each group of 16 a rows function wants (matvec_nf4_interleave). */
+enum { MATVEC_NF4_ORDER_NONE, MATVEC_NF4_ORDER_512, MATVEC_NF4_ORDER_BF16 };
+
 /* The fastest rows function this CPU runs (within matvec_nf4_path_limit) for a weight of C
- * columns and this blocksize, or NULL: use the reference. *interleaved = 1 when it wants x
- * as matvec_nf4_interleave writes it. */
-matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int *interleaved);
+ * columns, this blocksize and cast, or NULL: use the reference. *order says how it wants x. */
+matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, int *order);
 /* Writes rows [r0, r1) of the weight, dequantized and cast, into out ((r1 - r0) * C floats),
  * bit-identical to nf4_dequantize_rows followed by the cast. */
 typedef void (*matvec_nf4_dequant_fn)(const struct matvec_nf4_args *j, size_t r0, size_t r1,
                                       float *out);
 /* The SIMD dequantizer this CPU runs (within matvec_nf4_path_limit), or NULL. */
 matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
-/* x (T, C), C % 16 == 0, into xi (T, C) with each group of 16 as x[0], x[8], x[1], x[9], ...,
- * x[7], x[15] (the AVX-512 rows' lane order). */
-void matvec_nf4_interleave(const float *x, int T, int C, float *xi);
+/* x (T, C), C % 16 == 0, into xi (T, C) with each group of 16 in the order a rows function
+ * wants: MATVEC_NF4_ORDER_512 x[0], x[8], x[1], x[9], ..., x[7], x[15] (the AVX-512 rows' lanes);
+ * MATVEC_NF4_ORDER_BF16 x[0], x[2], x[4], x[6], x[1], x[3], x[5], x[7], then the same for
+ * x[8..15] (the AVX2 bf16 rows' lanes). */
+void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order);
 
 #endif
