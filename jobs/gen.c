@@ -342,7 +342,9 @@ static int setup(struct job *j, struct qt_err *err)
 	int st;
 	if ((st = model_dir_open(&j->md, o->model_dir, MODEL_DIR_COMPUTE, err)) != QT_OK)
 		return st;
-	if ((st = llama_load(&j->m, &j->md, err)) != QT_OK)
+	/* a BF16 file's vocabulary stays bf16 (half the memory, the same logits: decoding reads the
+	 * head's bf16 rows either way) */
+	if ((st = llama_load_opts(&j->m, &j->md, LLAMA_LOAD_BF16_VOCAB, err)) != QT_OK)
 		return st;
 	j->m.n_threads = o->threads;
 	sgemm_set_threads(o->threads);

@@ -84,7 +84,7 @@ static float *take_norm(struct owned *o, const struct model_dir *d, const char *
 /*
  * Fills lin from the NF4 weight of module prefix (nf4(5)): the packed codes are copied (the
  * model does not depend on the mapping), absmax is rebuilt (nested dequantization done here,
- * once), and the kernel dequantizes one layer at a time when it runs.
+ * once), and the kernels make f32 tiles of it as they multiply by it.
  */
 static int take_nf4(struct owned *o, const struct model_dir *d, const char *prefix,
                     struct frozen_linear *lin, struct qt_err *err)
@@ -116,6 +116,69 @@ static int take_nf4(struct owned *o, const struct model_dir *d, const char *pref
 	lin->blocksize = w.state.blocksize;
 	lin->deq_dtype = w.state.dtype;
 	return QT_OK;
+}
+
+/*
+ * The NF4 weights of the modules that read the same input, q, k, v (k == LLAMA_Q) or gate, up
+ * (k == LLAMA_GATE), into lin[k ..] with their codes in one owned buffer and their block maxima
+ * in another, one after another, so that kernels/model multiplies by them as one weight (as by
+ * take_group's f32 weights). 1 when done, 0 when they are not all NF4 with blocks that end
+ * where a module does (each is then read on its own), QT_* on an error.
+ */
+static int take_nf4_group(struct owned *o, const struct model_dir *d,
+                          const struct adapter_dims *dims, int l, int k,
+                          struct frozen_linear *lin, struct qt_err *err)
+{
+	int n = k == LLAMA_Q ? 3 : 2, got = 0, rc = 0, in[3], out[3];
+	struct nf4_weight w[3];
+	size_t elems = 0, blocks = 0;
+	for (int i = 0; i < n; i++) {
+		char name[128];
+		struct qt_err e2;
+		const char *mod = adapter_module_name_of(dims, k + i);
+		if (!mod)
+			goto done;
+		snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, adapter_module_block[k + i], mod);
+		if (!nf4_weight_present(&d->weights, name))
+			goto done;
+		if (nf4_weight_load(&d->weights, name, &w[i], &e2) != QT_OK) {
+			rc = qt_err_set(err, e2.status, "%s: %s", d->path, e2.msg);
+			goto done;
+		}
+		got++;
+		adapter_module_shape(dims, k + i, &in[i], &out[i]);
+		size_t e = (size_t)in[i] * out[i], bs = w[i].state.blocksize;
+		if (w[i].state.rows != out[i] || w[i].state.cols != in[i] || bs % 2 || e % bs ||
+		    bs != w[0].state.blocksize || w[i].state.dtype != w[0].state.dtype ||
+		    memcmp(w[i].code, w[0].code, sizeof w[0].code) || w[i].n_blocks != e / bs)
+			goto done; /* take_nf4 reads (and checks) each on its own */
+		elems += e;
+		blocks += w[i].n_blocks;
+	}
+	uint8_t *packed = own(o, malloc(elems / 2), "NF4 codes", err);
+	float *absmax = packed ? own(o, malloc(blocks * sizeof *absmax), "NF4 blocks", err) : NULL;
+	float *code = absmax ? own(o, malloc(sizeof w[0].code), "NF4 table", err) : NULL;
+	if (!code) {
+		rc = QT_ESOFTWARE;
+		goto done;
+	}
+	memcpy(code, w[0].code, sizeof w[0].code);
+	for (int i = 0; i < n; i++) {
+		size_t e = (size_t)in[i] * out[i];
+		memcpy(packed, w[i].packed, e / 2);
+		memcpy(absmax, w[i].absmax, w[i].n_blocks * sizeof *absmax);
+		lin[k + i] = (struct frozen_linear){ .OC = out[i], .C = in[i], .nf4 = packed,
+		                                     .absmax = absmax, .code = code,
+		                                     .blocksize = w[i].state.blocksize,
+		                                     .deq_dtype = w[i].state.dtype };
+		packed += e / 2;
+		absmax += w[i].n_blocks;
+	}
+	rc = 1;
+done:
+	for (int i = 0; i < got; i++)
+		nf4_weight_free(&w[i]);
+	return rc;
 }
 
 /*
@@ -200,7 +263,30 @@ struct adapter_dims llama_adapter_dims(const struct llama_config *c)
 	                              .fused = c->fused };
 }
 
+/* Tensor name (n elements) as its bf16 bits in a new owned buffer when it is stored as BF16,
+ * else NULL with *st QT_OK (read it as f32). */
+static uint16_t *take_bf16(struct owned *o, const struct model_dir *d, const char *name, size_t n,
+                           int *st, struct qt_err *err)
+{
+	const struct st_tensor *t = model_dir_tensor(d, name);
+	*st = QT_OK;
+	if (!t || t->dtype != QT_DTYPE_BF16 || t->n_elem != n || t->size != n * sizeof(uint16_t))
+		return NULL;
+	uint16_t *p = own(o, malloc(n * sizeof *p), name, err);
+	if (!p)
+		*st = QT_ESOFTWARE;
+	else
+		memcpy(p, t->data, n * sizeof *p);
+	return p;
+}
+
 int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *err)
+{
+	return llama_load_opts(m, d, 0, err);
+}
+
+int llama_load_opts(struct llama_model *m, const struct model_dir *d, int flags,
+                    struct qt_err *err)
 {
 	memset(m, 0, sizeof *m);
 	const struct hf_config *h = &d->config;
@@ -250,14 +336,23 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 	c->window = window;
 
 	size_t C = (size_t)c->C, V = (size_t)c->V;
-	if (!(m->embed = take(o, d, "model.embed_tokens.weight", V * C, err)) ||
+	int st = QT_OK, bv = flags & LLAMA_LOAD_BF16_VOCAB;
+	const char *ename = "model.embed_tokens.weight";
+	if (bv && !(m->embed_b = take_bf16(o, d, ename, V * C, &st, err)) && st)
+		goto fail;
+	if ((!m->embed_b && !(m->embed = take(o, d, ename, V * C, err))) ||
 	    !(m->final_norm = take_norm(o, d, "model.norm.weight", C, err)))
 		goto fail;
 	m->lm_head = (struct frozen_linear){ .OC = c->V, .C = c->C };
-	if (h->tie_word_embeddings)
+	if (h->tie_word_embeddings) {
 		m->lm_head.w = m->embed;
-	else if (!(m->lm_head.w = take(o, d, "lm_head.weight", V * C, err)))
+		m->lm_head.wb = m->embed_b;
+	} else if (bv && !(m->lm_head.wb = take_bf16(o, d, "lm_head.weight", V * C, &st, err)) &&
+	           st) {
 		goto fail;
+	} else if (!m->lm_head.wb && !(m->lm_head.w = take(o, d, "lm_head.weight", V * C, err))) {
+		goto fail;
+	}
 	struct adapter_dims dims = llama_adapter_dims(c);
 	for (int l = 0; l < c->n_layer; l++) {
 		drop_mapped(d);
@@ -283,15 +378,26 @@ int llama_load(struct llama_model *m, const struct model_dir *d, struct qt_err *
 				goto fail;
 		}
 		float *group = NULL; /* the f32 weights of q, k, v or of gate, up, one after another */
+		int grouped = -1;    /* the last module of an NF4 group read whole */
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
 			int in, out;
 			adapter_module_shape(&dims, k, &in, &out);
-			L->lin[k] = (struct frozen_linear){ .OC = out, .C = in };
+			if (k > grouped)
+				L->lin[k] = (struct frozen_linear){ .OC = out, .C = in };
 			const char *mod = adapter_module_name_of(&dims, k);
 			if (!mod)
 				continue; /* a part of a fused projection */
 			snprintf(name, sizeof name, "model.layers.%d.%s.%s", l, adapter_module_block[k], mod);
-			if (nf4_weight_present(&d->weights, name)) {
+			int g = k > grouped && (k == LLAMA_Q || k == LLAMA_GATE) &&
+			        nf4_weight_present(&d->weights, name) ?
+			        take_nf4_group(o, d, &dims, l, k, L->lin, err) : 0;
+			if (g < 0 || g > 1)
+				goto fail;
+			if (g)
+				grouped = k + (k == LLAMA_Q ? 2 : 1);
+			if (k <= grouped) {
+				/* read with its group */
+			} else if (nf4_weight_present(&d->weights, name)) {
 				if (take_nf4(o, d, name, &L->lin[k], err) != QT_OK)
 					goto fail;
 			} else {

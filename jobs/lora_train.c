@@ -54,7 +54,8 @@ static int setup(const struct train_opts *o, struct train_state *s, struct lora_
 	int rc;
 	if ((rc = model_dir_open(&s->md, o->model_dir, MODEL_DIR_NO_TOKENIZER | MODEL_DIR_COMPUTE,
 	                         err)) ||
-	    (rc = llama_load(&s->m, &s->md, err)) || (rc = pack_open(&s->tr, o->train_pack, err)))
+	    (rc = llama_load_opts(&s->m, &s->md, LLAMA_LOAD_BF16_VOCAB, err)) ||
+	    (rc = pack_open(&s->tr, o->train_pack, err)))
 		return rc;
 	/* under mpirun, the host's cores shared among its ranks unless --threads says otherwise */
 	int th = o->threads;

@@ -48,6 +48,9 @@ struct qt_backend {
 	/* kernels/embedding.h */
 	void (*embedding_forward)(float *out, const int32_t *ids, const float *table, int T, int C,
 	                          int V);
+	/* a bf16 table (llama_model.embed_b); NULL on devices, which get f32 copies */
+	void (*embedding_forward_bf16)(float *out, const int32_t *ids, const uint16_t *table, int T,
+	                               int C, int V);
 	void (*embedding_scale)(float *x, size_t n, float s);
 	void (*neftune_forward)(float *x, size_t n, float mag, uint64_t seed);
 	/* kernels/rmsnorm.h */
@@ -73,10 +76,6 @@ struct qt_backend {
 	                     float beta, void *scratch);
 	void (*frozen_train_backward_x)(float *dx, const float *dout, const struct frozen_linear *w,
 	                                int T, void *scratch);
-	/* out (OC * C floats) = an NF4 w as the f32 weight its frozen_train multiplies by, so that
-	 * training can dequantize a layer once for its forward, recompute and backward. NULL where
-	 * the training GEMMs do not multiply by that weight (CUDA's bf16 tensor-core path): optional */
-	void (*frozen_dequant)(const struct frozen_linear *w, float *out, int n_threads);
 	/* kernels/columns.h, kernels/softcap.h (residual_add) */
 	void (*columns_split)(float *const *dst, const float *src, int T, const int *w, int n);
 	void (*columns_join)(float *dst, const float *const *src, int T, const int *w, int n);
@@ -127,6 +126,12 @@ struct qt_backend {
 	                   float softcap, float *scratch, int chunk);
 	long (*lm_head_correct)(const float *x, const float *W, const int32_t *targets, int T,
 	                        int C, int V, float softcap, float *scratch, int chunk);
+	/* a bf16 head (lm_head.wb without w); NULL on devices, which get the f32 head */
+	void (*lm_head_ce_bf16)(float *losses, float *dx, const float *x, const uint16_t *Wb,
+	                        const int32_t *targets, int T, int C, int V, float grad_scale,
+	                        float softcap, float *scratch, int chunk);
+	long (*lm_head_correct_bf16)(const float *x, const uint16_t *Wb, const int32_t *targets,
+	                             int T, int C, int V, float softcap, float *scratch, int chunk);
 	/* kernels/adamw.h; grad_sumsq adds into a double in the backend's memory */
 	void (*adamw_step)(float *p, const float *g, float *m, float *v, size_t n,
 	                   const struct adamw_hparams *h);

@@ -50,4 +50,14 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
                      int V, float softcap, float *scratch, int chunk);
 
+/* The same two with the head as bf16 bits Wb (V, C) (a bf16 file's lm_head kept at half the
+ * memory): its rows made f32 a tile of the product at a time (kernels/frozen.h), exactly the
+ * f32 head's values, so the results are lm_head_ce's and lm_head_correct's bit for bit. CPU
+ * only: a device gets the f32 head (llama_model_upload). */
+void lm_head_ce_bf16(float *losses, float *dx, const float *x, const uint16_t *Wb,
+                     const int32_t *targets, int T, int C, int V, float grad_scale,
+                     float softcap, float *scratch, int chunk);
+long lm_head_correct_bf16(const float *x, const uint16_t *Wb, const int32_t *targets, int T,
+                          int C, int V, float softcap, float *scratch, int chunk);
+
 #endif

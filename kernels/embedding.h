@@ -15,6 +15,9 @@
 /* out: (T, C); ids: (T); table: (V, C). Ids outside [0, V) give a zero row (the caller
  * validates ids; this only keeps a bad id from reading out of bounds). */
 void embedding_forward(float *out, const int32_t *ids, const float *table, int T, int C, int V);
+/* The same from a table of bf16 bits (exactly the f32 table's values). CPU only. */
+void embedding_forward_bf16(float *out, const int32_t *ids, const uint16_t *table, int T, int C,
+                            int V);
 
 /* x: (n) *= s: Gemma's embedding normalizer (sqrt(hidden_size) as a float32), applied to the
  * gathered rows before NEFTune's noise, which transformers adds to the embedding module's

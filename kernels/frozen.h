@@ -39,22 +39,29 @@ static inline int frozen_round_to(const struct frozen_linear *w)
 /* The CPU's frozen-weight ops (the CUDA twins, _cuda, in kernels/cuda/cuda.h; both reached
  * through kernels/backend.h). scratch: at least frozen_scratch(w, T) bytes. */
 
-/* Bytes of scratch the ops need for T rows (an NF4 weight dequantized whole). */
+/* Bytes of scratch the ops need for T rows (the matrix-vector path's dequantized NF4 rows). */
 size_t frozen_scratch(const struct frozen_linear *w, int T);
 /* Dequantizes an NF4 weight into out (OC * C floats) exactly as bitsandbytes'
- * dequantize_4bit, including the cast to w->deq_dtype: the one place the CPU turns NF4 codes
- * into the weight it multiplies by. */
+ * dequantize_4bit, including the cast to w->deq_dtype: the values every NF4 path multiplies
+ * by (kernels/matvec.h's rows and blocks are the same numbers). */
 void frozen_dequant(const struct frozen_linear *w, float *out, int n_threads);
 /* Inference: out = beta * out + x W^T + bias. Up to MATVEC_MAX_T rows are matrix-vector
- * products (bf16 rows when w->wb, NF4 one row at a time), more are SGEMM on the whole weight
- * (dequantized into scratch when NF4). beta 0 or 1. */
+ * products (bf16 rows when w->wb, NF4 one row at a time), more are SGEMM, an NF4 or bf16-only
+ * weight (w NULL) made f32 one tile of the product at a time (kernels/gemm.h's sgemm_rm_fill:
+ * a few tiles of a weight in memory, never the whole; the same bits as the whole weight
+ * dequantized). beta 0 or 1. */
 void frozen_infer(float *out, const float *x, const struct frozen_linear *w, int T, float beta,
                   void *scratch, int n_threads);
-/* Training: the same product, always SGEMM (an NF4 weight dequantized into scratch), and its
- * input gradient dx += dout W. */
+/* Training: the same product, always SGEMM (tiles as above), and its input gradient
+ * dx += dout W. An NF4 weight may span several modules whose codes and block maxima lie one
+ * after another (a fused q, k, v): it is one weight of their summed OC. */
 void frozen_train(float *out, const float *x, const struct frozen_linear *w, int T, float beta,
                   void *scratch);
 void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_linear *w, int T,
                              void *scratch);
+/* The first failure of the ops above since frozen_error_clear ("out of memory for a weight
+ * tile": the product was not made), or NULL: the CPU backend's sticky error. */
+const char *frozen_error(void);
+void frozen_error_clear(void);
 
 #endif

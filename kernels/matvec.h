@@ -56,4 +56,11 @@ void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
                         const float *code, size_t blocksize, int round_to, int C, int OC,
                         int n_threads);
 
+/* Rows [r0, r1) and columns [c0, c1) of the same weight (the same values) into out
+ * ((r1 - r0) x (c1 - c0) floats, row stride c1 - c0), on the calling thread: a tile of the
+ * SGEMM path (kernels/gemm.h's sgemm_rm_fill). */
+void matvec_nf4_dequant_block(float *out, const uint8_t *packed, const float *absmax,
+                              const float *code, size_t blocksize, int round_to, int C, int r0,
+                              int r1, int c0, int c1);
+
 #endif

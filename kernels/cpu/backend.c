@@ -1,6 +1,7 @@
 /* qlora-tools: ISC license. */
 /* The CPU's backend table (kernels/backend.h): the ops of kernels/cpu, threaded where they can
- * be. Host memory, so nothing is staged and nothing fails after an allocation. */
+ * be. Host memory, so nothing is staged; only the frozen products' tile buffers can fail
+ * after an allocation. */
 #include "kernels/backend.h"
 
 #include <stdlib.h>
@@ -25,11 +26,19 @@ static int cpu_upload(void *dst, const void *src, size_t bytes)
 	return 0;
 }
 
+/* Only the frozen-weight products can fail (kernels/frozen.h): reported as a device's
+ * asynchronous errors are, at the next download or sync. */
+static int cpu_download(void *dst, const void *src, size_t bytes)
+{
+	memcpy(dst, src, bytes);
+	return frozen_error() ? -1 : 0;
+}
+
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
 static void cpu_zero(void *dst, size_t bytes) { memset(dst, 0, bytes); }
-static int cpu_sync(void) { return 0; }
-static const char *cpu_error(void) { return NULL; }
-static void cpu_error_clear(void) {}
+static int cpu_sync(void) { return frozen_error() ? -1 : 0; }
+static const char *cpu_error(void) { return frozen_error(); }
+static void cpu_error_clear(void) { frozen_error_clear(); }
 
 const struct qt_backend qt_backend_cpu = {
 	.name = "cpu",
@@ -38,13 +47,14 @@ const struct qt_backend qt_backend_cpu = {
 	.alloc = cpu_alloc,
 	.free = free,
 	.upload = cpu_upload,
-	.download = cpu_upload,
+	.download = cpu_download,
 	.copy = cpu_copy,
 	.zero = cpu_zero,
 	.sync = cpu_sync,
 	.error = cpu_error,
 	.error_clear = cpu_error_clear,
 	.embedding_forward = embedding_forward,
+	.embedding_forward_bf16 = embedding_forward_bf16,
 	.embedding_scale = embedding_scale,
 	.neftune_forward = neftune_forward,
 	.rmsnorm_forward = rmsnorm_forward_fast,
@@ -57,7 +67,6 @@ const struct qt_backend qt_backend_cpu = {
 	.frozen_infer = frozen_infer,
 	.frozen_train = frozen_train,
 	.frozen_train_backward_x = frozen_train_backward_x,
-	.frozen_dequant = frozen_dequant,
 	.columns_split = columns_split,
 	.columns_join = columns_join,
 	.residual_add = residual_add,
@@ -78,6 +87,8 @@ const struct qt_backend qt_backend_cpu = {
 	.dropout_backward = dropout_backward,
 	.lm_head_ce = lm_head_ce,
 	.lm_head_correct = lm_head_correct,
+	.lm_head_ce_bf16 = lm_head_ce_bf16,
+	.lm_head_correct_bf16 = lm_head_correct_bf16,
 	.adamw_step = adamw_step,
 	.grad_sumsq = grad_sumsq,
 	.grad_scale = grad_scale,

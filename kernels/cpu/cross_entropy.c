@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/frozen.h"
 #include "kernels/matmul.h"
 #include "kernels/softcap.h"
 
@@ -83,8 +84,8 @@ size_t lm_head_ce_scratch(int chunk, int C, int V)
  * in rows, targets in tg, rows of x in xs, and their logits (soft-capped when softcap > 0) in
  * logits. Returns how many (0 when none is left). */
 static int chunk_logits(float *logits, float *xs, int32_t *rows, int32_t *tg, const float *x,
-                        const float *W, const int32_t *targets, int *t, int T, int C, int V,
-                        float softcap, int chunk)
+                        const struct frozen_linear *W, const int32_t *targets, int *t, int T,
+                        int C, int V, float softcap, int chunk)
 {
 	int n = 0;
 	for (; *t < T && n < chunk; (*t)++)
@@ -95,17 +96,24 @@ static int chunk_logits(float *logits, float *xs, int32_t *rows, int32_t *tg, co
 			n++;
 		}
 	if (n > 0) {
-		linear_forward_fast(logits, xs, W, NULL, n, C, V, 1.0f, 0.0f);
+		frozen_train(logits, xs, W, n, 0.0f, NULL);
 		if (softcap > 0)
 			softcap_forward(logits, logits, (size_t)n * V, softcap);
 	}
 	return n;
 }
 
+/* The head W (V, C) as f32 or bf16 rows: kernels/frozen.h's training products, f32 as
+ * linear_forward_fast and linear_backward_x_fast, bf16 made f32 a tile at a time. */
+static struct frozen_linear head_of(const float *W, const uint16_t *Wb, int C, int V)
+{
+	return (struct frozen_linear){ .OC = V, .C = C, .w = W, .wb = Wb };
+}
+
 /* losses: (T); dx: (T, C) += or NULL; x: (T, C); W: (V, C); targets: (T) */
-void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
-                const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
-                float *scratch, int chunk)
+static void head_ce(float *losses, float *dx, const float *x, const struct frozen_linear *W,
+                    const int32_t *targets, int T, int C, int V, float grad_scale,
+                    float softcap, float *scratch, int chunk)
 {
 	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
 	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
@@ -133,16 +141,32 @@ void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
 		for (int i = 0; i < n; i++)
 			losses[rows[i]] = dxs[i];
 		memset(dxs, 0, sizeof(float) * (size_t)n * C);
-		linear_backward_x_fast(dxs, logits, W, n, C, V, 1.0f);
+		frozen_train_backward_x(dxs, logits, W, n, NULL);
 		for (int i = 0; i < n; i++)
 			for (int c = 0; c < C; c++)
 				dx[(size_t)rows[i] * C + c] += dxs[(size_t)i * C + c];
 	}
 }
 
+void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
+                const int32_t *targets, int T, int C, int V, float grad_scale, float softcap,
+                float *scratch, int chunk)
+{
+	struct frozen_linear h = head_of(W, NULL, C, V);
+	head_ce(losses, dx, x, &h, targets, T, C, V, grad_scale, softcap, scratch, chunk);
+}
+
+void lm_head_ce_bf16(float *losses, float *dx, const float *x, const uint16_t *Wb,
+                     const int32_t *targets, int T, int C, int V, float grad_scale,
+                     float softcap, float *scratch, int chunk)
+{
+	struct frozen_linear h = head_of(NULL, Wb, C, V);
+	head_ce(losses, dx, x, &h, targets, T, C, V, grad_scale, softcap, scratch, chunk);
+}
+
 /* x: (T, C); W: (V, C); targets: (T). Logits rows are made as lm_head_ce makes them. */
-long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
-                     int V, float softcap, float *scratch, int chunk)
+static long head_correct(const float *x, const struct frozen_linear *W, const int32_t *targets,
+                         int T, int C, int V, float softcap, float *scratch, int chunk)
 {
 	float *logits = scratch, *xs = logits + (size_t)chunk * V; /* lm_head_ce's layout */
 	int32_t *rows = (int32_t *)(xs + 2 * (size_t)chunk * C), *tg = rows + chunk;
@@ -160,4 +184,18 @@ long lm_head_correct(const float *x, const float *W, const int32_t *targets, int
 		}
 	}
 	return hits;
+}
+
+long lm_head_correct(const float *x, const float *W, const int32_t *targets, int T, int C,
+                     int V, float softcap, float *scratch, int chunk)
+{
+	struct frozen_linear h = head_of(W, NULL, C, V);
+	return head_correct(x, &h, targets, T, C, V, softcap, scratch, chunk);
+}
+
+long lm_head_correct_bf16(const float *x, const uint16_t *Wb, const int32_t *targets, int T,
+                          int C, int V, float softcap, float *scratch, int chunk)
+{
+	struct frozen_linear h = head_of(NULL, Wb, C, V);
+	return head_correct(x, &h, targets, T, C, V, softcap, scratch, chunk);
 }

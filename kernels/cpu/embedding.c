@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "common/half.h"
+
 /* out: (T, C); ids: (T); table: (V, C) */
 void embedding_forward(float *out, const int32_t *ids, const float *table, int T, int C, int V)
 {
@@ -13,6 +15,18 @@ void embedding_forward(float *out, const int32_t *ids, const float *table, int T
 			memset(o, 0, sizeof(float) * C);
 		else
 			memcpy(o, table + (size_t)ids[t] * C, sizeof(float) * C);
+	}
+}
+
+/* out: (T, C); ids: (T); table: (V, C) bf16 bits */
+void embedding_forward_bf16(float *out, const int32_t *ids, const uint16_t *table, int T, int C,
+                            int V)
+{
+	for (int t = 0; t < T; t++) {
+		float *o = out + (size_t)t * C;
+		const uint16_t *r = table + (size_t)(ids[t] < 0 || ids[t] >= V ? 0 : ids[t]) * C;
+		for (int c = 0; c < C; c++)
+			o[c] = ids[t] < 0 || ids[t] >= V ? 0.0f : qt_bf16_to_f32(r[c]);
 	}
 }
 

@@ -149,3 +149,114 @@ void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 		threads = 1;  /* the same tiles, in order on this thread */
 	qt_pool_for(threads, (size_t)tiles, tile_task, &g);
 }
+
+/*
+ * sgemm_rm_fill's buffers: one block of (threads x column tile) floats kept between calls, so
+ * that the hundreds of products of a training step do not fault in fresh pages each time.
+ * Taken and given back under a lock (a call from another thread meanwhile allocates its own).
+ */
+#define FILL_MIN_BYTES    ((size_t)256 << 20) /* tile buffers of one product: at most this */
+#define FILL_THREAD_BYTES ((size_t)32 << 20)  /* or this per thread, whichever is more */
+
+static pthread_mutex_t fill_mu = PTHREAD_MUTEX_INITIALIZER;
+static float *fill_keep;
+static size_t fill_keep_n;
+
+static float *fill_take(size_t n)
+{
+	float *p = NULL, *small = NULL;
+	pthread_mutex_lock(&fill_mu);
+	if (fill_keep && fill_keep_n >= n)
+		p = fill_keep;
+	else
+		small = fill_keep; /* too small: released before the larger one is made */
+	fill_keep = NULL;
+	pthread_mutex_unlock(&fill_mu);
+	free(small);
+	return p ? p : malloc(n * sizeof(float));
+}
+
+static void fill_give(float *p, size_t n)
+{
+	pthread_mutex_lock(&fill_mu);
+	if (!fill_keep || n > fill_keep_n) {
+		float *old = fill_keep;
+		fill_keep = p;
+		fill_keep_n = n;
+		p = old;
+	}
+	pthread_mutex_unlock(&fill_mu);
+	free(p);
+}
+
+struct fill_job {
+	struct gemm_job g;
+	int row_tiles;
+	sgemm_fill_fn fill;
+	void *ctx;
+	float *bufs;     /* per worker, tile floats each */
+	size_t tile;
+	int *filled;     /* per worker: the column tile its buffer holds, -1: none */
+};
+
+/* Tiles in column-major order, so that a worker taking consecutive tiles of one column of the
+ * grid fills its buffer once. */
+static void fill_task(void *ctx, size_t i, int worker)
+{
+	struct fill_job *f = ctx;
+	const struct gemm_job *g = &f->g;
+	int ct = (int)(i / (size_t)f->row_tiles), i0 = (int)(i % (size_t)f->row_tiles) * g->rows;
+	int j0 = ct * g->cols;
+	int m = g->M - i0 < g->rows ? g->M - i0 : g->rows;
+	int n = g->N - j0 < g->cols ? g->N - j0 : g->cols;
+	if (m <= 0 || n <= 0)
+		return;
+	float *B = f->bufs + (size_t)worker * f->tile;
+	if (f->filled[worker] != ct) {
+		f->fill(f->ctx, j0, n, B);
+		f->filled[worker] = ct;
+	}
+	const float *A = g->ta ? g->A + i0 : g->A + (size_t)i0 * g->lda;
+	cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
+	            g->tb ? CblasTrans : CblasNoTrans, m, n, g->K, g->alpha, A, g->lda, B,
+	            g->tb ? g->K : n, g->beta, g->C + (size_t)i0 * g->ldc + j0, g->ldc);
+}
+
+int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                  int lda, sgemm_fill_fn fill, void *ctx, float beta, float *C, int ldc)
+{
+	pthread_once(&blas_once, blas_single);
+	if (M <= 0 || N <= 0)
+		return 0;
+	int rows, cols;
+	sgemm_tile_shape(M, N, K, &rows, &cols);
+	int col_tiles = (N + cols - 1) / cols, row_tiles = (M + rows - 1) / rows;
+	int tiles = row_tiles * col_tiles;
+	int threads = gemm_threads ? gemm_threads : qt_pool_default_threads();
+	if (qt_pool_nested())
+		threads = 1;
+	threads = threads < tiles ? threads : tiles;
+	threads = threads > 0 ? threads : 1;
+	threads = threads < 256 ? threads : 256;
+	/* Tall tiles (a 49152-word LM head's input gradient: 49152 x 1024 floats, 201 MB) would
+	 * take as much memory as the f32 weight on a few threads: fewer workers then (the tiles,
+	 * and so the bits, stay the same) */
+	size_t tile = (size_t)cols * (size_t)(K > 0 ? K : 1), n;
+	size_t cap = (size_t)threads * FILL_THREAD_BYTES;
+	cap = cap > FILL_MIN_BYTES ? cap : FILL_MIN_BYTES;
+	while (threads > 1 && tile * sizeof(float) * (size_t)threads > cap)
+		threads--;
+	n = tile * (size_t)threads;
+	int filled[256];
+	float *bufs = fill_take(n);
+	if (!bufs)
+		return -1;
+	for (int t = 0; t < threads; t++)
+		filled[t] = -1;
+	struct fill_job f = { { trans_a, trans_b, M, N, K, lda, 0, ldc, rows, cols, col_tiles,
+	                        alpha, beta, A, NULL, C }, row_tiles, fill, ctx, bufs, tile,
+	                      filled };
+	qt_pool_for(threads, (size_t)tiles, fill_task, &f);
+	fill_give(bufs, n);
+	return 0;
+}

@@ -296,3 +296,37 @@ void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,
 	else
 		qt_pool_for(n_threads, tasks, dequant_task, &j);
 }
+
+/* Elements [e0, e1) of the flattened weight with the cast, into out: the SIMD dequantizer f
+ * (called with C 1, so that its rows are elements) when the range is in whole groups of 16. */
+static void dequant_elems(matvec_nf4_dequant_fn f, const struct matvec_nf4_args *a, size_t e0,
+                          size_t e1, float *out)
+{
+	if (f && e0 % 16 == 0 && e1 % 16 == 0) {
+		f(a, e0, e1, out);
+		return;
+	}
+	nf4_dequantize_range(a->packed, a->absmax, a->code, a->blocksize, e0, e1, out);
+	if (a->round_to == 1)
+		for (size_t i = 0; i < e1 - e0; i++)
+			out[i] = qt_bf16_to_f32(qt_f32_to_bf16(out[i]));
+	else if (a->round_to == 2)
+		for (size_t i = 0; i < e1 - e0; i++)
+			out[i] = qt_f16_to_f32(qt_f32_to_f16(out[i]));
+}
+
+void matvec_nf4_dequant_block(float *out, const uint8_t *packed, const float *absmax,
+                              const float *code, size_t blocksize, int round_to, int C, int r0,
+                              int r1, int c0, int c1)
+{
+	matvec_nf4_dequant_fn f = matvec_nf4_dequant_pick(C, blocksize);
+	struct matvec_nf4_args a = { .packed = packed, .absmax = absmax, .code = code,
+	                             .blocksize = blocksize, .round_to = round_to, .C = 1 };
+	size_t w = (size_t)(c1 - c0);
+	if (c0 == 0 && c1 == C) {
+		dequant_elems(f, &a, (size_t)r0 * C, (size_t)r1 * C, out);
+		return;
+	}
+	for (int r = r0; r < r1; r++, out += w)
+		dequant_elems(f, &a, (size_t)r * C + c0, (size_t)r * C + c1, out);
+}

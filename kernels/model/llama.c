@@ -217,7 +217,10 @@ static void lin(float *out, const float *x, const struct frozen_linear *w,
 
 static void embed_rows(const struct llama_model *m, struct acts *a, int n)
 {
-	a->be->embedding_forward(a->x, a->ids, m->embed, n, m->cfg.C, m->cfg.V);
+	if (m->embed)
+		a->be->embedding_forward(a->x, a->ids, m->embed, n, m->cfg.C, m->cfg.V);
+	else
+		a->be->embedding_forward_bf16(a->x, a->ids, m->embed_b, n, m->cfg.C, m->cfg.V);
 	if (m->cfg.embed_scale)
 		a->be->embedding_scale(a->x, (size_t)n * m->cfg.C, m->cfg.embed_scale);
 }

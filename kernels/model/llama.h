@@ -93,7 +93,10 @@ static inline struct attn_opts llama_attn(const struct llama_config *c, int l)
 
 struct llama_model {
 	struct llama_config cfg;
-	const float        *embed;      /* (V, C) */
+	const float        *embed;      /* (V, C), or NULL when embed_b holds it */
+	const uint16_t     *embed_b;    /* (V, C) the table as bf16 bits, read on the CPU when embed
+	                                   is NULL (jobs/llama_load.h's LLAMA_LOAD_BF16_VOCAB); the
+	                                   LM head may then be bf16 only too (lm_head.wb, w NULL) */
 	const float        *final_norm; /* (C) */
 	struct frozen_linear lm_head;   /* (V, C); tied models point w at embed */
 	struct llama_layer *layers;     /* (n_layer) host array */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "kernels/nf4.h"
 
 const char *llama_backend_missing(const struct llama_model *m, const struct lora_table *lora,
@@ -16,8 +17,13 @@ const char *llama_backend_missing(const struct llama_model *m, const struct lora
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L0 = c->n_layer > 0 ? &m->layers[0] : NULL;
-	if (!m->lm_head.w && !(be->caps & QT_CAP_NF4_LM_HEAD))
+	if (!m->lm_head.w && !m->lm_head.wb && !(be->caps & QT_CAP_NF4_LM_HEAD))
 		return "an NF4 lm_head";
+	/* a bf16 vocabulary: computed on by the host, copied to f32 for a device */
+	if (be->host && ((!m->embed && !be->embedding_forward_bf16) ||
+	                 (!m->lm_head.w && m->lm_head.wb &&
+	                  (!be->lm_head_ce_bf16 || !be->lm_head_correct_bf16))))
+		return "a bf16 embedding or LM head";
 	if (be->attn_max_hd && c->HD > be->attn_max_hd)
 		return "attention with a head_dim above its attn_max_hd";
 	if (c->fused && (!be->columns_split || !be->columns_join))
@@ -96,13 +102,31 @@ static void *dup_into(struct owned *o, const void *src, size_t n, int *ok)
 	return o->p[o->n++] = d;
 }
 
+/* n bf16 values (NULL: none) as f32 in be's memory: a bf16 vocabulary (llama_model.embed_b,
+ * lm_head.wb without w) for a backend that computes in f32 only. */
+static float *dup_bf16(struct owned *o, const uint16_t *b, size_t n, int *ok)
+{
+	if (!b || !*ok)
+		return NULL;
+	float *f = malloc(n * sizeof *f);
+	if (!f) {
+		*ok = 0;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		f[i] = qt_bf16_to_f32(b[i]);
+	float *d = dup_into(o, f, n * sizeof *f, ok);
+	free(f);
+	return d;
+}
+
 static void upload_linear(struct owned *o, struct frozen_linear *d, const struct frozen_linear *s,
                           int *ok)
 {
 	size_t n = (size_t)s->OC * s->C;
 	*d = *s;
 	d->wb = NULL; /* the CPU's decoding copy */
-	d->w = dup_into(o, s->w, n * sizeof(float), ok);
+	d->w = s->w || s->nf4 ? dup_into(o, s->w, n * sizeof(float), ok) : dup_bf16(o, s->wb, n, ok);
 	d->bias = dup_into(o, s->bias, (size_t)s->OC * sizeof(float), ok);
 	if (!s->w && s->nf4) { /* neither: a module the family lacks (Phi-3's fused k, v, up) */
 		d->nf4 = dup_into(o, s->nf4, nf4_packed_bytes(n), ok);
@@ -132,9 +156,11 @@ int llama_model_upload(struct llama_model *dst, const struct llama_model *src,
 	dst->layers = o->layers;
 	int ok = 1;
 	size_t C = (size_t)c->C * sizeof(float), HD = (size_t)c->HD * sizeof(float);
-	dst->embed = dup_into(o, src->embed, (size_t)c->V * C, &ok);
+	dst->embed = src->embed ? dup_into(o, src->embed, (size_t)c->V * C, &ok) :
+	             dup_bf16(o, src->embed_b, (size_t)c->V * c->C, &ok);
+	dst->embed_b = NULL;
 	dst->final_norm = dup_into(o, src->final_norm, C, &ok);
-	if (src->lm_head.w == src->embed) { /* tied */
+	if (src->embed ? src->lm_head.w == src->embed : src->lm_head.wb == src->embed_b) { /* tied */
 		dst->lm_head = src->lm_head;
 		dst->lm_head.w = dst->embed;
 		dst->lm_head.wb = NULL;

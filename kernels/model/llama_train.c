@@ -36,13 +36,9 @@ struct llama_train_ws {
 	                                  before its split, or its parts' joined gradient */
 	float *acat, *mcat;            /* (3 R, max in) a group's LoRA A one after another; (T, 3 R)
 	                                  its product with the group's input */
-	void  *wbuf;                   /* the frozen linears' scratch (an NF4 weight dequantized) */
-	float *lw;                     /* NF4 bases on a backend with frozen_dequant: one layer's
-	                                  frozen weights dequantized, module after module; or NULL */
-	size_t lw_off[LLAMA_N_MODULES]; /* where each module's weight starts in lw */
-	int    lw_layer;               /* the layer whose weights lw holds; -1: none */
-	struct frozen_linear lin[LLAMA_N_MODULES]; /* the current layer's linears as the ops get
-	                                  them (an NF4 weight pointing into lw) */
+	void  *wbuf;                   /* the frozen linears' scratch (CUDA: an NF4 weight
+	                                  dequantized; the CPU makes f32 tiles of its own) */
+	struct frozen_linear lin[LLAMA_N_MODULES]; /* the current layer's linears */
 	float *ubuf;                   /* (T, max in): a dropped-out LoRA input, or its gradient */
 	const struct llama_train_dropout *drop; /* this call's dropout, NULL when off */
 	int32_t *ids, *dpos, *seg, *tg; /* (T) this call's inputs in the backend (dpos: positions per
@@ -116,23 +112,11 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 	       KD = (size_t)c->NKV * c->HD, t = (size_t)T, r = (size_t)(R > 0 ? R : 1);
 	size_t wmax = 0, umax = C > H ? C : H, half = (size_t)c->HD / 2;
 	umax = QD > umax ? QD : umax;
-	/* NF4 weights: a layer's, dequantized once where the backend can (lw), else each
-	 * dequantized by its op into wbuf */
-	size_t lwn = 0, mod_n[LLAMA_N_MODULES] = { 0 };
-	int nf4 = 0;
 	for (int l = 0; l < c->n_layer; l++)
 		for (int k = 0; k < LLAMA_N_MODULES; k++) {
-			const struct frozen_linear *w = &m->layers[l].lin[k];
-			size_t n = be->frozen_scratch(w, T), e = (size_t)w->OC * w->C;
+			size_t n = be->frozen_scratch(&m->layers[l].lin[k], T);
 			wmax = n > wmax ? n : wmax;
-			mod_n[k] = e > mod_n[k] ? e : mod_n[k];
-			nf4 |= !w->w && w->nf4;
 		}
-	if (nf4 && be->frozen_dequant) {
-		for (int k = 0; k < LLAMA_N_MODULES; k++)
-			lwn += mod_n[k]; /* unpadded: q, k, v (gate, up) stay one after another */
-		wmax = 0;
-	}
 	wmax = (wmax + 255) / 256 * 256;
 	size_t qkn = m->cfg.n_layer > 0 && m->layers[0].q_norm ? 1 : 0; /* Qwen3 */
 	size_t sw = m->cfg.n_layer > 0 && m->layers[0].post_attn_norm ? 1 : 0; /* Gemma-2 */
@@ -159,7 +143,7 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 		{ &ws->lm_scratch, lm_head_ce_scratch(LM_CHUNK, c->C, c->V) }, { &ws->losses, t },
 		{ &ws->xf, t * C }, { &ws->rstdf, t }, { &ws->dqp, qkn * t * QD },
 		{ &ws->dkp, qkn * t * KD }, { &ws->br, sw * t * C }, { &ws->fz, t * fzn },
-		{ &ws->acat, 3 * r * umax }, { &ws->mcat, t * 3 * r }, { &ws->lw, lwn },
+		{ &ws->acat, 3 * r * umax }, { &ws->mcat, t * 3 * r },
 	};
 	enum { NFIX = sizeof fixed / sizeof *fixed };
 	/* One layer's activations, n_acts times. */
@@ -200,11 +184,6 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 			p += (act_n[i] + 63) / 64 * 64;
 		}
 	}
-	if (!lwn)
-		ws->lw = NULL;
-	for (size_t k = 0, off = 0; k < LLAMA_N_MODULES; off += mod_n[k], k++)
-		ws->lw_off[k] = off;
-	ws->lw_layer = -1;
 	ws->wbuf = p;
 	ws->ids = (int32_t *)((char *)ws->wbuf + wmax);
 	ws->dpos = ws->ids + t;
@@ -260,41 +239,40 @@ static uint64_t drop_seed(const struct llama_train_dropout *d, int l, int k)
 	return llama_train_dropout_seed(d->seed, d->step, d->block, l, k);
 }
 
-/*
- * Layer l's frozen linears as the ops get them, into ws->lin: the model's, but where the backend
- * has frozen_dequant an NF4 weight comes dequantized in ws->lw, the whole layer at once and only
- * when lw does not hold layer l already, so that a layer's forward, its recompute and its
- * backward share one dequantization (frozen_train would dequantize it in each). The values are
- * those frozen_train multiplies by: the results do not change.
- */
+/* Layer l's frozen linears into ws->lin, where fused_view finds them. */
 static void layer_weights(const struct llama_model *m, struct llama_train_ws *ws, int l)
 {
-	const struct llama_layer *L = &m->layers[l];
-	int fresh = ws->lw_layer != l;
-	for (int k = 0; k < LLAMA_N_MODULES; k++) {
-		struct frozen_linear *v = &ws->lin[k];
-		*v = L->lin[k];
-		if (v->w || !v->nf4 || !ws->lw)
-			continue;
-		float *w = ws->lw + ws->lw_off[k];
-		if (fresh)
-			ws->be->frozen_dequant(&L->lin[k], w, m->n_threads);
-		v->w = w;
-		v->nf4 = NULL;
-	}
-	ws->lw_layer = ws->lw ? l : -1;
+	memcpy(ws->lin, m->layers[l].lin, sizeof ws->lin);
 }
 
-/* Modules k .. k + n - 1 of ws->lin as one frozen linear without bias, when their f32 weights
- * lie one after another (jobs/llama_load.c reads q, k, v and gate, up so; ws->lw holds an NF4
- * layer so): 1, or 0 when they do not. */
+/* Whether NF4 weights b follows a in memory, a's off elements after its start, with the same
+ * blocks, table and cast (jobs/llama_load.c loads q, k, v and gate, up so). */
+static int nf4_follows(const struct frozen_linear *a, const struct frozen_linear *b, size_t off)
+{
+	return a->nf4 && b->nf4 && off % 2 == 0 && a->blocksize && off % a->blocksize == 0 &&
+	       b->blocksize == a->blocksize && b->deq_dtype == a->deq_dtype &&
+	       b->nf4 == a->nf4 + off / 2 && b->absmax == a->absmax + off / a->blocksize &&
+	       (b->code == a->code || memcmp(b->code, a->code, 16 * sizeof *a->code) == 0);
+}
+
+/* Modules k .. k + n - 1 of ws->lin as one frozen linear without bias, when their weights lie
+ * one after another (jobs/llama_load.c reads q, k, v and gate, up so): f32, or on the CPU NF4
+ * (whose products make f32 tiles of any such weight; CUDA's scratch holds one module): 1, or 0
+ * when they do not. */
 static int fused_view(const struct llama_train_ws *ws, int k, int n, struct frozen_linear *v)
 {
 	const struct frozen_linear *a = &ws->lin[k];
-	*v = (struct frozen_linear){ .OC = 0, .C = a->C, .w = a->w };
+	int q = !a->w && a->nf4 && ws->be->host;
+	*v = q ? *a : (struct frozen_linear){ .C = a->C, .w = a->w };
+	v->OC = 0;
+	v->bias = NULL;
+	v->wb = NULL;
 	for (int i = k; i < k + n; i++) {
 		const struct frozen_linear *b = &ws->lin[i];
-		if (!b->w || b->C != a->C || b->OC <= 0 || b->w != a->w + (size_t)v->OC * a->C)
+		size_t off = (size_t)v->OC * a->C;
+		if (b->C != a->C || b->OC <= 0)
+			return 0;
+		if (q ? !nf4_follows(a, b, off) : !b->w || b->w != a->w + off)
 			return 0;
 		v->OC += b->OC;
 	}
@@ -599,21 +577,27 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		return fail(be, "uploading the block", err);
 	const int32_t *dseg = seg ? ws->seg : NULL;
 	float *x0 = ws->xin;
-	be->embedding_forward(x0, ws->ids, m->embed, T, c->C, c->V);
+	if (m->embed)
+		be->embedding_forward(x0, ws->ids, m->embed, T, c->C, c->V);
+	else
+		be->embedding_forward_bf16(x0, ws->ids, m->embed_b, T, c->C, c->V);
 	if (c->embed_scale)
 		be->embedding_scale(x0, TC, c->embed_scale);
 	if (neftune_mag > 0)
 		be->neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
-	ws->lw_layer = -1; /* m may not be the model lw was last filled from */
 	for (int l = 0; l < c->n_layer; l++)
 		layer_forward(m, lora, l, ws, acts_of(ws, l), ws->xin + (size_t)l * TC,
 		              ws->xin + (size_t)(l + 1) * TC, dseg, T);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	be->zero(ws->dxn, TC * sizeof(float));
-	be->lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, ws->tg, T, c->C,
-	               c->V, grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
+	if (m->lm_head.w)
+		be->lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, ws->tg, T, c->C,
+		               c->V, grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
+	else
+		be->lm_head_ce_bf16(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.wb, ws->tg, T,
+		                    c->C, c->V, grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
 	if (be->download(ws->losses_h, ws->losses, (size_t)T * sizeof(float)) != 0) {
 		ws->drop = NULL;
 		return fail(be, "forward", err);
@@ -643,6 +627,10 @@ long llama_train_correct(const struct llama_model *m, const struct llama_train_w
                          int T)
 {
 	const struct llama_config *c = &m->cfg;
+	if (!m->lm_head.w)
+		return ws->be->lm_head_correct_bf16 ?
+		       ws->be->lm_head_correct_bf16(ws->xf, m->lm_head.wb, ws->tg, T, c->C, c->V,
+		                                    c->final_softcap, ws->lm_scratch, LM_CHUNK) : -1;
 	if (!ws->be->lm_head_correct)
 		return -1;
 	return ws->be->lm_head_correct(ws->xf, m->lm_head.w, ws->tg, T, c->C, c->V,

@@ -3,6 +3,7 @@
  * kernels/gemm.h: the tiled SGEMM against a plain double-precision loop, for every transpose
  * combination, beta 0 / 1 / other, strides wider than the matrix and row and column counts
  * that do not divide into the tiles; and bit-identical results at 1, 2, 3 and 7 threads.
+ * sgemm_rm_fill (B made a column tile at a time) equal to sgemm_rm bit for bit.
  * The thread check runs again, in child processes, under every OpenBLAS core type this CPU can
  * execute (OPENBLAS_CORETYPE=Haswell on AVX2, SkylakeX on AVX-512): an AVX2 machine's
  * kernels gave 2 and 3 threads different bits when the tiles followed the thread count.
@@ -95,6 +96,51 @@ static void one(int ta, int tb, int M, int N, int K, float beta, uint64_t seed)
 	free(A), free(B), free(C0), free(C), free(ref), free(first);
 }
 
+/* sgemm_rm_fill's fill from a plain B (row stride ld). */
+struct plain_b {
+	const float *B;
+	int tb, K, ld;
+};
+
+static void fill_plain(void *ctx, int j0, int n, float *buf)
+{
+	const struct plain_b *p = ctx;
+	if (p->tb)
+		for (int j = 0; j < n; j++)
+			memcpy(buf + (size_t)j * p->K, p->B + (size_t)(j0 + j) * p->ld, p->K * sizeof *buf);
+	else
+		for (int k = 0; k < p->K; k++)
+			memcpy(buf + (size_t)k * n, p->B + (size_t)k * p->ld + j0, n * sizeof *buf);
+}
+
+/* sgemm_rm_fill = sgemm_rm bit for bit, at any thread count. */
+static void one_fill(int ta, int tb, int M, int N, int K, float beta, uint64_t seed)
+{
+	int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+	size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb,
+	       nc = (size_t)M * ldc;
+	float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+	float *C0 = malloc(nc * sizeof *C0), *C = malloc(nc * sizeof *C), *F = malloc(nc * sizeof *F);
+	kc_rand(A, na, seed, 1.0f);
+	kc_rand(B, nb, seed + 1, 1.0f);
+	kc_rand(C0, nc, seed + 2, 1.0f);
+	struct plain_b pb = { B, tb, K, ldb };
+	int threads[] = { 1, 2, 3, 7 };
+	for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+		sgemm_set_threads(threads[t]);
+		memcpy(C, C0, nc * sizeof *C);
+		memcpy(F, C0, nc * sizeof *F);
+		sgemm_rm(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C, ldc);
+		int rc = sgemm_rm_fill(ta, tb, M, N, K, 0.75f, A, lda, fill_plain, &pb, beta, F, ldc);
+		CHECK(rc == 0 && memcmp(C, F, nc * sizeof *C) == 0,
+		      "fill: ta %d tb %d %dx%dx%d beta %g threads %d: differs from sgemm_rm (CPU %s, "
+		      "OpenBLAS core %s)", ta, tb, M, N, K, beta, threads[t], cpu_model,
+		      openblas_get_corename());
+	}
+	sgemm_set_threads(0);
+	free(A), free(B), free(C0), free(C), free(F);
+}
+
 /* Runs this test again with OPENBLAS_CORETYPE=core (read by OpenBLAS when it loads, so only a
  * new process can change it); returns its exit status. */
 static int rerun(const char *self, const char *core)
@@ -142,5 +188,13 @@ int main(int argc, char **argv)
 			for (int tb = 0; tb < 2; tb++)
 				for (int b = 0; b < 3; b++)
 					one(ta, tb, shapes[s][0], shapes[s][1], shapes[s][2], betas[b], seed++ * 7);
+	/* and the tiles filled one at a time, also at a training step's shapes (a 12-tile row) */
+	int fshapes[][3] = { { 3, 5, 7 }, { 130, 577, 96 }, { 600, 700, 64 }, { 512, 1200, 256 },
+	                     { 70, 2000, 300 } };
+	for (size_t s = 0; s < sizeof fshapes / sizeof *fshapes; s++)
+		for (int ta = 0; ta < 2; ta++)
+			for (int tb = 0; tb < 2; tb++)
+				one_fill(ta, tb, fshapes[s][0], fshapes[s][1], fshapes[s][2], s % 2 ? 1.0f : 0.0f,
+				         seed++ * 7);
 	return test_main_end();
 }

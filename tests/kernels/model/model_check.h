@@ -61,10 +61,10 @@ static inline float *load_prefix_table(const char *dir, int *P, size_t *n)
 }
 
 /* f = m (shallow) with every NF4 linear dequantized to f32 up front (frozen_dequant), the whole
- * model's weights in one buffer, each layer's module after module as llama_train dequantizes
- * an NF4 layer: both then take the same fused GEMMs (kernels/model/llama_train.c), so an NF4
- * base and its dequantized copy agree bit for bit. *nq: the NF4 linears. Returns the buffer;
- * the caller frees it and f->layers. */
+ * model's weights in one buffer, each layer's module after module as jobs/llama_load.c lays
+ * out an NF4 layer's q, k, v and gate, up: both then take the same fused GEMMs
+ * (kernels/model/llama_train.c), so an NF4 base and its dequantized copy agree bit for bit.
+ * *nq: the NF4 linears. Returns the buffer; the caller frees it and f->layers. */
 static inline float *dequant_layers(struct llama_model *f, const struct llama_model *m, int *nq)
 {
 	size_t n = 0;
