@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/chat.5. */
 /* Not a file format of its own: the chat layer's internals; the formats are documented in
  * man/man5/chat.5 and man/man5/chat-template.5. */
 /*

@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/gguf.5. */
 /* Not a file format of its own: the llama.cpp naming that gguf(5) (man/man5/gguf.5)
  * documents. */
 /*

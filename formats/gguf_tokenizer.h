@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/gguf.5. */
 /* Not a file format of its own: documented in import-gguf(1), export-gguf(1) and gguf(5)
  * (man/man5/gguf.5). */
 /*

@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/gguf.5. */
 /* Not a file format of its own: the tokenizer.* keys that gguf(5) (man/man5/gguf.5) documents. */
 /*
  * What formats/gguf_vocab.c (byte-level BPE, the dispatcher), gguf_vocab_spm.c (SentencePiece)

@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/lora-checkpoint.5. */
 /* Documented in lora-checkpoint(5), man/man5/lora-checkpoint.5 (a directory format; the man
  * page name uses a hyphen). */
 /*

@@ -1,4 +1,4 @@
-/* qlora-tools: ISC license. */
+/* qlora-tools: ISC license. Documented in man/man5/model-dir.5. */
 /* Not a file format of its own: documented in model-dir(5), man/man5/model-dir.5. */
 /*
  * A HuggingFace model directory (model-dir(5)): config.json, the weights (model.safetensors or
