@@ -5,10 +5,24 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "formats/adapter.h"
 #include "formats/safetensors.h"
 #include "kernels/model/llama.h"
 #include "test.h"
+
+/* 1 when every gradient is bit-identical. */
+static inline int same_grads(const struct adapter *x, const struct adapter *y)
+{
+	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
+		const struct lora_pair *a = &x->lora[i], *b = &y->lora[i];
+		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
+		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
+			return 0;
+	}
+	return 1;
+}
 
 /* max |a - b| / max |b| over n values */
 static inline double rel_err(const float *a, const float *b, size_t n)

@@ -14,21 +14,10 @@
 #include "common/rng.h"
 #include "jobs/llama_load.h"
 #include "kernels/model/llama_train.h"
+#include "model_check.h"
 #include "test.h"
 
 enum { T = 40 };
-
-/* 1 when every gradient is bit-identical. */
-static int same_grads(const struct adapter *x, const struct adapter *y)
-{
-	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		const struct lora_pair *a = &x->lora[i], *b = &y->lora[i];
-		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
-		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
-			return 0;
-	}
-	return 1;
-}
 
 static void make_adapter(struct adapter *a, const struct llama_model *m, struct qt_rng *r)
 {

@@ -70,18 +70,6 @@ static void zero(struct adapter *g)
 	}
 }
 
-/* 1 when every gradient is bit-identical. */
-static int same_grads(const struct adapter *x, const struct adapter *y)
-{
-	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
-		const struct lora_pair *a = &x->lora[i], *b = &y->lora[i];
-		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
-		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
-			return 0;
-	}
-	return 1;
-}
-
 static double run(const struct llama_model *m, const struct adapter *a, struct adapter *g,
                   struct llama_train_ws *ws, const struct batch *b,
                   const struct llama_train_dropout *d)
