@@ -23,4 +23,11 @@ void dropout_forward(float *out, const float *x, size_t n, float p, float scale,
 void dropout_backward(float *dx, const float *dout, size_t n, float p, float scale,
                       uint64_t seed);
 
+/* Elements [lo, hi) of the two above (the arrays indexed as there, from 0): the CPU backend
+ * splits them over its threads (kernels/cpu/threaded.c). */
+void dropout_forward_span(float *out, const float *x, size_t lo, size_t hi, float p,
+                          float scale, uint64_t seed);
+void dropout_backward_span(float *dx, const float *dout, size_t lo, size_t hi, float p,
+                           float scale, uint64_t seed);
+
 #endif

@@ -43,5 +43,8 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 
 /* Threads for sgemm_rm: n <= 0 restores the default (qt_pool_default_threads()). */
 void sgemm_set_threads(int n);
+/* The threads sgemm_rm would use now: 1 inside a task of a parallel qt_pool_for (the CPU
+ * kernels' other threaded ops take the same count, kernels/cpu/threaded.c). */
+int sgemm_threads(void);
 
 #endif

@@ -17,7 +17,10 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
                      const float *up, size_t N);
 
 /* The same contracts through kernels/cpu/vexp.h's sigmoid (within a few ulp of the loops above,
- * which use libm's expf; the same bits at any thread count): the backend's. */
+ * which use libm's expf; the same bits at any thread count): the backend's. The sigmoids are
+ * taken SWIGLU_FAST_CHUNK at a time and an element's may depend on its offset in its chunk:
+ * split a call only at multiples of it. */
+enum { SWIGLU_FAST_CHUNK = 512 };
 void swiglu_forward_fast(float *out, const float *gate, const float *up, size_t N);
 void swiglu_backward_fast(float *dgate, float *dup, const float *dout, const float *gate,
                           const float *up, size_t N);

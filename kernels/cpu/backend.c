@@ -1,6 +1,6 @@
 /* qlora-tools: ISC license. */
 /* The CPU's backend table (kernels/backend.h): the ops of kernels/cpu, threaded where they can
- * be. Host memory, so nothing is staged; only the frozen products' tile buffers can fail
+ * be (kernels/cpu/threaded.h). Host memory, so nothing is staged; only the frozen products' tile buffers can fail
  * after an allocation. */
 #include "kernels/backend.h"
 
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/columns.h"
+#include "kernels/cpu/threaded.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
@@ -58,7 +59,7 @@ const struct qt_backend qt_backend_cpu = {
 	.embedding_scale = embedding_scale,
 	.neftune_forward = neftune_forward,
 	.rmsnorm_forward = rmsnorm_forward_fast,
-	.rmsnorm_backward = rmsnorm_backward,
+	.rmsnorm_backward = rmsnorm_backward_threaded,
 	.linear_forward = linear_forward_fast,
 	.linear_backward_x = linear_backward_x_fast,
 	.linear_backward_w = linear_backward_w_fast,
@@ -67,29 +68,29 @@ const struct qt_backend qt_backend_cpu = {
 	.frozen_infer = frozen_infer,
 	.frozen_train = frozen_train,
 	.frozen_train_backward_x = frozen_train_backward_x,
-	.columns_split = columns_split,
-	.columns_join = columns_join,
-	.residual_add = residual_add,
+	.columns_split = columns_split_threaded,
+	.columns_join = columns_join_threaded,
+	.residual_add = residual_add_threaded,
 	.softcap_forward = softcap_forward,
 	.softcap_backward = softcap_backward,
-	.rope_forward_part = rope_forward_part,
-	.rope_backward_part = rope_backward_part,
+	.rope_forward_part = rope_forward_threaded,
+	.rope_backward_part = rope_backward_threaded,
 	.attention_forward = attention_forward_fast,
 	.attention_backward = attention_backward_fast,
 	.attention_decode = attention_decode_fast,
 	.attention_prefix_forward = attention_prefix_forward,
 	.attention_prefix_backward = attention_prefix_backward,
-	.swiglu_forward = swiglu_forward_fast,
-	.swiglu_backward = swiglu_backward_fast,
+	.swiglu_forward = swiglu_forward_threaded,
+	.swiglu_backward = swiglu_backward_threaded,
 	.geglu_forward = geglu_forward,
 	.geglu_backward = geglu_backward,
-	.dropout_forward = dropout_forward,
-	.dropout_backward = dropout_backward,
+	.dropout_forward = dropout_forward_threaded,
+	.dropout_backward = dropout_backward_threaded,
 	.lm_head_ce = lm_head_ce,
 	.lm_head_correct = lm_head_correct,
 	.lm_head_ce_bf16 = lm_head_ce_bf16,
 	.lm_head_correct_bf16 = lm_head_correct_bf16,
-	.adamw_step = adamw_step,
+	.adamw_step = adamw_step_threaded,
 	.grad_sumsq = grad_sumsq,
 	.grad_scale = grad_scale,
 };

@@ -5,19 +5,19 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/exp_libm.h"
+#include "kernels/cpu/threaded.h"
 #include "kernels/frozen.h"
 #include "kernels/matmul.h"
 #include "kernels/softcap.h"
 
-/* Row max and log-sum-exp (sum in double). */
+/* Row max and log-sum-exp (sum in double, libm's exp: kernels/cpu/exp_libm.h). */
 static float row_lse(const float *x, int V, float *maxp)
 {
 	float m = -INFINITY;
 	for (int i = 0; i < V; i++)
 		m = x[i] > m ? x[i] : m;
-	double s = 0;
-	for (int i = 0; i < V; i++)
-		s += exp((double)x[i] - m);
+	double s = exp_libm_sum(x, V, m);
 	*maxp = m;
 	return (float)(m + log(s));
 }
@@ -57,8 +57,7 @@ void cross_entropy_backward(float *dlogits, float *losses, const float *logits,
 		float m, lse = row_lse(x, V, &m);
 		if (losses)
 			losses[t] = lse - x[y];
-		for (int i = 0; i < V; i++)
-			d[i] = (float)exp((double)x[i] - lse) * grad_scale;
+		exp_libm_scale(d, x, V, lse, grad_scale);
 		d[y] -= grad_scale;
 	}
 }
@@ -70,8 +69,7 @@ void softmax_forward(float *probs, const float *logits, int T, int V)
 		const float *x = logits + (size_t)t * V;
 		float *p = probs + (size_t)t * V, m;
 		float lse = row_lse(x, V, &m);
-		for (int i = 0; i < V; i++)
-			p[i] = (float)exp((double)x[i] - lse);
+		exp_libm_scale(p, x, V, lse, 1.0f);
 	}
 }
 
@@ -101,6 +99,19 @@ static int chunk_logits(float *logits, float *xs, int32_t *rows, int32_t *tg, co
 			softcap_forward(logits, logits, (size_t)n * V, softcap);
 	}
 	return n;
+}
+
+/* cross_entropy_backward of rows [lo, hi) of a chunk, in place: rows are independent, so
+ * they run on the kernels' threads (the LM head's exponentials were 6% of a SmolLM2 step's
+ * samples, all on one thread). */
+struct ce_rows { float *logits, *losses; const int32_t *targets; int V; float grad_scale; };
+
+static void ce_rows_span(void *p, size_t lo, size_t hi)
+{
+	const struct ce_rows *r = p;
+	float *x = r->logits + lo * (size_t)r->V;
+	cross_entropy_backward(x, r->losses + lo, x, r->targets + lo, (int)(hi - lo), r->V,
+	                       r->grad_scale);
 }
 
 /* The head W (V, C) as f32 or bf16 rows: kernels/frozen.h's training products, f32 as
@@ -136,7 +147,8 @@ static void head_ce(float *losses, float *dx, const float *x, const struct froze
 				softcap_backward(row, drow, row, (size_t)V, softcap);
 			}
 		} else {
-			cross_entropy_backward(logits, dxs, logits, tg, n, V, grad_scale);
+			struct ce_rows r = { logits, dxs, tg, V, grad_scale };
+			cpu_spans((size_t)n, 1, 20.0 * V, ce_rows_span, &r);
 		}
 		for (int i = 0; i < n; i++)
 			losses[rows[i]] = dxs[i];

@@ -18,17 +18,29 @@ static int keep(uint64_t seed, size_t i, float p)
 }
 
 /* out, x: (n) */
-void dropout_forward(float *out, const float *x, size_t n, float p, float scale, uint64_t seed)
+void dropout_forward_span(float *out, const float *x, size_t lo, size_t hi, float p,
+                          float scale, uint64_t seed)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = lo; i < hi; i++)
 		out[i] = keep(seed, i, p) ? x[i] * scale : 0.0f;
 }
 
+void dropout_forward(float *out, const float *x, size_t n, float p, float scale, uint64_t seed)
+{
+	dropout_forward_span(out, x, 0, n, p, scale, seed);
+}
+
 /* dx: (n) +=; dout: (n) */
+void dropout_backward_span(float *dx, const float *dout, size_t lo, size_t hi, float p,
+                           float scale, uint64_t seed)
+{
+	for (size_t i = lo; i < hi; i++)
+		if (keep(seed, i, p))
+			dx[i] += dout[i] * scale;
+}
+
 void dropout_backward(float *dx, const float *dout, size_t n, float p, float scale,
                       uint64_t seed)
 {
-	for (size_t i = 0; i < n; i++)
-		if (keep(seed, i, p))
-			dx[i] += dout[i] * scale;
+	dropout_backward_span(dx, dout, 0, n, p, scale, seed);
 }

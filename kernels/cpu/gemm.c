@@ -69,6 +69,13 @@ void sgemm_set_threads(int n)
 	gemm_threads = n > 0 ? n : 0;
 }
 
+int sgemm_threads(void)
+{
+	if (qt_pool_nested())
+		return 1;
+	return gemm_threads ? gemm_threads : qt_pool_default_threads();
+}
+
 static int round_up(int x, int to)
 {
 	return (x + to - 1) / to * to;
@@ -144,10 +151,8 @@ void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 	int col_tiles = (N + cols - 1) / cols, tiles = (M + rows - 1) / rows * col_tiles;
 	struct gemm_job g = { trans_a, trans_b, M, N, K, lda, ldb, ldc, rows, cols, col_tiles,
 	                      alpha, beta, A, B, C };
-	int threads = gemm_threads ? gemm_threads : qt_pool_default_threads();
-	if (qt_pool_nested())
-		threads = 1;  /* the same tiles, in order on this thread */
-	qt_pool_for(threads, (size_t)tiles, tile_task, &g);
+	/* nested: the same tiles, in order on this thread */
+	qt_pool_for(sgemm_threads(), (size_t)tiles, tile_task, &g);
 }
 
 /*
@@ -232,9 +237,7 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 	sgemm_tile_shape(M, N, K, &rows, &cols);
 	int col_tiles = (N + cols - 1) / cols, row_tiles = (M + rows - 1) / rows;
 	int tiles = row_tiles * col_tiles;
-	int threads = gemm_threads ? gemm_threads : qt_pool_default_threads();
-	if (qt_pool_nested())
-		threads = 1;
+	int threads = sgemm_threads();
 	threads = threads < tiles ? threads : tiles;
 	threads = threads > 0 ? threads : 1;
 	threads = threads < 256 ? threads : 256;

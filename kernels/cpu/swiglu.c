@@ -7,7 +7,7 @@
 
 #include "kernels/cpu/vexp.h"
 
-enum { CHUNK = 512 }; /* sigmoids computed at a time (on the stack) */
+enum { CHUNK = SWIGLU_FAST_CHUNK }; /* sigmoids computed at a time (on the stack) */
 
 /* out, gate, up: (N) */
 void swiglu_forward(float *out, const float *gate, const float *up, size_t N)
