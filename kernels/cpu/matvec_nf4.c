@@ -14,6 +14,7 @@
 #include "kernels/cpu/matvec_nf4.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,9 @@
 
 /* The AVX2 bf16 rows (rows256b): lane l of accumulator s (0: s0, 1: s1) holds position
  * bf16_pos[8 s + l] of each group of 16, as the byte lookups leave them: the high nibbles (even
- * positions) in the low 128 bits of a register, the low nibbles in the high 128 bits. */
-static const int bf16_pos[16] = { 0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15 };
+ * positions) in the low 128 bits of a register, the low nibbles in the high 128 bits, and of
+ * each pair of bf16 values the first widened by a shift into s0, the second by a mask into s1. */
+static const int bf16_pos[16] = { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15 };
 
 /* The 16 values of a block with maximum a, cast as round_to says: the scalar form, for the
  * rare non-finite a (NaN handling as common/half.h). */
@@ -288,30 +290,54 @@ __attribute__((target("avx2,fma,f16c"))) static void rows256(const struct matvec
 
 /* ---- AVX2, bf16 cast: the lookup as byte shuffles ----
  * A bf16-rounded f32 has zero low bytes, so a block's 16 values are two 16-byte tables (their
- * bytes 2 and 3) and 32 weights cost two in-lane vpshufb lookups and six unpacks, where the
- * dword lookups above cost two cross-lane permutes and a blend per 8. The values, the products
- * and every lane's order of summation are those of rows256, so results stay bit-identical; the
- * unpacks leave the 16 weights of a group in the lanes bf16_pos says, x is permuted the same way
- * once per call (matvec_nf4_interleave) and the lanes are put back before combining. */
+ * bytes 2 and 3) and 32 weights cost two in-lane vpshufb lookups, two unpacks to bf16 pairs and
+ * a shift and a mask per 8 to f32, where the dword lookups above cost two cross-lane permutes
+ * and a blend per 8. The values, the products and every lane's order of summation are those of
+ * rows256, so results stay bit-identical; the lookups leave the 16 weights of a group in the
+ * lanes bf16_pos says, x is permuted the same way once per call (matvec_nf4_interleave) and the
+ * lanes are put back before combining. On Zen 3 the bound is the count of vector operations
+ * (one row of x: the two accumulators' FMA chains no longer are; four, in a new order of
+ * summation, measured no faster), and a block's table costs nearly as many as its lookups. */
 
-/* Bytes 2 (*b2) and 3 (*b3) of the 16 values of table256, each table in both 128-bit lanes. */
+/* The code table in the order the tables are built from: lo's low lane codes 0-3, its high
+ * lane 8-11; hi's 4-7 and 12-15 (rows256b copies code so once per call). */
+static const int pc_order[16] = { 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15 };
+
+/* Bytes 2 (*b2) and 3 (*b3) of the 16 values of table256 (round_to 1) for the block maximum at
+ * am, each table in both 128-bit lanes; pc: code in pc_order. Each lane of u gathers the bytes
+ * of 8 values (lo's and hi's lanes hold complementary halves of the table), so two qword
+ * permutes finish the tables. The rounding's low half is not cleared: only bytes 2, 3 are read. */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-table256b(const float *code, float a, __m256i *b2, __m256i *b3)
+table256b(const float *code, const float *pc, const float *am, __m256i *b2, __m256i *b3)
 {
-	__m256 lo, hi;
-	table256(code, a, 1, &lo, &hi);
-	/* per lane: lo's bytes 2 to dword 0, bytes 3 to dword 1; hi's to dwords 2 and 3 */
-	const __m256i sl = _mm256_setr_epi8(2, 6, 10, 14, 3, 7, 11, 15, -1, -1, -1, -1, -1, -1,
-	                                    -1, -1, 2, 6, 10, 14, 3, 7, 11, 15, -1, -1, -1, -1, -1,
-	                                    -1, -1, -1);
-	const __m256i sh = _mm256_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, 2, 6, 10, 14, 3, 7, 11,
-	                                    15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 6, 10, 14, 3, 7,
+	__m256i lo, hi;
+	uint32_t bits;
+	memcpy(&bits, am, 4);
+	if (__builtin_expect((bits & 0x7F800000u) == 0x7F800000u, 0)) { /* NaN or infinity */
+		__m256 l, h;
+		table256_scalar(code, *am, 1, &l, &h);
+		lo = _mm256_castps_si256(_mm256_permute2f128_ps(l, h, 0x20));
+		hi = _mm256_castps_si256(_mm256_permute2f128_ps(l, h, 0x31));
+	} else { /* round256's rounding, the mask left out */
+		__m256 va = _mm256_broadcast_ss(am);
+		const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7FFF);
+		lo = _mm256_castps_si256(_mm256_mul_ps(_mm256_loadu_ps(pc), va));
+		hi = _mm256_castps_si256(_mm256_mul_ps(_mm256_loadu_ps(pc + 8), va));
+		lo = _mm256_add_epi32(_mm256_add_epi32(lo, half),
+		                      _mm256_and_si256(_mm256_srli_epi32(lo, 16), one));
+		hi = _mm256_add_epi32(_mm256_add_epi32(hi, half),
+		                      _mm256_and_si256(_mm256_srli_epi32(hi, 16), one));
+	}
+	/* per lane: qword 0 the bytes 2 of lo's then hi's 4 values, qword 1 their bytes 3 */
+	const __m256i sl = _mm256_setr_epi8(2, 6, 10, 14, -1, -1, -1, -1, 3, 7, 11, 15, -1, -1, -1,
+	                                    -1, 2, 6, 10, 14, -1, -1, -1, -1, 3, 7, 11, 15, -1, -1,
+	                                    -1, -1);
+	const __m256i sh = _mm256_setr_epi8(-1, -1, -1, -1, 2, 6, 10, 14, -1, -1, -1, -1, 3, 7, 11,
+	                                    15, -1, -1, -1, -1, 2, 6, 10, 14, -1, -1, -1, -1, 3, 7,
 	                                    11, 15);
-	__m256i u = _mm256_or_si256(_mm256_shuffle_epi8(_mm256_castps_si256(lo), sl),
-	                            _mm256_shuffle_epi8(_mm256_castps_si256(hi), sh));
-	/* dwords: 0 b2 t0-3, 1 b3 t0-3, 2 b2 t8-11, 3 b3 t8-11, 4 b2 t4-7, 5 b3 t4-7, ... */
-	*b2 = _mm256_permutevar8x32_epi32(u, _mm256_setr_epi32(0, 4, 2, 6, 0, 4, 2, 6));
-	*b3 = _mm256_permutevar8x32_epi32(u, _mm256_setr_epi32(1, 5, 3, 7, 1, 5, 3, 7));
+	__m256i u = _mm256_or_si256(_mm256_shuffle_epi8(lo, sl), _mm256_shuffle_epi8(hi, sh));
+	*b2 = _mm256_permute4x64_epi64(u, 0x88); /* qwords 0, 2 of u: codes 0-7, 8-15 */
+	*b3 = _mm256_permute4x64_epi64(u, 0xDD);
 }
 
 /* The codes of q (the bytes of one or two groups of 16 in both lanes) as lookup indices: lane
@@ -323,22 +349,23 @@ nibbles256(__m256i q)
 	                        _mm256_set1_epi8(0x0F));
 }
 
-/* The f32 weights of the low 8 bytes of each lane of the indices q: *w0 positions 0-7 of the
- * group, *w1 8-15 (lane order bf16_pos). hi8 takes the high 8 bytes instead (a second group). */
+/* The f32 weights of the low 8 bytes of each lane of the indices q: *w0 and *w1 together
+ * positions 0-15 of the group (lane order bf16_pos). hi8 takes the high 8 bytes instead (a
+ * second group). */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
 lookup256b(__m256i q, __m256i b2, __m256i b3, int hi8, __m256 *w0, __m256 *w1)
 {
 	__m256i l = _mm256_shuffle_epi8(b2, q), h = _mm256_shuffle_epi8(b3, q);
 	__m256i v = hi8 ? _mm256_unpackhi_epi8(l, h) : _mm256_unpacklo_epi8(l, h); /* bf16 */
-	*w0 = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), v));
-	*w1 = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), v));
+	*w0 = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+	*w1 = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xFFFF0000u)));
 }
 
 /* rows256_nt for round_to 1, x permuted by bf16_pos: two groups of 16 per step while the block
  * holds them. One row of the weight at a time: two, as rows256 takes them, spill tables and
  * accumulators out of the 16 registers and ran 1.2x slower (Zen 3). */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-rows256b_nt(const struct matvec_nf4_args *j, int o, int t0, const int NT)
+rows256b_nt(const struct matvec_nf4_args *j, const float *pc, int o, int t0, const int NT)
 {
 	const size_t C = (size_t)j->C, bs = j->blocksize, e0 = (size_t)o * C;
 	const uint8_t *p = j->packed + e0 / 2;
@@ -352,7 +379,7 @@ rows256b_nt(const struct matvec_nf4_args *j, int o, int t0, const int NT)
 		size_t end = c + bs - off < C ? c + bs - off : C;
 		off = 0;
 		__m256i b2, b3;
-		table256b(j->code, *am, &b2, &b3);
+		table256b(j->code, pc, am, &b2, &b3);
 		for (; c + 32 <= end; c += 32) {
 			if ((c & 127) == 0) /* a cache line of codes ahead of the stream */
 				_mm_prefetch((const char *)(p + c / 2) + 768, _MM_HINT_T0);
@@ -396,18 +423,21 @@ rows256b_nt(const struct matvec_nf4_args *j, int o, int t0, const int NT)
 }
 
 /* rows256b_nt for one row of x and whole blocks of 64 (quantize-nf4's, bitsandbytes'
- * default), the block's two steps unrolled: 10% faster on Zen 3, where the two accumulators'
- * FMA chains are then the bound. */
+ * default), the block's two steps unrolled and the next block's table made before this
+ * block's lookups, so that its latency (a chain of some 12 operations) overlaps them. */
 __attribute__((target("avx2,fma,f16c"))) static void row256b_64(const struct matvec_nf4_args *j,
-                                                                int o)
+                                                                const float *pc, int o)
 {
 	const size_t C = (size_t)j->C, e0 = (size_t)o * C;
 	const uint8_t *p = j->packed + e0 / 2;
 	const float *x = j->x, *am = j->absmax + e0 / 64;
 	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-	for (size_t c = 0; c < C; c += 64, am++) {
-		__m256i b2, b3;
-		table256b(j->code, *am, &b2, &b3);
+	__m256i b2, b3;
+	table256b(j->code, pc, am, &b2, &b3);
+	for (size_t c = 0; c < C; c += 64) {
+		__m256i n2 = b2, n3 = b3;
+		if (c + 64 < C)
+			table256b(j->code, pc, am + c / 64 + 1, &n2, &n3);
 		if ((c & 127) == 0) /* a cache line of codes ahead of the stream */
 			_mm_prefetch((const char *)(p + c / 2) + 768, _MM_HINT_T0);
 		#pragma GCC unroll 2
@@ -423,6 +453,7 @@ __attribute__((target("avx2,fma,f16c"))) static void row256b_64(const struct mat
 			s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xk + 16), w2, s0);
 			s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xk + 24), w3, s1);
 		}
+		b2 = n2, b3 = n3;
 	}
 	float a[16], t[16];
 	_mm256_storeu_ps(a, s0);
@@ -435,18 +466,21 @@ __attribute__((target("avx2,fma,f16c"))) static void row256b_64(const struct mat
 __attribute__((target("avx2,fma,f16c"))) static void rows256b(const struct matvec_nf4_args *j,
                                                               int o0, int o1)
 {
+	float pc[16];
+	for (int i = 0; i < 16; i++)
+		pc[i] = j->code[pc_order[i]];
 	if (j->T == 1 && j->blocksize == 64 && j->C % 64 == 0) {
 		for (int o = o0; o < o1; o++)
-			row256b_64(j, o);
+			row256b_64(j, pc, o);
 		return;
 	}
 	for (int o = o0; o < o1; o++)
 		for (int t0 = 0; t0 < j->T; t0 += TG) {
 			switch (j->T - t0) {
-			case 1:  rows256b_nt(j, o, t0, 1); break;
-			case 2:  rows256b_nt(j, o, t0, 2); break;
-			case 3:  rows256b_nt(j, o, t0, 3); break;
-			default: rows256b_nt(j, o, t0, TG); break;
+			case 1:  rows256b_nt(j, pc, o, t0, 1); break;
+			case 2:  rows256b_nt(j, pc, o, t0, 2); break;
+			case 3:  rows256b_nt(j, pc, o, t0, 3); break;
+			default: rows256b_nt(j, pc, o, t0, TG); break;
 			}
 		}
 }
@@ -479,7 +513,7 @@ static int cpu_has_f16c(void)
 	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 }
 
-static enum matvec_nf4_path cpu_best(void)
+static enum matvec_nf4_path cpu_best_ask(void)
 {
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f"))
@@ -488,6 +522,19 @@ static enum matvec_nf4_path cpu_best(void)
 	    cpu_has_f16c())
 		return MATVEC_NF4_AVX2;
 	return MATVEC_NF4_REF;
+}
+
+/* Asked once: CPUID traps to the hypervisor in a virtual machine, and rows_pick runs per call
+ * (it took 7% of a decode matvec of 128 rows). */
+static enum matvec_nf4_path cpu_best(void)
+{
+	static atomic_int best = -1; /* racing first calls store the same value */
+	int b = atomic_load_explicit(&best, memory_order_relaxed);
+	if (b < 0) {
+		b = (int)cpu_best_ask();
+		atomic_store_explicit(&best, b, memory_order_relaxed);
+	}
+	return (enum matvec_nf4_path)b;
 }
 #else
 static enum matvec_nf4_path cpu_best(void)

@@ -39,8 +39,8 @@ typedef void (*matvec_nf4_dequant_fn)(const struct matvec_nf4_args *j, size_t r0
 matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
 /* x (T, C), C % 16 == 0, into xi (T, C) with each group of 16 in the order a rows function
  * wants: MATVEC_NF4_ORDER_512 x[0], x[8], x[1], x[9], ..., x[7], x[15] (the AVX-512 rows' lanes);
- * MATVEC_NF4_ORDER_BF16 x[0], x[2], x[4], x[6], x[1], x[3], x[5], x[7], then the same for
- * x[8..15] (the AVX2 bf16 rows' lanes). */
+ * MATVEC_NF4_ORDER_BF16 x[0], x[4], x[8], x[12], x[1], x[5], x[9], x[13], x[2], x[6], ...,
+ * x[3], x[7], x[11], x[15] (the AVX2 bf16 rows' lanes). */
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order);
 
 #endif
