@@ -167,27 +167,34 @@ static pthread_mutex_t fill_mu = PTHREAD_MUTEX_INITIALIZER;
 static float *fill_keep;
 static size_t fill_keep_n;
 
-static float *fill_take(size_t n)
+/* A buffer of at least n floats; *cap: how many it holds. */
+static float *fill_take(size_t n, size_t *cap)
 {
 	float *p = NULL, *small = NULL;
 	pthread_mutex_lock(&fill_mu);
 	if (fill_keep && fill_keep_n >= n)
-		p = fill_keep;
+		p = fill_keep, *cap = fill_keep_n;
 	else
 		small = fill_keep; /* too small: released before the larger one is made */
 	fill_keep = NULL;
 	pthread_mutex_unlock(&fill_mu);
 	free(small);
-	return p ? p : malloc(n * sizeof(float));
+	if (!p)
+		p = malloc(n * sizeof(float)), *cap = n;
+	return p;
 }
 
-static void fill_give(float *p, size_t n)
+/* Gives back a buffer of cap floats: kept if it is the larger. Its capacity, not what the
+ * call used: a small product that borrowed the LM head's 113 MB buffer once handed it back
+ * as small, and the head's next product freed it and faulted 113 MB of fresh pages in (140k
+ * page faults a step, 5% of a training step on SmolLM2). */
+static void fill_give(float *p, size_t cap)
 {
 	pthread_mutex_lock(&fill_mu);
-	if (!fill_keep || n > fill_keep_n) {
+	if (!fill_keep || cap > fill_keep_n) {
 		float *old = fill_keep;
 		fill_keep = p;
-		fill_keep_n = n;
+		fill_keep_n = cap;
 		p = old;
 	}
 	pthread_mutex_unlock(&fill_mu);
@@ -251,7 +258,8 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 		threads--;
 	n = tile * (size_t)threads;
 	int filled[256];
-	float *bufs = fill_take(n);
+	size_t held;
+	float *bufs = fill_take(n, &held);
 	if (!bufs)
 		return -1;
 	for (int t = 0; t < threads; t++)
@@ -260,6 +268,6 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 	                        alpha, beta, A, NULL, C }, row_tiles, fill, ctx, bufs, tile,
 	                      filled };
 	qt_pool_for(threads, (size_t)tiles, fill_task, &f);
-	fill_give(bufs, n);
+	fill_give(bufs, held);
 	return 0;
 }
