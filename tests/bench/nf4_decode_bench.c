@@ -25,6 +25,7 @@
 #include "common/progress.h"
 #include "kernels/matvec.h"
 #include "kernels/nf4.h"
+#include "tests/bench/nf4_q8_proto.h"
 
 #ifdef WITH_GGML
 #include "ggml-cpu.h"
@@ -172,6 +173,23 @@ int main(int argc, char **argv)
 		t_ours[p] = malloc((size_t)rounds * sizeof(double));
 		c_ours[p] = malloc((size_t)rounds * sizeof(double));
 	}
+	/* the int8-activation prototype: its error against our path on each shape, then timed */
+	int8_t *xq = malloc(11008);
+	float *dx = malloc(11008 / 64 * sizeof(float)), *out8 = malloc(11008 * 4);
+	double err = 0;
+	for (int w = 0; w < N_MODULES; w++) {
+		int C = C_[w], OC = OC_[w];
+		matvec_nf4_forward(out, x, packed[w], absmax[w], nf4_code, 64, 1, 1, C, OC, 0.0f, work,
+		                   th);
+		nf4q8_quantize_x(x, C, xq, dx);
+		nf4q8_matvec(out8, xq, dx, packed[w], absmax[w], nf4_code, C, OC, th);
+		double num = 0, den = 0;
+		for (int o = 0; o < OC; o++)
+			num += ((double)out8[o] - out[o]) * ((double)out8[o] - out[o]),
+			den += (double)out[o] * out[o];
+		err = fmax(err, sqrt(num / den));
+	}
+	double *t_q8 = malloc((size_t)rounds * sizeof(double));
 	double bw = bandwidth(th, 3);
 	for (int r = -1; r < rounds; r++) { /* round -1 warms up */
 		for (int p = best; p >= 0; p--) {
@@ -188,6 +206,14 @@ int main(int argc, char **argv)
 				c_ours[p][r] = (cpu_now() - c0) * scale;
 			}
 		}
+		double tq = qt_now();
+		for (int w = 0; w < nw; w++) {
+			int C = C_[w % N_MODULES];
+			nf4q8_quantize_x(x, C, xq, dx); /* per call: gen would share it within a layer */
+			nf4q8_matvec(out8, xq, dx, packed[w], absmax[w], nf4_code, C, OC_[w % N_MODULES], th);
+		}
+		if (r >= 0)
+			t_q8[r] = (qt_now() - tq) * scale;
 #ifdef WITH_GGML
 		double t0 = qt_now(), c0 = cpu_now();
 		ggml_graph_compute(gf, &plan);
@@ -216,6 +242,11 @@ int main(int argc, char **argv)
 		       "CPU %.3f s/token\n", names[p], m, 1 / m, 100 * bytes_ours * scale / 1e9 / m / bw,
 		       c_ours[p][nr / 2]);
 	}
+	qsort(t_q8, (size_t)rounds, sizeof(double), cmp_d);
+	printf("  prototype: int8 activations (not in gen; tests/bench/nf4_q8_proto.h) %8.3f s/token "
+	       "%7.2f tokens/s %5.1f%% of bandwidth bound; relative error vs ours %.2g\n",
+	       t_q8[rounds / 2], 1 / t_q8[rounds / 2],
+	       100 * bytes_ours * scale / 1e9 / t_q8[rounds / 2] / bw, err);
 #ifdef WITH_GGML
 	qsort(t_gg, (size_t)rounds, sizeof(double), cmp_d);
 	qsort(c_gg, (size_t)rounds, sizeof(double), cmp_d);
@@ -225,6 +256,7 @@ int main(int argc, char **argv)
 	       100 * q_bytes * scale / 1e9 / g / bw, c_gg[rounds / 2]);
 	printf("  ratio ours (best path) / ggml: tokens/s %.2fx, CPU time %.2fx\n", g / med_best,
 	       c_gg[rounds / 2] / cpu_best);
+	printf("  ratio int8-activation prototype / ggml: tokens/s %.2fx\n", g / t_q8[rounds / 2]);
 #else
 	(void)med_best, (void)cpu_best;
 	printf("  ggml: not built (set LLAMACPP_SRC for tests/bench/nf4-decode-bench.sh)\n");
