@@ -114,6 +114,29 @@ static void ce_rows_span(void *p, size_t lo, size_t hi)
 	                       r->grad_scale);
 }
 
+static void ce_loss_span(void *p, size_t lo, size_t hi)
+{
+	const struct ce_rows *r = p;
+	cross_entropy_forward(r->losses + lo, NULL, r->logits + lo * (size_t)r->V, r->targets + lo,
+	                      (int)(hi - lo), r->V, 1.0f);
+}
+
+/* Whether row i's largest logit is at its target, for rows [lo, hi) (argmax as torch). */
+struct argmax_rows { const float *logits; const int32_t *targets; int V; int *hit; };
+
+static void argmax_span(void *p, size_t lo, size_t hi)
+{
+	const struct argmax_rows *a = p;
+	for (size_t i = lo; i < hi; i++) {
+		const float *row = a->logits + i * (size_t)a->V;
+		int b = 0;
+		for (int v = 1; v < a->V; v++) /* torch.argmax: a NaN is the largest */
+			if (row[v] > row[b] || (isnan(row[v]) && !isnan(row[b])))
+				b = v;
+		a->hit[i] = b == a->targets[i];
+	}
+}
+
 /* The head W (V, C) as f32 or bf16 rows: kernels/frozen.h's training products, f32 as
  * linear_forward_fast and linear_backward_x_fast, bf16 made f32 a tile at a time. */
 static struct frozen_linear head_of(const float *W, const uint16_t *Wb, int C, int V)
@@ -135,7 +158,8 @@ static void head_ce(float *losses, float *dx, const float *x, const struct froze
 	while ((n = chunk_logits(logits, xs, rows, tg, x, W, targets, &t, T, C, V, softcap,
 	                         chunk)) > 0) {
 		if (!dx) {
-			cross_entropy_forward(dxs, NULL, logits, tg, n, V, 1.0f);
+			struct ce_rows r = { logits, dxs, tg, V, 0.0f };
+			cpu_spans((size_t)n, 1, 10.0 * V, ce_loss_span, &r);
 			for (int i = 0; i < n; i++)
 				losses[rows[i]] = dxs[i];
 			continue;
@@ -186,14 +210,11 @@ static long head_correct(const float *x, const struct frozen_linear *W, const in
 	int t = 0, n;
 	while ((n = chunk_logits(logits, xs, rows, tg, x, W, targets, &t, T, C, V, softcap,
 	                         chunk)) > 0) {
-		for (int i = 0; i < n; i++) {
-			const float *row = logits + (size_t)i * V;
-			int b = 0;
-			for (int v = 1; v < V; v++) /* torch.argmax: a NaN is the largest */
-				if (row[v] > row[b] || (isnan(row[v]) && !isnan(row[b])))
-					b = v;
-			hits += b == tg[i];
-		}
+		int *hit = (int *)(xs + (size_t)chunk * C); /* lm_head_ce's dxs: unused here */
+		struct argmax_rows a = { logits, tg, V, hit };
+		cpu_spans((size_t)n, 1, 1.0 * V, argmax_span, &a);
+		for (int i = 0; i < n; i++)
+			hits += hit[i];
 	}
 	return hits;
 }
