@@ -16,6 +16,7 @@
 #include "jobs/llama_load.h"
 #include "kernels/device.h"
 #include "kernels/gemm.h"
+#include "kernels/matvec.h"
 #include "kernels/model/llama.h"
 
 struct prompt {
@@ -377,6 +378,25 @@ static int setup(struct job *j, struct qt_err *err)
 /* The device, once the inputs are accepted (device_select's notice when it falls back): on
  * the CPU the model reads the loaded weights; another backend gets copies of them and of the
  * adapter. */
+/* --int8-activations: every NF4 linear that can take it decodes with int8 activations
+ * (kernels/matvec.h's matvec_nf4_q8_forward); a model with none refuses the option. */
+static int use_int8_act(struct job *j, struct qt_err *err)
+{
+	int n = 0;
+	for (int l = 0; l < j->m.cfg.n_layer; l++)
+		for (int k = 0; k < LLAMA_N_MODULES; k++) {
+			struct frozen_linear *w = &j->m.layers[l].lin[k];
+			if (w->nf4 && !w->w && matvec_nf4_q8_applies(w->C, w->blocksize))
+				w->int8_act = 1, n++;
+		}
+	if (n == 0)
+		return qt_err_set(err, QT_EUSAGE, "--int8-activations: %s has no NF4 weight it "
+		                  "applies to (blocksize 64, columns a multiple of 64)",
+		                  j->o->model_dir);
+	qt_info(4, "int8 activations for %d NF4 linears", n);
+	return QT_OK;
+}
+
 static int use_device(struct job *j, struct qt_err *err)
 {
 	int dev = device_select(j->o->device), st;
@@ -386,6 +406,11 @@ static int use_device(struct job *j, struct qt_err *err)
 	const struct qt_backend *be = qt_backend_of(dev);
 	j->run_m = &j->m;
 	j->run_lora = lora;
+	if (j->o->int8_act && be && !be->host)
+		return qt_err_set(err, QT_EUSAGE, "--int8-activations: CPU only (the device is %s)",
+		                  be->name);
+	if (j->o->int8_act && (st = use_int8_act(j, err)) != QT_OK)
+		return st;
 	if (!be || be->host)
 		return llama_bf16_rows(&j->m, err);
 	if ((st = llama_backend_check(&j->m, lora, be, err)) != QT_OK)

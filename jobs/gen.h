@@ -40,6 +40,8 @@ struct gen_opts {
 	int                  threads;
 	const char          *device;          /* "cpu", "cuda", "auto" (NULL: auto): device_select()
 	                                         once the prompts are read */
+	int                  int8_act;        /* NF4 decoding with int8 activations (CPU only;
+	                                         changes the math: kernels/matvec.h) */
 };
 
 struct gen_stats {

@@ -28,6 +28,9 @@ struct frozen_linear {
 	enum qt_dtype  deq_dtype;  /* NF4 only: the quant_state dtype. bitsandbytes' dequantize_4bit
 	                            * returns f32(code * absmax) cast to it, so BF16/F16 round each
 	                            * dequantized value to that type; F32 (0) keeps it */
+	int            int8_act;   /* NF4 only, the user's opt-in (gen --int8-activations): up to
+	                            * MATVEC_MAX_T rows are matvec_nf4_q8_forward's int8-activation
+	                            * products (different math) where it applies */
 };
 
 /* kernels/matvec.h's round_to for w's dequantized values: 0 none, 1 bf16, 2 f16. */

@@ -50,6 +50,26 @@ enum matvec_nf4_path matvec_nf4_path_best(void);
  * benchmarks; not to be called while a matvec runs. */
 void matvec_nf4_path_limit(enum matvec_nf4_path p);
 
+/*
+ * NF4 with int8 activations: an opt-in that CHANGES THE MATH (gen --int8-activations), as
+ * llama.cpp's CPU decode multiplies Q4_0 weights by q8_0 activations. Each row of x is quantized
+ * per block of 64: m = max|x|, q = lrintf(x * (127 / m)) (int8, |q| <= 127), dx = m / 16129; each
+ * NF4 code to kq = lrintf(127 * code) (the cast to bf16/f16 of the f32 path does not happen).
+ * For a block of 64 at element 64b of row o, in 8 lanes l = 0..7,
+ *   s[l] = sum over h = 0,1 and i = 0..3 of kq * q at element 64b + 32h + 2(4(l & 3) + i) + (l >> 2)
+ * (exact in int32), acc[l] = fmaf((float)s[l], absmax[block] * dx[b], acc[l]) for b in order,
+ * and the output is ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)), then
+ * added to out when beta is 1. The plain-C reference and the AVX2 rows compute exactly this,
+ * so results are bit-identical across paths and thread counts. Relative RMS error against
+ * matvec_nf4_forward: about 0.006 on 7B-shaped data (tests/kernels/test_matvec_nf4_q8.c bounds
+ * it). Applies when blocksize == 64 and C % 64 == 0 (matvec_nf4_q8_applies); returns 0, or -1
+ * when out of memory for the quantized x (out untouched).
+ */
+int matvec_nf4_q8_applies(int C, size_t blocksize);
+int matvec_nf4_q8_forward(float *out, const float *x, const uint8_t *packed, const float *absmax,
+                          const float *code, size_t blocksize, int T, int C, int OC, float beta,
+                          int n_threads);
+
 /* The whole NF4 weight that matvec_nf4_forward multiplies by, into out (OC * C floats), in row
  * bands on up to n_threads threads: for the SGEMM path (prefill, training). */
 void matvec_nf4_dequant(float *out, const uint8_t *packed, const float *absmax,

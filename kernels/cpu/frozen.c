@@ -86,6 +86,10 @@ void frozen_infer(float *out, const float *x, const struct frozen_linear *w, int
 			matvec_bf16_forward(out, x, w->wb, T, w->C, w->OC, beta, n_threads);
 		else
 			matvec_forward(out, x, W, T, w->C, w->OC, beta, n_threads);
+	} else if (T <= MATVEC_MAX_T && w->int8_act && matvec_nf4_q8_applies(w->C, w->blocksize) &&
+	           matvec_nf4_q8_forward(out, x, w->nf4, w->absmax, w->code, w->blocksize, T, w->C,
+	                                 w->OC, beta, n_threads) == 0) {
+		/* done: int8 activations, asked for (out of memory: the exact path below) */
 	} else if (T <= MATVEC_MAX_T) {
 		/* NF4 rows dequantized one at a time, as frozen_dequant */
 		matvec_nf4_forward(out, x, w->nf4, w->absmax, w->code, w->blocksize, frozen_round_to(w),

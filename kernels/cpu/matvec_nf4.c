@@ -555,6 +555,12 @@ void matvec_nf4_path_limit(enum matvec_nf4_path p)
 	path_limit = p;
 }
 
+enum matvec_nf4_path matvec_nf4_path_now(void)
+{
+	enum matvec_nf4_path p = cpu_best();
+	return p > path_limit ? path_limit : p;
+}
+
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order)
 {
 	if (order == MATVEC_NF4_ORDER_BF16) {

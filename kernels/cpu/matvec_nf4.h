@@ -42,5 +42,7 @@ matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
  * MATVEC_NF4_ORDER_BF16 x[0], x[4], x[8], x[12], x[1], x[5], x[9], x[13], x[2], x[6], ...,
  * x[3], x[7], x[11], x[15] (the AVX2 bf16 rows' lanes). */
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order);
+/* The best path this CPU runs within matvec_nf4_path_limit (also for matvec_nf4_q8_forward). */
+enum matvec_nf4_path matvec_nf4_path_now(void);
 
 #endif

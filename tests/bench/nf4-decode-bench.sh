@@ -1,6 +1,7 @@
 #!/bin/sh
 # NF4 decoding speed at Llama-2-7B's shapes, weights only: matvec_nf4_forward (what gen runs
-# per decoded token on an NF4 base) on each path the CPU has, against ggml's Q4_0 mul_mat
+# per decoded token on an NF4 base) on each path the CPU has, and with int8 activations (gen
+# --int8-activations, through frozen_infer), against ggml's Q4_0 mul_mat
 # (llama.cpp's CPU decode matvec) of the same shapes, alternating in one process at the same
 # threads, with the machine's read bandwidth; see tests/bench/nf4_decode_bench.c.
 #   tests/bench/nf4-decode-bench.sh [LAYERS] [THREADS] [ROUNDS]   (repository root, after make)

@@ -5,6 +5,9 @@
  * one token, as
  *   ours:  matvec_nf4_forward (NF4, blocksize 64, f32 absmax, bf16 cast: what gen runs on a
  *          bf16 model quantized by quantize-nf4), on each path the CPU has;
+ *   ours with int8 activations: frozen_infer on the same weights marked as gen
+ *          --int8-activations marks them (matvec_nf4_q8_forward: different math, its relative
+ *          error against the exact path printed), on the best path;
  *   ggml:  ggml_mul_mat on Q4_0 weights of the same shapes (llama.cpp's CPU decode matvec:
  *          the activations quantized to Q8_0, integer dot products), one graph per step,
  *          a persistent threadpool (built with -DWITH_GGML only);
@@ -15,6 +18,7 @@
  *   nf4_decode_bench LAYERS THREADS ROUNDS
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +29,7 @@
 #include "common/progress.h"
 #include "kernels/matvec.h"
 #include "kernels/nf4.h"
-#include "tests/bench/nf4_q8_proto.h"
+#include "kernels/frozen.h"
 
 #ifdef WITH_GGML
 #include "ggml-cpu.h"
@@ -173,16 +177,21 @@ int main(int argc, char **argv)
 		t_ours[p] = malloc((size_t)rounds * sizeof(double));
 		c_ours[p] = malloc((size_t)rounds * sizeof(double));
 	}
-	/* the int8-activation prototype: its error against our path on each shape, then timed */
-	int8_t *xq = malloc(11008);
-	float *dx = malloc(11008 / 64 * sizeof(float)), *out8 = malloc(11008 * 4);
+	/* int8 activations through gen's own path (frozen_infer on weights marked int8_act): its
+	 * error against our exact path on each shape, then timed */
+	struct frozen_linear *q8w = calloc((size_t)nw, sizeof *q8w);
+	for (int w = 0; w < nw; w++)
+		q8w[w] = (struct frozen_linear){ .OC = OC_[w % N_MODULES], .C = C_[w % N_MODULES],
+		                                 .nf4 = packed[w], .absmax = absmax[w],
+		                                 .code = nf4_code, .blocksize = 64,
+		                                 .deq_dtype = QT_DTYPE_BF16, .int8_act = 1 };
+	float *out8 = malloc(11008 * 4);
 	double err = 0;
 	for (int w = 0; w < N_MODULES; w++) {
-		int C = C_[w], OC = OC_[w];
-		matvec_nf4_forward(out, x, packed[w], absmax[w], nf4_code, 64, 1, 1, C, OC, 0.0f, work,
-		                   th);
-		nf4q8_quantize_x(x, C, xq, dx);
-		nf4q8_matvec(out8, xq, dx, packed[w], absmax[w], nf4_code, C, OC, th);
+		int OC = OC_[w];
+		matvec_nf4_forward(out, x, packed[w], absmax[w], nf4_code, 64, 1, 1, C_[w], OC, 0.0f,
+		                   work, th);
+		frozen_infer(out8, x, &q8w[w], 1, 0.0f, work, th);
 		double num = 0, den = 0;
 		for (int o = 0; o < OC; o++)
 			num += ((double)out8[o] - out[o]) * ((double)out8[o] - out[o]),
@@ -207,11 +216,9 @@ int main(int argc, char **argv)
 			}
 		}
 		double tq = qt_now();
-		for (int w = 0; w < nw; w++) {
-			int C = C_[w % N_MODULES];
-			nf4q8_quantize_x(x, C, xq, dx); /* per call: gen would share it within a layer */
-			nf4q8_matvec(out8, xq, dx, packed[w], absmax[w], nf4_code, C, OC_[w % N_MODULES], th);
-		}
+		matvec_nf4_path_limit((enum matvec_nf4_path)best);
+		for (int w = 0; w < nw; w++)
+			frozen_infer(out8, x, &q8w[w], 1, 0.0f, work, th);
 		if (r >= 0)
 			t_q8[r] = (qt_now() - tq) * scale;
 #ifdef WITH_GGML
@@ -243,8 +250,8 @@ int main(int argc, char **argv)
 		       c_ours[p][nr / 2]);
 	}
 	qsort(t_q8, (size_t)rounds, sizeof(double), cmp_d);
-	printf("  prototype: int8 activations (not in gen; tests/bench/nf4_q8_proto.h) %8.3f s/token "
-	       "%7.2f tokens/s %5.1f%% of bandwidth bound; relative error vs ours %.2g\n",
+	printf("  ours int8 activations (gen --int8-activations)  %8.3f s/token "
+	       "%7.2f tokens/s %5.1f%% of bandwidth bound; relative RMS error vs exact %.2g\n",
 	       t_q8[rounds / 2], 1 / t_q8[rounds / 2],
 	       100 * bytes_ours * scale / 1e9 / t_q8[rounds / 2] / bw, err);
 #ifdef WITH_GGML
@@ -256,7 +263,7 @@ int main(int argc, char **argv)
 	       100 * q_bytes * scale / 1e9 / g / bw, c_gg[rounds / 2]);
 	printf("  ratio ours (best path) / ggml: tokens/s %.2fx, CPU time %.2fx\n", g / med_best,
 	       c_gg[rounds / 2] / cpu_best);
-	printf("  ratio int8-activation prototype / ggml: tokens/s %.2fx\n", g / t_q8[rounds / 2]);
+	printf("  ratio ours int8 activations / ggml: tokens/s %.2fx\n", g / t_q8[rounds / 2]);
 #else
 	(void)med_best, (void)cpu_best;
 	printf("  ggml: not built (set LLAMACPP_SRC for tests/bench/nf4-decode-bench.sh)\n");
