@@ -169,8 +169,40 @@ static void fast_vs_ref(int W, float scale, float cap)
 	free(g1), free(g2), free(kc), free(vc), free(qn), free(d1), free(d2), free(full);
 }
 
+/* The decode's AVX2 loops (eight keys or eight dims a lane) against its scalar loops, bit for
+ * bit: head dims with blocks of 32, of 8 and a scalar tail; rows that end in blocks of 16, of
+ * 8 and a tail; a window and a soft cap; GQA. */
+static void decode_lanes(void)
+{
+	if (vx_get_isa() < VX_AVX2)
+		return;
+	enum { B = 3, L = 70, TN = 2, NH = 4, NKV = 2 };
+	const int hds[] = { 64, 80, 20, 8, 3 };
+	const int32_t past[B] = { 0, 37, 68 - TN };
+	struct attn_opts opts[] = { { 0, 0, 0 }, { 21, 0.3f, 4.0f } };
+	for (int hi = 0; hi < 5; hi++)
+		for (int oi = 0; oi < 2; oi++) {
+			int HD = hds[hi];
+			size_t nkv = (size_t)B * L * NKV * HD, nq = (size_t)B * TN * NH * HD;
+			float *kc = malloc(nkv * 4), *vc = malloc(nkv * 4), *q = malloc(nq * 4);
+			float *d1 = malloc(nq * 4), *d2 = malloc(nq * 4);
+			kc_rand(kc, nkv, 31 + (uint64_t)HD, 2.0f);
+			kc_rand(vc, nkv, 32 + (uint64_t)HD, 1.0f);
+			kc_rand(q, nq, 33 + (uint64_t)HD, 2.0f);
+			enum vx_isa was = vx_get_isa();
+			attention_decode_fast(d1, q, kc, vc, past, &opts[oi], B, TN, L, NH, NKV, HD, 2);
+			vx_set_isa(VX_SCALAR);
+			attention_decode_fast(d2, q, kc, vc, past, &opts[oi], B, TN, L, NH, NKV, HD, 2);
+			vx_set_isa(was);
+			CHECK(memcmp(d1, d2, nq * 4) == 0, "decode HD %d opts %d: AVX2 lanes differ from the "
+			      "scalar loops", HD, oi);
+			free(kc), free(vc), free(q), free(d1), free(d2);
+		}
+}
+
 int main(void)
 {
+	decode_lanes();
 	isa_tag = tags[vx_get_isa()];
 	golden();
 	fd(NULL);
