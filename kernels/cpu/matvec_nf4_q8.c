@@ -127,9 +127,9 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const struct q8job *j,
 			const int8_t *xq = j->xq + (size_t)t * C;
 			const float *dx = j->dx + (size_t)t * nb;
 			__m256 acc = _mm256_setzero_ps();
+			/* no software prefetch: the row is one sequential stream, and a prefetch every
+			 * 128 bytes measured 20-25% slower on Zen 3 than the hardware's alone */
 			for (size_t b = 0; b < nb; b++) {
-				if ((b & 3) == 0)
-					_mm_prefetch((const char *)(p + 32 * b) + 768, _MM_HINT_T0);
 				__m256i s = _mm256_setzero_si256();
 				for (int h = 0; h < 2; h++) {
 					__m256i q = _mm256_broadcastsi128_si256(
