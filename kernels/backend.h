@@ -132,6 +132,11 @@ struct qt_backend {
 	                        float softcap, float *scratch, int chunk);
 	long (*lm_head_correct_bf16)(const float *x, const uint16_t *Wb, const int32_t *targets,
 	                             int T, int C, int V, float softcap, float *scratch, int chunk);
+	/* Optional (NULL: lm_head_ce without dx, then lm_head_correct): both at once, the logits
+	 * made once; the same losses and count. The head is W, or Wb when W is NULL. */
+	long (*lm_head_eval)(float *losses, const float *x, const float *W, const uint16_t *Wb,
+	                     const int32_t *targets, int T, int C, int V, float softcap,
+	                     float *scratch, int chunk);
 	/* kernels/adamw.h; grad_sumsq adds into a double in the backend's memory */
 	void (*adamw_step)(float *p, const float *g, float *m, float *v, size_t n,
 	                   const struct adamw_hparams *h);

@@ -60,4 +60,12 @@ void lm_head_ce_bf16(float *losses, float *dx, const float *x, const uint16_t *W
 long lm_head_correct_bf16(const float *x, const uint16_t *Wb, const int32_t *targets, int T,
                           int C, int V, float softcap, float *scratch, int chunk);
 
+/* An evaluation's two at once: losses as lm_head_ce without dx writes them, and the return
+ * value lm_head_correct's count, from one product of the head per chunk (the evaluation made
+ * the logits twice: an eighth of its time on SmolLM2). W (V, C), or the bf16 Wb when W is
+ * NULL. */
+long lm_head_eval(float *losses, const float *x, const float *W, const uint16_t *Wb,
+                  const int32_t *targets, int T, int C, int V, float softcap, float *scratch,
+                  int chunk);
+
 #endif

@@ -90,6 +90,7 @@ const struct qt_backend qt_backend_cpu = {
 	.lm_head_correct = lm_head_correct,
 	.lm_head_ce_bf16 = lm_head_ce_bf16,
 	.lm_head_correct_bf16 = lm_head_correct_bf16,
+	.lm_head_eval = lm_head_eval,
 	.adamw_step = adamw_step_threaded,
 	.grad_sumsq = grad_sumsq,
 	.grad_scale = grad_scale,

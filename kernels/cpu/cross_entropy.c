@@ -232,3 +232,29 @@ long lm_head_correct_bf16(const float *x, const uint16_t *Wb, const int32_t *tar
 	struct frozen_linear h = head_of(NULL, Wb, C, V);
 	return head_correct(x, &h, targets, T, C, V, softcap, scratch, chunk);
 }
+
+long lm_head_eval(float *losses, const float *x, const float *W, const uint16_t *Wb,
+                  const int32_t *targets, int T, int C, int V, float softcap, float *scratch,
+                  int chunk)
+{
+	struct frozen_linear h = head_of(W, W ? NULL : Wb, C, V);
+	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
+	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
+	long hits = 0;
+	for (int t = 0; t < T; t++)
+		losses[t] = 0;
+	int t = 0, n;
+	while ((n = chunk_logits(logits, xs, rows, tg, x, &h, targets, &t, T, C, V, softcap,
+	                         chunk)) > 0) {
+		int *hit = (int *)xs; /* the gathered rows are spent once the logits are made */
+		struct ce_rows r = { logits, dxs, tg, V, 0.0f };
+		cpu_spans((size_t)n, 1, 10.0 * V, ce_loss_span, &r);
+		struct argmax_rows a = { logits, tg, V, hit };
+		cpu_spans((size_t)n, 1, 1.0 * V, argmax_span, &a);
+		for (int i = 0; i < n; i++) {
+			losses[rows[i]] = dxs[i];
+			hits += hit[i];
+		}
+	}
+	return hits;
+}

@@ -25,6 +25,7 @@ struct llama_train_ws {
 	const struct qt_backend *be;   /* whose memory the buffers below are in (but the host ones) */
 	int    T, R, n_layer, n_acts;  /* n_acts: kept layers, + 1 shared by the recomputed ones */
 	int    first_kept;             /* layers below it are recomputed in the backward pass */
+	long   hits;                   /* the last loss-only block's count (lm_head_eval); -2: none */
 	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
 	struct layer_acts *acts;       /* [n_acts] */
 	float *cos_t, *sin_t;
@@ -134,6 +135,7 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 	ws->n_layer = c->n_layer;
 	ws->n_acts = na;
 	ws->first_kept = c->n_layer - kept;
+	ws->hits = -2;
 	struct { float **p; size_t n; } fixed[] = {
 		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
 		{ &ws->cos_t, t * half }, { &ws->sin_t, t * half },
@@ -592,7 +594,11 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	be->zero(ws->dxn, TC * sizeof(float));
-	if (m->lm_head.w)
+	ws->hits = -2;
+	if (!grad && be->lm_head_eval && (m->lm_head.w || m->lm_head.wb))
+		ws->hits = be->lm_head_eval(ws->losses, ws->xf, m->lm_head.w, m->lm_head.wb, ws->tg, T,
+		                            c->C, c->V, c->final_softcap, ws->lm_scratch, LM_CHUNK);
+	else if (m->lm_head.w)
 		be->lm_head_ce(ws->losses, grad ? ws->dxn : NULL, ws->xf, m->lm_head.w, ws->tg, T, c->C,
 		               c->V, grad_scale, c->final_softcap, ws->lm_scratch, LM_CHUNK);
 	else
@@ -627,6 +633,8 @@ long llama_train_correct(const struct llama_model *m, const struct llama_train_w
                          int T)
 {
 	const struct llama_config *c = &m->cfg;
+	if (ws->hits >= 0) /* counted with the losses */
+		return ws->hits;
 	if (!m->lm_head.w)
 		return ws->be->lm_head_correct_bf16 ?
 		       ws->be->lm_head_correct_bf16(ws->xf, m->lm_head.wb, ws->tg, T, c->C, c->V,

@@ -61,8 +61,9 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 
 /* Right after a loss-only llama_train_block (grad NULL) on ws of T tokens: the targets that
  * are the argmax of their logits (kernels/cross_entropy.h's lm_head_correct, TRL's token
- * accuracy). The workspace still holds that block's final hidden states and targets. -1 when
- * the backend cannot count them. */
+ * accuracy). The workspace still holds that block's final hidden states and targets; a
+ * backend with lm_head_eval counted them with the losses (the logits made once). -1 when the
+ * backend cannot count them. */
 long llama_train_correct(const struct llama_model *m, const struct llama_train_ws *ws, int T);
 
 #endif

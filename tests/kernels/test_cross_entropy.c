@@ -7,6 +7,7 @@
 
 #include <math.h>
 
+#include "common/half.h"
 #include "kcheck.h"
 
 struct fd_ctx { float *logits, *losses; const int32_t *tg; int T, V; float norm; };
@@ -135,6 +136,31 @@ int main(void)
 		int32_t t1 = 1, t2 = 2;
 		CHECK(lm_head_correct(xt, Wt, &t1, 1, 2, 3, 0, scr, K) == 1, "tie: the first largest");
 		CHECK(lm_head_correct(xt, Wt, &t2, 1, 2, 3, 0, scr, K) == 0, "tie: not the second");
+		/* lm_head_eval: lm_head_ce's losses and lm_head_correct's count bit for bit, f32 and
+		 * bf16 heads, with and without the cap, every chunk size up to past T */
+		uint16_t *Wb = malloc(V * C * 2);
+		float *Wr = malloc(V * C * 4);
+		for (int i = 0; i < V * C; i++) {
+			Wb[i] = qt_f32_to_bf16(W[i]);
+			Wr[i] = qt_bf16_to_f32(Wb[i]);
+		}
+		for (int k = 1; k <= T + 1; k += 6)
+			for (int bf = 0; bf < 2; bf++)
+				for (int cap = 0; cap < 2; cap++) {
+					float *sk = malloc(lm_head_ce_scratch(k, C, V) * 4), fc = cap ? 4.0f : 0;
+					const float *Wf = bf ? Wr : W;
+					lm_head_ce(l1, NULL, x, Wf, tc, T, C, V, 1, fc, sk, k);
+					long n1 = lm_head_correct(x, Wf, tc, T, C, V, fc, sk, k);
+					for (int t = 0; t < T; t++)
+						l2[t] = -1;
+					long n2 = lm_head_eval(l2, x, bf ? NULL : W, bf ? Wb : NULL, tc, T, C, V,
+					                       fc, sk, k);
+					CHECK(n2 == n1 && memcmp(l1, l2, T * 4) == 0,
+					      "lm_head_eval chunk %d bf16 %d cap %d: %ld vs %ld hits, losses %s", k,
+					      bf, cap, n2, n1, memcmp(l1, l2, T * 4) ? "differ" : "equal");
+					free(sk);
+				}
+		free(Wb), free(Wr);
 		free(x), free(W), free(lg), free(l1), free(l2), free(dx1), free(dx2), free(scr);
 	}
 	return test_main_end();
