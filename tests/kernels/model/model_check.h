@@ -7,10 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
 #include "formats/adapter.h"
 #include "formats/safetensors.h"
+#include "jobs/llama_load.h"
 #include "kernels/model/llama.h"
 #include "test.h"
+
+/* a: LoRA r 4, alpha 8 on every linear module of m; with r, every A and B drawn uniform in
+ * [-0.25, 0.25) in module order, else left as adapter_init makes them (a gradient table). */
+static inline void make_lora(struct adapter *a, const struct llama_model *m, struct qt_rng *r)
+{
+	const char *js = "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":"
+	                 "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
+	                 "\"down_proj\"]}";
+	struct adapter_config cfg;
+	struct qt_err err;
+	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
+	CHECK(adapter_config_parse(&cfg, js, strlen(js), "test", &err) == QT_OK, "%s", err.msg);
+	CHECK(adapter_init(a, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
+	adapter_config_free(&cfg);
+	if (!r)
+		return;
+	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
+		struct lora_pair *l = &a->lora[i];
+		for (int k = 0; k < l->r * l->in; k++)
+			l->A[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
+		for (int k = 0; k < l->out * l->r; k++)
+			l->B[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
+	}
+}
 
 /* 1 when every gradient is bit-identical. */
 static inline int same_grads(const struct adapter *x, const struct adapter *y)

@@ -19,28 +19,6 @@
 
 enum { T = 40 };
 
-static void make_adapter(struct adapter *a, const struct llama_model *m, struct qt_rng *r)
-{
-	const char *js = "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":"
-	                 "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
-	                 "\"down_proj\"]}";
-	struct adapter_config cfg;
-	struct qt_err err;
-	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
-	CHECK(adapter_config_parse(&cfg, js, strlen(js), "test", &err) == QT_OK, "%s", err.msg);
-	CHECK(adapter_init(a, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
-	adapter_config_free(&cfg);
-	if (!r)
-		return;
-	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct lora_pair *l = &a->lora[i];
-		for (int k = 0; k < l->r * l->in; k++)
-			l->A[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
-		for (int k = 0; k < l->out * l->r; k++)
-			l->B[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
-	}
-}
-
 /* W rounded to bf16 in place; its bits into a new array. */
 static uint16_t *to_bf16(float *W, size_t n)
 {
@@ -90,9 +68,9 @@ static void one(const char *name)
 		nt += tgt[t] >= 0;
 	}
 	struct adapter a, g1, g2;
-	make_adapter(&a, &m, &r);
-	make_adapter(&g1, &m, NULL);
-	make_adapter(&g2, &m, NULL);
+	make_lora(&a, &m, &r);
+	make_lora(&g1, &m, NULL);
+	make_lora(&g2, &m, NULL);
 	struct llama_train_ws *ws = llama_train_ws_new(&m, T, 4, 1);
 	double l1 = 0, l2 = 0;
 	CHECK(llama_train_block(&m, ADAPTER_TABLE(&a), ADAPTER_TABLE(&g1), ws, ids, pos, seg, tgt, T,

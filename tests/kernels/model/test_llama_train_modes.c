@@ -39,28 +39,6 @@ static void make_batch(struct batch *b, struct qt_rng *r, int V)
 	}
 }
 
-static void make_adapter(struct adapter *a, struct adapter *g, const struct llama_model *m,
-                         struct qt_rng *r)
-{
-	const char *js = "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":"
-	                 "[\"q_proj\",\"k_proj\",\"v_proj\",\"o_proj\",\"gate_proj\",\"up_proj\","
-	                 "\"down_proj\"]}";
-	struct adapter_config cfg;
-	struct qt_err err;
-	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
-	CHECK(adapter_config_parse(&cfg, js, strlen(js), "test", &err) == QT_OK, "%s", err.msg);
-	CHECK(adapter_init(a, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
-	CHECK(adapter_init(g, &cfg, &dims, &err) == QT_OK, "%s", err.msg);
-	adapter_config_free(&cfg);
-	for (int i = 0; i < dims.n_layers * ADAPTER_N_MODULES; i++) {
-		struct lora_pair *l = &a->lora[i];
-		for (int k = 0; k < l->r * l->in; k++)
-			l->A[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
-		for (int k = 0; k < l->out * l->r; k++)
-			l->B[k] = (float)(qt_rng_double(r) - 0.5) * 0.5f;
-	}
-}
-
 static void zero(struct adapter *g)
 {
 	for (int i = 0; i < g->dims.n_layers * ADAPTER_N_MODULES; i++) {
@@ -119,7 +97,8 @@ static void modes(const struct llama_model *m)
 	struct qt_rng r;
 	qt_rng_seed(&r, 11);
 	struct adapter a, g, g2;
-	make_adapter(&a, &g, m, &r);
+	make_lora(&a, m, &r);
+	make_lora(&g, m, NULL);
 	struct adapter_dims dims = llama_adapter_dims(&m->cfg);
 	struct qt_err err;
 	CHECK(adapter_init(&g2, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
@@ -211,7 +190,8 @@ static void nf4_base(void)
 	struct qt_rng r;
 	qt_rng_seed(&r, 5);
 	struct adapter a, g, g2;
-	make_adapter(&a, &g, &m, &r);
+	make_lora(&a, &m, &r);
+	make_lora(&g, &m, NULL);
 	struct adapter_dims dims = llama_adapter_dims(&m.cfg);
 	CHECK(adapter_init(&g2, &a.cfg, &dims, &err) == QT_OK, "%s", err.msg);
 	struct batch b;
