@@ -29,21 +29,31 @@
 #include "kernels/gemm.h"
 #include "kernels/model/llama_train.h"
 
-/* How many layers keep their activations for the backward pass: as many as fit in budget
- * bytes (the rest are recomputed). Auto (budget < 0) gives them an eighth of the memory
- * available at the start on the host (all of a small model's layers, part of a 7B's at long
- * blocks), none on a device, whose free memory the backend table does not report. Which layers
- * are kept never changes a value. */
+/* How many layers keep their activations for the backward pass, the others recomputed, in
+ * budget bytes: first every layer's attention output and residual after it (*keep_attn,
+ * llama_train_ws_new_plan: the cheapest bytes to keep for the time they save, the
+ * recompute's attention and o and down products), then as many whole layers as fit in the
+ * rest; without room for the former, whole layers only. Auto (budget < 0) is an eighth of
+ * the memory available at the start on the host (all of a small model's layers, part of a
+ * 7B's at long blocks), none on a device, whose free memory the backend table does not
+ * report. Which layers are kept never changes a value. */
 static int kept_layers(const struct llama_model *m, const struct qt_backend *be, int T, int R,
-                       long long budget)
+                       long long budget, int *keep_attn)
 {
 	if (budget < 0) {
 		long long avail = be->host ? qt_mem_available() : -1;
 		budget = avail > 0 ? avail / 8 : 0;
 	}
-	size_t per = llama_train_layer_bytes(m, T, R);
-	long long n = per ? budget / (long long)per : m->cfg.n_layer;
-	return n > m->cfg.n_layer ? m->cfg.n_layer : (int)n;
+	int nl = m->cfg.n_layer;
+	long long per = (long long)llama_train_layer_bytes(m, T, R),
+	          attn = (long long)llama_train_attn_bytes(m, T, R);
+	*keep_attn = nl > 0 && attn > 0 && budget / nl >= attn;
+	if (*keep_attn) {
+		budget -= attn * nl;
+		per -= attn;
+	}
+	long long n = per > 0 ? budget / per : nl;
+	return n > nl ? nl : (int)n;
 }
 
 /* Opens the model, the packs and the adapter state: everything that can refuse the inputs
@@ -209,8 +219,8 @@ static int setup(const struct train_opts *o, struct train_state *s, struct lora_
 	    (rc = train_tensors_of(s, &s->m1, &s->m1t, &s->t1, err)) ||
 	    (rc = train_tensors_of(s, &s->m2, &s->m2t, &s->t2, err)))
 		return rc;
-	s->kept = kept_layers(s->run_m, s->be, Tmax, rmax, o->act_memory);
-	s->ws = llama_train_ws_new_kept(s->run_m, Tmax, rmax, s->kept);
+	s->kept = kept_layers(s->run_m, s->be, Tmax, rmax, o->act_memory, &s->keep_attn);
+	s->ws = llama_train_ws_new_plan(s->run_m, Tmax, rmax, s->kept, s->keep_attn);
 	s->sumsq = s->be->alloc(sizeof *s->sumsq);
 	if (s->lora.prefix && (rc = prefix_train_init(&s->pfx, s->be, &s->pt,
 	                                              (float)o->prefix_dropout, err)))
@@ -266,6 +276,7 @@ int train_run(const struct train_opts *o, struct train_stats *st, struct qt_err 
 	struct llama_model *m = &s.m;
 	st->activation_bytes = llama_train_ws_bytes(s.ws);
 	st->kept_layers = s.kept;
+	st->kept_attention = s.keep_attn && s.kept < s.run_m->cfg.n_layer;
 	st->n_layers = s.run_m->cfg.n_layer;
 	st->resumed_from = ck.step;
 	int lead = dist_rank() == 0; /* rank 0 alone writes the log, checkpoints and adapter */

@@ -82,6 +82,7 @@ struct train_stats {
 	double tokens_per_s, input_tokens_per_s, seconds;
 	size_t activation_bytes;            /* the training workspace */
 	int    kept_layers, n_layers;       /* layers whose activations were kept, of all */
+	int    kept_attention;              /* the others kept attention's outputs */
 	long   peak_rss_kib;                /* getrusage maxrss at the end */
 	long   resumed_from;                /* step of the checkpoint resumed from, or 0 */
 	int    interrupted;                 /* stopped by o->stop; checkpoint-<steps> written */

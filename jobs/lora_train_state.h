@@ -65,6 +65,7 @@ struct train_state {
 	FILE *log;
 	int lock_fd;                 /* OUT/.lock held for the run, -1 before */
 	int kept;                    /* layers whose activations the workspace keeps */
+	int keep_attn;               /* the others keep attention's output (llama_train.h) */
 };
 
 /* ---- jobs/lora_train_step.c ---- */

@@ -72,9 +72,10 @@ static const char help[] =
 	"      --epochs x           passes over the blocks (default 1)\n"
 	"      --neftune-alpha x    NEFTune noise (default 0 = off)\n"
 	"      --shuffle            reshuffle the blocks every epoch\n"
-	"      --activation-memory s  bytes (K, M, G) for kept layer activations; the\n"
-	"                           other layers are recomputed (default auto: 1/8 of\n"
-	"                           available memory on the CPU, 0 on a GPU)\n"
+	"      --activation-memory s  bytes (K, M, G) for kept activations: attention\n"
+	"                           outputs first, then whole layers; the others are\n"
+	"                           recomputed (default auto: 1/8 of available\n"
+	"                           memory on the CPU, 0 on a GPU)\n"
 	"      --checkpointing      recompute every layer (--activation-memory 0);\n"
 	"                           --no-checkpointing: keep every layer's activations\n"
 	"      --eval-every n       eval interval in steps (default 50)\n"
@@ -336,9 +337,10 @@ int main(int argc, char **argv)
 		snprintf(eval + strlen(eval), sizeof eval - strlen(eval), ", eval rouge-l %.2f",
 		         st.final_eval_scores[2]);
 	qt_info(2, "%ld steps in %.1f s, %.1f tokens/s (%.1f trained), final loss %.4f%s, "
-	        "workspace %.1f MiB (%d of %d layers' activations kept), peak RSS %.1f MiB",
+	        "workspace %.1f MiB (%d of %d layers' activations kept%s), peak RSS %.1f MiB",
 	        st.steps - st.resumed_from, st.seconds, st.input_tokens_per_s, st.tokens_per_s,
 	        st.final_loss, eval, st.activation_bytes / 1048576.0, st.kept_layers, st.n_layers,
+	        st.kept_attention ? ", and the others' attention outputs" : "",
 	        st.peak_rss_kib / 1024.0);
 	long n = st.steps - st.resumed_from;
 	if (dist_size() > 1 && n > 0)

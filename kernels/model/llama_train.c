@@ -11,7 +11,11 @@
 
 #define LM_CHUNK 64 /* rows of logits held at once by the chunked LM head */
 
-/* One layer's activations: kept from the forward, or recomputed in the backward pass. */
+/* One layer's activations: kept from the forward, or recomputed in the backward pass. With
+ * keep_attn a recomputed layer still keeps its own att, lse, xmid and the sandwich norms' ao,
+ * rstdao, mo, rstdmo (saved_act): with them its recompute skips attention's forward and the o
+ * and down frozen products (a third of a layer's forward at SmolLM2's shapes) for about 2 T C
+ * floats more a layer. */
 struct layer_acts {
 	float *xn1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *xn2, *rstd2, *gate, *up, *h;
 	float *qp, *kp, *rstdq, *rstdk; /* q_norm/k_norm: q and k before them, their 1/rms; else
@@ -23,11 +27,13 @@ struct layer_acts {
 
 struct llama_train_ws {
 	const struct qt_backend *be;   /* whose memory the buffers below are in (but the host ones) */
-	int    T, R, n_layer, n_acts;  /* n_acts: kept layers, + 1 shared by the recomputed ones */
+	int    T, R, n_layer;
 	int    first_kept;             /* layers below it are recomputed in the backward pass */
+	int    keep_attn;              /* those keep their saved_act fields */
 	long   hits;                   /* the last loss-only block's count (lm_head_eval); -2: none */
 	float *xin;                    /* (n_layer + 1, T, C): each layer's input, then the output */
-	struct layer_acts *acts;       /* [n_acts] */
+	struct layer_acts *acts;       /* [n_layer]: the recomputed layers share their buffers
+	                                  (with keep_attn all but the saved_act ones) */
 	float *cos_t, *sin_t;
 	/* gradients flowing through one layer */
 	float *dx, *dxn, *dq, *dk, *dv, *datt, *dgate, *dup, *dh, *dmid;
@@ -72,6 +78,23 @@ static int fail(const struct qt_backend *be, const char *what, struct qt_err *er
  * step's fixed buffers depend on the same shapes; act_n[] gets the former. */
 enum { NNAMED = 21, NACT = NNAMED + LLAMA_N_MODULES };
 
+/* Whether layer_acts' field i is one a recomputed layer keeps with keep_attn (att, lse, xmid,
+ * ao, rstdao, mo, rstdmo): outputs of the steps its recompute then skips. */
+static int saved_act(size_t i) { return (i >= 5 && i <= 7) || (i >= 17 && i <= 20); }
+
+/* The addresses of a's fields in layer_act_sizes' order. */
+static void act_fields(struct layer_acts *a, float **ap[NACT])
+{
+	float **named[NNAMED] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
+	                          &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h, &a->qp,
+	                          &a->kp, &a->rstdq, &a->rstdk, &a->ao, &a->rstdao, &a->mo,
+	                          &a->rstdmo };
+	for (int i = 0; i < NNAMED; i++)
+		ap[i] = named[i];
+	for (int k = 0; k < LLAMA_N_MODULES; k++)
+		ap[NNAMED + k] = &a->mid[k];
+}
+
 static void layer_act_sizes(const struct llama_model *m, int T, int R, size_t act_n[NACT])
 {
 	const struct llama_config *c = &m->cfg;
@@ -89,13 +112,24 @@ static void layer_act_sizes(const struct llama_model *m, int T, int R, size_t ac
 		act_n[NNAMED + k] = t * r;
 }
 
-size_t llama_train_layer_bytes(const struct llama_model *m, int T, int R)
+/* Bytes of one layer's activations: all of them, or only the saved_act ones. */
+static size_t act_bytes(const struct llama_model *m, int T, int R, int saved_only)
 {
 	size_t act_n[NACT], total = 0;
 	layer_act_sizes(m, T, R, act_n);
 	for (size_t i = 0; i < NACT; i++)
-		total += (act_n[i] + 63) / 64 * 64;
+		total += !saved_only || saved_act(i) ? (act_n[i] + 63) / 64 * 64 : 0;
 	return total * sizeof(float);
+}
+
+size_t llama_train_layer_bytes(const struct llama_model *m, int T, int R)
+{
+	return act_bytes(m, T, R, 0);
+}
+
+size_t llama_train_attn_bytes(const struct llama_model *m, int T, int R)
+{
+	return act_bytes(m, T, R, 1);
 }
 
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
@@ -106,6 +140,12 @@ struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, in
 
 struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int T, int R,
                                                int kept)
+{
+	return llama_train_ws_new_plan(m, T, R, kept, 0);
+}
+
+struct llama_train_ws *llama_train_ws_new_plan(const struct llama_model *m, int T, int R,
+                                               int kept, int keep_attn)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct qt_backend *be = llama_be(m);
@@ -124,8 +164,8 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 	size_t fzn = QD + 2 * KD > 2 * H ? QD + 2 * KD : 2 * H;
 	struct llama_train_ws *ws = calloc(1, sizeof *ws);
 	kept = kept < 0 ? 0 : kept > c->n_layer ? c->n_layer : kept;
-	int na = kept + (kept < c->n_layer || kept == 0);
-	if (!ws || !(ws->acts = calloc((size_t)na, sizeof *ws->acts))) {
+	size_t nl = (size_t)c->n_layer, na = (size_t)kept + (kept < c->n_layer);
+	if (!ws || !(ws->acts = calloc(nl ? nl : 1, sizeof *ws->acts))) {
 		free(ws);
 		return NULL;
 	}
@@ -133,8 +173,8 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 	ws->T = T;
 	ws->R = R;
 	ws->n_layer = c->n_layer;
-	ws->n_acts = na;
 	ws->first_kept = c->n_layer - kept;
+	ws->keep_attn = keep_attn && kept < c->n_layer;
 	ws->hits = -2;
 	struct { float **p; size_t n; } fixed[] = {
 		{ &ws->xin, (size_t)(c->n_layer + 1) * t * C },
@@ -148,7 +188,8 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 		{ &ws->acat, 3 * r * umax }, { &ws->mcat, t * 3 * r },
 	};
 	enum { NFIX = sizeof fixed / sizeof *fixed };
-	/* One layer's activations, n_acts times. */
+	/* One layer's activations for each kept layer and once for the recomputed ones; with
+	 * keep_attn each layer's own saved_act ones. */
 	size_t act_n[NACT];
 	layer_act_sizes(m, T, R, act_n);
 	size_t total = 0;
@@ -156,7 +197,7 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 	for (size_t i = 0; i < NFIX; i++)
 		total += (fixed[i].n + 63) / 64 * 64;
 	for (size_t i = 0; i < NACT; i++)
-		total += (act_n[i] + 63) / 64 * 64 * (size_t)na;
+		total += (act_n[i] + 63) / 64 * 64 * (ws->keep_attn && saved_act(i) ? nl : na);
 	size_t bytes = total * sizeof(float) + wmax + 4 * t * sizeof(int32_t);
 	ws->block = be->alloc(bytes);
 	ws->rpos = malloc(t * sizeof(int32_t) + (2 * t * half + t) * sizeof(float));
@@ -173,15 +214,18 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
 		*fixed[i].p = p;
 		p += (fixed[i].n + 63) / 64 * 64;
 	}
-	for (int l = 0; l < na; l++) {
-		struct layer_acts *a = &ws->acts[l];
-		float **ap[NACT] = { &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse,
-		                     &a->xmid, &a->xn2, &a->rstd2, &a->gate, &a->up, &a->h,
-		                     &a->qp, &a->kp, &a->rstdq, &a->rstdk, &a->ao, &a->rstdao,
-		                     &a->mo, &a->rstdmo };
-		for (int k = 0; k < LLAMA_N_MODULES; k++)
-			ap[NNAMED + k] = &a->mid[k];
+	/* top down, so that the highest recomputed layer makes the buffers the lower ones share */
+	for (int l = c->n_layer - 1; l >= 0; l--) {
+		float **ap[NACT], **sp[NACT];
+		act_fields(&ws->acts[l], ap);
+		int shared = l < ws->first_kept - 1;
+		if (shared)
+			act_fields(&ws->acts[ws->first_kept - 1], sp);
 		for (size_t i = 0; i < NACT; i++) {
+			if (shared && !(ws->keep_attn && saved_act(i))) {
+				*ap[i] = *sp[i];
+				continue;
+			}
 			*ap[i] = p;
 			p += (act_n[i] + 63) / 64 * 64;
 		}
@@ -206,12 +250,6 @@ void llama_train_ws_free(struct llama_train_ws *ws)
 }
 
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws) { return ws->bytes; }
-
-/* Layer l's activations: its own slot when kept, else the one the recomputed layers share. */
-static struct layer_acts *acts_of(struct llama_train_ws *ws, int l)
-{
-	return &ws->acts[l >= ws->first_kept ? l - ws->first_kept : ws->n_acts - 1];
-}
 
 /* The dropout of branch (l, k) in this call, or NULL. */
 static const struct llama_train_dropout *drop_of(const struct llama_train_ws *ws)
@@ -281,24 +319,30 @@ static int fused_view(const struct llama_train_ws *ws, int k, int n, struct froz
 	return 1;
 }
 
+/* mid = dropout(u) A^T: a LoRA branch's first product, which its backward needs. */
+static void lora_mid(float *mid, const float *u, const struct frozen_linear *lin,
+                     const struct lora_pair *lo, int T, struct llama_train_ws *ws, int l, int k)
+{
+	const struct qt_backend *be = ws->be;
+	const struct llama_train_dropout *d = drop_of(ws);
+	const float *ua = u;
+	if (d) {
+		be->dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
+		                    drop_seed(d, l, k));
+		ua = ws->ubuf;
+	}
+	be->linear_forward(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
+}
+
 /* out += s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid; have_mid: mid already holds
  * u A^T (a group's A product), only the B product is left. */
 static void lora_fwd(float *out, const float *u, const struct frozen_linear *lin,
                      const struct lora_pair *lo, float *mid, int have_mid, int T,
                      struct llama_train_ws *ws, int l, int k)
 {
-	const struct qt_backend *be = ws->be;
-	if (!have_mid) {
-		const struct llama_train_dropout *d = drop_of(ws);
-		const float *ua = u;
-		if (d) {
-			be->dropout_forward(ws->ubuf, u, (size_t)T * lin->C, d->p, dropout_scale(d->p),
-			                    drop_seed(d, l, k));
-			ua = ws->ubuf;
-		}
-		be->linear_forward(mid, ua, lo->A, NULL, T, lin->C, lo->r, 1.0f, 0.0f);
-	}
-	be->linear_forward(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
+	if (!have_mid)
+		lora_mid(mid, u, lin, lo, T, ws, l, k);
+	ws->be->linear_forward(out, mid, lo->B, NULL, T, lo->r, lin->OC, lo->scaling, 1.0f);
 }
 
 /* out = beta*out + u W^T + bias (+ s (dropout(u) A^T) B^T, saving dropout(u) A^T in mid). */
@@ -394,17 +438,78 @@ static void lin_bwd(float *du, const float *G, const float *u, const struct froz
 	}
 }
 
-/* Forward of layer l from xin to xout, keeping what its backward needs in a. */
+#define FWD(out, u, k, beta) \
+	lin_fwd(out, u, &ws->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
+
+/* Layer l's attention over its roped q, k, v and the o projection into a->xmid (the residual
+ * stream after attention). */
+static void attention_and_o(const struct llama_model *m, const struct lora_table *lora, int l,
+                            struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
+                            const int32_t *seg, int T)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	const struct qt_backend *be = ws->be;
+	struct attn_opts ao = llama_attn(c, l);
+	be->attention_forward(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
+	                       m->n_threads);
+	int P = lora_prefix_len(lora);
+	size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
+	if (P)
+		be->attention_prefix_forward(a->att, a->lse, a->q, lora->prefix + 2 * l * kvd,
+		                         lora->prefix + (2 * l + 1) * kvd, ps, ws->dpos, &ao, T, c->NH,
+		                         c->NKV, c->HD, P);
+	be->copy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
+	if (L->post_attn_norm) {
+		FWD(a->ao, a->att, LLAMA_O, 0);
+		be->rmsnorm_forward(ws->br, a->rstdao, a->ao, L->post_attn_norm, T, c->C, c->eps,
+		                    m->n_threads);
+		be->residual_add(a->xmid, ws->br, (size_t)T * c->C);
+	} else {
+		FWD(a->xmid, a->att, LLAMA_O, 1);
+	}
+}
+
+/* Layer l's down projection of a->h added to a->xmid into xout. */
+static void down_residual(const struct llama_model *m, const struct lora_table *lora, int l,
+                          struct llama_train_ws *ws, struct layer_acts *a, float *xout, int T)
+{
+	const struct llama_config *c = &m->cfg;
+	const struct llama_layer *L = &m->layers[l];
+	const struct qt_backend *be = ws->be;
+	be->copy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
+	if (L->post_mlp_norm) {
+		FWD(a->mo, a->h, LLAMA_DOWN, 0);
+		be->rmsnorm_forward(ws->br, a->rstdmo, a->mo, L->post_mlp_norm, T, c->C, c->eps,
+		                    m->n_threads);
+		be->residual_add(xout, ws->br, (size_t)T * c->C);
+	} else {
+		FWD(xout, a->h, LLAMA_DOWN, 1);
+	}
+}
+
+/* Module k's LoRA branch's first product (from input u) when the layer has one: what a
+ * recompute that skips the module's output still owes its backward. */
+static void mid_only(const struct lora_table *lora, int l, int k, const float *u,
+                     struct llama_train_ws *ws, struct layer_acts *a, int T)
+{
+	const struct lora_pair *lo = lora_at(lora, l, k);
+	if (lo)
+		lora_mid(a->mid[k], u, &ws->lin[k], lo, T, ws, l, k);
+}
+
+/* Forward of layer l from xin to xout, keeping what its backward needs in a. redo: the
+ * backward pass's recompute of a layer whose saved_act fields its forward kept; it makes the
+ * other fields again (the same numbers) and skips what only led to those (attention, the o
+ * and down frozen products) and to xout. */
 static void layer_forward(const struct llama_model *m, const struct lora_table *lora, int l,
                           struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
-                          float *xout, const int32_t *seg, int T)
+                          float *xout, const int32_t *seg, int T, int redo)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
 	const struct qt_backend *be = ws->be;
 	int th = m->n_threads;
-#define FWD(out, u, k, beta) \
-	lin_fwd(out, u, &ws->lin[k], lora_at(lora, l, k), a->mid[k], T, beta, ws, l, k)
 	layer_weights(m, ws, l);
 	be->rmsnorm_forward(a->xn1, a->rstd1, xin, L->attn_norm, T, c->C, c->eps, th);
 	float *qd = L->q_norm ? a->qp : a->q, *kd = L->q_norm ? a->kp : a->k;
@@ -423,23 +528,10 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	                  c->rope_interleaved);
 	be->rope_forward_part(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
 	                  c->rope_interleaved);
-	struct attn_opts ao = llama_attn(c, l);
-	be->attention_forward(a->att, a->lse, a->q, a->k, a->v, seg, &ao, 1, T, c->NH, c->NKV, c->HD,
-	                       th);
-	int P = lora_prefix_len(lora);
-	size_t kvd = (size_t)c->NKV * c->HD, ps = (size_t)c->n_layer * 2 * kvd;
-	if (P)
-		be->attention_prefix_forward(a->att, a->lse, a->q, lora->prefix + 2 * l * kvd,
-		                         lora->prefix + (2 * l + 1) * kvd, ps, ws->dpos, &ao, T, c->NH,
-		                         c->NKV, c->HD, P);
-	be->copy(a->xmid, xin, (size_t)T * c->C * sizeof(float));
-	if (L->post_attn_norm) {
-		FWD(a->ao, a->att, LLAMA_O, 0);
-		be->rmsnorm_forward(ws->br, a->rstdao, a->ao, L->post_attn_norm, T, c->C, c->eps, th);
-		be->residual_add(a->xmid, ws->br, (size_t)T * c->C);
-	} else {
-		FWD(a->xmid, a->att, LLAMA_O, 1);
-	}
+	if (redo)
+		mid_only(lora, l, LLAMA_O, a->att, ws, a, T);
+	else
+		attention_and_o(m, lora, l, ws, a, xin, seg, T);
 	be->rmsnorm_forward(a->xn2, a->rstd2, a->xmid, L->mlp_norm, T, c->C, c->eps, th);
 	if (c->fused & LORA_FUSED_GATE_UP) {
 		FWD(ws->fz, a->xn2, LLAMA_GATE, 0);
@@ -451,16 +543,12 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 		be->geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	else
 		be->swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
-	be->copy(xout, a->xmid, (size_t)T * c->C * sizeof(float));
-	if (L->post_mlp_norm) {
-		FWD(a->mo, a->h, LLAMA_DOWN, 0);
-		be->rmsnorm_forward(ws->br, a->rstdmo, a->mo, L->post_mlp_norm, T, c->C, c->eps, th);
-		be->residual_add(xout, ws->br, (size_t)T * c->C);
-	} else {
-		FWD(xout, a->h, LLAMA_DOWN, 1);
-	}
-#undef FWD
+	if (redo)
+		mid_only(lora, l, LLAMA_DOWN, a->h, ws, a, T);
+	else
+		down_residual(m, lora, l, ws, a, xout, T);
 }
+#undef FWD
 
 /* ws->dx holds dL/d(layer output); on return it holds dL/d(layer input). */
 static void layer_backward(const struct llama_model *m, const struct lora_table *lora,
@@ -589,8 +677,8 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		be->neftune_forward(x0, TC, neftune_mag, neftune_seed);
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
-		layer_forward(m, lora, l, ws, acts_of(ws, l), ws->xin + (size_t)l * TC,
-		              ws->xin + (size_t)(l + 1) * TC, dseg, T);
+		layer_forward(m, lora, l, ws, &ws->acts[l], ws->xin + (size_t)l * TC,
+		              ws->xin + (size_t)(l + 1) * TC, dseg, T, 0);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	be->zero(ws->dxn, TC * sizeof(float));
@@ -617,11 +705,11 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 		be->rmsnorm_backward(ws->dx, ws->dxn, xlast, m->final_norm, ws->rstdf, T, c->C);
 		for (int l = c->n_layer - 1; l >= 0; l--) {
 			const float *xin = ws->xin + (size_t)l * TC;
-			struct layer_acts *a = acts_of(ws, l);
+			struct layer_acts *a = &ws->acts[l];
 			/* A layer whose activations were not kept is recomputed (the same dropout
 			 * masks: they are counter-based), then gone back through. */
 			if (l < ws->first_kept)
-				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T);
+				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T, ws->keep_attn);
 			layer_backward(m, lora, grad, l, ws, a, xin, dseg, T);
 		}
 	}

@@ -24,8 +24,16 @@ struct llama_train_ws *llama_train_ws_new_kept(const struct llama_model *m, int 
                                                int kept);
 struct llama_train_ws *llama_train_ws_new(const struct llama_model *m, int T, int R,
                                           int checkpointing);
-/* Bytes of one layer's activations in such a workspace: what keeping one more layer costs. */
+/* The same, and keep_attn != 0: each recomputed layer still keeps attention's output with its
+ * log-sum-exps and the residual stream after attention (and a sandwich-normed family's
+ * branch outputs before their norms), so its recompute skips attention and the o and down
+ * frozen products; llama_train_attn_bytes more a recomputed layer. Values never change. */
+struct llama_train_ws *llama_train_ws_new_plan(const struct llama_model *m, int T, int R,
+                                               int kept, int keep_attn);
+/* Bytes of one layer's activations in such a workspace: what keeping one more layer costs
+ * (with keep_attn, llama_train_attn_bytes less). */
 size_t llama_train_layer_bytes(const struct llama_model *m, int T, int R);
+size_t llama_train_attn_bytes(const struct llama_model *m, int T, int R);
 void llama_train_ws_free(struct llama_train_ws *ws);
 /* Bytes the workspace holds (the training step's activation memory). */
 size_t llama_train_ws_bytes(const struct llama_train_ws *ws);

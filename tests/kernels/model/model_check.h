@@ -43,8 +43,10 @@ static inline int same_grads(const struct adapter *x, const struct adapter *y)
 {
 	for (int i = 0; i < x->dims.n_layers * ADAPTER_N_MODULES; i++) {
 		const struct lora_pair *a = &x->lora[i], *b = &y->lora[i];
-		if (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
-		    memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float)))
+		if (!a->A != !b->A)
+			return 0;
+		if (a->A && (memcmp(a->A, b->A, (size_t)a->r * a->in * sizeof(float)) ||
+		             memcmp(a->B, b->B, (size_t)a->out * a->r * sizeof(float))))
 			return 0;
 	}
 	return 1;

@@ -134,6 +134,27 @@ static void modes(const struct llama_model *m)
 		      m->cfg.n_layer);
 		llama_train_ws_free(part);
 	}
+	/* The recomputed layers keeping attention's outputs (their recompute skips attention and
+	 * the o and down products): the same step, in that much more memory a layer but the
+	 * highest recomputed one, whose buffers the others share. */
+	size_t lb = llama_train_layer_bytes(m, T, 4), ab = llama_train_attn_bytes(m, T, 4);
+	CHECK(ab > 0 && ab < lb, "attention outputs: %zu bytes of a layer's %zu", ab, lb);
+	for (int kept = 0; kept <= m->cfg.n_layer; kept++) {
+		struct llama_train_ws *part = llama_train_ws_new_plan(m, T, 4, kept, 1);
+		size_t nl = (size_t)m->cfg.n_layer, k = (size_t)kept;
+		size_t want = k == nl ? (nl - 1) * lb : k * lb + (nl - k - 1) * ab;
+		CHECK(llama_train_ws_bytes(part) - llama_train_ws_bytes(ck) == want,
+		      "%d layers kept, the others' attention: %zu bytes more than none, not %zu", kept,
+		      llama_train_ws_bytes(part) - llama_train_ws_bytes(ck), want);
+		double lp = run(m, &a, &g2, part, &b, &d);
+		CHECK(lp == ld && same_grads(&g, &g2),
+		      "%d of %d layers kept, the others' attention: the step changes", kept,
+		      m->cfg.n_layer);
+		lp = run(m, &a, &g2, part, &b, NULL);
+		CHECK(lp == l0, "%d layers kept, the others' attention: the loss changes (no dropout)",
+		      kept);
+		llama_train_ws_free(part);
+	}
 
 	/* Finite differences of the dropout training loss, masks fixed by the seed. */
 	run(m, &a, &g, ck, &b, &d);
