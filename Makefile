@@ -24,7 +24,8 @@ TESTS     := $(TEST_SRC:%.c=$(BUILD)/%)
 
 # CUDA objects (kernels/cuda/*.cu with nvcc, and the C of kernels/cuda/*.c: the backend
 # table) are compiled whenever nvcc exists, so CI proves they build. They go into
-# build/libqlora_cuda.a, linked (with cudart and cuBLAS) into every tool and test, and
+# build/libqlora_cuda.a, linked (with cudart; cuBLAS is opened by dlopen when a GPU is used:
+# kernels/cuda/device.cu) into every tool and test, and
 # --undefined pulls in cuda_probe and qt_backend_cuda (kernels/device.c and
 # kernels/backend.h refer to them weakly); without nvcc (or with NVCC=) there is simply no
 # CUDA backend, and tests/kernels/cuda/ is not built.
@@ -38,7 +39,7 @@ NVCCFLAGS ?= -O2 -std=c++17 -gencode arch=compute_80,code=sm_80 -gencode arch=co
 NVCCFLAGS += -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
 CUDA_LIB  := $(BUILD)/libqlora_cuda.a
 CUDA_PULL := -Wl,--undefined=cuda_probe -Wl,--undefined=qt_backend_cuda
-CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcublasLt -lcublas -lcudart -lstdc++ -Wl,--no-as-needed
+CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -Wl,--as-needed -lcudart -lstdc++ -ldl -Wl,--no-as-needed
 else
 TESTS     := $(filter-out $(BUILD)/tests/kernels/cuda/%,$(TESTS))
 endif

@@ -19,6 +19,23 @@ void qt_cuda_fail(const char *file, int line, const char *func, const char *what
 cudaStream_t qt_cuda_stream(void);
 /* The thread's cuBLAS handle bound to the current stream, or NULL (error recorded). */
 cublasHandle_t qt_cublas(void);
+
+/* The cuBLAS entry points used here, from the library opened with dlopen before the first
+ * handle is made (qt_cublas): every call goes through a handle from qt_cublas, so they are
+ * set by then. (Linked as a DT_NEEDED library, cuBLAS's load alone made every process of
+ * every tool ~150 MB larger, CPU runs included.) */
+struct qt_cublas_api {
+	decltype(&cublasCreate_v2)    create;
+	decltype(&cublasSetStream_v2) set_stream;
+	decltype(&cublasSetMathMode)  set_math_mode;
+	decltype(&cublasSgemm_v2)     sgemm;
+	/* the exported one (C++ overloads it with a cudaDataType compute type, inline) */
+	cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
+	                          int, const void *, const void *, cudaDataType, int, const void *,
+	                          cudaDataType, int, const void *, void *, cudaDataType, int,
+	                          cublasComputeType_t, cublasGemmAlgo_t);
+};
+extern struct qt_cublas_api qt_cublas_fn;
 const char *qt_cublas_status_str(cublasStatus_t s);
 
 /* In a void entry point: record and return when a CUDA call fails. */

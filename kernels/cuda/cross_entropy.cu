@@ -205,8 +205,8 @@ static int lm_rows_next(lm_rows *r, cublasHandle_t h)
 	float one = 1.0f, zero = 0.0f;
 	gather_kernel<<<qt_blocks((size_t)n, 1, 65535), 256, 0, st>>>(r->xs, r->tg, r->x, r->targets,
 	                                                              r->rows, n, r->C);
-	if (cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, r->V, n, r->C, &one, r->W, r->C, r->xs, r->C,
-	                &zero, r->logits, r->V) != CUBLAS_STATUS_SUCCESS) {
+	if (qt_cublas_fn.sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, r->V, n, r->C, &one, r->W, r->C, r->xs,
+	                       r->C, &zero, r->logits, r->V) != CUBLAS_STATUS_SUCCESS) {
 		qt_cuda_fail(__FILE__, __LINE__, __func__, "cublasSgemm", "logits");
 		return 0;
 	}
@@ -247,8 +247,8 @@ extern "C" void lm_head_ce_cuda(float *losses, float *dx, const float *x, const 
 		}
 		/* xs is free once the logits exist: park the losses there while dxs takes dlogits W */
 		cudaMemcpyAsync(r.xs, r.dxs, sizeof(float) * n, cudaMemcpyDeviceToDevice, st);
-		if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, n, V, &one, W, C, r.logits, V, &zero,
-		                r.dxs, C) != CUBLAS_STATUS_SUCCESS) {
+		if (qt_cublas_fn.sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, n, V, &one, W, C, r.logits, V,
+		                       &zero, r.dxs, C) != CUBLAS_STATUS_SUCCESS) {
 			qt_cuda_fail(__FILE__, __LINE__, __func__, "cublasSgemm", "dx");
 			break;
 		}

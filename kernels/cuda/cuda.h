@@ -37,6 +37,9 @@ void cuda_error_clear(void);
 int cuda_sync(void);
 /* stream: a cudaStream_t (NULL: the default stream). */
 void cuda_stream_set(void *stream);
+/* Opens cuBLAS (once; cuda_probe and the first handle do): 1, or 0 with the loader's message
+ * in why. Until then no process has it mapped, CPU runs of a CUDA build included. */
+int cuda_cublas_open(char *why, unsigned n);
 /* Device memory: NULL (error recorded) on failure; cuda_free(NULL) does nothing. */
 void *cuda_malloc(size_t bytes);
 void cuda_free(void *p);

@@ -3,6 +3,7 @@
  * CUDA device layer: probe for kernels/device.c, the thread's sticky error, stream and cuBLAS
  * handle, memory helpers. Not tested on a GPU yet (see kernels/cuda/README).
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,10 +54,57 @@ extern "C" void cuda_error_clear(void)
 
 cudaStream_t qt_cuda_stream(void) { return cur_stream; }
 
+#define QT_STR_(x) #x
+#define QT_STR(x) QT_STR_(x)
+/* the major version of the headers the build used: its ABI */
+#define QT_CUBLAS_SONAME "libcublas.so." QT_STR(CUBLAS_VER_MAJOR)
+
+struct qt_cublas_api qt_cublas_fn;
+static char cublas_why[512];
+
+template <typename F> static bool cublas_sym(void *lib, const char *name, F *fn)
+{
+	void *p = dlsym(lib, name);
+	*fn = reinterpret_cast<F>(p);
+	if (!p)
+		snprintf(cublas_why, sizeof cublas_why, "%s: no symbol %s", QT_CUBLAS_SONAME, name);
+	return p != NULL;
+}
+
+/* Opens cuBLAS (the binaries' run path has the toolkit's lib64) and fills qt_cublas_fn. */
+static bool cublas_load(void)
+{
+	void *lib = dlopen(QT_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		const char *e = dlerror();
+		snprintf(cublas_why, sizeof cublas_why, "%s", e ? e : QT_CUBLAS_SONAME ": cannot open");
+		return false;
+	}
+	/* the _v2 names are what cublas_v2.h's cublasCreate, cublasSetStream, cublasSgemm mean */
+	return cublas_sym(lib, "cublasCreate_v2", &qt_cublas_fn.create) &&
+	       cublas_sym(lib, "cublasSetStream_v2", &qt_cublas_fn.set_stream) &&
+	       cublas_sym(lib, "cublasSetMathMode", &qt_cublas_fn.set_math_mode) &&
+	       cublas_sym(lib, "cublasSgemm_v2", &qt_cublas_fn.sgemm) &&
+	       cublas_sym(lib, "cublasGemmEx", &qt_cublas_fn.gemm_ex);
+}
+
+extern "C" int cuda_cublas_open(char *why, unsigned n)
+{
+	static const bool ok = cublas_load(); /* once, whichever thread asks first */
+	if (!ok && why && n)
+		snprintf(why, n, "%s", cublas_why);
+	return ok;
+}
+
 cublasHandle_t qt_cublas(void)
 {
 	if (!cublas_handle) {
-		cublasStatus_t s = cublasCreate(&cublas_handle);
+		char why[512];
+		if (!cuda_cublas_open(why, sizeof why)) {
+			qt_cuda_fail(__FILE__, __LINE__, __func__, "dlopen", why);
+			return NULL;
+		}
+		cublasStatus_t s = qt_cublas_fn.create(&cublas_handle);
 		if (s != CUBLAS_STATUS_SUCCESS) {
 			cublas_handle = NULL;
 			qt_cuda_fail(__FILE__, __LINE__, __func__, "cublasCreate",
@@ -64,9 +112,9 @@ cublasHandle_t qt_cublas(void)
 			return NULL;
 		}
 		/* Default math: SGEMM stays fp32 (no TF32 since cuBLAS 11); bf16 GemmEx uses tensor cores. */
-		cublasSetMathMode(cublas_handle, CUBLAS_DEFAULT_MATH);
+		qt_cublas_fn.set_math_mode(cublas_handle, CUBLAS_DEFAULT_MATH);
 	}
-	if (cublasSetStream(cublas_handle, cur_stream) != CUBLAS_STATUS_SUCCESS)
+	if (qt_cublas_fn.set_stream(cublas_handle, cur_stream) != CUBLAS_STATUS_SUCCESS)
 		return NULL;
 	return cublas_handle;
 }
@@ -107,6 +155,8 @@ extern "C" int cuda_probe(char *why, unsigned n)
 		         dev, prop.name, prop.major, prop.minor, QT_CUDA_MIN_MAJOR);
 		return 0;
 	}
+	if (!cuda_cublas_open(why, n))
+		return 0;
 	return 1;
 }
 

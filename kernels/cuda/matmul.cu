@@ -37,8 +37,8 @@ extern "C" void linear_forward_cuda(float *out, const float *x, const float *W, 
 	cublasHandle_t h = qt_cublas();
 	CUDA_REQUIRE(h != NULL, "no cuBLAS handle");
 	/* beta == 0: cuBLAS does not read out, so NaN garbage is ignored as on the CPU */
-	CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &alpha, W, C, x, C, &beta,
-	                         out, OC));
+	CUBLAS_CHECK(qt_cublas_fn.sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &alpha, W, C, x, C,
+	                                &beta, out, OC));
 	if (bias) {
 		bias_kernel<<<qt_blocks((size_t)T * OC, 256), 256, 0, qt_cuda_stream()>>>(out, bias, T,
 		                                                                          OC);
@@ -66,8 +66,8 @@ extern "C" void linear_backward_x_cuda(float *dx, const float *dout, const float
 	cublasHandle_t h = qt_cublas();
 	CUDA_REQUIRE(h != NULL, "no cuBLAS handle");
 	float one = 1.0f;
-	CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, T, OC, &alpha, W, C, dout, OC, &one,
-	                         dx, C));
+	CUBLAS_CHECK(qt_cublas_fn.sgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, C, T, OC, &alpha, W, C, dout,
+	                                OC, &one, dx, C));
 }
 
 /* dW: (OC, C) +=; dbias: (OC) += or NULL; dout: (T, OC); x: (T, C) */
@@ -80,8 +80,8 @@ extern "C" void linear_backward_w_cuda(float *dW, float *dbias, const float *dou
 	cublasHandle_t h = qt_cublas();
 	CUDA_REQUIRE(h != NULL, "no cuBLAS handle");
 	float one = 1.0f;
-	CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, T, &alpha, x, C, dout, OC, &one,
-	                         dW, C));
+	CUBLAS_CHECK(qt_cublas_fn.sgemm(h, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, T, &alpha, x, C, dout,
+	                                OC, &one, dW, C));
 	if (dbias) {
 		dbias_kernel<<<(OC + 255) / 256, 256, 0, qt_cuda_stream()>>>(dbias, dout, T, OC);
 		CUDA_LAUNCHED();

@@ -134,9 +134,9 @@ extern "C" void nf4_linear_forward_cuda(float *out, const float *x, const uint8_
 	uint16_t *xb = (uint16_t *)((char *)scratch + align256((size_t)OC * C * 2));
 	nf4_dequantize_bf16_cuda(packed, absmax, code, blocksize, (size_t)OC * C, wb);
 	f32_to_bf16_cuda(xb, x, (size_t)T * C);
-	CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &alpha, wb, CUDA_R_16BF, C,
-	                          xb, CUDA_R_16BF, C, &beta, out, CUDA_R_32F, OC, CUBLAS_COMPUTE_32F,
-	                          CUBLAS_GEMM_DEFAULT));
+	CUBLAS_CHECK(qt_cublas_fn.gemm_ex(h, CUBLAS_OP_T, CUBLAS_OP_N, OC, T, C, &alpha, wb,
+	                                  CUDA_R_16BF, C, xb, CUDA_R_16BF, C, &beta, out, CUDA_R_32F,
+	                                  OC, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 /* dx: (T, C) += alpha * dout @ W; dout: (T, OC); W: NF4 (OC, C) */
@@ -156,7 +156,7 @@ extern "C" void nf4_linear_backward_x_cuda(float *dx, const float *dout, const u
 	float one = 1.0f;
 	nf4_dequantize_bf16_cuda(packed, absmax, code, blocksize, (size_t)OC * C, wb);
 	f32_to_bf16_cuda(gb, dout, (size_t)T * OC);
-	CUBLAS_CHECK(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, C, T, OC, &alpha, wb, CUDA_R_16BF, C,
-	                          gb, CUDA_R_16BF, OC, &one, dx, CUDA_R_32F, C, CUBLAS_COMPUTE_32F,
-	                          CUBLAS_GEMM_DEFAULT));
+	CUBLAS_CHECK(qt_cublas_fn.gemm_ex(h, CUBLAS_OP_N, CUBLAS_OP_N, C, T, OC, &alpha, wb,
+	                                  CUDA_R_16BF, C, gb, CUDA_R_16BF, OC, &one, dx, CUDA_R_32F, C,
+	                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }

@@ -56,9 +56,10 @@ fi
 bin=gpu-carry/x/bin-gpu
 build=gpu-carry/x/build-gpu
 # our libraries first; CUDA's from the binaries' run path (/usr/local/cuda/lib64), else from
-# the first place that has cuBLAS (the toolkit's, then the Python wheels')
+# the first place that has cuBLAS (the toolkit's, then the Python wheels'); cuBLAS is opened
+# with dlopen (kernels/cuda/device.cu), so ldd does not show it missing
 export LD_LIBRARY_PATH="$x/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-if ldd "$bin/lora-train" | grep -q 'not found'; then
+if ldd "$bin/lora-train" | grep -q 'not found' || [ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]; then
 	for d in /usr/local /opt /usr/lib; do
 		c=$(find "$d" -xdev -name 'libcublas.so.13' 2>/dev/null | head -n 1)
 		[ -n "$c" ] && { LD_LIBRARY_PATH="$LD_LIBRARY_PATH:${c%/*}"; break; }
