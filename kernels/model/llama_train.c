@@ -498,13 +498,18 @@ static void mid_only(const struct lora_table *lora, int l, int k, const float *u
 		lora_mid(a->mid[k], u, &ws->lin[k], lo, T, ws, l, k);
 }
 
-/* Forward of layer l from xin to xout, keeping what its backward needs in a. redo: the
- * backward pass's recompute of a layer whose saved_act fields its forward kept; it makes the
- * other fields again (the same numbers) and skips what only led to those (attention, the o
- * and down frozen products) and to xout. */
+/* How layer_forward runs: the forward pass; the backward pass's recompute, which needs no
+ * xout (the layer's output is the next one's kept input), so skips the down projection's
+ * frozen product when nothing else needs it (no sandwich norm after it); the same for a
+ * layer whose saved_act fields its forward kept, which also skips what only led to those:
+ * attention and the o projection's frozen product. */
+enum fwd_mode { FWD_PASS, FWD_REDO, FWD_REDO_KEPT_ATTN };
+
+/* Forward of layer l from xin to xout (FWD_PASS), keeping what its backward needs in a; a
+ * recompute makes the same numbers again. */
 static void layer_forward(const struct llama_model *m, const struct lora_table *lora, int l,
                           struct llama_train_ws *ws, struct layer_acts *a, const float *xin,
-                          float *xout, const int32_t *seg, int T, int redo)
+                          float *xout, const int32_t *seg, int T, enum fwd_mode mode)
 {
 	const struct llama_config *c = &m->cfg;
 	const struct llama_layer *L = &m->layers[l];
@@ -528,7 +533,7 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 	                  c->rope_interleaved);
 	be->rope_forward_part(a->k, a->k, ws->cos_t, ws->sin_t, T, c->NKV, c->HD, llama_rot(c),
 	                  c->rope_interleaved);
-	if (redo)
+	if (mode == FWD_REDO_KEPT_ATTN)
 		mid_only(lora, l, LLAMA_O, a->att, ws, a, T);
 	else
 		attention_and_o(m, lora, l, ws, a, xin, seg, T);
@@ -543,7 +548,7 @@ static void layer_forward(const struct llama_model *m, const struct lora_table *
 		be->geglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
 	else
 		be->swiglu_forward(a->h, a->gate, a->up, (size_t)T * c->H);
-	if (redo)
+	if (mode == FWD_REDO_KEPT_ATTN || (mode == FWD_REDO && !L->post_mlp_norm))
 		mid_only(lora, l, LLAMA_DOWN, a->h, ws, a, T);
 	else
 		down_residual(m, lora, l, ws, a, xout, T);
@@ -678,7 +683,7 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 	ws->drop = grad && drop && drop->p > 0 ? drop : NULL; /* training only */
 	for (int l = 0; l < c->n_layer; l++)
 		layer_forward(m, lora, l, ws, &ws->acts[l], ws->xin + (size_t)l * TC,
-		              ws->xin + (size_t)(l + 1) * TC, dseg, T, 0);
+		              ws->xin + (size_t)(l + 1) * TC, dseg, T, FWD_PASS);
 	const float *xlast = ws->xin + (size_t)c->n_layer * TC;
 	be->rmsnorm_forward(ws->xf, ws->rstdf, xlast, m->final_norm, T, c->C, c->eps, m->n_threads);
 	be->zero(ws->dxn, TC * sizeof(float));
@@ -709,7 +714,8 @@ int llama_train_block(const struct llama_model *m, const struct lora_table *lora
 			/* A layer whose activations were not kept is recomputed (the same dropout
 			 * masks: they are counter-based), then gone back through. */
 			if (l < ws->first_kept)
-				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T, ws->keep_attn);
+				layer_forward(m, lora, l, ws, a, xin, ws->xf, dseg, T,
+				              ws->keep_attn ? FWD_REDO_KEPT_ATTN : FWD_REDO);
 			layer_backward(m, lora, grad, l, ws, a, xin, dseg, T);
 		}
 	}
