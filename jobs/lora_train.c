@@ -26,7 +26,9 @@
 #include "kernels/adamw.h"
 #include "kernels/device.h"
 #include "kernels/embedding.h"
+#include "kernels/frozen.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/model/llama_train.h"
 
 /* How many layers keep their activations for the backward pass, the others recomputed, in
@@ -186,6 +188,14 @@ static int setup(const struct train_opts *o, struct train_state *s, struct lora_
 	s->run_m = &s->m;
 	if ((rc = llama_backend_check(&s->m, ADAPTER_TABLE(&s->lora), s->be, err)))
 		return rc;
+	if (o->bf16 && !s->be->host)
+		return qt_err_set(err, QT_EUSAGE, "--bf16: bf16 products are the CPU's (on %s the "
+		                  "base is computed in f32); use --device cpu", s->be->name);
+	if (o->bf16) {
+		frozen_set_bf16(1);
+		qt_info(3, "the frozen base's products in bf16: %s", bgemm_native_supported() ?
+		        "AVX512_BF16" : "the same sums in f32 code (no AVX512_BF16 on this CPU)");
+	}
 	if (!s->be->host) {
 		qt_info(3, "training on the GPU (%s)", s->be->name);
 		/* this rank's GPU (node-local rank) and, with several ranks, the NCCL communicator */

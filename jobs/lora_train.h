@@ -57,6 +57,8 @@ struct train_opts {
 	double      neftune_alpha;  /* 0: off */
 	double      dropout;        /* LoRA dropout p in [0, 1); 0: off */
 	int         shuffle;        /* 1: a seeded permutation of the blocks per epoch */
+	int         bf16;           /* 1: the frozen base's training products in bf16
+	                               (kernels/frozen.h frozen_set_bf16); CPU only */
 	long long   act_memory;     /* bytes for the kept layers' activations (the others are
 	                               recomputed: checkpointing); < 0: auto, a share of the
 	                               available memory (jobs/lora_train.c) */

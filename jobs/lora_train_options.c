@@ -68,5 +68,7 @@ char *train_options_json(const struct train_opts *o, const struct train_state *s
 	         o->grad_accum * dist_size(),
 	         o->micro_batch, o->neftune_alpha, o->dropout, o->shuffle ? "true" : "false");
 	prefix_options_json(o, &s->lora, c->NKV * c->HD, pos0, buf, 4096);
+	if (o->bf16) /* only then, so earlier checkpoints stay valid */
+		snprintf(buf + strlen(buf) - 1, 4096 - strlen(buf) + 1, ",\"bf16\":true}");
 	return buf;
 }

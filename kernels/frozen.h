@@ -62,6 +62,11 @@ void frozen_train(float *out, const float *x, const struct frozen_linear *w, int
                   void *scratch);
 void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_linear *w, int T,
                              void *scratch);
+/* lora-train --bf16: from now on frozen_train and frozen_train_backward_x (the LM head's
+ * products in kernels/cross_entropy.h included) round their activation operand and the weight
+ * to bf16 and sum in f32 (kernels/gemm_bf16.h: AVX512_BF16 where the CPU has it, the same sums
+ * in f32 code elsewhere); 0 restores the f32 products. frozen_infer is not affected. */
+void frozen_set_bf16(int on);
 /* The first failure of the ops above since frozen_error_clear ("out of memory for a weight
  * tile": the product was not made), or NULL: the CPU backend's sticky error. */
 const char *frozen_error(void);

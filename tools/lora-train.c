@@ -26,7 +26,7 @@ static const char synopsis[] =
 	"           [--adam-beta2 x] [--adam-eps x] [--max-grad-norm x] [--grad-accum n]\n"
 	"           [--micro-batch n] [--max-steps n | --epochs x] [--neftune-alpha x]\n"
 	"           [--shuffle] [--checkpointing | --no-checkpointing]\n"
-	"           [--activation-memory size|auto] [--eval-every n]\n"
+	"           [--activation-memory size|auto] [--bf16] [--eval-every n]\n"
 	"           [--eval-prompts file.jsonl [--eval-generate n] [--eval-prompt-key key]\n"
 	"           [--eval-label-key key]] [--save-every n]\n"
 	"           [--log-every n] [--threads n] [--device cpu|cuda|auto]\n"
@@ -78,6 +78,8 @@ static const char help[] =
 	"                           memory on the CPU, 0 on a GPU)\n"
 	"      --checkpointing      recompute every layer (--activation-memory 0);\n"
 	"                           --no-checkpointing: keep every layer's activations\n"
+	"      --bf16               the frozen base's products in bf16 (f32 sums;\n"
+	"                           AVX512_BF16 where the CPU has it; CPU only)\n"
 	"      --eval-every n       eval interval in steps (default 50)\n"
 	"      --eval-prompts file  at each eval, gen's greedy output for these prompts\n"
 	"                           scored by rouge-zh (ROUGE-1/2/L, BLEU-4) in the log\n"
@@ -103,7 +105,8 @@ enum { O_TRAIN = 256, O_VAL, O_TARGET, O_RANK, O_ALPHA, O_RSLORA, O_SEED, O_LR, 
        O_WSTEPS, O_WRATIO, O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_ACCUM, O_MICRO, O_STEPS, O_EPOCHS,
        O_NEFT, O_EVAL, O_SAVE, O_LOG, O_THREADS, O_PROGRESS, O_QUIET, O_HELP = 'h',
        O_VERSION = 'V', O_VERBOSE = 'v', O_INIT = 512, O_RESUME, O_DROPOUT, O_SHUFFLE, O_NOCKPT,
-       O_CKPT, O_ACTMEM, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK, O_PPOS, O_PDROP, O_PPROJ, O_PHID };
+       O_CKPT, O_ACTMEM, O_CONFIG, O_DEVICE, O_EPROMPTS, O_EGEN, O_EPKEY, O_ELKEY, O_METHOD, O_VTOK, O_PPOS, O_PDROP, O_PPROJ, O_PHID,
+       O_BF16 };
 
 static const struct option longopts[] = {
 	{ "model",         required_argument, NULL, 'm'       },
@@ -118,6 +121,7 @@ static const struct option longopts[] = {
 	{ "no-checkpointing", no_argument,    NULL, O_NOCKPT  },
 	{ "checkpointing", no_argument,       NULL, O_CKPT    },
 	{ "activation-memory", required_argument, NULL, O_ACTMEM },
+	{ "bf16",          no_argument,       NULL, O_BF16    },
 	{ "method",        required_argument, NULL, O_METHOD  },
 	{ "virtual-tokens", required_argument, NULL, O_VTOK   },
 	{ "prefix-positions", required_argument, NULL, O_PPOS },
@@ -220,6 +224,7 @@ int main(int argc, char **argv)
 		case O_RESUME: o.resume = optarg; break;
 		case O_DROPOUT: o.dropout = qt_arg_double("--dropout", optarg, 0, 0.999999); break;
 		case O_SHUFFLE: o.shuffle = 1; break;
+		case O_BF16: o.bf16 = 1; break;
 		case O_NOCKPT: o.act_memory = INT64_MAX; break;
 		case O_CKPT: o.act_memory = 0; break;
 		case O_ACTMEM: o.act_memory = activation_memory(optarg); break;

@@ -1,0 +1,347 @@
+/* qlora-tools: ISC license. */
+/* bf16 GEMM for the frozen base; see kernels/gemm_bf16.h. */
+#include "kernels/gemm_bf16.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/half.h"
+#include "common/pool.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BGEMM_X86 1
+#endif
+
+/*
+ * Operands are packed as pairs: one uint32 holds the bf16 of k = 2p (low half) and k = 2p + 1
+ * (high half), the layout VDPBF16PS multiplies (high halves first). A: panels of MR rows,
+ * [panel][p][MR]; op(B): panels of NR columns, [panel][p][NR]. Padding rows, columns and the
+ * odd K's last high half are zero: they add +0 to sums that are never stored.
+ */
+#define MR 8
+#define NR 32
+#define TASK_COLS 64 /* columns of op(B) per task: filled and packed once, by one worker */
+
+static int bgemm_path; /* BGEMM_AUTO, _PORTABLE or _NATIVE */
+
+int bgemm_native_supported(void)
+{
+#ifdef BGEMM_X86
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+#else
+	return 0;
+#endif
+}
+
+int bgemm_set_path(int path)
+{
+	if (path == BGEMM_NATIVE && !bgemm_native_supported())
+		return -1;
+	bgemm_path = path;
+	return 0;
+}
+
+static int use_native(void)
+{
+	return bgemm_path == BGEMM_NATIVE || (bgemm_path == BGEMM_AUTO && bgemm_native_supported());
+}
+
+/* f32 -> bf16 bits, nearest even, values below 2^-126 to a zero of their sign. */
+static inline uint32_t to_bf16(float f)
+{
+	uint32_t b = qt_f32_to_bf16(f);
+	return (b & 0x7F80u) ? b : b & 0x8000u;
+}
+
+#ifdef BGEMM_X86
+/* 8 floats to their bf16 bits (as to_bf16) in the low halves of 8 dwords. */
+__attribute__((target("avx2"))) static inline __m256i to_bf16_8(__m256 v)
+{
+	__m256i u = _mm256_castps_si256(v);
+	__m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+	__m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)),
+	                                               lsb), 16);
+	__m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+	r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), nan);
+	__m256i tiny = _mm256_cmpeq_epi32(_mm256_and_si256(r, _mm256_set1_epi32(0x7F80)),
+	                                  _mm256_setzero_si256());
+	return _mm256_blendv_epi8(r, _mm256_and_si256(r, _mm256_set1_epi32(0x8000)), tiny);
+}
+
+/* dst[i] = pair(lo[i], hi[i]) for i < n (a multiple of 8). */
+__attribute__((target("avx2"))) static void pair_rows8(uint32_t *dst, const float *lo,
+                                                      const float *hi, int n)
+{
+	for (int i = 0; i < n; i += 8) {
+		__m256i l = to_bf16_8(_mm256_loadu_ps(lo + i));
+		__m256i h = hi ? to_bf16_8(_mm256_loadu_ps(hi + i)) : _mm256_setzero_si256();
+		_mm256_storeu_si256((__m256i *)(dst + i), _mm256_or_si256(l, _mm256_slli_epi32(h, 16)));
+	}
+}
+
+/* Row x (K floats) as K/2 pairs, stored at dst + p * stride. */
+__attribute__((target("avx2"))) static void pair_along8(uint32_t *dst, size_t stride,
+                                                       const float *x, int K)
+{
+	int p = 0;
+	for (; 2 * p + 16 <= K; p += 8) {
+		/* 16 floats: evens and odds to the low and high halves of 8 pairs */
+		__m256 a = _mm256_loadu_ps(x + 2 * p), b = _mm256_loadu_ps(x + 2 * p + 8);
+		__m256i ba = to_bf16_8(a), bb = to_bf16_8(b); /* lanes: k = 2p .. 2p + 7, 2p + 8 .. */
+		/* pack 16 dwords of 16-bit values into 16 words, in k order */
+		__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(ba, bb), 0xD8);
+		uint32_t pr[8];
+		_mm256_storeu_si256((__m256i *)pr, w);
+		for (int i = 0; i < 8; i++)
+			dst[(size_t)(p + i) * stride] = pr[i];
+	}
+	for (; 2 * p < K; p++) {
+		uint32_t lo = to_bf16(x[2 * p]), hi = 2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0;
+		dst[(size_t)p * stride] = lo | hi << 16;
+	}
+}
+#endif
+
+static int have_avx2(void)
+{
+#ifdef BGEMM_X86
+	return __builtin_cpu_supports("avx2");
+#else
+	return 0;
+#endif
+}
+
+/* Row x (K floats) as (K + 1) / 2 pairs at dst + p * stride. */
+static void pair_along(uint32_t *dst, size_t stride, const float *x, int K)
+{
+#ifdef BGEMM_X86
+	if (have_avx2()) {
+		pair_along8(dst, stride, x, K);
+		return;
+	}
+#endif
+	for (int p = 0; 2 * p < K; p++) {
+		uint32_t lo = to_bf16(x[2 * p]), hi = 2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0;
+		dst[(size_t)p * stride] = lo | hi << 16;
+	}
+}
+
+/* dst[i] = pair(lo[i], hi[i]) for i < n (hi NULL: zero high halves). */
+static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int n)
+{
+	int i = 0;
+#ifdef BGEMM_X86
+	if (have_avx2()) {
+		pair_rows8(dst, lo, hi, n / 8 * 8);
+		i = n / 8 * 8;
+	}
+#endif
+	for (; i < n; i++)
+		dst[i] = to_bf16(lo[i]) | (hi ? to_bf16(hi[i]) : 0) << 16;
+}
+
+/* The sums of one MR x NR block into acc (MR x NR, row-major): the three kernels below. */
+static void block_scalar(float *acc, const uint32_t *a, const uint32_t *b, int P)
+{
+	for (int i = 0; i < MR * NR; i++)
+		acc[i] = 0.0f;
+	for (int p = 0; p < P; p++, a += MR, b += NR)
+		for (int m = 0; m < MR; m++) {
+			float ah = qt_bf16_to_f32((uint16_t)(a[m] >> 16));
+			float al = qt_bf16_to_f32((uint16_t)a[m]);
+			for (int n = 0; n < NR; n++) {
+				float s = acc[m * NR + n];
+				s = s + ah * qt_bf16_to_f32((uint16_t)(b[n] >> 16));
+				acc[m * NR + n] = s + al * qt_bf16_to_f32((uint16_t)b[n]);
+			}
+		}
+}
+
+#ifdef BGEMM_X86
+__attribute__((target("avx2"))) static void block_avx2(float *acc, const uint32_t *a,
+                                                      const uint32_t *b, int P)
+{
+	const __m256i himask = _mm256_set1_epi32((int)0xFFFF0000u);
+	for (int c = 0; c < NR; c += 8) {
+		__m256 s[MR];
+		for (int m = 0; m < MR; m++)
+			s[m] = _mm256_setzero_ps();
+		const uint32_t *ap = a, *bp = b + c;
+		for (int p = 0; p < P; p++, ap += MR, bp += NR) {
+			__m256i bv = _mm256_loadu_si256((const __m256i *)bp);
+			__m256 bh = _mm256_castsi256_ps(_mm256_and_si256(bv, himask));
+			__m256 bl = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 16));
+			for (int m = 0; m < MR; m++) {
+				__m256i av = _mm256_set1_epi32((int)ap[m]);
+				__m256 ah = _mm256_castsi256_ps(_mm256_and_si256(av, himask));
+				__m256 al = _mm256_castsi256_ps(_mm256_slli_epi32(av, 16));
+				/* products are exact: a fused multiply-add would round the same sum */
+				s[m] = _mm256_add_ps(s[m], _mm256_mul_ps(ah, bh));
+				s[m] = _mm256_add_ps(s[m], _mm256_mul_ps(al, bl));
+			}
+		}
+		for (int m = 0; m < MR; m++)
+			_mm256_storeu_ps(acc + m * NR + c, s[m]);
+	}
+}
+
+/* The accumulators spelled out: gcc -O2 does not unroll a loop over them, and then keeps them
+ * in memory (a load and a store around every VDPBF16PS: half the speed). */
+#define DP_ROW(m)                                                                        \
+	do {                                                                             \
+		__m512bh av = (__m512bh)_mm512_set1_epi32((int)a[m]);                   \
+		s0_##m = _mm512_dpbf16_ps(s0_##m, av, b0);                               \
+		s1_##m = _mm512_dpbf16_ps(s1_##m, av, b1);                               \
+	} while (0)
+#define ST_ROW(m)                                                                        \
+	do {                                                                             \
+		_mm512_storeu_ps(acc + (m) * NR, s0_##m);                                \
+		_mm512_storeu_ps(acc + (m) * NR + 16, s1_##m);                           \
+	} while (0)
+
+__attribute__((target("avx512f,avx512bf16"))) static void block_native(float *acc,
+                                                                      const uint32_t *a,
+                                                                      const uint32_t *b, int P)
+{
+	__m512 z = _mm512_setzero_ps();
+	__m512 s0_0 = z, s0_1 = z, s0_2 = z, s0_3 = z, s0_4 = z, s0_5 = z, s0_6 = z, s0_7 = z;
+	__m512 s1_0 = z, s1_1 = z, s1_2 = z, s1_3 = z, s1_4 = z, s1_5 = z, s1_6 = z, s1_7 = z;
+	for (int p = 0; p < P; p++, a += MR, b += NR) {
+		__m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
+		DP_ROW(0); DP_ROW(1); DP_ROW(2); DP_ROW(3);
+		DP_ROW(4); DP_ROW(5); DP_ROW(6); DP_ROW(7);
+	}
+	ST_ROW(0); ST_ROW(1); ST_ROW(2); ST_ROW(3);
+	ST_ROW(4); ST_ROW(5); ST_ROW(6); ST_ROW(7);
+}
+#endif
+
+typedef void (*block_fn)(float *, const uint32_t *, const uint32_t *, int);
+
+static block_fn pick_block(void)
+{
+#ifdef BGEMM_X86
+	if (use_native())
+		return block_native;
+	if (have_avx2())
+		return block_avx2;
+#endif
+	return block_scalar;
+}
+
+struct bgemm_job {
+	int trans_b, M, N, K, P, ldc;
+	float beta;
+	const float *A;
+	int lda;
+	uint32_t *ap;          /* A packed, ceil(M / MR) panels */
+	sgemm_fill_fn fill;
+	void *ctx;
+	float *fbuf;           /* per worker: TASK_COLS x K floats of op(B) from the fill */
+	uint32_t *bbuf;        /* per worker: TASK_COLS / NR panels of op(B) packed */
+	block_fn block;
+	float *C;
+};
+
+static void pack_a_task(void *ctx, size_t i, int worker)
+{
+	(void)worker;
+	const struct bgemm_job *g = ctx;
+	uint32_t *dst = g->ap + i * (size_t)g->P * MR;
+	for (int m = 0; m < MR; m++) {
+		int row = (int)i * MR + m;
+		if (row < g->M)
+			pair_along(dst + m, MR, g->A + (size_t)row * g->lda, g->K);
+		else
+			for (int p = 0; p < g->P; p++)
+				dst[(size_t)p * MR + m] = 0;
+	}
+}
+
+/* Columns [j0, j0 + n) of op(B), filled as f32 into f, packed into panels at bp. */
+static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t *bp)
+{
+	g->fill(g->ctx, j0, n, f);
+	int panels = (n + NR - 1) / NR;
+	size_t psz = (size_t)g->P * NR;
+	if (g->trans_b) {
+		/* f: n rows of K (op(B)'s columns as rows) */
+		for (int q = 0; q < panels; q++)
+			for (int c = 0; c < NR; c++) {
+				uint32_t *dst = bp + q * psz + c;
+				if (q * NR + c < n)
+					pair_along(dst, NR, f + (size_t)(q * NR + c) * g->K, g->K);
+				else
+					for (int p = 0; p < g->P; p++)
+						dst[(size_t)p * NR] = 0;
+			}
+		return;
+	}
+	/* f: K rows of n */
+	uint32_t tmp[TASK_COLS];
+	for (int p = 0; p < g->P; p++) {
+		const float *lo = f + (size_t)(2 * p) * n;
+		const float *hi = 2 * p + 1 < g->K ? lo + n : NULL;
+		pair_rows(tmp, lo, hi, n);
+		for (int q = 0; q < panels; q++)
+			for (int c = 0; c < NR; c++)
+				bp[q * psz + (size_t)p * NR + c] = q * NR + c < n ? tmp[q * NR + c] : 0;
+	}
+}
+
+static void col_task(void *ctx, size_t t, int worker)
+{
+	const struct bgemm_job *g = ctx;
+	int j0 = (int)t * TASK_COLS, n = g->N - j0 < TASK_COLS ? g->N - j0 : TASK_COLS;
+	float *f = g->fbuf + (size_t)worker * TASK_COLS * (size_t)(g->K > 0 ? g->K : 1);
+	uint32_t *bp = g->bbuf + (size_t)worker * TASK_COLS * (size_t)g->P;
+	pack_b(g, j0, n, f, bp);
+	float acc[MR * NR];
+	int panels = (n + NR - 1) / NR;
+	for (int r = 0; r < (g->M + MR - 1) / MR; r++) {
+		const uint32_t *ap = g->ap + (size_t)r * g->P * MR;
+		int rows = g->M - r * MR < MR ? g->M - r * MR : MR;
+		for (int q = 0; q < panels; q++) {
+			int cols = n - q * NR < NR ? n - q * NR : NR;
+			g->block(acc, ap, bp + (size_t)q * g->P * NR, g->P);
+			for (int m = 0; m < rows; m++) {
+				float *c = g->C + (size_t)(r * MR + m) * g->ldc + j0 + q * NR;
+				const float *s = acc + m * NR;
+				if (g->beta == 0.0f)
+					memcpy(c, s, (size_t)cols * sizeof *c);
+				else
+					for (int j = 0; j < cols; j++)
+						c[j] = g->beta * c[j] + s[j];
+			}
+		}
+	}
+}
+
+int bgemm_rm_fill(int trans_b, int M, int N, int K, const float *A, int lda, sgemm_fill_fn fill,
+                  void *ctx, float beta, float *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return 0;
+	int P = (K + 1) / 2, tasks = (N + TASK_COLS - 1) / TASK_COLS;
+	int threads = sgemm_threads();
+	threads = threads < tasks ? threads : tasks;
+	threads = threads > 0 ? threads : 1;
+	size_t panels_a = (size_t)(M + MR - 1) / MR;
+	size_t kf = (size_t)(K > 0 ? K : 1);
+	uint32_t *ap = malloc(panels_a * (size_t)(P > 0 ? P : 1) * MR * sizeof *ap);
+	float *fbuf = malloc((size_t)threads * TASK_COLS * kf * sizeof *fbuf);
+	uint32_t *bbuf = malloc((size_t)threads * TASK_COLS * (size_t)(P > 0 ? P : 1) * sizeof *bbuf);
+	if (!ap || !fbuf || !bbuf) {
+		free(ap), free(fbuf), free(bbuf);
+		return -1;
+	}
+	struct bgemm_job g = { trans_b, M, N, K, P, ldc, beta, A, lda, ap, fill, ctx, fbuf, bbuf,
+	                       pick_block(), C };
+	qt_pool_for(threads, panels_a, pack_a_task, &g);
+	qt_pool_for(threads, (size_t)tasks, col_task, &g);
+	free(ap), free(fbuf), free(bbuf);
+	return 0;
+}
