@@ -8,7 +8,10 @@
  *  - with dropout on, every LoRA gradient matches central finite differences of the training
  *    loss under the same fixed masks;
  *  - on an NF4 base (tests/data/lora/base-nf4), loss and gradients equal those on the same base
- *    with every NF4 weight dequantized to f32 beforehand.
+ *    with every NF4 weight dequantized to f32 beforehand;
+ *  - with the frozen base in bf16 (frozen_set_bf16, lora-train --bf16), the same again, and the
+ *    same loss and gradients from VDPBF16PS as from the portable f32 code (where the CPU has
+ *    AVX512_BF16), other numbers than the f32 products'.
  */
 #include "kernels/model/llama_train.h"
 
@@ -19,6 +22,8 @@
 #include "common/rng.h"
 #include "jobs/llama_load.h"
 #include "kernels/dropout.h"
+#include "kernels/frozen.h"
+#include "kernels/gemm_bf16.h"
 #include "model_check.h"
 #include "test.h"
 
@@ -223,6 +228,23 @@ static void nf4_base(void)
 	CHECK(ln == lf && same_grads(&g, &g2), "NF4 base: loss %.9g vs dequantized f32 %.9g, or "
 	      "gradients differ", ln, lf);
 	printf("NF4 base: loss and every gradient bit-identical to the dequantized f32 base\n");
+
+	frozen_set_bf16(1);
+	bgemm_set_path(BGEMM_PORTABLE);
+	double bn = run(&m, &a, &g, ws, &b, &d), bf = run(&f, &a, &g2, ws, &b, &d);
+	CHECK(bn == bf && same_grads(&g, &g2), "bf16 products: NF4 base %.9g vs dequantized %.9g, "
+	      "or gradients differ", bn, bf);
+	CHECK(bn != ln && fabs(bn - ln) < 1e-2 * fabs(ln), "bf16 products: loss %.9g, f32 %.9g", bn,
+	      ln);
+	if (bgemm_set_path(BGEMM_NATIVE) == 0) {
+		double bv = run(&m, &a, &g2, ws, &b, &d);
+		CHECK(bv == bn && same_grads(&g, &g2), "VDPBF16PS: loss %.9g vs portable %.9g, or "
+		      "gradients differ", bv, bn);
+	} else {
+		SKIP("no AVX512_BF16 on this CPU: VDPBF16PS not compared with the portable code");
+	}
+	bgemm_set_path(BGEMM_AUTO);
+	frozen_set_bf16(0);
 	llama_train_ws_free(ws);
 	adapter_free(&a);
 	adapter_free(&g);
