@@ -29,6 +29,11 @@
 int bgemm_rm_fill(int trans_b, int M, int N, int K, const float *A, int lda, sgemm_fill_fn fill,
                   void *ctx, float beta, float *C, int ldc);
 
+/* The same with op(B) read from the f32 matrix B (row stride ldb; B is (N, K) with trans_b,
+ * else (K, N)). */
+int bgemm_rm(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+
 /* Which code computes the sums: BGEMM_AUTO (AVX512_BF16 where the CPU has it), BGEMM_PORTABLE,
  * or BGEMM_NATIVE (-1 when the CPU lacks it). For tests that compare the two. */
 enum { BGEMM_AUTO, BGEMM_PORTABLE, BGEMM_NATIVE };

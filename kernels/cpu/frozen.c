@@ -27,17 +27,12 @@ void frozen_set_bf16(int on) { frozen_bf16 = on; }
 const char *frozen_error(void) { return frozen_err; }
 void frozen_error_clear(void) { frozen_err = NULL; }
 
-/* sgemm_rm_fill's fills from a weight W (OC, C): rows [j0, j0 + n) of W (op(B) = W^T, the
- * forward) or its columns [j0, j0 + n) (op(B) = W, the input gradient). The values are those
- * frozen_dequant writes, or the bf16 values as f32 (exact), or the f32 ones (bgemm_rm_fill's
- * products of an f32 weight). */
+/* sgemm_rm_fill's fills from an NF4 or bf16 weight W (OC, C): rows [j0, j0 + n) of W (op(B) =
+ * W^T, the forward) or its columns [j0, j0 + n) (op(B) = W, the input gradient). The values
+ * are those frozen_dequant writes, or the bf16 values as f32 (exact). */
 static void fill_rows(void *ctx, int j0, int n, float *buf)
 {
 	const struct frozen_linear *w = ctx;
-	if (w->w) {
-		memcpy(buf, w->w + (size_t)j0 * w->C, (size_t)n * w->C * sizeof *buf);
-		return;
-	}
 	if (w->nf4) {
 		matvec_nf4_dequant_block(buf, w->nf4, w->absmax, w->code, w->blocksize,
 		                         frozen_round_to(w), w->C, j0, j0 + n, 0, w->C);
@@ -51,11 +46,6 @@ static void fill_rows(void *ctx, int j0, int n, float *buf)
 static void fill_cols(void *ctx, int j0, int n, float *buf)
 {
 	const struct frozen_linear *w = ctx;
-	if (w->w) {
-		for (int o = 0; o < w->OC; o++, buf += n)
-			memcpy(buf, w->w + (size_t)o * w->C + j0, (size_t)n * sizeof *buf);
-		return;
-	}
 	if (w->nf4) {
 		matvec_nf4_dequant_block(buf, w->nf4, w->absmax, w->code, w->blocksize,
 		                         frozen_round_to(w), w->C, 0, w->OC, j0, j0 + n);
@@ -123,8 +113,9 @@ void frozen_train(float *out, const float *x, const struct frozen_linear *w, int
 {
 	(void)scratch;
 	if (frozen_bf16) {
-		if (bgemm_rm_fill(1, T, w->OC, w->C, x, w->C, fill_rows, (void *)w, beta, out,
-		                  w->OC) != 0)
+		if ((w->w ? bgemm_rm(1, T, w->OC, w->C, x, w->C, w->w, w->C, beta, out, w->OC)
+		          : bgemm_rm_fill(1, T, w->OC, w->C, x, w->C, fill_rows, (void *)w, beta, out,
+		                          w->OC)) != 0)
 			frozen_err = "out of memory for a weight tile";
 		if (w->bias)
 			bias_forward(out, w->bias, T, w->OC);
@@ -139,8 +130,9 @@ void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_l
 {
 	(void)scratch;
 	if (frozen_bf16) {
-		if (bgemm_rm_fill(0, T, w->C, w->OC, dout, w->OC, fill_cols, (void *)w, 1.0f, dx,
-		                  w->C) != 0)
+		if ((w->w ? bgemm_rm(0, T, w->C, w->OC, dout, w->OC, w->w, w->C, 1.0f, dx, w->C)
+		          : bgemm_rm_fill(0, T, w->C, w->OC, dout, w->OC, fill_cols, (void *)w, 1.0f,
+		                          dx, w->C)) != 0)
 			frozen_err = "out of memory for a weight tile";
 	} else if (w->w)
 		linear_backward_x_fast(dx, dout, w->w, T, w->C, w->OC, 1.0f);

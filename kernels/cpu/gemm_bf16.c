@@ -2,6 +2,7 @@
 /* bf16 GEMM for the frozen base; see kernels/gemm_bf16.h. */
 #include "kernels/gemm_bf16.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,8 +239,10 @@ struct bgemm_job {
 	const float *A;
 	int lda;
 	uint32_t *ap;          /* A packed, ceil(M / MR) panels */
-	sgemm_fill_fn fill;
+	sgemm_fill_fn fill;    /* or B itself: */
 	void *ctx;
+	const float *B;
+	int ldb;
 	float *fbuf;           /* per worker: TASK_COLS x K floats of op(B) from the fill */
 	uint32_t *bbuf;        /* per worker: TASK_COLS / NR panels of op(B) packed */
 	block_fn block;
@@ -261,30 +264,40 @@ static void pack_a_task(void *ctx, size_t i, int worker)
 	}
 }
 
-/* Columns [j0, j0 + n) of op(B), filled as f32 into f, packed into panels at bp. */
+/* Columns [j0, j0 + n) of op(B), read from B or filled as f32 into f, packed into panels at
+ * bp. */
 static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t *bp)
 {
-	g->fill(g->ctx, j0, n, f);
+	const float *src;
+	size_t ld;
+	if (g->B) {
+		src = g->trans_b ? g->B + (size_t)j0 * g->ldb : g->B + j0;
+		ld = (size_t)g->ldb;
+	} else {
+		g->fill(g->ctx, j0, n, f);
+		src = f;
+		ld = g->trans_b ? (size_t)g->K : (size_t)n;
+	}
 	int panels = (n + NR - 1) / NR;
 	size_t psz = (size_t)g->P * NR;
 	if (g->trans_b) {
-		/* f: n rows of K (op(B)'s columns as rows) */
+		/* op(B)'s columns are rows of src */
 		for (int q = 0; q < panels; q++)
 			for (int c = 0; c < NR; c++) {
 				uint32_t *dst = bp + q * psz + c;
 				if (q * NR + c < n)
-					pair_along(dst, NR, f + (size_t)(q * NR + c) * g->K, g->K);
+					pair_along(dst, NR, src + (size_t)(q * NR + c) * ld, g->K);
 				else
 					for (int p = 0; p < g->P; p++)
 						dst[(size_t)p * NR] = 0;
 			}
 		return;
 	}
-	/* f: K rows of n */
+	/* src: K rows of n */
 	uint32_t tmp[TASK_COLS];
 	for (int p = 0; p < g->P; p++) {
-		const float *lo = f + (size_t)(2 * p) * n;
-		const float *hi = 2 * p + 1 < g->K ? lo + n : NULL;
+		const float *lo = src + (size_t)(2 * p) * ld;
+		const float *hi = 2 * p + 1 < g->K ? lo + ld : NULL;
 		pair_rows(tmp, lo, hi, n);
 		for (int q = 0; q < panels; q++)
 			for (int c = 0; c < NR; c++)
@@ -320,28 +333,86 @@ static void col_task(void *ctx, size_t t, int worker)
 	}
 }
 
-int bgemm_rm_fill(int trans_b, int M, int N, int K, const float *A, int lda, sgemm_fill_fn fill,
-                  void *ctx, float beta, float *C, int ldc)
+/*
+ * The buffers of a product (A packed, and per worker a fill tile and its packed panels): one
+ * block kept between calls, as kernels/cpu/gemm.c keeps its fill buffers, so that the hundreds
+ * of products of a training step do not fault in fresh pages each time (allocating them per
+ * call: 4% of a --bf16 step in page faults). A call from another thread meanwhile allocates
+ * its own.
+ */
+static pthread_mutex_t keep_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *keep_buf;
+static size_t keep_bytes;
+
+static void *buf_take(size_t n, size_t *cap)
 {
+	void *p = NULL, *small = NULL;
+	pthread_mutex_lock(&keep_mu);
+	if (keep_buf && keep_bytes >= n)
+		p = keep_buf, *cap = keep_bytes;
+	else
+		small = keep_buf;
+	keep_buf = NULL;
+	pthread_mutex_unlock(&keep_mu);
+	free(small);
+	if (!p)
+		p = malloc(n), *cap = n;
+	return p;
+}
+
+static void buf_give(void *p, size_t cap)
+{
+	pthread_mutex_lock(&keep_mu);
+	if (!keep_buf || cap > keep_bytes) {
+		void *old = keep_buf;
+		keep_buf = p, keep_bytes = cap;
+		p = old;
+	}
+	pthread_mutex_unlock(&keep_mu);
+	free(p);
+}
+
+static int run(struct bgemm_job *g)
+{
+	int M = g->M, N = g->N, K = g->K, P = g->P;
 	if (M <= 0 || N <= 0)
 		return 0;
-	int P = (K + 1) / 2, tasks = (N + TASK_COLS - 1) / TASK_COLS;
+	int tasks = (N + TASK_COLS - 1) / TASK_COLS;
 	int threads = sgemm_threads();
 	threads = threads < tasks ? threads : tasks;
 	threads = threads > 0 ? threads : 1;
-	size_t panels_a = (size_t)(M + MR - 1) / MR;
-	size_t kf = (size_t)(K > 0 ? K : 1);
-	uint32_t *ap = malloc(panels_a * (size_t)(P > 0 ? P : 1) * MR * sizeof *ap);
-	float *fbuf = malloc((size_t)threads * TASK_COLS * kf * sizeof *fbuf);
-	uint32_t *bbuf = malloc((size_t)threads * TASK_COLS * (size_t)(P > 0 ? P : 1) * sizeof *bbuf);
-	if (!ap || !fbuf || !bbuf) {
-		free(ap), free(fbuf), free(bbuf);
+	size_t panels_a = (size_t)(M + MR - 1) / MR, pp = (size_t)(P > 0 ? P : 1);
+	size_t na = panels_a * pp * MR * sizeof(uint32_t);
+	size_t nf = g->B ? 0 : (size_t)threads * TASK_COLS * (size_t)(K > 0 ? K : 1) * sizeof(float);
+	size_t nb = (size_t)threads * TASK_COLS * pp * sizeof(uint32_t);
+	size_t cap;
+	char *buf = buf_take(na + nf + nb, &cap);
+	if (!buf)
 		return -1;
-	}
-	struct bgemm_job g = { trans_b, M, N, K, P, ldc, beta, A, lda, ap, fill, ctx, fbuf, bbuf,
-	                       pick_block(), C };
-	qt_pool_for(threads, panels_a, pack_a_task, &g);
-	qt_pool_for(threads, (size_t)tasks, col_task, &g);
-	free(ap), free(fbuf), free(bbuf);
+	g->ap = (uint32_t *)buf;
+	g->fbuf = (float *)(buf + na);
+	g->bbuf = (uint32_t *)(buf + na + nf);
+	g->block = pick_block();
+	qt_pool_for(threads, panels_a, pack_a_task, g);
+	qt_pool_for(threads, (size_t)tasks, col_task, g);
+	buf_give(buf, cap);
 	return 0;
+}
+
+int bgemm_rm_fill(int trans_b, int M, int N, int K, const float *A, int lda, sgemm_fill_fn fill,
+                  void *ctx, float beta, float *C, int ldc)
+{
+	struct bgemm_job g = { .trans_b = trans_b, .M = M, .N = N, .K = K, .P = (K + 1) / 2,
+		               .ldc = ldc, .beta = beta, .A = A, .lda = lda, .fill = fill,
+		               .ctx = ctx, .C = C };
+	return run(&g);
+}
+
+int bgemm_rm(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc)
+{
+	struct bgemm_job g = { .trans_b = trans_b, .M = M, .N = N, .K = K, .P = (K + 1) / 2,
+		               .ldc = ldc, .beta = beta, .A = A, .lda = lda, .B = B, .ldb = ldb,
+		               .C = C };
+	return run(&g);
 }

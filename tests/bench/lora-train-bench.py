@@ -3,13 +3,14 @@
 #   make-fixture DIR   random SmolLM2-135M-shaped f32 Llama in DIR/base, DIR/train.pack with 4
 #                      blocks of T = 512 tokens (one segment each, every token but the first
 #                      trained) written with our .pack layout (pack(5))
-#   peft DIR STEPS [no-checkpointing]
+#   peft DIR STEPS [no-checkpointing] [bf16]
 #                      STEPS optimizer steps of PEFT LoRA r 16 all-linear (alpha 32, dropout 0)
 #                      with gradient checkpointing (unless no-checkpointing), AdamW, clipping
 #                      1.0, one block per step, on THREADS threads; prints trained tokens/s
-#                      over steps 2..STEPS
-#   sgemm              the machine's f32 GEMM rate through torch (2048^3, best of 5, THREADS
-#                      threads) in GFLOP/s: the yardstick for the model FLOP rates
+#                      over steps 2..STEPS. bf16: the forward under torch.autocast("cpu",
+#                      torch.bfloat16), as the Trainer's bf16=True runs it on the CPU
+#   sgemm [bf16]       the machine's f32 (or bf16) GEMM rate through torch (2048^3, best of 5,
+#                      THREADS threads) in GFLOP/s: the yardstick for the model FLOP rates
 # Uses torch, peft, transformers, xxhash from /work/venv-ref.
 import os
 import struct
@@ -55,7 +56,7 @@ def make_fixture(d):
         f.write(bytes(hdr) + data)
 
 
-def peft_run(d, steps, ckpt):
+def peft_run(d, steps, ckpt, bf16):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaForCausalLM
@@ -77,7 +78,8 @@ def peft_run(d, steps, ckpt):
         if k == 1:
             t1 = time.perf_counter()
         x = blocks[k % NB]
-        loss = model(input_ids=x, labels=x).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=x, labels=x).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -86,11 +88,12 @@ def peft_run(d, steps, ckpt):
     print("%.3f" % ((steps - 1) * (T - 1) / el))
 
 
-def sgemm_rate():
+def sgemm_rate(bf16):
     import torch
     torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count())))
     n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dt = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)
     torch.mm(a, b)
     best = 0.0
     for _ in range(5):
@@ -102,8 +105,9 @@ def sgemm_rate():
 
 if __name__ == "__main__":
     if sys.argv[1] == "sgemm":
-        sgemm_rate()
+        sgemm_rate(sys.argv[2:] == ["bf16"])
     elif sys.argv[1] == "make-fixture":
         make_fixture(sys.argv[2])
     else:
-        peft_run(sys.argv[2], int(sys.argv[3]), sys.argv[4:] != ["no-checkpointing"])
+        peft_run(sys.argv[2], int(sys.argv[3]), "no-checkpointing" not in sys.argv[4:],
+                 "bf16" in sys.argv[4:])

@@ -6,7 +6,10 @@
 # which keeps every layer of this model); ours also with --activation-memory 80M, which keeps
 # every layer's attention output and the residual after it (71 MiB here) and recomputes the rest.
 #   tests/bench/lora-train-bench.sh   (repository root, after `make`; THREADS, STEPS, ROUNDS,
-#   TMPDIR)
+#   TMPDIR, BF16)
+# BF16=1: the same five configurations in bf16, ours with --bf16 (the frozen base's products on
+# AVX512_BF16 where the CPU has it), PyTorch's forward under torch.autocast("cpu", bf16), the
+# FLOP shares against torch's bf16 GEMM rate.
 # The fixture is made once under ${TMPDIR:-/tmp}/qt-train-bench. Each side runs STEPS steps
 # (default 3) in one process; tokens/s = trained tokens (511 per block) per second over steps
 # 2..STEPS (step 1 is warm-up); peak RSS is the whole process's (/usr/bin/time %M). ROUNDS
@@ -22,6 +25,9 @@ dir=${TMPDIR:-/tmp}/qt-train-bench
 threads=${THREADS:-$(nproc)}
 steps=${STEPS:-3}
 rounds=${ROUNDS:-1}
+bf16=${BF16:-0}
+ours_bf16= peft_bf16= kind=f32
+[ "$bf16" = 1 ] && ours_bf16=--bf16 peft_bf16=bf16 kind=bf16
 # The reference side's packages, checked first: a missing one is named here instead of
 # surfacing as an empty figure (the fixture maker's output used to be thrown away).
 if ! err=$("$py" -c 'import numpy, torch, transformers, peft, xxhash' 2>&1); then
@@ -40,14 +46,14 @@ ours_run() {
 	rm -rf "$dir/out"
 	rss=$(/usr/bin/time -f '%M' "$bin/lora-train" -m "$dir/base" --train "$dir/train.pack" \
 		-o "$dir/out" --rank 16 --alpha 32 --schedule constant --max-steps "$steps" \
-		--threads "$threads" --quiet "$@" 2>&1 | tail -n 1)
+		--threads "$threads" --quiet $ours_bf16 "$@" 2>&1 | tail -n 1)
 	rate=$(sed 's/[{}"]//g; s/[a-z_]*://g; s/,/ /g' "$dir/out/log.jsonl" |
 		awk 'NR == 1 { t1 = $5; e1 = $5 / $6 } { t = $5; e = $5 / $6 } END { printf "%.3f", (t - t1) / (e - e1) }')
 	echo "$rate $rss"
 }
 # PyTorch + PEFT: tokens/s and peak RSS KiB
 peft_run() {
-	line=$(THREADS=$threads /usr/bin/time -f 'rss %M' "$py" tests/bench/lora-train-bench.py peft "$dir" "$steps" "$@" 2>&1 | grep -v Warning)
+	line=$(THREADS=$threads /usr/bin/time -f 'rss %M' "$py" tests/bench/lora-train-bench.py peft "$dir" "$steps" "$@" $peft_bf16 2>&1 | grep -v Warning)
 	tp=$(printf '%s\n' "$line" | grep -E '^[0-9.]+$' | tail -n 1)
 	[ -n "$tp" ] || { printf '%s: the PyTorch + PEFT side printed no rate:\n%s\n' "$0" "$line" >&2; exit 1; }
 	echo "$tp $(printf '%s\n' "$line" | sed -n 's/^rss //p' | tail -n 1)"
@@ -62,7 +68,7 @@ while [ "$r" -lt "$rounds" ]; do
 	o_auto=$(best "$o_auto" "$(ours_run)")
 	p_ck=$(best "$p_ck" "$(peft_run)")
 	p_all=$(best "$p_all" "$(peft_run no-checkpointing)")
-	g=$(THREADS=$threads "$py" tests/bench/lora-train-bench.py sgemm)
+	g=$(THREADS=$threads "$py" tests/bench/lora-train-bench.py sgemm $peft_bf16)
 	gemm=$(echo "$gemm $g" | awk '{ print ($2 > $1 ? $2 : $1) }')
 	r=$((r + 1))
 done
@@ -71,16 +77,16 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 # 0.06), input-gradient backward 0.27, recompute under checkpointing 0.21, dense causal
 # attention ~0.14 (work either side skips counts in its favour: 0.89 whether or not it
 # recomputes).
-echo "$o_ck $o_auto $p_ck $p_all $o_attn" | awk -v th="$threads" -v g="$gemm" -v rounds="$rounds" '{
+echo "$o_ck $o_auto $p_ck $p_all $o_attn" | awk -v th="$threads" -v g="$gemm" -v rounds="$rounds" -v kind="$kind" '{
 	f = 0.89
 	split("qlora-tools, --checkpointing|qlora-tools, default (auto)|PyTorch + PEFT, checkpointing|PyTorch + PEFT, no checkpointing|qlora-tools, attention kept (80M)", name, "|")
-	printf "lora-train, SmolLM2-135M-shaped f32 base, T=512, LoRA r16 all-linear, %d threads, best of %d rounds\n", th, rounds
+	printf "lora-train, SmolLM2-135M-shaped f32 base, %s compute, T=512, LoRA r16 all-linear, %d threads, best of %d rounds\n", kind, th, rounds
 	for (i = 1; i <= 5; i++)
-		printf "  %-34s %7.1f trained tokens/s  %5.1f%% of SGEMM  peak RSS %6.0f MiB\n", \
+		printf "  %-34s %7.1f trained tokens/s  %5.1f%% of GEMM  peak RSS %6.0f MiB\n", \
 			name[i], $(2 * i - 1), 100 * $(2 * i - 1) * f / g, $(2 * i) / 1024
 	printf "  ratio, both checkpointing:          %.2fx\n", $1 / $5
 	printf "  ratio, ours attention kept / PyTorch ckpt: %.2fx (both recompute the layers)\n", $9 / $5
 	printf "  ratio, ours default / PyTorch ckpt: %.2fx (the QLoRA recipes checkpoint)\n", $3 / $5
 	printf "  ratio, ours default / PyTorch none: %.2fx\n", $3 / $7
-	printf "  SGEMM rate %.1f GFLOP/s (torch 2048^3, %d threads); %.2f model GFLOP per token\n", g, th, f
+	printf "  %s GEMM rate %.1f GFLOP/s (torch 2048^3, %d threads); %.2f model GFLOP per token\n", kind, g, th, f
 }'

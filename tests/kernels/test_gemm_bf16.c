@@ -6,6 +6,7 @@
  * AVX512_BF16, on VDPBF16PS. Shapes that do not divide into the 8 x 32 blocks or the 64-column
  * tasks, odd K, both layouts of B, beta 0 (C not read) / 1 / other, 1, 2 and 3 threads; rounding
  * ties, denormal inputs and NaN; and the distance from the unrounded product in double.
+ * bgemm_rm (op(B) read in place) equal to bgemm_rm_fill bit for bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -78,16 +79,20 @@ static void one(int path, int trans_b, int M, int N, int K, float beta, int thre
 	float *B = malloc(sizeof(float) * (size_t)K * N + 4);
 	float *C = malloc(sizeof(float) * (size_t)M * ldc + 4);
 	float *C0 = malloc(sizeof(float) * (size_t)M * ldc + 4);
+	float *C2 = malloc(sizeof(float) * (size_t)M * ldc + 4);
 	for (size_t i = 0; i < (size_t)M * lda; i++)
 		A[i] = frand() * 3.0f;
 	for (size_t i = 0; i < (size_t)K * N; i++)
 		B[i] = frand() * 0.1f;
 	for (size_t i = 0; i < (size_t)M * ldc; i++)
-		C0[i] = C[i] = beta == 0.0f ? NAN : frand();
+		C2[i] = C0[i] = C[i] = beta == 0.0f ? NAN : frand();
 	struct mat m = { B, trans_b, K, N };
 	CHECK(bgemm_set_path(path) == 0, "path %d", path);
 	sgemm_set_threads(threads);
 	CHECK(bgemm_rm_fill(trans_b, M, N, K, A, lda, fill, &m, beta, C, ldc) == 0, "alloc");
+	CHECK(bgemm_rm(trans_b, M, N, K, A, lda, B, trans_b ? K : N, beta, C2, ldc) == 0, "alloc");
+	CHECK(memcmp(C, C2, sizeof(float) * (size_t)M * ldc) == 0, "bgemm_rm differs from "
+	      "bgemm_rm_fill");
 	sgemm_set_threads(0);
 	int bad = 0, pad = 0;
 	double worst = 0;
@@ -112,7 +117,7 @@ static void one(int path, int trans_b, int M, int N, int K, float beta, int thre
 	CHECK(pad == 0, "columns past N written (%d)", pad);
 	/* two operands rounded to 8 significant bits each: |error| <= ~2^-8 of sum |a b| */
 	CHECK(worst < 1.0 / 128, "relative error %g", worst);
-	free(A), free(B), free(C), free(C0);
+	free(A), free(B), free(C), free(C0), free(C2);
 }
 
 static void shapes(int path)
