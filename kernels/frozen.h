@@ -13,6 +13,8 @@
 
 #include "common/dtype.h"
 
+struct bgemm_b;
+
 /* W (OC, C): f32 rows, or NF4 codes + per-block absmax. */
 struct frozen_linear {
 	int            OC, C;
@@ -31,6 +33,9 @@ struct frozen_linear {
 	int            int8_act;   /* NF4 only, the user's opt-in (gen --int8-activations): up to
 	                            * MATVEC_MAX_T rows are matvec_nf4_q8_forward's int8-activation
 	                            * products (different math) where it applies */
+	struct bgemm_b *bf16_packed[2]; /* CPU, with frozen_set_bf16: W^T and W packed for
+	                                   frozen_train and frozen_train_backward_x by frozen_pack,
+	                                   or NULL (packed per product) */
 };
 
 /* kernels/matvec.h's round_to for w's dequantized values: 0 none, 1 bf16, 2 f16. */
@@ -67,6 +72,11 @@ void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_l
  * to bf16 and sum in f32 (kernels/gemm_bf16.h: AVX512_BF16 where the CPU has it, the same sums
  * in f32 code elsewhere); 0 restores the f32 products. frozen_infer is not affected. */
 void frozen_set_bf16(int on);
+/* With frozen_set_bf16 on: w packed once for many frozen_train calls (and with backward,
+ * frozen_train_backward_x calls) on blocks of rows, the LM head's chunks; the same bits as
+ * without. Off, or out of memory: nothing. frozen_unpack frees what frozen_pack made. */
+void frozen_pack(struct frozen_linear *w, int backward);
+void frozen_unpack(struct frozen_linear *w);
 /* The first failure of the ops above since frozen_error_clear ("out of memory for a weight
  * tile": the product was not made), or NULL: the CPU backend's sticky error. */
 const char *frozen_error(void);

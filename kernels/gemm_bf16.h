@@ -34,6 +34,16 @@ int bgemm_rm_fill(int trans_b, int M, int N, int K, const float *A, int lda, sge
 int bgemm_rm(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
 
+/* op(B) packed once (from B, or from fill when B is NULL) for products with many A: an LM
+ * head's chunks of rows (packing it per chunk read the weight at a stride, slower than the
+ * products). NULL when out of memory. The products are bgemm_rm's bit for bit. */
+struct bgemm_b;
+struct bgemm_b *bgemm_pack_b(int trans_b, int N, int K, const float *B, int ldb,
+                             sgemm_fill_fn fill, void *ctx);
+int bgemm_rm_packed(int M, const float *A, int lda, const struct bgemm_b *b, float beta, float *C,
+                    int ldc);
+void bgemm_b_free(struct bgemm_b *b);
+
 /* Which code computes the sums: BGEMM_AUTO (AVX512_BF16 where the CPU has it), BGEMM_PORTABLE,
  * or BGEMM_NATIVE (-1 when the CPU lacks it). For tests that compare the two. */
 enum { BGEMM_AUTO, BGEMM_PORTABLE, BGEMM_NATIVE };

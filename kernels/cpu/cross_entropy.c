@@ -145,10 +145,12 @@ static struct frozen_linear head_of(const float *W, const uint16_t *Wb, int C, i
 }
 
 /* losses: (T); dx: (T, C) += or NULL; x: (T, C); W: (V, C); targets: (T) */
-static void head_ce(float *losses, float *dx, const float *x, const struct frozen_linear *W,
+static void head_ce(float *losses, float *dx, const float *x, const struct frozen_linear *head,
                     const int32_t *targets, int T, int C, int V, float grad_scale,
                     float softcap, float *scratch, int chunk)
 {
+	struct frozen_linear h = *head, *W = &h;
+	frozen_pack(W, dx != NULL); /* --bf16: once for the chunks */
 	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
 	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
 	float *drow = (float *)(tg + chunk); /* (V): one row's gradient before the cap's */
@@ -182,6 +184,7 @@ static void head_ce(float *losses, float *dx, const float *x, const struct froze
 			for (int c = 0; c < C; c++)
 				dx[(size_t)rows[i] * C + c] += dxs[(size_t)i * C + c];
 	}
+	frozen_unpack(W);
 }
 
 void lm_head_ce(float *losses, float *dx, const float *x, const float *W,
@@ -201,9 +204,12 @@ void lm_head_ce_bf16(float *losses, float *dx, const float *x, const uint16_t *W
 }
 
 /* x: (T, C); W: (V, C); targets: (T). Logits rows are made as lm_head_ce makes them. */
-static long head_correct(const float *x, const struct frozen_linear *W, const int32_t *targets,
-                         int T, int C, int V, float softcap, float *scratch, int chunk)
+static long head_correct(const float *x, const struct frozen_linear *head,
+                         const int32_t *targets, int T, int C, int V, float softcap,
+                         float *scratch, int chunk)
 {
+	struct frozen_linear h = *head, *W = &h;
+	frozen_pack(W, 0);
 	float *logits = scratch, *xs = logits + (size_t)chunk * V; /* lm_head_ce's layout */
 	int32_t *rows = (int32_t *)(xs + 2 * (size_t)chunk * C), *tg = rows + chunk;
 	long hits = 0;
@@ -216,6 +222,7 @@ static long head_correct(const float *x, const struct frozen_linear *W, const in
 		for (int i = 0; i < n; i++)
 			hits += hit[i];
 	}
+	frozen_unpack(W);
 	return hits;
 }
 
@@ -238,6 +245,7 @@ long lm_head_eval(float *losses, const float *x, const float *W, const uint16_t 
                   int chunk)
 {
 	struct frozen_linear h = head_of(W, W ? NULL : Wb, C, V);
+	frozen_pack(&h, 0);
 	float *logits = scratch, *xs = logits + (size_t)chunk * V, *dxs = xs + (size_t)chunk * C;
 	int32_t *rows = (int32_t *)(dxs + (size_t)chunk * C), *tg = rows + chunk;
 	long hits = 0;
@@ -256,5 +264,6 @@ long lm_head_eval(float *losses, const float *x, const float *W, const uint16_t 
 			hits += hit[i];
 		}
 	}
+	frozen_unpack(&h);
 	return hits;
 }

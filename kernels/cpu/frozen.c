@@ -113,7 +113,9 @@ void frozen_train(float *out, const float *x, const struct frozen_linear *w, int
 {
 	(void)scratch;
 	if (frozen_bf16) {
-		if ((w->w ? bgemm_rm(1, T, w->OC, w->C, x, w->C, w->w, w->C, beta, out, w->OC)
+		if ((w->bf16_packed[0] ? bgemm_rm_packed(T, x, w->C, w->bf16_packed[0], beta, out,
+		                                         w->OC) :
+		     w->w ? bgemm_rm(1, T, w->OC, w->C, x, w->C, w->w, w->C, beta, out, w->OC)
 		          : bgemm_rm_fill(1, T, w->OC, w->C, x, w->C, fill_rows, (void *)w, beta, out,
 		                          w->OC)) != 0)
 			frozen_err = "out of memory for a weight tile";
@@ -130,7 +132,9 @@ void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_l
 {
 	(void)scratch;
 	if (frozen_bf16) {
-		if ((w->w ? bgemm_rm(0, T, w->C, w->OC, dout, w->OC, w->w, w->C, 1.0f, dx, w->C)
+		if ((w->bf16_packed[1] ? bgemm_rm_packed(T, dout, w->OC, w->bf16_packed[1], 1.0f, dx,
+		                                         w->C) :
+		     w->w ? bgemm_rm(0, T, w->C, w->OC, dout, w->OC, w->w, w->C, 1.0f, dx, w->C)
 		          : bgemm_rm_fill(0, T, w->C, w->OC, dout, w->OC, fill_cols, (void *)w, 1.0f,
 		                          dx, w->C)) != 0)
 			frozen_err = "out of memory for a weight tile";
@@ -139,4 +143,20 @@ void frozen_train_backward_x(float *dx, const float *dout, const struct frozen_l
 	else if (sgemm_rm_fill(0, 0, T, w->C, w->OC, 1.0f, dout, w->OC, fill_cols, (void *)w, 1.0f,
 	                       dx, w->C) != 0)
 		frozen_err = "out of memory for a weight tile";
+}
+
+void frozen_pack(struct frozen_linear *w, int backward)
+{
+	if (!frozen_bf16)
+		return;
+	w->bf16_packed[0] = bgemm_pack_b(1, w->OC, w->C, w->w, w->C, fill_rows, w);
+	if (backward)
+		w->bf16_packed[1] = bgemm_pack_b(0, w->C, w->OC, w->w, w->C, fill_cols, w);
+}
+
+void frozen_unpack(struct frozen_linear *w)
+{
+	bgemm_b_free(w->bf16_packed[0]);
+	bgemm_b_free(w->bf16_packed[1]);
+	w->bf16_packed[0] = w->bf16_packed[1] = NULL;
 }

@@ -243,6 +243,7 @@ struct bgemm_job {
 	void *ctx;
 	const float *B;
 	int ldb;
+	const uint32_t *packed; /* or op(B) packed whole (bgemm_pack_b) */
 	float *fbuf;           /* per worker: TASK_COLS x K floats of op(B) from the fill */
 	uint32_t *bbuf;        /* per worker: TASK_COLS / NR panels of op(B) packed */
 	block_fn block;
@@ -293,15 +294,17 @@ static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t 
 			}
 		return;
 	}
-	/* src: K rows of n */
-	uint32_t tmp[TASK_COLS];
+	/* src: K rows of n; whole panels written in place, a last partial one padded */
 	for (int p = 0; p < g->P; p++) {
 		const float *lo = src + (size_t)(2 * p) * ld;
 		const float *hi = 2 * p + 1 < g->K ? lo + ld : NULL;
-		pair_rows(tmp, lo, hi, n);
-		for (int q = 0; q < panels; q++)
-			for (int c = 0; c < NR; c++)
-				bp[q * psz + (size_t)p * NR + c] = q * NR + c < n ? tmp[q * NR + c] : 0;
+		for (int q = 0; q < panels; q++) {
+			uint32_t *dst = bp + q * psz + (size_t)p * NR;
+			int w = n - q * NR < NR ? n - q * NR : NR;
+			pair_rows(dst, lo + q * NR, hi ? hi + q * NR : NULL, w);
+			for (int c = w; c < NR; c++)
+				dst[c] = 0;
+		}
 	}
 }
 
@@ -310,8 +313,14 @@ static void col_task(void *ctx, size_t t, int worker)
 	const struct bgemm_job *g = ctx;
 	int j0 = (int)t * TASK_COLS, n = g->N - j0 < TASK_COLS ? g->N - j0 : TASK_COLS;
 	float *f = g->fbuf + (size_t)worker * TASK_COLS * (size_t)(g->K > 0 ? g->K : 1);
-	uint32_t *bp = g->bbuf + (size_t)worker * TASK_COLS * (size_t)g->P;
-	pack_b(g, j0, n, f, bp);
+	const uint32_t *bp;
+	if (g->packed) {
+		bp = g->packed + (size_t)(j0 / NR) * g->P * NR;
+	} else {
+		uint32_t *mine = g->bbuf + (size_t)worker * TASK_COLS * (size_t)g->P;
+		pack_b(g, j0, n, f, mine);
+		bp = mine;
+	}
 	float acc[MR * NR];
 	int panels = (n + NR - 1) / NR;
 	for (int r = 0; r < (g->M + MR - 1) / MR; r++) {
@@ -383,8 +392,9 @@ static int run(struct bgemm_job *g)
 	threads = threads > 0 ? threads : 1;
 	size_t panels_a = (size_t)(M + MR - 1) / MR, pp = (size_t)(P > 0 ? P : 1);
 	size_t na = panels_a * pp * MR * sizeof(uint32_t);
-	size_t nf = g->B ? 0 : (size_t)threads * TASK_COLS * (size_t)(K > 0 ? K : 1) * sizeof(float);
-	size_t nb = (size_t)threads * TASK_COLS * pp * sizeof(uint32_t);
+	size_t nf = g->B || g->packed ? 0
+	            : (size_t)threads * TASK_COLS * (size_t)(K > 0 ? K : 1) * sizeof(float);
+	size_t nb = g->packed ? 0 : (size_t)threads * TASK_COLS * pp * sizeof(uint32_t);
 	size_t cap;
 	char *buf = buf_take(na + nf + nb, &cap);
 	if (!buf)
@@ -415,4 +425,96 @@ int bgemm_rm(int trans_b, int M, int N, int K, const float *A, int lda, const fl
 		               .ldc = ldc, .beta = beta, .A = A, .lda = lda, .B = B, .ldb = ldb,
 		               .C = C };
 	return run(&g);
+}
+
+/* ---- op(B) packed once for many products ---- */
+
+struct bgemm_b {
+	int trans_b, N, K, P;
+	uint32_t *panels; /* ceil(N / NR) panels of P x NR pairs */
+};
+
+/* Rows of the source read in order, each into every panel: one pass over B (the column tiles
+ * of a product read an LM head's weight at a stride, 0.7 GB/s). */
+static void pack_rows_task(void *ctx, size_t t, int worker)
+{
+	(void)worker;
+	const struct bgemm_job *g = ctx;
+	uint32_t *panels = (uint32_t *)g->packed;
+	int Q = (g->N + NR - 1) / NR;
+	size_t psz = (size_t)g->P * NR;
+	if (g->trans_b) { /* panel t: NR rows of B, each a column of op(B) */
+		for (int c = 0; c < NR; c++) {
+			int j = (int)t * NR + c;
+			uint32_t *dst = panels + t * psz + c;
+			if (j < g->N)
+				pair_along(dst, NR, g->B + (size_t)j * g->ldb, g->K);
+			else
+				for (int p = 0; p < g->P; p++)
+					dst[(size_t)p * NR] = 0;
+		}
+		return;
+	}
+	/* pairs [t * 64, t * 64 + 64) of rows of B */
+	for (int p = (int)t * 64; p < g->P && p < (int)t * 64 + 64; p++) {
+		const float *lo = g->B + (size_t)(2 * p) * g->ldb;
+		const float *hi = 2 * p + 1 < g->K ? lo + g->ldb : NULL;
+		for (int q = 0; q < Q; q++) {
+			uint32_t *dst = panels + q * psz + (size_t)p * NR;
+			int w = g->N - q * NR < NR ? g->N - q * NR : NR;
+			pair_rows(dst, lo + q * NR, hi ? hi + q * NR : NULL, w);
+			for (int c = w; c < NR; c++)
+				dst[c] = 0;
+		}
+	}
+}
+
+static void pack_fill_task(void *ctx, size_t t, int worker)
+{
+	const struct bgemm_job *g = ctx;
+	int j0 = (int)t * TASK_COLS, n = g->N - j0 < TASK_COLS ? g->N - j0 : TASK_COLS;
+	pack_b(g, j0, n, g->fbuf + (size_t)worker * TASK_COLS * (size_t)(g->K > 0 ? g->K : 1),
+	       (uint32_t *)g->packed + (size_t)(j0 / NR) * g->P * NR);
+}
+
+struct bgemm_b *bgemm_pack_b(int trans_b, int N, int K, const float *B, int ldb,
+                             sgemm_fill_fn fill, void *ctx)
+{
+	struct bgemm_b *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	*b = (struct bgemm_b){ trans_b, N, K, (K + 1) / 2, NULL };
+	size_t Q = (size_t)(N > 0 ? (N + NR - 1) / NR : 0), pp = (size_t)(b->P > 0 ? b->P : 1);
+	int threads = sgemm_threads();
+	float *fbuf = NULL;
+	if (!(b->panels = malloc(Q * pp * NR * sizeof *b->panels + 1)) ||
+	    (!B && !(fbuf = malloc((size_t)threads * TASK_COLS * (size_t)(K > 0 ? K : 1) *
+	                           sizeof *fbuf)))) {
+		bgemm_b_free(b);
+		return NULL;
+	}
+	struct bgemm_job g = { .trans_b = trans_b, .N = N, .K = K, .P = b->P, .fill = fill,
+		               .ctx = ctx, .B = B, .ldb = ldb, .packed = b->panels, .fbuf = fbuf };
+	if (B)
+		qt_pool_for(threads, trans_b ? Q : (size_t)(b->P + 63) / 64, pack_rows_task, &g);
+	else
+		qt_pool_for(threads, (size_t)(N + TASK_COLS - 1) / TASK_COLS, pack_fill_task, &g);
+	free(fbuf);
+	return b;
+}
+
+int bgemm_rm_packed(int M, const float *A, int lda, const struct bgemm_b *b, float beta, float *C,
+                    int ldc)
+{
+	struct bgemm_job g = { .trans_b = b->trans_b, .M = M, .N = b->N, .K = b->K, .P = b->P,
+		               .ldc = ldc, .beta = beta, .A = A, .lda = lda, .packed = b->panels,
+		               .C = C };
+	return run(&g);
+}
+
+void bgemm_b_free(struct bgemm_b *b)
+{
+	if (b)
+		free(b->panels);
+	free(b);
 }

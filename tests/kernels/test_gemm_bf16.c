@@ -6,7 +6,8 @@
  * AVX512_BF16, on VDPBF16PS. Shapes that do not divide into the 8 x 32 blocks or the 64-column
  * tasks, odd K, both layouts of B, beta 0 (C not read) / 1 / other, 1, 2 and 3 threads; rounding
  * ties, denormal inputs and NaN; and the distance from the unrounded product in double.
- * bgemm_rm (op(B) read in place) equal to bgemm_rm_fill bit for bit.
+ * bgemm_rm (op(B) read in place) and bgemm_rm_packed (op(B) packed once, from B or from the
+ * fill) equal to bgemm_rm_fill bit for bit.
  */
 #include <math.h>
 #include <stdint.h>
@@ -93,6 +94,15 @@ static void one(int path, int trans_b, int M, int N, int K, float beta, int thre
 	CHECK(bgemm_rm(trans_b, M, N, K, A, lda, B, trans_b ? K : N, beta, C2, ldc) == 0, "alloc");
 	CHECK(memcmp(C, C2, sizeof(float) * (size_t)M * ldc) == 0, "bgemm_rm differs from "
 	      "bgemm_rm_fill");
+	for (int from_fill = 0; from_fill < 2; from_fill++) {
+		struct bgemm_b *pk = bgemm_pack_b(trans_b, N, K, from_fill ? NULL : B,
+		                                  trans_b ? K : N, fill, &m);
+		memcpy(C2, C0, sizeof(float) * (size_t)M * ldc);
+		CHECK(pk && bgemm_rm_packed(M, A, lda, pk, beta, C2, ldc) == 0, "alloc");
+		CHECK(memcmp(C, C2, sizeof(float) * (size_t)M * ldc) == 0, "bgemm_rm_packed (%s) "
+		      "differs from bgemm_rm_fill", from_fill ? "fill" : "B");
+		bgemm_b_free(pk);
+	}
 	sgemm_set_threads(0);
 	int bad = 0, pad = 0;
 	double worst = 0;
