@@ -126,6 +126,36 @@ def flatten_dir(d):
             shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
 
 
+def train_curve(model, blocks, init, loss_sum=block_loss_sum):
+    """STEPS optimizer steps from the adapter init (PEFT parameter names -> tensors) with the
+    Trainer's step semantics; returns one "step loss grad_norm lr" line per step. loss_sum is
+    block_loss_sum or a variant with the same contract (lora_train_bf16_golden.py's autocast)."""
+    with torch.no_grad():
+        for k, p in lora_params(model):
+            p.copy_(init[k])
+    params = [p for _, p in lora_params(model)]
+    opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD,
+                            foreach=False)
+    sched = get_linear_schedule_with_warmup(opt, WARMUP, STEPS)
+    nb, lines = 0, []
+    for step in range(1, STEPS + 1):
+        group = [blocks[(nb + i) % NBLOCKS] for i in range(ACCUM)]
+        nb = (nb + ACCUM) % NBLOCKS
+        n_step = sum(int(m[1:].sum()) for _, _, m in group)  # targets: mask[t+1], t < T-1
+        opt.zero_grad()
+        tot = 0.0
+        for b in group:
+            s, _ = loss_sum(model, *b)
+            (s / n_step).backward()
+            tot += float(s)
+        gn = float(torch.nn.utils.clip_grad_norm_(params, CLIP))
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        lines.append("%d %.9e %.9e %.9e" % (step, tot / n_step, gn, lr))
+    return lines
+
+
 def main():
     torch.manual_seed(0)
     rng = np.random.default_rng(7)
@@ -158,29 +188,7 @@ def main():
     lines = ["%.9e %d" % (float(s), n)]
 
     # 2. STEPS optimizer steps from the same init, the Trainer's semantics.
-    with torch.no_grad():
-        for k, p in lora_params(model):
-            p.copy_(init[k])
-    params = [p for _, p in lora_params(model)]
-    opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD,
-                            foreach=False)
-    sched = get_linear_schedule_with_warmup(opt, WARMUP, STEPS)
-    nb = 0
-    for step in range(1, STEPS + 1):
-        group = [blocks[(nb + i) % NBLOCKS] for i in range(ACCUM)]
-        nb = (nb + ACCUM) % NBLOCKS
-        n_step = sum(int(m[1:].sum()) for _, _, m in group)  # targets: mask[t+1], t < T-1
-        opt.zero_grad()
-        tot = 0.0
-        for b in group:
-            s, _ = block_loss_sum(model, *b)
-            (s / n_step).backward()
-            tot += float(s)
-        gn = float(torch.nn.utils.clip_grad_norm_(params, CLIP))
-        lr = opt.param_groups[0]["lr"]
-        opt.step()
-        sched.step()
-        lines.append("%d %.9e %.9e %.9e" % (step, tot / n_step, gn, lr))
+    lines += train_curve(model, blocks, init)
     with open(os.path.join(OUT, "curve.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
