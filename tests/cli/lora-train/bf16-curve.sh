@@ -7,11 +7,12 @@
 # it jumps spreads through the later layers and steps (block 1's loss at init moves 5.8e-5 when
 # one input of layer 0's o_proj, 1 f32 ulp from its midpoint, rounds the other way: ours does).
 # Hence three checks:
-#  1. Block 0 alone at init (--grad-accum 1, one step): loss and grad_norm within 1e-6 of
-#     block0_base_bf16.txt, i.e. the log's 7 digits give or take a few units of the last. This
-#     is the check that pins the semantics, and only because none of block 0's borderline
-#     roundings flips between torch's sums and ours; each way of getting them wrong moves it by
-#     far more (loss / grad_norm): no bf16 9.2e-5 / 5.3e-4, x left f32 9.5e-5 / 8.2e-4, output
+#  1. Block 0 alone at init (--grad-accum 1, one step): loss within 3e-6 and grad_norm within
+#     3e-5 of block0_base_bf16.txt. This is the check that pins the semantics. Ours is 6.4e-8 /
+#     1.1e-7 from it with OpenBLAS's AVX-512 kernels (Zen 5), 8.8e-8 / 1.9e-6 with its AVX2
+#     ones (OPENBLAS_CORETYPE=Haswell or Zen, as on Zen 3: the f32 products around the bf16
+#     ones sum in another order, and one borderline rounding of block 0 flips); each way of
+#     getting the semantics wrong moves it by far more (loss / grad_norm): no bf16 9.2e-5 / 5.3e-4, x left f32 9.5e-5 / 8.2e-4, output
 #     rounded to bf16 1.2e-4 / 4.4e-4, dout left f32 0 / 1.2e-3, W left f32 in the backward
 #     0 / 6.3e-4, the LM head left f32 9.5e-6 / 1.1e-3, the LoRA input rounded too 5.5e-5 /
 #     1.8e-4. Should a change of summation order ever flip one of block 0's borderline inputs
@@ -37,7 +38,7 @@ log b0/log.jsonl | paste -d' ' "$D/bf16/block0_base_bf16.txt" - | awk '
 function rel(a, b) { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; return m > 0 ? d / m : d }
 { l = rel($4, $1); g = rel($6, $2)
   printf "block 0: relative error loss %.2g, grad_norm %.2g\n", l, g
-  if (l > 1e-6 || g > 1e-6) {
+  if (l > 3e-6 || g > 3e-5) {
     printf "block 0 off base_bf16: loss %s vs %s, grad_norm %s vs %s\n", $4, $1, $6, $2 \
 		>"/dev/stderr"
     exit 1 } }' || exit 1
