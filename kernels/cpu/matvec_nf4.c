@@ -583,11 +583,14 @@ matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, i
 	if (C % 16 != 0 || blocksize % 16 != 0)
 		return NULL;
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (p == MATVEC_NF4_AVX512) {
+	/* bf16 tables (the usual quant_state) have their own AVX2 rows, which a CPU with AVX-512
+	 * also runs: on AMD Zen 5 they decode a 7B token in 0.54 s on one thread where rows512 takes
+	 * 0.67 (tests/bench/nf4-decode-bench.sh); the bits are the same on every path */
+	if (p == MATVEC_NF4_AVX512 && round_to != 1) {
 		*order = MATVEC_NF4_ORDER_512;
 		return rows512;
 	}
-	if (p == MATVEC_NF4_AVX2 && round_to == 1) {
+	if (p >= MATVEC_NF4_AVX2 && round_to == 1) {
 		*order = MATVEC_NF4_ORDER_BF16;
 		return rows256b;
 	}
