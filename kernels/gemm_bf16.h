@@ -44,8 +44,9 @@ int bgemm_rm_packed(int M, const float *A, int lda, const struct bgemm_b *b, flo
                     int ldc);
 void bgemm_b_free(struct bgemm_b *b);
 
-/* Which code computes the sums: BGEMM_AUTO (AVX512_BF16 where the CPU has it), BGEMM_PORTABLE,
- * or BGEMM_NATIVE (-1 when the CPU lacks it). For tests that compare the two. */
+/* Which code computes the sums: BGEMM_AUTO (AVX512_BF16 where the CPU has it), BGEMM_PORTABLE
+ * (also packing without AVX-512: what a CPU without it runs), or BGEMM_NATIVE (-1 when the CPU
+ * lacks it). For tests that compare the two. */
 enum { BGEMM_AUTO, BGEMM_PORTABLE, BGEMM_NATIVE };
 int bgemm_set_path(int path);
 /* 1 when the CPU has AVX512_BF16 (and AVX512F). */

@@ -106,6 +106,98 @@ __attribute__((target("avx2"))) static void pair_along8(uint32_t *dst, size_t st
 }
 #endif
 
+#ifdef BGEMM_X86
+/* 16 floats to their bf16 bits (as to_bf16) in the low halves of 16 dwords. */
+__attribute__((target("avx512f"))) static inline __m512i to_bf16_16(__m512 v)
+{
+	__m512i u = _mm512_castps_si512(v);
+	__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+	__m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
+	                                               lsb), 16);
+	r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+	                          _mm512_set1_epi32(0x7FC0));
+	return _mm512_mask_and_epi32(r, _mm512_testn_epi32_mask(r, _mm512_set1_epi32(0x7F80)), r,
+	                             _mm512_set1_epi32(0x8000));
+}
+
+/*
+ * Rows 0..15 of src (row stride ld; rows from nrows on count as zero) as pairs, transposed:
+ * pair p of row r at lo[p * stride + r] for r < 8 and at hi[p * stride + r - 8] for r >= 8
+ * (hi = lo + 8 for the 16 columns of a B panel, the next panel for A's panels of 8 rows). 16
+ * pairs of 16 rows at a time, turned with a 16 x 16 transpose in registers: the scalar stores
+ * of pair_along were a tenth of a --bf16 step.
+ */
+__attribute__((target("avx512f"))) static void pair_group16(uint32_t *lo, uint32_t *hi,
+                                                           size_t stride, const float *src,
+                                                           size_t ld, int nrows, int K)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+	                                      2, 0);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	int p = 0, P = (K + 1) / 2;
+	for (; 2 * p + 32 <= K; p += 16) {
+		__m512i r[16], t[16];
+		for (int i = 0; i < 16; i++) {
+			if (i >= nrows) {
+				r[i] = _mm512_setzero_si512();
+				continue;
+			}
+			const float *x = src + (size_t)i * ld + 2 * p;
+			__m512i a = to_bf16_16(_mm512_loadu_ps(x)), b = to_bf16_16(_mm512_loadu_ps(x + 16));
+			__m512i e = _mm512_permutex2var_epi32(a, even, b);
+			__m512i o = _mm512_permutex2var_epi32(a, odd, b);
+			r[i] = _mm512_or_si512(e, _mm512_slli_epi32(o, 16));
+		}
+		for (int i = 0; i < 8; i++) {
+			t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+			t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+		}
+		for (int i = 0; i < 4; i++) {
+			r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+			r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+			r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+			r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+		}
+		/* r[4i + c], 128-bit lane L: rows 4i..4i+3 of pair 4L + c */
+		for (int c = 0; c < 4; c++) {
+			__m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44);
+			__m512i x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
+			__m512i y0 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44);
+			__m512i y1 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+			t[c] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+			t[4 + c] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+			t[8 + c] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+			t[12 + c] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+		}
+		for (int j = 0; j < 16; j++) {
+			size_t at = (size_t)(p + j) * stride;
+			_mm256_storeu_si256((__m256i *)(lo + at), _mm512_castsi512_si256(t[j]));
+			_mm256_storeu_si256((__m256i *)(hi + at), _mm512_extracti64x4_epi64(t[j], 1));
+		}
+	}
+	for (; p < P; p++)
+		for (int i = 0; i < 16; i++) {
+			uint32_t v = 0;
+			if (i < nrows) {
+				const float *x = src + (size_t)i * ld;
+				v = to_bf16(x[2 * p]) | (2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0) << 16;
+			}
+			(i < 8 ? lo : hi)[(size_t)p * stride + (i & 7)] = v;
+		}
+}
+#endif
+
+/* AVX-512 packing, except on BGEMM_PORTABLE: that path is then all a CPU without AVX-512
+ * runs, and tests on any CPU see it. */
+static int have_avx512(void)
+{
+#ifdef BGEMM_X86
+	return bgemm_path != BGEMM_PORTABLE && __builtin_cpu_supports("avx512f");
+#else
+	return 0;
+#endif
+}
+
 static int have_avx2(void)
 {
 #ifdef BGEMM_X86
@@ -250,10 +342,8 @@ struct bgemm_job {
 	float *C;
 };
 
-static void pack_a_task(void *ctx, size_t i, int worker)
+static void pack_a_panel(const struct bgemm_job *g, size_t i)
 {
-	(void)worker;
-	const struct bgemm_job *g = ctx;
 	uint32_t *dst = g->ap + i * (size_t)g->P * MR;
 	for (int m = 0; m < MR; m++) {
 		int row = (int)i * MR + m;
@@ -264,6 +354,26 @@ static void pack_a_task(void *ctx, size_t i, int worker)
 				dst[(size_t)p * MR + m] = 0;
 	}
 }
+
+/* Task i: A's panels 2i and 2i + 1 (rows 16i .. 16i + 15). */
+static void pack_a_task(void *ctx, size_t i, int worker)
+{
+	(void)worker;
+	const struct bgemm_job *g = ctx;
+	size_t panels = (size_t)(g->M + MR - 1) / MR;
+#ifdef BGEMM_X86
+	if (have_avx512() && 2 * i + 1 < panels) {
+		int rows = g->M - (int)i * 16;
+		pair_group16(g->ap + 2 * i * (size_t)g->P * MR, g->ap + (2 * i + 1) * (size_t)g->P * MR,
+		             MR, g->A + i * 16 * (size_t)g->lda, (size_t)g->lda, rows < 16 ? rows : 16,
+		             g->K);
+		return;
+	}
+#endif
+	for (size_t k = 2 * i; k < 2 * i + 2 && k < panels; k++)
+		pack_a_panel(g, k);
+}
+
 
 /* Columns [j0, j0 + n) of op(B), read from B or filled as f32 into f, packed into panels at
  * bp. */
@@ -283,6 +393,19 @@ static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t 
 	size_t psz = (size_t)g->P * NR;
 	if (g->trans_b) {
 		/* op(B)'s columns are rows of src */
+#ifdef BGEMM_X86
+		if (have_avx512()) {
+			for (int q = 0; q < panels; q++)
+				for (int c = 0; c < NR; c += 16) {
+					int rows = n - q * NR - c;
+					rows = rows < 0 ? 0 : rows < 16 ? rows : 16;
+					uint32_t *dst = bp + q * psz + c;
+					pair_group16(dst, dst + 8, NR, src + (size_t)(q * NR + c) * ld, ld,
+					             rows, g->K);
+				}
+			return;
+		}
+#endif
 		for (int q = 0; q < panels; q++)
 			for (int c = 0; c < NR; c++) {
 				uint32_t *dst = bp + q * psz + c;
@@ -403,7 +526,7 @@ static int run(struct bgemm_job *g)
 	g->fbuf = (float *)(buf + na);
 	g->bbuf = (uint32_t *)(buf + na + nf);
 	g->block = pick_block();
-	qt_pool_for(threads, panels_a, pack_a_task, g);
+	qt_pool_for(threads, (panels_a + 1) / 2, pack_a_task, g);
 	qt_pool_for(threads, (size_t)tasks, col_task, g);
 	buf_give(buf, cap);
 	return 0;
@@ -444,6 +567,18 @@ static void pack_rows_task(void *ctx, size_t t, int worker)
 	int Q = (g->N + NR - 1) / NR;
 	size_t psz = (size_t)g->P * NR;
 	if (g->trans_b) { /* panel t: NR rows of B, each a column of op(B) */
+#ifdef BGEMM_X86
+		if (have_avx512()) {
+			for (int c = 0; c < NR; c += 16) {
+				int rows = g->N - (int)t * NR - c;
+				rows = rows < 0 ? 0 : rows < 16 ? rows : 16;
+				uint32_t *dst = panels + t * psz + c;
+				pair_group16(dst, dst + 8, NR, g->B + ((size_t)t * NR + c) * g->ldb,
+				             (size_t)g->ldb, rows, g->K);
+			}
+			return;
+		}
+#endif
 		for (int c = 0; c < NR; c++) {
 			int j = (int)t * NR + c;
 			uint32_t *dst = panels + t * psz + c;
