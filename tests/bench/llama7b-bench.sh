@@ -14,7 +14,7 @@
 #   tests/bench/llama7b-bench.sh   (repository root, after `make`)
 # Environment: STAGES (default "quantize gen train merge"; a later stage needs the earlier
 # stages' outputs, kept with KEEP=1), DIR (default /work/bench7b; removed at the end unless
-# KEEP=1), THREADS (default
+# KEEP=1), TRAIN_ARGS (more lora-train options, e.g. --bf16), THREADS (default
 # all CPUs), NEW (default 4), STEPS (lora-train steps, default 1), PYTHON (a Python with numpy
 # and xxhash: default /work/venv-ref/bin/python), TOKDIR (tokenizer source: default the
 # SmolLM2-135M-Instruct model of `make model`, so vocab_size is 49152, not Llama-2's 32000).
@@ -123,8 +123,8 @@ V=$(sed -n 's/.*"vocab_size": *\([0-9]*\).*/\1/p' "$dir/base/config.json")
 rm -rf "$dir/run"
 measure train "$bin/lora-train" -m "$dir/nf4" --train "$dir/train.pack" -o "$dir/run" \
 	--rank 16 --alpha 32 --schedule constant --max-steps "$steps" --checkpointing \
-	--threads "$threads" --quiet
-report "lora-train, $steps step(s) of T=512"
+	--threads "$threads" --quiet ${TRAIN_ARGS:-}
+report "lora-train, $steps step(s) of T=512${TRAIN_ARGS:+ ($TRAIN_ARGS)}"
 fi
 
 if want merge; then
