@@ -173,7 +173,7 @@ test-sanitize:
 
 # ThreadSanitizer over what runs on several threads: the thread pool, the banded SGEMM and the
 # tokenizer's per-thread scratch (their unit tests, in their own tree).
-TSAN_TESTS := tests/common/test_pool tests/kernels/test_gemm tests/kernels/test_threaded tests/formats/test_tokenizer
+TSAN_TESTS := tests/common/test_pool tests/kernels/test_gemm tests/kernels/test_gemm_bf16 tests/kernels/test_threaded tests/formats/test_tokenizer
 test-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan BIN=bin-tsan OPT=-O1 \
 	  SANFLAGS='-fsanitize=thread -fno-omit-frame-pointer' NVCC= $(TSAN_TESTS:%=build-tsan/%)
