@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/pool.h"
+#include "kernels/cpu/kept_buffer.h"
 
 /*
  * The tiles of C (a grid of rows x columns) are a function of the shape (M, N, K) alone, never of the thread count: every
@@ -155,51 +156,11 @@ void sgemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 	qt_pool_for(sgemm_threads(), (size_t)tiles, tile_task, &g);
 }
 
-/*
- * sgemm_rm_fill's buffers: one block of (threads x column tile) floats kept between calls, so
- * that the hundreds of products of a training step do not fault in fresh pages each time.
- * Taken and given back under a lock (a call from another thread meanwhile allocates its own).
- */
+/* sgemm_rm_fill's buffers: one block of (threads x column tile) floats kept between calls. */
 #define FILL_MIN_BYTES    ((size_t)256 << 20) /* tile buffers of one product: at most this */
 #define FILL_THREAD_BYTES ((size_t)32 << 20)  /* or this per thread, whichever is more */
 
-static pthread_mutex_t fill_mu = PTHREAD_MUTEX_INITIALIZER;
-static float *fill_keep;
-static size_t fill_keep_n;
-
-/* A buffer of at least n floats; *cap: how many it holds. */
-static float *fill_take(size_t n, size_t *cap)
-{
-	float *p = NULL, *small = NULL;
-	pthread_mutex_lock(&fill_mu);
-	if (fill_keep && fill_keep_n >= n)
-		p = fill_keep, *cap = fill_keep_n;
-	else
-		small = fill_keep; /* too small: released before the larger one is made */
-	fill_keep = NULL;
-	pthread_mutex_unlock(&fill_mu);
-	free(small);
-	if (!p)
-		p = malloc(n * sizeof(float)), *cap = n;
-	return p;
-}
-
-/* Gives back a buffer of cap floats: kept if it is the larger. Its capacity, not what the
- * call used: a small product that borrowed the LM head's 113 MB buffer once handed it back
- * as small, and the head's next product freed it and faulted 113 MB of fresh pages in (140k
- * page faults a step, 5% of a training step on SmolLM2). */
-static void fill_give(float *p, size_t cap)
-{
-	pthread_mutex_lock(&fill_mu);
-	if (!fill_keep || cap > fill_keep_n) {
-		float *old = fill_keep;
-		fill_keep = p;
-		fill_keep_n = cap;
-		p = old;
-	}
-	pthread_mutex_unlock(&fill_mu);
-	free(p);
-}
+static struct kept_buffer fill_kept = KEPT_BUFFER_INIT;
 
 struct fill_job {
 	struct gemm_job g;
@@ -259,7 +220,7 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 	n = tile * (size_t)threads;
 	int filled[256];
 	size_t held;
-	float *bufs = fill_take(n, &held);
+	float *bufs = kept_take(&fill_kept, n * sizeof(float), &held);
 	if (!bufs)
 		return -1;
 	for (int t = 0; t < threads; t++)
@@ -268,6 +229,6 @@ int sgemm_rm_fill(int trans_a, int trans_b, int M, int N, int K, float alpha, co
 	                        alpha, beta, A, NULL, C }, row_tiles, fill, ctx, bufs, tile,
 	                      filled };
 	qt_pool_for(threads, (size_t)tiles, fill_task, &f);
-	fill_give(bufs, held);
+	kept_give(&fill_kept, bufs, held);
 	return 0;
 }

@@ -2,13 +2,13 @@
 /* bf16 GEMM for the frozen base; see kernels/gemm_bf16.h. */
 #include "kernels/gemm_bf16.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/half.h"
 #include "common/pool.h"
+#include "kernels/cpu/kept_buffer.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -375,6 +375,42 @@ static void pack_a_task(void *ctx, size_t i, int worker)
 }
 
 
+/* One panel of op(B) from the rows of src that are its columns (row stride ld; from row n on,
+ * zero). */
+static void panel_from_rows(uint32_t *dst, const float *src, size_t ld, int n, int K, int P)
+{
+#ifdef BGEMM_X86
+	if (have_avx512()) {
+		for (int c = 0; c < NR; c += 16) {
+			int rows = n - c < 0 ? 0 : n - c < 16 ? n - c : 16;
+			pair_group16(dst + c, dst + c + 8, NR, rows ? src + (size_t)c * ld : src, ld, rows,
+			             K);
+		}
+		return;
+	}
+#endif
+	for (int c = 0; c < NR; c++)
+		if (c < n)
+			pair_along(dst + c, NR, src + (size_t)c * ld, K);
+		else
+			for (int p = 0; p < P; p++)
+				dst[(size_t)p * NR + c] = 0;
+}
+
+/* Pair p of every panel from rows lo (k = 2p) and hi (k = 2p + 1, or NULL past K) of op(B),
+ * n columns; a last partial panel padded. */
+static void pairs_into_panels(uint32_t *panels, size_t psz, int p, const float *lo,
+                              const float *hi, int n)
+{
+	for (int q = 0; q * NR < n; q++) {
+		uint32_t *dst = panels + q * psz + (size_t)p * NR;
+		int w = n - q * NR < NR ? n - q * NR : NR;
+		pair_rows(dst, lo + q * NR, hi ? hi + q * NR : NULL, w);
+		for (int c = w; c < NR; c++)
+			dst[c] = 0;
+	}
+}
+
 /* Columns [j0, j0 + n) of op(B), read from B or filled as f32 into f, packed into panels at
  * bp. */
 static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t *bp)
@@ -389,45 +425,16 @@ static void pack_b(const struct bgemm_job *g, int j0, int n, float *f, uint32_t 
 		src = f;
 		ld = g->trans_b ? (size_t)g->K : (size_t)n;
 	}
-	int panels = (n + NR - 1) / NR;
 	size_t psz = (size_t)g->P * NR;
-	if (g->trans_b) {
-		/* op(B)'s columns are rows of src */
-#ifdef BGEMM_X86
-		if (have_avx512()) {
-			for (int q = 0; q < panels; q++)
-				for (int c = 0; c < NR; c += 16) {
-					int rows = n - q * NR - c;
-					rows = rows < 0 ? 0 : rows < 16 ? rows : 16;
-					uint32_t *dst = bp + q * psz + c;
-					pair_group16(dst, dst + 8, NR, src + (size_t)(q * NR + c) * ld, ld,
-					             rows, g->K);
-				}
-			return;
-		}
-#endif
-		for (int q = 0; q < panels; q++)
-			for (int c = 0; c < NR; c++) {
-				uint32_t *dst = bp + q * psz + c;
-				if (q * NR + c < n)
-					pair_along(dst, NR, src + (size_t)(q * NR + c) * ld, g->K);
-				else
-					for (int p = 0; p < g->P; p++)
-						dst[(size_t)p * NR] = 0;
-			}
+	if (g->trans_b) { /* op(B)'s columns are rows of src */
+		for (int q = 0; q * NR < n; q++)
+			panel_from_rows(bp + q * psz, src + (size_t)q * NR * ld, ld, n - q * NR, g->K,
+			                g->P);
 		return;
 	}
-	/* src: K rows of n; whole panels written in place, a last partial one padded */
-	for (int p = 0; p < g->P; p++) {
+	for (int p = 0; p < g->P; p++) { /* src: K rows of n */
 		const float *lo = src + (size_t)(2 * p) * ld;
-		const float *hi = 2 * p + 1 < g->K ? lo + ld : NULL;
-		for (int q = 0; q < panels; q++) {
-			uint32_t *dst = bp + q * psz + (size_t)p * NR;
-			int w = n - q * NR < NR ? n - q * NR : NR;
-			pair_rows(dst, lo + q * NR, hi ? hi + q * NR : NULL, w);
-			for (int c = w; c < NR; c++)
-				dst[c] = 0;
-		}
+		pairs_into_panels(bp, psz, p, lo, 2 * p + 1 < g->K ? lo + ld : NULL, n);
 	}
 }
 
@@ -465,44 +472,9 @@ static void col_task(void *ctx, size_t t, int worker)
 	}
 }
 
-/*
- * The buffers of a product (A packed, and per worker a fill tile and its packed panels): one
- * block kept between calls, as kernels/cpu/gemm.c keeps its fill buffers, so that the hundreds
- * of products of a training step do not fault in fresh pages each time (allocating them per
- * call: 4% of a --bf16 step in page faults). A call from another thread meanwhile allocates
- * its own.
- */
-static pthread_mutex_t keep_mu = PTHREAD_MUTEX_INITIALIZER;
-static void *keep_buf;
-static size_t keep_bytes;
-
-static void *buf_take(size_t n, size_t *cap)
-{
-	void *p = NULL, *small = NULL;
-	pthread_mutex_lock(&keep_mu);
-	if (keep_buf && keep_bytes >= n)
-		p = keep_buf, *cap = keep_bytes;
-	else
-		small = keep_buf;
-	keep_buf = NULL;
-	pthread_mutex_unlock(&keep_mu);
-	free(small);
-	if (!p)
-		p = malloc(n), *cap = n;
-	return p;
-}
-
-static void buf_give(void *p, size_t cap)
-{
-	pthread_mutex_lock(&keep_mu);
-	if (!keep_buf || cap > keep_bytes) {
-		void *old = keep_buf;
-		keep_buf = p, keep_bytes = cap;
-		p = old;
-	}
-	pthread_mutex_unlock(&keep_mu);
-	free(p);
-}
+/* The buffers of a product (A packed, and per worker a fill tile and its packed panels): one
+ * block kept between calls (allocating them per call: 4% of a --bf16 step in page faults). */
+static struct kept_buffer kept = KEPT_BUFFER_INIT;
 
 static int run(struct bgemm_job *g)
 {
@@ -519,7 +491,7 @@ static int run(struct bgemm_job *g)
 	            : (size_t)threads * TASK_COLS * (size_t)(K > 0 ? K : 1) * sizeof(float);
 	size_t nb = g->packed ? 0 : (size_t)threads * TASK_COLS * pp * sizeof(uint32_t);
 	size_t cap;
-	char *buf = buf_take(na + nf + nb, &cap);
+	char *buf = kept_take(&kept, na + nf + nb, &cap);
 	if (!buf)
 		return -1;
 	g->ap = (uint32_t *)buf;
@@ -528,7 +500,7 @@ static int run(struct bgemm_job *g)
 	g->block = pick_block();
 	qt_pool_for(threads, (panels_a + 1) / 2, pack_a_task, g);
 	qt_pool_for(threads, (size_t)tasks, col_task, g);
-	buf_give(buf, cap);
+	kept_give(&kept, buf, cap);
 	return 0;
 }
 
@@ -564,43 +536,16 @@ static void pack_rows_task(void *ctx, size_t t, int worker)
 	(void)worker;
 	const struct bgemm_job *g = ctx;
 	uint32_t *panels = (uint32_t *)g->packed;
-	int Q = (g->N + NR - 1) / NR;
 	size_t psz = (size_t)g->P * NR;
 	if (g->trans_b) { /* panel t: NR rows of B, each a column of op(B) */
-#ifdef BGEMM_X86
-		if (have_avx512()) {
-			for (int c = 0; c < NR; c += 16) {
-				int rows = g->N - (int)t * NR - c;
-				rows = rows < 0 ? 0 : rows < 16 ? rows : 16;
-				uint32_t *dst = panels + t * psz + c;
-				pair_group16(dst, dst + 8, NR, g->B + ((size_t)t * NR + c) * g->ldb,
-				             (size_t)g->ldb, rows, g->K);
-			}
-			return;
-		}
-#endif
-		for (int c = 0; c < NR; c++) {
-			int j = (int)t * NR + c;
-			uint32_t *dst = panels + t * psz + c;
-			if (j < g->N)
-				pair_along(dst, NR, g->B + (size_t)j * g->ldb, g->K);
-			else
-				for (int p = 0; p < g->P; p++)
-					dst[(size_t)p * NR] = 0;
-		}
+		panel_from_rows(panels + t * psz, g->B + t * NR * (size_t)g->ldb, (size_t)g->ldb,
+		                g->N - (int)t * NR, g->K, g->P);
 		return;
 	}
 	/* pairs [t * 64, t * 64 + 64) of rows of B */
 	for (int p = (int)t * 64; p < g->P && p < (int)t * 64 + 64; p++) {
 		const float *lo = g->B + (size_t)(2 * p) * g->ldb;
-		const float *hi = 2 * p + 1 < g->K ? lo + g->ldb : NULL;
-		for (int q = 0; q < Q; q++) {
-			uint32_t *dst = panels + q * psz + (size_t)p * NR;
-			int w = g->N - q * NR < NR ? g->N - q * NR : NR;
-			pair_rows(dst, lo + q * NR, hi ? hi + q * NR : NULL, w);
-			for (int c = w; c < NR; c++)
-				dst[c] = 0;
-		}
+		pairs_into_panels(panels, psz, p, lo, 2 * p + 1 < g->K ? lo + g->ldb : NULL, g->N);
 	}
 }
 
