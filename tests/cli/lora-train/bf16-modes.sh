@@ -1,6 +1,7 @@
 # lora-train --bf16 (kernels/gemm_bf16.h): the same log and adapter at 1 and 3 threads, on the
 # f32 base and on its NF4 quantization; not the f32 products' numbers; a resume must repeat
-# --bf16 (65 without it, the run untouched) and with it continues exactly.
+# --bf16 (65 without it, the run untouched) and with it continues exactly; a --config with
+# "bf16": true (TRL's key) is --bf16.
 M="$QT_TEST_SRCDIR/data/llama/tiny" P="$QT_TEST_SRCDIR/data/lora_train/train.pack"
 A="--lr 2e-3 --schedule constant-with-warmup --warmup-steps 3 --grad-accum 2 --max-grad-norm 1 --quiet"
 same() { cut -d, -f1-4 "$1/log.jsonl" >a.txt; cut -d, -f1-4 "$2/log.jsonl" >b.txt
@@ -24,3 +25,6 @@ grep -c bf16 err.txt
 cmp log.before run/log.jsonl && echo run untouched
 $EXEC_PREFIX lora-train -m "$M" --train "$P" --resume run --max-steps 8 --bf16 $A || exit 1
 same straight run && echo resumed identical
+printf '{"bf16": true, "max-steps": 8}\n' >c.json
+$EXEC_PREFIX lora-train -m "$M" --train "$P" -o cfg --config c.json $A || exit 1
+same straight cfg && echo config bf16 identical
