@@ -193,8 +193,11 @@ static int setup(const struct train_opts *o, struct train_state *s, struct lora_
 		                  "base is computed in f32); use --device cpu", s->be->name);
 	if (o->bf16) {
 		frozen_set_bf16(1);
-		qt_info(3, "the frozen base's products in bf16: %s", bgemm_native_supported() ?
-		        "AVX512_BF16" : "the same sums in f32 code (no AVX512_BF16 on this CPU)");
+		if (bgemm_native_supported())
+			qt_info(3, "the frozen base's products in bf16 on AVX512_BF16");
+		else
+			qt_warnx("--bf16: this CPU has no AVX512_BF16: the same sums in f32 code, slower "
+			         "than without --bf16");
 	}
 	if (!s->be->host) {
 		qt_info(3, "training on the GPU (%s)", s->be->name);
