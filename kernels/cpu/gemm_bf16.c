@@ -236,9 +236,26 @@ static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int n)
 		dst[i] = to_bf16(lo[i]) | (hi ? to_bf16(hi[i]) : 0) << 16;
 }
 
-/* The sums of one MR x NR block into acc (MR x NR, row-major): the three kernels below. */
-static void block_scalar(float *acc, const uint32_t *a, const uint32_t *b, int P)
+/* C (rows x cols of the block, row stride ldc) = s, or beta * C + s (beta not 0: C read). */
+static void store_block(const float *acc, float *C, int ldc, int rows, int cols, float beta)
 {
+	for (int m = 0; m < rows; m++) {
+		float *c = C + (size_t)m * ldc;
+		const float *s = acc + m * NR;
+		if (beta == 0.0f)
+			memcpy(c, s, (size_t)cols * sizeof *c);
+		else
+			for (int j = 0; j < cols; j++)
+				c[j] = beta * c[j] + s[j];
+	}
+}
+
+/* The sums of one MR x NR block, of which rows x cols are stored into C as store_block does:
+ * the three kernels below. */
+static void block_scalar(const uint32_t *a, const uint32_t *b, int P, float *C, int ldc,
+                         int rows, int cols, float beta)
+{
+	float acc[MR * NR];
 	for (int i = 0; i < MR * NR; i++)
 		acc[i] = 0.0f;
 	for (int p = 0; p < P; p++, a += MR, b += NR)
@@ -251,12 +268,15 @@ static void block_scalar(float *acc, const uint32_t *a, const uint32_t *b, int P
 				acc[m * NR + n] = s + al * qt_bf16_to_f32((uint16_t)b[n]);
 			}
 		}
+	store_block(acc, C, ldc, rows, cols, beta);
 }
 
 #ifdef BGEMM_X86
-__attribute__((target("avx2"))) static void block_avx2(float *acc, const uint32_t *a,
-                                                      const uint32_t *b, int P)
+__attribute__((target("avx2"))) static void block_avx2(const uint32_t *a, const uint32_t *b,
+                                                      int P, float *C, int ldc, int rows,
+                                                      int cols, float beta)
 {
+	float acc[MR * NR];
 	const __m256i himask = _mm256_set1_epi32((int)0xFFFF0000u);
 	for (int c = 0; c < NR; c += 8) {
 		__m256 s[MR];
@@ -279,6 +299,7 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const uint32_
 		for (int m = 0; m < MR; m++)
 			_mm256_storeu_ps(acc + m * NR + c, s[m]);
 	}
+	store_block(acc, C, ldc, rows, cols, beta);
 }
 
 /* The accumulators spelled out: gcc -O2 does not unroll a loop over them, and then keeps them
@@ -289,15 +310,28 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const uint32_
 		s0_##m = _mm512_dpbf16_ps(s0_##m, av, b0);                               \
 		s1_##m = _mm512_dpbf16_ps(s1_##m, av, b1);                               \
 	} while (0)
+/* Row m of the block into C straight from the registers: no block in memory in between. The
+ * product then the sum, as store_block (beta 1: C + s exactly). */
 #define ST_ROW(m)                                                                        \
 	do {                                                                             \
-		_mm512_storeu_ps(acc + (m) * NR, s0_##m);                                \
-		_mm512_storeu_ps(acc + (m) * NR + 16, s1_##m);                           \
+		if ((m) < rows) {                                                        \
+			float *c = C + (size_t)(m) * ldc;                                \
+			__m512 v0 = s0_##m, v1 = s1_##m;                                 \
+			if (beta != 0.0f) {                                              \
+				v0 = _mm512_add_ps(_mm512_mul_ps(bv, _mm512_maskz_loadu_ps(k0, c)), v0); \
+				v1 = _mm512_add_ps(_mm512_mul_ps(bv, _mm512_maskz_loadu_ps(k1, c + 16)), \
+				                   v1);                                          \
+			}                                                                \
+			_mm512_mask_storeu_ps(c, k0, v0);                                \
+			_mm512_mask_storeu_ps(c + 16, k1, v1);                           \
+		}                                                                        \
 	} while (0)
 
-__attribute__((target("avx512f,avx512bf16"))) static void block_native(float *acc,
-                                                                      const uint32_t *a,
-                                                                      const uint32_t *b, int P)
+__attribute__((target("avx512f,avx512bf16"))) static void block_native(const uint32_t *a,
+                                                                      const uint32_t *b, int P,
+                                                                      float *C, int ldc,
+                                                                      int rows, int cols,
+                                                                      float beta)
 {
 	__m512 z = _mm512_setzero_ps();
 	__m512 s0_0 = z, s0_1 = z, s0_2 = z, s0_3 = z, s0_4 = z, s0_5 = z, s0_6 = z, s0_7 = z;
@@ -307,12 +341,15 @@ __attribute__((target("avx512f,avx512bf16"))) static void block_native(float *ac
 		DP_ROW(0); DP_ROW(1); DP_ROW(2); DP_ROW(3);
 		DP_ROW(4); DP_ROW(5); DP_ROW(6); DP_ROW(7);
 	}
+	__mmask16 k0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+	__mmask16 k1 = (__mmask16)(cols >= 32 ? 0xFFFF : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+	__m512 bv = _mm512_set1_ps(beta);
 	ST_ROW(0); ST_ROW(1); ST_ROW(2); ST_ROW(3);
 	ST_ROW(4); ST_ROW(5); ST_ROW(6); ST_ROW(7);
 }
 #endif
 
-typedef void (*block_fn)(float *, const uint32_t *, const uint32_t *, int);
+typedef void (*block_fn)(const uint32_t *, const uint32_t *, int, float *, int, int, int, float);
 
 static block_fn pick_block(void)
 {
@@ -451,23 +488,14 @@ static void col_task(void *ctx, size_t t, int worker)
 		pack_b(g, j0, n, f, mine);
 		bp = mine;
 	}
-	float acc[MR * NR];
 	int panels = (n + NR - 1) / NR;
 	for (int r = 0; r < (g->M + MR - 1) / MR; r++) {
 		const uint32_t *ap = g->ap + (size_t)r * g->P * MR;
 		int rows = g->M - r * MR < MR ? g->M - r * MR : MR;
 		for (int q = 0; q < panels; q++) {
 			int cols = n - q * NR < NR ? n - q * NR : NR;
-			g->block(acc, ap, bp + (size_t)q * g->P * NR, g->P);
-			for (int m = 0; m < rows; m++) {
-				float *c = g->C + (size_t)(r * MR + m) * g->ldc + j0 + q * NR;
-				const float *s = acc + m * NR;
-				if (g->beta == 0.0f)
-					memcpy(c, s, (size_t)cols * sizeof *c);
-				else
-					for (int j = 0; j < cols; j++)
-						c[j] = g->beta * c[j] + s[j];
-			}
+			g->block(ap, bp + (size_t)q * g->P * NR, g->P,
+			         g->C + (size_t)r * MR * g->ldc + j0 + q * NR, g->ldc, rows, cols, g->beta);
 		}
 	}
 }
