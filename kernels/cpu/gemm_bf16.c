@@ -120,6 +120,17 @@ __attribute__((target("avx512f"))) static inline __m512i to_bf16_16(__m512 v)
 	                             _mm512_set1_epi32(0x8000));
 }
 
+/* dst[i] = pair(lo[i], hi[i]) for i < n (a multiple of 16). */
+__attribute__((target("avx512f"))) static void pair_rows16(uint32_t *dst, const float *lo,
+                                                          const float *hi, int n)
+{
+	for (int i = 0; i < n; i += 16) {
+		__m512i l = to_bf16_16(_mm512_loadu_ps(lo + i));
+		__m512i h = hi ? to_bf16_16(_mm512_loadu_ps(hi + i)) : _mm512_setzero_si512();
+		_mm512_storeu_si512(dst + i, _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
+	}
+}
+
 /*
  * Rows 0..15 of src (row stride ld; rows from nrows on count as zero) as pairs, transposed:
  * pair p of row r at lo[p * stride + r] for r < 8 and at hi[p * stride + r - 8] for r >= 8
@@ -227,9 +238,13 @@ static void pair_rows(uint32_t *dst, const float *lo, const float *hi, int n)
 {
 	int i = 0;
 #ifdef BGEMM_X86
+	if (have_avx512()) {
+		pair_rows16(dst, lo, hi, n / 16 * 16);
+		i = n / 16 * 16;
+	}
 	if (have_avx2()) {
-		pair_rows8(dst, lo, hi, n / 8 * 8);
-		i = n / 8 * 8;
+		pair_rows8(dst + i, lo + i, hi ? hi + i : NULL, (n - i) / 8 * 8);
+		i += (n - i) / 8 * 8;
 	}
 #endif
 	for (; i < n; i++)
