@@ -57,6 +57,12 @@ static inline uint32_t to_bf16(float f)
 	return (b & 0x7F80u) ? b : b & 0x8000u;
 }
 
+/* Pair p of row x (K floats): k = 2p in the low half, k = 2p + 1 (0 past K) in the high. */
+static inline uint32_t pair_at(const float *x, int p, int K)
+{
+	return to_bf16(x[2 * p]) | (2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0) << 16;
+}
+
 #ifdef BGEMM_X86
 /* 8 floats to their bf16 bits (as to_bf16) in the low halves of 8 dwords. */
 __attribute__((target("avx2"))) static inline __m256i to_bf16_8(__m256 v)
@@ -83,8 +89,9 @@ __attribute__((target("avx2"))) static void pair_rows8(uint32_t *dst, const floa
 	}
 }
 
-/* Row x (K floats) as K/2 pairs, stored at dst + p * stride. */
-__attribute__((target("avx2"))) static void pair_along8(uint32_t *dst, size_t stride,
+/* Pairs 0, 1, ... of row x (K floats) at dst + p * stride, 8 at a time while 16 floats are
+ * left; returns how many it stored. */
+__attribute__((target("avx2"))) static int pair_along8(uint32_t *dst, size_t stride,
                                                        const float *x, int K)
 {
 	int p = 0;
@@ -99,10 +106,7 @@ __attribute__((target("avx2"))) static void pair_along8(uint32_t *dst, size_t st
 		for (int i = 0; i < 8; i++)
 			dst[(size_t)(p + i) * stride] = pr[i];
 	}
-	for (; 2 * p < K; p++) {
-		uint32_t lo = to_bf16(x[2 * p]), hi = 2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0;
-		dst[(size_t)p * stride] = lo | hi << 16;
-	}
+	return p;
 }
 #endif
 
@@ -188,11 +192,7 @@ __attribute__((target("avx512f"))) static void pair_group16(uint32_t *lo, uint32
 	}
 	for (; p < P; p++)
 		for (int i = 0; i < 16; i++) {
-			uint32_t v = 0;
-			if (i < nrows) {
-				const float *x = src + (size_t)i * ld;
-				v = to_bf16(x[2 * p]) | (2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0) << 16;
-			}
+			uint32_t v = i < nrows ? pair_at(src + (size_t)i * ld, p, K) : 0;
 			(i < 8 ? lo : hi)[(size_t)p * stride + (i & 7)] = v;
 		}
 }
@@ -221,16 +221,13 @@ static int have_avx2(void)
 /* Row x (K floats) as (K + 1) / 2 pairs at dst + p * stride. */
 static void pair_along(uint32_t *dst, size_t stride, const float *x, int K)
 {
+	int p = 0;
 #ifdef BGEMM_X86
-	if (have_avx2()) {
-		pair_along8(dst, stride, x, K);
-		return;
-	}
+	if (have_avx2())
+		p = pair_along8(dst, stride, x, K);
 #endif
-	for (int p = 0; 2 * p < K; p++) {
-		uint32_t lo = to_bf16(x[2 * p]), hi = 2 * p + 1 < K ? to_bf16(x[2 * p + 1]) : 0;
-		dst[(size_t)p * stride] = lo | hi << 16;
-	}
+	for (; 2 * p < K; p++)
+		dst[(size_t)p * stride] = pair_at(x, p, K);
 }
 
 /* dst[i] = pair(lo[i], hi[i]) for i < n (hi NULL: zero high halves). */
@@ -394,17 +391,22 @@ struct bgemm_job {
 	float *C;
 };
 
+/* A panel w wide ([p][w]) from w rows of src (row stride ld; from row n on, zero), a row at a
+ * time: A's panels, and op(B)'s without AVX-512. */
+static void panel_rows(uint32_t *dst, int w, const float *src, size_t ld, int n, int K, int P)
+{
+	for (int c = 0; c < w; c++)
+		if (c < n)
+			pair_along(dst + c, (size_t)w, src + (size_t)c * ld, K);
+		else
+			for (int p = 0; p < P; p++)
+				dst[(size_t)p * w + c] = 0;
+}
+
 static void pack_a_panel(const struct bgemm_job *g, size_t i)
 {
-	uint32_t *dst = g->ap + i * (size_t)g->P * MR;
-	for (int m = 0; m < MR; m++) {
-		int row = (int)i * MR + m;
-		if (row < g->M)
-			pair_along(dst + m, MR, g->A + (size_t)row * g->lda, g->K);
-		else
-			for (int p = 0; p < g->P; p++)
-				dst[(size_t)p * MR + m] = 0;
-	}
+	panel_rows(g->ap + i * (size_t)g->P * MR, MR, g->A + i * MR * (size_t)g->lda,
+	           (size_t)g->lda, g->M - (int)i * MR, g->K, g->P);
 }
 
 /* Task i: A's panels 2i and 2i + 1 (rows 16i .. 16i + 15). */
@@ -441,12 +443,7 @@ static void panel_from_rows(uint32_t *dst, const float *src, size_t ld, int n, i
 		return;
 	}
 #endif
-	for (int c = 0; c < NR; c++)
-		if (c < n)
-			pair_along(dst + c, NR, src + (size_t)c * ld, K);
-		else
-			for (int p = 0; p < P; p++)
-				dst[(size_t)p * NR + c] = 0;
+	panel_rows(dst, NR, src, ld, n, K, P);
 }
 
 /* Pair p of every panel from rows lo (k = 2p) and hi (k = 2p + 1, or NULL past K) of op(B),
