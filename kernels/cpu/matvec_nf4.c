@@ -30,7 +30,7 @@ static const int bf16_pos[16] = { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 
 
 /* The 16 values of a block with maximum a, cast as round_to says: the scalar form, for the
  * rare non-finite a (NaN handling as common/half.h). */
-static void table_scalar(const float *code, float a, int round_to, float *tbl)
+void matvec_nf4_table_scalar(const float *code, float a, int round_to, float *tbl)
 {
 	for (int q = 0; q < 16; q++) {
 		float v = code[q] * a;
@@ -54,6 +54,15 @@ static void store(const struct matvec_nf4_args *j, int t, int o, float v)
 	*dst = j->beta != 0.0f ? *dst + v : v;
 }
 
+void matvec_nf4_store_bf16_lanes(const struct matvec_nf4_args *j, int t, int o,
+                                 const float *lanes)
+{
+	float d[16];
+	for (int m = 0; m < 16; m++) /* back to dot_avx2's lanes */
+		d[bf16_pos[m]] = lanes[m];
+	store(j, t, o, combine16(d));
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #include <cpuid.h>
@@ -65,7 +74,7 @@ __attribute__((target("avx512f"), noinline)) static __m512 table512_scalar(const
                                                                           float a, int round_to)
 {
 	float t[16];
-	table_scalar(code, a, round_to, t);
+	matvec_nf4_table_scalar(code, a, round_to, t);
 	return _mm512_loadu_ps(t);
 }
 
@@ -190,7 +199,7 @@ __attribute__((target("avx2,fma,f16c"), noinline)) static void table256_scalar(c
                                                                                __m256 *hi)
 {
 	float t[16];
-	table_scalar(code, a, round_to, t);
+	matvec_nf4_table_scalar(code, a, round_to, t);
 	*lo = _mm256_loadu_ps(t);
 	*hi = _mm256_loadu_ps(t + 8);
 }
@@ -413,12 +422,10 @@ rows256b_nt(const struct matvec_nf4_args *j, const float *pc, int o, int t0, con
 	}
 	#pragma GCC unroll 4
 	for (int k = 0; k < NT; k++) {
-		float a[16], t[16];
+		float a[16];
 		_mm256_storeu_ps(a, s0[k]);
 		_mm256_storeu_ps(a + 8, s1[k]);
-		for (int m = 0; m < 16; m++) /* back to dot_avx2's lanes */
-			t[bf16_pos[m]] = a[m];
-		store(j, t0 + k, o, combine16(t));
+		matvec_nf4_store_bf16_lanes(j, t0 + k, o, a);
 	}
 }
 
@@ -455,16 +462,14 @@ __attribute__((target("avx2,fma,f16c"))) static void row256b_64(const struct mat
 		}
 		b2 = n2, b3 = n3;
 	}
-	float a[16], t[16];
+	float a[16];
 	_mm256_storeu_ps(a, s0);
 	_mm256_storeu_ps(a + 8, s1);
-	for (int m = 0; m < 16; m++)
-		t[bf16_pos[m]] = a[m];
-	store(j, 0, o, combine16(t));
+	matvec_nf4_store_bf16_lanes(j, 0, o, a);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void rows256b(const struct matvec_nf4_args *j,
-                                                              int o0, int o1)
+__attribute__((target("avx2,fma,f16c"))) void
+matvec_nf4_rows256b(const struct matvec_nf4_args *j, int o0, int o1)
 {
 	float pc[16];
 	for (int i = 0; i < 16; i++)
@@ -592,7 +597,9 @@ matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, i
 	}
 	if (p >= MATVEC_NF4_AVX2 && round_to == 1) {
 		*order = MATVEC_NF4_ORDER_BF16;
-		return rows256b;
+		if (p == MATVEC_NF4_AVX512 && matvec_nf4_vbmi_supported())
+			return matvec_nf4_rows_vbmi; /* their twin, two rows per register */
+		return matvec_nf4_rows256b;
 	}
 	if (p == MATVEC_NF4_AVX2)
 		return rows256;

@@ -42,6 +42,18 @@ matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
  * MATVEC_NF4_ORDER_BF16 x[0], x[4], x[8], x[12], x[1], x[5], x[9], x[13], x[2], x[6], ...,
  * x[3], x[7], x[11], x[15] (the AVX2 bf16 rows' lanes). */
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order);
+/* The 16 values of a block with maximum a, cast as round_to says, in plain C (any a). */
+void matvec_nf4_table_scalar(const float *code, float a, int round_to, float *tbl);
+/* Stores (beta as in j) the sum of the 16 lanes of the bf16 rows (positions in
+ * MATVEC_NF4_ORDER_BF16's order) combined as dot_avx2 combines its lanes, as out[t, o]. */
+void matvec_nf4_store_bf16_lanes(const struct matvec_nf4_args *j, int t, int o,
+                                 const float *lanes);
+/* The rows functions for bf16 tables (x in MATVEC_NF4_ORDER_BF16): AVX2 (x86-64 only), and
+ * AVX-512 BW+VBMI (kernels/cpu/matvec_nf4_vbmi.c, two weight rows per register when T == 1,
+ * the AVX2 rows otherwise) where matvec_nf4_vbmi_supported() says the CPU has it. */
+void matvec_nf4_rows256b(const struct matvec_nf4_args *j, int o0, int o1);
+void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1);
+int matvec_nf4_vbmi_supported(void);
 /* The best path this CPU runs within matvec_nf4_path_limit (also for matvec_nf4_q8_forward). */
 enum matvec_nf4_path matvec_nf4_path_now(void);
 

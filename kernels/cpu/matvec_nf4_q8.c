@@ -8,6 +8,7 @@
 #include "kernels/matvec.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ struct q8job {
 	const float   *dx;    /* (T, C / 64) */
 	const uint8_t *packed;
 	const float   *absmax;
+	const int32_t *xc;    /* (T, C / 64, 8): 128 times each int32 lane's sum of xq (VNNI rows) */
 	int8_t         kq[16];
 	int            T, C, OC;
 	float          beta;
@@ -151,7 +153,81 @@ __attribute__((target("avx2,fma"))) static void rows_avx2(const struct q8job *j,
 		}
 	}
 }
+
+/* rows_avx2 with VPDPBUSD (unsigned times signed bytes, four products summed into each int32
+ * lane, no intermediate saturation): the codes biased by 128 (kq + 128, 1..255) times xq, less
+ * 128 times the lane's sum of xq (xc, once per call), is rows_avx2's lane sum exactly, and one
+ * instruction per 32 weights replaces the two signs, the two multiplies and the add. */
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) static void
+rows_vnni(const struct q8job *j, int o0, int o1)
+{
+	const size_t C = (size_t)j->C, nb = C / QB;
+	const __m256i shift = _mm256_setr_epi32(4, 4, 4, 4, 0, 0, 0, 0);
+	const __m256i lo4 = _mm256_set1_epi8(0x0F);
+	const __m256i ktab = _mm256_xor_si256(_mm256_broadcastsi128_si256(
+		_mm_loadu_si128((const __m128i *)(const void *)j->kq)), _mm256_set1_epi8(-128));
+	for (int o = o0; o < o1; o++) {
+		const uint8_t *p = j->packed + (size_t)o * C / 2;
+		const float *am = j->absmax + (size_t)o * nb;
+		for (int t = 0; t < j->T; t++) {
+			const int8_t *xq = j->xq + (size_t)t * C;
+			const float *dx = j->dx + (size_t)t * nb;
+			const int32_t *xc = j->xc + (size_t)t * nb * 8;
+			__m256 acc = _mm256_setzero_ps();
+			for (size_t b = 0; b < nb; b++) {
+				__m256i s = _mm256_setzero_si256();
+				for (int h = 0; h < 2; h++) {
+					__m256i q = _mm256_broadcastsi128_si256(
+						_mm_loadu_si128((const __m128i *)(const void *)(p + 32 * b + 16 * h)));
+					q = _mm256_and_si256(_mm256_srlv_epi32(q, shift), lo4);
+					__m256i xv = _mm256_loadu_si256(
+						(const __m256i *)(const void *)(xq + QB * b + 32 * h));
+					s = _mm256_dpbusd_epi32(s, _mm256_shuffle_epi8(ktab, q), xv);
+				}
+				s = _mm256_sub_epi32(s, _mm256_loadu_si256(
+					(const __m256i *)(const void *)(xc + 8 * b)));
+				acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(am[b] * dx[b]),
+				                      acc);
+			}
+			float a[8];
+			_mm256_storeu_ps(a, acc);
+			store(j, t, o, combine(a));
+		}
+	}
+}
+
+static int vnni_ask(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+/* Asked once (CPUID traps in a virtual machine); racing first calls store the same value. */
+static int cpu_has_vnni(void)
+{
+	static atomic_int has = -1;
+	int h = atomic_load_explicit(&has, memory_order_relaxed);
+	if (h < 0) {
+		h = vnni_ask();
+		atomic_store_explicit(&has, h, memory_order_relaxed);
+	}
+	return h;
+}
 #endif
+
+/* xc for row t of xq: lane l of block b, 128 times the sum of xq's bytes 4l..4l+3 of both
+ * halves of 32 (the bytes rows_vnni's lane l multiplies). */
+static void lane_sums(const int8_t *xq, int C, int32_t *xc)
+{
+	for (int b = 0; b < C / QB; b++)
+		for (int l = 0; l < 8; l++) {
+			int32_t s = 0;
+			for (int h = 0; h < 2; h++)
+				for (int i = 0; i < 4; i++)
+					s += xq[QB * b + 32 * h + 4 * l + i];
+			xc[8 * b + l] = 128 * s;
+		}
+}
 
 typedef void (*q8rows_fn)(const struct q8job *j, int o0, int o1);
 
@@ -174,20 +250,27 @@ int matvec_nf4_q8_forward(float *out, const float *x, const uint8_t *packed, con
 {
 	(void)blocksize; /* 64: matvec_nf4_q8_applies */
 	size_t nx = (size_t)T * C;
-	int8_t *xq = malloc(nx + nx / QB * sizeof(float));
+	/* xq, then dx and xc (nx is a multiple of 64: both aligned) */
+	int8_t *xq = malloc(nx + nx / QB * sizeof(float) + nx / QB * 8 * sizeof(int32_t));
 	if (!xq)
 		return -1;
-	float *dx = (float *)(void *)(xq + nx); /* nx is a multiple of 64: aligned */
+	float *dx = (float *)(void *)(xq + nx);
+	int32_t *xc = (int32_t *)(void *)(dx + nx / QB);
 	for (int t = 0; t < T; t++)
 		quantize_row(x + (size_t)t * C, C, xq + (size_t)t * C, dx + (size_t)t * (C / QB));
-	struct q8job j = { .out = out, .xq = xq, .dx = dx, .packed = packed, .absmax = absmax,
-	                   .T = T, .C = C, .OC = OC, .beta = beta };
+	struct q8job j = { .out = out, .xq = xq, .dx = dx, .xc = xc, .packed = packed,
+	                   .absmax = absmax, .T = T, .C = C, .OC = OC, .beta = beta };
 	for (int i = 0; i < 16; i++)
 		j.kq[i] = (int8_t)lrintf(127.0f * code[i]);
 	struct q8task k = { &j, rows_ref };
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (matvec_nf4_path_now() >= MATVEC_NF4_AVX2)
 		k.rows = rows_avx2;
+	if (matvec_nf4_path_now() == MATVEC_NF4_AVX512 && cpu_has_vnni()) {
+		for (int t = 0; t < T; t++)
+			lane_sums(xq + (size_t)t * C, C, xc + (size_t)t * (C / QB) * 8);
+		k.rows = rows_vnni;
+	}
 #endif
 	size_t tasks = ((size_t)OC + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
 	if (n_threads <= 0)

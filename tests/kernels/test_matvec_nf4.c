@@ -3,7 +3,8 @@
  * matvec_nf4_forward's SIMD paths (kernels/cpu/matvec_nf4.c: NF4 dequantized in registers)
  * against its reference path (each row dequantized, cast, then dotted), bit for bit: every
  * path the CPU has, rows of x 1..9 (the groups of 4 and their remainders), casts none/bf16/f16,
- * blocks shorter than, equal to and longer than a row, blocks with a non-finite maximum, beta
+ * blocks shorter than, equal to and longer than a row, blocks with a non-finite, subnormal,
+ * zero or negative maximum, beta
  * 0 and 1, 1 and 3 threads; and matvec_nf4_dequant (the whole weight as f32) on each path
  * against its reference. Paths the CPU lacks are reported as skipped.
  * (test_llama_matvec checks the reference against the plain matmul loops.)
@@ -43,6 +44,12 @@ static void one(int T, int C, int OC, size_t bs, int round_to, float beta, int b
 	if (bad_block) { /* a file may hold anything: the non-finite maxima go the scalar way */
 		absmax[nb / 2] = NAN;
 		absmax[nb - 1] = INFINITY;
+		/* maxima whose products are subnormal, zero or negative: the VBMI rows round those
+		 * in integer arithmetic, VCVTNE2PS2BF16 only the rest */
+		for (size_t b = 0; b < (size_t)C / bs && b < nb; b++) /* row 0 on its own scale */
+			absmax[b] = b % 2 ? 1e-39f * (float)(b + 1) : 0x1p-101f;
+		if (nb > 3)
+			absmax[nb - 2] = 0.0f, absmax[nb - 3] = -3.0f;
 	}
 	matvec_nf4_path_limit(MATVEC_NF4_REF);
 	memcpy(want, init, no * 4);
@@ -99,5 +106,10 @@ int main(void)
 	one(2, 4096, 64, 64, 1, 0.0f, 0, seed++); /* 7B rows */
 	one(1, 4096, 67, 64, 1, 1.0f, 0, seed++);
 	one(1, 320, 37, 64, 1, 0.0f, 1, seed++); /* the AVX2 bf16 rows of blocks of 64, bad maxima */
+	/* the VBMI rows (T == 1, bf16): quads, a pair and a single row in a band of 32, blocks of
+	 * 32, 64 and 128, bad maxima */
+	one(1, 4096, 39, 64, 1, 0.0f, 1, seed++);
+	one(1, 256, 39, 32, 1, 1.0f, 1, seed++);
+	one(1, 512, 39, 128, 1, 0.0f, 1, seed++);
 	return test_main_end();
 }

@@ -88,7 +88,7 @@ static void same(int T, int C, int OC, float beta, int bad, unsigned seed)
 	float *want = run(&d, MATVEC_NF4_REF, init, beta, 1);
 	if ((int)matvec_nf4_path_best() < MATVEC_NF4_AVX2)
 		SKIP("avx2: not on this CPU");
-	for (int p = MATVEC_NF4_REF; p <= MATVEC_NF4_AVX2; p++) {
+	for (int p = MATVEC_NF4_REF; p <= MATVEC_NF4_AVX512; p++) { /* AVX512: VNNI rows */
 		if ((int)matvec_nf4_path_best() < p)
 			break;
 		for (int th = 1; th <= 3; th += 2) {

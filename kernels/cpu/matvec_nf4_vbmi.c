@@ -1,0 +1,204 @@
+/* qlora-tools: ISC license. */
+/*
+ * The decode rows of matvec_nf4_forward (one row of x) for bf16 tables on a CPU with AVX-512 BW
+ * and VBMI: rows256b's byte lookups (kernels/cpu/matvec_nf4.c) on two rows of the weight at
+ * once, one in each 256-bit half of a zmm register, so a 512-bit shuffle, shift or FMA does the
+ * work of two. Every output is the same chain of f32 FMAs as in rows256b (lanes bf16_pos, two
+ * 8-lane accumulators s0 and s1 per output, the same pairwise combination), so results are
+ * bit-identical to the reference. rows256b takes one row of the weight at a time, and its two
+ * accumulators' FMA chains are then the bound (measured on AMD Zen 5: about 4.7 cycles per 16
+ * weights, a 7B token in 0.51 s on one thread); four rows here give four independent chains.
+ * A block's table comes from both rows' 16 values by one two-source byte permute (VBMI) per
+ * table, where rows256b needs five shuffles.
+ */
+#include "kernels/cpu/matvec_nf4.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define VBMI_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512bf16"
+
+/* The 16 values of a block (maximum at am) times code, rounded to bf16 as
+ * matvec_nf4_table_scalar rounds them (NaN to 0x7FC0), in bytes 2 and 3 of each lane; the low
+ * half is left as the rounding leaves it (only bytes 2, 3 are read). No call, even for a
+ * non-finite maximum: a call would make the compiler keep the accumulators in memory. */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline __m512i
+block_values(const float *code, const float *am)
+{
+	__m512 v = _mm512_mul_ps(_mm512_loadu_ps(code), _mm512_set1_ps(*am));
+	__m512i u = _mm512_castps_si512(v);
+	u = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
+	                     _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)));
+	return _mm512_mask_mov_epi32(u, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+	                             _mm512_set1_epi32(0x7FC00000));
+}
+
+/* The tables of a pair of rows for their blocks at amA, amB: *b2 bytes 2, *b3 bytes 3 of the 16
+ * values, row A's in 128-bit lanes 0 and 1, row B's in lanes 2 and 3 (byte q of a lane: code q).
+ * With both maxima in [2^-100, 2^128) the products are normal and VCVTNE2PS2BF16's rounding
+ * (nearest even; it flushes subnormals and quiets NaN otherwise) is the reference's: one
+ * conversion and one byte permute per table; else the rounding in integer arithmetic. */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline void
+pair_tables(const float *code, const float *amA, const float *amB, __m512i *b2, __m512i *b3)
+{
+	uint32_t ea, eb;
+	memcpy(&ea, amA, 4), memcpy(&eb, amB, 4);
+	ea = (ea >> 23) & 0xFF, eb = (eb >> 23) & 0xFF;
+	if (__builtin_expect(ea >= 27 && ea < 255 && eb >= 27 && eb < 255, 1)) {
+		__m512 c = _mm512_loadu_ps(code);
+		__m512i w = (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(c, _mm512_set1_ps(*amB)),
+		                                         _mm512_mul_ps(c, _mm512_set1_ps(*amA)));
+		/* byte i: lane L = i / 16, k = i % 16: the low byte of word k of A (L < 2) or of word
+		 * 16 + k (B) */
+		const __m512i idx = _mm512_set_epi8(
+			62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
+			62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
+			30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0,
+			30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+		*b2 = _mm512_permutexvar_epi8(idx, w);
+		*b3 = _mm512_permutexvar_epi8(_mm512_add_epi8(idx, _mm512_set1_epi8(1)), w);
+		return;
+	}
+	__m512i a = block_values(code, amA), b = block_values(code, amB);
+	/* byte i: lane L = i / 16, value k = i % 16 of A (L < 2) or B (index 64 + ...), byte 2 */
+	const __m512i idx2 = _mm512_set_epi8(
+		126, 122, 118, 114, 110, 106, 102, 98, 94, 90, 86, 82, 78, 74, 70, 66,
+		126, 122, 118, 114, 110, 106, 102, 98, 94, 90, 86, 82, 78, 74, 70, 66,
+		62, 58, 54, 50, 46, 42, 38, 34, 30, 26, 22, 18, 14, 10, 6, 2,
+		62, 58, 54, 50, 46, 42, 38, 34, 30, 26, 22, 18, 14, 10, 6, 2);
+	*b2 = _mm512_permutex2var_epi8(a, idx2, b);
+	*b3 = _mm512_permutex2var_epi8(a, _mm512_add_epi8(idx2, _mm512_set1_epi8(1)), b);
+}
+
+/* Weights c..c+31 of rows A (codes at pa) and B (pb), as four zmm of f32: *w0 and *w1 group c
+ * (positions bf16_pos 0-7 and 8-15), *w2 and *w3 group c + 16; A in lanes 0-7, B in 8-15. */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline void
+pair_lookup(const uint8_t *pa, const uint8_t *pb, __m512i b2, __m512i b3, __m512 *w)
+{
+	/* each row's 16 bytes in both lanes of its half: the high nibbles (even positions) read
+	 * in the lower lane, the low nibbles in the upper, as in rows256b */
+	const __m512i shift = _mm512_set_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
+	__m256i qa = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pa));
+	__m256i qb = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pb));
+	__m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(qa), qb, 1);
+	q = _mm512_and_si512(_mm512_srlv_epi32(q, shift), _mm512_set1_epi8(0x0F));
+	__m512i l = _mm512_shuffle_epi8(b2, q), h = _mm512_shuffle_epi8(b3, q);
+	__m512i v0 = _mm512_unpacklo_epi8(l, h), v1 = _mm512_unpackhi_epi8(l, h); /* bf16 pairs */
+	const __m512i hi16 = _mm512_set1_epi32((int)0xFFFF0000u);
+	w[0] = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
+	w[1] = _mm512_castsi512_ps(_mm512_and_si512(v0, hi16));
+	w[2] = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16));
+	w[3] = _mm512_castsi512_ps(_mm512_and_si512(v1, hi16));
+}
+
+/* One step of 32 weights of a pair of rows into its accumulators (x0..x3: x at c, c + 8, c + 16,
+ * c + 24 in both halves), in rows256b's order. */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline void
+pair_step(const uint8_t *pa, const uint8_t *pb, __m512i b2, __m512i b3, const __m512 *xv,
+          __m512 *s0, __m512 *s1)
+{
+	__m512 w[4];
+	pair_lookup(pa, pb, b2, b3, w);
+	*s0 = _mm512_fmadd_ps(xv[0], w[0], *s0);
+	*s1 = _mm512_fmadd_ps(xv[1], w[1], *s1);
+	*s0 = _mm512_fmadd_ps(xv[2], w[2], *s0);
+	*s1 = _mm512_fmadd_ps(xv[3], w[3], *s1);
+}
+
+/* Stores the outputs of rows o (lanes 0-7 of s0, s1) and o + 1 (lanes 8-15). Not inlined:
+ * inlined, GCC 12 kept the accumulators in the stack array they are stored to here, for the
+ * whole loop (a store and a load in every FMA chain, 1.2x slower). */
+__attribute__((target(VBMI_TARGET), noinline)) static void
+pair_store(const struct matvec_nf4_args *j, int o, __m512 s0, __m512 s1)
+{
+	float lanes[16];
+	for (int r = 0; r < 2; r++) {
+		_mm256_storeu_ps(lanes, r ? _mm512_extractf32x8_ps(s0, 1) : _mm512_castps512_ps256(s0));
+		_mm256_storeu_ps(lanes + 8,
+		                 r ? _mm512_extractf32x8_ps(s1, 1) : _mm512_castps512_ps256(s1));
+		matvec_nf4_store_bf16_lanes(j, 0, o + r, lanes);
+	}
+}
+
+/* Rows o..o+3 (two pairs, four independent pairs of FMA chains; quad 0: rows o, o + 1 only)
+ * times the one row of x (interleaved by bf16_pos); needs whole blocks per row and an even
+ * number of groups of 16 per block. */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline void
+rows_nt(const struct matvec_nf4_args *j, int o, const int quad)
+{
+	const size_t C = (size_t)j->C, bs = j->blocksize, bpr = C / bs;
+	const uint8_t *p = j->packed + (size_t)o * C / 2;
+	const float *x = j->x, *am = j->absmax + (size_t)o * bpr;
+	__m512 s0 = _mm512_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
+	for (size_t c = 0; c < C; c += bs, am++) {
+		__m512i b2, b3, d2 = _mm512_setzero_si512(), d3 = d2;
+		pair_tables(j->code, am, am + bpr, &b2, &b3);
+		if (quad)
+			pair_tables(j->code, am + 2 * bpr, am + 3 * bpr, &d2, &d3);
+		for (size_t e = c; e < c + bs; e += 32) {
+			const uint8_t *pa = p + e / 2;
+			__m512 xv[4];
+			#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++)
+				xv[k] = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + e + 8 * k));
+			if ((e & 127) == 0) { /* a cache line of codes ahead of each stream */
+				for (int r = 0; r < (quad ? 4 : 2); r++)
+					_mm_prefetch((const char *)(pa + (r + (quad ? 4 : 2)) * C / 2), _MM_HINT_T0);
+			}
+			pair_step(pa, pa + C / 2, b2, b3, xv, &s0, &s1);
+			if (quad)
+				pair_step(pa + C, pa + 3 * C / 2, d2, d3, xv, &t0, &t1);
+		}
+	}
+	pair_store(j, o, s0, s1);
+	if (quad)
+		pair_store(j, o + 2, t0, t1);
+}
+
+__attribute__((target(VBMI_TARGET))) void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j,
+                                                               int o0, int o1)
+{
+	int o = o0;
+	if (j->T == 1 && j->C % j->blocksize == 0 && j->blocksize % 32 == 0) {
+		for (; o + 4 <= o1; o += 4)
+			rows_nt(j, o, 1);
+		for (; o + 2 <= o1; o += 2)
+			rows_nt(j, o, 0);
+	}
+	if (o < o1)
+		matvec_nf4_rows256b(j, o, o1);
+}
+
+static int vbmi_ask(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512vbmi") &&
+	       __builtin_cpu_supports("avx512bf16");
+}
+
+int matvec_nf4_vbmi_supported(void)
+{
+	static atomic_int has = -1; /* asked once, as cpu_best in matvec_nf4.c */
+	int h = atomic_load_explicit(&has, memory_order_relaxed);
+	if (h < 0) {
+		h = vbmi_ask();
+		atomic_store_explicit(&has, h, memory_order_relaxed);
+	}
+	return h;
+}
+#else
+void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1)
+{
+	(void)j, (void)o0, (void)o1;
+}
+
+int matvec_nf4_vbmi_supported(void)
+{
+	return 0;
+}
+#endif
