@@ -1,15 +1,17 @@
 /* qlora-tools: ISC license. */
 /*
- * The decode rows of matvec_nf4_forward (one row of x) for bf16 tables on a CPU with AVX-512 BW
- * and VBMI: rows256b's byte lookups (kernels/cpu/matvec_nf4.c) on two rows of the weight at
- * once, one in each 256-bit half of a zmm register, so a 512-bit shuffle, shift or FMA does the
- * work of two. Every output is the same chain of f32 FMAs as in rows256b (lanes bf16_pos, two
- * 8-lane accumulators s0 and s1 per output, the same pairwise combination), so results are
- * bit-identical to the reference. rows256b takes one row of the weight at a time, and its two
- * accumulators' FMA chains are then the bound (measured on AMD Zen 5: about 4.7 cycles per 16
- * weights, a 7B token in 0.51 s on one thread); four rows here give four independent chains.
- * A block's table comes from both rows' 16 values by one two-source byte permute (VBMI) per
- * table, where rows256b needs five shuffles.
+ * The decode rows of matvec_nf4_forward (one row of x) for bf16 tables on a CPU with AVX-512
+ * BW, DQ, VL, VBMI and BF16: rows256b's byte lookups (kernels/cpu/matvec_nf4.c) on two rows of
+ * the weight at once, one in each 256-bit half of a zmm register. Every output is the same chain
+ * of f32 FMAs as in rows256b (lanes bf16_pos, two 8-lane accumulators s0 and s1 per output, the
+ * same pairwise combination), so results are bit-identical to the reference. rows256b takes one
+ * row at a time, and its two FMA chains bound it; four rows here give four chains. A pair's
+ * block tables are one VCVTNE2PS2BF16 and two byte permutes (rows256b: some 15 operations a
+ * row). Measured on AMD Zen 5 in a VM, whose 512-bit operations issue at half the rate of
+ * 256-bit ones: 4.3 cycles per 16 weights against rows256b's 4.8, a 7B token in 0.45-0.46 s
+ * against 0.50-0.51 on one thread (tests/bench/nf4-decode-bench.sh). Counting there, the FMAs
+ * (2 of 256-bit issue slots per 16 weights), the lookups (pshufb, unpack, shift: about 4.5) and
+ * the tables (about 1.3) fill the two shuffle/FMA pipes: that, not memory, bounds the exact path.
  */
 #include "kernels/cpu/matvec_nf4.h"
 
