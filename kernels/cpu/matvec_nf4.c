@@ -518,35 +518,55 @@ static int cpu_has_f16c(void)
 	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 }
 
-static enum matvec_nf4_path cpu_best_ask(void)
+/* The best path in the low bits, MATVEC_NF4_CAP_* above them. */
+static int cpu_caps_ask(void)
 {
 	__builtin_cpu_init();
+	int caps = MATVEC_NF4_REF;
 	if (__builtin_cpu_supports("avx512f"))
-		return MATVEC_NF4_AVX512;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    cpu_has_f16c())
-		return MATVEC_NF4_AVX2;
-	return MATVEC_NF4_REF;
+		caps = MATVEC_NF4_AVX512;
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	         cpu_has_f16c())
+		caps = MATVEC_NF4_AVX2;
+	if (caps != MATVEC_NF4_AVX512)
+		return caps;
+	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("avx512bf16"))
+		caps |= MATVEC_NF4_CAP_VBMI << 4;
+	if (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
+		caps |= MATVEC_NF4_CAP_VNNI << 4;
+	return caps;
 }
 
 /* Asked once: CPUID traps to the hypervisor in a virtual machine, and rows_pick runs per call
  * (it took 7% of a decode matvec of 128 rows). */
-static enum matvec_nf4_path cpu_best(void)
+static int cpu_caps(void)
 {
-	static atomic_int best = -1; /* racing first calls store the same value */
-	int b = atomic_load_explicit(&best, memory_order_relaxed);
-	if (b < 0) {
-		b = (int)cpu_best_ask();
-		atomic_store_explicit(&best, b, memory_order_relaxed);
+	static atomic_int caps = -1; /* racing first calls store the same value */
+	int c = atomic_load_explicit(&caps, memory_order_relaxed);
+	if (c < 0) {
+		c = cpu_caps_ask();
+		atomic_store_explicit(&caps, c, memory_order_relaxed);
 	}
-	return (enum matvec_nf4_path)b;
+	return c;
 }
 #else
-static enum matvec_nf4_path cpu_best(void)
+static int cpu_caps(void)
 {
 	return MATVEC_NF4_REF;
 }
 #endif
+
+static enum matvec_nf4_path cpu_best(void)
+{
+	return (enum matvec_nf4_path)(cpu_caps() & 15);
+}
+
+int matvec_nf4_cpu_has(int cap)
+{
+	return (cpu_caps() >> 4 & cap) != 0;
+}
 
 static enum matvec_nf4_path path_limit = MATVEC_NF4_AVX512;
 
@@ -597,7 +617,7 @@ matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, i
 	}
 	if (p >= MATVEC_NF4_AVX2 && round_to == 1) {
 		*order = MATVEC_NF4_ORDER_BF16;
-		if (p == MATVEC_NF4_AVX512 && matvec_nf4_vbmi_supported())
+		if (p == MATVEC_NF4_AVX512 && matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI))
 			return matvec_nf4_rows_vbmi; /* their twin, two rows per register */
 		return matvec_nf4_rows256b;
 	}

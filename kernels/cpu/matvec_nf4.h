@@ -49,11 +49,15 @@ void matvec_nf4_table_scalar(const float *code, float a, int round_to, float *tb
 void matvec_nf4_store_bf16_lanes(const struct matvec_nf4_args *j, int t, int o,
                                  const float *lanes);
 /* The rows functions for bf16 tables (x in MATVEC_NF4_ORDER_BF16): AVX2 (x86-64 only), and
- * AVX-512 BW+VBMI (kernels/cpu/matvec_nf4_vbmi.c, two weight rows per register when T == 1,
- * the AVX2 rows otherwise) where matvec_nf4_vbmi_supported() says the CPU has it. */
+ * AVX-512 (kernels/cpu/matvec_nf4_vbmi.c, two weight rows per register when T == 1, the AVX2
+ * rows otherwise) where the CPU has MATVEC_NF4_CAP_VBMI. */
 void matvec_nf4_rows256b(const struct matvec_nf4_args *j, int o0, int o1);
 void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1);
-int matvec_nf4_vbmi_supported(void);
+/* Extensions some rows need beyond AVX-512F: BW, DQ, VL, VBMI and BF16 (the VBMI rows); VL
+ * and VNNI (the int8 rows of matvec_nf4_q8_forward). */
+enum { MATVEC_NF4_CAP_VBMI = 1, MATVEC_NF4_CAP_VNNI = 2 };
+/* Whether the CPU has cap (asked once, with matvec_nf4_path_best's path). */
+int matvec_nf4_cpu_has(int cap);
 /* The best path this CPU runs within matvec_nf4_path_limit (also for matvec_nf4_q8_forward). */
 enum matvec_nf4_path matvec_nf4_path_now(void);
 

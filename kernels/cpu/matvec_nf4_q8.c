@@ -8,7 +8,6 @@
 #include "kernels/matvec.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,24 +194,6 @@ rows_vnni(const struct q8job *j, int o0, int o1)
 		}
 	}
 }
-
-static int vnni_ask(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-}
-
-/* Asked once (CPUID traps in a virtual machine); racing first calls store the same value. */
-static int cpu_has_vnni(void)
-{
-	static atomic_int has = -1;
-	int h = atomic_load_explicit(&has, memory_order_relaxed);
-	if (h < 0) {
-		h = vnni_ask();
-		atomic_store_explicit(&has, h, memory_order_relaxed);
-	}
-	return h;
-}
 #endif
 
 /* xc for row t of xq: lane l of block b, 128 times the sum of xq's bytes 4l..4l+3 of both
@@ -266,7 +247,8 @@ int matvec_nf4_q8_forward(float *out, const float *x, const uint8_t *packed, con
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (matvec_nf4_path_now() >= MATVEC_NF4_AVX2)
 		k.rows = rows_avx2;
-	if (matvec_nf4_path_now() == MATVEC_NF4_AVX512 && cpu_has_vnni()) {
+	if (matvec_nf4_path_now() == MATVEC_NF4_AVX512 &&
+	    matvec_nf4_cpu_has(MATVEC_NF4_CAP_VNNI)) {
 		for (int t = 0; t < T; t++)
 			lane_sums(xq + (size_t)t * C, C, xc + (size_t)t * (C / QB) * 8);
 		k.rows = rows_vnni;

@@ -15,7 +15,6 @@
  */
 #include "kernels/cpu/matvec_nf4.h"
 
-#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -173,34 +172,9 @@ __attribute__((target(VBMI_TARGET))) void matvec_nf4_rows_vbmi(const struct matv
 	if (o < o1)
 		matvec_nf4_rows256b(j, o, o1);
 }
-
-static int vbmi_ask(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-	       __builtin_cpu_supports("avx512vbmi") &&
-	       __builtin_cpu_supports("avx512bf16");
-}
-
-int matvec_nf4_vbmi_supported(void)
-{
-	static atomic_int has = -1; /* asked once, as cpu_best in matvec_nf4.c */
-	int h = atomic_load_explicit(&has, memory_order_relaxed);
-	if (h < 0) {
-		h = vbmi_ask();
-		atomic_store_explicit(&has, h, memory_order_relaxed);
-	}
-	return h;
-}
 #else
 void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1)
 {
 	(void)j, (void)o0, (void)o1;
-}
-
-int matvec_nf4_vbmi_supported(void)
-{
-	return 0;
 }
 #endif

@@ -6,7 +6,8 @@
  * blocks shorter than, equal to and longer than a row, blocks with a non-finite, subnormal,
  * zero or negative maximum, beta
  * 0 and 1, 1 and 3 threads; and matvec_nf4_dequant (the whole weight as f32) on each path
- * against its reference. Paths the CPU lacks are reported as skipped.
+ * against its reference. Paths the CPU lacks are reported as skipped. Also that the CPU
+ * extensions the VBMI and VNNI rows are chosen by are those CPUID reports.
  * (test_llama_matvec checks the reference against the plain matmul loops.)
  */
 #include "kernels/matvec.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/matvec_nf4.h"
 #include "kernels/nf4.h"
 #include "test.h"
 
@@ -92,8 +94,27 @@ static void one(int T, int C, int OC, size_t bs, int round_to, float beta, int b
 	free(W), free(x), free(init), free(want), free(got), free(absmax), free(work), free(packed);
 }
 
+/* The extensions the VBMI and VNNI rows need, as CPUID reports them (a slip here would only
+ * make them never run, which the comparisons above cannot see). */
+static void cpu_caps(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	int f = __builtin_cpu_supports("avx512f"), vl = __builtin_cpu_supports("avx512vl");
+	int vbmi = f && vl && __builtin_cpu_supports("avx512bw") &&
+	           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
+	           __builtin_cpu_supports("avx512bf16");
+	int vnni = f && vl && __builtin_cpu_supports("avx512vnni");
+	CHECK(matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI) == vbmi, "VBMI rows: has %d, CPUID %d",
+	      matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI), vbmi);
+	CHECK(matvec_nf4_cpu_has(MATVEC_NF4_CAP_VNNI) == vnni, "VNNI rows: has %d, CPUID %d",
+	      matvec_nf4_cpu_has(MATVEC_NF4_CAP_VNNI), vnni);
+#endif
+}
+
 int main(void)
 {
+	cpu_caps();
 	static const int Ts[] = { 1, 2, 3, 4, 5, 9 }, Cs[] = { 16, 48, 64, 320 };
 	static const size_t bss[] = { 32, 64, 256 };
 	unsigned seed = 7;
