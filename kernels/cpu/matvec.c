@@ -244,9 +244,9 @@ void matvec_nf4_forward(float *out, const float *x, const uint8_t *packed, const
 	                 .beta = beta, .rowbuf = work };
 	int inter;
 	float *xi = NULL;
-	j.nf4rows = matvec_nf4_rows_pick(C, blocksize, round_to, &inter);
+	j.nf4rows = matvec_nf4_rows_pick(T, C, blocksize, round_to, &inter);
 	if (j.nf4rows && inter != MATVEC_NF4_ORDER_NONE) {
-		xi = malloc((size_t)T * C * sizeof *xi);
+		xi = malloc((size_t)T * C * MATVEC_NF4_ORDER_WIDTH(inter) * sizeof *xi);
 		if (xi)
 			matvec_nf4_interleave(x, T, C, xi, inter);
 		else

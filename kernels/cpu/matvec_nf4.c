@@ -468,8 +468,8 @@ __attribute__((target("avx2,fma,f16c"))) static void row256b_64(const struct mat
 	matvec_nf4_store_bf16_lanes(j, 0, o, a);
 }
 
-__attribute__((target("avx2,fma,f16c"))) void
-matvec_nf4_rows256b(const struct matvec_nf4_args *j, int o0, int o1)
+__attribute__((target("avx2,fma,f16c"))) static void
+rows256b(const struct matvec_nf4_args *j, int o0, int o1)
 {
 	float pc[16];
 	for (int i = 0; i < 16; i++)
@@ -588,6 +588,12 @@ enum matvec_nf4_path matvec_nf4_path_now(void)
 
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order)
 {
+	if (order == MATVEC_NF4_ORDER_BF16X2) {
+		for (size_t g = 0; g < (size_t)T * C; g += 16, xi += 32)
+			for (int m = 0; m < 16; m++)
+				xi[m + 8 * (m >= 8)] = xi[m + 8 * (m >= 8) + 8] = x[g + bf16_pos[m]];
+		return;
+	}
 	if (order == MATVEC_NF4_ORDER_BF16) {
 		for (size_t g = 0; g < (size_t)T * C; g += 16)
 			for (int m = 0; m < 16; m++)
@@ -599,7 +605,8 @@ void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order)
 			xi[g + 2 * m] = x[g + m], xi[g + 2 * m + 1] = x[g + 8 + m];
 }
 
-matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, int *order)
+matvec_nf4_rows_fn matvec_nf4_rows_pick(int T, int C, size_t blocksize, int round_to,
+                                        int *order)
 {
 	*order = MATVEC_NF4_ORDER_NONE;
 	enum matvec_nf4_path p = cpu_best();
@@ -616,10 +623,13 @@ matvec_nf4_rows_fn matvec_nf4_rows_pick(int C, size_t blocksize, int round_to, i
 		return rows512;
 	}
 	if (p >= MATVEC_NF4_AVX2 && round_to == 1) {
-		*order = MATVEC_NF4_ORDER_BF16;
-		if (p == MATVEC_NF4_AVX512 && matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI))
+		if (p == MATVEC_NF4_AVX512 && matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI) && T == 1 &&
+		    C % blocksize == 0 && blocksize % 32 == 0) {
+			*order = MATVEC_NF4_ORDER_BF16X2;
 			return matvec_nf4_rows_vbmi; /* their twin, two rows per register */
-		return matvec_nf4_rows256b;
+		}
+		*order = MATVEC_NF4_ORDER_BF16;
+		return rows256b;
 	}
 	if (p == MATVEC_NF4_AVX2)
 		return rows256;

@@ -109,26 +109,27 @@ pair_step(const uint8_t *pa, const uint8_t *pb, __m512i b2, __m512i b3, const __
 	*s1 = _mm512_fmadd_ps(xv[3], w[3], *s1);
 }
 
-/* Stores the outputs of rows o (lanes 0-7 of s0, s1) and o + 1 (lanes 8-15). Not inlined:
- * inlined, GCC 12 kept the accumulators in the stack array they are stored to here, for the
- * whole loop (a store and a load in every FMA chain, 1.2x slower). */
+/* Stores the outputs of rows o (lanes 0-7 of s0, s1) and, unless it is o, ob (lanes 8-15).
+ * Not inlined: inlined, GCC 12 kept the accumulators in the stack array they are stored to
+ * here, for the whole loop (a store and a load in every FMA chain, 1.2x slower). */
 __attribute__((target(VBMI_TARGET), noinline)) static void
-pair_store(const struct matvec_nf4_args *j, int o, __m512 s0, __m512 s1)
+pair_store(const struct matvec_nf4_args *j, int o, int ob, __m512 s0, __m512 s1)
 {
 	float lanes[16];
-	for (int r = 0; r < 2; r++) {
+	for (int r = 0; r < (ob != o ? 2 : 1); r++) {
 		_mm256_storeu_ps(lanes, r ? _mm512_extractf32x8_ps(s0, 1) : _mm512_castps512_ps256(s0));
 		_mm256_storeu_ps(lanes + 8,
 		                 r ? _mm512_extractf32x8_ps(s1, 1) : _mm512_castps512_ps256(s1));
-		matvec_nf4_store_bf16_lanes(j, 0, o + r, lanes);
+		matvec_nf4_store_bf16_lanes(j, 0, r ? ob : o, lanes);
 	}
 }
 
-/* Rows o..o+3 (two pairs, four independent pairs of FMA chains; quad 0: rows o, o + 1 only)
- * times the one row of x (interleaved by bf16_pos); needs whole blocks per row and an even
- * number of groups of 16 per block. */
+/* Rows o..o+3 (two pairs, four independent pairs of FMA chains; quad 0: rows o and ob only,
+ * ob == o for a row on its own, computed twice and stored once) times the one row of x
+ * (MATVEC_NF4_ORDER_BF16X2); needs whole blocks per row and an even number of groups of 16 per
+ * block. */
 __attribute__((target(VBMI_TARGET), always_inline)) static inline void
-rows_nt(const struct matvec_nf4_args *j, int o, const int quad)
+rows_nt(const struct matvec_nf4_args *j, int o, int ob, const int quad)
 {
 	const size_t C = (size_t)j->C, bs = j->blocksize, bpr = C / bs;
 	const uint8_t *p = j->packed + (size_t)o * C / 2;
@@ -136,7 +137,7 @@ rows_nt(const struct matvec_nf4_args *j, int o, const int quad)
 	__m512 s0 = _mm512_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
 	for (size_t c = 0; c < C; c += bs, am++) {
 		__m512i b2, b3, d2 = _mm512_setzero_si512(), d3 = d2;
-		pair_tables(j->code, am, am + bpr, &b2, &b3);
+		pair_tables(j->code, am, am + (size_t)(ob - o) * bpr, &b2, &b3);
 		if (quad)
 			pair_tables(j->code, am + 2 * bpr, am + 3 * bpr, &d2, &d3);
 		for (size_t e = c; e < c + bs; e += 32) {
@@ -144,33 +145,30 @@ rows_nt(const struct matvec_nf4_args *j, int o, const int quad)
 			__m512 xv[4];
 			#pragma GCC unroll 4
 			for (int k = 0; k < 4; k++)
-				xv[k] = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + e + 8 * k));
+				xv[k] = _mm512_loadu_ps(x + 2 * e + 16 * k);
 			if ((e & 127) == 0) { /* a cache line of codes ahead of each stream */
-				for (int r = 0; r < (quad ? 4 : 2); r++)
-					_mm_prefetch((const char *)(pa + (r + (quad ? 4 : 2)) * C / 2), _MM_HINT_T0);
+				const int n = quad ? 4 : 2; /* the next rows' codes, at this offset */
+				for (int r = n; r < 2 * n; r++)
+					_mm_prefetch((const char *)(pa + r * C / 2), _MM_HINT_T0);
 			}
-			pair_step(pa, pa + C / 2, b2, b3, xv, &s0, &s1);
+			pair_step(pa, pa + (size_t)(ob - o) * C / 2, b2, b3, xv, &s0, &s1);
 			if (quad)
 				pair_step(pa + C, pa + 3 * C / 2, d2, d3, xv, &t0, &t1);
 		}
 	}
-	pair_store(j, o, s0, s1);
+	pair_store(j, o, ob, s0, s1);
 	if (quad)
-		pair_store(j, o + 2, t0, t1);
+		pair_store(j, o + 2, o + 3, t0, t1);
 }
 
 __attribute__((target(VBMI_TARGET))) void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j,
                                                                int o0, int o1)
 {
 	int o = o0;
-	if (j->T == 1 && j->C % j->blocksize == 0 && j->blocksize % 32 == 0) {
-		for (; o + 4 <= o1; o += 4)
-			rows_nt(j, o, 1);
-		for (; o + 2 <= o1; o += 2)
-			rows_nt(j, o, 0);
-	}
-	if (o < o1)
-		matvec_nf4_rows256b(j, o, o1);
+	for (; o + 4 <= o1; o += 4)
+		rows_nt(j, o, o + 1, 1);
+	for (; o < o1; o += 2)
+		rows_nt(j, o, o + 1 < o1 ? o + 1 : o, 0);
 }
 #else
 void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1)
