@@ -532,7 +532,7 @@ static int cpu_caps_ask(void)
 		return caps;
 	if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi") &&
-	    __builtin_cpu_supports("avx512bf16"))
+	    __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("gfni"))
 		caps |= MATVEC_NF4_CAP_VBMI << 4;
 	if (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni"))
 		caps |= MATVEC_NF4_CAP_VNNI << 4;

@@ -58,7 +58,7 @@ void matvec_nf4_store_bf16_lanes(const struct matvec_nf4_args *j, int t, int o,
  * per register) where the CPU has MATVEC_NF4_CAP_VBMI: for T == 1, C a multiple of blocksize
  * and blocksize of 32 (x in MATVEC_NF4_ORDER_BF16X2); the AVX2 rows take the rest. */
 void matvec_nf4_rows_vbmi(const struct matvec_nf4_args *j, int o0, int o1);
-/* Extensions some rows need beyond AVX-512F: BW, DQ, VL, VBMI and BF16 (the VBMI rows); VL
+/* Extensions some rows need beyond AVX-512F: BW, DQ, VL, VBMI, BF16, GFNI (the VBMI rows); VL
  * and VNNI (the int8 rows of matvec_nf4_q8_forward). */
 enum { MATVEC_NF4_CAP_VBMI = 1, MATVEC_NF4_CAP_VNNI = 2 };
 /* Whether the CPU has cap (asked once, with matvec_nf4_path_best's path). */

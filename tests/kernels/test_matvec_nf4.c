@@ -103,7 +103,7 @@ static void cpu_caps(void)
 	int f = __builtin_cpu_supports("avx512f"), vl = __builtin_cpu_supports("avx512vl");
 	int vbmi = f && vl && __builtin_cpu_supports("avx512bw") &&
 	           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
-	           __builtin_cpu_supports("avx512bf16");
+	           __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("gfni");
 	int vnni = f && vl && __builtin_cpu_supports("avx512vnni");
 	CHECK(matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI) == vbmi, "VBMI rows: has %d, CPUID %d",
 	      matvec_nf4_cpu_has(MATVEC_NF4_CAP_VBMI), vbmi);
