@@ -1,17 +1,20 @@
 /* qlora-tools: ISC license. */
 /*
- * The decode rows of matvec_nf4_forward (one row of x) for bf16 tables on a CPU with AVX-512
- * BW, DQ, VL, VBMI, BF16 and GFNI: rows256b's byte lookups (kernels/cpu/matvec_nf4.c) on two rows of
+ * The decode rows of matvec_nf4_forward (one row of x) for bf16 tables on a CPU with AVX-512 BW,
+ * DQ, VL, VBMI, BF16 and GFNI: rows256b's byte lookups (kernels/cpu/matvec_nf4.c) on two rows of
  * the weight at once, one in each 256-bit half of a zmm register. Every output is the same chain
  * of f32 FMAs as in rows256b (lanes bf16_pos, two 8-lane accumulators s0 and s1 per output, the
  * same pairwise combination), so results are bit-identical to the reference. rows256b takes one
- * row at a time, and its two FMA chains bound it; four rows here give four chains. A pair's
- * block tables are one VCVTNE2PS2BF16 and two byte permutes (rows256b: some 15 operations a
- * row). Measured on AMD Zen 5 in a VM, whose 512-bit operations issue at half the rate of
- * 256-bit ones: 4.3 cycles per 16 weights against rows256b's 4.8, a 7B token in 0.45-0.46 s
- * against 0.50-0.51 on one thread (tests/bench/nf4-decode-bench.sh). Counting there, the FMAs
- * (2 of 256-bit issue slots per 16 weights), the lookups (pshufb, unpack, shift: about 4.5) and
- * the tables (about 1.3) fill the two shuffle/FMA pipes: that, not memory, bounds the exact path.
+ * row at a time, and its two FMA chains bound it; four rows here give four chains. A pair's block
+ * tables are one VCVTNE2PS2BF16 and two byte permutes (rows256b: some 15 operations a row).
+ * x is read duplicated (MATVEC_NF4_ORDER_BF16X2: plain loads, no broadcasts) and the nibbles come
+ * from one GF2P8AFFINEQB. Measured on AMD Zen 5 in a VM, whose 512-bit operations issue at half
+ * the rate of 256-bit ones: 3.6 cycles per 16 weights in cache against rows256b's 4.8; a 7B token
+ * in 0.40 s against 0.51-0.52 on one thread, 0.23 s against 0.27 on two
+ * (tests/bench/nf4-decode-bench.sh). Counting there, the FMAs (2 of the 256-bit issue slots per
+ * 16 weights), the lookups (pshufb, unpack, shift: about 4) and the tables (about 1.3) fill the
+ * two shuffle/FMA pipes: that, not memory, bounds the exact path (llama.cpp's Q4_0 int8 dots take
+ * 2.4 cycles per 16 weights).
  */
 #include "kernels/cpu/matvec_nf4.h"
 
