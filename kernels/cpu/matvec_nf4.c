@@ -30,7 +30,7 @@ static const int bf16_pos[16] = { 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 
 
 /* The 16 values of a block with maximum a, cast as round_to says: the scalar form, for the
  * rare non-finite a (NaN handling as common/half.h). */
-void matvec_nf4_table_scalar(const float *code, float a, int round_to, float *tbl)
+static void table_scalar(const float *code, float a, int round_to, float *tbl)
 {
 	for (int q = 0; q < 16; q++) {
 		float v = code[q] * a;
@@ -74,7 +74,7 @@ __attribute__((target("avx512f"), noinline)) static __m512 table512_scalar(const
                                                                           float a, int round_to)
 {
 	float t[16];
-	matvec_nf4_table_scalar(code, a, round_to, t);
+	table_scalar(code, a, round_to, t);
 	return _mm512_loadu_ps(t);
 }
 
@@ -199,7 +199,7 @@ __attribute__((target("avx2,fma,f16c"), noinline)) static void table256_scalar(c
                                                                                __m256 *hi)
 {
 	float t[16];
-	matvec_nf4_table_scalar(code, a, round_to, t);
+	table_scalar(code, a, round_to, t);
 	*lo = _mm256_loadu_ps(t);
 	*hi = _mm256_loadu_ps(t + 8);
 }

@@ -48,8 +48,6 @@ matvec_nf4_dequant_fn matvec_nf4_dequant_pick(int C, size_t blocksize);
  * x[3], x[7], x[11], x[15] (the AVX2 bf16 rows' lanes); MATVEC_NF4_ORDER_BF16X2 that order
  * with each 8 written twice in a row (the VBMI rows' two halves), xi then (T, 2 C). */
 void matvec_nf4_interleave(const float *x, int T, int C, float *xi, int order);
-/* The 16 values of a block with maximum a, cast as round_to says, in plain C (any a). */
-void matvec_nf4_table_scalar(const float *code, float a, int round_to, float *tbl);
 /* Stores (beta as in j) the sum of the 16 lanes of the bf16 rows (positions in
  * MATVEC_NF4_ORDER_BF16's order) combined as dot_avx2 combines its lanes, as out[t, o]. */
 void matvec_nf4_store_bf16_lanes(const struct matvec_nf4_args *j, int t, int o,

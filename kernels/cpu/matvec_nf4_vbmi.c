@@ -25,8 +25,8 @@
 
 #define VBMI_TARGET "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512bf16,gfni"
 
-/* The 16 values of a block (maximum at am) times code, rounded to bf16 as
- * matvec_nf4_table_scalar rounds them (NaN to 0x7FC0), in bytes 2 and 3 of each lane; the low
+/* The 16 values of a block (maximum at am) times code, rounded to bf16 as the reference rounds
+ * them (qt_f32_to_bf16: nearest even, NaN to 0x7FC0), in bytes 2 and 3 of each lane; the low
  * half is left as the rounding leaves it (only bytes 2, 3 are read). No call, even for a
  * non-finite maximum: a call would make the compiler keep the accumulators in memory. */
 __attribute__((target(VBMI_TARGET), always_inline)) static inline __m512i
